@@ -1,0 +1,106 @@
+"""Request dependencies, declared once as `Annotated` aliases and reused by every route."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from practice_dashboard.config import Settings
+from practice_dashboard.db import DbSession as _DbSession
+from practice_dashboard.db import SessionFactory
+from practice_dashboard.errors import AppError, Forbidden, Unauthorized
+from practice_dashboard.models import User
+from practice_dashboard.models.enums import Role
+from practice_dashboard.security import decode_access_token
+from practice_dashboard.services.audit import Actor
+
+MAX_PAGE_SIZE = 500
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_db(request: Request) -> Iterator[_DbSession]:
+    """The unit of work: commit when the handler returns, roll back when it raises."""
+    factory: SessionFactory = request.app.state.session_factory
+    db = factory()
+    try:
+        yield db
+    except AppError as exc:
+        if exc.keep_changes:
+            db.commit()
+        else:
+            db.rollback()
+        raise
+    except BaseException:
+        db.rollback()
+        raise
+    else:
+        db.commit()
+    finally:
+        db.close()
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DbSession = Annotated[_DbSession, Depends(get_db)]
+
+
+def get_current_user(
+    db: DbSession, settings: SettingsDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> User:
+    if not token:
+        raise Unauthorized()
+    user_id = decode_access_token(settings, token)
+    if user_id is None:
+        raise Unauthorized("Invalid or expired token")
+    user = db.get(User, user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("Invalid or expired token")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def get_actor(user: CurrentUser, request: Request) -> Actor:
+    return Actor(user=user, ip=client_ip(request))
+
+
+CurrentActor = Annotated[Actor, Depends(get_actor)]
+
+
+def require_admin(user: CurrentUser) -> User:
+    if user.role != Role.ADMIN:
+        raise Forbidden("Only an admin can manage accounts")
+    return user
+
+
+AdminUser = Annotated[User, Depends(require_admin)]
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    limit: int
+    offset: int
+
+
+def get_paging(
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Rows per page")] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip")] = 0,
+) -> Paging:
+    return Paging(limit=limit, offset=offset)
+
+
+PagingDep = Annotated[Paging, Depends(get_paging)]

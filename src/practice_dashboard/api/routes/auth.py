@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import OAuth2PasswordRequestForm
+
+from practice_dashboard.api.deps import CurrentUser, DbSession, SettingsDep, client_ip
+from practice_dashboard.models.base import utcnow
+from practice_dashboard.schemas.user import Token, UserRead
+from practice_dashboard.security import create_access_token
+from practice_dashboard.services import user as user_service
+
+router = APIRouter(tags=["auth"])
+
+
+@router.post("/auth/token", response_model=Token)
+def login_for_token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    db: DbSession,
+    settings: SettingsDep,
+    request: Request,
+) -> Token:
+    """Exchange e-mail (`username`) and password for a bearer token (OAuth2 password flow)."""
+    now = utcnow()
+    user = user_service.authenticate(
+        db, settings, email=form.username, password=form.password, now=now, ip=client_ip(request)
+    )
+    return Token(
+        access_token=create_access_token(settings, user.id, now),
+        expires_in=settings.access_token_minutes * 60,
+    )
+
+
+@router.get("/me", response_model=UserRead)
+def me(user: CurrentUser) -> UserRead:
+    """The caller's own account."""
+    return UserRead.model_validate(user)

@@ -1,0 +1,53 @@
+"""create_app(settings): the one place the application is assembled."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from practice_dashboard import __version__
+from practice_dashboard.api.router import api_router
+from practice_dashboard.api.routes import health
+from practice_dashboard.config import Settings, get_settings
+from practice_dashboard.db import create_db_engine, create_session_factory
+from practice_dashboard.errors import install_error_handlers
+from practice_dashboard.middleware import BodySizeLimit
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+STATIC_DIR = PROJECT_ROOT / "static"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = create_db_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Practice Dashboard API",
+        version=__version__,
+        description=(
+            "Track how clients' nervous systems change over care: activation episodes, recovery "
+            "time, window of tolerance, engagement and burnout-risk flags. Every client-scoped "
+            "route answers 404 for a client the caller may not see."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = create_session_factory(engine)
+
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(api_router)
+    if STATIC_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

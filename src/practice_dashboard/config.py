@@ -1,0 +1,111 @@
+"""Settings from the environment, one class, passed into create_app()."""
+
+from __future__ import annotations
+
+import secrets
+import warnings
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# OWASP Password Storage Cheat Sheet: argon2id with at least 19 MiB memory and 2 iterations.
+ARGON2_MIN_MEMORY_KIB = 19_456
+ARGON2_MIN_TIME_COST = 2
+
+_PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "please-change", "dev", "development"}
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{Path('var/practice-dashboard.db').resolve()}"
+
+
+class Settings(BaseSettings):
+    """Every setting can be given as PRACTICE_DASHBOARD_<NAME>; the two most common also unprefixed."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PRACTICE_DASHBOARD_", env_file=None, extra="ignore", populate_by_name=True
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(
+        default_factory=default_database_url,
+        validation_alias=AliasChoices("DATABASE_URL", "PRACTICE_DASHBOARD_DATABASE_URL"),
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr(""),
+        validation_alias=AliasChoices("SECRET_KEY", "PRACTICE_DASHBOARD_SECRET_KEY"),
+    )
+    practice_name: str = "Practice Dashboard"
+    practice_timezone: str = "Europe/London"
+    access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    # argon2id cost; RFC 9106's second recommended option (64 MiB, t=3) by default.
+    argon2_memory_kib: int = 65_536
+    argon2_time_cost: int = 3
+    argon2_parallelism: int = 1
+    # Login throttling: after this many failures the account waits, doubling each time.
+    login_free_attempts: int = Field(default=5, ge=1)
+    login_max_delay_seconds: int = Field(default=900, ge=1)
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    max_page_size: int = Field(default=500, ge=1, le=10_000)
+    max_batch_size: int = Field(default=1_000, ge=1)
+    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+    log_sql: bool = False
+
+    @field_validator("practice_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("argon2_memory_kib")
+    @classmethod
+    def _argon2_memory_floor(cls, value: int) -> int:
+        if value < ARGON2_MIN_MEMORY_KIB:
+            raise ValueError(f"argon2 memory must be at least {ARGON2_MIN_MEMORY_KIB} KiB (OWASP)")
+        return value
+
+    @field_validator("argon2_time_cost")
+    @classmethod
+    def _argon2_time_floor(cls, value: int) -> int:
+        if value < ARGON2_MIN_TIME_COST:
+            raise ValueError(f"argon2 time cost must be at least {ARGON2_MIN_TIME_COST} (OWASP)")
+        return value
+
+    @model_validator(mode="after")
+    def _secret_key_required_in_production(self) -> Settings:
+        key = self.secret_key.get_secret_value()
+        weak = key.strip().lower() in _PLACEHOLDER_SECRETS or len(key) < 32
+        if self.environment == "production" and weak:
+            raise ValueError(
+                "SECRET_KEY must be set to a random value of at least 32 characters in production "
+                '(for example: python -c "import secrets; print(secrets.token_urlsafe(48))")'
+            )
+        if not key:
+            # Development only: an ephemeral key means tokens die with the process, which is fine.
+            if self.environment == "development":
+                warnings.warn(
+                    "SECRET_KEY is not set; using a random key for this process only",
+                    stacklevel=2,
+                )
+            self.secret_key = SecretStr(secrets.token_urlsafe(48))
+        return self
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.practice_timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Pure analytics: plain frozen facts in, plain results out. No database, no web imports."""

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from practice_dashboard.models.base import Base, IdMixin, UTCDateTime, utcnow
+
+
+class AuditEvent(IdMixin, Base):
+    """Who read or changed which record, and when. Append-only."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index("ix_audit_event_client_at", "client_id", "at"),
+        Index("ix_audit_event_actor_at", "actor_id", "at"),
+        Index("ix_audit_event_entity", "entity", "entity_id"),
+    )
+
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id"), default=None)
+    action: Mapped[str] = mapped_column(String(40))
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The client whose record was touched, so a client's whole history is one indexed read.
+    client_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("client.id"), default=None)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ip: Mapped[str | None] = mapped_column(String(45), default=None)
+    detail: Mapped[str | None] = mapped_column(String(500), default=None)

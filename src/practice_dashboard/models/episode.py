@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from practice_dashboard.models.base import Base, IdMixin, TimestampMixin, VersionedMixin
+
+
+class Episode(IdMixin, TimestampMixin, VersionedMixin, Base):
+    """One activation: onset, optional recognition, peak, return to baseline."""
+
+    __tablename__ = "episode"
+    __table_args__ = (
+        CheckConstraint("peak_intensity BETWEEN 0 AND 10", name="peak_range"),
+        CheckConstraint(
+            "self_compassion IS NULL OR self_compassion BETWEEN 0 AND 10",
+            name="self_compassion_range",
+        ),
+        CheckConstraint(
+            "recognized_at IS NULL OR recognized_at >= started_at", name="recognized_after_start"
+        ),
+        CheckConstraint(
+            "baseline_at IS NULL OR baseline_at >= started_at", name="baseline_after_start"
+        ),
+        Index("ix_episode_client_started_at", "client_id", "started_at"),
+    )
+
+    client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("client.id"))
+    session_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("session.id"), default=None, index=True
+    )
+    recorded_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id"), default=None)
+    started_at: Mapped[datetime]
+    recognized_at: Mapped[datetime | None] = mapped_column(default=None)
+    peak_intensity: Mapped[int] = mapped_column(Integer)
+    baseline_at: Mapped[datetime | None] = mapped_column(default=None)
+    trigger: Mapped[str | None] = mapped_column(String(500), default=None)
+    trigger_category: Mapped[str | None] = mapped_column(String(80), default=None)
+    strategies: Mapped[list[str]] = mapped_column(JSON, default=list)
+    self_compassion: Mapped[int | None] = mapped_column(Integer, default=None)
+    notes: Mapped[str | None] = mapped_column(Text, default=None)
+
+    @property
+    def recovery_minutes(self) -> float | None:
+        if self.baseline_at is None:
+            return None
+        return (self.baseline_at - self.started_at).total_seconds() / 60
+
+    @property
+    def recognition_minutes(self) -> float | None:
+        if self.recognized_at is None:
+            return None
+        return (self.recognized_at - self.started_at).total_seconds() / 60

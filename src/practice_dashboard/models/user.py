@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from practice_dashboard.models.base import (
+    Base,
+    IdMixin,
+    TimestampMixin,
+    UTCDateTime,
+    VersionedMixin,
+)
+from practice_dashboard.models.enums import Role, checked
+
+
+class User(IdMixin, TimestampMixin, VersionedMixin, Base):
+    """A practitioner, supervisor or admin account."""
+
+    __tablename__ = "user"
+
+    # Stored lower-cased, so the unique constraint makes e-mail case-insensitive on every database.
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(checked(Role, "role"))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_login_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+
+class Supervision(IdMixin, TimestampMixin, Base):
+    """Supervisor → supervisee: read access to the supervisee's clients."""
+
+    __tablename__ = "supervision"
+    __table_args__ = (UniqueConstraint("supervisor_id", "supervisee_id"),)
+
+    supervisor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id"), index=True)
+    supervisee_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id"), index=True)

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from pydantic import Field, model_validator
+
+from practice_dashboard.models.enums import ClientStatus
+from practice_dashboard.schemas.common import InputSchema, LongText, Record
+
+
+class ClientCreate(InputSchema):
+    display_name: str = Field(
+        min_length=1, max_length=120, description="Name, pseudonym or initials"
+    )
+    external_ref: str | None = Field(default=None, max_length=120)
+    date_of_birth: date | None = None
+    status: ClientStatus = ClientStatus.ACTIVE
+    intake_date: date | None = Field(default=None, description="Defaults to today")
+    discharged_on: date | None = None
+    goals: LongText | None = None
+    session_cadence_days: int = Field(
+        default=7, ge=1, le=365, description="Expected days between sessions"
+    )
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> ClientCreate:
+        if self.discharged_on and self.intake_date and self.discharged_on < self.intake_date:
+            raise ValueError("discharged_on must not be before intake_date")
+        return self
+
+
+class ClientUpdate(InputSchema):
+    display_name: str | None = Field(default=None, min_length=1, max_length=120)
+    external_ref: str | None = Field(default=None, max_length=120)
+    date_of_birth: date | None = None
+    status: ClientStatus | None = None
+    intake_date: date | None = None
+    discharged_on: date | None = None
+    goals: LongText | None = None
+    session_cadence_days: int | None = Field(default=None, ge=1, le=365)
+    version: int = Field(description="The version this change is based on")
+
+
+class ClientRead(Record):
+    practitioner_id: uuid.UUID
+    display_name: str
+    external_ref: str | None
+    date_of_birth: date | None
+    status: ClientStatus
+    intake_date: date
+    discharged_on: date | None
+    goals: str | None
+    session_cadence_days: int
+    archived_at: datetime | None
+    version: int

@@ -1,0 +1,47 @@
+"""Shared request/response building blocks."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+Scale = Annotated[int, Field(ge=0, le=10, description="A 0–10 rating")]
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+LongText = Annotated[str, Field(max_length=10_000)]
+
+
+class Schema(BaseModel):
+    """Base for responses: read straight from ORM attributes."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class InputSchema(BaseModel):
+    """Base for request bodies: unknown fields are an error, strings are trimmed."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Page(Schema, Generic[T]):
+    """One page of a list in a stable order."""
+
+    items: list[T]
+    total: int = Field(description="Rows matching the filters, over all pages")
+    limit: int
+    offset: int
+
+
+class Record(Schema):
+    id: uuid.UUID
+    created_at: datetime
+    updated_at: datetime
+
+
+class TimeRange(BaseModel):
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None

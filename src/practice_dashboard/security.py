@@ -1,0 +1,114 @@
+"""Password hashing (argon2id), signed bearer tokens and login throttling."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+import jwt
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from practice_dashboard.config import Settings
+
+TOKEN_ALGORITHM = "HS256"
+TOKEN_AUDIENCE = "practice-dashboard"
+
+
+@lru_cache(maxsize=8)
+def _hasher(memory_kib: int, time_cost: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(
+        time_cost=time_cost,
+        memory_cost=memory_kib,
+        parallelism=parallelism,
+        hash_len=32,
+        salt_len=16,
+        type=Type.ID,
+    )
+
+
+def password_hasher(settings: Settings) -> PasswordHasher:
+    return _hasher(settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism)
+
+
+def hash_password(settings: Settings, password: str) -> str:
+    return password_hasher(settings).hash(password)
+
+
+def verify_password(settings: Settings, password_hash: str, password: str) -> bool:
+    try:
+        return password_hasher(settings).verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(settings: Settings, password_hash: str) -> bool:
+    return password_hasher(settings).check_needs_rehash(password_hash)
+
+
+@lru_cache(maxsize=8)
+def _dummy_hash(memory_kib: int, time_cost: int, parallelism: int) -> str:
+    return _hasher(memory_kib, time_cost, parallelism).hash("not-a-real-password")
+
+
+def burn_password_check(settings: Settings, password: str) -> None:
+    """Spend the same time as a real check, so unknown e-mails cannot be told apart by timing."""
+    dummy = _dummy_hash(
+        settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
+    )
+    verify_password(settings, dummy, password)
+
+
+def create_access_token(settings: Settings, user_id: uuid.UUID, now: datetime) -> str:
+    claims = {
+        "sub": str(user_id),
+        "aud": TOKEN_AUDIENCE,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(minutes=settings.access_token_minutes)).timestamp()),
+        "typ": "access",
+    }
+    return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=TOKEN_ALGORITHM)
+
+
+def decode_access_token(settings: Settings, token: str) -> uuid.UUID | None:
+    """The user id in a valid, unexpired token; None for anything else."""
+    try:
+        claims = jwt.decode(
+            token,
+            settings.secret_key.get_secret_value(),
+            algorithms=[TOKEN_ALGORITHM],
+            audience=TOKEN_AUDIENCE,
+            options={"require": ["exp", "iat", "sub", "aud"]},
+        )
+    except jwt.PyJWTError:
+        return None
+    if claims.get("typ") != "access":
+        return None
+    try:
+        return uuid.UUID(str(claims["sub"]))
+    except ValueError:
+        return None
+
+
+def login_delay_seconds(settings: Settings, failed_count: int) -> int:
+    """How long an account must wait after `failed_count` consecutive failures.
+
+    The first few attempts are free; then the wait doubles up to a ceiling. It always expires,
+    so an attacker can slow a practitioner's login but never lock them out for good.
+    """
+    over = failed_count - settings.login_free_attempts
+    if over < 0:
+        return 0
+    return int(min(settings.login_max_delay_seconds, 2 ** min(over, 30)))
+
+
+def login_retry_after(
+    settings: Settings, failed_count: int, last_failed_at: datetime | None, now: datetime
+) -> int:
+    """Seconds still to wait before the next attempt is considered (0 = may try now)."""
+    if last_failed_at is None:
+        return 0
+    delay = login_delay_seconds(settings, failed_count)
+    remaining = (last_failed_at + timedelta(seconds=delay) - now).total_seconds()
+    return max(0, int(remaining + 0.999))

@@ -1,0 +1,1 @@
+"""Use cases. Services flush, never commit: the caller owns the unit of work."""

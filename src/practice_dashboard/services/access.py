@@ -1,0 +1,85 @@
+"""The single scoping point: which clients a caller may see, and which they may change.
+
+Every query that touches client data starts from `visible_clients()` (or `writable_clients()`).
+Practitioners see their own clients; supervisors also see their supervisees' clients, read-only;
+admins manage accounts and see no clinical data (minimum necessary). Outside scope is a 404.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, false, select
+
+from practice_dashboard.db import DbSession
+from practice_dashboard.errors import Forbidden, NotFound
+from practice_dashboard.models import Client, Supervision, User
+from practice_dashboard.models.enums import Role
+
+
+def _visible_condition(user: User) -> ColumnElement[bool]:
+    if user.role == Role.ADMIN or not user.is_active:
+        return false()
+    supervisees = select(Supervision.supervisee_id).where(Supervision.supervisor_id == user.id)
+    return (Client.practitioner_id == user.id) | Client.practitioner_id.in_(supervisees)
+
+
+def visible_clients(user: User, *, include_archived: bool = False) -> Select[tuple[Client]]:
+    """The clients `user` may read, as a statement to refine."""
+    stmt = select(Client).where(_visible_condition(user))
+    if not include_archived:
+        stmt = stmt.where(Client.archived_at.is_(None))
+    return stmt
+
+
+def visible_client_ids(user: User) -> Select[tuple[uuid.UUID]]:
+    """The ids of every client `user` may read (archived ones included), for subqueries."""
+    return select(Client.id).where(_visible_condition(user))
+
+
+def can_write(user: User, client: Client) -> bool:
+    """Only the owning practitioner changes a client's record; supervision is read-only."""
+    return user.is_active and user.role != Role.ADMIN and client.practitioner_id == user.id
+
+
+def get_visible_client(
+    db: DbSession, user: User, client_id: uuid.UUID, *, for_write: bool = False
+) -> Client:
+    """The client, or NotFound when the caller may not see it (never reveal that it exists)."""
+    client = db.scalars(
+        visible_clients(user, include_archived=True).where(Client.id == client_id)
+    ).one_or_none()
+    if client is None:
+        raise NotFound("Client not found")
+    if for_write:
+        require_write(user, client)
+    return client
+
+
+def require_write(user: User, client: Client) -> None:
+    if not can_write(user, client):
+        # The caller can already see this client (a supervisor), so 403 reveals nothing new.
+        raise Forbidden("Supervision gives read-only access; only the client's practitioner can change it")
+
+
+def get_visible_child(
+    db: DbSession,
+    user: User,
+    model: Any,
+    record_id: uuid.UUID,
+    *,
+    for_write: bool = False,
+) -> tuple[Any, Client]:
+    """A record that belongs to a client (session, episode, …) with its client, scoped."""
+    row = db.execute(
+        select(model, Client)
+        .join(Client, Client.id == model.client_id)
+        .where(model.id == record_id, Client.id.in_(visible_client_ids(user)))
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"{model.__name__} not found")
+    record, client = row
+    if for_write:
+        require_write(user, client)
+    return record, client

@@ -1,0 +1,72 @@
+"""Small shared pieces of the services: pagination, optimistic updates, time filters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Select, func, select
+
+from practice_dashboard.db import DbSession
+from practice_dashboard.errors import Conflict, Invalid
+
+T = TypeVar("T")
+
+
+def page(
+    db: DbSession,
+    stmt: Select[tuple[T]],
+    *,
+    order_by: Sequence[Any],
+    limit: int,
+    offset: int,
+) -> tuple[list[T], int]:
+    """One page of `stmt` plus the total: always exactly two queries."""
+    total = db.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    items = list(db.scalars(stmt.order_by(*order_by).limit(limit).offset(offset)))
+    return items, total
+
+
+def in_time_range(
+    column: Any, start: datetime | None, end: datetime | None
+) -> list[ColumnElement[bool]]:
+    """Half-open [start, end): a row at `end` belongs to the next range."""
+    conditions: list[ColumnElement[bool]] = []
+    if start is not None:
+        conditions.append(column >= start)
+    if end is not None:
+        conditions.append(column < end)
+    return conditions
+
+
+def check_range(start: datetime | None, end: datetime | None) -> None:
+    if start is not None and end is not None and end <= start:
+        raise Invalid([(("query", "end"), "end must be after start")])
+
+
+def apply_update(
+    record: Any, change: BaseModel, *, required: Iterable[str] = (), exclude: Iterable[str] = ()
+) -> dict[str, Any]:
+    """Copy the fields the caller sent onto `record`, refusing a stale `version`.
+
+    Returns the changed fields. Fields the caller did not send are left as they are; an explicit
+    null clears an optional field and is refused for a required one.
+    """
+    data = change.model_dump(exclude_unset=True, exclude={"version", *exclude})
+    expected = getattr(change, "version", None)
+    if expected is not None and expected != record.version:
+        raise Conflict(
+            f"This record is at version {record.version}, your change was based on version "
+            f"{expected}; reload it and try again"
+        )
+    nulls = [name for name in required if name in data and data[name] is None]
+    if nulls:
+        raise Invalid([((name,), "may not be null") for name in nulls])
+    changed = {}
+    for name, value in data.items():
+        if getattr(record, name) != value:
+            setattr(record, name, value)
+            changed[name] = value
+    return changed

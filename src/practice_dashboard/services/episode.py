@@ -1,0 +1,84 @@
+"""Activation episodes, with derived recovery and recognition minutes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from practice_dashboard.db import DbSession
+from practice_dashboard.errors import Invalid
+from practice_dashboard.models import Episode
+from practice_dashboard.models.base import utcnow
+from practice_dashboard.schemas.episode import EpisodeCreate, EpisodeUpdate
+from practice_dashboard.services import access, audit
+from practice_dashboard.services.audit import Actor
+from practice_dashboard.services.common import apply_update, check_range, in_time_range, page
+from practice_dashboard.services.session import check_session_belongs
+
+REQUIRED = ("started_at", "peak_intensity", "strategies")
+FUTURE_SLACK = timedelta(minutes=10)
+
+
+def _validate(episode: Episode, now: datetime) -> None:
+    problems: list[tuple[tuple[str, ...], str]] = []
+    if episode.started_at > now + FUTURE_SLACK:
+        problems.append((("started_at",), "must not be in the future"))
+    if episode.recognized_at is not None and episode.recognized_at < episode.started_at:
+        problems.append((("recognized_at",), "must not be before started_at"))
+    if episode.baseline_at is not None and episode.baseline_at < episode.started_at:
+        problems.append((("baseline_at",), "must not be before started_at"))
+    if problems:
+        raise Invalid(problems)
+
+
+def list_episodes(
+    db: DbSession,
+    *,
+    client_id: uuid.UUID,
+    actor: Actor,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Episode], int]:
+    check_range(start, end)
+    client = access.get_visible_client(db, actor.user, client_id)
+    stmt = select(Episode).where(
+        Episode.client_id == client.id, *in_time_range(Episode.started_at, start, end)
+    )
+    items, total = page(
+        db, stmt, order_by=(Episode.started_at.desc(), Episode.id.desc()), limit=limit, offset=offset
+    )
+    audit.record(db, actor, "list", "episode", client_id=client.id)
+    return items, total
+
+
+def create_episode(
+    db: DbSession, *, client_id: uuid.UUID, data: EpisodeCreate, actor: Actor
+) -> Episode:
+    client = access.get_visible_client(db, actor.user, client_id, for_write=True)
+    if data.session_id:
+        check_session_belongs(db, client, {data.session_id})
+    episode = Episode(client_id=client.id, recorded_by_id=actor.user.id, **data.model_dump())
+    _validate(episode, utcnow())
+    db.add(episode)
+    db.flush()
+    audit.record(db, actor, "create", "episode", episode.id, client_id=client.id)
+    return episode
+
+
+def update_episode(
+    db: DbSession, *, episode_id: uuid.UUID, data: EpisodeUpdate, actor: Actor
+) -> Episode:
+    episode, client = access.get_visible_child(db, actor.user, Episode, episode_id, for_write=True)
+    changed = apply_update(episode, data, required=REQUIRED)
+    _validate(episode, utcnow())
+    if changed:
+        db.flush()
+        audit.record(
+            db, actor, "update", "episode", episode.id, client_id=client.id,
+            detail=",".join(sorted(changed)),
+        )
+    return episode

@@ -1,0 +1,83 @@
+"""Observations: nervous-system check-ins, one at a time or as an all-or-nothing batch."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from practice_dashboard.db import DbSession
+from practice_dashboard.errors import Invalid
+from practice_dashboard.models import Observation
+from practice_dashboard.models.base import utcnow, uuid7
+from practice_dashboard.models.enums import Source, Zone
+from practice_dashboard.schemas.observation import ObservationCreate
+from practice_dashboard.services import access, audit
+from practice_dashboard.services.audit import Actor
+from practice_dashboard.services.common import check_range, in_time_range, page
+from practice_dashboard.services.session import check_session_belongs
+
+FUTURE_SLACK = timedelta(minutes=10)
+
+
+def list_observations(
+    db: DbSession,
+    *,
+    client_id: uuid.UUID,
+    actor: Actor,
+    start: datetime | None,
+    end: datetime | None,
+    zone: Zone | None,
+    source: Source | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Observation], int]:
+    check_range(start, end)
+    client = access.get_visible_client(db, actor.user, client_id)
+    stmt = select(Observation).where(
+        Observation.client_id == client.id, *in_time_range(Observation.observed_at, start, end)
+    )
+    if zone is not None:
+        stmt = stmt.where(Observation.zone == zone)
+    if source is not None:
+        stmt = stmt.where(Observation.source == source)
+    items, total = page(
+        db,
+        stmt,
+        order_by=(Observation.observed_at.desc(), Observation.id.desc()),
+        limit=limit,
+        offset=offset,
+    )
+    audit.record(db, actor, "list", "observation", client_id=client.id)
+    return items, total
+
+
+def create_observations(
+    db: DbSession,
+    *,
+    client_id: uuid.UUID,
+    data: Sequence[ObservationCreate],
+    actor: Actor,
+    batch: bool,
+) -> list[Observation]:
+    """Validate every row first, then write them all in the caller's transaction."""
+    client = access.get_visible_client(db, actor.user, client_id, for_write=True)
+    now = utcnow()
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for index, row in enumerate(data):
+        if row.observed_at > now + FUTURE_SLACK:
+            loc: tuple[str | int, ...] = (index, "observed_at") if batch else ("observed_at",)
+            problems.append((loc, "must not be in the future"))
+    if problems:
+        raise Invalid(problems)
+    check_session_belongs(db, client, {row.session_id for row in data if row.session_id})
+    observations = [
+        Observation(id=uuid7(), client_id=client.id, recorded_by_id=actor.user.id, **row.model_dump())
+        for row in data
+    ]
+    db.add_all(observations)
+    db.flush()
+    audit.record_many(db, actor, "create", "observation", (o.id for o in observations), client_id=client.id)
+    return observations

@@ -1,0 +1,132 @@
+"""Small typed builders for test data: `make_client(db, practitioner, **overrides)`."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from itertools import count
+from typing import Any
+
+from practice_dashboard.config import Settings
+from practice_dashboard.db import DbSession
+from practice_dashboard.models import (
+    Client,
+    Episode,
+    Measure,
+    Observation,
+    Session,
+    Supervision,
+    User,
+)
+from practice_dashboard.models.enums import Attendance, Role, Zone
+from practice_dashboard.security import create_access_token
+
+_serial = count(1)
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+# One real argon2id hash (of PASSWORD), computed once: hashing per user would slow every test.
+PASSWORD = "correct horse battery"
+_hash_cache: dict[str, str] = {}
+
+
+def password_hash(settings: Settings) -> str:
+    from practice_dashboard.security import hash_password
+
+    if PASSWORD not in _hash_cache:
+        _hash_cache[PASSWORD] = hash_password(settings, PASSWORD)
+    return _hash_cache[PASSWORD]
+
+
+def make_user(db: DbSession, settings: Settings, role: Role = Role.THERAPIST, **overrides: Any) -> User:
+    n = next(_serial)
+    values: dict[str, Any] = {
+        "email": f"user{n}@example.org",
+        "full_name": f"Practitioner {n}",
+        "role": role,
+        "password_hash": password_hash(settings),
+        "is_active": True,
+        "failed_login_count": 0,
+    }
+    values.update(overrides)
+    user = User(**values)
+    db.add(user)
+    db.flush()
+    return user
+
+
+def supervise(db: DbSession, supervisor: User, supervisee: User) -> Supervision:
+    link = Supervision(supervisor_id=supervisor.id, supervisee_id=supervisee.id)
+    db.add(link)
+    db.flush()
+    return link
+
+
+def make_client(db: DbSession, practitioner: User, **overrides: Any) -> Client:
+    n = next(_serial)
+    values: dict[str, Any] = {
+        "display_name": f"Client {n:05d}",
+        "intake_date": date(2026, 1, 5),
+        "session_cadence_days": 7,
+    }
+    values.update(overrides)
+    client = Client(practitioner_id=practitioner.id, **values)
+    db.add(client)
+    db.flush()
+    return client
+
+
+def make_session(db: DbSession, client: Client, **overrides: Any) -> Session:
+    values: dict[str, Any] = {
+        "starts_at": NOW - timedelta(days=7),
+        "duration_minutes": 50,
+        "attendance": Attendance.ATTENDED,
+        "engagement": 7,
+    }
+    values.update(overrides)
+    session = Session(client_id=client.id, practitioner_id=client.practitioner_id, **values)
+    db.add(session)
+    db.flush()
+    return session
+
+
+def make_observation(db: DbSession, client: Client, **overrides: Any) -> Observation:
+    values: dict[str, Any] = {"observed_at": NOW - timedelta(days=1), "zone": Zone.WITHIN, "activation": 3}
+    values.update(overrides)
+    observation = Observation(client_id=client.id, **values)
+    db.add(observation)
+    db.flush()
+    return observation
+
+
+def make_episode(db: DbSession, client: Client, **overrides: Any) -> Episode:
+    start = overrides.pop("started_at", NOW - timedelta(days=2))
+    values: dict[str, Any] = {
+        "started_at": start,
+        "recognized_at": start + timedelta(minutes=5),
+        "baseline_at": start + timedelta(minutes=40),
+        "peak_intensity": 7,
+        "strategies": ["paced breathing"],
+    }
+    values.update(overrides)
+    episode = Episode(client_id=client.id, **values)
+    db.add(episode)
+    db.flush()
+    return episode
+
+
+def make_measure(db: DbSession, client: Client, **overrides: Any) -> Measure:
+    values: dict[str, Any] = {
+        "instrument": "phq9",
+        "administered_at": NOW - timedelta(days=3),
+        "items": [1, 1, 1, 1, 1, 1, 1, 1, 0],
+        "total": 8.0,
+        "severity": "mild",
+    }
+    values.update(overrides)
+    measure = Measure(client_id=client.id, **values)
+    db.add(measure)
+    db.flush()
+    return measure
+
+
+def auth_headers(settings: Settings, user: User) -> dict[str, str]:
+    token = create_access_token(settings, user.id, datetime.now(UTC))
+    return {"Authorization": f"Bearer {token}"}

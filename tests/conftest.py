@@ -1,0 +1,128 @@
+"""One migrated database per test run; each test inside a transaction that is rolled back.
+
+The backend is chosen by TEST_DATABASE (sqlite | postgresql); the test command runs the whole
+suite once per backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import sessionmaker
+
+from practice_dashboard import migrate
+from practice_dashboard.app import create_app
+from practice_dashboard.config import Settings
+from practice_dashboard.db import create_db_engine
+from tests.databases import fresh_database, test_backend
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "environment": "test",
+        "database_url": database_url,
+        "secret_key": "test-secret-key-" + "x" * 32,
+        # OWASP's floor: the cheapest hashing the app accepts keeps the suite fast.
+        "argon2_memory_kib": 19_456,
+        "argon2_time_cost": 2,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def pytest_report_header() -> str:
+    return f"database backend: {test_backend()}"
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    with fresh_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = create_db_engine(settings)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """An outer transaction per test, rolled back at the end: nothing a test writes survives."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            yield connection
+        finally:
+            transaction.rollback()
+
+
+@pytest.fixture
+def session_factory(connection: Connection) -> sessionmaker[OrmSession]:
+    # The app's commits only release savepoints inside the test's outer transaction.
+    return sessionmaker(
+        bind=connection,
+        expire_on_commit=False,
+        autoflush=False,
+        join_transaction_mode="create_savepoint",
+    )
+
+
+@pytest.fixture
+def db(session_factory: sessionmaker[OrmSession]) -> Iterator[OrmSession]:
+    session = session_factory()
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def app(settings: Settings, session_factory: sessionmaker[OrmSession]) -> FastAPI:
+    app = create_app(settings)
+    app.state.session_factory = session_factory
+    return app
+
+
+@pytest.fixture
+def api(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=True) as test_client:
+        yield test_client
+
+
+@dataclass
+class QueryCounter:
+    statements: list[str] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    def reset(self) -> None:
+        self.statements.clear()
+
+
+@pytest.fixture
+def queries(connection: Connection) -> Iterator[QueryCounter]:
+    """Counts SQL statements sent on the test connection (savepoint bookkeeping excluded)."""
+    counter = QueryCounter()
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            counter.statements.append(statement)
+
+    event.listen(connection, "before_cursor_execute", before)
+    yield counter
+    event.remove(connection, "before_cursor_execute", before)
