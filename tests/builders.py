@@ -35,7 +35,9 @@ def password_hash(settings: Settings) -> str:
     return _hash_cache[PASSWORD]
 
 
-def make_user(db: DbSession, settings: Settings, role: Role = Role.THERAPIST, **overrides: Any) -> User:
+def make_user(
+    db: DbSession, settings: Settings, role: Role = Role.THERAPIST, **overrides: Any
+) -> User:
     n = next(_serial)
     values: dict[str, Any] = {
         "email": f"user{n}@example.org",
@@ -88,7 +90,11 @@ def make_session(db: DbSession, client: Client, **overrides: Any) -> Session:
 
 
 def make_observation(db: DbSession, client: Client, **overrides: Any) -> Observation:
-    values: dict[str, Any] = {"observed_at": NOW - timedelta(days=1), "zone": Zone.WITHIN, "activation": 3}
+    values: dict[str, Any] = {
+        "observed_at": NOW - timedelta(days=1),
+        "zone": Zone.WITHIN,
+        "activation": 3,
+    }
     values.update(overrides)
     observation = Observation(client_id=client.id, **values)
     db.add(observation)

@@ -23,7 +23,9 @@ def _settings() -> Settings:
 def _fail(exc: AppError) -> None:
     if isinstance(exc, Invalid):
         for problem in exc.problems:
-            typer.echo(f"error: {'.'.join(str(p) for p in problem['loc'][1:])}: {problem['msg']}", err=True)
+            typer.echo(
+                f"error: {'.'.join(str(p) for p in problem['loc'][1:])}: {problem['msg']}", err=True
+            )
     else:
         typer.echo(f"error: {exc.detail}", err=True)
     raise typer.Exit(code=1)
@@ -75,10 +77,12 @@ def create_user(
     full_name: Annotated[str, typer.Option("--full-name", help="Name shown in the dashboard")],
     password: Annotated[
         str | None,
-        typer.Option(help="Prefer PRACTICE_DASHBOARD_PASSWORD or the prompt: shell history keeps this"),
+        typer.Option(
+            help="Prefer PRACTICE_DASHBOARD_PASSWORD or the prompt: shell history keeps this"
+        ),
     ] = None,
 ) -> None:
-    """Create an account. The password comes from --password, PRACTICE_DASHBOARD_PASSWORD or a prompt."""
+    """Create an account; password from --password, PRACTICE_DASHBOARD_PASSWORD or a prompt."""
     from practice_dashboard.schemas.user import UserCreate
     from practice_dashboard.services import user as user_service
 

@@ -16,7 +16,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ARGON2_MIN_MEMORY_KIB = 19_456
 ARGON2_MIN_TIME_COST = 2
 
-_PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "please-change", "dev", "development"}
+_PLACEHOLDER_SECRETS = {
+    "",
+    "changeme",
+    "change-me",
+    "secret",
+    "please-change",
+    "dev",
+    "development",
+}
 
 
 def default_database_url() -> str:
@@ -24,7 +32,7 @@ def default_database_url() -> str:
 
 
 class Settings(BaseSettings):
-    """Every setting can be given as PRACTICE_DASHBOARD_<NAME>; the two most common also unprefixed."""
+    """Every setting is PRACTICE_DASHBOARD_<NAME>; DATABASE_URL and SECRET_KEY also unprefixed."""
 
     model_config = SettingsConfigDict(
         env_prefix="PRACTICE_DASHBOARD_", env_file=None, extra="ignore", populate_by_name=True

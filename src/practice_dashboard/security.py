@@ -29,7 +29,9 @@ def _hasher(memory_kib: int, time_cost: int, parallelism: int) -> PasswordHasher
 
 
 def password_hasher(settings: Settings) -> PasswordHasher:
-    return _hasher(settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism)
+    return _hasher(
+        settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
+    )
 
 
 def hash_password(settings: Settings, password: str) -> str:

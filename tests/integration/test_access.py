@@ -29,9 +29,22 @@ from tests.builders import (
     supervise,
 )
 
-CALLERS = ("owner", "other_practitioner", "supervisor", "unrelated_supervisor", "admin", "anonymous")
-READ = {"owner": 200, "other_practitioner": 404, "supervisor": 200,
-        "unrelated_supervisor": 404, "admin": 404, "anonymous": 401}
+CALLERS = (
+    "owner",
+    "other_practitioner",
+    "supervisor",
+    "unrelated_supervisor",
+    "admin",
+    "anonymous",
+)
+READ = {
+    "owner": 200,
+    "other_practitioner": 404,
+    "supervisor": 200,
+    "unrelated_supervisor": 404,
+    "admin": 404,
+    "anonymous": 401,
+}
 WRITE = {**READ, "supervisor": 403}
 CREATED = {**WRITE, "owner": 201}
 
@@ -57,12 +70,19 @@ def practice(db: DbSession, settings: Settings) -> Practice:
     session = make_session(db, client)
     episode = make_episode(db, client)
     db.commit()
-    users = {"owner": owner, "other_practitioner": other, "supervisor": boss,
-             "unrelated_supervisor": stranger_boss, "admin": admin}
+    users = {
+        "owner": owner,
+        "other_practitioner": other,
+        "supervisor": boss,
+        "unrelated_supervisor": stranger_boss,
+        "admin": admin,
+    }
     return Practice(users, client, session.id, episode.id)
 
 
-def _route_cases(p: Practice) -> list[tuple[str, str, dict[str, Any] | list[Any] | None, dict[str, int]]]:
+def _route_cases(
+    p: Practice,
+) -> list[tuple[str, str, dict[str, Any] | list[Any] | None, dict[str, int]]]:
     c = p.client.id
     at = NOW.isoformat()
     return [
@@ -72,16 +92,28 @@ def _route_cases(p: Practice) -> list[tuple[str, str, dict[str, Any] | list[Any]
         ("POST", f"/api/v1/clients/{c}/sessions", {"starts_at": at}, CREATED),
         ("PATCH", f"/api/v1/sessions/{p.session_id}", {"notes": "n", "version": 1}, WRITE),
         ("GET", f"/api/v1/clients/{c}/observations", None, READ),
-        ("POST", f"/api/v1/clients/{c}/observations",
-         {"observed_at": at, "zone": "within", "activation": 3}, CREATED),
-        ("POST", f"/api/v1/clients/{c}/observations",
-         [{"observed_at": at, "zone": "hyper", "activation": 8}], CREATED),
+        (
+            "POST",
+            f"/api/v1/clients/{c}/observations",
+            {"observed_at": at, "zone": "within", "activation": 3},
+            CREATED,
+        ),
+        (
+            "POST",
+            f"/api/v1/clients/{c}/observations",
+            [{"observed_at": at, "zone": "hyper", "activation": 8}],
+            CREATED,
+        ),
         ("GET", f"/api/v1/clients/{c}/episodes", None, READ),
         ("POST", f"/api/v1/clients/{c}/episodes", {"started_at": at, "peak_intensity": 6}, CREATED),
         ("PATCH", f"/api/v1/episodes/{p.episode_id}", {"peak_intensity": 5, "version": 1}, WRITE),
         ("GET", f"/api/v1/clients/{c}/measures", None, READ),
-        ("POST", f"/api/v1/clients/{c}/measures",
-         {"instrument": "gad7", "administered_at": at, "items": [1, 1, 1, 1, 1, 1, 1]}, CREATED),
+        (
+            "POST",
+            f"/api/v1/clients/{c}/measures",
+            {"instrument": "gad7", "administered_at": at, "items": [1, 1, 1, 1, 1, 1, 1]},
+            CREATED,
+        ),
         ("DELETE", f"/api/v1/sessions/{p.session_id}", None, WRITE),
         ("DELETE", f"/api/v1/clients/{c}", None, WRITE),
         ("POST", f"/api/v1/clients/{c}/restore", None, WRITE),
@@ -89,10 +121,22 @@ def _route_cases(p: Practice) -> list[tuple[str, str, dict[str, Any] | list[Any]
 
 
 CASE_IDS = [
-    "read-client", "update-client", "list-sessions", "create-session", "update-session",
-    "list-observations", "create-observation", "create-observation-batch", "list-episodes",
-    "create-episode", "update-episode", "list-measures", "create-measure", "delete-session",
-    "archive-client", "restore-client",
+    "read-client",
+    "update-client",
+    "list-sessions",
+    "create-session",
+    "update-session",
+    "list-observations",
+    "create-observation",
+    "create-observation-batch",
+    "list-episodes",
+    "create-episode",
+    "update-episode",
+    "list-measures",
+    "create-measure",
+    "delete-session",
+    "archive-client",
+    "restore-client",
 ]
 
 
@@ -108,7 +152,9 @@ def test_access_matrix(
     if expected[caller] == 404:
         # The body must not tell a hidden client apart from one that does not exist.
         missing = api.request(
-            method, url.replace(str(practice.client.id), str(uuid.uuid4())), json=body,
+            method,
+            url.replace(str(practice.client.id), str(uuid.uuid4())),
+            json=body,
             headers=headers,
         )
         if str(practice.client.id) in url:
@@ -123,8 +169,16 @@ class TestCaseloadLists:
         other_client = make_client(db, practice.users["other_practitioner"])
         db.commit()
         seen = {}
-        for caller in ("owner", "other_practitioner", "supervisor", "unrelated_supervisor", "admin"):
-            response = api.get("/api/v1/clients", headers=auth_headers(settings, practice.users[caller]))
+        for caller in (
+            "owner",
+            "other_practitioner",
+            "supervisor",
+            "unrelated_supervisor",
+            "admin",
+        ):
+            response = api.get(
+                "/api/v1/clients", headers=auth_headers(settings, practice.users[caller])
+            )
             assert response.status_code == 200
             seen[caller] = {item["id"] for item in response.json()["items"]}
         assert seen == {
@@ -152,9 +206,7 @@ class TestScopingFunction:
         assert visible(practice.users["unrelated_supervisor"]) == set()
         assert visible(practice.users["admin"]) == set()
 
-    def test_deactivated_practitioner_sees_nothing(
-        self, db: DbSession, practice: Practice
-    ) -> None:
+    def test_deactivated_practitioner_sees_nothing(self, db: DbSession, practice: Practice) -> None:
         owner = practice.users["owner"]
         owner.is_active = False
         db.flush()

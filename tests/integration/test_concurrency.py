@@ -125,7 +125,8 @@ def test_concurrent_updates_of_one_client_never_silently_overwrite(
         with httpx.Client(base_url=base_url, headers=headers, timeout=60) as http:
             barrier.wait()
             response = http.patch(
-                f"/api/v1/clients/{client_id}", json={"goals": f"goal from editor {n}", "version": 1}
+                f"/api/v1/clients/{client_id}",
+                json={"goals": f"goal from editor {n}", "version": 1},
             )
             return response.status_code
 

@@ -28,7 +28,9 @@ class Session(IdMixin, TimestampMixin, VersionedMixin, ArchivedMixin, Base):
     __tablename__ = "session"
     __table_args__ = (
         CheckConstraint("duration_minutes BETWEEN 1 AND 480", name="duration_range"),
-        CheckConstraint("engagement IS NULL OR engagement BETWEEN 0 AND 10", name="engagement_range"),
+        CheckConstraint(
+            "engagement IS NULL OR engagement BETWEEN 0 AND 10", name="engagement_range"
+        ),
         Index("ix_session_client_starts_at", "client_id", "starts_at"),
         Index("ix_session_practitioner_starts_at", "practitioner_id", "starts_at"),
     )

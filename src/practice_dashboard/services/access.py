@@ -8,7 +8,7 @@ admins manage accounts and see no clinical data (minimum necessary). Outside sco
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, false, select
 
@@ -16,6 +16,8 @@ from practice_dashboard.db import DbSession
 from practice_dashboard.errors import Forbidden, NotFound
 from practice_dashboard.models import Client, Supervision, User
 from practice_dashboard.models.enums import Role
+
+R = TypeVar("R")
 
 
 def _visible_condition(user: User) -> ColumnElement[bool]:
@@ -25,7 +27,7 @@ def _visible_condition(user: User) -> ColumnElement[bool]:
     return (Client.practitioner_id == user.id) | Client.practitioner_id.in_(supervisees)
 
 
-def visible_clients(user: User, *, include_archived: bool = False) -> Select[tuple[Client]]:
+def visible_clients(user: User, *, include_archived: bool = False) -> Select[Client]:
     """The clients `user` may read, as a statement to refine."""
     stmt = select(Client).where(_visible_condition(user))
     if not include_archived:
@@ -33,7 +35,7 @@ def visible_clients(user: User, *, include_archived: bool = False) -> Select[tup
     return stmt
 
 
-def visible_client_ids(user: User) -> Select[tuple[uuid.UUID]]:
+def visible_client_ids(user: User) -> Select[uuid.UUID]:
     """The ids of every client `user` may read (archived ones included), for subqueries."""
     return select(Client.id).where(_visible_condition(user))
 
@@ -60,22 +62,25 @@ def get_visible_client(
 def require_write(user: User, client: Client) -> None:
     if not can_write(user, client):
         # The caller can already see this client (a supervisor), so 403 reveals nothing new.
-        raise Forbidden("Supervision gives read-only access; only the client's practitioner can change it")
+        raise Forbidden(
+            "Supervision gives read-only access; only the client's practitioner can change it"
+        )
 
 
 def get_visible_child(
     db: DbSession,
     user: User,
-    model: Any,
+    model: type[R],
     record_id: uuid.UUID,
     *,
     for_write: bool = False,
-) -> tuple[Any, Client]:
+) -> tuple[R, Client]:
     """A record that belongs to a client (session, episode, …) with its client, scoped."""
+    table: Any = model  # every client-scoped record has `id` and `client_id`
     row = db.execute(
         select(model, Client)
-        .join(Client, Client.id == model.client_id)
-        .where(model.id == record_id, Client.id.in_(visible_client_ids(user)))
+        .join(Client, Client.id == table.client_id)
+        .where(table.id == record_id, Client.id.in_(visible_client_ids(user)))
     ).one_or_none()
     if row is None:
         raise NotFound(f"{model.__name__} not found")

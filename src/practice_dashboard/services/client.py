@@ -39,7 +39,9 @@ def list_clients(
     if practitioner_id is not None:
         stmt = stmt.where(Client.practitioner_id == practitioner_id)
     if search:
-        pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = (
+            "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
         stmt = stmt.where(func.lower(Client.display_name).like(pattern, escape="\\"))
     items, total = page(
         db, stmt, order_by=(Client.display_name, Client.id), limit=limit, offset=offset
@@ -79,14 +81,24 @@ def update_client(
     if changed:
         db.flush()
         audit.record(
-            db, actor, "update", "client", client.id, client_id=client.id,
+            db,
+            actor,
+            "update",
+            "client",
+            client.id,
+            client_id=client.id,
             detail=",".join(sorted(changed)),
         )
     return client
 
 
 def archive_client(
-    db: DbSession, *, client_id: uuid.UUID, actor: Actor, version: int | None, now: datetime | None = None
+    db: DbSession,
+    *,
+    client_id: uuid.UUID,
+    actor: Actor,
+    version: int | None,
+    now: datetime | None = None,
 ) -> Client:
     """Archive instead of delete: hidden from lists, every record kept."""
     client = access.get_visible_client(db, actor.user, client_id, for_write=True)

@@ -17,7 +17,7 @@ T = TypeVar("T")
 
 def page(
     db: DbSession,
-    stmt: Select[tuple[T]],
+    stmt: Select[T],
     *,
     order_by: Sequence[Any],
     limit: int,

@@ -49,7 +49,11 @@ def list_episodes(
         Episode.client_id == client.id, *in_time_range(Episode.started_at, start, end)
     )
     items, total = page(
-        db, stmt, order_by=(Episode.started_at.desc(), Episode.id.desc()), limit=limit, offset=offset
+        db,
+        stmt,
+        order_by=(Episode.started_at.desc(), Episode.id.desc()),
+        limit=limit,
+        offset=offset,
     )
     audit.record(db, actor, "list", "episode", client_id=client.id)
     return items, total
@@ -78,7 +82,12 @@ def update_episode(
     if changed:
         db.flush()
         audit.record(
-            db, actor, "update", "episode", episode.id, client_id=client.id,
+            db,
+            actor,
+            "update",
+            "episode",
+            episode.id,
+            client_id=client.id,
             detail=",".join(sorted(changed)),
         )
     return episode

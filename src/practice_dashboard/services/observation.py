@@ -74,10 +74,14 @@ def create_observations(
         raise Invalid(problems)
     check_session_belongs(db, client, {row.session_id for row in data if row.session_id})
     observations = [
-        Observation(id=uuid7(), client_id=client.id, recorded_by_id=actor.user.id, **row.model_dump())
+        Observation(
+            id=uuid7(), client_id=client.id, recorded_by_id=actor.user.id, **row.model_dump()
+        )
         for row in data
     ]
     db.add_all(observations)
     db.flush()
-    audit.record_many(db, actor, "create", "observation", (o.id for o in observations), client_id=client.id)
+    audit.record_many(
+        db, actor, "create", "observation", (o.id for o in observations), client_id=client.id
+    )
     return observations

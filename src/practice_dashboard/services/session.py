@@ -27,7 +27,10 @@ def _validate(session: Session, now: datetime) -> None:
     problems: list[tuple[tuple[str, ...], str]] = []
     if session.attendance in _HAPPENED and session.starts_at > now + CLOCK_SKEW:
         problems.append(
-            (("attendance",), f"a session in the future cannot be marked {session.attendance.value}")
+            (
+                ("attendance",),
+                f"a session in the future cannot be marked {session.attendance.value}",
+            )
         )
     if session.engagement is not None and session.attendance != Attendance.ATTENDED:
         problems.append((("engagement",), "engagement can only be rated for an attended session"))
@@ -70,7 +73,9 @@ def create_session(
     db: DbSession, *, client_id: uuid.UUID, data: SessionCreate, actor: Actor
 ) -> Session:
     client = access.get_visible_client(db, actor.user, client_id, for_write=True)
-    session = Session(client_id=client.id, practitioner_id=client.practitioner_id, **data.model_dump())
+    session = Session(
+        client_id=client.id, practitioner_id=client.practitioner_id, **data.model_dump()
+    )
     _validate(session, utcnow())
     db.add(session)
     db.flush()
@@ -89,7 +94,12 @@ def update_session(
     if changed:
         db.flush()
         audit.record(
-            db, actor, "update", "session", session.id, client_id=client.id,
+            db,
+            actor,
+            "update",
+            "session",
+            session.id,
+            client_id=client.id,
             detail=",".join(sorted(changed)),
         )
     return session
@@ -120,4 +130,9 @@ def check_session_belongs(db: DbSession, client: Client, session_ids: set[uuid.U
     )
     missing = session_ids - found
     if missing:
-        raise Invalid([(("session_id",), f"no session {sid} for this client") for sid in sorted(map(str, missing))])
+        raise Invalid(
+            [
+                (("session_id",), f"no session {sid} for this client")
+                for sid in sorted(map(str, missing))
+            ]
+        )

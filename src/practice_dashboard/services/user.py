@@ -32,7 +32,9 @@ def get_by_email(db: DbSession, email: str) -> User | None:
     return db.scalars(select(User).where(User.email == email.strip().lower())).one_or_none()
 
 
-def create_user(db: DbSession, settings: Settings, *, data: UserCreate, actor: Actor | None) -> User:
+def create_user(
+    db: DbSession, settings: Settings, *, data: UserCreate, actor: Actor | None
+) -> User:
     if get_by_email(db, data.email) is not None:
         raise Invalid([(("email",), "an account with this e-mail already exists")])
     user = User(
@@ -52,7 +54,9 @@ def create_user(db: DbSession, settings: Settings, *, data: UserCreate, actor: A
 def update_user(
     db: DbSession, settings: Settings, *, user: User, data: UserUpdate, actor: Actor
 ) -> User:
-    changed = apply_update(user, data, required=("full_name", "role", "is_active"), exclude={"password"})
+    changed = apply_update(
+        user, data, required=("full_name", "role", "is_active"), exclude={"password"}
+    )
     if data.password is not None:
         user.password_hash = hash_password(settings, data.password)
         changed["password"] = True
@@ -96,7 +100,9 @@ def add_supervisee(
             db.flush()
     except IntegrityError as exc:  # a concurrent request made the same link
         raise Conflict("This supervision link already exists") from exc
-    audit.record(db, actor, "create", "supervision", link.id, detail=f"{supervisor.id}->{supervisee.id}")
+    audit.record(
+        db, actor, "create", "supervision", link.id, detail=f"{supervisor.id}->{supervisee.id}"
+    )
     return link
 
 
@@ -121,9 +127,7 @@ def authenticate(
         db.execute(
             update(User)
             .where(User.id == user.id)
-            .values(
-                failed_login_count=User.failed_login_count + 1, last_failed_login_at=now
-            )
+            .values(failed_login_count=User.failed_login_count + 1, last_failed_login_at=now)
         )
         audit.record(db, Actor(user, ip), "login_failed", "user", user.id)
         db.flush()
@@ -151,6 +155,8 @@ def remove_supervisee(
     ).one_or_none()
     if link is None:
         raise NotFound("Supervision link not found")
-    audit.record(db, actor, "delete", "supervision", link.id, detail=f"{supervisor_id}->{supervisee_id}")
+    audit.record(
+        db, actor, "delete", "supervision", link.id, detail=f"{supervisor_id}->{supervisee_id}"
+    )
     db.delete(link)
     db.flush()

@@ -24,7 +24,9 @@ from practice_dashboard.services import session as session_service
 
 router = APIRouter(tags=["records"])
 
-Start = Annotated[AwareDatetime | None, Query(description="From this time (inclusive, ISO 8601 with offset)")]
+Start = Annotated[
+    AwareDatetime | None, Query(description="From this time (inclusive, ISO 8601 with offset)")
+]
 End = Annotated[AwareDatetime | None, Query(description="Up to this time (exclusive)")]
 VersionQuery = Annotated[
     int | None, Query(description="The version this request is based on (409 if stale)")
@@ -32,7 +34,7 @@ VersionQuery = Annotated[
 
 
 def _page(model: Any, items: list[Any], total: int, paging: Any) -> Any:
-    return Page[model](  # type: ignore[valid-type]
+    return Page[model](
         items=[model.model_validate(i) for i in items],
         total=total,
         limit=paging.limit,
@@ -55,8 +57,14 @@ def list_sessions(
 ) -> Page[SessionRead]:
     """A client's sessions, newest first."""
     items, total = session_service.list_sessions(
-        db, client_id=client_id, actor=actor, start=start, end=end, attendance=attendance,
-        limit=paging.limit, offset=paging.offset,
+        db,
+        client_id=client_id,
+        actor=actor,
+        start=start,
+        end=end,
+        attendance=attendance,
+        limit=paging.limit,
+        offset=paging.offset,
     )
     return _page(SessionRead, items, total, paging)  # type: ignore[no-any-return]
 
@@ -101,7 +109,9 @@ def delete_session(
 _observation_list = TypeAdapter(list[ObservationCreate])
 
 
-async def _observation_payload(request: Request, settings: SettingsDep) -> tuple[list[ObservationCreate], bool]:
+async def _observation_payload(
+    request: Request, settings: SettingsDep
+) -> tuple[list[ObservationCreate], bool]:
     """One observation object or a JSON list of them; errors name the row and the field."""
     try:
         raw = json.loads(await request.body())
@@ -112,7 +122,13 @@ async def _observation_payload(request: Request, settings: SettingsDep) -> tuple
     batch = isinstance(raw, list)
     if batch and not raw:
         raise RequestValidationError(
-            [{"loc": ("body",), "msg": "a batch needs at least one observation", "type": "too_short"}]
+            [
+                {
+                    "loc": ("body",),
+                    "msg": "a batch needs at least one observation",
+                    "type": "too_short",
+                }
+            ]
         )
     if batch and len(raw) > settings.max_batch_size:
         raise RequestValidationError(
@@ -131,9 +147,7 @@ async def _observation_payload(request: Request, settings: SettingsDep) -> tuple
         if not batch:  # drop the synthetic list index for a single object
             for error in errors:
                 error["loc"] = error["loc"][1:]
-        raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in errors]
-        ) from exc
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from exc
     return rows, batch
 
 
@@ -173,15 +187,20 @@ def list_observations(
 ) -> Page[ObservationRead]:
     """A client's observations, newest first."""
     items, total = observation_service.list_observations(
-        db, client_id=client_id, actor=actor, start=start, end=end, zone=zone, source=source,
-        limit=paging.limit, offset=paging.offset,
+        db,
+        client_id=client_id,
+        actor=actor,
+        start=start,
+        end=end,
+        zone=zone,
+        source=source,
+        limit=paging.limit,
+        offset=paging.offset,
     )
     return _page(ObservationRead, items, total, paging)  # type: ignore[no-any-return]
 
 
-ObservationPayload = Annotated[
-    tuple[list[ObservationCreate], bool], Depends(_observation_payload)
-]
+ObservationPayload = Annotated[tuple[list[ObservationCreate], bool], Depends(_observation_payload)]
 
 
 @router.post(
@@ -218,8 +237,13 @@ def list_episodes(
 ) -> Page[EpisodeRead]:
     """A client's activation episodes, newest first, with recovery and recognition minutes."""
     items, total = episode_service.list_episodes(
-        db, client_id=client_id, actor=actor, start=start, end=end,
-        limit=paging.limit, offset=paging.offset,
+        db,
+        client_id=client_id,
+        actor=actor,
+        start=start,
+        end=end,
+        limit=paging.limit,
+        offset=paging.offset,
     )
     return _page(EpisodeRead, items, total, paging)  # type: ignore[no-any-return]
 
@@ -264,8 +288,14 @@ def list_measures(
 ) -> Page[MeasureRead]:
     """A client's measures, newest first, with the server's scores."""
     items, total = measure_service.list_measures(
-        db, client_id=client_id, actor=actor, instrument=instrument, start=start, end=end,
-        limit=paging.limit, offset=paging.offset,
+        db,
+        client_id=client_id,
+        actor=actor,
+        instrument=instrument,
+        start=start,
+        end=end,
+        limit=paging.limit,
+        offset=paging.offset,
     )
     return _page(MeasureRead, items, total, paging)  # type: ignore[no-any-return]
 

@@ -40,9 +40,7 @@ def create_user(
     data: UserCreate, _admin: AdminUser, actor: CurrentActor, db: DbSession, settings: SettingsDep
 ) -> UserRead:
     """Create an account (admin only)."""
-    return UserRead.model_validate(
-        user_service.create_user(db, settings, data=data, actor=actor)
-    )
+    return UserRead.model_validate(user_service.create_user(db, settings, data=data, actor=actor))
 
 
 @router.patch("/{user_id}", response_model=UserRead)
@@ -77,7 +75,11 @@ def list_supervisees(user_id: uuid.UUID, _admin: AdminUser, db: DbSession) -> li
     "/{user_id}/supervisees", response_model=SupervisionRead, status_code=status.HTTP_201_CREATED
 )
 def add_supervisee(
-    user_id: uuid.UUID, data: SupervisionCreate, _admin: AdminUser, actor: CurrentActor, db: DbSession
+    user_id: uuid.UUID,
+    data: SupervisionCreate,
+    _admin: AdminUser,
+    actor: CurrentActor,
+    db: DbSession,
 ) -> SupervisionRead:
     """Let user `user_id` supervise `supervisee_id`: read access to the supervisee's clients."""
     supervisor = user_service.get_user(db, user_id)

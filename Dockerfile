@@ -1,0 +1,24 @@
+# Production image: the app on PostgreSQL (see docker-compose.yml).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PRACTICE_DASHBOARD_ENVIRONMENT=production
+
+WORKDIR /app
+RUN useradd --system --uid 10001 --home /app practice
+COPY pyproject.toml README.md alembic.ini ./
+COPY src ./src
+COPY migrations ./migrations
+COPY templates ./templates
+COPY static ./static
+# Editable install keeps migrations/, templates/ and static/ beside the package.
+RUN pip install -e . && chown -R practice /app
+USER practice
+
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=5 \
+  CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4).status != 200)"
+# Migrates on start (safe to repeat), then serves.
+CMD ["practice-dashboard", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# One command: set up, lint, type-check, then run the whole suite on SQLite and on PostgreSQL.
+#
+# PostgreSQL: TEST_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test) names
+# a server where the tests may create and drop their own databases. With CI=true that leg is
+# required; elsewhere it runs when the server answers and says plainly when it is skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+PY=.venv/bin/python
+export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
+
+echo "==> ruff (lint and format)"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+echo "==> mypy (strict)"
+.venv/bin/mypy
+
+declare -a legs=()
+echo "==> pytest on SQLite"
+TEST_DATABASE=sqlite $PY -m pytest -p no:cacheprovider "$@"
+legs+=("sqlite: passed")
+
+if $PY - <<'PY'
+import os, sys
+import psycopg
+url = os.environ["TEST_POSTGRES_URL"].replace("postgresql+psycopg://", "postgresql://")
+try:
+    psycopg.connect(url, connect_timeout=3).close()
+except Exception as exc:
+    print(f"PostgreSQL not reachable at {url}: {exc}", file=sys.stderr)
+    sys.exit(1)
+PY
+then
+  echo "==> pytest on PostgreSQL"
+  TEST_DATABASE=postgresql $PY -m pytest -p no:cacheprovider "$@"
+  legs+=("postgresql: passed")
+elif [ "${CI:-}" = "true" ]; then
+  echo "error: CI=true needs the PostgreSQL leg, but no server answered at $TEST_POSTGRES_URL" >&2
+  exit 1
+else
+  echo "!! SKIPPED the PostgreSQL leg: no server at $TEST_POSTGRES_URL (set TEST_POSTGRES_URL to run it)"
+  legs+=("postgresql: SKIPPED (no server)")
+fi
+echo "==> summary"
+printf '   %s\n' "${legs[@]}"

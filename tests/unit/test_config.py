@@ -1,0 +1,66 @@
+"""Settings refuse insecure or impossible values at start."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from practice_dashboard.config import Settings
+
+
+class TestSecretKey:
+    @pytest.mark.parametrize("key", ["", "changeme", "secret", "short-but-random-ish"])
+    def test_production_refuses_missing_placeholder_or_short_key(self, key: str) -> None:
+        with pytest.raises(ValidationError, match="SECRET_KEY"):
+            Settings(environment="production", secret_key=key, database_url="sqlite://")
+
+    def test_production_accepts_a_long_random_key(self) -> None:
+        settings = Settings(
+            environment="production", secret_key="k" * 20 + "Zx9!" * 5, database_url="sqlite://"
+        )
+        assert settings.environment == "production"
+
+    def test_development_without_key_gets_a_random_ephemeral_one(self) -> None:
+        with pytest.warns(UserWarning, match="SECRET_KEY is not set"):
+            first = Settings(environment="development", database_url="sqlite://")
+        with pytest.warns(UserWarning):
+            second = Settings(environment="development", database_url="sqlite://")
+        assert len(first.secret_key.get_secret_value()) >= 32
+        assert first.secret_key != second.secret_key
+
+    def test_key_is_never_shown_in_repr(self) -> None:
+        settings = Settings(environment="test", secret_key="s" * 40, database_url="sqlite://")
+        assert "s" * 40 not in repr(settings)
+
+
+class TestFromEnvironment:
+    def test_unprefixed_database_url_and_secret_key(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@h/db")
+        monkeypatch.setenv("SECRET_KEY", "e" * 40)
+        monkeypatch.setenv("PRACTICE_DASHBOARD_PRACTICE_TIMEZONE", "America/New_York")
+        monkeypatch.setenv("PRACTICE_DASHBOARD_ACCESS_TOKEN_MINUTES", "15")
+        settings = Settings()
+        assert settings.database_url == "postgresql+psycopg://u@h/db"
+        assert settings.secret_key.get_secret_value() == "e" * 40
+        assert settings.practice_timezone == "America/New_York"
+        assert settings.access_token_minutes == 15
+
+    def test_default_database_is_an_sqlite_file(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+        monkeypatch.delenv("PRACTICE_DASHBOARD_DATABASE_URL", raising=False)
+        settings = Settings(environment="test", secret_key="s" * 40)
+        assert settings.database_url.startswith("sqlite:///")
+        assert settings.database_url.endswith("var/practice-dashboard.db")
+
+
+class TestLimits:
+    def test_unknown_timezone_is_refused(self) -> None:
+        with pytest.raises(ValidationError, match="unknown time zone"):
+            Settings(environment="test", secret_key="s" * 40, practice_timezone="Mars/Olympus")
+
+    @pytest.mark.parametrize(
+        ("field", "value"), [("argon2_memory_kib", 19_455), ("argon2_time_cost", 1)]
+    )
+    def test_argon2_below_owasp_minimum_is_refused(self, field: str, value: int) -> None:
+        with pytest.raises(ValidationError, match="OWASP"):
+            Settings(environment="test", secret_key="s" * 40, **{field: value})

@@ -1,0 +1,74 @@
+"""Password hashing, tokens and the login throttle (pure functions of settings and time)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+
+from practice_dashboard.config import Settings
+from practice_dashboard.security import (
+    create_access_token,
+    decode_access_token,
+    hash_password,
+    login_delay_seconds,
+    login_retry_after,
+    verify_password,
+)
+
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def cfg() -> Settings:
+    return Settings(
+        environment="test", secret_key="u" * 40, argon2_memory_kib=19_456, argon2_time_cost=2,
+        login_free_attempts=5, login_max_delay_seconds=900,
+    )
+
+
+class TestPasswords:
+    def test_argon2id_with_configured_cost(self, cfg: Settings) -> None:
+        hashed = hash_password(cfg, "a long passphrase")
+        assert hashed.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+        assert verify_password(cfg, hashed, "a long passphrase")
+        assert not verify_password(cfg, hashed, "a long passphrasE")
+
+    def test_garbage_hash_is_a_mismatch_not_a_crash(self, cfg: Settings) -> None:
+        assert not verify_password(cfg, "not-a-hash", "x")
+
+
+class TestTokens:
+    def test_round_trip(self, cfg: Settings) -> None:
+        user_id = uuid.uuid4()
+        token = create_access_token(cfg, user_id, datetime.now(UTC))
+        assert decode_access_token(cfg, token) == user_id
+
+    def test_expired_token_is_refused(self, cfg: Settings) -> None:
+        old = datetime.now(UTC) - timedelta(minutes=cfg.access_token_minutes + 1)
+        assert decode_access_token(cfg, create_access_token(cfg, uuid.uuid4(), old)) is None
+
+    def test_token_signed_with_another_key_is_refused(self, cfg: Settings) -> None:
+        other = cfg.model_copy(update={"secret_key": cfg.secret_key.__class__("v" * 40)})
+        token = create_access_token(other, uuid.uuid4(), datetime.now(UTC))
+        assert decode_access_token(cfg, token) is None
+
+    def test_unsigned_token_is_refused(self, cfg: Settings) -> None:
+        token = jwt.encode({"sub": str(uuid.uuid4())}, key=None, algorithm="none")
+        assert decode_access_token(cfg, token) is None
+
+
+class TestLoginThrottle:
+    # free attempts 5: the 6th failure waits 1 s, then 2, 4, 8 … capped at 900 s (15 minutes).
+    @pytest.mark.parametrize(
+        ("failures", "delay"), [(0, 0), (4, 0), (5, 1), (6, 2), (9, 16), (14, 512), (15, 900), (99, 900)]
+    )
+    def test_delay_doubles_to_a_ceiling(self, cfg: Settings, failures: int, delay: int) -> None:
+        assert login_delay_seconds(cfg, failures) == delay
+
+    def test_throttle_always_expires(self, cfg: Settings) -> None:
+        assert login_retry_after(cfg, 50, T0, T0 + timedelta(seconds=10)) == 890
+        assert login_retry_after(cfg, 50, T0, T0 + timedelta(seconds=900)) == 0
+        assert login_retry_after(cfg, 50, None, T0) == 0
