@@ -24,8 +24,12 @@ T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def cfg() -> Settings:
     return Settings(
-        environment="test", secret_key="u" * 40, argon2_memory_kib=19_456, argon2_time_cost=2,
-        login_free_attempts=5, login_max_delay_seconds=900,
+        environment="test",
+        secret_key="u" * 40,
+        argon2_memory_kib=19_456,
+        argon2_time_cost=2,
+        login_free_attempts=5,
+        login_max_delay_seconds=900,
     )
 
 
@@ -63,7 +67,8 @@ class TestTokens:
 class TestLoginThrottle:
     # free attempts 5: the 6th failure waits 1 s, then 2, 4, 8 … capped at 900 s (15 minutes).
     @pytest.mark.parametrize(
-        ("failures", "delay"), [(0, 0), (4, 0), (5, 1), (6, 2), (9, 16), (14, 512), (15, 900), (99, 900)]
+        ("failures", "delay"),
+        [(0, 0), (4, 0), (5, 1), (6, 2), (9, 16), (14, 512), (15, 900), (99, 900)],
     )
     def test_delay_doubles_to_a_ceiling(self, cfg: Settings, failures: int, delay: int) -> None:
         assert login_delay_seconds(cfg, failures) == delay

@@ -1,0 +1,510 @@
+"""Flags: named, pure definitions over plain signals (DESIGN.md "Flags").
+
+A flag never shames: it reads "check-in suggested, because ...", lists every signal that
+fired as a reason, carries the numbers behind it as evidence, and suggests a next step.
+
+Flags are computed from :class:`ClientSignals` (built by ``metrics.compute_client_metrics``)
+or :class:`PractitionerLoadFacts`, so each definition can be tested with hand-built inputs.
+
+Acknowledgement rule
+--------------------
+Each flag carries the names of the signals that fired (``Flag.signals``, e.g.
+``("homework", "missed")``). Its fingerprint is the readable, stable string
+``"<code>|<level>|<sorted signal names, comma separated>"``, e.g.
+``"engagement_risk|alert|homework,missed"``; it never contains raw numbers, so it does not
+drift as days pass. It is at most 64 characters; a signal list too long for that (rare) is
+replaced by ``#`` + a SHA-256 prefix, and such an acknowledgement covers only the identical
+set of signals. An acknowledgement stores the level and fingerprint it was
+given for. The flag stays quiet while (a) the code is the same, (b) its level is no higher
+than the acknowledged level, and (c) every signal now firing was already firing when it was
+acknowledged. A new signal or a higher level makes it speak again; fewer signals keep it
+quiet. ``safety`` is never quiet (DOMAIN.md §1.5: safety items override everything).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final, Literal
+
+from practice_dashboard.domain.facts import ClientStatus
+from practice_dashboard.domain.stats import TrendDirection
+
+FlagLevel = Literal["watch", "alert"]
+FlagCode = Literal[
+    "safety",
+    "engagement_risk",
+    "burnout_risk",
+    "deterioration",
+    "stale_data",
+    "practitioner_load",
+]
+Evidence = dict[str, float | int | str | None]
+
+_LEVEL_RANK: Final[Mapping[str, int]] = {"watch": 1, "alert": 2}
+#: Fingerprints fit the acknowledgement table's column.
+FINGERPRINT_MAX_LENGTH: Final = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Every configurable number behind metrics and flags; defaults from DESIGN.md.
+
+    A practice overrides any of them with ``dataclasses.replace(Thresholds(), ...)``.
+    """
+
+    # --- metric windows (DESIGN.md "Metrics") ---
+    trailing_window_days: int = 28  # episodes per week, tolerated activation
+    trend_weeks: int = 12
+    trend_min_points: int = 6  # never claim a trend from fewer points
+    trend_alpha: float = 0.05
+    attendance_window: int = 6  # last N due sessions
+    homework_window: int = 5  # last N sessions with homework due
+    engagement_rating_min_count: int = 3  # ratings needed before a personal median means much
+    tolerated_activation_percentile: float = 90.0
+    # --- personal baseline ---
+    baseline_days: int = 28
+    baseline_episodes: int = 8
+    baseline_min_values: int = 5  # fewer values: "insufficient_data"
+    smallest_worthwhile_change_sd: float = 0.5  # x baseline SD
+    # --- engagement_risk ---
+    engagement_missed_min: int = 2  # no_show/late_cancel among the last due sessions
+    engagement_gap_cadence_multiple: float = 2.0
+    homework_completion_min: float = 0.40
+    engagement_rating_drop: float = 3.0
+    # --- burnout_risk (client) ---
+    cbi_high: float = 50.0  # Kristensen et al. 2005 "high burnout"
+    burnout_window_days: int = 14
+    burnout_activation_median_min: float = 7.0
+    burnout_time_in_window_max: float = 0.40
+    burnout_min_observations: int = 3
+    # --- stale_data ---
+    stale_days: int = 30
+    # --- practitioner_load ---
+    max_caseload: int = 35
+    max_sessions_7d: int = 28
+    max_alert_share: float = 0.30
+    practitioner_cbi_high: float = 50.0
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """One computed flag. ``signals`` names what fired; ``fingerprint`` is derived from it."""
+
+    code: FlagCode
+    level: FlagLevel
+    reasons: tuple[str, ...]
+    evidence: Evidence
+    suggestion: str
+    signals: tuple[str, ...] = ()
+    fingerprint: str = field(init=False, default="")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fingerprint", _fingerprint(self.code, self.level, self.signals))
+
+
+def _fingerprint(code: str, level: str, signals: tuple[str, ...]) -> str:
+    joined = ",".join(sorted(set(signals)))
+    fingerprint = f"{code}|{level}|{joined}"
+    if len(fingerprint) <= FINGERPRINT_MAX_LENGTH:
+        return fingerprint
+    # Rare (e.g. deterioration on many measures at once): keep the length bound with a
+    # digest; such an acknowledgement then covers exactly the same set of signals.
+    digest = hashlib.sha256(joined.encode()).hexdigest()
+    room = FINGERPRINT_MAX_LENGTH - len(code) - len(level) - 3
+    return f"{code}|{level}|#{digest[:room]}"
+
+
+def flag_fingerprint(flag: Flag) -> str:
+    """Stable identity of what a flag is saying: code, level and the set of signal names."""
+    return _fingerprint(flag.code, flag.level, flag.signals)
+
+
+def is_acknowledged(flag: Flag, ack_level: str, ack_fingerprint: str) -> bool:
+    """True while an acknowledgement still covers the flag (see the module docstring)."""
+    if flag.code == "safety":
+        return False
+    parts = ack_fingerprint.split("|")
+    if len(parts) != 3:
+        return False
+    ack_code, fp_level, ack_signals = parts
+    if ack_code != flag.code or ack_level not in _LEVEL_RANK:
+        return False
+    acknowledged_rank = min(_LEVEL_RANK[ack_level], _LEVEL_RANK.get(fp_level, 0))
+    if _LEVEL_RANK[flag.level] > acknowledged_rank:
+        return False
+    if ack_signals.startswith("#"):
+        # A digest fingerprint: only the very same set of signals is covered.
+        same_set = _fingerprint(flag.code, fp_level, flag.signals)
+        return same_set == ack_fingerprint
+    covered = {s for s in ack_signals.split(",") if s}
+    return set(flag.signals) <= covered
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MeasureChangeSignal:
+    """A reliable deterioration on one measure (or one CBI scale)."""
+
+    instrument: str
+    scale: str | None
+    label: str  # e.g. "PHQ-9", "CBI work-related"
+    change: float
+    minimum_reliable_change: float
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSignals:
+    """Plain figures the client flags are computed from (None = not computable)."""
+
+    status: ClientStatus
+    session_cadence_days: int = 7
+    # engagement
+    due_sessions: int = 0  # due sessions considered (at most the attendance window)
+    missed_due_sessions: int = 0  # no_show + late_cancel among them
+    days_since_last_attended: int | None = None
+    homework_completion: float | None = None
+    homework_sessions: int = 0
+    latest_engagement_rating: float | None = None
+    engagement_rating_median: float | None = None
+    # safety
+    latest_phq9_item9: int | None = None
+    latest_phq9_at: datetime | None = None
+    # burnout
+    latest_cbi_personal: float | None = None
+    latest_cbi_work_related: float | None = None
+    latest_cbi_at: datetime | None = None
+    recent_activation_median: float | None = None
+    recent_time_in_window: float | None = None
+    recent_observations: int = 0
+    recovery_trend: TrendDirection = "insufficient_data"
+    recovery_slope_per_week: float | None = None
+    # deterioration
+    deteriorations: tuple[MeasureChangeSignal, ...] = ()
+    # stale data: days since the last observation or episode (or intake, if none yet)
+    days_since_last_data: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PractitionerLoadFacts:
+    """Plain figures about one practitioner's load."""
+
+    active_caseload: int
+    attended_sessions_last_7_days: int
+    active_clients_with_alert: int
+    latest_self_check_cbi_work_related: float | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Definitions
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FlagDefinition:
+    code: FlagCode
+    display_name: str
+    definition: str
+    compute: Callable[[ClientSignals, Thresholds], Flag | None]
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def _date(value: datetime | None) -> str | None:
+    return value.date().isoformat() if value is not None else None
+
+
+def _level(signal_count: int) -> FlagLevel:
+    return "alert" if signal_count >= 2 else "watch"
+
+
+def safety_flag(s: ClientSignals, _t: Thresholds) -> Flag | None:
+    """Latest PHQ-9 item 9 above 0, whatever the total (DOMAIN.md §1.5, §2.2)."""
+    if s.latest_phq9_item9 is None or s.latest_phq9_item9 <= 0:
+        return None
+    when = _date(s.latest_phq9_at)
+    on = f" on {when}" if when else ""
+    return Flag(
+        code="safety",
+        level="alert",
+        reasons=(
+            f"In the latest PHQ-9{on}, item 9 (thoughts of being better off dead or of "
+            f"self-harm) was answered {s.latest_phq9_item9} of 3, whatever the total",
+        ),
+        evidence={"phq9_item9": s.latest_phq9_item9, "administered_at": when},
+        suggestion="Follow the practice's risk-assessment protocol and check in promptly.",
+        signals=("phq9_item9",),
+    )
+
+
+def engagement_risk_flag(s: ClientSignals, t: Thresholds) -> Flag | None:
+    """Missed sessions, a long gap, low homework completion or a drop in engagement."""
+    reasons: list[str] = []
+    signals: list[str] = []
+    evidence: Evidence = {}
+    if s.due_sessions > 0 and s.missed_due_sessions >= t.engagement_missed_min:
+        signals.append("missed")
+        reasons.append(
+            f"{s.missed_due_sessions} of the last {s.due_sessions} due sessions were missed "
+            "(no-show or late cancel)"
+        )
+        evidence["missed_due_sessions"] = s.missed_due_sessions
+        evidence["due_sessions"] = s.due_sessions
+    gap_limit = t.engagement_gap_cadence_multiple * s.session_cadence_days
+    if (
+        s.status == ClientStatus.ACTIVE
+        and s.days_since_last_attended is not None
+        and s.days_since_last_attended > gap_limit
+    ):
+        signals.append("gap")
+        reasons.append(
+            f"{s.days_since_last_attended} days since the last attended session "
+            f"(usual rhythm: every {s.session_cadence_days} days)"
+        )
+        evidence["days_since_last_attended"] = s.days_since_last_attended
+        evidence["session_cadence_days"] = s.session_cadence_days
+    if s.homework_completion is not None and s.homework_completion < t.homework_completion_min:
+        signals.append("homework")
+        reasons.append(
+            f"Homework completion was {s.homework_completion:.0%} over the last "
+            f"{s.homework_sessions} sessions with homework due"
+        )
+        evidence["homework_completion"] = s.homework_completion
+        evidence["homework_sessions"] = s.homework_sessions
+    if (
+        s.latest_engagement_rating is not None
+        and s.engagement_rating_median is not None
+        and s.engagement_rating_median - s.latest_engagement_rating >= t.engagement_rating_drop
+    ):
+        signals.append("rating")
+        reasons.append(
+            f"The latest engagement rating ({_fmt(s.latest_engagement_rating)}) is "
+            f"{_fmt(s.engagement_rating_median - s.latest_engagement_rating)} below their "
+            f"usual ({_fmt(s.engagement_rating_median)})"
+        )
+        evidence["latest_engagement_rating"] = s.latest_engagement_rating
+        evidence["engagement_rating_median"] = s.engagement_rating_median
+    if not signals:
+        return None
+    return Flag(
+        code="engagement_risk",
+        level=_level(len(signals)),
+        reasons=tuple(reasons),
+        evidence=evidence,
+        suggestion="Check in about what gets in the way of attending and of the work "
+        "between sessions.",
+        signals=tuple(signals),
+    )
+
+
+def burnout_risk_flag(s: ClientSignals, t: Thresholds) -> Flag | None:
+    """High CBI personal / work-related score, or sustained high activation."""
+    reasons: list[str] = []
+    signals: list[str] = []
+    evidence: Evidence = {}
+    level: FlagLevel = "watch"
+    when = _date(s.latest_cbi_at)
+    for signal, label, score in (
+        ("cbi_personal", "personal", s.latest_cbi_personal),
+        ("cbi_work", "work-related", s.latest_cbi_work_related),
+    ):
+        if score is not None and score >= t.cbi_high:
+            signals.append(signal)
+            reasons.append(
+                f"Latest CBI {label} burnout score is {_fmt(score)} (at or above "
+                f"{_fmt(t.cbi_high)}, the published high-burnout line)"
+            )
+            evidence[signal] = score
+            level = "alert"
+    if signals:
+        evidence["cbi_administered_at"] = when
+    if (
+        s.recent_observations >= t.burnout_min_observations
+        and s.recent_activation_median is not None
+        and s.recent_time_in_window is not None
+        and s.recent_activation_median >= t.burnout_activation_median_min
+        and s.recent_time_in_window < t.burnout_time_in_window_max
+    ):
+        signals.append("activation")
+        reasons.append(
+            f"Over the last {t.burnout_window_days} days the median activation was "
+            f"{_fmt(s.recent_activation_median)}/10 and {s.recent_time_in_window:.0%} of "
+            "check-ins were within the window"
+        )
+        evidence["recent_activation_median"] = s.recent_activation_median
+        evidence["recent_time_in_window"] = s.recent_time_in_window
+        evidence["recent_observations"] = s.recent_observations
+        if s.recovery_trend == "worsening":
+            signals.append("recovery")
+            reasons.append("Recovery after activation is taking longer (worsening trend)")
+            evidence["recovery_slope_per_week"] = s.recovery_slope_per_week
+            level = "alert"
+    if not signals:
+        return None
+    return Flag(
+        code="burnout_risk",
+        level=level,
+        reasons=tuple(reasons),
+        evidence=evidence,
+        suggestion="Check in about load and rest; consider pacing and resourcing before "
+        "deeper work.",
+        signals=tuple(signals),
+    )
+
+
+def deterioration_flag(s: ClientSignals, t: Thresholds) -> Flag | None:
+    """Reliable deterioration on any measure, or a worsening recovery trend."""
+    reasons: list[str] = []
+    signals: list[str] = []
+    evidence: Evidence = {}
+    for d in s.deteriorations:
+        key = d.instrument if d.scale is None else f"{d.instrument}_{d.scale}"
+        signals.append(key)
+        reasons.append(
+            f"{d.label} changed by {d.change:+.1f} since the first administration, beyond "
+            f"the {d.minimum_reliable_change:.1f}-point reliable change"
+        )
+        evidence[f"{key}_change"] = d.change
+    if s.recovery_trend == "worsening":
+        signals.append("recovery")
+        slope = s.recovery_slope_per_week
+        per_week = f" (about {slope:+.1f} minutes per week)" if slope is not None else ""
+        reasons.append(
+            f"Recovery after activation is taking longer over {t.trend_weeks} weeks{per_week}"
+        )
+        evidence["recovery_slope_per_week"] = slope
+    if not signals:
+        return None
+    return Flag(
+        code="deterioration",
+        level="alert",
+        reasons=tuple(reasons),
+        evidence=evidence,
+        suggestion="Review the care plan together with the client; consider supervision "
+        "or a change of approach.",
+        signals=tuple(signals),
+    )
+
+
+def stale_data_flag(s: ClientSignals, t: Thresholds) -> Flag | None:
+    """An active client with no observation or episode for more than ``stale_days``."""
+    if s.status != ClientStatus.ACTIVE or s.days_since_last_data is None:
+        return None
+    if s.days_since_last_data <= t.stale_days:
+        return None
+    return Flag(
+        code="stale_data",
+        level="watch",
+        reasons=(
+            f"No observation or activation episode recorded in the last "
+            f"{s.days_since_last_data} days",
+        ),
+        evidence={"days_since_last_data": s.days_since_last_data},
+        suggestion="Log a check-in at the next session, or update the client's status.",
+        signals=("no_recent_data",),
+    )
+
+
+CLIENT_FLAGS: Final[tuple[FlagDefinition, ...]] = (
+    FlagDefinition(
+        "safety",
+        "Safety",
+        "Latest PHQ-9 item 9 above 0, whatever the total (alert). Never suppressed.",
+        safety_flag,
+    ),
+    FlagDefinition(
+        "engagement_risk",
+        "Engagement",
+        ">= 2 no-shows/late cancels among the last 6 due sessions; or days since last "
+        "attended > 2 x cadence (active clients); or homework completion < 40 %; or latest "
+        "engagement rating >= 3 below the client's median. 1 signal = watch, 2+ = alert.",
+        engagement_risk_flag,
+    ),
+    FlagDefinition(
+        "burnout_risk",
+        "Burnout risk",
+        "Latest CBI personal or work-related >= 50 (alert); or last 14 days median "
+        "activation >= 7 with time in window < 40 % (watch; alert if recovery is worsening).",
+        burnout_risk_flag,
+    ),
+    FlagDefinition(
+        "deterioration",
+        "Deterioration",
+        "Reliable deterioration on any measure, or recovery worsening (alert).",
+        deterioration_flag,
+    ),
+    FlagDefinition(
+        "stale_data",
+        "Stale data",
+        "Active client with no observation or episode in 30 days (watch).",
+        stale_data_flag,
+    ),
+)
+
+
+def evaluate_client_flags(signals: ClientSignals, thresholds: Thresholds) -> tuple[Flag, ...]:
+    """All client flags that fire, in registry order (safety first)."""
+    flags = (definition.compute(signals, thresholds) for definition in CLIENT_FLAGS)
+    return tuple(flag for flag in flags if flag is not None)
+
+
+def practitioner_load(facts: PractitionerLoadFacts, thresholds: Thresholds) -> Flag | None:
+    """Caseload, weekly sessions, share of clients on alert, own CBI (1 signal = watch).
+
+    No validated caseload cutoff exists (DOMAIN.md §6.2): the maxima are the practice's own
+    configuration, shown as context, never as a verdict on the practitioner.
+    """
+    t = thresholds
+    reasons: list[str] = []
+    signals: list[str] = []
+    evidence: Evidence = {}
+    if facts.active_caseload > t.max_caseload:
+        signals.append("caseload")
+        reasons.append(
+            f"Active caseload is {facts.active_caseload} (practice maximum {t.max_caseload})"
+        )
+        evidence["active_caseload"] = facts.active_caseload
+    if facts.attended_sessions_last_7_days > t.max_sessions_7d:
+        signals.append("sessions")
+        reasons.append(
+            f"{facts.attended_sessions_last_7_days} sessions attended in the last 7 days "
+            f"(practice maximum {t.max_sessions_7d})"
+        )
+        evidence["attended_sessions_last_7_days"] = facts.attended_sessions_last_7_days
+    if facts.active_caseload > 0:
+        share = facts.active_clients_with_alert / facts.active_caseload
+        if share > t.max_alert_share:
+            signals.append("alerts")
+            reasons.append(
+                f"{facts.active_clients_with_alert} of {facts.active_caseload} active clients "
+                f"({share:.0%}) have an alert"
+            )
+            evidence["active_clients_with_alert"] = facts.active_clients_with_alert
+            evidence["alert_share"] = share
+    cbi = facts.latest_self_check_cbi_work_related
+    if cbi is not None and cbi >= t.practitioner_cbi_high:
+        signals.append("cbi_work")
+        reasons.append(
+            f"Your latest CBI work-related burnout score is {_fmt(cbi)} (at or above "
+            f"{_fmt(t.practitioner_cbi_high)})"
+        )
+        evidence["self_check_cbi_work_related"] = cbi
+    if not signals:
+        return None
+    return Flag(
+        code="practitioner_load",
+        level=_level(len(signals)),
+        reasons=tuple(reasons),
+        evidence=evidence,
+        suggestion="Take this to supervision; consider pausing new intakes or "
+        "rebalancing the week.",
+        signals=tuple(signals),
+    )

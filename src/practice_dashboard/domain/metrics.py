@@ -1,0 +1,825 @@
+"""Per-client metrics: a registry of small, named, pure definitions (DESIGN.md "Metrics").
+
+Flow: service -> facts (``facts.py``) -> :func:`compute_client_metrics` -> schema. Every figure
+that cannot be computed from the data is None, never 0.
+
+Time conventions (all inputs must be timezone-aware; durations use epoch seconds, so they
+stay right across daylight-saving changes whatever tzinfo the datetimes carry):
+
+* **window** = ``[start, end)``: episodes by ``started_at``, observations by ``observed_at``.
+* **trend window** = the ``trend_weeks`` (12) weeks ending at ``end``.
+* **trailing window** = the ``trailing_window_days`` (28) days ending at ``end``
+  (episodes per week, tolerated activation).
+* **as of** = ``min(end, now)``: point-in-time figures (engagement, latest measures,
+  burnout's last 14 days, stale data) use data strictly before it, so a past window shows
+  the state back then. Exception: the safety flag always reads the latest PHQ-9 item 9
+  answered before ``now``; choosing an earlier window never hides it.
+* ``intake_date`` is taken as midnight UTC.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, Final, Generic, Literal, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from practice_dashboard.domain.facts import (
+    Attendance,
+    ClientFacts,
+    HomeworkCompletion,
+    MeasureFact,
+    SessionFact,
+    Zone,
+)
+from practice_dashboard.domain.flags import (
+    ClientSignals,
+    Flag,
+    MeasureChangeSignal,
+    Thresholds,
+    evaluate_client_flags,
+)
+from practice_dashboard.domain.instruments import (
+    INSTRUMENTS,
+    RCI_Z,
+    Instrument,
+    MeasureScore,
+    ReliableChangeCategory,
+    reliable_change,
+    score_measure,
+)
+from practice_dashboard.domain.stats import (
+    DAYS_PER_WEEK,
+    SECONDS_PER_DAY,
+    FloatArray,
+    Trend,
+    median,
+    percentile,
+    sample_sd,
+    trend_from_arrays,
+)
+
+T = TypeVar("T")
+
+SECONDS_PER_WEEK: Final = SECONDS_PER_DAY * DAYS_PER_WEEK
+BaselineStatus = Literal["better", "worse", "within_normal_range", "insufficient_data"]
+
+_DUE: Final = frozenset({Attendance.ATTENDED, Attendance.NO_SHOW, Attendance.LATE_CANCEL})
+_HOMEWORK_SCORE: Final = {
+    HomeworkCompletion.YES: 1.0,
+    HomeworkCompletion.PARTIAL: 0.5,
+    HomeworkCompletion.NO: 0.0,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Results (field names are the JSON contract of GET /clients/{id}/metrics)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryMetrics:
+    median_minutes: float | None
+    unrecovered_share: float | None
+    trend: Trend
+
+
+@dataclass(frozen=True, slots=True)
+class RecognitionMetrics:
+    median_minutes: float | None
+    trend: Trend
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityMetrics:
+    mean_rating: float | None
+    tolerated_activation: float | None
+    time_in_window: float | None
+    trend: Trend
+
+
+@dataclass(frozen=True, slots=True)
+class EngagementMetrics:
+    attendance_rate: float | None
+    days_since_last_attended: int | None
+    homework_completion: float | None
+    engagement_rating_delta: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class MeasureSnapshot:
+    administered_at: datetime
+    total: float | None  # for a CBI scale entry: that scale's score
+    severity: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MeasureProgress:
+    """First (baseline) versus latest valid administration of one instrument (or CBI scale)."""
+
+    instrument: str
+    scale: str | None  # None for a total; the scale code for instruments without a total
+    baseline: MeasureSnapshot
+    latest: MeasureSnapshot
+    change: float | None  # latest - baseline; None with a single administration
+    rci: float | None
+    reliable_change: ReliableChangeCategory | None
+    clinically_significant: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineComparison:
+    """Current window versus the personal baseline for one quantity (lower is better)."""
+
+    baseline_median: float | None
+    normal_low: float | None  # baseline 25th percentile
+    normal_high: float | None  # baseline 75th percentile
+    baseline_sd: float | None
+    smallest_worthwhile_change: float | None  # 0.5 x baseline SD
+    baseline_n: int
+    current_median: float | None
+    current_n: int
+    difference: float | None  # current - baseline median
+    status: BaselineStatus
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalBaseline:
+    period_start: datetime
+    # exclusive, except that it includes the 8th episode's onset; never later than `start`
+    period_end: datetime
+    recovery_minutes: BaselineComparison
+    activation: BaselineComparison
+
+
+@dataclass(frozen=True, slots=True)
+class ClientMetrics:
+    start: datetime
+    end: datetime
+    episodes_per_week: float | None
+    recovery: RecoveryMetrics
+    recognition: RecognitionMetrics
+    capacity: CapacityMetrics
+    engagement: EngagementMetrics
+    measures: tuple[MeasureProgress, ...]
+    baseline: PersonalBaseline
+    flags: tuple[Flag, ...]
+
+
+# --------------------------------------------------------------------------------------------
+# Context: the facts as sorted numpy arrays, built once per call
+# --------------------------------------------------------------------------------------------
+
+
+def _ts(value: datetime, name: str = "datetime") -> float:
+    if value.tzinfo is None:
+        raise ValueError(f"{name} must be timezone-aware")
+    return value.timestamp()
+
+
+def _days(seconds: float) -> int:
+    return math.floor(seconds / SECONDS_PER_DAY)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricContext:
+    """Everything a metric definition reads. Times are epoch seconds (float64)."""
+
+    facts: ClientFacts
+    thresholds: Thresholds
+    start_dt: datetime
+    end_dt: datetime
+    now_dt: datetime
+    start: float
+    end: float
+    now: float
+    as_of: float
+    intake: float
+    ep_t: FloatArray  # onset, sorted
+    ep_recovery: FloatArray  # minutes; NaN = not back to baseline (censored) or invalid
+    ep_censored: npt.NDArray[np.bool_]  # no baseline_at: not back to baseline, or unknown
+    ep_recognition: FloatArray  # minutes; NaN = not recorded
+    obs_t: FloatArray  # sorted
+    obs_activation: FloatArray
+    obs_capacity: FloatArray  # NaN = not rated
+    obs_within: npt.NDArray[np.bool_]
+    sessions: tuple[SessionFact, ...]  # sorted, strictly before as_of
+
+    @staticmethod
+    def build(
+        facts: ClientFacts,
+        *,
+        start: datetime,
+        end: datetime,
+        now: datetime,
+        thresholds: Thresholds,
+    ) -> MetricContext:
+        s, e, n = _ts(start, "start"), _ts(end, "end"), _ts(now, "now")
+        if not s < e:
+            raise ValueError("start must be before end")
+        as_of = min(e, n)
+        intake = datetime.combine(facts.intake_date, time(0), tzinfo=UTC).timestamp()
+
+        eps = facts.episodes
+        ep_t = np.fromiter((_ts(x.started_at) for x in eps), np.float64, len(eps))
+        ep_base = np.fromiter(
+            (math.nan if x.baseline_at is None else _ts(x.baseline_at) for x in eps),
+            np.float64,
+            len(eps),
+        )
+        ep_rec = np.fromiter(
+            (math.nan if x.recognized_at is None else _ts(x.recognized_at) for x in eps),
+            np.float64,
+            len(eps),
+        )
+        recovery = (ep_base - ep_t) / 60.0
+        recognition = (ep_rec - ep_t) / 60.0
+        # A return before onset breaks the data rule started_at <= baseline_at: treat as
+        # unknown rather than invent a duration.
+        recovery[recovery < 0] = math.nan
+        recognition[recognition < 0] = math.nan
+        censored = np.isnan(ep_base)
+        order = np.argsort(ep_t, kind="stable")
+
+        obs = facts.observations
+        obs_t = np.fromiter((_ts(o.observed_at) for o in obs), np.float64, len(obs))
+        act = np.fromiter((o.activation for o in obs), np.float64, len(obs))
+        cap = np.fromiter(
+            (math.nan if o.capacity is None else o.capacity for o in obs), np.float64, len(obs)
+        )
+        within = np.fromiter((o.zone == Zone.WITHIN for o in obs), np.bool_, len(obs))
+        o_order = np.argsort(obs_t, kind="stable")
+
+        sessions = tuple(
+            sorted(
+                (x for x in facts.sessions if _ts(x.starts_at) < as_of),
+                key=lambda x: _ts(x.starts_at),
+            )
+        )
+        return MetricContext(
+            facts=facts,
+            thresholds=thresholds,
+            start_dt=start,
+            end_dt=end,
+            now_dt=now,
+            start=s,
+            end=e,
+            now=n,
+            as_of=as_of,
+            intake=intake,
+            ep_t=ep_t[order],
+            ep_recovery=recovery[order],
+            ep_censored=censored[order],
+            ep_recognition=recognition[order],
+            obs_t=obs_t[o_order],
+            obs_activation=act[o_order],
+            obs_capacity=cap[o_order],
+            obs_within=within[o_order],
+            sessions=sessions,
+        )
+
+    @property
+    def trend_start(self) -> float:
+        return self.end - self.thresholds.trend_weeks * SECONDS_PER_WEEK
+
+    @property
+    def trailing_start(self) -> float:
+        return self.end - self.thresholds.trailing_window_days * SECONDS_PER_DAY
+
+    def ep_slice(self, lo: float, hi: float) -> slice:
+        """Episodes with lo <= onset < hi."""
+        return _slice(self.ep_t, lo, hi)
+
+    def obs_slice(self, lo: float, hi: float) -> slice:
+        """Observations with lo <= observed_at < hi."""
+        return _slice(self.obs_t, lo, hi)
+
+    def trend(self, t: FloatArray, y: FloatArray, *, lower_is_better: bool) -> Trend:
+        th = self.thresholds
+        return trend_from_arrays(
+            t,
+            y,
+            min_points=th.trend_min_points,
+            alpha=th.trend_alpha,
+            lower_is_better=lower_is_better,
+        )
+
+
+def _slice(times: FloatArray, lo: float, hi: float) -> slice:
+    i = int(np.searchsorted(times, lo, side="left"))
+    j = int(np.searchsorted(times, hi, side="left"))
+    return slice(i, max(i, j))
+
+
+def _finite(values: FloatArray) -> FloatArray:
+    return values[np.isfinite(values)]
+
+
+# --------------------------------------------------------------------------------------------
+# Registry
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MetricDefinition(Generic[T]):
+    """One named metric: what it is called, its unit, its definition and a pure compute."""
+
+    code: str
+    display_name: str
+    unit: str
+    definition: str
+    compute: Callable[[MetricContext], T]
+
+
+def _episodes_per_week(ctx: MetricContext) -> float | None:
+    before_end = ctx.ep_t[ctx.ep_t < ctx.end]
+    if before_end.size == 0:
+        return None  # episodes are not being logged for this client: unknown, not 0
+    # Exposure starts at the window start, or at intake / the first episode if later.
+    first = min(ctx.intake, float(before_end[0]))
+    lo = max(ctx.trailing_start, first)
+    exposure_weeks = (ctx.end - lo) / SECONDS_PER_WEEK
+    if exposure_weeks < 1.0:
+        return None  # under a week of exposure: no honest weekly rate
+    count = ctx.ep_slice(lo, ctx.end)
+    return float((count.stop - count.start) / exposure_weeks)
+
+
+EPISODES_PER_WEEK: Final[MetricDefinition[float | None]] = MetricDefinition(
+    code="episodes_per_week",
+    display_name="Activation episodes per week",
+    unit="episodes/week",
+    definition=(
+        "Episodes with onset in the trailing 28 days before `end`, divided by the weeks of "
+        "that period the client was in care (from intake or first episode if later). None "
+        "when the client has no episodes logged, or under one week of exposure."
+    ),
+    compute=_episodes_per_week,
+)
+
+
+def _recovery(ctx: MetricContext) -> RecoveryMetrics:
+    in_window = ctx.ep_slice(ctx.start, ctx.end)
+    recovered = _finite(ctx.ep_recovery[in_window])
+    censored = ctx.ep_censored[in_window]
+    sl = ctx.ep_slice(ctx.trend_start, ctx.end)
+    t, y = ctx.ep_t[sl], ctx.ep_recovery[sl]
+    ok = np.isfinite(y)
+    return RecoveryMetrics(
+        median_minutes=median(recovered),
+        unrecovered_share=float(censored.mean()) if censored.size else None,
+        trend=ctx.trend(t[ok], y[ok], lower_is_better=True),
+    )
+
+
+RECOVERY: Final[MetricDefinition[RecoveryMetrics]] = MetricDefinition(
+    code="recovery",
+    display_name="Recovery after activation",
+    unit="minutes",
+    definition=(
+        "Median minutes from onset to return to baseline of the window's episodes that "
+        "returned; unrecovered share = episodes with no return / all episodes in the window "
+        "(censored episodes are counted there, never given a made-up duration). Trend: "
+        "Theil-Sen slope (minutes per week) and Mann-Kendall p over the 12 weeks before "
+        "`end`, recovered episodes only; lower is better."
+    ),
+    compute=_recovery,
+)
+
+
+def _recognition(ctx: MetricContext) -> RecognitionMetrics:
+    window = _finite(ctx.ep_recognition[ctx.ep_slice(ctx.start, ctx.end)])
+    sl = ctx.ep_slice(ctx.trend_start, ctx.end)
+    t, y = ctx.ep_t[sl], ctx.ep_recognition[sl]
+    ok = np.isfinite(y)
+    return RecognitionMetrics(
+        median_minutes=median(window),
+        trend=ctx.trend(t[ok], y[ok], lower_is_better=True),
+    )
+
+
+RECOGNITION: Final[MetricDefinition[RecognitionMetrics]] = MetricDefinition(
+    code="recognition",
+    display_name="Recognition of activation",
+    unit="minutes",
+    definition=(
+        "Median minutes from onset to recognition of the window's episodes with a recorded "
+        "recognition; trend as for recovery (lower is better)."
+    ),
+    compute=_recognition,
+)
+
+
+def weekly_means(
+    t: FloatArray, y: FloatArray, *, end: float, weeks: int
+) -> tuple[FloatArray, FloatArray]:
+    """Mean of finite y per week for ``weeks`` weeks ending at ``end``; weeks without data are
+    left out. Returns (week midpoints in epoch seconds, means)."""
+    lo = end - weeks * SECONDS_PER_WEEK
+    keep = (t >= lo) & (t < end) & np.isfinite(y)
+    idx = ((t[keep] - lo) // SECONDS_PER_WEEK).astype(np.int64)
+    sums = np.bincount(idx, weights=y[keep], minlength=weeks)
+    counts = np.bincount(idx, minlength=weeks)
+    has = counts > 0
+    mids = lo + (np.arange(weeks, dtype=np.float64) + 0.5) * SECONDS_PER_WEEK
+    return mids[has], sums[has] / counts[has]
+
+
+def _capacity(ctx: MetricContext) -> CapacityMetrics:
+    th = ctx.thresholds
+    sl = ctx.obs_slice(ctx.start, ctx.end)
+    within = ctx.obs_within[sl]
+    ratings = _finite(ctx.obs_capacity[sl])
+    tsl = ctx.obs_slice(ctx.trailing_start, ctx.end)
+    tolerated = ctx.obs_activation[tsl][ctx.obs_within[tsl]]
+    wt, wy = weekly_means(ctx.obs_t, ctx.obs_capacity, end=ctx.end, weeks=th.trend_weeks)
+    return CapacityMetrics(
+        mean_rating=float(ratings.mean()) if ratings.size else None,
+        tolerated_activation=percentile(tolerated, th.tolerated_activation_percentile),
+        time_in_window=float(within.mean()) if within.size else None,
+        trend=ctx.trend(wt, wy, lower_is_better=False),
+    )
+
+
+CAPACITY: Final[MetricDefinition[CapacityMetrics]] = MetricDefinition(
+    code="capacity",
+    display_name="Capacity (window of tolerance)",
+    unit="rating 0-10 / activation 0-10 / share",
+    definition=(
+        "Mean capacity rating of the window's observations; tolerated activation = 90th "
+        "percentile (linear interpolation) of activation among `within` observations in the "
+        "28 days before `end`; time in window = share of the window's observations in zone "
+        "`within`. Trend: Theil-Sen / Mann-Kendall over the WEEKLY MEAN CAPACITY RATING of "
+        "the 12 weeks before `end` (weeks without ratings left out); higher is better."
+    ),
+    compute=_capacity,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EngagementDetail:
+    metrics: EngagementMetrics
+    due_sessions: int
+    missed_due_sessions: int
+    homework_sessions: int
+    latest_rating: float | None
+    rating_median: float | None
+
+
+def engagement_detail(ctx: MetricContext) -> EngagementDetail:
+    """Engagement figures plus the counts behind them (for flags)."""
+    th = ctx.thresholds
+    sessions = ctx.sessions  # strictly before as_of
+    due = [s for s in sessions if s.attendance in _DUE][-th.attendance_window :]
+    attended = sum(1 for s in due if s.attendance == Attendance.ATTENDED)
+    last_attended = next(
+        (s for s in reversed(sessions) if s.attendance == Attendance.ATTENDED), None
+    )
+    # Homework set at one attended session is reported at the next attended session.
+    homework: list[float] = []
+    previous: SessionFact | None = None
+    for s in sessions:
+        if s.attendance != Attendance.ATTENDED:
+            continue
+        if previous is not None and previous.homework_assigned and s.homework_completed:
+            homework.append(_HOMEWORK_SCORE[s.homework_completed])
+        previous = s
+    homework = homework[-th.homework_window :]
+    ratings = [float(s.engagement) for s in sessions if s.engagement is not None]
+    latest_rating = rating_median = delta = None
+    if len(ratings) >= th.engagement_rating_min_count:
+        latest_rating = ratings[-1]
+        rating_median = median(ratings)
+        assert rating_median is not None
+        delta = latest_rating - rating_median
+    metrics = EngagementMetrics(
+        attendance_rate=attended / len(due) if due else None,
+        days_since_last_attended=(
+            _days(ctx.as_of - _ts(last_attended.starts_at)) if last_attended else None
+        ),
+        homework_completion=sum(homework) / len(homework) if homework else None,
+        engagement_rating_delta=delta,
+    )
+    return EngagementDetail(
+        metrics=metrics,
+        due_sessions=len(due),
+        missed_due_sessions=len(due) - attended,
+        homework_sessions=len(homework),
+        latest_rating=latest_rating,
+        rating_median=rating_median,
+    )
+
+
+ENGAGEMENT: Final[MetricDefinition[EngagementMetrics]] = MetricDefinition(
+    code="engagement",
+    display_name="Engagement",
+    unit="share / days / share / rating points",
+    definition=(
+        "Sessions before `now` only; `scheduled` and `cancelled` are not due. Attendance "
+        "rate = attended / (attended + no_show + late_cancel) over the last 6 due sessions. "
+        "Days since the last attended session (whole days). Homework completion over the "
+        "last 5 sessions with homework due (yes 1, partial 0.5, no 0): homework is due at an "
+        "attended session when the previous attended session assigned it and completion was "
+        "recorded. Engagement rating delta = latest rating - median of all the client's "
+        "ratings (None with fewer than 3 ratings)."
+    ),
+    compute=lambda ctx: engagement_detail(ctx).metrics,
+)
+
+
+# --- measures ---------------------------------------------------------------------------
+
+
+def _scored_measures(
+    measures: Sequence[MeasureFact], before: float
+) -> dict[str, list[tuple[MeasureFact, MeasureScore]]]:
+    by_code: dict[str, list[tuple[MeasureFact, MeasureScore]]] = {}
+    for m in sorted(measures, key=lambda m: _ts(m.administered_at)):
+        if m.instrument in INSTRUMENTS and _ts(m.administered_at) < before:
+            by_code.setdefault(m.instrument, []).append((m, score_measure(m)))
+    return by_code
+
+
+def _progress(
+    instrument: Instrument,
+    scale: str | None,
+    series: Sequence[tuple[datetime, float, str | None]],
+) -> MeasureProgress:
+    (t0, v0, sev0), (t1, v1, sev1) = series[0], series[-1]
+    base = MeasureSnapshot(t0, v0, sev0)
+    last = MeasureSnapshot(t1, v1, sev1)
+    if len(series) < 2:
+        return MeasureProgress(instrument.code, scale, base, last, None, None, None, None)
+    has_reliability = (
+        instrument.reliability is not None
+        if scale is None
+        else (sub := instrument.subscale(scale)) is not None and sub.reliability is not None
+    )
+    if not has_reliability:
+        return MeasureProgress(instrument.code, scale, base, last, v1 - v0, None, None, None)
+    rc = reliable_change(instrument, v0, v1, scale=scale)
+    return MeasureProgress(
+        instrument.code,
+        scale,
+        base,
+        last,
+        rc.change,
+        rc.rci,
+        rc.reliable_change,
+        rc.clinically_significant,
+    )
+
+
+def measure_progress(ctx: MetricContext) -> tuple[MeasureProgress, ...]:
+    """Per instrument (per scale for the CBI): first vs latest valid administration."""
+    scored = _scored_measures(ctx.facts.measures, ctx.as_of)
+    out: list[MeasureProgress] = []
+    for code, instrument in INSTRUMENTS.items():
+        rows = [(m, s) for m, s in scored.get(code, []) if s.valid]
+        if not rows:
+            continue
+        if instrument.has_total:
+            series = [(m.administered_at, s.total, s.severity) for m, s in rows]
+            totals = [(t, v, sev) for t, v, sev in series if v is not None]
+            if totals:
+                out.append(_progress(instrument, None, totals))
+            continue
+        for sub in instrument.subscales:
+            values = [
+                (m.administered_at, v, None)
+                for m, s in rows
+                if (v := s.subscales.get(sub.code)) is not None
+            ]
+            if values:
+                out.append(_progress(instrument, sub.code, values))
+    return tuple(out)
+
+
+MEASURES: Final[MetricDefinition[tuple[MeasureProgress, ...]]] = MetricDefinition(
+    code="measures",
+    display_name="Measure progress",
+    unit="instrument units",
+    definition=(
+        "Per instrument, first (baseline) versus latest valid administration before the "
+        "as-of time: change, Reliable Change Index (Jacobson & Truax 1991, z = 1.96), "
+        "reliable improvement/deterioration and clinically significant change where the "
+        "instrument has a cutoff. Instruments without a total (CBI) get one entry per scale."
+    ),
+    compute=measure_progress,
+)
+
+
+# --- personal baseline --------------------------------------------------------------------
+
+
+def _compare(baseline: FloatArray, current: FloatArray, th: Thresholds) -> BaselineComparison:
+    """Lower is better for both compared quantities (recovery minutes, activation)."""
+    n0, n1 = int(baseline.size), int(current.size)
+    enough = n0 >= th.baseline_min_values
+    b_med = median(baseline) if enough else None
+    sd = sample_sd(baseline) if enough else None
+    swc = th.smallest_worthwhile_change_sd * sd if sd is not None else None
+    cur = median(current)
+    diff = cur - b_med if cur is not None and b_med is not None else None
+    status: BaselineStatus = "insufficient_data"
+    if diff is not None and swc is not None:
+        if abs(diff) <= swc:
+            status = "within_normal_range"
+        else:
+            status = "better" if diff < 0 else "worse"
+    return BaselineComparison(
+        baseline_median=b_med,
+        normal_low=percentile(baseline, 25) if enough else None,
+        normal_high=percentile(baseline, 75) if enough else None,
+        baseline_sd=sd,
+        smallest_worthwhile_change=swc,
+        baseline_n=n0,
+        current_median=cur,
+        current_n=n1,
+        difference=diff,
+        status=status,
+    )
+
+
+def personal_baseline(ctx: MetricContext) -> PersonalBaseline:
+    """The client's own first 28 days in care, extended to the 8th episode if that is later."""
+    th = ctx.thresholds
+    day_end = ctx.intake + th.baseline_days * SECONDS_PER_DAY
+    first = int(np.searchsorted(ctx.ep_t, ctx.intake, side="left"))
+    nth = first + th.baseline_episodes - 1
+    eighth = float(ctx.ep_t[nth]) if nth < ctx.ep_t.size else -math.inf
+
+    # The baseline never overlaps the window it is compared with: it stops at `start`.
+    def in_period(t: FloatArray) -> npt.NDArray[np.bool_]:
+        return (t >= ctx.intake) & ((t < day_end) | (t <= eighth)) & (t < ctx.start)
+
+    rec_base = _finite(ctx.ep_recovery[in_period(ctx.ep_t)])
+    rec_now = _finite(ctx.ep_recovery[ctx.ep_slice(ctx.start, ctx.end)])
+    act_base = ctx.obs_activation[in_period(ctx.obs_t)]
+    act_now = ctx.obs_activation[ctx.obs_slice(ctx.start, ctx.end)]
+    return PersonalBaseline(
+        period_start=datetime.fromtimestamp(ctx.intake, UTC),
+        period_end=datetime.fromtimestamp(
+            max(ctx.intake, min(max(day_end, eighth), ctx.start)), UTC
+        ),
+        recovery_minutes=_compare(rec_base, rec_now, th),
+        activation=_compare(act_base, act_now, th),
+    )
+
+
+BASELINE: Final[MetricDefinition[PersonalBaseline]] = MetricDefinition(
+    code="baseline",
+    display_name="Personal baseline",
+    unit="minutes / activation 0-10",
+    definition=(
+        "Baseline period = from intake to the later of day 28 and the onset of the 8th "
+        "episode (whichever gives more data), but never into the compared window: it stops "
+        "at `start`. Baseline median, normal range = interquartile "
+        "range (25th-75th percentile) and sample SD of recovery minutes and of observation "
+        "activation (at least 5 values). The window's median is compared with the baseline "
+        "median: a difference larger than the smallest worthwhile change (0.5 x baseline SD) "
+        "is 'better' (lower) or 'worse' (higher), otherwise 'within_normal_range'."
+    ),
+    compute=personal_baseline,
+)
+
+
+METRICS: Final[tuple[MetricDefinition[Any], ...]] = (
+    EPISODES_PER_WEEK,
+    RECOVERY,
+    RECOGNITION,
+    CAPACITY,
+    ENGAGEMENT,
+    MEASURES,
+    BASELINE,
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Flag signals and the top-level entry point
+# --------------------------------------------------------------------------------------------
+
+
+def _label(instrument: Instrument, scale: str | None) -> str:
+    name = instrument.name.split(" (")[0]
+    if scale is None:
+        return name
+    sub = instrument.subscale(scale)
+    return f"{name} {sub.name.lower() if sub else scale}"
+
+
+def client_signals(
+    ctx: MetricContext,
+    *,
+    engagement: EngagementDetail,
+    recovery: RecoveryMetrics,
+    measures: Sequence[MeasureProgress],
+) -> ClientSignals:
+    """The plain figures the client flags are computed from."""
+    th, facts = ctx.thresholds, ctx.facts
+    # Safety: the latest answered PHQ-9 item 9 before `now`, whatever the window.
+    item9: int | None = None
+    item9_at: datetime | None = None
+    for m in sorted(facts.measures, key=lambda m: _ts(m.administered_at), reverse=True):
+        if m.instrument == "phq9" and _ts(m.administered_at) < ctx.now:
+            value = score_measure(m).safety_item_score
+            if value is not None:
+                item9, item9_at = value, m.administered_at
+                break
+    cbi_personal = cbi_work = None
+    cbi_at: datetime | None = None
+    for m in sorted(facts.measures, key=lambda m: _ts(m.administered_at), reverse=True):
+        if m.instrument == "cbi" and _ts(m.administered_at) < ctx.as_of:
+            score = score_measure(m)
+            if score.valid:
+                cbi_personal = score.subscales.get("personal")
+                cbi_work = score.subscales.get("work_related")
+                cbi_at = m.administered_at
+                break
+    recent = ctx.obs_slice(ctx.as_of - th.burnout_window_days * SECONDS_PER_DAY, ctx.as_of)
+    recent_act = ctx.obs_activation[recent]
+    recent_within = ctx.obs_within[recent]
+    last_ep = ctx.ep_t[ctx.ep_t < ctx.as_of]
+    last_obs = ctx.obs_t[ctx.obs_t < ctx.as_of]
+    last_data = max(
+        [ctx.intake]
+        + ([float(last_ep[-1])] if last_ep.size else [])
+        + ([float(last_obs[-1])] if last_obs.size else [])
+    )
+    deteriorations = tuple(
+        MeasureChangeSignal(
+            instrument=p.instrument,
+            scale=p.scale,
+            label=_label(INSTRUMENTS[p.instrument], p.scale),
+            change=p.change if p.change is not None else math.nan,
+            minimum_reliable_change=_min_reliable_change(p),
+        )
+        for p in measures
+        if p.reliable_change == "deteriorated"
+    )
+    return ClientSignals(
+        status=facts.status,
+        session_cadence_days=facts.session_cadence_days,
+        due_sessions=engagement.due_sessions,
+        missed_due_sessions=engagement.missed_due_sessions,
+        days_since_last_attended=engagement.metrics.days_since_last_attended,
+        homework_completion=engagement.metrics.homework_completion,
+        homework_sessions=engagement.homework_sessions,
+        latest_engagement_rating=engagement.latest_rating,
+        engagement_rating_median=engagement.rating_median,
+        latest_phq9_item9=item9,
+        latest_phq9_at=item9_at,
+        latest_cbi_personal=cbi_personal,
+        latest_cbi_work_related=cbi_work,
+        latest_cbi_at=cbi_at,
+        recent_activation_median=median(recent_act),
+        recent_time_in_window=float(recent_within.mean()) if recent_within.size else None,
+        recent_observations=int(recent_act.size),
+        recovery_trend=recovery.trend.direction,
+        recovery_slope_per_week=recovery.trend.slope_per_week,
+        deteriorations=deteriorations,
+        days_since_last_data=_days(ctx.as_of - last_data) if ctx.as_of >= last_data else 0,
+    )
+
+
+def _min_reliable_change(p: MeasureProgress) -> float:
+    if p.change is None or p.rci is None or p.rci == 0:
+        return math.nan
+    return abs(p.change / p.rci) * RCI_Z  # = z * S_diff
+
+
+def compute_client_metrics(
+    facts: ClientFacts,
+    *,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    thresholds: Thresholds,
+) -> ClientMetrics:
+    """All metrics and flags for one client (see the module docstring for time windows)."""
+    ctx = MetricContext.build(facts, start=start, end=end, now=now, thresholds=thresholds)
+    recovery = RECOVERY.compute(ctx)
+    engagement = engagement_detail(ctx)
+    measures = MEASURES.compute(ctx)
+    signals = client_signals(ctx, engagement=engagement, recovery=recovery, measures=measures)
+    return ClientMetrics(
+        start=start,
+        end=end,
+        episodes_per_week=EPISODES_PER_WEEK.compute(ctx),
+        recovery=recovery,
+        recognition=RECOGNITION.compute(ctx),
+        capacity=CAPACITY.compute(ctx),
+        engagement=engagement.metrics,
+        measures=measures,
+        baseline=BASELINE.compute(ctx),
+        flags=evaluate_client_flags(signals, thresholds),
+    )
+
+
+def trailing_window(end: datetime, days: int) -> tuple[datetime, datetime]:
+    """``(end - days, end)``: a convenience for callers choosing a default window."""
+    return end - timedelta(days=days), end

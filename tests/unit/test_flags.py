@@ -1,0 +1,358 @@
+"""Flag definitions over hand-built signals; thresholds from DESIGN.md "Flags"."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from practice_dashboard.domain.facts import ClientStatus
+from practice_dashboard.domain.flags import (
+    CLIENT_FLAGS,
+    FINGERPRINT_MAX_LENGTH,
+    ClientSignals,
+    Flag,
+    MeasureChangeSignal,
+    PractitionerLoadFacts,
+    Thresholds,
+    burnout_risk_flag,
+    deterioration_flag,
+    engagement_risk_flag,
+    evaluate_client_flags,
+    flag_fingerprint,
+    is_acknowledged,
+    practitioner_load,
+    safety_flag,
+    stale_data_flag,
+)
+
+T = Thresholds()
+ACTIVE = ClientSignals(status=ClientStatus.ACTIVE)
+
+
+def signals(**changes: object) -> ClientSignals:
+    return replace(ACTIVE, **changes)  # type: ignore[arg-type]
+
+
+class TestThresholdDefaults:
+    def test_design_defaults(self) -> None:
+        # DESIGN.md "Flags"
+        assert (T.engagement_missed_min, T.attendance_window) == (2, 6)
+        assert T.engagement_gap_cadence_multiple == 2.0
+        assert T.homework_completion_min == 0.40
+        assert T.engagement_rating_drop == 3.0
+        assert (T.cbi_high, T.burnout_window_days) == (50.0, 14)
+        assert (T.burnout_activation_median_min, T.burnout_time_in_window_max) == (7.0, 0.40)
+        assert T.stale_days == 30
+        assert (T.max_caseload, T.max_sessions_7d, T.max_alert_share) == (35, 28, 0.30)
+        assert T.practitioner_cbi_high == 50.0
+
+    def test_registry_order_puts_safety_first(self) -> None:
+        assert [d.code for d in CLIENT_FLAGS] == [
+            "safety",
+            "engagement_risk",
+            "burnout_risk",
+            "deterioration",
+            "stale_data",
+        ]
+
+
+class TestSafety:
+    def test_item9_above_zero_is_an_alert(self) -> None:
+        flag = safety_flag(
+            signals(latest_phq9_item9=1, latest_phq9_at=datetime(2026, 4, 1, tzinfo=UTC)), T
+        )
+        assert flag is not None
+        assert flag.level == "alert"
+        assert "2026-04-01" in flag.reasons[0]
+        assert "risk-assessment protocol" in flag.suggestion
+        assert flag.evidence["phq9_item9"] == 1
+
+    def test_zero_or_unanswered_is_quiet(self) -> None:
+        assert safety_flag(signals(latest_phq9_item9=0), T) is None
+        assert safety_flag(signals(latest_phq9_item9=None), T) is None
+
+    def test_never_suppressed_by_acknowledgement(self) -> None:
+        flag = safety_flag(signals(latest_phq9_item9=3), T)
+        assert flag is not None
+        assert not is_acknowledged(flag, "alert", flag.fingerprint)
+
+    def test_fires_for_any_status(self) -> None:
+        flag = safety_flag(signals(status=ClientStatus.DISCHARGED, latest_phq9_item9=2), T)
+        assert flag is not None
+
+
+class TestEngagementRisk:
+    def test_one_signal_is_watch(self) -> None:
+        flag = engagement_risk_flag(signals(due_sessions=6, missed_due_sessions=2), T)
+        assert flag is not None
+        assert flag.level == "watch"
+        assert flag.reasons == (
+            "2 of the last 6 due sessions were missed (no-show or late cancel)",
+        )
+        assert flag.suggestion.startswith("Check in about what gets in the way of attending")
+
+    def test_one_missed_is_not_a_signal(self) -> None:
+        assert engagement_risk_flag(signals(due_sessions=6, missed_due_sessions=1), T) is None
+
+    def test_gap_over_twice_cadence_for_active_clients_only(self) -> None:
+        # cadence 7: 14 days is not > 2 x 7, 15 days is
+        assert engagement_risk_flag(signals(days_since_last_attended=14), T) is None
+        flag = engagement_risk_flag(signals(days_since_last_attended=15), T)
+        assert flag is not None
+        assert flag.signals == ("gap",)
+        assert "15 days since the last attended session" in flag.reasons[0]
+        paused = signals(status=ClientStatus.PAUSED, days_since_last_attended=40)
+        assert engagement_risk_flag(paused, T) is None
+
+    def test_homework_below_40_percent(self) -> None:
+        assert (
+            engagement_risk_flag(signals(homework_completion=0.4, homework_sessions=5), T) is None
+        )
+        flag = engagement_risk_flag(signals(homework_completion=0.3, homework_sessions=5), T)
+        assert flag is not None
+        assert flag.reasons == (
+            "Homework completion was 30% over the last 5 sessions with homework due",
+        )
+
+    def test_rating_three_below_median(self) -> None:
+        flag = engagement_risk_flag(
+            signals(latest_engagement_rating=4.0, engagement_rating_median=7.0), T
+        )
+        assert flag is not None
+        assert flag.signals == ("rating",)
+        small_drop = signals(latest_engagement_rating=5.0, engagement_rating_median=7.0)
+        assert engagement_risk_flag(small_drop, T) is None
+
+    def test_two_or_more_signals_is_alert_and_lists_every_reason(self) -> None:
+        flag = engagement_risk_flag(
+            signals(
+                due_sessions=6,
+                missed_due_sessions=3,
+                days_since_last_attended=30,
+                homework_completion=0.0,
+                homework_sessions=2,
+                latest_engagement_rating=2.0,
+                engagement_rating_median=8.0,
+            ),
+            T,
+        )
+        assert flag is not None
+        assert flag.level == "alert"
+        assert len(flag.reasons) == 4
+        assert flag.signals == ("missed", "gap", "homework", "rating")
+
+    def test_thresholds_are_configurable(self) -> None:
+        strict = replace(T, engagement_missed_min=1)
+        flag = engagement_risk_flag(signals(due_sessions=6, missed_due_sessions=1), strict)
+        assert flag is not None
+
+
+class TestBurnoutRisk:
+    def test_cbi_at_50_is_alert(self) -> None:
+        # Kristensen et al. 2005: a scale score of 50 or more is "high burnout"
+        flag = burnout_risk_flag(signals(latest_cbi_personal=50.0), T)
+        assert flag is not None
+        assert flag.level == "alert"
+        assert flag.signals == ("cbi_personal",)
+        assert burnout_risk_flag(signals(latest_cbi_work_related=49.9), T) is None
+
+    def test_high_activation_low_window_is_watch(self) -> None:
+        s = signals(recent_activation_median=7.0, recent_time_in_window=0.39, recent_observations=3)
+        flag = burnout_risk_flag(s, T)
+        assert flag is not None
+        assert flag.level == "watch"
+        assert flag.signals == ("activation",)
+
+    def test_with_worsening_recovery_is_alert(self) -> None:
+        s = signals(
+            recent_activation_median=8.0,
+            recent_time_in_window=0.2,
+            recent_observations=5,
+            recovery_trend="worsening",
+            recovery_slope_per_week=4.0,
+        )
+        flag = burnout_risk_flag(s, T)
+        assert flag is not None
+        assert flag.level == "alert"
+        assert flag.signals == ("activation", "recovery")
+
+    def test_edges_and_too_few_observations(self) -> None:
+        base = {"recent_activation_median": 7.0, "recent_time_in_window": 0.2}
+        assert burnout_risk_flag(signals(**base, recent_observations=2), T) is None
+        at_40 = signals(
+            recent_activation_median=8.0, recent_time_in_window=0.4, recent_observations=4
+        )
+        assert burnout_risk_flag(at_40, T) is None
+        low = signals(
+            recent_activation_median=6.5, recent_time_in_window=0.1, recent_observations=4
+        )
+        assert burnout_risk_flag(low, T) is None
+        # worsening recovery alone is the deterioration flag's business, not burnout's
+        assert burnout_risk_flag(signals(recovery_trend="worsening"), T) is None
+
+
+class TestDeterioration:
+    def test_measure_and_recovery(self) -> None:
+        s = signals(
+            deteriorations=(MeasureChangeSignal("phq9", None, "PHQ-9", 8.0, 6.1),),
+            recovery_trend="worsening",
+            recovery_slope_per_week=3.0,
+        )
+        flag = deterioration_flag(s, T)
+        assert flag is not None
+        assert flag.level == "alert"
+        assert flag.signals == ("phq9", "recovery")
+        assert flag.reasons[0] == (
+            "PHQ-9 changed by +8.0 since the first administration, beyond the 6.1-point "
+            "reliable change"
+        )
+
+    def test_cbi_scale_signal_name(self) -> None:
+        d = MeasureChangeSignal("cbi", "work_related", "CBI work-related", 25.0, 17.0)
+        flag = deterioration_flag(signals(deteriorations=(d,)), T)
+        assert flag is not None
+        assert flag.signals == ("cbi_work_related",)
+
+    def test_quiet_otherwise(self) -> None:
+        assert deterioration_flag(signals(recovery_trend="no_clear_trend"), T) is None
+        assert deterioration_flag(signals(recovery_trend="improving"), T) is None
+
+
+class TestStaleData:
+    def test_more_than_30_days(self) -> None:
+        assert stale_data_flag(signals(days_since_last_data=30), T) is None
+        flag = stale_data_flag(signals(days_since_last_data=31), T)
+        assert flag is not None
+        assert flag.level == "watch"
+
+    def test_only_active_clients(self) -> None:
+        s = signals(status=ClientStatus.DISCHARGED, days_since_last_data=300)
+        assert stale_data_flag(s, T) is None
+
+
+class TestPractitionerLoad:
+    def test_quiet_under_limits(self) -> None:
+        facts = PractitionerLoadFacts(35, 28, 10, 49.0)  # 10/35 = 28.6 % <= 30 %
+        assert practitioner_load(facts, T) is None
+
+    def test_each_signal(self) -> None:
+        flag = practitioner_load(PractitionerLoadFacts(36, 0, 0), T)
+        assert flag is not None
+        assert (flag.level, flag.signals) == ("watch", ("caseload",))
+        flag = practitioner_load(PractitionerLoadFacts(20, 29, 0), T)
+        assert flag is not None
+        assert flag.signals == ("sessions",)
+        # 7 of 20 = 35 % > 30 %
+        flag = practitioner_load(PractitionerLoadFacts(20, 10, 7), T)
+        assert flag is not None
+        assert flag.signals == ("alerts",)
+        assert flag.evidence["alert_share"] == pytest.approx(0.35)
+        flag = practitioner_load(PractitionerLoadFacts(20, 10, 0, 50.0), T)
+        assert flag is not None
+        assert flag.signals == ("cbi_work",)
+
+    def test_two_signals_alert_and_empty_caseload(self) -> None:
+        flag = practitioner_load(PractitionerLoadFacts(40, 30, 0), T)
+        assert flag is not None
+        assert flag.level == "alert"
+        assert practitioner_load(PractitionerLoadFacts(0, 0, 0), T) is None
+
+
+def engagement(*active: str, level: str | None = None) -> Flag:
+    flag = Flag(
+        code="engagement_risk",
+        level="alert" if len(active) >= 2 else "watch",
+        reasons=tuple(active),
+        evidence={"days_since_last_attended": 17},
+        suggestion="",
+        signals=tuple(active),
+    )
+    return replace(flag, level=level) if level else flag  # type: ignore[arg-type]
+
+
+class TestFingerprintAndAcknowledgement:
+    def test_fingerprint_is_readable_and_ignores_numbers_and_order(self) -> None:
+        a = engagement("missed", "homework")
+        b = replace(engagement("homework", "missed"), evidence={"days_since_last_attended": 40})
+        assert flag_fingerprint(a) == "engagement_risk|alert|homework,missed"
+        assert flag_fingerprint(a) == flag_fingerprint(b) == a.fingerprint
+
+    def test_same_evidence_stays_quiet(self) -> None:
+        ack = engagement("missed", "homework")
+        assert is_acknowledged(engagement("homework", "missed"), "alert", ack.fingerprint)
+
+    def test_a_new_signal_speaks_again(self) -> None:
+        ack = engagement("missed", "homework")
+        now = engagement("missed", "homework", "gap")
+        assert not is_acknowledged(now, "alert", ack.fingerprint)
+
+    def test_a_higher_level_speaks_again(self) -> None:
+        ack = engagement("missed")
+        assert ack.level == "watch"
+        assert not is_acknowledged(engagement("missed", "gap"), "watch", ack.fingerprint)
+        # the same signal alone at a higher level also speaks (e.g. a threshold change)
+        assert not is_acknowledged(engagement("missed", level="alert"), "watch", ack.fingerprint)
+
+    def test_fewer_signals_or_lower_level_stay_quiet(self) -> None:
+        ack = engagement("missed", "homework")
+        assert is_acknowledged(engagement("missed"), "alert", ack.fingerprint)
+
+    def test_other_code_or_garbage_is_not_covered(self) -> None:
+        ack = engagement("missed")
+        other = replace(ack, code="stale_data")
+        assert not is_acknowledged(other, "watch", ack.fingerprint)
+        assert not is_acknowledged(ack, "watch", "nonsense")
+        assert not is_acknowledged(ack, "severe", ack.fingerprint)
+
+    def test_fingerprint_fits_the_column_even_with_many_signals(self) -> None:
+        many = tuple(
+            f"{code}"
+            for code in (
+                "phq9",
+                "gad7",
+                "ors",
+                "cbi_personal",
+                "cbi_work_related",
+                "cbi_client_related",
+                "recovery",
+            )
+        )
+        flag = Flag("deterioration", "alert", many, {}, "", signals=many)
+        assert len(flag.fingerprint) <= FINGERPRINT_MAX_LENGTH
+        assert flag.fingerprint.startswith("deterioration|alert|#")
+        assert is_acknowledged(flag, "alert", flag.fingerprint)
+        fewer = replace(flag, signals=many[:-1])
+        # a digest covers only the identical set
+        assert not is_acknowledged(fewer, "alert", flag.fingerprint)
+
+    def test_every_ordinary_client_fingerprint_fits(self) -> None:
+        worst = signals(
+            due_sessions=6,
+            missed_due_sessions=6,
+            days_since_last_attended=60,
+            homework_completion=0.0,
+            homework_sessions=5,
+            latest_engagement_rating=0.0,
+            engagement_rating_median=9.0,
+            latest_phq9_item9=3,
+            latest_cbi_personal=90.0,
+            latest_cbi_work_related=90.0,
+            recent_activation_median=9.0,
+            recent_time_in_window=0.0,
+            recent_observations=10,
+            recovery_trend="worsening",
+            days_since_last_data=90,
+        )
+        flags = evaluate_client_flags(worst, T)
+        assert [f.code for f in flags] == [
+            "safety",
+            "engagement_risk",
+            "burnout_risk",
+            "deterioration",
+            "stale_data",
+        ]
+        for flag in flags:
+            assert len(flag.fingerprint) <= FINGERPRINT_MAX_LENGTH
+            assert "#" not in flag.fingerprint

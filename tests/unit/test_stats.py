@@ -1,0 +1,211 @@
+"""Statistics: expected values are worked by hand from the formulas in DOMAIN.md §5."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from practice_dashboard.domain.stats import (
+    mann_kendall,
+    median,
+    percentile,
+    rolling_median,
+    sample_sd,
+    theil_sen,
+    trend,
+)
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+def weekly(values: list[float]) -> list[tuple[datetime, float]]:
+    return [(T0 + timedelta(weeks=i), v) for i, v in enumerate(values)]
+
+
+class TestDescriptive:
+    def test_empty_is_none_not_zero(self) -> None:
+        assert median([]) is None
+        assert percentile([], 90) is None
+        assert sample_sd([5.0]) is None
+
+    def test_median(self) -> None:
+        assert median([3.0, 1.0, 2.0]) == 2.0
+        assert median([1.0, 2.0, 3.0, 10.0]) == 2.5
+
+    def test_percentile_linear_interpolation(self) -> None:
+        # sorted [1,2,3,4]; h = (4-1) * 0.90 = 2.7 -> x[2] + 0.7 * (x[3] - x[2]) = 3 + 0.7 = 3.7
+        assert percentile([4.0, 1.0, 3.0, 2.0], 90) == pytest.approx(3.7)
+        assert percentile([7.0], 90) == 7.0
+        with pytest.raises(ValueError, match=r"0\.\.100"):
+            percentile([1.0], 101)
+
+    def test_sample_sd(self) -> None:
+        # 30..70 step 10: squared deviations 400+100+0+100+400 = 1000; 1000 / 4 = 250
+        assert sample_sd([30.0, 40.0, 50.0, 60.0, 70.0]) == pytest.approx(math.sqrt(250))
+
+
+class TestTheilSen:
+    def test_hand_worked(self) -> None:
+        # t = 0,1,2,3 days; y = 0,2,4,7. Pairwise slopes: (0,1) 2, (0,2) 2, (0,3) 7/3,
+        # (1,2) 2, (1,3) 5/2, (2,3) 3 -> sorted 2,2,2,2.333,2.5,3 -> median (2+2.333)/2
+        fit = theil_sen([0.0, 1.0, 2.0, 3.0], [0.0, 2.0, 4.0, 7.0])
+        assert fit is not None
+        assert fit.slope_per_day == pytest.approx(13 / 6)
+        assert fit.slope_per_week == pytest.approx(7 * 13 / 6)
+        # intercept = median(y) - slope * median(t) = 3 - (13/6) * 1.5 = -0.25
+        assert fit.intercept == pytest.approx(-0.25)
+        assert fit.ci_low_per_day <= fit.slope_per_day <= fit.ci_high_per_day
+
+    def test_needs_two_distinct_times(self) -> None:
+        assert theil_sen([1.0, 1.0, 1.0], [1.0, 2.0, 3.0]) is None
+        assert theil_sen([1.0], [1.0]) is None
+
+
+class TestMannKendall:
+    def test_monotone_six(self) -> None:
+        # S = 15 (all 15 pairs rise); Var = 6*5*17/18 = 28.333; Z = (15-1)/sqrt(28.333)
+        # = 2.63014; p = 2 * (1 - Phi(2.63014)) = 0.00853
+        mk = mann_kendall([1, 2, 3, 4, 5, 6])
+        assert mk is not None
+        assert mk.s == 15
+        assert mk.var_s == pytest.approx(510 / 18)
+        assert mk.z == pytest.approx(2.63014, abs=1e-5)
+        assert mk.p_value == pytest.approx(0.00853, abs=1e-5)
+        assert mk.tau == 1.0
+
+    def test_tie_correction(self) -> None:
+        # x = 1,2,2,3,3,3. S: from 1 -> +5; from each 2 -> +3 (the 3s), 0 (other 2) => +6;
+        # among 3s 0 => S = 11. Ties: t=2 -> 2*1*9 = 18; t=3 -> 3*2*11 = 66.
+        # Var = (6*5*17 - 84) / 18 = 426 / 18 = 23.667; Z = 10 / 4.86484 = 2.05556;
+        # p = 2 * (1 - Phi(2.0556)) = 0.0398 (normal table)
+        mk = mann_kendall([1, 2, 2, 3, 3, 3])
+        assert mk is not None
+        assert mk.s == 11
+        assert mk.var_s == pytest.approx(426 / 18)
+        assert mk.z == pytest.approx(2.05556, abs=1e-5)
+        assert mk.p_value == pytest.approx(0.0398, abs=2e-4)
+
+    def test_zigzag_ties(self) -> None:
+        # 1,2,1,2,1,2: (1 before 2) pairs = 3+2+1 = 6; (2 before 1) pairs = 2+1 = 3: S = 3.
+        # Two tie groups of 3: 2 * 66 = 132; Var = (510 - 132)/18 = 21; Z = 2/sqrt(21) = 0.4364
+        mk = mann_kendall([1, 2, 1, 2, 1, 2])
+        assert mk is not None
+        assert mk.s == 3
+        assert mk.var_s == pytest.approx(21.0)
+        assert mk.z == pytest.approx(2 / math.sqrt(21))
+        assert mk.p_value == pytest.approx(0.6625, abs=1e-4)
+
+    def test_decreasing_and_zero(self) -> None:
+        mk = mann_kendall([6, 5, 4, 3, 2, 1])
+        assert mk is not None
+        assert mk.s == -15
+        assert mk.z == pytest.approx(-2.63014, abs=1e-5)
+        flat = mann_kendall([2, 2, 2])
+        assert flat is not None
+        assert (flat.s, flat.var_s, flat.z, flat.p_value) == (0, 0.0, 0.0, 1.0)
+        assert mann_kendall([1]) is None
+
+
+class TestTrend:
+    def test_improving_when_lower_is_better(self) -> None:
+        # 70,65,...,40 weekly: every pairwise slope is -5/week -> Theil-Sen -5/week.
+        # n = 7: S = -21, Var = 7*6*19/18 = 44.333, Z = -20/6.6583 = -3.0037, p = 0.00267
+        result = trend(weekly([70, 65, 60, 55, 50, 45, 40]), lower_is_better=True)
+        assert result.slope_per_week == pytest.approx(-5.0)
+        assert result.p_value == pytest.approx(0.00267, abs=1e-5)
+        assert result.n == 7
+        assert result.direction == "improving"
+        assert result.slope_ci_low_per_week is not None
+        assert result.slope_ci_high_per_week is not None
+
+    def test_same_series_is_worsening_when_higher_is_better(self) -> None:
+        result = trend(weekly([70, 65, 60, 55, 50, 45, 40]), lower_is_better=False)
+        assert result.direction == "worsening"
+
+    def test_fewer_than_six_points_is_insufficient(self) -> None:
+        # A perfect 5-point trend still gets no verdict (DESIGN.md: never from < 6 points)
+        result = trend(weekly([50, 40, 30, 20, 10]), lower_is_better=True)
+        assert result.direction == "insufficient_data"
+        assert result.slope_per_week is None
+        assert result.p_value is None
+        assert result.n == 5
+
+    def test_no_data_and_one_point(self) -> None:
+        assert trend([], lower_is_better=True).direction == "insufficient_data"
+        assert trend(weekly([3]), lower_is_better=True).n == 1
+
+    def test_all_equal_is_flat(self) -> None:
+        result = trend(weekly([4, 4, 4, 4, 4, 4, 4]), lower_is_better=True)
+        assert result.direction == "no_clear_trend"
+        assert result.slope_per_week == 0.0
+        assert result.p_value == 1.0
+
+    def test_noise_is_no_clear_trend(self) -> None:
+        result = trend(weekly([1, 2, 1, 2, 1, 2]), lower_is_better=True)
+        assert result.p_value == pytest.approx(0.6625, abs=1e-4)  # see test_zigzag_ties
+        assert result.direction == "no_clear_trend"
+
+    def test_all_at_one_instant_is_insufficient(self) -> None:
+        result = trend([(T0, float(v)) for v in range(8)], lower_is_better=True)
+        assert result.direction == "insufficient_data"
+
+    def test_unsorted_input_is_sorted_by_time(self) -> None:
+        points = weekly([70, 65, 60, 55, 50, 45, 40])
+        assert trend(points[::-1], lower_is_better=True) == trend(points, lower_is_better=True)
+
+    def test_dst_uses_real_elapsed_time(self) -> None:
+        # Europe/London springs forward at 01:00 UTC on 2026-03-29. Daily readings at 00:30
+        # local time: from 28 Mar to 29 Mar is 24 h, from 29 Mar to 30 Mar only 23 h real time.
+        # The verdict must equal that for the same instants written in UTC.
+        london = ZoneInfo("Europe/London")
+        local = [
+            (datetime(2026, 3, 25 + i, 0, 30, tzinfo=london), float(v))
+            for i, v in enumerate([9, 8, 8, 6, 5, 3, 2])
+        ]
+        utc = [(when.astimezone(UTC), v) for when, v in local]
+        assert trend(local, lower_is_better=True) == trend(utc, lower_is_better=True)
+
+    def test_rejects_naive_datetimes_and_low_min_points(self) -> None:
+        naive = [(datetime(2026, 1, 1) + timedelta(days=i), 1.0) for i in range(6)]  # noqa: DTZ001
+        with pytest.raises(ValueError, match="timezone-aware"):
+            trend(naive, lower_is_better=True)
+        with pytest.raises(ValueError, match="at least 6"):
+            trend(weekly([1, 2, 3, 4, 5]), min_points=5, lower_is_better=True)
+
+    def test_min_points_can_be_raised(self) -> None:
+        result = trend(weekly([70, 65, 60, 55, 50, 45, 40]), min_points=8, lower_is_better=True)
+        assert result.direction == "insufficient_data"
+
+
+class TestRollingMedian:
+    def test_trailing(self) -> None:
+        # windows (1,5,2) -> 2, (5,2,8) -> 5, (2,8,3) -> 3; first k-1 positions empty
+        assert rolling_median([1, 5, 2, 8, 3], 3) == [None, None, 2.0, 5.0, 3.0]
+
+    def test_centered(self) -> None:
+        assert rolling_median([1, 5, 2, 8, 3], 3, centered=True) == [None, 2.0, 5.0, 3.0, None]
+        # k = 5 centered over 5 values: only the middle has a full window: median 3
+        assert rolling_median([1, 5, 2, 8, 3], 5, centered=True) == [None, None, 3.0, None, None]
+
+    def test_missing_values_empty_their_windows(self) -> None:
+        assert rolling_median([1, 5, None, 8, 3, 9], 3) == [None, None, None, None, None, 8.0]
+
+    def test_short_series_and_bad_k(self) -> None:
+        assert rolling_median([1.0, 2.0], 3) == [None, None]
+        assert rolling_median([], 3) == []
+        assert rolling_median([4.0, 1.0], 1) == [4.0, 1.0]
+        with pytest.raises(ValueError, match="odd"):
+            rolling_median([1.0, 2.0, 3.0], 2)
+        with pytest.raises(ValueError, match="odd"):
+            rolling_median([1.0], 0)
+
+    def test_matches_numpy_median_of_each_full_window(self) -> None:
+        rng = np.random.default_rng(7)
+        values = rng.normal(size=40).tolist()
+        out = rolling_median(values, 5)
+        for i in range(4, 40):
+            assert out[i] == pytest.approx(float(np.median(values[i - 4 : i + 1])))
