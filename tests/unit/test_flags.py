@@ -73,10 +73,18 @@ class TestSafety:
         assert safety_flag(signals(latest_phq9_item9=0), T) is None
         assert safety_flag(signals(latest_phq9_item9=None), T) is None
 
-    def test_never_suppressed_by_acknowledgement(self) -> None:
-        flag = safety_flag(signals(latest_phq9_item9=3), T)
-        assert flag is not None
-        assert not is_acknowledged(flag, "alert", flag.fingerprint)
+    def test_acknowledgement_covers_only_that_administration(self) -> None:
+        first = safety_flag(
+            signals(latest_phq9_item9=2, latest_phq9_at=datetime(2026, 4, 1, tzinfo=UTC)), T
+        )
+        later = safety_flag(
+            signals(latest_phq9_item9=1, latest_phq9_at=datetime(2026, 4, 29, tzinfo=UTC)), T
+        )
+        assert first is not None
+        assert later is not None
+        assert is_acknowledged(first, "alert", first.fingerprint)
+        # A new PHQ-9 with item 9 above 0 is new evidence, even at a lower answer.
+        assert not is_acknowledged(later, "alert", first.fingerprint)
 
     def test_fires_for_any_status(self) -> None:
         flag = safety_flag(signals(status=ClientStatus.DISCHARGED, latest_phq9_item9=2), T)

@@ -18,7 +18,8 @@ set of signals. An acknowledgement stores the level and fingerprint it was
 given for. The flag stays quiet while (a) the code is the same, (b) its level is no higher
 than the acknowledged level, and (c) every signal now firing was already firing when it was
 acknowledged. A new signal or a higher level makes it speak again; fewer signals keep it
-quiet. ``safety`` is never quiet (DOMAIN.md §1.5: safety items override everything).
+quiet. ``safety`` may be acknowledged only with a note (the service enforces it), and its
+signal names the PHQ-9's date, so every new administration with item 9 above 0 speaks again.
 """
 
 from __future__ import annotations
@@ -124,8 +125,6 @@ def flag_fingerprint(flag: Flag) -> str:
 
 def is_acknowledged(flag: Flag, ack_level: str, ack_fingerprint: str) -> bool:
     """True while an acknowledgement still covers the flag (see the module docstring)."""
-    if flag.code == "safety":
-        return False
     parts = ack_fingerprint.split("|")
     if len(parts) != 3:
         return False
@@ -241,7 +240,9 @@ def safety_flag(s: ClientSignals, _t: Thresholds) -> Flag | None:
         ),
         evidence={"phq9_item9": s.latest_phq9_item9, "administered_at": when},
         suggestion="Follow the practice's risk-assessment protocol and check in promptly.",
-        signals=("phq9_item9",),
+        # The date makes each administration a new signal: acknowledging one PHQ-9 never
+        # quietens the next.
+        signals=(f"phq9_item9@{when}" if when else "phq9_item9",),
     )
 
 
