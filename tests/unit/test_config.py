@@ -23,7 +23,7 @@ class TestSecretKey:
     def test_development_without_key_gets_a_random_ephemeral_one(self) -> None:
         with pytest.warns(UserWarning, match="SECRET_KEY is not set"):
             first = Settings(environment="development", database_url="sqlite://")
-        with pytest.warns(UserWarning):
+        with pytest.warns(UserWarning, match="SECRET_KEY is not set"):
             second = Settings(environment="development", database_url="sqlite://")
         assert len(first.secret_key.get_secret_value()) >= 32
         assert first.secret_key != second.secret_key
