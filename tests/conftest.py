@@ -21,6 +21,7 @@ from practice_dashboard import migrate
 from practice_dashboard.app import create_app
 from practice_dashboard.config import Settings
 from practice_dashboard.db import create_db_engine
+from practice_dashboard.services import summary
 from tests.databases import fresh_database, test_backend
 
 
@@ -72,14 +73,16 @@ def connection(engine: Engine) -> Iterator[Connection]:
 
 
 @pytest.fixture
-def session_factory(connection: Connection) -> sessionmaker[OrmSession]:
+def session_factory(connection: Connection, settings: Settings) -> sessionmaker[OrmSession]:
     # The app's commits only release savepoints inside the test's outer transaction.
-    return sessionmaker(
+    factory = sessionmaker(
         bind=connection,
         expire_on_commit=False,
         autoflush=False,
         join_transaction_mode="create_savepoint",
     )
+    summary.install(factory, settings)
+    return factory
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from practice_dashboard.config import Settings, get_settings
 from practice_dashboard.db import create_db_engine, create_session_factory
 from practice_dashboard.errors import install_error_handlers
 from practice_dashboard.middleware import BodySizeLimit
+from practice_dashboard.services import summary
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STATIC_DIR = PROJECT_ROOT / "static"
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = create_session_factory(engine)
+    summary.install(app.state.session_factory, settings)
 
     install_error_handlers(app)
 

@@ -9,7 +9,12 @@ from typing import Annotated
 import typer
 
 from practice_dashboard.config import Settings, get_settings
-from practice_dashboard.db import create_db_engine, create_session_factory, session_scope
+from practice_dashboard.db import (
+    SessionFactory,
+    create_db_engine,
+    create_session_factory,
+    session_scope,
+)
 from practice_dashboard.errors import AppError, Invalid
 from practice_dashboard.models.enums import Role
 
@@ -18,6 +23,14 @@ app = typer.Typer(help="Practice Dashboard: serve, migrate, manage accounts, loa
 
 def _settings() -> Settings:
     return get_settings()
+
+
+def _factory(settings: Settings) -> SessionFactory:
+    from practice_dashboard.services import summary
+
+    factory = create_session_factory(create_db_engine(settings))
+    summary.install(factory, settings)
+    return factory
 
 
 def _fail(exc: AppError) -> None:
@@ -98,7 +111,7 @@ def create_user(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from exc
-    factory = create_session_factory(create_db_engine(settings))
+    factory = _factory(settings)
     try:
         with session_scope(factory) as db:
             user = user_service.create_user(db, settings, data=data, actor=None)
@@ -116,7 +129,7 @@ def supervise(
     from practice_dashboard.schemas.user import SupervisionCreate
     from practice_dashboard.services import user as user_service
 
-    factory = create_session_factory(create_db_engine(_settings()))
+    factory = _factory(_settings())
     try:
         with session_scope(factory) as db:
             boss = user_service.get_by_email(db, supervisor)
@@ -144,10 +157,21 @@ def demo(
 
     migrate()
     settings = _settings()
-    factory = create_session_factory(create_db_engine(settings))
+    factory = _factory(settings)
     with session_scope(factory) as db:
         report = demo_service.load_demo(db, settings, password=password)
     typer.echo(report)
+
+
+@app.command("refresh-summaries")
+def refresh_summaries() -> None:
+    """Recompute every client's caseload summary (e.g. nightly from cron, after bulk loads)."""
+    from practice_dashboard.services import summary
+
+    settings = _settings()
+    with session_scope(_factory(settings)) as db:
+        count = summary.refresh_all(db, settings=settings)
+    typer.echo(f"refreshed {count} client summaries")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import warnings
+from dataclasses import fields, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -11,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from practice_dashboard.domain.flags import Thresholds
 
 # OWASP Password Storage Cheat Sheet: argon2id with at least 19 MiB memory and 2 iterations.
 ARGON2_MIN_MEMORY_KIB = 19_456
@@ -61,6 +64,9 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=500, ge=1, le=10_000)
     max_batch_size: int = Field(default=1_000, ge=1)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+    # Per-practice overrides of any flag or metric threshold, as JSON, for example
+    # PRACTICE_DASHBOARD_FLAG_THRESHOLDS='{"max_caseload": 40, "stale_days": 21}'.
+    flag_thresholds: dict[str, float] = Field(default_factory=dict)
     log_sql: bool = False
 
     @field_validator("practice_timezone")
@@ -104,6 +110,25 @@ class Settings(BaseSettings):
                 )
             self.secret_key = SecretStr(secrets.token_urlsafe(48))
         return self
+
+    @field_validator("flag_thresholds")
+    @classmethod
+    def _known_thresholds(cls, value: dict[str, float]) -> dict[str, float]:
+        known = {f.name: f.type for f in fields(Thresholds)}
+        unknown = sorted(set(value) - set(known))
+        if unknown:
+            raise ValueError(f"unknown flag thresholds: {', '.join(unknown)}")
+        return value
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """The practice's thresholds: DESIGN.md defaults with the configured overrides."""
+        defaults = Thresholds()
+        overrides = {
+            name: type(getattr(defaults, name))(value)
+            for name, value in self.flag_thresholds.items()
+        }
+        return replace(defaults, **overrides)
 
     @property
     def timezone(self) -> ZoneInfo:

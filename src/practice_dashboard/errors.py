@@ -67,10 +67,13 @@ class Invalid(AppError):
 
     status_code = 422
 
-    def __init__(self, problems: Sequence[tuple[Sequence[str | int], str]]):
+    def __init__(
+        self, problems: Sequence[tuple[Sequence[str | int], str]], *, location: str = "body"
+    ):
         super().__init__("; ".join(msg for _, msg in problems))
+        # `location` is where the bad fields came from: the body, or "query" for list filters.
         self.problems = [
-            {"loc": ["body", *loc], "msg": msg, "type": "value_error"} for loc, msg in problems
+            {"loc": [location, *loc], "msg": msg, "type": "value_error"} for loc, msg in problems
         ]
 
 

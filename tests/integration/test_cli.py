@@ -46,13 +46,30 @@ def test_migrate_create_user_and_supervise(cli_env: str, monkeypatch: pytest.Mon
     monkeypatch.setenv("PRACTICE_DASHBOARD_PASSWORD", "from the environment")
     result = runner.invoke(
         app,
-        ["create-user", "--email", "Ada@Example.org", "--role", "therapist", "--full-name", "Ada L"],
+        [
+            "create-user",
+            "--email",
+            "Ada@Example.org",
+            "--role",
+            "therapist",
+            "--full-name",
+            "Ada L",
+        ],
     )
     assert result.exit_code == 0, result.output
     result = runner.invoke(
         app,
-        ["create-user", "--email", "boss@example.org", "--role", "supervisor",
-         "--full-name", "B", "--password", "given on the command line"],
+        [
+            "create-user",
+            "--email",
+            "boss@example.org",
+            "--role",
+            "supervisor",
+            "--full-name",
+            "B",
+            "--password",
+            "given on the command line",
+        ],
     )
     assert result.exit_code == 0, result.output
     users = _users(cli_env)

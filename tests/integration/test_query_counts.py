@@ -50,8 +50,12 @@ def _measures(db: DbSession, client: Client, n: int) -> None:
 
 @pytest.mark.parametrize(
     ("path", "grow"),
-    [("sessions", _sessions), ("observations", _observations), ("episodes", _episodes),
-     ("measures", _measures)],
+    [
+        ("sessions", _sessions),
+        ("observations", _observations),
+        ("episodes", _episodes),
+        ("measures", _measures),
+    ],
 )
 def test_client_record_lists_use_a_fixed_number_of_queries(
     api: TestClient, db: DbSession, settings: Settings, queries: QueryCounter, path: str, grow: Grow
@@ -125,7 +129,11 @@ def test_batch_write_uses_a_fixed_number_of_queries(
     counts = []
     for n in (2, 50):
         rows = [
-            {"observed_at": (NOW - timedelta(minutes=i)).isoformat(), "zone": "within", "activation": 2}
+            {
+                "observed_at": (NOW - timedelta(minutes=i)).isoformat(),
+                "zone": "within",
+                "activation": 2,
+            }
             for i in range(n)
         ]
         queries.reset()

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
+from pydantic import AwareDatetime
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession as _DbSession
@@ -50,7 +51,8 @@ def get_db(request: Request) -> Iterator[_DbSession]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-DbSession = Annotated[_DbSession, Depends(get_db)]
+# scope="function": commit before the response is sent, so a 2xx always means "stored".
+DbSession = Annotated[_DbSession, Depends(get_db, scope="function")]
 
 
 def get_current_user(
@@ -104,3 +106,12 @@ def get_paging(
 
 
 PagingDep = Annotated[Paging, Depends(get_paging)]
+
+
+Start = Annotated[
+    AwareDatetime | None, Query(description="From this time (inclusive, ISO 8601 with offset)")
+]
+End = Annotated[AwareDatetime | None, Query(description="Up to this time (exclusive)")]
+VersionQuery = Annotated[
+    int | None, Query(description="The version this request is based on (409 if stale)")
+]

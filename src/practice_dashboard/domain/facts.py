@@ -92,3 +92,6 @@ class ClientFacts:
     observations: tuple[ObservationFact, ...] = field(default_factory=tuple)
     sessions: tuple[SessionFact, ...] = field(default_factory=tuple)
     measures: tuple[MeasureFact, ...] = field(default_factory=tuple)
+    # When observations and episodes were loaded only for a recent period (the caseload
+    # summary), the time of the client's latest one of either, so "days since last data" holds.
+    last_data_at: datetime | None = None

@@ -745,10 +745,12 @@ def client_signals(
     recent_within = ctx.obs_within[recent]
     last_ep = ctx.ep_t[ctx.ep_t < ctx.as_of]
     last_obs = ctx.obs_t[ctx.obs_t < ctx.as_of]
+    known_last = _ts(facts.last_data_at) if facts.last_data_at is not None else None
     last_data = max(
         [ctx.intake]
         + ([float(last_ep[-1])] if last_ep.size else [])
         + ([float(last_obs[-1])] if last_obs.size else [])
+        + ([known_last] if known_last is not None and known_last < ctx.as_of else [])
     )
     deteriorations = tuple(
         MeasureChangeSignal(

@@ -1,21 +1,30 @@
 """ORM models, one file per table. Importing this package registers every table."""
 
+from practice_dashboard.models.annotation import Annotation, AnnotationKind
 from practice_dashboard.models.audit import AuditEvent
 from practice_dashboard.models.base import Base
 from practice_dashboard.models.client import Client
 from practice_dashboard.models.episode import Episode
+from practice_dashboard.models.flag import FlagAcknowledgement
 from practice_dashboard.models.measure import Measure
 from practice_dashboard.models.observation import Observation
+from practice_dashboard.models.self_check import SelfCheck
 from practice_dashboard.models.session import Session
+from practice_dashboard.models.summary import ClientSummary
 from practice_dashboard.models.user import Supervision, User
 
 __all__ = [
+    "Annotation",
+    "AnnotationKind",
     "AuditEvent",
     "Base",
     "Client",
+    "ClientSummary",
     "Episode",
+    "FlagAcknowledgement",
     "Measure",
     "Observation",
+    "SelfCheck",
     "Session",
     "Supervision",
     "User",

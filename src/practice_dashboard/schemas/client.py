@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from practice_dashboard.models.enums import ClientStatus
 from practice_dashboard.schemas.common import InputSchema, LongText, Record
@@ -23,11 +23,14 @@ class ClientCreate(InputSchema):
         default=7, ge=1, le=365, description="Expected days between sessions"
     )
 
-    @model_validator(mode="after")
-    def _dates_in_order(self) -> ClientCreate:
-        if self.discharged_on and self.intake_date and self.discharged_on < self.intake_date:
-            raise ValueError("discharged_on must not be before intake_date")
-        return self
+    # A field validator so that the 422 names discharged_on, not the whole body.
+    @field_validator("discharged_on")
+    @classmethod
+    def _not_before_intake(cls, value: date | None, info: ValidationInfo) -> date | None:
+        intake_date = info.data.get("intake_date")
+        if value is not None and intake_date is not None and value < intake_date:
+            raise ValueError("must not be before intake_date")
+        return value
 
 
 class ClientUpdate(InputSchema):

@@ -4,22 +4,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
 
 from practice_dashboard.schemas.common import InputSchema, LongText, Record, Scale
 
 Strategy = Annotated[str, Field(min_length=1, max_length=100)]
-
-
-def _check_order(
-    started_at: datetime | None, recognized_at: datetime | None, baseline_at: datetime | None
-) -> None:
-    if started_at is None:
-        return
-    if recognized_at is not None and recognized_at < started_at:
-        raise ValueError("recognized_at must not be before started_at")
-    if baseline_at is not None and baseline_at < started_at:
-        raise ValueError("baseline_at must not be before started_at")
 
 
 class EpisodeCreate(InputSchema):
@@ -38,10 +27,15 @@ class EpisodeCreate(InputSchema):
     self_compassion: Scale | None = None
     notes: LongText | None = None
 
-    @model_validator(mode="after")
-    def _times_in_order(self) -> EpisodeCreate:
-        _check_order(self.started_at, self.recognized_at, self.baseline_at)
-        return self
+    # A field validator, not a model validator, so that the 422 names the field itself
+    # (["body", "recognized_at"]) rather than the whole body. started_at is declared first.
+    @field_validator("recognized_at", "baseline_at")
+    @classmethod
+    def _not_before_start(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        started_at = info.data.get("started_at")
+        if value is not None and started_at is not None and value < started_at:
+            raise ValueError("must not be before started_at")
+        return value
 
 
 class EpisodeUpdate(InputSchema):

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, StrictInt
 
 from practice_dashboard.models.enums import Source
 from practice_dashboard.schemas.common import InputSchema, Record
@@ -13,7 +13,8 @@ from practice_dashboard.schemas.common import InputSchema, Record
 class MeasureCreate(InputSchema):
     instrument: str = Field(max_length=40, description="Registry code: phq9, gad7, cbi, ors, srs")
     administered_at: AwareDatetime
-    items: list[int | None] | None = Field(
+    # Strict: an answer is a whole number, never true/false, "2" or 2.0 coerced into one.
+    items: list[StrictInt | None] | None = Field(
         default=None,
         max_length=200,
         description="Answers in the instrument's item order (null = unanswered)",

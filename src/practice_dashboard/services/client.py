@@ -8,14 +8,14 @@ from datetime import date, datetime
 from sqlalchemy import func
 
 from practice_dashboard.db import DbSession
-from practice_dashboard.errors import Conflict, Invalid
+from practice_dashboard.errors import Invalid
 from practice_dashboard.models import Client
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import ClientStatus, Role
 from practice_dashboard.schemas.client import ClientCreate, ClientUpdate
 from practice_dashboard.services import access, audit
 from practice_dashboard.services.audit import Actor
-from practice_dashboard.services.common import apply_update, page
+from practice_dashboard.services.common import apply_update, check_version, page
 
 REQUIRED = ("display_name", "status", "intake_date", "session_cadence_days")
 
@@ -102,7 +102,7 @@ def archive_client(
 ) -> Client:
     """Archive instead of delete: hidden from lists, every record kept."""
     client = access.get_visible_client(db, actor.user, client_id, for_write=True)
-    _check_version(client, version)
+    check_version(client, version)
     if client.archived_at is None:
         client.archived_at = now or utcnow()
         db.flush()
@@ -115,17 +115,9 @@ def restore_client(
 ) -> Client:
     """Undo an archive: the client is back in lists with all its records."""
     client = access.get_visible_client(db, actor.user, client_id, for_write=True)
-    _check_version(client, version)
+    check_version(client, version)
     if client.archived_at is not None:
         client.archived_at = None
         db.flush()
         audit.record(db, actor, "restore", "client", client.id, client_id=client.id)
     return client
-
-
-def _check_version(client: Client, version: int | None) -> None:
-    if version is not None and version != client.version:
-        raise Conflict(
-            f"This client is at version {client.version}, your request was based on version "
-            f"{version}; reload it and try again"
-        )

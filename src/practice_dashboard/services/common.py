@@ -43,7 +43,16 @@ def in_time_range(
 
 def check_range(start: datetime | None, end: datetime | None) -> None:
     if start is not None and end is not None and end <= start:
-        raise Invalid([(("query", "end"), "end must be after start")])
+        raise Invalid([(("end",), "end must be after start")], location="query")
+
+
+def check_version(record: Any, version: int | None) -> None:
+    """409 when the caller's `version` is not the stored one (None: the caller did not say)."""
+    if version is not None and version != record.version:
+        raise Conflict(
+            f"This record is at version {record.version}, your change was based on version "
+            f"{version}; reload it and try again"
+        )
 
 
 def apply_update(
@@ -55,12 +64,7 @@ def apply_update(
     null clears an optional field and is refused for a required one.
     """
     data = change.model_dump(exclude_unset=True, exclude={"version", *exclude})
-    expected = getattr(change, "version", None)
-    if expected is not None and expected != record.version:
-        raise Conflict(
-            f"This record is at version {record.version}, your change was based on version "
-            f"{expected}; reload it and try again"
-        )
+    check_version(record, getattr(change, "version", None))
     nulls = [name for name in required if name in data and data[name] is None]
     if nulls:
         raise Invalid([((name,), "may not be null") for name in nulls])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Set
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -21,14 +22,20 @@ REQUIRED = ("started_at", "peak_intensity", "strategies")
 FUTURE_SLACK = timedelta(minutes=10)
 
 
-def _validate(episode: Episode, now: datetime) -> None:
+def _validate(episode: Episode, now: datetime, sent: Set[str] = frozenset()) -> None:
+    """`sent`: the fields a PATCH carried, so a 422 names the field the caller actually sent."""
     problems: list[tuple[tuple[str, ...], str]] = []
     if episode.started_at > now + FUTURE_SLACK:
         problems.append((("started_at",), "must not be in the future"))
-    if episode.recognized_at is not None and episode.recognized_at < episode.started_at:
-        problems.append((("recognized_at",), "must not be before started_at"))
-    if episode.baseline_at is not None and episode.baseline_at < episode.started_at:
-        problems.append((("baseline_at",), "must not be before started_at"))
+    for name in ("recognized_at", "baseline_at"):
+        value = getattr(episode, name)
+        if value is None or value >= episode.started_at:
+            continue
+        if "started_at" in sent and name not in sent:
+            # Only the onset moved, past a stored time: the bad field is started_at.
+            problems.append((("started_at",), f"must not be after {name} ({value.isoformat()})"))
+        else:
+            problems.append(((name,), "must not be before started_at"))
     if problems:
         raise Invalid(problems)
 
@@ -78,7 +85,7 @@ def update_episode(
 ) -> Episode:
     episode, client = access.get_visible_child(db, actor.user, Episode, episode_id, for_write=True)
     changed = apply_update(episode, data, required=REQUIRED)
-    _validate(episode, utcnow())
+    _validate(episode, utcnow(), data.model_fields_set)
     if changed:
         db.flush()
         audit.record(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -50,33 +51,40 @@ def list_measures(
     return items, total
 
 
-def create_measure(
-    db: DbSession, *, client_id: uuid.UUID, data: MeasureCreate, actor: Actor
-) -> Measure:
-    client = access.get_visible_client(db, actor.user, client_id, for_write=True)
-    problems = [(p.loc, p.msg) for p in validate_measure(data.instrument, data.items, data.total)]
-    if data.administered_at > utcnow() + FUTURE_SLACK:
+def scored_fields(
+    instrument: str, administered_at: datetime, items: list[int | None] | None, total: float | None
+) -> dict[str, Any]:
+    """Validate one administration against the registry and score it; 422 names each problem."""
+    problems = [(p.loc, p.msg) for p in validate_measure(instrument, items, total)]
+    if administered_at > utcnow() + FUTURE_SLACK:
         problems.append((("administered_at",), "must not be in the future"))
     if problems:
         raise Invalid(problems)
     score = score_measure(
         MeasureFact(
-            instrument=data.instrument,
-            administered_at=data.administered_at,
-            items=tuple(data.items) if data.items is not None else None,
-            total=data.total,
+            instrument=instrument,
+            administered_at=administered_at,
+            items=tuple(items) if items is not None else None,
+            total=total,
         )
     )
+    return {
+        "instrument": instrument,
+        "administered_at": administered_at,
+        "items": items,
+        "total": score.total,
+        "subscales": score.subscales or None,
+        "severity": score.severity,
+    }
+
+
+def create_measure(
+    db: DbSession, *, client_id: uuid.UUID, data: MeasureCreate, actor: Actor
+) -> Measure:
+    client = access.get_visible_client(db, actor.user, client_id, for_write=True)
+    fields = scored_fields(data.instrument, data.administered_at, data.items, data.total)
     measure = Measure(
-        client_id=client.id,
-        recorded_by_id=actor.user.id,
-        instrument=data.instrument,
-        administered_at=data.administered_at,
-        items=data.items,
-        source=data.source,
-        total=score.total,
-        subscales=score.subscales or None,
-        severity=score.severity,
+        client_id=client.id, recorded_by_id=actor.user.id, source=data.source, **fields
     )
     db.add(measure)
     db.flush()

@@ -17,7 +17,7 @@ from practice_dashboard.schemas.observation import ObservationCreate
 from practice_dashboard.services import access, audit
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.common import check_range, in_time_range, page
-from practice_dashboard.services.session import check_session_belongs
+from practice_dashboard.services.session import missing_sessions
 
 FUTURE_SLACK = timedelta(minutes=10)
 
@@ -65,14 +65,19 @@ def create_observations(
     """Validate every row first, then write them all in the caller's transaction."""
     client = access.get_visible_client(db, actor.user, client_id, for_write=True)
     now = utcnow()
+    missing = missing_sessions(db, client, {row.session_id for row in data if row.session_id})
     problems: list[tuple[tuple[str | int, ...], str]] = []
     for index, row in enumerate(data):
+        # In a batch the 422 names the row as well as the field: ["body", 2, "observed_at"].
+        row_loc: tuple[int, ...] = (index,) if batch else ()
         if row.observed_at > now + FUTURE_SLACK:
-            loc: tuple[str | int, ...] = (index, "observed_at") if batch else ("observed_at",)
-            problems.append((loc, "must not be in the future"))
+            problems.append(((*row_loc, "observed_at"), "must not be in the future"))
+        if row.session_id in missing:
+            problems.append(
+                ((*row_loc, "session_id"), f"no session {row.session_id} for this client")
+            )
     if problems:
         raise Invalid(problems)
-    check_session_belongs(db, client, {row.session_id for row in data if row.session_id})
     observations = [
         Observation(
             id=uuid7(), client_id=client.id, recorded_by_id=actor.user.id, **row.model_dump()

@@ -15,7 +15,13 @@ from practice_dashboard.models.enums import Attendance
 from practice_dashboard.schemas.session import SessionCreate, SessionUpdate
 from practice_dashboard.services import access, audit
 from practice_dashboard.services.audit import Actor
-from practice_dashboard.services.common import apply_update, check_range, in_time_range, page
+from practice_dashboard.services.common import (
+    apply_update,
+    check_range,
+    check_version,
+    in_time_range,
+    page,
+)
 
 REQUIRED = ("starts_at", "duration_minutes", "kind", "modality", "attendance", "homework_assigned")
 # Attendance can only be known once a session has begun; allow for clocks a little apart.
@@ -110,8 +116,7 @@ def delete_session(
 ) -> Session:
     """Soft delete: nothing clinical is hard-deleted; the session is hidden from lists."""
     session, client = access.get_visible_child(db, actor.user, Session, session_id, for_write=True)
-    if version is not None:
-        apply_update(session, SessionUpdate(version=version))
+    check_version(session, version)
     if session.archived_at is None:
         session.archived_at = utcnow()
         db.flush()
@@ -119,16 +124,21 @@ def delete_session(
     return session
 
 
-def check_session_belongs(db: DbSession, client: Client, session_ids: set[uuid.UUID]) -> None:
-    """Observations and episodes may only point at a session of the same client."""
+def missing_sessions(db: DbSession, client: Client, session_ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    """The ids in `session_ids` that are not sessions of this client."""
     if not session_ids:
-        return
+        return set()
     found = set(
         db.scalars(
             select(Session.id).where(Session.id.in_(session_ids), Session.client_id == client.id)
         )
     )
-    missing = session_ids - found
+    return session_ids - found
+
+
+def check_session_belongs(db: DbSession, client: Client, session_ids: set[uuid.UUID]) -> None:
+    """Observations and episodes may only point at a session of the same client."""
+    missing = missing_sessions(db, client, session_ids)
     if missing:
         raise Invalid(
             [

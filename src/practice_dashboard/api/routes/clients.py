@@ -5,7 +5,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from practice_dashboard.api.deps import CurrentActor, DbSession, PagingDep, SettingsDep
+from practice_dashboard.api.deps import (
+    CurrentActor,
+    DbSession,
+    PagingDep,
+    SettingsDep,
+    VersionQuery,
+)
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import ClientStatus
 from practice_dashboard.schemas.client import ClientCreate, ClientRead, ClientUpdate
@@ -13,10 +19,6 @@ from practice_dashboard.schemas.common import Page
 from practice_dashboard.services import client as client_service
 
 router = APIRouter(prefix="/clients", tags=["clients"])
-
-VersionQuery = Annotated[
-    int | None, Query(description="The version this request is based on (409 if stale)")
-]
 
 
 @router.get("", response_model=Page[ClientRead])

@@ -8,9 +8,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.exceptions import RequestValidationError
-from pydantic import AwareDatetime, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from practice_dashboard.api.deps import CurrentActor, DbSession, PagingDep, SettingsDep
+from practice_dashboard.api.deps import (
+    CurrentActor,
+    DbSession,
+    End,
+    PagingDep,
+    SettingsDep,
+    Start,
+    VersionQuery,
+)
 from practice_dashboard.models.enums import Attendance, Source, Zone
 from practice_dashboard.schemas.common import Page
 from practice_dashboard.schemas.episode import EpisodeCreate, EpisodeRead, EpisodeUpdate
@@ -23,14 +31,6 @@ from practice_dashboard.services import observation as observation_service
 from practice_dashboard.services import session as session_service
 
 router = APIRouter(tags=["records"])
-
-Start = Annotated[
-    AwareDatetime | None, Query(description="From this time (inclusive, ISO 8601 with offset)")
-]
-End = Annotated[AwareDatetime | None, Query(description="Up to this time (exclusive)")]
-VersionQuery = Annotated[
-    int | None, Query(description="The version this request is based on (409 if stale)")
-]
 
 
 def _page(model: Any, items: list[Any], total: int, paging: Any) -> Any:

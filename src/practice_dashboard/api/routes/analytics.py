@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, status
+
+from practice_dashboard.api.deps import CurrentActor, DbSession, End, PagingDep, SettingsDep, Start
+from practice_dashboard.domain.flags import FlagCode, FlagLevel
+from practice_dashboard.models.base import utcnow
+from practice_dashboard.models.enums import ClientStatus
+from practice_dashboard.schemas.metrics import (
+    AcknowledgeFlag,
+    AcknowledgementRead,
+    CaseloadRead,
+    MetricsRead,
+)
+from practice_dashboard.services import caseload as caseload_service
+from practice_dashboard.services import metrics as metrics_service
+from practice_dashboard.services.caseload import CaseloadSort
+
+router = APIRouter(tags=["analytics"])
+
+
+@router.get("/clients/{client_id}/metrics", response_model=MetricsRead)
+def client_metrics(
+    client_id: uuid.UUID,
+    actor: CurrentActor,
+    db: DbSession,
+    settings: SettingsDep,
+    start: Start = None,
+    end: End = None,
+) -> Any:
+    """Episodes, recovery, recognition, capacity, engagement, measures, baseline and flags.
+
+    The period defaults to the 28 days up to now; trends use the 12 weeks up to `end`. A figure
+    that cannot be computed from the data is null, never 0.
+    """
+    return metrics_service.client_metrics(
+        db, client_id=client_id, actor=actor, settings=settings, start=start, end=end, now=utcnow()
+    )
+
+
+@router.post(
+    "/clients/{client_id}/flags/{code}/acknowledge",
+    response_model=AcknowledgementRead,
+    status_code=status.HTTP_201_CREATED,
+)
+def acknowledge_flag(
+    client_id: uuid.UUID,
+    code: Annotated[FlagCode, Path(description="The flag to acknowledge")],
+    data: AcknowledgeFlag,
+    actor: CurrentActor,
+    db: DbSession,
+    settings: SettingsDep,
+) -> Any:
+    """Mark a flag as seen; it stays quiet until its evidence changes. Safety needs a note."""
+    return metrics_service.acknowledge_flag(
+        db,
+        client_id=client_id,
+        code=code,
+        fingerprint=data.fingerprint,
+        note=data.note,
+        actor=actor,
+        settings=settings,
+        now=utcnow(),
+    )
+
+
+@router.get("/caseload", response_model=CaseloadRead)
+def caseload(
+    actor: CurrentActor,
+    db: DbSession,
+    settings: SettingsDep,
+    paging: PagingDep,
+    flag: Annotated[FlagCode | None, Query(description="Only clients with this flag")] = None,
+    level: Annotated[FlagLevel | None, Query(description="Only flags of this level")] = None,
+    status_: Annotated[ClientStatus | None, Query(alias="status")] = None,
+    practitioner_id: uuid.UUID | None = None,
+    search: Annotated[str | None, Query(max_length=100)] = None,
+    sort: CaseloadSort = CaseloadSort.FLAGS,
+    order: Annotated[str | None, Query(pattern="^(asc|desc)$")] = None,
+) -> Any:
+    """The caller's visible clients with headline figures and flags, plus practitioner load.
+
+    Acknowledged flags are listed but do not count for the `flag`/`level` filters or sorting.
+    """
+    return caseload_service.caseload(
+        db,
+        actor=actor,
+        settings=settings,
+        now=utcnow(),
+        flag=flag,
+        level=level,
+        status=status_,
+        practitioner_id=practitioner_id,
+        search=search,
+        sort=sort,
+        descending=None if order is None else order == "desc",
+        limit=paging.limit,
+        offset=paging.offset,
+    )

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, Field
+
+from practice_dashboard.schemas.common import InputSchema, Record
+
+
+class SelfCheckCreate(InputSchema):
+    instrument: str = Field(default="cbi", max_length=40, description="Registry code, e.g. cbi")
+    administered_at: AwareDatetime
+    items: list[int | None] | None = Field(default=None, max_length=200)
+    total: float | None = None
+
+
+class SelfCheckRead(Record):
+    practitioner_id: uuid.UUID
+    instrument: str
+    administered_at: datetime
+    items: list[int | None] | None
+    total: float | None
+    subscales: dict[str, Any] | None
+    severity: str | None

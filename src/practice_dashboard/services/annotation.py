@@ -1,0 +1,100 @@
+"""Annotations: dated notes on a client's timeline (life events, medication, care changes)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+
+from practice_dashboard.db import DbSession
+from practice_dashboard.errors import NotFound
+from practice_dashboard.models import Annotation
+from practice_dashboard.models.base import utcnow
+from practice_dashboard.schemas.annotation import AnnotationCreate, AnnotationUpdate
+from practice_dashboard.services import access, audit
+from practice_dashboard.services.audit import Actor
+from practice_dashboard.services.common import (
+    apply_update,
+    check_range,
+    check_version,
+    in_time_range,
+    page,
+)
+
+REQUIRED = ("at", "kind", "label")
+
+
+def list_annotations(
+    db: DbSession,
+    *,
+    client_id: uuid.UUID,
+    actor: Actor,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Annotation], int]:
+    check_range(start, end)
+    client = access.get_visible_client(db, actor.user, client_id)
+    stmt = select(Annotation).where(
+        Annotation.client_id == client.id,
+        Annotation.archived_at.is_(None),
+        *in_time_range(Annotation.at, start, end),
+    )
+    items, total = page(
+        db, stmt, order_by=(Annotation.at.desc(), Annotation.id.desc()), limit=limit, offset=offset
+    )
+    audit.record(db, actor, "list", "annotation", client_id=client.id)
+    return items, total
+
+
+def create_annotation(
+    db: DbSession, *, client_id: uuid.UUID, data: AnnotationCreate, actor: Actor
+) -> Annotation:
+    client = access.get_visible_client(db, actor.user, client_id, for_write=True)
+    annotation = Annotation(client_id=client.id, created_by_id=actor.user.id, **data.model_dump())
+    db.add(annotation)
+    db.flush()
+    audit.record(db, actor, "create", "annotation", annotation.id, client_id=client.id)
+    return annotation
+
+
+def _get(db: DbSession, actor: Actor, annotation_id: uuid.UUID) -> Annotation:
+    annotation, _client = access.get_visible_child(
+        db, actor.user, Annotation, annotation_id, for_write=True
+    )
+    if annotation.archived_at is not None:
+        raise NotFound("Annotation not found")
+    return annotation
+
+
+def update_annotation(
+    db: DbSession, *, annotation_id: uuid.UUID, data: AnnotationUpdate, actor: Actor
+) -> Annotation:
+    annotation = _get(db, actor, annotation_id)
+    changed = apply_update(annotation, data, required=REQUIRED)
+    if changed:
+        db.flush()
+        audit.record(
+            db,
+            actor,
+            "update",
+            "annotation",
+            annotation.id,
+            client_id=annotation.client_id,
+            detail=",".join(sorted(changed)),
+        )
+    return annotation
+
+
+def delete_annotation(
+    db: DbSession, *, annotation_id: uuid.UUID, actor: Actor, version: int | None
+) -> Annotation:
+    """Archive: the note leaves the charts but stays in the record."""
+    annotation = _get(db, actor, annotation_id)
+    check_version(annotation, version)
+    annotation.archived_at = utcnow()
+    db.flush()
+    audit.record(db, actor, "delete", "annotation", annotation.id, client_id=annotation.client_id)
+    return annotation

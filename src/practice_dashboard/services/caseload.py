@@ -1,0 +1,215 @@
+"""The caseload: every visible client with headline figures and flags, and practitioner load.
+
+A fixed number of queries whatever the caseload size: stale summaries are refreshed in bulk,
+then one page query, one count, and three aggregate queries for practitioner load.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import and_, case, func, nulls_last, select
+
+from practice_dashboard.config import Settings
+from practice_dashboard.db import DbSession
+from practice_dashboard.domain.flags import PractitionerLoadFacts, practitioner_load
+from practice_dashboard.models import Client, ClientSummary, SelfCheck, Session, Supervision, User
+from practice_dashboard.models.enums import Attendance, ClientStatus, Role
+from practice_dashboard.services import access, audit, summary
+from practice_dashboard.services.audit import Actor
+from practice_dashboard.services.flags import LEVEL_RANK
+
+
+class CaseloadSort(StrEnum):
+    NAME = "name"
+    STATUS = "status"
+    PRACTITIONER = "practitioner"
+    LAST_ATTENDED = "last_attended"
+    NEXT_SESSION = "next_session"
+    RECOVERY = "recovery"
+    TIME_IN_WINDOW = "time_in_window"
+    FLAGS = "flags"
+
+
+_SORT_COLUMNS: dict[CaseloadSort, Any] = {
+    CaseloadSort.NAME: func.lower(Client.display_name),
+    CaseloadSort.STATUS: Client.status,
+    CaseloadSort.PRACTITIONER: func.lower(User.full_name),
+    CaseloadSort.LAST_ATTENDED: ClientSummary.last_attended_at,
+    CaseloadSort.NEXT_SESSION: ClientSummary.next_session_at,
+    CaseloadSort.RECOVERY: ClientSummary.recovery_median_minutes,
+    CaseloadSort.TIME_IN_WINDOW: ClientSummary.time_in_window,
+    CaseloadSort.FLAGS: ClientSummary.flag_rank,
+}
+
+
+def caseload(
+    db: DbSession,
+    *,
+    actor: Actor,
+    settings: Settings,
+    now: datetime,
+    flag: str | None = None,
+    level: str | None = None,
+    status: ClientStatus | None = None,
+    practitioner_id: uuid.UUID | None = None,
+    search: str | None = None,
+    sort: CaseloadSort = CaseloadSort.FLAGS,
+    descending: bool | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> dict[str, Any]:
+    visible = access.visible_client_ids(actor.user).where(Client.archived_at.is_(None))
+    today = summary.practice_today(settings, now)
+    summary.refresh(db, summary.stale_client_ids(today, visible), settings=settings, now=now)
+
+    stmt = (
+        select(Client, ClientSummary, User.full_name)
+        .join(ClientSummary, ClientSummary.client_id == Client.id)
+        .join(User, User.id == Client.practitioner_id)
+        .where(Client.id.in_(visible))
+    )
+    if status is not None:
+        stmt = stmt.where(Client.status == status)
+    if practitioner_id is not None:
+        stmt = stmt.where(Client.practitioner_id == practitioner_id)
+    if flag or level:
+        stmt = stmt.where(ClientSummary.flag_codes.like(f"% {flag or '%'}:{level or '%'} %"))
+    if search:
+        escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(func.lower(Client.display_name).like(f"%{escaped}%", escape="\\"))
+    total = db.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    # Flags sort worst first by default; everything else ascending.
+    desc = descending if descending is not None else sort == CaseloadSort.FLAGS
+    column = _SORT_COLUMNS[sort]
+    rows = db.execute(
+        stmt.order_by(
+            nulls_last(column.desc() if desc else column.asc()),
+            func.lower(Client.display_name),
+            Client.id,
+        )
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    audit.record(db, actor, "list", "caseload", detail=f"{len(rows)} of {total}")
+    return {
+        "items": [_item(client, row_summary, name) for client, row_summary, name in rows],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "practitioners": practitioner_loads(db, actor=actor, settings=settings, now=now),
+    }
+
+
+def _item(client: Client, s: ClientSummary, practitioner_name: str) -> dict[str, Any]:
+    headline = s.headline
+    return {
+        "client_id": client.id,
+        "display_name": client.display_name,
+        "status": client.status,
+        "practitioner_id": client.practitioner_id,
+        "practitioner_name": practitioner_name,
+        "last_attended_at": s.last_attended_at,
+        "next_session_at": s.next_session_at,
+        "recovery": {
+            "median_minutes": s.recovery_median_minutes,
+            "direction": s.recovery_direction,
+        },
+        "time_in_window": s.time_in_window,
+        "episodes_per_week": headline.get("episodes_per_week"),
+        "capacity_direction": headline.get("capacity_direction", "insufficient_data"),
+        "flags": s.flags,
+        "as_of": s.as_of,
+    }
+
+
+def practitioner_loads(
+    db: DbSession, *, actor: Actor, settings: Settings, now: datetime
+) -> list[dict[str, Any]]:
+    """Load of the caller (if they own clients) and of every supervisee: four queries."""
+    user = actor.user
+    if user.role == Role.ADMIN:
+        return []
+    supervisees = select(Supervision.supervisee_id).where(Supervision.supervisor_id == user.id)
+    people = list(
+        db.scalars(
+            select(User)
+            .where((User.id == user.id) | User.id.in_(supervisees))
+            .order_by(User.id != user.id, func.lower(User.full_name), User.id)
+        )
+    )
+    ids = [p.id for p in people]
+    active_client = and_(
+        Client.status == ClientStatus.ACTIVE,
+        Client.archived_at.is_(None),
+        Client.practitioner_id.in_(ids),
+    )
+    counts = {
+        pid: (int(n), int(alerts or 0))
+        for pid, n, alerts in db.execute(
+            select(
+                Client.practitioner_id,
+                func.count(Client.id),
+                func.sum(case((ClientSummary.flag_rank >= LEVEL_RANK["alert"], 1), else_=0)),
+            )
+            .outerjoin(ClientSummary, ClientSummary.client_id == Client.id)
+            .where(active_client)
+            .group_by(Client.practitioner_id)
+        )
+    }
+    sessions = dict(
+        db.execute(
+            select(Session.practitioner_id, func.count(Session.id))
+            .where(
+                Session.practitioner_id.in_(ids),
+                Session.attendance == Attendance.ATTENDED,
+                Session.archived_at.is_(None),
+                Session.starts_at >= now - timedelta(days=7),
+                Session.starts_at <= now,
+            )
+            .group_by(Session.practitioner_id)
+        ).all()
+    )
+    latest_check = (
+        select(SelfCheck.practitioner_id, func.max(SelfCheck.administered_at).label("at"))
+        .where(SelfCheck.practitioner_id.in_(ids), SelfCheck.instrument == "cbi")
+        .group_by(SelfCheck.practitioner_id)
+        .subquery()
+    )
+    cbi = {
+        pid: (subscales or {}).get("work_related")
+        for pid, subscales in db.execute(
+            select(SelfCheck.practitioner_id, SelfCheck.subscales).join(
+                latest_check,
+                (SelfCheck.practitioner_id == latest_check.c.practitioner_id)
+                & (SelfCheck.administered_at == latest_check.c.at),
+            )
+        )
+    }
+    loads = []
+    for person in people:
+        caseload_size, with_alert = counts.get(person.id, (0, 0))
+        facts = PractitionerLoadFacts(
+            active_caseload=caseload_size,
+            attended_sessions_last_7_days=int(sessions.get(person.id, 0)),
+            active_clients_with_alert=with_alert,
+            latest_self_check_cbi_work_related=cbi.get(person.id),
+        )
+        flag = practitioner_load(facts, settings.thresholds)
+        flag_view = None
+        if flag is not None:
+            flag_view = asdict(flag) | {"acknowledgement": None}
+        loads.append(
+            {
+                "practitioner_id": person.id,
+                "full_name": person.full_name,
+                "role": person.role.value,
+                **asdict(facts),
+                "flag": flag_view,
+            }
+        )
+    return loads

@@ -1,0 +1,100 @@
+"""A client's metrics and flags for a period, and acknowledging a flag."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from practice_dashboard.config import Settings
+from practice_dashboard.db import DbSession
+from practice_dashboard.domain.metrics import compute_client_metrics
+from practice_dashboard.errors import Conflict, Invalid
+from practice_dashboard.models import Client, FlagAcknowledgement
+from practice_dashboard.services import access, audit
+from practice_dashboard.services.audit import Actor
+from practice_dashboard.services.facts import load_facts
+from practice_dashboard.services.flags import flag_views, latest_acknowledgements
+
+DEFAULT_PERIOD = timedelta(days=28)
+MAX_PERIOD = timedelta(days=3653)  # ten years
+
+
+def resolve_period(
+    start: datetime | None, end: datetime | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """Defaults to the 28 days up to now; refuses empty, reversed and over-long periods."""
+    end = end or now
+    start = start or end - DEFAULT_PERIOD
+    if end <= start:
+        raise Invalid([(("query", "end"), "end must be after start")])
+    if end - start > MAX_PERIOD:
+        raise Invalid([(("query", "start"), "the period may be at most 10 years")])
+    return start, end
+
+
+def client_metrics(
+    db: DbSession,
+    *,
+    client_id: uuid.UUID,
+    actor: Actor,
+    settings: Settings,
+    start: datetime | None,
+    end: datetime | None,
+    now: datetime,
+) -> dict[str, Any]:
+    client = access.get_visible_client(db, actor.user, client_id)
+    start, end = resolve_period(start, end, now)
+    facts = load_facts(db, [client], [client.id])[client.id]
+    metrics = compute_client_metrics(
+        facts, start=start, end=end, now=now, thresholds=settings.thresholds
+    )
+    acknowledgements = latest_acknowledgements(db, [client.id])
+    audit.record(db, actor, "read", "metrics", client.id, client_id=client.id)
+    result = asdict(metrics)
+    result["client_id"] = client.id
+    result["flags"] = flag_views(metrics.flags, client.id, acknowledgements)
+    return result
+
+
+def acknowledge_flag(
+    db: DbSession,
+    *,
+    client_id: uuid.UUID,
+    code: str,
+    fingerprint: str | None,
+    note: str | None,
+    actor: Actor,
+    settings: Settings,
+    now: datetime,
+) -> FlagAcknowledgement:
+    """Quieten a flag until its evidence changes (a new signal or a higher level)."""
+    client: Client = access.get_visible_client(db, actor.user, client_id, for_write=True)
+    facts = load_facts(db, [client], [client.id])[client.id]
+    metrics = compute_client_metrics(
+        facts, start=now - DEFAULT_PERIOD, end=now, now=now, thresholds=settings.thresholds
+    )
+    flag = next((f for f in metrics.flags if f.code == code), None)
+    if flag is None:
+        raise Invalid([(("code",), f"this client has no {code!r} flag now")])
+    if fingerprint is not None and fingerprint != flag.fingerprint:
+        raise Conflict("This flag has changed since you saw it; review it again")
+    if code == "safety" and not (note and note.strip()):
+        raise Invalid([(("note",), "acknowledging a safety flag needs a note of what was done")])
+    ack = FlagAcknowledgement(
+        client_id=client.id,
+        code=flag.code,
+        level=flag.level,
+        fingerprint=flag.fingerprint,
+        evidence=dict(flag.evidence),
+        acknowledged_by_id=actor.user.id,
+        at=now,
+        note=note.strip() if note else None,
+    )
+    db.add(ack)
+    db.flush()
+    audit.record(
+        db, actor, "acknowledge", "flag", ack.id, client_id=client.id, detail=flag.fingerprint
+    )
+    return ack
