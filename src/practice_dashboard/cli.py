@@ -158,8 +158,11 @@ def demo(
     migrate()
     settings = _settings()
     factory = _factory(settings)
-    with session_scope(factory) as db:
-        report = demo_service.load_demo(db, settings, password=password)
+    try:
+        with session_scope(factory) as db:
+            report = demo_service.load_demo(db, settings, password=password)
+    except AppError as exc:
+        _fail(exc)
     typer.echo(report)
 
 
