@@ -33,6 +33,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         # OWASP's floor: the cheapest hashing the app accepts keeps the suite fast.
         "argon2_memory_kib": 19_456,
         "argon2_time_cost": 2,
+        # Tests drive summary refreshes themselves; no background thread.
+        "summary_refresh_interval_seconds": 0,
     }
     values.update(overrides)
     return Settings(**values)

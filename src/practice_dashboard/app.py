@@ -18,6 +18,7 @@ from practice_dashboard.db import create_db_engine, create_session_factory
 from practice_dashboard.errors import install_error_handlers
 from practice_dashboard.middleware import BodySizeLimit
 from practice_dashboard.services import summary
+from practice_dashboard.services.refresher import SummaryRefresher
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STATIC_DIR = PROJECT_ROOT / "static"
@@ -28,8 +29,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = create_db_engine(settings)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        refresher = None
+        if settings.summary_refresh_interval_seconds > 0:
+            refresher = SummaryRefresher(app.state.session_factory, settings)
+            refresher.start()
         yield
+        if refresher is not None:
+            refresher.stop()
         engine.dispose()
 
     app = FastAPI(

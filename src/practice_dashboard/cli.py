@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -33,7 +33,7 @@ def _factory(settings: Settings) -> SessionFactory:
     return factory
 
 
-def _fail(exc: AppError) -> None:
+def _fail(exc: AppError) -> NoReturn:
     if isinstance(exc, Invalid):
         for problem in exc.problems:
             typer.echo(

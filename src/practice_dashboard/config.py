@@ -61,9 +61,13 @@ class Settings(BaseSettings):
     login_free_attempts: int = Field(default=5, ge=1)
     login_max_delay_seconds: int = Field(default=900, ge=1)
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
-    max_page_size: int = Field(default=500, ge=1, le=10_000)
     max_batch_size: int = Field(default=1_000, ge=1)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+    # Caseload summaries from an earlier practice day: how many one request may recompute
+    # (the rest are shown with their `as_of` date), and how often the background refresher
+    # looks for stale ones (0 = never; then run `practice-dashboard refresh-summaries` daily).
+    summary_refresh_budget: int = Field(default=100, ge=0)
+    summary_refresh_interval_seconds: int = Field(default=300, ge=0)
     # Per-practice overrides of any flag or metric threshold, as JSON, for example
     # PRACTICE_DASHBOARD_FLAG_THRESHOLDS='{"max_caseload": 40, "stale_days": 21}'.
     flag_thresholds: dict[str, float] = Field(default_factory=dict)

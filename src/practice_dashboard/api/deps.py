@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
-from pydantic import AwareDatetime
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession as _DbSession
@@ -16,6 +15,7 @@ from practice_dashboard.db import SessionFactory
 from practice_dashboard.errors import AppError, Forbidden, Unauthorized
 from practice_dashboard.models import User
 from practice_dashboard.models.enums import Role
+from practice_dashboard.schemas.common import UtcDatetime
 from practice_dashboard.security import decode_access_token
 from practice_dashboard.services.audit import Actor
 
@@ -109,9 +109,9 @@ PagingDep = Annotated[Paging, Depends(get_paging)]
 
 
 Start = Annotated[
-    AwareDatetime | None, Query(description="From this time (inclusive, ISO 8601 with offset)")
+    UtcDatetime | None, Query(description="From this time (inclusive, ISO 8601 with offset)")
 ]
-End = Annotated[AwareDatetime | None, Query(description="Up to this time (exclusive)")]
+End = Annotated[UtcDatetime | None, Query(description="Up to this time (exclusive)")]
 VersionQuery = Annotated[
     int | None, Query(description="The version this request is based on (409 if stale)")
 ]

@@ -3,21 +3,21 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from practice_dashboard.models.annotation import AnnotationKind
-from practice_dashboard.schemas.common import InputSchema, LongText, Record
+from practice_dashboard.schemas.common import InputSchema, LongText, Record, UtcDatetime
 
 
 class AnnotationCreate(InputSchema):
-    at: AwareDatetime = Field(description="When it happened")
+    at: UtcDatetime = Field(description="When it happened")
     kind: AnnotationKind = Field(description="life_event, medication, care_change or other")
     label: str = Field(min_length=1, max_length=200, description="Shown on the charts")
     notes: LongText | None = None
 
 
 class AnnotationUpdate(InputSchema):
-    at: AwareDatetime | None = None
+    at: UtcDatetime | None = None
     kind: AnnotationKind | None = None
     label: str | None = Field(default=None, min_length=1, max_length=200)
     notes: LongText | None = None

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
 T = TypeVar("T")
 
-Scale = Annotated[int, Field(ge=0, le=10, description="A 0–10 rating")]
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+# A time with an explicit offset (naive times are refused), stored and echoed back in UTC.
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+# Strict: "5" or true is not a rating.
+Scale = Annotated[StrictInt, Field(ge=0, le=10, description="A 0–10 rating")]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(max_length=10_000)]
 
@@ -43,5 +51,5 @@ class Record(Schema):
 
 
 class TimeRange(BaseModel):
-    start: AwareDatetime | None = None
-    end: AwareDatetime | None = None
+    start: UtcDatetime | None = None
+    end: UtcDatetime | None = None

@@ -4,20 +4,20 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
-from practice_dashboard.schemas.common import InputSchema, LongText, Record, Scale
+from practice_dashboard.schemas.common import InputSchema, LongText, Record, Scale, UtcDatetime
 
 Strategy = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class EpisodeCreate(InputSchema):
-    started_at: AwareDatetime = Field(description="Onset of the activation")
-    recognized_at: AwareDatetime | None = Field(
+    started_at: UtcDatetime = Field(description="Onset of the activation")
+    recognized_at: UtcDatetime | None = Field(
         default=None, description="When the client noticed they were activated"
     )
     peak_intensity: Scale
-    baseline_at: AwareDatetime | None = Field(
+    baseline_at: UtcDatetime | None = Field(
         default=None, description="Return to baseline; null = not back yet, or unknown"
     )
     session_id: uuid.UUID | None = None
@@ -39,10 +39,10 @@ class EpisodeCreate(InputSchema):
 
 
 class EpisodeUpdate(InputSchema):
-    started_at: AwareDatetime | None = None
-    recognized_at: AwareDatetime | None = None
+    started_at: UtcDatetime | None = None
+    recognized_at: UtcDatetime | None = None
     peak_intensity: Scale | None = None
-    baseline_at: AwareDatetime | None = None
+    baseline_at: UtcDatetime | None = None
     trigger: str | None = Field(default=None, max_length=500)
     trigger_category: str | None = Field(default=None, max_length=80)
     strategies: list[Strategy] | None = Field(default=None, max_length=30)

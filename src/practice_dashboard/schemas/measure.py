@@ -4,15 +4,15 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, Field, StrictInt
+from pydantic import Field, StrictInt
 
 from practice_dashboard.models.enums import Source
-from practice_dashboard.schemas.common import InputSchema, Record
+from practice_dashboard.schemas.common import InputSchema, Record, UtcDatetime
 
 
 class MeasureCreate(InputSchema):
     instrument: str = Field(max_length=40, description="Registry code: phq9, gad7, cbi, ors, srs")
-    administered_at: AwareDatetime
+    administered_at: UtcDatetime
     # Strict: an answer is a whole number, never true/false, "2" or 2.0 coerced into one.
     items: list[StrictInt | None] | None = Field(
         default=None,

@@ -83,7 +83,9 @@ class CaseloadItem(Schema):
     episodes_per_week: float | None
     capacity_direction: str
     flags: list[FlagRead]
-    as_of: date
+    as_of: date | None = Field(
+        description="The practice day these figures were computed for (null: not yet computed)"
+    )
 
 
 class PractitionerLoadRead(Schema):
@@ -102,4 +104,7 @@ class CaseloadRead(Schema):
     total: int
     limit: int
     offset: int
+    stale: int = Field(
+        description="Visible clients whose figures are from an earlier day (being refreshed)"
+    )
     practitioners: list[PractitionerLoadRead]

@@ -3,14 +3,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from practice_dashboard.models.enums import Source, Zone
-from practice_dashboard.schemas.common import InputSchema, LongText, Record, Scale
+from practice_dashboard.schemas.common import InputSchema, LongText, Record, Scale, UtcDatetime
 
 
 class ObservationCreate(InputSchema):
-    observed_at: AwareDatetime
+    observed_at: UtcDatetime
     session_id: uuid.UUID | None = Field(default=None, description="The session it was made in")
     source: Source = Source.PRACTITIONER
     zone: Zone = Field(description="within (ventral), hyper (sympathetic) or hypo (dorsal)")

@@ -4,14 +4,14 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from practice_dashboard.schemas.common import InputSchema, Record
+from practice_dashboard.schemas.common import InputSchema, Record, UtcDatetime
 
 
 class SelfCheckCreate(InputSchema):
     instrument: str = Field(default="cbi", max_length=40, description="Registry code, e.g. cbi")
-    administered_at: AwareDatetime
+    administered_at: UtcDatetime
     items: list[int | None] | None = Field(default=None, max_length=200)
     total: float | None = None
 

@@ -3,15 +3,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field, StrictInt
 
 from practice_dashboard.models.enums import Attendance, HomeworkCompletion, Modality, SessionKind
-from practice_dashboard.schemas.common import InputSchema, LongText, Record, Scale
+from practice_dashboard.schemas.common import InputSchema, LongText, Record, Scale, UtcDatetime
 
 
 class SessionCreate(InputSchema):
-    starts_at: AwareDatetime
-    duration_minutes: int = Field(default=50, ge=1, le=480)
+    starts_at: UtcDatetime
+    duration_minutes: StrictInt = Field(default=50, ge=1, le=480)
     kind: SessionKind = SessionKind.THERAPY
     modality: Modality = Modality.IN_PERSON
     attendance: Attendance = Attendance.SCHEDULED
@@ -26,8 +26,8 @@ class SessionCreate(InputSchema):
 
 
 class SessionUpdate(InputSchema):
-    starts_at: AwareDatetime | None = None
-    duration_minutes: int | None = Field(default=None, ge=1, le=480)
+    starts_at: UtcDatetime | None = None
+    duration_minutes: StrictInt | None = Field(default=None, ge=1, le=480)
     kind: SessionKind | None = None
     modality: Modality | None = None
     attendance: Attendance | None = None

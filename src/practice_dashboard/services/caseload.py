@@ -65,11 +65,18 @@ def caseload(
 ) -> dict[str, Any]:
     visible = access.visible_client_ids(actor.user).where(Client.archived_at.is_(None))
     today = summary.practice_today(settings, now)
-    summary.refresh(db, summary.stale_client_ids(today, visible), settings=settings, now=now)
+    # Summaries from an earlier day are recomputed here up to a budget; the background
+    # refresher (or the nightly CLI) does the rest, and those rows show their `as_of` date.
+    budget = settings.summary_refresh_budget
+    if budget:
+        stale = list(db.scalars(summary.stale_client_ids(today, visible, limit=budget)))
+        if stale:
+            summary.refresh(db, stale, settings=settings, now=now)
 
     stmt = (
         select(Client, ClientSummary, User.full_name)
-        .join(ClientSummary, ClientSummary.client_id == Client.id)
+        # Outer join: a client whose summary is not computed yet is still listed.
+        .outerjoin(ClientSummary, ClientSummary.client_id == Client.id)
         .join(User, User.id == Client.practitioner_id)
         .where(Client.id.in_(visible))
     )
@@ -96,7 +103,13 @@ def caseload(
         .offset(offset)
     ).all()
     audit.record(db, actor, "list", "caseload", detail=f"{len(rows)} of {total}")
+    not_current = db.scalar(
+        select(func.count()).select_from(
+            summary.stale_client_ids(today, visible).order_by(None).subquery()
+        )
+    )
     return {
+        "stale": int(not_current or 0),
         "items": [_item(client, row_summary, name) for client, row_summary, name in rows],
         "total": total,
         "limit": limit,
@@ -105,7 +118,9 @@ def caseload(
     }
 
 
-def _item(client: Client, s: ClientSummary, practitioner_name: str) -> dict[str, Any]:
+def _item(client: Client, s: ClientSummary | None, practitioner_name: str) -> dict[str, Any]:
+    if s is None:
+        return _item_without_summary(client, practitioner_name)
     headline = s.headline
     return {
         "client_id": client.id,
@@ -124,6 +139,24 @@ def _item(client: Client, s: ClientSummary, practitioner_name: str) -> dict[str,
         "capacity_direction": headline.get("capacity_direction", "insufficient_data"),
         "flags": s.flags,
         "as_of": s.as_of,
+    }
+
+
+def _item_without_summary(client: Client, practitioner_name: str) -> dict[str, Any]:
+    return {
+        "client_id": client.id,
+        "display_name": client.display_name,
+        "status": client.status,
+        "practitioner_id": client.practitioner_id,
+        "practitioner_name": practitioner_name,
+        "last_attended_at": None,
+        "next_session_at": None,
+        "recovery": {"median_minutes": None, "direction": "insufficient_data"},
+        "time_in_window": None,
+        "episodes_per_week": None,
+        "capacity_direction": "insufficient_data",
+        "flags": [],
+        "as_of": None,
     }
 
 

@@ -125,12 +125,16 @@ def delete_session(
 
 
 def missing_sessions(db: DbSession, client: Client, session_ids: set[uuid.UUID]) -> set[uuid.UUID]:
-    """The ids in `session_ids` that are not sessions of this client."""
+    """The ids in `session_ids` that are not (undeleted) sessions of this client."""
     if not session_ids:
         return set()
     found = set(
         db.scalars(
-            select(Session.id).where(Session.id.in_(session_ids), Session.client_id == client.id)
+            select(Session.id).where(
+                Session.id.in_(session_ids),
+                Session.client_id == client.id,
+                Session.archived_at.is_(None),
+            )
         )
     )
     return session_ids - found

@@ -136,16 +136,31 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
 
 
-def stale_client_ids(today: date, visible: Select[Any]) -> Select[Any]:
-    """Ids among `visible` clients whose summary is missing or from an earlier day."""
-    return (
+def stale_client_ids(today: date, visible: Select[Any], *, limit: int | None = None) -> Select[Any]:
+    """Ids among `visible` clients whose summary is missing or from an earlier day.
+
+    Missing summaries come first (they cannot be shown at all), then the oldest.
+    """
+    stmt = (
         select(Client.id)
         .outerjoin(ClientSummary, ClientSummary.client_id == Client.id)
         .where(
             Client.id.in_(visible),
             or_(ClientSummary.client_id.is_(None), ClientSummary.as_of < today),
         )
+        .order_by(ClientSummary.as_of.is_not(None), ClientSummary.as_of, Client.id)
     )
+    return stmt if limit is None else stmt.limit(limit)
+
+
+def refresh_stale(
+    db: DbSession, *, settings: Settings, now: datetime | None = None, batch: int = 100
+) -> int:
+    """Refresh one batch of stale summaries (any caller's); the background refresher's step."""
+    now = now or utcnow()
+    stale = stale_client_ids(practice_today(settings, now), select(Client.id), limit=batch)
+    ids = list(db.scalars(stale))
+    return refresh(db, ids, settings=settings, now=now) if ids else 0
 
 
 def _collect_dirty(db: OrmSession, _flush_context: Any) -> None:

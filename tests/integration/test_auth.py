@@ -1,0 +1,473 @@
+"""Login, bearer tokens, login throttling, password storage and the admin-only user routes."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+from pydantic import SecretStr
+from sqlalchemy import func, select
+
+from practice_dashboard.config import ARGON2_MIN_MEMORY_KIB, ARGON2_MIN_TIME_COST, Settings
+from practice_dashboard.db import DbSession
+from practice_dashboard.models import Client, Supervision, User
+from practice_dashboard.models.enums import Role
+from practice_dashboard.security import create_access_token
+from tests.builders import PASSWORD, auth_headers, make_client, make_user
+
+TOKEN = "/api/v1/auth/token"
+BAD_LOGIN = {"detail": "Incorrect e-mail or password"}
+ARGON2_PREFIX = re.compile(r"^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$[^$]+\$[^$]+$")
+
+
+def _login(api: TestClient, email: str, password: str) -> Response:
+    return api.post(TOKEN, data={"username": email, "password": password})
+
+
+def _user_count(db: DbSession) -> int:
+    return db.scalar(select(func.count()).select_from(User)) or 0
+
+
+def _reload(db: DbSession, user: User) -> User:
+    db.expire_all()
+    fresh = db.get(User, user.id)
+    assert fresh is not None
+    return fresh
+
+
+@pytest.fixture
+def user(db: DbSession, settings: Settings) -> User:
+    user = make_user(db, settings, Role.THERAPIST, email="Robin@example.org".lower())
+    db.commit()
+    return user
+
+
+@pytest.fixture
+def admin(db: DbSession, settings: Settings) -> User:
+    admin = make_user(db, settings, Role.ADMIN)
+    db.commit()
+    return admin
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> datetime:
+    """Freeze the login clock, so throttle windows do not depend on how fast the suite runs."""
+    frozen = datetime.now(UTC).replace(microsecond=0)
+    monkeypatch.setattr("practice_dashboard.api.routes.auth.utcnow", lambda: frozen)
+    return frozen
+
+
+class TestLogin:
+    def test_correct_password_returns_a_working_bearer_token(
+        self, api: TestClient, settings: Settings, user: User
+    ) -> None:
+        response = _login(api, user.email, PASSWORD)
+        assert response.status_code == 200
+        body = response.json()
+        assert set(body) == {"access_token", "token_type", "expires_in"}
+        assert body["token_type"] == "bearer"
+        assert body["expires_in"] == settings.access_token_minutes * 60
+        me = api.get("/api/v1/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+        assert me.status_code == 200
+        assert (me.json()["id"], me.json()["email"]) == (str(user.id), user.email)
+
+    def test_email_is_case_insensitive(self, api: TestClient, user: User) -> None:
+        assert _login(api, "  ROBIN@Example.ORG ", PASSWORD).status_code == 200
+
+    def test_wrong_password_is_401(self, api: TestClient, user: User) -> None:
+        response = _login(api, user.email, PASSWORD + "!")
+        assert response.status_code == 401
+        assert response.json() == BAD_LOGIN
+        assert response.headers["www-authenticate"] == "Bearer"
+
+    def test_unknown_email_is_401_with_the_same_answer(self, api: TestClient, user: User) -> None:
+        unknown = _login(api, "nobody@example.org", PASSWORD)
+        wrong = _login(api, user.email, "not the password")
+        assert unknown.status_code == wrong.status_code == 401
+        assert unknown.json() == wrong.json() == BAD_LOGIN
+        assert unknown.headers["www-authenticate"] == wrong.headers["www-authenticate"]
+
+    def test_inactive_user_is_401_even_with_the_right_password(
+        self, api: TestClient, db: DbSession, settings: Settings
+    ) -> None:
+        inactive = make_user(db, settings, is_active=False)
+        db.commit()
+        response = _login(api, inactive.email, PASSWORD)
+        assert response.status_code == 401
+        assert response.json() == BAD_LOGIN
+
+    def test_missing_password_is_422(self, api: TestClient, user: User) -> None:
+        response = api.post(TOKEN, data={"username": user.email})
+        assert response.status_code == 422
+        assert [e["loc"] for e in response.json()["detail"]] == [["body", "password"]]
+
+
+class TestBearerToken:
+    ROUTES = ["/api/v1/me", "/api/v1/clients"]
+
+    @pytest.mark.parametrize("route", ROUTES)
+    def test_no_token_is_401(self, api: TestClient, route: str) -> None:
+        response = api.get(route)
+        assert response.status_code == 401
+        assert response.json() == {"detail": "Not authenticated"}
+        assert response.headers["www-authenticate"] == "Bearer"
+
+    @pytest.mark.parametrize("route", ROUTES)
+    @pytest.mark.parametrize(
+        "token", ["garbage", "a.b.c", ""], ids=["garbage", "three-dots", "empty"]
+    )
+    def test_garbage_token_is_401(self, api: TestClient, route: str, token: str) -> None:
+        response = api.get(route, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401
+
+    def test_expired_token_is_401(self, api: TestClient, settings: Settings, user: User) -> None:
+        issued = datetime.now(UTC) - timedelta(minutes=settings.access_token_minutes + 1)
+        token = create_access_token(settings, user.id, issued)
+        response = api.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401
+        assert response.json() == {"detail": "Invalid or expired token"}
+
+    def test_token_signed_with_another_key_is_401(
+        self, api: TestClient, settings: Settings, user: User
+    ) -> None:
+        other = settings.model_copy(update={"secret_key": SecretStr("another-key-" + "y" * 40)})
+        token = create_access_token(other, user.id, datetime.now(UTC))
+        response = api.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401
+
+    def test_token_of_an_unknown_user_is_401(self, api: TestClient, settings: Settings) -> None:
+        token = create_access_token(settings, uuid.uuid4(), datetime.now(UTC))
+        response = api.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401
+
+    def test_token_of_a_deactivated_user_is_401(
+        self, api: TestClient, db: DbSession, settings: Settings, user: User
+    ) -> None:
+        headers = auth_headers(settings, user)
+        assert api.get("/api/v1/me", headers=headers).status_code == 200
+        user.is_active = False
+        db.commit()
+        assert api.get("/api/v1/me", headers=headers).status_code == 401
+
+    def test_other_scheme_is_401(self, api: TestClient, settings: Settings, user: User) -> None:
+        token = create_access_token(settings, user.id, datetime.now(UTC))
+        response = api.get("/api/v1/me", headers={"Authorization": f"Basic {token}"})
+        assert response.status_code == 401
+
+
+class TestLoginThrottle:
+    def _fail(self, api: TestClient, user: User, times: int) -> None:
+        for _ in range(times):
+            assert _login(api, user.email, "wrong password").status_code == 401
+
+    def test_each_failure_is_counted_and_kept(
+        self, api: TestClient, db: DbSession, user: User, clock: datetime
+    ) -> None:
+        self._fail(api, user, 2)
+        stored = _reload(db, user)
+        assert (stored.failed_login_count, stored.last_failed_login_at) == (2, clock)
+
+    def test_after_the_free_attempts_the_account_waits(
+        self, api: TestClient, db: DbSession, settings: Settings, user: User, clock: datetime
+    ) -> None:
+        self._fail(api, user, settings.login_free_attempts)
+
+        for password in ("wrong password", PASSWORD):  # even the right one is not checked
+            response = _login(api, user.email, password)
+            assert response.status_code == 429
+            assert response.headers["retry-after"] == "1"
+            assert "try again in 1 seconds" in response.json()["detail"]
+        assert _reload(db, user).failed_login_count == settings.login_free_attempts
+
+    def test_the_wait_expires_and_a_correct_login_resets_the_counter(
+        self, api: TestClient, db: DbSession, settings: Settings, user: User, clock: datetime
+    ) -> None:
+        self._fail(api, user, settings.login_free_attempts)
+        assert _login(api, user.email, PASSWORD).status_code == 429
+
+        stored = _reload(db, user)
+        stored.last_failed_login_at = clock - timedelta(seconds=1)  # the 1 s wait has passed
+        db.commit()
+
+        assert _login(api, user.email, PASSWORD).status_code == 200
+        stored = _reload(db, user)
+        assert (stored.failed_login_count, stored.last_failed_login_at) == (0, None)
+
+    def test_the_wait_doubles_with_each_further_failure(
+        self, api: TestClient, db: DbSession, settings: Settings, user: User, clock: datetime
+    ) -> None:
+        self._fail(api, user, settings.login_free_attempts)
+        for expected_wait in (2, 4, 8):
+            stored = _reload(db, user)
+            stored.last_failed_login_at = clock - timedelta(seconds=expected_wait)
+            db.commit()
+            assert _login(api, user.email, "wrong password").status_code == 401
+            response = _login(api, user.email, PASSWORD)
+            assert response.status_code == 429
+            assert response.headers["retry-after"] == str(expected_wait)
+
+    def test_no_permanent_lockout(
+        self, api: TestClient, db: DbSession, settings: Settings, user: User, clock: datetime
+    ) -> None:
+        stored = _reload(db, user)
+        stored.failed_login_count = 10_000
+        stored.last_failed_login_at = clock
+        db.commit()
+
+        response = _login(api, user.email, PASSWORD)
+        assert response.status_code == 429
+        assert response.headers["retry-after"] == str(settings.login_max_delay_seconds)
+
+        stored = _reload(db, user)
+        stored.last_failed_login_at = clock - timedelta(seconds=settings.login_max_delay_seconds)
+        db.commit()
+        assert _login(api, user.email, PASSWORD).status_code == 200
+
+    def test_a_correct_login_before_the_limit_starts_the_count_again(
+        self, api: TestClient, db: DbSession, settings: Settings, user: User, clock: datetime
+    ) -> None:
+        self._fail(api, user, settings.login_free_attempts - 1)
+        assert _login(api, user.email, PASSWORD).status_code == 200
+        assert _reload(db, user).failed_login_count == 0
+        # A full set of free attempts again, none of them throttled.
+        self._fail(api, user, settings.login_free_attempts - 1)
+        assert _login(api, user.email, PASSWORD).status_code == 200
+
+    def test_unknown_email_is_never_throttled(
+        self, api: TestClient, settings: Settings, clock: datetime
+    ) -> None:
+        for _ in range(settings.login_free_attempts + 1):
+            assert _login(api, "nobody@example.org", "guess").status_code == 401
+
+
+class TestPasswordStorage:
+    def test_created_users_get_an_argon2id_hash_at_least_at_the_owasp_floor(
+        self, api: TestClient, db: DbSession, settings: Settings, admin: User
+    ) -> None:
+        response = api.post(
+            "/api/v1/users",
+            json={
+                "email": "new@example.org",
+                "full_name": "New Person",
+                "role": "coach",
+                "password": "a long enough passphrase",
+            },
+            headers=auth_headers(settings, admin),
+        )
+        assert response.status_code == 201
+        body = response.json()
+        assert not {"password", "password_hash"} & set(body)
+
+        stored = db.scalars(select(User).where(User.id == uuid.UUID(body["id"]))).one()
+        match = ARGON2_PREFIX.match(stored.password_hash)
+        assert match is not None, stored.password_hash
+        memory, time_cost, parallelism = map(int, match.groups())
+        assert memory >= ARGON2_MIN_MEMORY_KIB == 19_456
+        assert time_cost >= ARGON2_MIN_TIME_COST == 2
+        assert (memory, time_cost, parallelism) == (
+            settings.argon2_memory_kib,
+            settings.argon2_time_cost,
+            settings.argon2_parallelism,
+        )
+        assert _login(api, "new@example.org", "a long enough passphrase").status_code == 200
+
+    def test_hashes_are_salted(
+        self, api: TestClient, db: DbSession, settings: Settings, admin: User
+    ) -> None:
+        for email in ("a@example.org", "b@example.org"):
+            response = api.post(
+                "/api/v1/users",
+                json={
+                    "email": email,
+                    "full_name": "X",
+                    "role": "therapist",
+                    "password": "the same passphrase",
+                },
+                headers=auth_headers(settings, admin),
+            )
+            assert response.status_code == 201
+        hashes = set(
+            db.scalars(
+                select(User.password_hash).where(User.email.in_(["a@example.org", "b@example.org"]))
+            )
+        )
+        assert len(hashes) == 2
+
+    def test_settings_refuse_weaker_hashing(self, database_url: str) -> None:
+        with pytest.raises(ValueError, match="argon2 memory"):
+            Settings(
+                environment="test",
+                database_url=database_url,
+                argon2_memory_kib=ARGON2_MIN_MEMORY_KIB - 1,
+            )
+        with pytest.raises(ValueError, match="argon2 time cost"):
+            Settings(environment="test", database_url=database_url, argon2_time_cost=1)
+
+
+class TestAdminOnlyUserRoutes:
+    NEW_USER = {
+        "email": "someone@example.org",
+        "full_name": "Some One",
+        "role": "therapist",
+        "password": "a long enough passphrase",
+    }
+
+    @pytest.mark.parametrize("role", [Role.THERAPIST, Role.COACH, Role.SUPERVISOR])
+    @pytest.mark.parametrize(
+        "route", ["create-user", "list-users", "add-supervisee", "list-supervisees", "edit-user"]
+    )
+    def test_practitioners_get_403_and_nothing_changes(
+        self, api: TestClient, db: DbSession, settings: Settings, role: Role, route: str
+    ) -> None:
+        caller = make_user(db, settings, role)
+        other = make_user(db, settings, Role.THERAPIST)
+        db.commit()
+        users_before = _user_count(db)
+        request = {
+            "create-user": ("POST", "/api/v1/users", self.NEW_USER),
+            "list-users": ("GET", "/api/v1/users", None),
+            "add-supervisee": (
+                "POST",
+                f"/api/v1/users/{caller.id}/supervisees",
+                {"supervisee_id": str(other.id)},
+            ),
+            "list-supervisees": ("GET", f"/api/v1/users/{caller.id}/supervisees", None),
+            "edit-user": ("PATCH", f"/api/v1/users/{other.id}", {"role": "admin", "version": 1}),
+        }[route]
+        method, url, body = request
+        response = api.request(method, url, json=body, headers=auth_headers(settings, caller))
+        assert response.status_code == 403
+        assert response.json() == {"detail": "Only an admin can manage accounts"}
+        assert _user_count(db) == users_before
+        assert db.scalar(select(func.count()).select_from(Supervision)) == 0
+        assert _reload(db, other).role == Role.THERAPIST
+
+    def test_anonymous_gets_401(self, api: TestClient) -> None:
+        assert api.post("/api/v1/users", json=self.NEW_USER).status_code == 401
+        assert api.get("/api/v1/users").status_code == 401
+
+    def test_admin_creates_lists_and_links(
+        self, api: TestClient, db: DbSession, settings: Settings, admin: User
+    ) -> None:
+        headers = auth_headers(settings, admin)
+        boss = make_user(db, settings, Role.SUPERVISOR)
+        db.commit()
+        created = api.post("/api/v1/users", json=self.NEW_USER, headers=headers)
+        assert created.status_code == 201
+        new_id = created.json()["id"]
+        assert {k: created.json()[k] for k in ("email", "role", "is_active")} == {
+            "email": "someone@example.org",
+            "role": "therapist",
+            "is_active": True,
+        }
+
+        listed = api.get("/api/v1/users", headers=headers).json()
+        assert new_id in {u["id"] for u in listed["items"]}
+        assert listed["total"] == 3
+
+        link = api.post(
+            f"/api/v1/users/{boss.id}/supervisees", json={"supervisee_id": new_id}, headers=headers
+        )
+        assert link.status_code == 201
+        assert (link.json()["supervisor_id"], link.json()["supervisee_id"]) == (
+            str(boss.id),
+            new_id,
+        )
+        links = api.get(f"/api/v1/users/{boss.id}/supervisees", headers=headers).json()
+        assert [item["supervisee_id"] for item in links] == [new_id]
+
+
+class TestNewUserValidation:
+    @pytest.mark.parametrize("email", ["user@example.org", "  USER@Example.ORG  "])
+    def test_duplicate_email_is_422_whatever_the_case(
+        self, api: TestClient, db: DbSession, settings: Settings, admin: User, email: str
+    ) -> None:
+        make_user(db, settings, email="user@example.org")
+        db.commit()
+        before = _user_count(db)
+        response = api.post(
+            "/api/v1/users",
+            json={**TestAdminOnlyUserRoutes.NEW_USER, "email": email},
+            headers=auth_headers(settings, admin),
+        )
+        assert response.status_code == 422
+        assert response.json()["detail"] == [
+            {
+                "loc": ["body", "email"],
+                "msg": "an account with this e-mail already exists",
+                "type": "value_error",
+            }
+        ]
+        assert _user_count(db) == before
+
+    @pytest.mark.parametrize(
+        ("change", "loc"),
+        [
+            ({"email": "not-an-email"}, "email"),
+            ({"password": "short"}, "password"),
+            ({"role": "superuser"}, "role"),
+            ({"full_name": ""}, "full_name"),
+            ({"is_admin": True}, "is_admin"),
+        ],
+    )
+    def test_bad_new_user_is_422_naming_the_field(
+        self,
+        api: TestClient,
+        db: DbSession,
+        settings: Settings,
+        admin: User,
+        change: dict[str, object],
+        loc: str,
+    ) -> None:
+        before = _user_count(db)
+        response = api.post(
+            "/api/v1/users",
+            json={**TestAdminOnlyUserRoutes.NEW_USER, **change},
+            headers=auth_headers(settings, admin),
+        )
+        assert response.status_code == 422
+        assert [e["loc"] for e in response.json()["detail"]] == [["body", loc]]
+        assert _user_count(db) == before
+
+
+class TestAdminsSeeNoClinicalData:
+    @pytest.fixture
+    def client(self, db: DbSession, settings: Settings) -> Client:
+        client = make_client(db, make_user(db, settings))
+        db.commit()
+        return client
+
+    def test_admin_cannot_create_a_client(
+        self, api: TestClient, db: DbSession, settings: Settings, admin: User, client: Client
+    ) -> None:
+        response = api.post(
+            "/api/v1/clients", json={"display_name": "X"}, headers=auth_headers(settings, admin)
+        )
+        assert response.status_code == 422
+        assert [e["loc"] for e in response.json()["detail"]] == [["body", "practitioner_id"]]
+        assert db.scalar(select(func.count()).select_from(Client)) == 1
+
+    def test_admin_lists_no_clients(
+        self, api: TestClient, settings: Settings, admin: User, client: Client
+    ) -> None:
+        response = api.get("/api/v1/clients", headers=auth_headers(settings, admin))
+        assert response.status_code == 200
+        assert response.json() == {"items": [], "total": 0, "limit": 50, "offset": 0}
+        archived = api.get(
+            "/api/v1/clients", params={"archived": "true"}, headers=auth_headers(settings, admin)
+        )
+        assert archived.json()["total"] == 0
+
+    @pytest.mark.parametrize("path", ["", "/sessions", "/observations", "/episodes", "/measures"])
+    def test_admin_gets_404_for_a_client_and_its_records(
+        self, api: TestClient, settings: Settings, admin: User, client: Client, path: str
+    ) -> None:
+        response = api.get(
+            f"/api/v1/clients/{client.id}{path}", headers=auth_headers(settings, admin)
+        )
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Client not found"}
