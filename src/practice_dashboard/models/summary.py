@@ -29,7 +29,7 @@ class ClientSummary(Base):
     recovery_median_minutes: Mapped[float | None] = mapped_column(Float, default=None)
     recovery_direction: Mapped[str] = mapped_column(String(20))
     time_in_window: Mapped[float | None] = mapped_column(Float, default=None)
-    # 0 none, 1 watch, 2 alert (unacknowledged flags only), for sorting and filtering in SQL.
+    # 0 none, 1 watch, 2 alert, 3 safety alert (unacknowledged flags only), for SQL sorting.
     flag_rank: Mapped[int] = mapped_column(Integer, default=0)
     # Space-delimited codes of active flags (" safety engagement_risk "): LIKE-filterable.
     flag_codes: Mapped[str] = mapped_column(String(200), default=" ")

@@ -73,8 +73,8 @@ DEFAULT_DEMO_PASSWORD: Final = "window-of-tolerance"
 MIN_PASSWORD_LENGTH: Final = 12
 SEED: Final = 20_260_124
 LOGIN_HINT: Final = (
-    "Log in at http://127.0.0.1:8000/ (dashboard) or get a token via "
-    "POST /api/v1/auth/token; API docs at /docs"
+    "Served at http://127.0.0.1:8000/ (unless PORT says otherwise): the API docs at /docs "
+    "(Authorize with an e-mail and the password), tokens via POST /api/v1/auth/token"
 )
 
 # Durations by session kind (minutes).

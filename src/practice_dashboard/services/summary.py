@@ -47,6 +47,7 @@ HEADLINE_PERIOD = timedelta(days=28)
 FACTS_LOOKBACK = timedelta(weeks=13)
 _CLIENT_RECORDS = (Observation, Episode, Session, Measure, Annotation, FlagAcknowledgement)
 _DIRTY = "summary_dirty_clients"
+SAFETY_RANK = 3
 _SETTINGS = "settings"
 
 
@@ -70,6 +71,13 @@ def _headline(facts: ClientFacts, metrics: ClientMetrics, now: datetime) -> dict
         "episodes_per_week": metrics.episodes_per_week,
         "capacity_direction": metrics.capacity.trend.direction,
     }
+
+
+def _flag_rank(speaking: list[dict[str, Any]]) -> int:
+    """0 none, 1 watch, 2 alert, 3 a safety alert: the caseload's worst-first order."""
+    if any(v["code"] == "safety" for v in speaking):
+        return SAFETY_RANK
+    return max((LEVEL_RANK[v["level"]] for v in speaking), default=0)
 
 
 def _flag_tokens(views: list[dict[str, Any]]) -> str:
@@ -121,7 +129,7 @@ def refresh(
                 "recovery_median_minutes": headline["recovery_median_minutes"],
                 "recovery_direction": headline["recovery_direction"],
                 "time_in_window": headline["time_in_window"],
-                "flag_rank": max((LEVEL_RANK[v["level"]] for v in speaking), default=0),
+                "flag_rank": _flag_rank(speaking),
                 "flag_codes": _flag_tokens(speaking),
                 "headline": _jsonable(headline),
                 "flags": views,
