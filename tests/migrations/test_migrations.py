@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from practice_dashboard import migrate
 from practice_dashboard.db import create_db_engine
@@ -68,3 +70,45 @@ def test_every_revision_steps_down_and_up(empty_engine: Engine) -> None:
     for _ in revisions:
         migrate.downgrade(empty_engine, "-1")
     assert _tables(empty_engine) == set()
+
+
+def test_upgrade_keeps_existing_rows(empty_engine: Engine) -> None:
+    """Data written at the first revision survives every later migration (batch rebuilds too)."""
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    first = next(r.revision for r in script.walk_revisions() if r.down_revision is None)
+    migrate.upgrade(empty_engine, first)
+    user_id, client_id = uuid.uuid4(), uuid.uuid4()
+    with empty_engine.begin() as connection:
+        connection.execute(
+            text(
+                'INSERT INTO "user" (id, email, full_name, role, password_hash, is_active, '
+                "failed_login_count, version, created_at, updated_at) VALUES "
+                "(:id, 'a@example.org', 'A', 'therapist', 'x', :t, 0, 1, :now, :now)"
+            ),
+            {"id": _uuid_param(empty_engine, user_id), "t": True, "now": datetime.now(UTC)},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO client (id, practitioner_id, display_name, status, intake_date, "
+                "session_cadence_days, version, created_at, updated_at) VALUES "
+                "(:id, :pid, 'C', 'active', '2026-01-05', 7, 1, :now, :now)"
+            ),
+            {
+                "id": _uuid_param(empty_engine, client_id),
+                "pid": _uuid_param(empty_engine, user_id),
+                "now": datetime.now(UTC),
+            },
+        )
+    migrate.upgrade(empty_engine)
+    with empty_engine.connect() as connection:
+        names = connection.execute(
+            text(
+                'SELECT c.display_name, u.email FROM client c JOIN "user" u ON u.id = c.practitioner_id'
+            )
+        ).all()
+    assert [tuple(row) for row in names] == [("C", "a@example.org")]
+
+
+def _uuid_param(engine: Engine, value: uuid.UUID) -> object:
+    # SQLAlchemy's Uuid stores 32 hex characters on SQLite and a native uuid on PostgreSQL.
+    return value.hex if engine.dialect.name == "sqlite" else value

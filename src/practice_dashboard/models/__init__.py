@@ -6,6 +6,7 @@ from practice_dashboard.models.base import Base
 from practice_dashboard.models.client import Client
 from practice_dashboard.models.episode import Episode
 from practice_dashboard.models.flag import FlagAcknowledgement
+from practice_dashboard.models.login_session import LoginSession
 from practice_dashboard.models.measure import Measure
 from practice_dashboard.models.observation import Observation
 from practice_dashboard.models.self_check import SelfCheck
@@ -22,6 +23,7 @@ __all__ = [
     "ClientSummary",
     "Episode",
     "FlagAcknowledgement",
+    "LoginSession",
     "Measure",
     "Observation",
     "SelfCheck",

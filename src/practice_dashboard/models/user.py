@@ -29,6 +29,8 @@ class User(IdMixin, TimestampMixin, VersionedMixin, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_login_count: Mapped[int] = mapped_column(Integer, default=0)
     last_failed_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Zone words in the dashboard: None = the practice's default (see Settings.zone_vocabulary).
+    zone_vocabulary: Mapped[str | None] = mapped_column(String(20), default=None)
 
     @property
     def is_admin(self) -> bool:
