@@ -103,7 +103,8 @@ def test_upgrade_keeps_existing_rows(empty_engine: Engine) -> None:
     with empty_engine.connect() as connection:
         names = connection.execute(
             text(
-                'SELECT c.display_name, u.email FROM client c JOIN "user" u ON u.id = c.practitioner_id'
+                "SELECT c.display_name, u.email FROM client c "
+                'JOIN "user" u ON u.id = c.practitioner_id'
             )
         ).all()
     assert [tuple(row) for row in names] == [("C", "a@example.org")]
