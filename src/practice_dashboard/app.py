@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from practice_dashboard import __version__
@@ -19,9 +17,9 @@ from practice_dashboard.errors import install_error_handlers
 from practice_dashboard.middleware import BodySizeLimit
 from practice_dashboard.services import summary
 from practice_dashboard.services.refresher import SummaryRefresher
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-STATIC_DIR = PROJECT_ROOT / "static"
+from practice_dashboard.web.router import web_router
+from practice_dashboard.web.security import SecurityHeaders
+from practice_dashboard.web.templating import STATIC_DIR
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -48,6 +46,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "route answers 404 for a client the caller may not see."
         ),
         lifespan=lifespan,
+        # /docs is served from local files by the web layer (no CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -56,13 +57,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
-
     app.include_router(health.router)
     app.include_router(api_router)
-    if STATIC_DIR.is_dir():
-        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     return app

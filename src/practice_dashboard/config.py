@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     max_batch_size: int = Field(default=1_000, ge=1)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+    # Browser logins: idle and absolute limits (capped at 30 minutes and 12 hours), and whether
+    # the cookie is Secure: None = when the request came over HTTPS (behind a proxy too).
+    session_idle_minutes: int = Field(default=30, ge=1, le=30)
+    session_absolute_hours: int = Field(default=12, ge=1, le=12)
+    cookie_secure: bool | None = None
+    # How zones are named in the dashboard; each user may choose otherwise. The stored data is
+    # the same: within / hyper / hypo.
+    zone_vocabulary: Literal["window", "polyvagal"] = "window"
     # Caseload summaries from an earlier practice day: how many one request may recompute
     # (the rest are shown with their `as_of` date), and how often the background refresher
     # looks for stale ones (0 = never; then run `practice-dashboard refresh-summaries` daily).

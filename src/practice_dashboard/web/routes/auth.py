@@ -1,0 +1,147 @@
+"""Log in and out of the dashboard (cookie login; the API uses bearer tokens)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from practice_dashboard.api.deps import DbSession, SettingsDep, client_ip
+from practice_dashboard.errors import TooManyRequests, Unauthorized
+from practice_dashboard.models.base import utcnow
+from practice_dashboard.services import login_session
+from practice_dashboard.services import user as user_service
+from practice_dashboard.services.login_session import COOKIE_NAME
+from practice_dashboard.web.deps import CsrfLogin, OptionalLogin, PageContext
+from practice_dashboard.web.templating import templates
+
+router = APIRouter()
+LOGIN_CSRF_COOKIE = "pd_login_csrf"
+
+
+def _secure(request: Request, secure_setting: bool | None) -> bool:
+    return secure_setting if secure_setting is not None else request.url.scheme == "https"
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths: never redirect to another host after login.
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/"
+
+
+@router.get("/login", name="login")
+def login_page(
+    request: Request,
+    context: PageContext,
+    settings: SettingsDep,
+    login: OptionalLogin,
+    next: str | None = None,
+) -> Response:
+    if login is not None:
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return _login_form(request, context, settings, next=next)
+
+
+def _login_form(
+    request: Request,
+    context: dict[str, Any],
+    settings: Any,
+    *,
+    next: str | None,
+    error: str | None = None,
+    email: str = "",
+    status_code: int = 200,
+) -> Response:
+    # Login CSRF: a double-submit token, since there is no login session yet to hold one.
+    token = secrets.token_urlsafe(32)
+    response = templates.TemplateResponse(
+        request,
+        "login.html",
+        {**context, "login_csrf": token, "next": _safe_next(next), "error": error, "email": email},
+        status_code=status_code,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request, settings.cookie_secure),
+        max_age=3600,
+        path="/login",
+    )
+    return response
+
+
+@router.post("/login")
+def login_submit(
+    request: Request,
+    db: DbSession,
+    settings: SettingsDep,
+    context: PageContext,
+    email: Annotated[str, Form(max_length=320)],
+    password: Annotated[str, Form(max_length=256)],
+    csrf_token: Annotated[str, Form(max_length=100)],
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE)
+    if not expected or not secrets.compare_digest(expected, csrf_token):
+        return _login_form(
+            request,
+            context,
+            settings,
+            next=next,
+            email=email,
+            status_code=400,
+            error="The login form expired; please try again.",
+        )
+    now = utcnow()
+    try:
+        user = user_service.authenticate(
+            db, settings, email=email, password=password, now=now, ip=client_ip(request)
+        )
+    except Unauthorized:
+        # Answered with a page, not raised: the unit of work commits the failure counter.
+        return _login_form(
+            request,
+            context,
+            settings,
+            next=next,
+            email=email,
+            status_code=401,
+            error="That e-mail and password do not match an account.",
+        )
+    except TooManyRequests as exc:
+        return _login_form(
+            request,
+            context,
+            settings,
+            next=next,
+            email=email,
+            status_code=429,
+            error=exc.detail,
+        )
+    token, _ = login_session.start(db, settings, user=user, now=now, ip=client_ip(request))
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        COOKIE_NAME,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request, settings.cookie_secure),
+        max_age=settings.session_absolute_hours * 3600,
+        path="/",
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout", name="logout")
+def logout(login: CsrfLogin, db: DbSession) -> Response:
+    """Ends the login on the server, so the cookie is useless even if it was copied."""
+    login_session.end(db, login=login.login, now=utcnow())
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE_NAME, path="/")
+    return response

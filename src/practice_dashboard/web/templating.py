@@ -1,0 +1,74 @@
+"""One configured Jinja2 environment for every page."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import plotly
+from fastapi.templating import Jinja2Templates
+
+from practice_dashboard.web.vocabulary import ZONE_HINTS, ZONE_WORDS, zone_word
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+STATIC_DIR = PROJECT_ROOT / "static"
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+
+
+@lru_cache(maxsize=256)
+def _fingerprint(path: str) -> str:
+    file = STATIC_DIR / path
+    return hashlib.sha256(file.read_bytes()).hexdigest()[:12] if file.is_file() else "missing"
+
+
+def asset_url(path: str) -> str:
+    """/static/<path>?v=<content hash>: browsers cache it for good, a change busts the cache."""
+    return f"/static/{path}?v={_fingerprint(path)}"
+
+
+def plotly_url() -> str:
+    return f"/vendor/plotly.min.js?v={plotly.__version__}"
+
+
+def local_time(value: datetime | None, tz: Any, fmt: str = "%d %b %Y %H:%M") -> str:
+    if value is None:
+        return "—"
+    return value.astimezone(tz).strftime(fmt)
+
+
+def local_date(value: datetime | date | None, tz: Any, fmt: str = "%d %b %Y") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        value = value.astimezone(tz)
+    return value.strftime(fmt)
+
+
+def minutes(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if value >= 120:
+        return f"{value / 60:.1f} h"
+    return f"{value:.0f} min"
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.0f}%"
+
+
+templates.env.globals.update(
+    asset_url=asset_url,
+    plotly_url=plotly_url,
+    zone_words=ZONE_WORDS,
+    zone_hints=ZONE_HINTS,
+    zone_word=zone_word,
+)
+templates.env.filters.update(
+    local_time=local_time, local_date=local_date, minutes=minutes, percent=percent
+)

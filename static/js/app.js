@@ -1,0 +1,41 @@
+// Practice Dashboard: small progressive enhancements. Pages work without JavaScript except
+// for charts. No inline scripts anywhere (Content-Security-Policy: script-src 'self').
+(function () {
+  "use strict";
+
+  // A double-clicked submit saves once: the first submit disables the form's buttons.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement)) return;
+    if (form.dataset.submitting === "1") {
+      event.preventDefault();
+      return;
+    }
+    form.dataset.submitting = "1";
+    form.querySelectorAll("button[type=submit], input[type=submit]").forEach(function (b) {
+      b.setAttribute("aria-disabled", "true");
+      b.classList.add("is-busy");
+    });
+  }, true);
+
+  // Charts: every <script type="application/json" data-chart="ID"> holds a Plotly figure
+  // built on the server; it is drawn into the element with that id.
+  function drawCharts() {
+    if (!window.Plotly) return;
+    document.querySelectorAll("script[type='application/json'][data-chart]").forEach(function (node) {
+      var target = document.getElementById(node.dataset.chart);
+      if (!target) return;
+      var figure = JSON.parse(node.textContent);
+      var config = Object.assign({ responsive: true, displaylogo: false }, figure.config || {});
+      window.Plotly.newPlot(target, figure.data, figure.layout, config).then(function () {
+        target.dataset.rendered = "1";
+      });
+    });
+  }
+  window.PracticeDashboard = { drawCharts: drawCharts };
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", drawCharts);
+  } else {
+    drawCharts();
+  }
+})();
