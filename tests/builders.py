@@ -136,3 +136,12 @@ def make_measure(db: DbSession, client: Client, **overrides: Any) -> Measure:
 def auth_headers(settings: Settings, user: User) -> dict[str, str]:
     token = create_access_token(settings, user.id, datetime.now(UTC))
     return {"Authorization": f"Bearer {token}"}
+
+
+def login_cookies(db: DbSession, settings: Settings, user: User) -> tuple[dict[str, str], str]:
+    """A live browser login for `user`: (cookies for the test client, its CSRF token)."""
+    from practice_dashboard.services import login_session
+
+    token, login = login_session.start(db, settings, user=user, now=datetime.now(UTC), ip=None)
+    db.flush()
+    return {login_session.COOKIE_NAME: token}, login.csrf_token

@@ -1,0 +1,178 @@
+"""Logging in and out of the dashboard, CSRF, security headers and error pages."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from practice_dashboard.config import Settings
+from practice_dashboard.db import DbSession
+from practice_dashboard.models import LoginSession
+from practice_dashboard.models.enums import Role
+from practice_dashboard.services.login_session import COOKIE_NAME
+from tests.builders import PASSWORD, login_cookies, make_user
+
+
+def _login_form(api: TestClient) -> str:
+    page = api.get("/login")
+    assert page.status_code == 200
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert match is not None
+    return match.group(1)
+
+
+class TestLogin:
+    def test_log_in_and_out(self, api: TestClient, db: DbSession, settings: Settings) -> None:
+        user = make_user(db, settings, Role.THERAPIST)
+        db.commit()
+        token = _login_form(api)
+        response = api.post(
+            "/login",
+            data={"email": user.email, "password": PASSWORD, "csrf_token": token, "next": "/docs"},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303
+        assert response.headers["location"] == "/docs"
+        cookie = response.headers["set-cookie"]
+        assert f"{COOKIE_NAME}=" in cookie
+        assert "HttpOnly" in cookie
+        assert "SameSite=lax" in cookie
+        login = db.scalars(select(LoginSession).where(LoginSession.user_id == user.id)).one()
+        assert login.ended_at is None
+
+        response = api.post(
+            "/logout", data={"csrf_token": login.csrf_token}, follow_redirects=False
+        )
+        assert response.status_code == 303
+        db.refresh(login)
+        assert login.ended_at is not None
+        # The old cookie is dead on the server, even if someone kept a copy of it.
+        assert api.get("/settings", follow_redirects=False).status_code == 303
+
+    def test_wrong_password_shows_the_form_again(
+        self, api: TestClient, db: DbSession, settings: Settings
+    ) -> None:
+        user = make_user(db, settings)
+        db.commit()
+        token = _login_form(api)
+        response = api.post(
+            "/login", data={"email": user.email, "password": "nope", "csrf_token": token}
+        )
+        assert response.status_code == 401
+        assert "do not match" in response.text
+        assert user.email in response.text  # the entered e-mail is kept
+
+    def test_login_without_its_csrf_cookie_is_refused(
+        self, api: TestClient, db: DbSession, settings: Settings
+    ) -> None:
+        user = make_user(db, settings)
+        db.commit()
+        response = api.post(
+            "/login", data={"email": user.email, "password": PASSWORD, "csrf_token": "forged"}
+        )
+        assert response.status_code == 400
+        assert db.scalars(select(LoginSession)).all() == []
+
+    def test_next_never_leaves_the_site(
+        self, api: TestClient, db: DbSession, settings: Settings
+    ) -> None:
+        user = make_user(db, settings)
+        db.commit()
+        token = _login_form(api)
+        response = api.post(
+            "/login",
+            data={
+                "email": user.email,
+                "password": PASSWORD,
+                "csrf_token": token,
+                "next": "//evil.example/",
+            },
+            follow_redirects=False,
+        )
+        assert response.headers["location"] == "/"
+
+
+class TestLoginSessionLimits:
+    def test_idle_login_expires(self, api: TestClient, db: DbSession, settings: Settings) -> None:
+        user = make_user(db, settings)
+        cookies, _ = login_cookies(db, settings, user)
+        login = db.scalars(select(LoginSession)).one()
+        login.last_seen_at -= timedelta(minutes=settings.session_idle_minutes + 1)
+        db.commit()
+        api.cookies.update(cookies)
+        assert api.get("/settings", follow_redirects=False).status_code == 303
+
+    def test_absolute_limit(self, api: TestClient, db: DbSession, settings: Settings) -> None:
+        user = make_user(db, settings)
+        cookies, _ = login_cookies(db, settings, user)
+        login = db.scalars(select(LoginSession)).one()
+        login.expires_at = login.last_seen_at  # as if 12 hours had passed
+        db.commit()
+        api.cookies.update(cookies)
+        assert api.get("/settings", follow_redirects=False).status_code == 303
+
+    def test_logout_needs_the_csrf_token(
+        self, api: TestClient, db: DbSession, settings: Settings
+    ) -> None:
+        user = make_user(db, settings)
+        cookies, _ = login_cookies(db, settings, user)
+        db.commit()
+        api.cookies.update(cookies)
+        response = api.post("/logout", data={"csrf_token": "forged"})
+        assert response.status_code == 403
+        assert db.scalars(select(LoginSession)).one().ended_at is None
+
+
+class TestHeadersAndErrors:
+    def test_security_headers_on_pages(self, api: TestClient) -> None:
+        response = api.get("/login")
+        csp = response.headers["content-security-policy"]
+        for directive in ("object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"):
+            assert directive in csp
+        assert "script-src 'self'" in csp
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["cache-control"] == "no-store"
+
+    def test_api_responses_are_not_cached_either(self, api: TestClient) -> None:
+        assert api.get("/healthz").headers["cache-control"] == "no-store"
+
+    def test_versioned_assets_are_cached(self, api: TestClient) -> None:
+        page = api.get("/login").text
+        css = re.search(r'href="(/static/css/app\.css\?v=[0-9a-f]+)"', page)
+        assert css is not None
+        response = api.get(css.group(1))
+        assert response.status_code == 200
+        assert "immutable" in response.headers["cache-control"]
+
+    def test_plotly_is_served_locally(self, api: TestClient) -> None:
+        response = api.get("/vendor/plotly.min.js?v=1")
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/javascript")
+        assert len(response.content) > 1_000_000
+
+    def test_docs_use_local_assets(self, api: TestClient) -> None:
+        page = api.get("/docs").text
+        assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in page
+        assert "cdn" not in page.lower()
+        assert "<script>" not in page  # no inline script: CSP allows 'self' only
+
+    def test_html_404_is_a_page_without_a_trace(self, api: TestClient) -> None:
+        response = api.get("/no/such/page")
+        assert response.status_code == 404
+        assert response.headers["content-type"].startswith("text/html")
+        assert "We could not find that page" in response.text
+        assert "Traceback" not in response.text
+
+    def test_api_404_stays_json(self, api: TestClient) -> None:
+        response = api.get("/api/v1/no-such-route")
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Not Found"}
+
+    def test_pages_need_a_login(self, api: TestClient) -> None:
+        response = api.get("/settings?x=1", follow_redirects=False)
+        assert response.status_code == 303
+        assert response.headers["location"] == "/login?next=/settings%3Fx%3D1"
