@@ -25,10 +25,10 @@ from practice_dashboard import migrate
 from practice_dashboard.app import create_app
 from practice_dashboard.config import Settings
 from practice_dashboard.db import create_db_engine, create_session_factory, session_scope
-from practice_dashboard.models import ClientSummary
+from practice_dashboard.models import ClientSummary, User
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.security import create_access_token
-from practice_dashboard.services import summary
+from practice_dashboard.services import login_session, summary
 from tests.databases import fresh_database
 
 
@@ -159,6 +159,34 @@ def run_backend(backend: str, clients: int, repeat: int) -> list[dict[str, Any]]
             ),
         ]
 
+        # Pages, as a browser gets them (cookie login).
+        cookies = {}
+        with session_scope(create_session_factory(app.state.engine)) as db:
+            for key, user_id in (
+                ("practitioner", practice.practitioner_id),
+                ("long_owner", practice.long_owner_id),
+            ):
+                user = db.get(User, user_id)
+                assert user is not None
+                token, _ = login_session.start(db, settings, user=user, now=now, ip=None)
+                cookies[key] = {login_session.COOKIE_NAME: token}
+        results.append(
+            measure(
+                "page: client page, 5-year client (HTML + chart data)",
+                lambda: api.get(f"/clients/{long_client}", cookies=cookies["long_owner"]),
+                counter,
+                repeat,
+            )
+        )
+        results.append(
+            measure(
+                "page: caseload, practitioner with 150 clients",
+                lambda: api.get("/?limit=150", cookies=cookies["practitioner"]),
+                counter,
+                repeat,
+            )
+        )
+
         # The first caseload of a new practice day recomputes every summary it shows.
         def cold_supervisor() -> Any:
             with app.state.engine.begin() as connection:
@@ -171,7 +199,8 @@ def run_backend(backend: str, clients: int, repeat: int) -> list[dict[str, Any]]
 
         results.append(
             measure(
-                f"caseload: supervisor, COLD (new day: {practice.clients} summaries recomputed)",
+                f"caseload: supervisor, COLD new day "
+                f"(≤{settings.summary_refresh_budget} refreshed in-request)",
                 cold_supervisor,
                 counter,
                 max(2, repeat // 5),
