@@ -181,7 +181,7 @@ def run_backend(backend: str, clients: int, repeat: int) -> list[dict[str, Any]]
         results.append(
             measure(
                 "page: caseload, practitioner with 150 clients",
-                lambda: api.get("/?limit=150", cookies=cookies["practitioner"]),
+                lambda: api.get("/?per_page=200", cookies=cookies["practitioner"]),
                 counter,
                 repeat,
             )

@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final, Literal
 
 from practice_dashboard.domain.facts import ClientStatus
@@ -217,6 +217,11 @@ def _fmt(value: float) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
 
 
+def _stamp(value: datetime) -> str:
+    # Minute precision: two PHQ-9s on one day are still two administrations.
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+
+
 def _date(value: datetime | None) -> str | None:
     return value.date().isoformat() if value is not None else None
 
@@ -242,7 +247,7 @@ def safety_flag(s: ClientSignals, _t: Thresholds) -> Flag | None:
         suggestion="Follow the practice's risk-assessment protocol and check in promptly.",
         # The date makes each administration a new signal: acknowledging one PHQ-9 never
         # quietens the next.
-        signals=(f"phq9_item9@{when}" if when else "phq9_item9",),
+        signals=(f"phq9_item9@{_stamp(s.latest_phq9_at)}" if s.latest_phq9_at else "phq9_item9",),
     )
 
 

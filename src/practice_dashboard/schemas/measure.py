@@ -6,8 +6,9 @@ from typing import Any
 
 from pydantic import Field, StrictInt
 
+from practice_dashboard.domain.instruments import ReliableChangeCategory
 from practice_dashboard.models.enums import Source
-from practice_dashboard.schemas.common import InputSchema, Record, UtcDatetime
+from practice_dashboard.schemas.common import InputSchema, Record, Schema, UtcDatetime
 
 
 class MeasureCreate(InputSchema):
@@ -25,6 +26,14 @@ class MeasureCreate(InputSchema):
     source: Source = Source.CLIENT
 
 
+class ScaleChange(Schema):
+    """One scale's change from the client's first administration with a score on that scale."""
+
+    change: float
+    rci: float | None = Field(description="Reliable Change Index (Jacobson & Truax 1991)")
+    reliable_change: ReliableChangeCategory | None
+
+
 class MeasureRead(Record):
     client_id: uuid.UUID
     instrument: str
@@ -34,3 +43,19 @@ class MeasureRead(Record):
     total: float | None
     subscales: dict[str, Any] | None
     severity: str | None
+    # Change from baseline: the client's first administration of this instrument with a score.
+    # Null on the baseline itself, on an administration that could not be scored, and (for
+    # `rci`/`reliable_change`) for instruments without published reliability figures.
+    baseline_at: datetime | None = Field(
+        default=None, description="When the baseline (first scored) administration was given"
+    )
+    change_from_baseline: float | None = Field(
+        default=None, description="total - baseline total (instruments with a total)"
+    )
+    rci: float | None = Field(
+        default=None, description="Reliable Change Index of that change (Jacobson & Truax 1991)"
+    )
+    reliable_change: ReliableChangeCategory | None = None
+    subscale_changes: dict[str, ScaleChange] | None = Field(
+        default=None, description="Per scale, for instruments scored as scales (CBI)"
+    )

@@ -105,6 +105,7 @@ class CaseloadRead(Schema):
     limit: int
     offset: int
     stale: int = Field(
-        description="Visible clients whose figures are from an earlier day (being refreshed)"
+        description="Visible clients whose figures are out of date (from an earlier day, or "
+        "showing a next session that has begun) and are waiting to be refreshed"
     )
     practitioners: list[PractitionerLoadRead]

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, case, func, nulls_last, select
+from sqlalchemy import Select, and_, case, func, nulls_last, select
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
@@ -37,7 +37,11 @@ class CaseloadSort(StrEnum):
 
 _SORT_COLUMNS: dict[CaseloadSort, Any] = {
     CaseloadSort.NAME: func.lower(Client.display_name),
-    CaseloadSort.STATUS: Client.status,
+    # The course of care, not the alphabet: active, paused, discharged.
+    CaseloadSort.STATUS: case(
+        {ClientStatus.ACTIVE: 0, ClientStatus.PAUSED: 1, ClientStatus.DISCHARGED: 2},
+        value=Client.status,
+    ),
     CaseloadSort.PRACTITIONER: func.lower(User.full_name),
     CaseloadSort.LAST_ATTENDED: ClientSummary.last_attended_at,
     CaseloadSort.NEXT_SESSION: ClientSummary.next_session_at,
@@ -58,6 +62,8 @@ def caseload(
     status: ClientStatus | None = None,
     practitioner_id: uuid.UUID | None = None,
     search: str | None = None,
+    practitioner_ids: Select[Any] | None = None,
+    flagged_only: bool = False,
     sort: CaseloadSort = CaseloadSort.FLAGS,
     descending: bool | None = None,
     limit: int = 50,
@@ -65,11 +71,12 @@ def caseload(
 ) -> dict[str, Any]:
     visible = access.visible_client_ids(actor.user).where(Client.archived_at.is_(None))
     today = summary.practice_today(settings, now)
-    # Summaries from an earlier day are recomputed here up to a budget; the background
-    # refresher (or the nightly CLI) does the rest, and those rows show their `as_of` date.
+    # Summaries from an earlier day (or showing a "next session" that has begun since) are
+    # recomputed here up to a budget; the background refresher (or the nightly CLI) does the
+    # rest, and those rows show their `as_of` date.
     budget = settings.summary_refresh_budget
     if budget:
-        stale = list(db.scalars(summary.stale_client_ids(today, visible, limit=budget)))
+        stale = list(db.scalars(summary.stale_client_ids(today, visible, limit=budget, now=now)))
         if stale:
             summary.refresh(db, stale, settings=settings, now=now)
 
@@ -84,6 +91,11 @@ def caseload(
         stmt = stmt.where(Client.status == status)
     if practitioner_id is not None:
         stmt = stmt.where(Client.practitioner_id == practitioner_id)
+    if practitioner_ids is not None:
+        stmt = stmt.where(Client.practitioner_id.in_(practitioner_ids))
+    if flagged_only:
+        # Active (unacknowledged) flags only, like the flag/level filters.
+        stmt = stmt.where(ClientSummary.flag_rank > 0)
     if flag or level:
         stmt = stmt.where(ClientSummary.flag_codes.like(f"% {flag or '%'}:{level or '%'} %"))
     if search:
@@ -105,7 +117,7 @@ def caseload(
     audit.record(db, actor, "list", "caseload", detail=f"{len(rows)} of {total}")
     not_current = db.scalar(
         select(func.count()).select_from(
-            summary.stale_client_ids(today, visible).order_by(None).subquery()
+            summary.stale_client_ids(today, visible, now=now).order_by(None).subquery()
         )
     )
     return {
@@ -137,6 +149,8 @@ def _item(client: Client, s: ClientSummary | None, practitioner_name: str) -> di
         "time_in_window": s.time_in_window,
         "episodes_per_week": headline.get("episodes_per_week"),
         "capacity_direction": headline.get("capacity_direction", "insufficient_data"),
+        # Summaries computed before the sparkline existed lack it until their next refresh.
+        "weekly_recovery": headline.get("weekly_recovery"),
         "flags": s.flags,
         "as_of": s.as_of,
     }
@@ -155,9 +169,33 @@ def _item_without_summary(client: Client, practitioner_name: str) -> dict[str, A
         "time_in_window": None,
         "episodes_per_week": None,
         "capacity_direction": "insufficient_data",
+        "weekly_recovery": None,
         "flags": [],
         "as_of": None,
     }
+
+
+def recovery_direction_counts(db: DbSession, *, actor: Actor) -> dict[str, int]:
+    """Active visible clients per recovery-trend direction (no summary yet: insufficient data).
+
+    One query. Counts every active, non-archived client the caller can see, whatever filters
+    the caseload page has applied.
+    """
+    direction = func.coalesce(ClientSummary.recovery_direction, "insufficient_data")
+    rows = db.execute(
+        select(direction, func.count(Client.id))
+        .outerjoin(ClientSummary, ClientSummary.client_id == Client.id)
+        .where(
+            Client.id.in_(access.visible_client_ids(actor.user)),
+            Client.archived_at.is_(None),
+            Client.status == ClientStatus.ACTIVE,
+        )
+        .group_by(direction)
+    ).all()
+    counts = dict.fromkeys(("improving", "no_clear_trend", "worsening", "insufficient_data"), 0)
+    for name, n in rows:
+        counts[str(name)] = counts.get(str(name), 0) + int(n)
+    return counts
 
 
 def practitioner_loads(

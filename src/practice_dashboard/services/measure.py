@@ -10,11 +10,17 @@ from sqlalchemy import select
 
 from practice_dashboard.db import DbSession
 from practice_dashboard.domain.facts import MeasureFact
-from practice_dashboard.domain.instruments import score_measure, validate_measure
+from practice_dashboard.domain.instruments import (
+    INSTRUMENTS,
+    Instrument,
+    reliable_change,
+    score_measure,
+    validate_measure,
+)
 from practice_dashboard.errors import Invalid
 from practice_dashboard.models import Measure
 from practice_dashboard.models.base import utcnow
-from practice_dashboard.schemas.measure import MeasureCreate
+from practice_dashboard.schemas.measure import MeasureCreate, MeasureRead, ScaleChange
 from practice_dashboard.services import access, audit
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.common import check_range, in_time_range, page
@@ -90,3 +96,82 @@ def create_measure(
     db.flush()
     audit.record(db, actor, "create", "measure", measure.id, client_id=client.id)
     return measure
+
+
+def _has_reliability(instrument: Instrument, scale: str | None) -> bool:
+    if scale is None:
+        return instrument.reliability is not None
+    sub = instrument.subscale(scale)
+    return sub is not None and sub.reliability is not None
+
+
+def _change(
+    instrument: Instrument, scale: str | None, baseline: float, value: float
+) -> ScaleChange:
+    if not _has_reliability(instrument, scale):
+        return ScaleChange(change=value - baseline, rci=None, reliable_change=None)
+    rc = reliable_change(instrument, baseline, value, scale=scale)
+    return ScaleChange(change=rc.change, rci=rc.rci, reliable_change=rc.reliable_change)
+
+
+def with_baseline_change(
+    db: DbSession, client_id: uuid.UUID, measures: list[Measure]
+) -> list[MeasureRead]:
+    """The measures as returned by the API, each with its change from the client's baseline.
+
+    The baseline of an instrument is the client's first administration of it with a score
+    (per scale for instruments scored as scales, like the CBI); the RCI follows Jacobson &
+    Truax (1991) with the registry's reliability figures, as in the metrics. One query
+    whatever the number of measures.
+    """
+    codes = sorted({m.instrument for m in measures})
+    # Baseline per (instrument, scale or None): (measure id, administered_at, score).
+    baselines: dict[tuple[str, str | None], tuple[uuid.UUID, datetime, float]] = {}
+    if codes:
+        rows = db.execute(
+            select(
+                Measure.id,
+                Measure.instrument,
+                Measure.administered_at,
+                Measure.total,
+                Measure.subscales,
+            )
+            .where(Measure.client_id == client_id, Measure.instrument.in_(codes))
+            .order_by(Measure.administered_at, Measure.id)
+        )
+        for measure_id, code, at, total, subscales in rows:
+            if total is not None:
+                baselines.setdefault((code, None), (measure_id, at, total))
+            for scale, value in (subscales or {}).items():
+                if value is not None:
+                    baselines.setdefault((code, scale), (measure_id, at, value))
+    out = []
+    for m in measures:
+        read = MeasureRead.model_validate(m)
+        instrument = INSTRUMENTS.get(m.instrument)
+        if instrument is None:
+            out.append(read)
+            continue
+        update: dict[str, object] = {}
+        if instrument.has_total:
+            base = baselines.get((m.instrument, None))
+            if base is not None:
+                update["baseline_at"] = base[1]
+            if base is not None and m.total is not None and base[0] != m.id:
+                change = _change(instrument, None, base[2], m.total)
+                update["change_from_baseline"] = change.change
+                update["rci"] = change.rci
+                update["reliable_change"] = change.reliable_change
+        else:
+            firsts = [b for (code, scale), b in baselines.items() if code == m.instrument and scale]
+            if firsts:
+                update["baseline_at"] = min(b[1] for b in firsts)
+            scales = {}
+            for sub in instrument.subscales:
+                value = (m.subscales or {}).get(sub.code)
+                base = baselines.get((m.instrument, sub.code))
+                if value is not None and base is not None and base[0] != m.id:
+                    scales[sub.code] = _change(instrument, sub.code, base[2], value)
+            update["subscale_changes"] = scales or None
+        out.append(read.model_copy(update=update))
+    return out

@@ -11,6 +11,7 @@ Writes that bypass the ORM (bulk loaders) call `refresh()` themselves.
 
 from __future__ import annotations
 
+import statistics
 import uuid
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
@@ -45,6 +46,8 @@ from practice_dashboard.services.flags import (
 # Headline windows: 28 days for the figures, 12 weeks for trends (+ a week of slack).
 HEADLINE_PERIOD = timedelta(days=28)
 FACTS_LOOKBACK = timedelta(weeks=13)
+# The caseload's sparkline: weekly median recovery over the last 12 weeks (inside the lookback).
+SPARKLINE_WEEKS = 12
 _CLIENT_RECORDS = (Observation, Episode, Session, Measure, Annotation, FlagAcknowledgement)
 _DIRTY = "summary_dirty_clients"
 SAFETY_RANK = 3
@@ -70,7 +73,25 @@ def _headline(facts: ClientFacts, metrics: ClientMetrics, now: datetime) -> dict
         "time_in_window": metrics.capacity.time_in_window,
         "episodes_per_week": metrics.episodes_per_week,
         "capacity_direction": metrics.capacity.trend.direction,
+        "weekly_recovery": weekly_recovery(facts, now),
     }
+
+
+def weekly_recovery(facts: ClientFacts, now: datetime) -> list[float | None]:
+    """Median recovery minutes per week, oldest first, for the 12 weeks up to `now`.
+
+    Weeks end at `now` (not on calendar boundaries) so the last point is always the latest
+    seven days; a week without a recovered episode is None (a gap, never a 0).
+    """
+    start = now - timedelta(weeks=SPARKLINE_WEEKS)
+    weeks: list[list[float]] = [[] for _ in range(SPARKLINE_WEEKS)]
+    for episode in facts.episodes:
+        if episode.baseline_at is None or not start <= episode.started_at < now:
+            continue
+        minutes = (episode.baseline_at - episode.started_at).total_seconds() / 60
+        if minutes >= 0:  # a return before onset is bad data: left out, as in the metrics
+            weeks[int((episode.started_at - start) / timedelta(weeks=1))].append(minutes)
+    return [round(statistics.median(w), 1) if w else None for w in weeks]
 
 
 def _flag_rank(speaking: list[dict[str, Any]]) -> int:
@@ -144,18 +165,26 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
 
 
-def stale_client_ids(today: date, visible: Select[Any], *, limit: int | None = None) -> Select[Any]:
+def stale_client_ids(
+    today: date,
+    visible: Select[Any],
+    *,
+    limit: int | None = None,
+    now: datetime | None = None,
+) -> Select[Any]:
     """Ids among `visible` clients whose summary is missing or from an earlier day.
 
+    With `now`, also those whose "next session" has begun since they were computed (the
+    only headline figure that goes wrong within a day without a write).
     Missing summaries come first (they cannot be shown at all), then the oldest.
     """
+    outdated = [ClientSummary.client_id.is_(None), ClientSummary.as_of < today]
+    if now is not None:
+        outdated.append(ClientSummary.next_session_at <= now)
     stmt = (
         select(Client.id)
         .outerjoin(ClientSummary, ClientSummary.client_id == Client.id)
-        .where(
-            Client.id.in_(visible),
-            or_(ClientSummary.client_id.is_(None), ClientSummary.as_of < today),
-        )
+        .where(Client.id.in_(visible), or_(*outdated))
         .order_by(ClientSummary.as_of.is_not(None), ClientSummary.as_of, Client.id)
     )
     return stmt if limit is None else stmt.limit(limit)
@@ -166,7 +195,7 @@ def refresh_stale(
 ) -> int:
     """Refresh one batch of stale summaries (any caller's); the background refresher's step."""
     now = now or utcnow()
-    stale = stale_client_ids(practice_today(settings, now), select(Client.id), limit=batch)
+    stale = stale_client_ids(practice_today(settings, now), select(Client.id), limit=batch, now=now)
     ids = list(db.scalars(stale))
     return refresh(db, ids, settings=settings, now=now) if ids else 0
 

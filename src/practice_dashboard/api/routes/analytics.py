@@ -67,7 +67,7 @@ def acknowledge_flag(
     )
 
 
-@router.get("/caseload", response_model=CaseloadRead)
+@router.get("/caseload", response_model=CaseloadRead, name="api_caseload")
 def caseload(
     actor: CurrentActor,
     db: DbSession,

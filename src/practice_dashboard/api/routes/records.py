@@ -286,7 +286,7 @@ def list_measures(
     start: Start = None,
     end: End = None,
 ) -> Page[MeasureRead]:
-    """A client's measures, newest first, with the server's scores."""
+    """A client's measures, newest first, with the server's scores and change from baseline."""
     items, total = measure_service.list_measures(
         db,
         client_id=client_id,
@@ -297,7 +297,13 @@ def list_measures(
         limit=paging.limit,
         offset=paging.offset,
     )
-    return _page(MeasureRead, items, total, paging)  # type: ignore[no-any-return]
+    # Each with its change from the client's baseline and its RCI (one more query).
+    return Page[MeasureRead](
+        items=measure_service.with_baseline_change(db, client_id, items),
+        total=total,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
 
 
 @router.post(
@@ -310,6 +316,6 @@ def create_measure(
     client_id: uuid.UUID, data: MeasureCreate, actor: CurrentActor, db: DbSession
 ) -> MeasureRead:
     """Record one administration of an instrument; items are validated and scored."""
-    return MeasureRead.model_validate(
-        measure_service.create_measure(db, client_id=client_id, data=data, actor=actor)
-    )
+    measure = measure_service.create_measure(db, client_id=client_id, data=data, actor=actor)
+    [read] = measure_service.with_baseline_change(db, measure.client_id, [measure])
+    return read

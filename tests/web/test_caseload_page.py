@@ -1,0 +1,551 @@
+"""The caseload page: rows and figures, filters, sorting, search, paging, chips, load, queries.
+
+Pages are read as a DOM (a small html.parser tree, `parse`), not by substring, so a test
+checks what a person or a screen reader would meet. The other page tests import it from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import sessionmaker
+
+from practice_dashboard.app import create_app
+from practice_dashboard.config import Settings
+from practice_dashboard.db import DbSession
+from practice_dashboard.domain.facts import ClientFacts, EpisodeFact
+from practice_dashboard.models import Client, ClientSummary, User
+from practice_dashboard.models.enums import Attendance, ClientStatus, Role, Zone
+from practice_dashboard.services.summary import weekly_recovery
+from practice_dashboard.web.sparkline import sparkline
+from tests.builders import (
+    login_cookies,
+    make_client,
+    make_episode,
+    make_measure,
+    make_observation,
+    make_session,
+    make_user,
+    supervise,
+)
+from tests.conftest import QueryCounter
+
+# --------------------------------------------------------------------------------------------
+# A small DOM
+# --------------------------------------------------------------------------------------------
+
+_VOID = {
+    "area",
+    "base",
+    "br",
+    "col",
+    "embed",
+    "hr",
+    "img",
+    "input",
+    "link",
+    "meta",
+    "source",
+    "wbr",
+}
+
+
+@dataclass
+class Node:
+    tag: str
+    attrs: dict[str, str]
+    children: list[Node | str] = field(default_factory=list)
+
+    @property
+    def classes(self) -> set[str]:
+        return set(self.attrs.get("class", "").split())
+
+    def text(self) -> str:
+        """The element's text with whitespace collapsed, as a person reads it."""
+        parts: list[str] = []
+
+        def walk(node: Node) -> None:
+            for child in node.children:
+                if isinstance(child, str):
+                    parts.append(child)
+                else:
+                    walk(child)
+
+        walk(self)
+        return " ".join("".join(parts).split())
+
+    def iter(self) -> Iterator[Node]:
+        for child in self.children:
+            if isinstance(child, Node):
+                yield child
+                yield from child.iter()
+
+    def find_all(
+        self, tag: str | None = None, *, cls: str | None = None, **attrs: str
+    ) -> list[Node]:
+        """Descendants by tag, class and attributes (`data_client=` means `data-client`)."""
+        wanted = {k.replace("_", "-"): v for k, v in attrs.items()}
+        return [
+            n
+            for n in self.iter()
+            if (tag is None or n.tag == tag)
+            and (cls is None or cls in n.classes)
+            and all(n.attrs.get(k) == v for k, v in wanted.items())
+        ]
+
+    def find(self, tag: str | None = None, *, cls: str | None = None, **attrs: str) -> Node:
+        found = self.find_all(tag, cls=cls, **attrs)
+        assert found, f"no <{tag or '*'}> with class={cls} {attrs}"
+        return found[0]
+
+    def by_id(self, element_id: str) -> Node:
+        return self.find(id=element_id)
+
+
+class _TreeBuilder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = Node("#document", {})
+        self.stack = [self.root]
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        node = Node(tag, {k: v if v is not None else "" for k, v in attrs})
+        self.stack[-1].children.append(node)
+        if tag not in _VOID:
+            self.stack.append(node)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.stack[-1].children.append(Node(tag, {k: v or "" for k, v in attrs}))
+
+    def handle_endtag(self, tag: str) -> None:
+        for i in range(len(self.stack) - 1, 0, -1):
+            if self.stack[i].tag == tag:
+                del self.stack[i:]
+                return
+
+    def handle_data(self, data: str) -> None:
+        self.stack[-1].children.append(data)
+
+
+def parse(html: str) -> Node:
+    builder = _TreeBuilder()
+    builder.feed(html)
+    builder.close()
+    return builder.root
+
+
+def page(api: TestClient, db: DbSession, settings: Settings, user: User, url: str) -> Node:
+    """GET `url` logged in as `user`; asserts a 200 and returns the DOM."""
+    response = get(api, db, settings, user, url)
+    assert response.status_code == 200, response.text[:2000]
+    return parse(response.text)
+
+
+def get(api: TestClient, db: DbSession, settings: Settings, user: User, url: str) -> Any:
+    cookies, _ = login_cookies(db, settings, user)
+    db.commit()
+    api.cookies.clear()
+    api.cookies.update(cookies)
+    return api.get(url, follow_redirects=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Data: relative to the real clock, because summaries are computed for "now"
+# --------------------------------------------------------------------------------------------
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def calm_client(db: DbSession, owner: User, **overrides: Any) -> Client:
+    """A client with recent data and no flag."""
+    client = make_client(db, owner, **overrides)
+    make_observation(db, client, observed_at=_now() - timedelta(days=1), zone=Zone.WITHIN)
+    return client
+
+
+def improving_client(db: DbSession, owner: User, name: str) -> Client:
+    """Weekly episodes recovering faster each week: median 40 min over 28 days, improving."""
+    now = _now()
+    client = make_client(db, owner, display_name=name)
+    for week, minutes in enumerate([90, 80, 70, 60, 50, 40, 40, 30]):
+        start = now - timedelta(weeks=8 - week, hours=-2)
+        make_episode(db, client, started_at=start, baseline_at=start + timedelta(minutes=minutes))
+    make_observation(db, client, observed_at=now - timedelta(days=1), zone=Zone.WITHIN)
+    make_observation(db, client, observed_at=now - timedelta(days=2), zone=Zone.HYPER)
+    make_session(db, client, starts_at=now - timedelta(days=3), attendance=Attendance.ATTENDED)
+    make_session(db, client, starts_at=now + timedelta(days=4), attendance=Attendance.SCHEDULED)
+    return client
+
+
+def safety_client(db: DbSession, owner: User, name: str) -> Client:
+    """PHQ-9 item 9 above 0: a safety alert."""
+    client = calm_client(db, owner, display_name=name)
+    make_measure(
+        db,
+        client,
+        administered_at=_now() - timedelta(days=2),
+        items=[1, 1, 1, 1, 1, 1, 1, 1, 1],
+        total=9.0,
+    )
+    return client
+
+
+def rows(doc: Node) -> list[Node]:
+    return doc.by_id("caseload-table").find("tbody").find_all("tr")
+
+
+def names(doc: Node) -> list[str]:
+    if not doc.find_all(id="caseload-table"):
+        return []
+    return [row.find("a", cls="client-name").text() for row in rows(doc)]
+
+
+def row_of(doc: Node, client: Client) -> Node:
+    return doc.by_id("caseload-table").find("tr", data_client=str(client.id))
+
+
+# --------------------------------------------------------------------------------------------
+# Tests
+# --------------------------------------------------------------------------------------------
+
+
+class TestRowsAndFigures:
+    def test_each_client_is_a_row_with_its_figures(
+        self, api: TestClient, db: DbSession, settings: Settings
+    ) -> None:
+        owner = make_user(db, settings)
+        client = improving_client(db, owner, "Ada Example")
+        quiet = make_client(db, owner, display_name="Bo Quiet")
+        other = make_client(db, make_user(db, settings), display_name="Not Mine")
+        doc = page(api, db, settings, owner, "/")
+
+        assert sorted(names(doc)) == ["Ada Example", "Bo Quiet"]
+        assert other.display_name not in doc.text()
+        row = row_of(doc, client)
+        assert row.find("a", cls="client-name").attrs["href"] == f"/clients/{client.id}"
+        cells = row.find_all("td")
+        tz = settings.timezone
+        now = _now()
+        assert cells[1].text() == "Active"
+        assert cells[2].text() == (now - timedelta(days=3)).astimezone(tz).strftime("%d %b %Y")
+        next_at = (now + timedelta(days=4)).astimezone(tz).strftime("%a %d %b, %H:%M")
+        assert cells[3].text() == next_at
+        recovery = row.find("td", cls="recovery-cell")
+        assert recovery.find(cls="recovery-median").text() == "40 min"
+        direction = recovery.find("span", cls="direction")
+        assert direction.attrs["data-direction"] == "improving"
+        assert direction.text() == "↓ improving"
+        # The arrow is decoration; the word carries the meaning for screen readers.
+        assert direction.find("span").attrs["aria-hidden"] == "true"
+        assert cells[5].text() == "50%"
+
+        spark = recovery.find("svg")
+        assert spark.attrs["role"] == "img"
+        assert spark.attrs["aria-label"].startswith("Weekly median recovery time")
+        assert "latest 30 min" in spark.attrs["aria-label"]
+        assert spark.find_all("polyline") or spark.find_all("circle")
+
+        quiet_row = row_of(doc, quiet)
+        assert quiet_row.find(cls="recovery-median").text() == "—"
+        assert quiet_row.find("span", cls="direction").text() == "not enough data"
+        assert "No recovered activation episodes" in quiet_row.find("svg").attrs["aria-label"]
+
+    def test_a_hostile_name_is_text(
+        self, api: TestClient, db: DbSession, settings: Settings
+    ) -> None:
+        owner = make_user(db, settings)
+        hostile = "<script>alert(1)</script>"
+        client = calm_client(db, owner, display_name=hostile)
+        response = get(api, db, settings, owner, "/")
+        doc = parse(response.text)
+        assert row_of(doc, client).find("a", cls="client-name").text() == hostile
+        assert all("alert(1)" not in s.text() for s in doc.find_all("script"))
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text
+
+    def test_admins_go_to_accounts(
+        self, api: TestClient, db: DbSession, settings: Settings
+    ) -> None:
+        admin = make_user(db, settings, Role.ADMIN)
+        response = get(api, db, settings, admin, "/")
+        assert response.status_code == 303
+        assert response.headers["location"] == "/admin/users"
+
+    def test_needs_a_login(self, api: TestClient) -> None:
+        response = api.get("/", follow_redirects=False)
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/login")
+
+
+class TestFlags:
+    def test_chips_carry_their_reasons_for_hover_focus_and_screen_readers(
+        self, api: TestClient, db: DbSession, settings: Settings
+    ) -> None:
+        owner = make_user(db, settings)
+        client = safety_client(db, owner, "Cy Safety")
+        doc = page(api, db, settings, owner, "/")
+        chip = row_of(doc, client).find("span", cls="chip", data_flag="safety")
+        assert "alert-level" in chip.classes
+        assert chip.attrs["tabindex"] == "0"
+        assert chip.text().startswith("Safety · alert")
+        tip = doc.by_id(chip.attrs["aria-describedby"])
+        assert tip.attrs["role"] == "tooltip"
+        assert tip in chip.find_all(cls="tip")
+        assert tip.find(cls="tip-lead").text() == "Check-in suggested, because:"
+        reasons = [r.text() for r in tip.find_all(cls="tip-reason")]
+        assert reasons
+        assert any("PHQ-9" in r for r in reasons)
+        assert tip.find(cls="tip-suggestion").text().startswith("Next step:")
+
+    def test_filter_by_flag_and_level(
+        self, api: TestClient, db: DbSession, settings: Settings
+    ) -> None:
+        owner = make_user(db, settings)
+        safety_client(db, owner, "Alert Person")
+        make_client(db, owner, display_name="No Data Person")  # stale_data: watch
+        calm_client(db, owner, display_name="Calm Person")
+        assert names(page(api, db, settings, owner, "/?flag=safety")) == ["Alert Person"]
+        assert names(page(api, db, settings, owner, "/?level=watch")) == ["No Data Person"]
+        assert names(page(api, db, settings, owner, "/?flag=stale_data&level=alert")) == []
+        # Worst first by default; an empty form choice or a hand-edited value means "any".
+        everyone = page(api, db, settings, owner, "/?flag=&level=bogus&sort=nope")
+        assert names(everyone) == ["Alert Person", "No Data Person", "Calm Person"]
+        flags_th = everyone.by_id("caseload-table").find("a", data_sort="flags").attrs
+        assert flags_th["href"] == "?order=asc"
+        selected = page(api, db, settings, owner, "/?flag=safety").by_id("f-flag")
+        assert selected.find("option", value="safety").attrs.get("selected") == ""
+
+
+class TestFilteringSortingPaging:
+    def test_status_and_search(self, api: TestClient, db: DbSession, settings: Settings) -> None:
+        owner = make_user(db, settings)
+        calm_client(db, owner, display_name="Dana Active")
+        calm_client(db, owner, display_name="Dan Paused", status=ClientStatus.PAUSED)
+        calm_client(db, owner, display_name="Eve Other")
+        assert names(page(api, db, settings, owner, "/?status=paused")) == ["Dan Paused"]
+        assert names(page(api, db, settings, owner, "/?search=DAN&sort=name")) == [
+            "Dan Paused",
+            "Dana Active",
+        ]
+        doc = page(api, db, settings, owner, "/?search=%25")  # a literal %, not a wildcard
+        assert names(doc) == []
+        assert doc.by_id("result-line").text() == "No clients match these filters."
+        form = doc.find("form", role="search")
+        assert form.attrs["method"] == "get"
+        assert form.find("input", name="search").attrs["value"] == "%"
+
+    def test_sort_by_column_toggles_order(
+        self, api: TestClient, db: DbSession, settings: Settings
+    ) -> None:
+        owner = make_user(db, settings)
+        for name in ("Bea", "Abe", "Cal"):
+            calm_client(db, owner, display_name=name)
+        doc = page(api, db, settings, owner, "/?sort=name")
+        assert names(doc) == ["Abe", "Bea", "Cal"]
+        header = doc.by_id("caseload-table").find("a", data_sort="name")
+        assert doc.by_id("caseload-table").find("th", aria_sort="ascending").find("a") == header
+        assert header.attrs["href"] == "?sort=name&order=desc"
+        doc = page(api, db, settings, owner, "/" + header.attrs["href"])
+        assert names(doc) == ["Cal", "Bea", "Abe"]
+        assert doc.by_id("caseload-table").find("th", aria_sort="descending")
+        # Only the sorted column has aria-sort.
+        assert len(doc.find_all("th", aria_sort="descending")) == 1
+        assert not doc.find_all("th", aria_sort="ascending")
+
+    def test_sort_by_recovery_puts_unknown_last(
+        self, api: TestClient, db: DbSession, settings: Settings
+    ) -> None:
+        owner = make_user(db, settings)
+        fast = calm_client(db, owner, display_name="Fast")
+        start = _now() - timedelta(days=2)
+        make_episode(db, fast, started_at=start, baseline_at=start + timedelta(minutes=20))
+        calm_client(db, owner, display_name="Unknown")
+        improving_client(db, owner, "Slower")
+        asc = names(page(api, db, settings, owner, "/?sort=recovery&order=asc"))
+        desc = names(page(api, db, settings, owner, "/?sort=recovery&order=desc"))
+        # A client without a recovery figure is never "fastest" or "slowest": it goes last.
+        assert asc == ["Fast", "Slower", "Unknown"]
+        assert desc == ["Slower", "Fast", "Unknown"]
+
+    def test_paging(
+        self, api: TestClient, db: DbSession, settings: Settings, queries: QueryCounter
+    ) -> None:
+        owner = make_user(db, settings)
+        for i in range(27):
+            calm_client(db, owner, display_name=f"Person {i:02d}")
+        doc = page(api, db, settings, owner, "/?sort=name&per_page=25")
+        assert len(rows(doc)) == 25
+        assert doc.by_id("result-line").text().startswith("1–25 of 27 clients")
+        pager = doc.find("nav", aria_label="Pages")
+        next_link = pager.find("a", rel="next").attrs["href"]
+        assert next_link == "?sort=name&page=2&per_page=25"
+        doc = page(api, db, settings, owner, "/" + next_link)
+        assert names(doc) == ["Person 25", "Person 26"]
+        assert doc.find("nav", aria_label="Pages").find("a", rel="prev")
+
+
+class TestPanels:
+    def test_own_load_with_its_flag_and_recovery_directions(
+        self, api: TestClient, db: DbSession, settings: Settings
+    ) -> None:
+        owner = make_user(db, settings)
+        safety_client(db, owner, "One")
+        improving_client(db, owner, "Two")
+        calm_client(db, owner, display_name="Three", status=ClientStatus.PAUSED)
+        doc = page(api, db, settings, owner, "/")
+        load = doc.by_id("own-load")
+        figures = {
+            dd.attrs["data-figure"]: dd.text()
+            for dd in load.find_all("dd")
+            if "data-figure" in dd.attrs
+        }
+        assert figures == {
+            "active_caseload": "2",
+            "attended_sessions_last_7_days": "1",
+            "alert_share": "50%",
+            "self_check": "—",
+        }
+        # One of two active clients has an alert: above the 30% the practice allows.
+        flag = load.find(cls="load-flag")
+        assert flag.find("p").text().startswith("Check-in suggested")
+        assert "1 of 2 active clients (50%) have an alert" in flag.find("ul").text()
+
+        directions = doc.by_id("directions")
+        counts = {
+            d.attrs["data-direction"]: d.text()
+            for d in directions.find_all("dd")
+            if "data-direction" in d.attrs
+        }
+        assert counts == {
+            "improving": "1",
+            "no_clear_trend": "0",
+            "worsening": "0",
+            "insufficient_data": "1",
+        }
+        assert "Active clients you can see (2)" in directions.text()
+
+    def test_calm_load_says_so(self, api: TestClient, db: DbSession, settings: Settings) -> None:
+        owner = make_user(db, settings)
+        calm_client(db, owner)
+        load = page(api, db, settings, owner, "/").by_id("own-load")
+        assert not load.find_all(cls="load-flag")
+        assert (
+            load.find(cls="load-ok").text()
+            == "Within the practice's limits on every measure above."
+        )
+
+    def test_supervisor_sees_supervisees_clients_with_a_practitioner_column(
+        self, api: TestClient, db: DbSession, settings: Settings
+    ) -> None:
+        supervisor = make_user(db, settings, Role.SUPERVISOR, full_name="Sam Supervisor")
+        supervisee = make_user(db, settings, full_name="Tess Therapist")
+        supervise(db, supervisor, supervisee)
+        calm_client(db, supervisor, display_name="Own Client")
+        theirs = calm_client(db, supervisee, display_name="Their Client")
+        calm_client(db, make_user(db, settings), display_name="Stranger")
+        doc = page(api, db, settings, supervisor, "/?sort=name")
+        assert names(doc) == ["Own Client", "Their Client"]
+        assert row_of(doc, theirs).find_all("td")[1].text() == "Tess Therapist"
+        filtered = page(api, db, settings, supervisor, f"/?practitioner={supervisee.id}")
+        assert names(filtered) == ["Their Client"]
+
+
+class TestStale:
+    @pytest.fixture
+    def lazy_app(self, settings: Settings, session_factory: sessionmaker[OrmSession]) -> FastAPI:
+        # No refresh budget: summaries from an earlier day are shown as they are.
+        app = create_app(settings.model_copy(update={"summary_refresh_budget": 0}))
+        app.state.session_factory = session_factory
+        return app
+
+    def test_figures_from_an_earlier_day_say_so(
+        self, lazy_app: FastAPI, db: DbSession, settings: Settings
+    ) -> None:
+        owner = make_user(db, settings)
+        old = calm_client(db, owner, display_name="Yesterday's")
+        calm_client(db, owner, display_name="Today's")
+        db.commit()
+        yesterday = datetime.now(settings.timezone).date() - timedelta(days=1)
+        db.execute(
+            update(ClientSummary).where(ClientSummary.client_id == old.id).values(as_of=yesterday)
+        )
+        db.commit()
+        with TestClient(lazy_app) as api:
+            doc = page(api, db, settings, owner, "/")
+        assert (
+            doc.by_id("stale-notice")
+            .text()
+            .startswith("Figures for 1 client are waiting to be brought up to date")
+        )
+        assert row_of(doc, old).find(cls="as-of").text() == f"figures from {yesterday:%d %b}"
+        assert len(doc.find_all(cls="as-of")) == 1
+
+
+class TestSparkline:
+    def test_weekly_medians_with_gaps(self) -> None:
+        now = _now()
+
+        def episode(days_ago: float, minutes: float | None) -> EpisodeFact:
+            start = now - timedelta(days=days_ago)
+            end = None if minutes is None else start + timedelta(minutes=minutes)
+            return EpisodeFact(started_at=start, peak_intensity=6, baseline_at=end)
+
+        facts = ClientFacts(
+            status=ClientStatus.ACTIVE,
+            intake_date=(now - timedelta(days=200)).date(),
+            episodes=(
+                episode(100, 99),  # before the 12 weeks: left out
+                episode(80, 60),  # the first week (84 to 77 days ago)
+                episode(2, 20),
+                episode(1, 30),
+                episode(1, 40),
+                episode(0.5, None),  # not back to baseline: no duration to take a median of
+            ),
+        )
+        weeks = weekly_recovery(facts, now)
+        assert len(weeks) == 12
+        assert weeks[0] == 60
+        assert weeks[-1] == 30  # the last seven days: median of 20, 30 and 40
+        assert weeks[1:-1] == [None] * 10
+
+    def test_runs_dots_and_labels(self) -> None:
+        spark = sparkline([None, 10, 20, None, 30, None, None, None, None, None, None, None])
+        # One run of two weeks; the y axis runs from 0 (bottom) to the longest week (top).
+        assert spark.segments == ("13.4,17.7 23.7,10.3",)
+        assert len(spark.dots) == 1  # an isolated week
+        assert spark.latest == spark.dots[0]
+        assert "3 of them with recovered episodes" in spark.label
+        assert "latest is from 7 weeks ago" in spark.label
+        assert not sparkline([None] * 12).has_data
+        assert sparkline(None).label == "Weekly recovery has not been computed yet"
+
+
+class TestQueryCount:
+    def test_fixed_number_of_queries_whatever_the_caseload(
+        self, api: TestClient, db: DbSession, settings: Settings, queries: QueryCounter
+    ) -> None:
+        owner = make_user(db, settings)
+        counts = []
+        for n in (3, 37):
+            for _ in range(n):
+                client = safety_client(db, owner, "Someone")
+                make_episode(db, client, started_at=_now() - timedelta(days=3))
+            cookies, _ = login_cookies(db, settings, owner)
+            db.commit()
+            api.cookies.update(cookies)
+            queries.reset()
+            response = api.get("/?per_page=100")
+            assert response.status_code == 200
+            counts.append(queries.count)
+            assert len(rows(parse(response.text))) == (3 if n == 3 else 40)
+        assert counts[0] == counts[1], queries.statements
