@@ -8,6 +8,8 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from practice_dashboard import cli_csv, cli_fhir, cli_pdf
+from practice_dashboard.cli_export import export_app, import_app
 from practice_dashboard.config import Settings, get_settings
 from practice_dashboard.db import (
     SessionFactory,
@@ -19,6 +21,10 @@ from practice_dashboard.errors import AppError, Invalid
 from practice_dashboard.models.enums import Role
 
 app = typer.Typer(help="Practice Dashboard: serve, migrate, manage accounts, load demo data.")
+# Importing the command modules registers their commands on the export/import groups.
+cli_csv.__name__, cli_fhir.__name__, cli_pdf.__name__  # noqa: B018
+app.add_typer(export_app, name="export")
+app.add_typer(import_app, name="import")
 
 
 def _settings() -> Settings:
