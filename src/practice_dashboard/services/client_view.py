@@ -1,0 +1,160 @@
+"""Everything the client page shows, loaded in a fixed number of queries.
+
+One query each for: the client (scoped), the four record kinds (``load_facts``), the latest
+flag acknowledgements, the people named on the page, the period's annotations and the
+period's episode details (trigger, strategies). The count never grows with the data.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from practice_dashboard.config import Settings
+from practice_dashboard.db import DbSession
+from practice_dashboard.domain.facts import ClientFacts
+from practice_dashboard.domain.flags import Flag
+from practice_dashboard.domain.metrics import ClientMetrics, compute_client_metrics
+from practice_dashboard.models import Annotation, Client, Episode, User
+from practice_dashboard.services import access, audit
+from practice_dashboard.services.audit import Actor
+from practice_dashboard.services.facts import load_facts
+from practice_dashboard.services.flags import flag_views, latest_acknowledgements
+from practice_dashboard.services.metrics import DEFAULT_PERIOD
+
+#: The charts' default period (the headline figures use the API's 28 days).
+DEFAULT_CHART_PERIOD = timedelta(days=183)
+_FLAG_ORDER = {"safety": 0}
+_LEVEL_ORDER = {"alert": 0, "watch": 1}
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeDetail:
+    """What an episode's hover label shows (free text is escaped by the web layer)."""
+
+    started_at: datetime
+    peak_intensity: int
+    baseline_at: datetime | None
+    trigger: str | None
+    strategies: tuple[str, ...]
+
+    @property
+    def recovery_minutes(self) -> float | None:
+        if self.baseline_at is None or self.baseline_at < self.started_at:
+            return None
+        return (self.baseline_at - self.started_at).total_seconds() / 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotationMark:
+    at: datetime
+    kind: str
+    label: str
+    notes: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientView:
+    client: Client
+    practitioner_name: str
+    can_write: bool
+    start: datetime  # the charts' period [start, end)
+    end: datetime
+    facts: ClientFacts
+    metrics: ClientMetrics  # the 28 days up to `end`
+    flags: list[dict[str, Any]]  # current flags (as of now), acknowledgement attached
+    people: dict[str, str]  # user id (text) -> full name, for acknowledgements
+    episodes: tuple[EpisodeDetail, ...]  # in the period, by onset
+    annotations: tuple[AnnotationMark, ...]  # in the period, by time
+
+
+def _sorted_flags(flags: tuple[Flag, ...]) -> tuple[Flag, ...]:
+    # Safety first, then alerts before watches: what needs attention soonest reads first.
+    return tuple(
+        sorted(flags, key=lambda f: (_FLAG_ORDER.get(f.code, 1), _LEVEL_ORDER.get(f.level, 2)))
+    )
+
+
+def load_client_view(
+    db: DbSession,
+    *,
+    client_id: uuid.UUID,
+    actor: Actor,
+    settings: Settings,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+) -> ClientView:
+    """The client page's data for the period [start, end); audited as a read of the client."""
+    client = access.get_visible_client(db, actor.user, client_id)
+    facts = load_facts(db, [client], [client.id])[client.id]
+    thresholds = settings.thresholds
+    metrics = compute_client_metrics(
+        facts, start=end - DEFAULT_PERIOD, end=end, now=now, thresholds=thresholds
+    )
+    # Flags are always today's (what can be acknowledged now), whatever period is viewed.
+    current = (
+        metrics
+        if end >= now
+        else compute_client_metrics(
+            facts, start=now - DEFAULT_PERIOD, end=now, now=now, thresholds=thresholds
+        )
+    )
+    acknowledgements = latest_acknowledgements(db, [client.id])
+    flags = flag_views(_sorted_flags(current.flags), client.id, acknowledgements)
+
+    user_ids = {client.practitioner_id} | {a.acknowledged_by_id for a in acknowledgements.values()}
+    people = {
+        str(uid): name
+        for uid, name in db.execute(select(User.id, User.full_name).where(User.id.in_(user_ids)))
+    }
+
+    annotations = tuple(
+        AnnotationMark(at, kind.value, label, notes)
+        for at, kind, label, notes in db.execute(
+            select(Annotation.at, Annotation.kind, Annotation.label, Annotation.notes)
+            .where(
+                Annotation.client_id == client.id,
+                Annotation.archived_at.is_(None),
+                Annotation.at >= start,
+                Annotation.at < end,
+            )
+            .order_by(Annotation.at, Annotation.id)
+        )
+    )
+    episodes = tuple(
+        EpisodeDetail(started, peak, baseline, trigger, tuple(strategies or ()))
+        for started, peak, baseline, trigger, strategies in db.execute(
+            select(
+                Episode.started_at,
+                Episode.peak_intensity,
+                Episode.baseline_at,
+                Episode.trigger,
+                Episode.strategies,
+            )
+            .where(
+                Episode.client_id == client.id,
+                Episode.started_at >= start,
+                Episode.started_at < end,
+            )
+            .order_by(Episode.started_at, Episode.id)
+        )
+    )
+    audit.record(db, actor, "read", "client", client.id, client_id=client.id, detail="page")
+    return ClientView(
+        client=client,
+        practitioner_name=people.get(str(client.practitioner_id), "—"),
+        can_write=access.can_write(actor.user, client),
+        start=start,
+        end=end,
+        facts=facts,
+        metrics=metrics,
+        flags=flags,
+        people=people,
+        episodes=episodes,
+        annotations=annotations,
+    )
