@@ -10,7 +10,7 @@ from sqlalchemy import select
 from practice_dashboard.db import DbSession
 from practice_dashboard.errors import NotFound
 from practice_dashboard.models import Annotation
-from practice_dashboard.models.base import utcnow
+from practice_dashboard.models.base import utcnow, uuid7
 from practice_dashboard.schemas.annotation import AnnotationCreate, AnnotationUpdate
 from practice_dashboard.services import access, audit
 from practice_dashboard.services.audit import Actor
@@ -50,10 +50,21 @@ def list_annotations(
 
 
 def create_annotation(
-    db: DbSession, *, client_id: uuid.UUID, data: AnnotationCreate, actor: Actor
+    db: DbSession,
+    *,
+    client_id: uuid.UUID,
+    data: AnnotationCreate,
+    actor: Actor,
+    record_id: uuid.UUID | None = None,
 ) -> Annotation:
+    """`record_id` lets a form choose the new row's key, so a repeated submit saves once."""
     client = access.get_visible_client(db, actor.user, client_id, for_write=True)
-    annotation = Annotation(client_id=client.id, created_by_id=actor.user.id, **data.model_dump())
+    annotation = Annotation(
+        id=record_id or uuid7(),
+        client_id=client.id,
+        created_by_id=actor.user.id,
+        **data.model_dump(),
+    )
     db.add(annotation)
     db.flush()
     audit.record(db, actor, "create", "annotation", annotation.id, client_id=client.id)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from practice_dashboard.db import DbSession
 from practice_dashboard.errors import Invalid
 from practice_dashboard.models import Episode
-from practice_dashboard.models.base import utcnow
+from practice_dashboard.models.base import utcnow, uuid7
 from practice_dashboard.schemas.episode import EpisodeCreate, EpisodeUpdate
 from practice_dashboard.services import access, audit
 from practice_dashboard.services.audit import Actor
@@ -67,12 +67,23 @@ def list_episodes(
 
 
 def create_episode(
-    db: DbSession, *, client_id: uuid.UUID, data: EpisodeCreate, actor: Actor
+    db: DbSession,
+    *,
+    client_id: uuid.UUID,
+    data: EpisodeCreate,
+    actor: Actor,
+    record_id: uuid.UUID | None = None,
 ) -> Episode:
+    """`record_id` lets a form choose the new row's key, so a repeated submit saves once."""
     client = access.get_visible_client(db, actor.user, client_id, for_write=True)
     if data.session_id:
         check_session_belongs(db, client, {data.session_id})
-    episode = Episode(client_id=client.id, recorded_by_id=actor.user.id, **data.model_dump())
+    episode = Episode(
+        id=record_id or uuid7(),
+        client_id=client.id,
+        recorded_by_id=actor.user.id,
+        **data.model_dump(),
+    )
     _validate(episode, utcnow())
     db.add(episode)
     db.flush()

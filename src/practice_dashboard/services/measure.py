@@ -19,7 +19,7 @@ from practice_dashboard.domain.instruments import (
 )
 from practice_dashboard.errors import Invalid
 from practice_dashboard.models import Measure
-from practice_dashboard.models.base import utcnow
+from practice_dashboard.models.base import utcnow, uuid7
 from practice_dashboard.schemas.measure import MeasureCreate, MeasureRead, ScaleChange
 from practice_dashboard.services import access, audit
 from practice_dashboard.services.audit import Actor
@@ -85,12 +85,22 @@ def scored_fields(
 
 
 def create_measure(
-    db: DbSession, *, client_id: uuid.UUID, data: MeasureCreate, actor: Actor
+    db: DbSession,
+    *,
+    client_id: uuid.UUID,
+    data: MeasureCreate,
+    actor: Actor,
+    record_id: uuid.UUID | None = None,
 ) -> Measure:
+    """`record_id` lets a form choose the new row's key, so a repeated submit saves once."""
     client = access.get_visible_client(db, actor.user, client_id, for_write=True)
     fields = scored_fields(data.instrument, data.administered_at, data.items, data.total)
     measure = Measure(
-        client_id=client.id, recorded_by_id=actor.user.id, source=data.source, **fields
+        id=record_id or uuid7(),
+        client_id=client.id,
+        recorded_by_id=actor.user.id,
+        source=data.source,
+        **fields,
     )
     db.add(measure)
     db.flush()

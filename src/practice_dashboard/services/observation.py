@@ -61,8 +61,12 @@ def create_observations(
     data: Sequence[ObservationCreate],
     actor: Actor,
     batch: bool,
+    record_ids: Sequence[uuid.UUID] | None = None,
 ) -> list[Observation]:
-    """Validate every row first, then write them all in the caller's transaction."""
+    """Validate every row first, then write them all in the caller's transaction.
+
+    `record_ids` (one per row) lets a form choose the new rows' keys, so a repeat saves once.
+    """
     client = access.get_visible_client(db, actor.user, client_id, for_write=True)
     now = utcnow()
     missing = missing_sessions(db, client, {row.session_id for row in data if row.session_id})
@@ -78,11 +82,12 @@ def create_observations(
             )
     if problems:
         raise Invalid(problems)
+    ids = list(record_ids) if record_ids is not None else [uuid7() for _ in data]
+    if len(ids) != len(data):
+        raise ValueError("record_ids must give one id per observation")
     observations = [
-        Observation(
-            id=uuid7(), client_id=client.id, recorded_by_id=actor.user.id, **row.model_dump()
-        )
-        for row in data
+        Observation(id=rid, client_id=client.id, recorded_by_id=actor.user.id, **row.model_dump())
+        for rid, row in zip(ids, data, strict=True)
     ]
     db.add_all(observations)
     db.flush()

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from practice_dashboard.db import DbSession
 from practice_dashboard.errors import Invalid
 from practice_dashboard.models import Client, Session
-from practice_dashboard.models.base import utcnow
+from practice_dashboard.models.base import utcnow, uuid7
 from practice_dashboard.models.enums import Attendance
 from practice_dashboard.schemas.session import SessionCreate, SessionUpdate
 from practice_dashboard.services import access, audit
@@ -76,11 +76,20 @@ def list_sessions(
 
 
 def create_session(
-    db: DbSession, *, client_id: uuid.UUID, data: SessionCreate, actor: Actor
+    db: DbSession,
+    *,
+    client_id: uuid.UUID,
+    data: SessionCreate,
+    actor: Actor,
+    record_id: uuid.UUID | None = None,
 ) -> Session:
+    """`record_id` lets a form choose the new row's key, so a repeated submit saves once."""
     client = access.get_visible_client(db, actor.user, client_id, for_write=True)
     session = Session(
-        client_id=client.id, practitioner_id=client.practitioner_id, **data.model_dump()
+        id=record_id or uuid7(),
+        client_id=client.id,
+        practitioner_id=client.practitioner_id,
+        **data.model_dump(),
     )
     _validate(session, utcnow())
     db.add(session)
