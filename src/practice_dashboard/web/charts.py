@@ -147,7 +147,14 @@ def escape(text: str | None, limit: int = _TEXT_LIMIT) -> str:
     text = " ".join(text.split())
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
-    return html.escape(text, quote=True)
+    return plotly_text(text)
+
+
+def plotly_text(text: str) -> str:
+    """Escape &, < and > for Plotly's label markup. Quotes stay as they are: Plotly decodes only
+    a few entities (&quot; would show literally), and these strings travel in JSON, not in an
+    HTML attribute."""
+    return html.escape(text, quote=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -333,7 +340,7 @@ def _note(layout: dict[str, Any], text: str, *, centre: bool = False) -> None:
             "xanchor": "center" if centre else "right",
             "yanchor": "middle" if centre else "top",
             "showarrow": False,
-            "text": html.escape(text),
+            "text": plotly_text(text),
             "font": {"size": 13 if centre else 11, "color": GREY},
             "bgcolor": "rgba(255,255,255,0.85)",
         }
@@ -826,7 +833,7 @@ def states_chart(frame: _Frame) -> Chart:
         idx = [i for i in keep if obs[i].zone == zone]
         if not idx:
             continue
-        word = html.escape(zone_word(zone.value, vocab))
+        word = plotly_text(zone_word(zone.value, vocab))
         extra = []
         for i in idx:
             o = obs[i]
@@ -1027,7 +1034,7 @@ def _band_shapes(instrument: Instrument) -> tuple[list[dict[str, Any]], list[dic
                 "yref": "y",
                 "y": (y0 + y1) / 2,
                 "showarrow": False,
-                "text": html.escape(band.label),
+                "text": plotly_text(band.label),
                 "font": {"size": 10, "color": GREY},
             }
         )
@@ -1130,8 +1137,8 @@ def measure_charts(frame: _Frame) -> list[Chart]:
                     "marker": {"symbol": symbols[k % 3], "size": 8, "color": color},
                     "hoverinfo": "text",
                     "hovertext": [
-                        f"{clock.day(t)}<br>{html.escape(name)} {fmt_number(v)}"
-                        + (f" ({html.escape(bands[sev])})" if sev in bands else "")
+                        f"{clock.day(t)}<br>{plotly_text(name)} {fmt_number(v)}"
+                        + (f" ({plotly_text(bands[sev])})" if sev in bands else "")
                         for t, v, sev in shown
                     ],
                 }
@@ -1171,7 +1178,7 @@ def measure_charts(frame: _Frame) -> list[Chart]:
                     "y": value,
                     "yanchor": "bottom",
                     "showarrow": False,
-                    "text": html.escape(label),
+                    "text": plotly_text(label),
                     "font": {"size": 10, "color": GREY},
                 }
             )
@@ -1262,7 +1269,7 @@ def _reliable_change_markers(
                 },
                 "hoverinfo": "text",
                 "hovertext": [
-                    f"{frame.clock.day(t)}<br>{html.escape(name)}: {label.lower()}"
+                    f"{frame.clock.day(t)}<br>{plotly_text(name)}: {label.lower()}"
                     f"<br>{frame.clock.date(t0)}: {fmt_number(v0)} → {fmt_number(v)}, "
                     f"RCI {rci:+.1f}"
                     for t, v, rci in hits
