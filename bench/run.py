@@ -15,6 +15,7 @@ import statistics
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -174,6 +175,15 @@ def run_backend(backend: str, clients: int, repeat: int) -> list[dict[str, Any]]
             measure(
                 "page: client page, 5-year client (HTML + chart data)",
                 lambda: api.get(f"/clients/{long_client}", cookies=cookies["long_owner"]),
+                counter,
+                repeat,
+            )
+        )
+        whole_course = f"/clients/{long_client}?start={(now - timedelta(days=5 * 366)).date()}"
+        results.append(
+            measure(
+                "page: client page, 5-year client, whole course (LTTB)",
+                lambda: api.get(whole_course, cookies=cookies["long_owner"]),
                 counter,
                 repeat,
             )
