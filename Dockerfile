@@ -6,6 +6,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PRACTICE_DASHBOARD_ENVIRONMENT=production
 
+# Chromium prints the PDF progress summaries; fonts because the slim image has none.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends chromium fonts-dejavu-core fonts-liberation \
+ && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 RUN useradd --system --uid 10001 --home /app practice
 COPY pyproject.toml README.md alembic.ini ./

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     # How zones are named in the dashboard; each user may choose otherwise. The stored data is
     # the same: within / hyper / hypo.
     zone_vocabulary: Literal["window", "polyvagal"] = "window"
+    # Headless Chromium prints the PDF summaries (Debian's package; never a downloaded browser).
+    chromium: str = "/usr/bin/chromium"
     # Caseload summaries from an earlier practice day: how many one request may recompute
     # (the rest are shown with their `as_of` date), and how often the background refresher
     # looks for stale ones (0 = never; then run `practice-dashboard refresh-summaries` daily).

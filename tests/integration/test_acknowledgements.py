@@ -180,7 +180,8 @@ class TestAcknowledge:
             )
         ).all()
         assert [(e.actor_id, e.entity, e.entity_id, e.detail) for e in events] == [
-            (people.owner.id, "flag", ack.json()["id"], "engagement_risk|watch|missed")
+            # No detail: the fingerprint names clinical signals, and admins read the log.
+            (people.owner.id, "flag", ack.json()["id"], None)
         ]
 
 

@@ -126,7 +126,7 @@ class TestList:
         assert edit.attrs["href"] == f"/admin/users/{gone.id}"
         # The nav shows accounts, not the caseload.
         nav = doc.find("nav", aria_label="Main")
-        assert [a.text() for a in nav.find_all("a")] == ["Accounts", "Settings"]
+        assert [a.text() for a in nav.find_all("a")] == ["Accounts", "Audit log", "Settings"]
 
     def test_fixed_number_of_queries(
         self, api: TestClient, db: DbSession, settings: Settings, queries: QueryCounter

@@ -3,10 +3,14 @@ from fastapi import APIRouter
 from practice_dashboard.api.routes import (
     analytics,
     annotations,
+    audit_log,
     auth,
     clients,
+    csv_io,
+    fhir,
     instruments,
     records,
+    reports,
     self_checks,
     users,
 )
@@ -20,3 +24,7 @@ api_router.include_router(annotations.router)
 api_router.include_router(instruments.router)
 api_router.include_router(self_checks.router)
 api_router.include_router(analytics.router)
+api_router.include_router(csv_io.router)
+api_router.include_router(reports.router)
+api_router.include_router(fhir.router)
+api_router.include_router(audit_log.router)

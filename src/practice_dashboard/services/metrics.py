@@ -94,7 +94,7 @@ def acknowledge_flag(
     )
     db.add(ack)
     db.flush()
-    audit.record(
-        db, actor, "acknowledge", "flag", ack.id, client_id=client.id, detail=flag.fingerprint
-    )
+    # No detail: the fingerprint names clinical signals (e.g. a PHQ-9 self-harm answer), and
+    # the audit log is read by admins, who see no clinical data. It is on the acknowledgement.
+    audit.record(db, actor, "acknowledge", "flag", ack.id, client_id=client.id)
     return ack

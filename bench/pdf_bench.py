@@ -1,0 +1,180 @@
+"""Benchmark: progress summary PDF of a 5-year client, and supervision packets.
+
+    .venv/bin/python -m bench.pdf_bench                   # SQLite
+    .venv/bin/python -m bench.pdf_bench --db postgresql --clients 150 --repeat 5
+
+Generates the benchmark practice (bench.generate: one long-term client with 5 years of daily
+data, plus `--clients` two-year clients under one supervisor), then times each export through
+the real app (cookie login, routing, database, template, Chromium) and, for the summary, each
+stage on its own. The budget for the 5-year summary PDF is 5 s; the exit status is 1 over it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from bench.generate import BenchPractice, generate
+from practice_dashboard import migrate
+from practice_dashboard.app import create_app
+from practice_dashboard.config import Settings
+from practice_dashboard.db import create_db_engine, create_session_factory, session_scope
+from practice_dashboard.models import Client, User
+from practice_dashboard.models.base import utcnow
+from practice_dashboard.services import login_session, pdf
+from practice_dashboard.services import summary_report as reports
+from practice_dashboard.services.audit import Actor
+from practice_dashboard.web.routes.reports import summary_document, summary_pdf
+from tests.databases import fresh_database
+
+BUDGET_SECONDS = 5.0
+
+
+def timed(name: str, call: Callable[[], Any], repeat: int) -> float:
+    """Median seconds of `repeat` runs after one warm-up; prints the line."""
+    result = call()
+    timings = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = call()
+        timings.append(time.perf_counter() - started)
+    status = getattr(result, "status_code", 200)
+    assert status == 200, getattr(result, "text", "")[:500]
+    size = len(
+        getattr(result, "content", b"") or (result if isinstance(result, bytes | str) else "")
+    )
+    median = statistics.median(timings)
+    print(
+        f"  {name:<62} median {median:6.2f} s   max {max(timings):6.2f} s   {size / 1024:8.1f} KiB",
+        flush=True,
+    )
+    return median
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--clients", type=int, default=35, help="two-year clients (default 35)")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    chromium = pdf.chromium_path()
+    try:
+        pdf.ensure_chromium()
+    except pdf.PdfUnavailable:
+        print(f"no Chromium at {chromium} (set {pdf.CHROMIUM_ENV})", file=sys.stderr)
+        return 2
+
+    with ExitStack() as stack:
+        url = stack.enter_context(fresh_database(args.db))
+        settings = Settings(
+            environment="test",
+            database_url=url,
+            secret_key="bench-" + "k" * 40,
+            argon2_memory_kib=19_456,
+            argon2_time_cost=2,
+            summary_refresh_interval_seconds=0,
+        )
+        engine = create_db_engine(settings)
+        migrate.upgrade(engine)
+        print(f"\n== {args.db}: 1 five-year client + {args.clients} two-year clients", flush=True)
+        started = time.perf_counter()
+        practice: BenchPractice = generate(engine, settings, clients=args.clients)
+        print(f"   {practice.rows:,} records in {time.perf_counter() - started:.1f} s")
+        engine.dispose()
+
+        app = create_app(settings)
+        api = stack.enter_context(TestClient(app))
+        factory = create_session_factory(app.state.engine)
+        now = utcnow()
+        with session_scope(factory) as db:
+            cookies = {}
+            for key, user_id in (
+                ("owner", practice.long_owner_id),
+                ("supervisor", practice.supervisor_id),
+            ):
+                user = db.get(User, user_id)
+                assert user is not None
+                token, _ = login_session.start(db, settings, user=user, now=now, ip=None)
+                cookies[key] = {login_session.COOKIE_NAME: token}
+            long_client = db.get(Client, practice.long_client_id)
+            assert long_client is not None
+            whole_course = {"start": long_client.intake_date.isoformat()}
+
+        print(f"   Chromium: {chromium}\n")
+        path = f"/clients/{practice.long_client_id}"
+        pdf_seconds = timed(
+            "summary PDF, 5-year client, whole course (HTTP, end to end)",
+            lambda: api.get(f"{path}/summary.pdf", params=whole_course, cookies=cookies["owner"]),
+            args.repeat,
+        )
+        timed(
+            "summary PDF, 5-year client, last 6 months",
+            lambda: api.get(f"{path}/summary.pdf", cookies=cookies["owner"]),
+            args.repeat,
+        )
+        timed(
+            "summary print view (HTML), 5-year client, whole course",
+            lambda: api.get(f"{path}/summary", params=whole_course, cookies=cookies["owner"]),
+            args.repeat,
+        )
+
+        # The same summary, stage by stage.
+        with session_scope(factory) as db:
+            owner = db.get(User, practice.long_owner_id)
+            assert owner is not None
+            period = reports.parse_period(
+                whole_course["start"], None, now=now, tz=settings.timezone
+            )
+
+            def gather() -> reports.ProgressSummary:
+                return reports.progress_summary(
+                    db,
+                    client_id=practice.long_client_id,
+                    actor=Actor(owner),
+                    settings=settings,
+                    period=period,
+                    now=now,
+                )
+
+            timed("  stage: gather the figures (database + metrics)", gather, args.repeat)
+            summary = gather()
+            timed(
+                "  stage: charts + template (HTML)",
+                lambda: summary_document(
+                    summary, settings=settings, vocabulary="window", now=now, offline=True
+                ),
+                args.repeat,
+            )
+            timed(
+                "  stage: HTML + Chromium (PDF)",
+                lambda: summary_pdf(summary, settings=settings, vocabulary="window", now=now),
+                args.repeat,
+            )
+
+        timed(
+            f"packet PDF, all supervisees ({practice.clients} clients)",
+            lambda: api.get("/supervision/packet.pdf", cookies=cookies["supervisor"]),
+            args.repeat,
+        )
+        timed(
+            f"packet CSV, all supervisees ({practice.clients} clients)",
+            lambda: api.get("/supervision/packet.csv", cookies=cookies["supervisor"]),
+            args.repeat,
+        )
+        verdict = "within" if pdf_seconds <= BUDGET_SECONDS else "OVER"
+        print(
+            f"\n   5-year summary PDF: {pdf_seconds:.2f} s median, {verdict} the "
+            f"{BUDGET_SECONDS:.0f} s budget"
+        )
+        return 0 if pdf_seconds <= BUDGET_SECONDS else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

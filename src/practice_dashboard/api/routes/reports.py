@@ -1,0 +1,67 @@
+"""Exports for other programs: a client's progress summary as PDF (bearer token)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from practice_dashboard.api.deps import CurrentActor, DbSession, SettingsDep
+from practice_dashboard.models.base import utcnow
+from practice_dashboard.services import pdf
+from practice_dashboard.services import summary_report as reports
+from practice_dashboard.web.routes.reports import (
+    attachment,
+    summary_filename,
+    summary_pdf,
+    vocabulary_of,
+)
+
+router = APIRouter(tags=["exports"])
+
+PeriodBound = Annotated[
+    str | None,
+    Query(
+        max_length=40,
+        description=(
+            "A local date (2026-01-31; the end date is included) or an ISO 8601 time. "
+            "Default: the last 6 months."
+        ),
+    ),
+]
+
+
+@router.get(
+    "/clients/{client_id}/summary.pdf",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/pdf": {}}, "description": "The progress summary"},
+        404: {"description": "No such client, or not visible to the caller"},
+        503: {"description": "The server has no Chromium to make PDFs"},
+    },
+)
+def client_summary_pdf(
+    client_id: uuid.UUID,
+    actor: CurrentActor,
+    db: DbSession,
+    settings: SettingsDep,
+    start: PeriodBound = None,
+    end: PeriodBound = None,
+) -> Response:
+    """A client's progress summary for a period, as a PDF (audited)."""
+    pdf.ensure_chromium(settings)
+    now = utcnow()
+    period = reports.parse_period(start, end, now=now, tz=settings.timezone)
+    summary = reports.progress_summary(
+        db, client_id=client_id, actor=actor, settings=settings, period=period, now=now
+    )
+    db.commit()  # no SQLite write lock held while Chromium prints (see web/routes/reports.py)
+    data = summary_pdf(
+        summary, settings=settings, vocabulary=vocabulary_of(actor.user, settings), now=now
+    )
+    reports.audit_summary_export(db, actor, summary, fmt="pdf")
+    return Response(
+        data, media_type="application/pdf", headers=attachment(summary_filename(summary, "pdf"))
+    )
