@@ -98,7 +98,9 @@ def live_app() -> Iterator[LiveApp]:
             thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API runs an event loop in the main thread while it is open,
+# which would get in the way of later tests that start their own.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -193,6 +193,20 @@ class TestObservations:
         assert (body["committed"], body["new"], body["already_present"]) == (True, 0, 3)
         assert _count(db, Observation) == 3
 
+    def test_an_id_in_another_spelling_is_the_same_id(
+        self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client
+    ) -> None:
+        given = uuid7()
+        first = _csv(OBS, _obs(client, id=str(given).upper()))
+        assert _post(api, settings, owner, "observations", first)[1]["new"] == 1
+        assert db.scalars(select(Observation.id)).one() == given
+        again = _csv(OBS, _obs(client, id=given.hex), _obs(client, id=f"{{{given}}}"))
+        status, body = _post(api, settings, owner, "observations", again)
+        assert (status, _problems(body)) == (
+            422,
+            [(3, "id", "duplicate row: the same id is on row 2")],
+        )
+
     def test_duplicate_rows_within_a_file(
         self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client
     ) -> None:
@@ -651,14 +665,14 @@ class TestLargeFiles:
         assert found == {r: r - 20_000 for r in range(20_002, 30_002)}
 
     def test_natural_keys_ignore_how_a_time_was_written(self) -> None:
-        client_id = uuid7()
+        client_id = uuid7().hex
         summer = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
         local = summer.astimezone(ZoneInfo("Europe/London"))
         assert natural_key(client_id, (summer, "client")) == natural_key(
             client_id, (local, Source.CLIENT)
         )
         assert natural_key(client_id, (summer, "client")) != natural_key(
-            uuid7(), (summer, "client")
+            uuid7().hex, (summer, "client")
         )
 
 

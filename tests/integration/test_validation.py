@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -721,7 +722,9 @@ def _asgi_post(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    anyio.run(app, scope, receive, send)
+    # In a thread of its own: another test's browser driver may own this thread's event loop.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(anyio.run, app, scope, receive, send).result()
     starts = [m for m in sent if m["type"] == "http.response.start"]
     assert len(starts) == 1
     status: int = starts[0]["status"]
