@@ -220,7 +220,7 @@ def _constants(kind: CsvKind, user_id: uuid.UUID, now: datetime) -> dict[str, An
     """The values every row of one import shares: who, when, and the first version."""
     values: dict[str, Any] = {"created_at": now, "updated_at": now}
     if kind in _RECORDED_BY:
-        values[_RECORDED_BY[kind]] = user_id
+        values[_RECORDED_BY[kind]] = user_id.hex
     if kind in _VERSIONED:
         values["version"] = 1
     return values
@@ -479,9 +479,13 @@ def _norm(value: Any) -> str:
     return str(value)
 
 
-def natural_key(scope: uuid.UUID | None, values: Iterable[Any]) -> bytes:
-    """A 16-byte digest of a row's natural key (BLAKE2b: accidental collisions ~2^-64)."""
-    text = "\x1f".join((scope.hex if scope else "", *(_norm(v) for v in values)))
+def natural_key(scope: str | None, values: Iterable[Any]) -> bytes:
+    """A 16-byte digest of a row's natural key within `scope` (a client's hex id).
+
+    A 128-bit BLAKE2b digest: two different keys collide with negligible probability
+    (about n²/2^129 among n rows: 10^-27 for a million).
+    """
+    text = "\x1f".join((scope or "", *(_norm(v) for v in values)))
     return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
@@ -494,32 +498,10 @@ class _Refused(Exception):
     """The database refused a chunk."""
 
 
-_MISSING: Final = object()
-_NO_ID: Final = uuid.UUID(int=0)
-
-
-def _remember_last(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """`convert`, skipping the work when the value is the previous one (created_at, a client)."""
-    last_in: Any = _MISSING
-    last_out: Any = None
-
-    def remembered(value: Any) -> Any:
-        nonlocal last_in, last_out
-        if value is not last_in:
-            last_in, last_out = value, None if value is None else convert(value)
-        return last_out
-
-    return remembered
-
-
 def _sqlite_time(value: datetime) -> str:
     if value.tzinfo is not UTC:  # the schemas hand back UTC already
         value = value.astimezone(UTC)
     return value.replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def _sqlite_uuid(value: uuid.UUID) -> str:
-    return value.hex
 
 
 _SAMPLE_ID = uuid.UUID(int=0x0123456789ABCDEF0123456789ABCDEF)
@@ -527,19 +509,25 @@ _SAMPLE_TIMES = (datetime(2026, 3, 1, 14, 30, tzinfo=UTC), datetime(2026, 3, 1, 
 
 
 def _sqlite_converter(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
-    """The column type's own bind processor, or a faster function proven to give the same."""
+    """How a (non-null) value of this column becomes what SQLAlchemy would bind on SQLite.
+
+    None: the value is already in that form. Ids travel as 32 hex digits, which is how the
+    `Uuid` type stores them on SQLite; times use a faster function proven to give the type's
+    own result. Each assumption is checked here, with the type's processor as the fallback.
+    """
     if isinstance(type_, SaEnum):
         return None  # the schemas have checked the value; it is stored as its string
     processor = type_.dialect_impl(dialect).bind_processor(dialect)
     if processor is None:
         return None
     base = type_.impl if isinstance(type_, TypeDecorator) else type_
-    fast: Callable[[Any], Any] | None = None
+    if isinstance(base, Uuid):
+        if processor(_SAMPLE_ID) == _SAMPLE_ID.hex:
+            return None
+        return lambda value: processor(uuid.UUID(hex=value))
     if isinstance(base, DateTime) and all(processor(t) == _sqlite_time(t) for t in _SAMPLE_TIMES):
-        fast = _sqlite_time
-    elif isinstance(base, Uuid) and processor(_SAMPLE_ID) == _sqlite_uuid(_SAMPLE_ID):
-        fast = _sqlite_uuid
-    return _remember_last(fast or processor)
+        return _sqlite_time
+    return processor  # type: ignore[no-any-return]
 
 
 class _Writer:
@@ -566,7 +554,7 @@ class _Writer:
         self.postgres = dialect.name == "postgresql"
         types = [table.c[c].type for c in columns]
         self.json: list[int] = []
-        self.converters: list[Callable[[Any], Any] | None] = []  # per column (SQLite)
+        self.converters: list[tuple[int, Callable[[Any], Any]]] = []  # (column, how) SQLite
         if self.postgres:
             self.sql = f"COPY {self.target} ({names}) FROM STDIN"
             # COPY's text format takes JSON as text; psycopg adapts everything else itself.
@@ -575,7 +563,11 @@ class _Writer:
         else:
             marks = ", ".join("?" * len(every))
             self.sql = f"INSERT INTO {self.target} ({names}) VALUES ({marks})"
-            self.converters = [_sqlite_converter(type_, dialect) for type_ in types]
+            self.converters = [
+                (i, convert)
+                for i, type_ in enumerate(types)
+                if (convert := _sqlite_converter(type_, dialect)) is not None
+            ]
             # Converted once, appended to every row.
             self.tail = tuple(
                 value if (convert := _sqlite_converter(table.c[name].type, dialect)) is None
@@ -583,32 +575,34 @@ class _Writer:
                 for name, value in constants.items()
             )  # fmt: skip
 
-    def owners(self, owner: str, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
-        """{id: owner id} for the ids already stored: one array parameter, not thousands."""
+    def owners(self, owner: str, ids: Sequence[str]) -> dict[str, uuid.UUID]:
+        """{hex id: owner id} for the ids already stored: one array parameter, not thousands."""
         columns = f"{self.quote('id')}, {self.quote(owner)}"
         if self.postgres:
             result = self.connection.exec_driver_sql(
-                f"SELECT {columns} FROM {self.target} WHERE {self.quote('id')} = ANY(%s)",
+                f"SELECT {columns} FROM {self.target} WHERE {self.quote('id')} = ANY(%s::uuid[])",
                 (list(ids),),
             )
-            return {row[0]: row[1] for row in result}
+            return {row[0].hex: row[1] for row in result}
         result = self.connection.exec_driver_sql(
             f"SELECT {columns} FROM {self.target} "
             f"WHERE {self.quote('id')} IN (SELECT value FROM json_each(?))",
-            (json.dumps([i.hex for i in ids]),),
+            (json.dumps(list(ids)),),
         )
-        return {uuid.UUID(rid): uuid.UUID(oid) for rid, oid in result}
+        return {rid: uuid.UUID(hex=oid) for rid, oid in result}
 
     def write(self, rows: Sequence[tuple[Any, ...]]) -> None:
         if self.postgres:
             self._copy(rows)
             return
-        converters = self.converters
-        tail = self.tail
-        converted = [
-            (*[v if f is None else f(v) for f, v in zip(converters, row, strict=True)], *tail)
-            for row in rows
-        ]
+        converters, tail = self.converters, self.tail
+        converted = []
+        for row in rows:
+            values = list(row)
+            for i, convert in converters:
+                if values[i] is not None:
+                    values[i] = convert(values[i])
+            converted.append((*values, *tail))
         try:
             self.connection.exec_driver_sql(self.sql, converted)
         except DBAPIError as exc:
@@ -714,7 +708,8 @@ class _ClientRef(NamedTuple):
     """What the rows need of a client the importer may change (plain values: fast to read)."""
 
     id: uuid.UUID
-    practitioner_id: uuid.UUID
+    hex: str  # the id as the writer takes it
+    practitioner_hex: str
     external_ref: str | None
     display_name: str
     intake_date: date
@@ -762,7 +757,9 @@ class _Import:
         # Every client the importer may change: record rows must name one of them.
         self.user_id: uuid.UUID = actor.user.id
         self.clients = {
-            c.id: _ClientRef(c.id, c.practitioner_id, c.external_ref, c.display_name, c.intake_date)
+            c.id: _ClientRef(
+                c.id, c.id.hex, c.practitioner_id.hex, c.external_ref, c.display_name, c.intake_date
+            )
             for c in db.scalars(access.visible_clients(actor.user, include_archived=True))
             if access.can_write(actor.user, c)
         }
@@ -839,7 +836,7 @@ class _Import:
                 data[name] = cell.strip()
             elif how is _Cell.INT:
                 text = cell.strip()
-                if _INT.fullmatch(text):
+                if (text.isascii() and text.isdigit()) or _INT.fullmatch(text):
                     data[name] = int(text)
                 else:
                     problems.append(Problem(row, name, f"is not a whole number{_shown(cell)}"))
@@ -939,14 +936,12 @@ class _Import:
         # The record's own id when the file gives one (the row's duplicate key), else a new one.
         text = cells[self.id_at].strip() if self.id_at is not None else ""
         by_id = bool(text)
-        record_id = _NO_ID
         if by_id:
-            try:
-                record_id = uuid.UUID(text)
-            except ValueError:
+            record_id = _hex_id(text)
+            if record_id is None:
                 problems.append(Problem(row, "id", f"is not a valid id (a UUID){_shown(text)}"))
         else:
-            record_id = uuid7()
+            record_id = uuid7().hex
         client: _ClientRef | None = None
         if self.kind != CsvKind.CLIENTS:
             found = self._client(row, cells)
@@ -966,6 +961,7 @@ class _Import:
             return None
         if problems:
             return None
+        assert record_id is not None
         return BUILDERS[self.kind](self, row, cells, model, record_id, by_id, client, problems)
 
     def archived_at(self, row: int, cells: Sequence[str], problems: list[Problem]) -> Any:
@@ -985,15 +981,18 @@ class _Import:
     def pending(
         self,
         row: int,
-        record_id: uuid.UUID,
+        record_id: str,
         by_id: bool,
         client: _ClientRef | None,
         natural: tuple[Any, ...],
         values: tuple[Any, ...],
         session_id: uuid.UUID | None = None,
     ) -> _Pending:
-        client_id = client.id if client is not None else None
-        key = record_id.bytes if by_id else natural_key(client_id, natural)
+        if by_id:
+            key = bytes.fromhex(record_id)
+        else:
+            key = natural_key(client.hex if client else None, natural)
+        client_id = client.id if client else None
         return _Pending(row, key, by_id, client_id, natural, session_id, values)
 
     # -- a chunk -------------------------------------------------------------------------------
@@ -1059,7 +1058,7 @@ class _Import:
                 expected = self.user_id if self.kind == CsvKind.CLIENTS else p.client_id
                 if stored_owner[p.values[0]] == expected:
                     self.report.already_present += 1
-                    self._count(p.client_id or p.values[0], 1)
+                    self._count(p.client_id, 1)
                 else:
                     problems.append(
                         Problem(p.row, "id", "this id is already used by another record")
@@ -1083,7 +1082,7 @@ class _Import:
                 time.in_({p.natural[0] for p in chunk}),
             )
         )
-        return {natural_key(r[0], r[1:]) for r in rows}
+        return {natural_key(r[0].hex, r[1:]) for r in rows}
 
     def _writer(self) -> _Writer:
         if self.writer is None:
@@ -1112,6 +1111,19 @@ def _client_key(client: _ClientRef) -> bytes:
     return natural_key(None, ("name", client.display_name, client.intake_date))
 
 
+_CANONICAL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _hex_id(text: str) -> str | None:
+    """A UUID as 32 lower-case hex digits (the export's form quickly, others via `uuid`)."""
+    if _CANONICAL_ID.fullmatch(text):
+        return text.replace("-", "")
+    try:
+        return uuid.UUID(text).hex
+    except ValueError:
+        return None
+
+
 def _parse_list(cell: str, column: str) -> list[Any] | str:
     """A JSON list; strategies may also be written as `one; two`. A str is the problem."""
     text = cell.strip()
@@ -1133,7 +1145,7 @@ def _parse_list(cell: str, column: str) -> list[Any] | str:
 # --------------------------------------------------------------------------------------------
 
 _Builder = Callable[
-    [_Import, int, list[str], Any, uuid.UUID, bool, _ClientRef | None, list[Problem]],
+    [_Import, int, list[str], Any, str, bool, _ClientRef | None, list[Problem]],
     _Pending | None,
 ]
 
@@ -1143,7 +1155,7 @@ def _client_row(
     row: int,
     cells: list[str],
     m: ClientCreate,
-    record_id: uuid.UUID,
+    record_id: str,
     by_id: bool,
     _client: _ClientRef | None,
     problems: list[Problem],
@@ -1167,7 +1179,7 @@ def _client_row(
         archived_at,
     )
     pending = imp.pending(row, record_id, by_id, None, natural, values)
-    pending.client_id = record_id
+    pending.client_id = uuid.UUID(hex=record_id)  # the new client's own id
     return pending
 
 
@@ -1179,7 +1191,7 @@ def _session_row(
     row: int,
     cells: list[str],
     m: SessionCreate,
-    record_id: uuid.UUID,
+    record_id: str,
     by_id: bool,
     client: _ClientRef | None,
     problems: list[Problem],
@@ -1209,8 +1221,8 @@ def _session_row(
         return None
     values = (
         record_id,
-        client.id,
-        client.practitioner_id,
+        client.hex,
+        client.practitioner_hex,
         m.starts_at,
         m.duration_minutes,
         m.kind.value,
@@ -1230,7 +1242,7 @@ def _observation_row(
     row: int,
     _cells: list[str],
     m: ObservationCreate,
-    record_id: uuid.UUID,
+    record_id: str,
     by_id: bool,
     client: _ClientRef | None,
     problems: list[Problem],
@@ -1242,8 +1254,8 @@ def _observation_row(
     source, zone = m.source.value, m.zone.value
     values = (
         record_id,
-        client.id,
-        m.session_id,
+        client.hex,
+        m.session_id.hex if m.session_id else None,
         m.observed_at,
         source,
         zone,
@@ -1262,7 +1274,7 @@ def _episode_row(
     row: int,
     _cells: list[str],
     m: EpisodeCreate,
-    record_id: uuid.UUID,
+    record_id: str,
     by_id: bool,
     client: _ClientRef | None,
     problems: list[Problem],
@@ -1273,8 +1285,8 @@ def _episode_row(
         return None
     values = (
         record_id,
-        client.id,
-        m.session_id,
+        client.hex,
+        m.session_id.hex if m.session_id else None,
         m.started_at,
         m.recognized_at,
         m.peak_intensity,
@@ -1294,7 +1306,7 @@ def _measure_row(
     row: int,
     cells: list[str],
     m: MeasureCreate,
-    record_id: uuid.UUID,
+    record_id: str,
     by_id: bool,
     client: _ClientRef | None,
     problems: list[Problem],
@@ -1320,7 +1332,7 @@ def _measure_row(
         return None
     values = (
         record_id,
-        client.id,
+        client.hex,
         scored["instrument"],
         scored["administered_at"],
         scored["items"],
@@ -1338,7 +1350,7 @@ def _annotation_row(
     row: int,
     cells: list[str],
     m: AnnotationCreate,
-    record_id: uuid.UUID,
+    record_id: str,
     by_id: bool,
     client: _ClientRef | None,
     problems: list[Problem],
@@ -1349,7 +1361,7 @@ def _annotation_row(
         return None
     values = (
         record_id,
-        client.id,
+        client.hex,
         m.at,
         m.kind.value,
         m.label,
