@@ -127,7 +127,6 @@ _TABLES: dict[CsvKind, Any] = {
     CsvKind.MEASURES: Measure,
     CsvKind.ANNOTATIONS: Annotation,
 }
-# The columns each kind writes, in the order of the value tuples the row builders return.
 # The columns each kind writes per row, in the order of the value tuples the row builders
 # return; `_constants` adds those that are the same for every row of an import.
 _INSERT_COLUMNS: dict[CsvKind, tuple[str, ...]] = {
