@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
+from pydantic import BaseModel
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession as _DbSession
@@ -15,7 +16,7 @@ from practice_dashboard.db import SessionFactory
 from practice_dashboard.errors import AppError, Forbidden, Unauthorized
 from practice_dashboard.models import User
 from practice_dashboard.models.enums import Role
-from practice_dashboard.schemas.common import UtcDatetime
+from practice_dashboard.schemas.common import Page, UtcDatetime
 from practice_dashboard.security import decode_access_token
 from practice_dashboard.services.audit import Actor
 
@@ -106,6 +107,18 @@ def get_paging(
 
 
 PagingDep = Annotated[Paging, Depends(get_paging)]
+
+S = TypeVar("S", bound=BaseModel)
+
+
+def page_of(schema: type[S], items: Sequence[Any], total: int, paging: Paging) -> Page[S]:
+    """One list response: the rows as `schema`, with the total and the paging asked for."""
+    return Page[schema](  # type: ignore[valid-type]
+        items=[schema.model_validate(i) for i in items],
+        total=total,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
 
 
 Start = Annotated[

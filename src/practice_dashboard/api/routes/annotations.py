@@ -4,7 +4,15 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from practice_dashboard.api.deps import CurrentActor, DbSession, End, PagingDep, Start, VersionQuery
+from practice_dashboard.api.deps import (
+    CurrentActor,
+    DbSession,
+    End,
+    PagingDep,
+    Start,
+    VersionQuery,
+    page_of,
+)
 from practice_dashboard.schemas.annotation import AnnotationCreate, AnnotationRead, AnnotationUpdate
 from practice_dashboard.schemas.common import Page
 from practice_dashboard.services import annotation as annotation_service
@@ -31,12 +39,7 @@ def list_annotations(
         limit=paging.limit,
         offset=paging.offset,
     )
-    return Page[AnnotationRead](
-        items=[AnnotationRead.model_validate(a) for a in items],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return page_of(AnnotationRead, items, total, paging)
 
 
 @router.post(

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from practice_dashboard.api.deps import CurrentActor, DbSession, End, PagingDep, Start
+from practice_dashboard.api.deps import CurrentActor, DbSession, End, PagingDep, Start, page_of
 from practice_dashboard.db import SessionFactory
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.schemas.common import Page, Schema
@@ -66,12 +66,7 @@ def list_audit_events(
     items, total = audit_log.list_events(
         db, actor=actor, filters=filters, limit=paging.limit, offset=paging.offset
     )
-    return Page[AuditEventRead](
-        items=[AuditEventRead.model_validate(row) for row in items],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return page_of(AuditEventRead, items, total, paging)
 
 
 @router.get(

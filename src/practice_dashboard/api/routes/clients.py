@@ -11,6 +11,7 @@ from practice_dashboard.api.deps import (
     PagingDep,
     SettingsDep,
     VersionQuery,
+    page_of,
 )
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import ClientStatus
@@ -42,12 +43,7 @@ def list_clients(
         limit=paging.limit,
         offset=paging.offset,
     )
-    return Page[ClientRead](
-        items=[ClientRead.model_validate(c) for c in items],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return page_of(ClientRead, items, total, paging)
 
 
 @router.post("", response_model=ClientRead, status_code=status.HTTP_201_CREATED)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +18,7 @@ from practice_dashboard.api.deps import (
     SettingsDep,
     Start,
     VersionQuery,
+    page_of,
 )
 from practice_dashboard.models.enums import Attendance, Source, Zone
 from practice_dashboard.schemas.common import Page
@@ -31,15 +32,6 @@ from practice_dashboard.services import observation as observation_service
 from practice_dashboard.services import session as session_service
 
 router = APIRouter(tags=["records"])
-
-
-def _page(model: Any, items: list[Any], total: int, paging: Any) -> Any:
-    return Page[model](
-        items=[model.model_validate(i) for i in items],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
 
 
 # -- sessions -----------------------------------------------------------------------------------
@@ -66,7 +58,7 @@ def list_sessions(
         limit=paging.limit,
         offset=paging.offset,
     )
-    return _page(SessionRead, items, total, paging)  # type: ignore[no-any-return]
+    return page_of(SessionRead, items, total, paging)
 
 
 @router.post(
@@ -197,7 +189,7 @@ def list_observations(
         limit=paging.limit,
         offset=paging.offset,
     )
-    return _page(ObservationRead, items, total, paging)  # type: ignore[no-any-return]
+    return page_of(ObservationRead, items, total, paging)
 
 
 ObservationPayload = Annotated[tuple[list[ObservationCreate], bool], Depends(_observation_payload)]
@@ -245,7 +237,7 @@ def list_episodes(
         limit=paging.limit,
         offset=paging.offset,
     )
-    return _page(EpisodeRead, items, total, paging)  # type: ignore[no-any-return]
+    return page_of(EpisodeRead, items, total, paging)
 
 
 @router.post(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from practice_dashboard.api.deps import CurrentActor, DbSession, PagingDep
+from practice_dashboard.api.deps import CurrentActor, DbSession, PagingDep, page_of
 from practice_dashboard.schemas.common import Page
 from practice_dashboard.schemas.self_check import SelfCheckCreate, SelfCheckRead
 from practice_dashboard.services import self_check as self_check_service
@@ -16,12 +16,7 @@ def list_self_checks(actor: CurrentActor, db: DbSession, paging: PagingDep) -> P
     items, total = self_check_service.list_self_checks(
         db, actor=actor, limit=paging.limit, offset=paging.offset
     )
-    return Page[SelfCheckRead](
-        items=[SelfCheckRead.model_validate(c) for c in items],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return page_of(SelfCheckRead, items, total, paging)
 
 
 @router.post("", response_model=SelfCheckRead, status_code=status.HTTP_201_CREATED)

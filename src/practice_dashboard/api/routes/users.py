@@ -5,7 +5,14 @@ import uuid
 from fastapi import APIRouter, status
 from sqlalchemy import select
 
-from practice_dashboard.api.deps import AdminUser, CurrentActor, DbSession, PagingDep, SettingsDep
+from practice_dashboard.api.deps import (
+    AdminUser,
+    CurrentActor,
+    DbSession,
+    PagingDep,
+    SettingsDep,
+    page_of,
+)
 from practice_dashboard.models import Supervision, User
 from practice_dashboard.schemas.common import Page
 from practice_dashboard.schemas.user import (
@@ -27,12 +34,7 @@ def list_users(_admin: AdminUser, db: DbSession, paging: PagingDep) -> Page[User
     items, total = page(
         db, select(User), order_by=(User.email, User.id), limit=paging.limit, offset=paging.offset
     )
-    return Page[UserRead](
-        items=[UserRead.model_validate(u) for u in items],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return page_of(UserRead, items, total, paging)
 
 
 @router.post("", response_model=UserRead, status_code=status.HTTP_201_CREATED)
