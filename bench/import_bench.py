@@ -42,8 +42,8 @@ from practice_dashboard import migrate
 from practice_dashboard.config import Settings
 from practice_dashboard.db import create_db_engine, create_session_factory, session_scope
 from practice_dashboard.models import Client, User
-from practice_dashboard.services import summary
-from practice_dashboard.services.csv_export import COLUMNS, CsvKind, neutralise_text
+from practice_dashboard.services.analytics import summary
+from practice_dashboard.services.exchange.csv_export import COLUMNS, CsvKind, neutralise_text
 from tests.databases import fresh_database
 
 SEED = 20261124
@@ -261,9 +261,9 @@ def ceiling(backend: str, n: int, path: str) -> dict[str, float]:
 
 def export(settings: Settings, engine: Any) -> float:
     """Stream the whole caseload's observations out as CSV (to nowhere); the seconds taken."""
-    from practice_dashboard.services import csv_export
-    from practice_dashboard.services import user as user_service
+    from practice_dashboard.services.accounts import user as user_service
     from practice_dashboard.services.audit import Actor
+    from practice_dashboard.services.exchange import csv_export
 
     factory = create_session_factory(engine)
     with session_scope(factory) as db:
@@ -284,9 +284,9 @@ def export(settings: Settings, engine: Any) -> float:
 
 def run_import(backend: str, n: int, path: str) -> dict[str, float]:
     """The CSV import itself, as the CLI runs it, committed in one transaction."""
-    from practice_dashboard.services import csv_import
-    from practice_dashboard.services import user as user_service
+    from practice_dashboard.services.accounts import user as user_service
     from practice_dashboard.services.audit import Actor
+    from practice_dashboard.services.exchange import csv_import
 
     with fresh_database(backend) as url:
         settings, engine = _prepare(url)

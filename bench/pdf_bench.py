@@ -28,9 +28,10 @@ from practice_dashboard.config import Settings
 from practice_dashboard.db import create_db_engine, create_session_factory, session_scope
 from practice_dashboard.models import Client, User
 from practice_dashboard.models.base import utcnow
-from practice_dashboard.services import login_session, pdf
-from practice_dashboard.services import summary_report as reports
+from practice_dashboard.services.accounts import login_session
 from practice_dashboard.services.audit import Actor
+from practice_dashboard.services.reports import pdf
+from practice_dashboard.services.reports import progress_summary as reports
 from practice_dashboard.web.routes.reports import summary_document, summary_pdf
 from tests.databases import fresh_database
 

@@ -29,7 +29,8 @@ from practice_dashboard.db import create_db_engine, create_session_factory, sess
 from practice_dashboard.models import ClientSummary, User
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.security import create_access_token
-from practice_dashboard.services import login_session, summary
+from practice_dashboard.services.accounts import login_session
+from practice_dashboard.services.analytics import summary
 from tests.databases import fresh_database
 
 

@@ -140,7 +140,7 @@ def auth_headers(settings: Settings, user: User) -> dict[str, str]:
 
 def login_cookies(db: DbSession, settings: Settings, user: User) -> tuple[dict[str, str], str]:
     """A live browser login for `user`: (cookies for the test client, its CSRF token)."""
-    from practice_dashboard.services import login_session
+    from practice_dashboard.services.accounts import login_session
 
     token, login = login_session.start(db, settings, user=user, now=datetime.now(UTC), ip=None)
     db.flush()

@@ -21,7 +21,7 @@ from practice_dashboard import migrate
 from practice_dashboard.app import create_app
 from practice_dashboard.config import Settings
 from practice_dashboard.db import create_db_engine
-from practice_dashboard.services import summary
+from practice_dashboard.services.analytics import summary
 from tests.databases import fresh_database, test_backend
 
 

@@ -15,8 +15,8 @@ from practice_dashboard.config import Settings, get_settings
 from practice_dashboard.db import create_db_engine, create_session_factory
 from practice_dashboard.errors import install_error_handlers
 from practice_dashboard.middleware import BodySizeLimit
-from practice_dashboard.services import summary
-from practice_dashboard.services.refresher import SummaryRefresher
+from practice_dashboard.services.analytics import summary
+from practice_dashboard.services.analytics.refresher import SummaryRefresher
 from practice_dashboard.web.router import web_router
 from practice_dashboard.web.security import SecurityHeaders
 from practice_dashboard.web.templating import STATIC_DIR

@@ -18,9 +18,9 @@ from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.models import AuditEvent, Client, User
 from practice_dashboard.models.enums import Role
-from practice_dashboard.services import audit_log
 from practice_dashboard.services.audit import Actor
-from practice_dashboard.services.audit_log import AuditFilters
+from practice_dashboard.services.reports import audit_log
+from practice_dashboard.services.reports.audit_log import AuditFilters
 from tests.builders import NOW, auth_headers, make_client, make_user, supervise
 from tests.conftest import QueryCounter
 

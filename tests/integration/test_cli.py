@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from practice_dashboard.cli import app
+from practice_dashboard.cli.main import app
 from practice_dashboard.config import get_settings
 from practice_dashboard.db import create_db_engine, create_session_factory, session_scope
 from practice_dashboard.models import Supervision, User

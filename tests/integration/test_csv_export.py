@@ -16,14 +16,14 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
 from typer.testing import CliRunner
 
-from practice_dashboard.cli import app as cli_app
+from practice_dashboard.cli.main import app as cli_app
 from practice_dashboard.config import Settings, get_settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.models import AuditEvent, Client, Observation, User
 from practice_dashboard.models.base import utcnow, uuid7
 from practice_dashboard.models.enums import Role
 from practice_dashboard.services.audit import Actor
-from practice_dashboard.services.csv_export import (
+from practice_dashboard.services.exchange.csv_export import (
     COLUMNS,
     CsvKind,
     iter_csv,

@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from practice_dashboard.cli import app as cli_app
+from practice_dashboard.cli.main import app as cli_app
 from practice_dashboard.config import Settings, get_settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.models import (
@@ -38,10 +38,10 @@ from practice_dashboard.models import (
 )
 from practice_dashboard.models.base import uuid7
 from practice_dashboard.models.enums import Attendance, Role, Source, Zone
-from practice_dashboard.services import csv_import
 from practice_dashboard.services.audit import Actor
-from practice_dashboard.services.csv_export import COLUMNS, IMPORT_ORDER, CsvKind
-from practice_dashboard.services.csv_import import (
+from practice_dashboard.services.exchange import csv_import
+from practice_dashboard.services.exchange.csv_export import COLUMNS, IMPORT_ORDER, CsvKind
+from practice_dashboard.services.exchange.csv_import import (
     MAX_RECORD_BYTES,
     SeenKeys,
     import_csv,

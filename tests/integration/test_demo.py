@@ -40,8 +40,8 @@ from practice_dashboard.models import (
     User,
 )
 from practice_dashboard.models.enums import Attendance, ClientStatus, Role, Source
-from practice_dashboard.services import demo
-from practice_dashboard.services.facts import load_facts
+from practice_dashboard.services.analytics.fact_loading import load_facts
+from practice_dashboard.services.demo import practice as demo
 
 # A fixed day in the past: measures may not be dated in the future, and the same day must give
 # the same data.

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from practice_dashboard import migrate
-from practice_dashboard.cli import app as cli_app
+from practice_dashboard.cli.main import app as cli_app
 from practice_dashboard.config import Settings, get_settings
 from practice_dashboard.db import DbSession, create_db_engine, create_session_factory, session_scope
 from practice_dashboard.errors import Forbidden, Invalid, NotFound
@@ -40,9 +40,9 @@ from practice_dashboard.models import (
 )
 from practice_dashboard.models.annotation import AnnotationKind
 from practice_dashboard.models.enums import Attendance, ClientStatus, HomeworkCompletion, Role, Zone
-from practice_dashboard.services import pdf
-from practice_dashboard.services import summary_report as reports
 from practice_dashboard.services.audit import Actor
+from practice_dashboard.services.reports import pdf
+from practice_dashboard.services.reports import progress_summary as reports
 from tests.builders import auth_headers, make_client, make_user, supervise
 from tests.databases import fresh_database
 

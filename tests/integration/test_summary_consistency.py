@@ -22,7 +22,7 @@ from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.models import Client, ClientSummary, User
 from practice_dashboard.models.enums import Role
-from practice_dashboard.services import summary
+from practice_dashboard.services.analytics import summary
 from tests.builders import auth_headers, make_client, make_user
 
 # `computed_at` is when, not what: everything else must match.

@@ -16,7 +16,7 @@ from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.models import AuditEvent, Client, User
 from practice_dashboard.models.enums import Role
-from practice_dashboard.services import audit_log
+from practice_dashboard.services.reports import audit_log
 from tests.builders import make_client, make_user, supervise
 from tests.conftest import QueryCounter
 from tests.integration.test_audit_log import FINGERPRINT, add_event

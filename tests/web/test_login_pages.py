@@ -12,7 +12,7 @@ from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.models import LoginSession
 from practice_dashboard.models.enums import Role
-from practice_dashboard.services.login_session import COOKIE_NAME
+from practice_dashboard.services.accounts.login_session import COOKIE_NAME
 from tests.builders import PASSWORD, login_cookies, make_user
 
 

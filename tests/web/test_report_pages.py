@@ -21,7 +21,7 @@ from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.models import AuditEvent, User
 from practice_dashboard.models.enums import Role
-from practice_dashboard.services import summary_report as reports
+from practice_dashboard.services.reports import progress_summary as reports
 from practice_dashboard.web.routes.reports import PRINT_CHART_WIDTH, css_string
 from tests.builders import login_cookies, make_client, make_user, supervise
 from tests.integration.test_reports import (

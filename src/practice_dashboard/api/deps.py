@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -10,10 +10,8 @@ from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel
 
-from practice_dashboard.config import Settings
-from practice_dashboard.db import DbSession as _DbSession
-from practice_dashboard.db import SessionFactory
-from practice_dashboard.errors import AppError, Forbidden, Unauthorized
+from practice_dashboard.dependencies import DbDep, SettingsDep, client_ip
+from practice_dashboard.errors import Forbidden, Unauthorized
 from practice_dashboard.models import User
 from practice_dashboard.models.enums import Role
 from practice_dashboard.schemas.common import Page, UtcDatetime
@@ -25,39 +23,8 @@ MAX_PAGE_SIZE = 500
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def get_db(request: Request) -> Iterator[_DbSession]:
-    """The unit of work: commit when the handler returns, roll back when it raises."""
-    factory: SessionFactory = request.app.state.session_factory
-    db = factory()
-    try:
-        yield db
-    except AppError as exc:
-        if exc.keep_changes:
-            db.commit()
-        else:
-            db.rollback()
-        raise
-    except BaseException:
-        db.rollback()
-        raise
-    else:
-        db.commit()
-    finally:
-        db.close()
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-# scope="function": commit before the response is sent, so a 2xx always means "stored".
-DbSession = Annotated[_DbSession, Depends(get_db, scope="function")]
-
-
 def get_current_user(
-    db: DbSession, settings: SettingsDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+    db: DbDep, settings: SettingsDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> User:
     if not token:
         raise Unauthorized()
@@ -71,10 +38,6 @@ def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
-
-
-def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 def get_actor(user: CurrentUser, request: Request) -> Actor:

@@ -52,7 +52,7 @@ from practice_dashboard.domain.stats import (
     rolling_median,
     theil_sen,
 )
-from practice_dashboard.services.client_view import ClientView, EpisodeDetail
+from practice_dashboard.services.analytics.client_view import ClientView, EpisodeDetail
 from practice_dashboard.web.vocabulary import zone_word
 
 Figure = dict[str, Any]

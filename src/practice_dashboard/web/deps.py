@@ -6,13 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from practice_dashboard.api.deps import DbSession, SettingsDep, client_ip
+from practice_dashboard.dependencies import DbDep, SettingsDep, client_ip
 from practice_dashboard.errors import AppError, Forbidden
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import Role
-from practice_dashboard.services import login_session
+from practice_dashboard.services.accounts import login_session
+from practice_dashboard.services.accounts.login_session import COOKIE_NAME, ActiveLogin
 from practice_dashboard.services.audit import Actor
-from practice_dashboard.services.login_session import COOKIE_NAME, ActiveLogin
 
 
 class LoginRequired(AppError):
@@ -22,9 +22,7 @@ class LoginRequired(AppError):
     default_detail = "Please log in"
 
 
-def get_optional_login(
-    request: Request, db: DbSession, settings: SettingsDep
-) -> ActiveLogin | None:
+def get_optional_login(request: Request, db: DbDep, settings: SettingsDep) -> ActiveLogin | None:
     token = request.cookies.get(COOKIE_NAME)
     if not token:
         return None

@@ -5,7 +5,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, status
 
-from practice_dashboard.api.deps import CurrentActor, DbSession, End, PagingDep, SettingsDep, Start
+from practice_dashboard.api.deps import CurrentActor, End, PagingDep, Start
+from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.domain.flags import FlagCode, FlagLevel
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import ClientStatus
@@ -15,9 +16,9 @@ from practice_dashboard.schemas.metrics import (
     CaseloadRead,
     MetricsRead,
 )
-from practice_dashboard.services import caseload as caseload_service
-from practice_dashboard.services import metrics as metrics_service
-from practice_dashboard.services.caseload import CaseloadSort
+from practice_dashboard.services.analytics import caseload as caseload_service
+from practice_dashboard.services.analytics import metrics as metrics_service
+from practice_dashboard.services.analytics.caseload import CaseloadSort
 
 router = APIRouter(tags=["analytics"])
 
@@ -26,7 +27,7 @@ router = APIRouter(tags=["analytics"])
 def client_metrics(
     client_id: uuid.UUID,
     actor: CurrentActor,
-    db: DbSession,
+    db: DbDep,
     settings: SettingsDep,
     start: Start = None,
     end: End = None,
@@ -51,7 +52,7 @@ def acknowledge_flag(
     code: Annotated[FlagCode, Path(description="The flag to acknowledge")],
     data: AcknowledgeFlag,
     actor: CurrentActor,
-    db: DbSession,
+    db: DbDep,
     settings: SettingsDep,
 ) -> Any:
     """Mark a flag as seen; it stays quiet until its evidence changes. Safety needs a note."""
@@ -70,7 +71,7 @@ def acknowledge_flag(
 @router.get("/caseload", response_model=CaseloadRead, name="api_caseload")
 def caseload(
     actor: CurrentActor,
-    db: DbSession,
+    db: DbDep,
     settings: SettingsDep,
     paging: PagingDep,
     flag: Annotated[FlagCode | None, Query(description="Only clients with this flag")] = None,

@@ -4,18 +4,11 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from practice_dashboard.api.deps import (
-    CurrentActor,
-    DbSession,
-    End,
-    PagingDep,
-    Start,
-    VersionQuery,
-    page_of,
-)
+from practice_dashboard.api.deps import CurrentActor, End, PagingDep, Start, VersionQuery, page_of
+from practice_dashboard.dependencies import DbDep
 from practice_dashboard.schemas.annotation import AnnotationCreate, AnnotationRead, AnnotationUpdate
 from practice_dashboard.schemas.common import Page
-from practice_dashboard.services import annotation as annotation_service
+from practice_dashboard.services.records import annotation as annotation_service
 
 router = APIRouter(tags=["annotations"])
 
@@ -24,7 +17,7 @@ router = APIRouter(tags=["annotations"])
 def list_annotations(
     client_id: uuid.UUID,
     actor: CurrentActor,
-    db: DbSession,
+    db: DbDep,
     paging: PagingDep,
     start: Start = None,
     end: End = None,
@@ -48,7 +41,7 @@ def list_annotations(
     status_code=status.HTTP_201_CREATED,
 )
 def create_annotation(
-    client_id: uuid.UUID, data: AnnotationCreate, actor: CurrentActor, db: DbSession
+    client_id: uuid.UUID, data: AnnotationCreate, actor: CurrentActor, db: DbDep
 ) -> AnnotationRead:
     """Add a dated note (life event, medication change, change in care) to the timeline."""
     return AnnotationRead.model_validate(
@@ -58,7 +51,7 @@ def create_annotation(
 
 @router.patch("/annotations/{annotation_id}", response_model=AnnotationRead)
 def update_annotation(
-    annotation_id: uuid.UUID, data: AnnotationUpdate, actor: CurrentActor, db: DbSession
+    annotation_id: uuid.UUID, data: AnnotationUpdate, actor: CurrentActor, db: DbDep
 ) -> AnnotationRead:
     """Correct a timeline note; send the `version` you read."""
     return AnnotationRead.model_validate(
@@ -70,7 +63,7 @@ def update_annotation(
 
 @router.delete("/annotations/{annotation_id}", response_model=AnnotationRead)
 def delete_annotation(
-    annotation_id: uuid.UUID, actor: CurrentActor, db: DbSession, version: VersionQuery = None
+    annotation_id: uuid.UUID, actor: CurrentActor, db: DbDep, version: VersionQuery = None
 ) -> AnnotationRead:
     """Take a note off the timeline (kept in the record, marked archived)."""
     return AnnotationRead.model_validate(

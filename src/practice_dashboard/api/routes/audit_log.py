@@ -9,12 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from practice_dashboard.api.deps import CurrentActor, DbSession, End, PagingDep, Start, page_of
+from practice_dashboard.api.deps import CurrentActor, End, PagingDep, Start, page_of
 from practice_dashboard.db import SessionFactory
+from practice_dashboard.dependencies import DbDep
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.schemas.common import Page, Schema
-from practice_dashboard.services import audit_log
-from practice_dashboard.services.audit_log import AuditFilters
+from practice_dashboard.services.reports import audit_log
+from practice_dashboard.services.reports.audit_log import AuditFilters
 
 router = APIRouter(prefix="/audit-events", tags=["audit"])
 
@@ -59,7 +60,7 @@ Filters = Annotated[AuditFilters, Depends(get_filters)]
 
 @router.get("", response_model=Page[AuditEventRead])
 def list_audit_events(
-    actor: CurrentActor, db: DbSession, paging: PagingDep, filters: Filters
+    actor: CurrentActor, db: DbDep, paging: PagingDep, filters: Filters
 ) -> Page[AuditEventRead]:
     """Events the caller may see, newest first: admins all; practitioners their own clients'
     events and their own actions. Reading the log is audited."""
@@ -75,7 +76,7 @@ def list_audit_events(
     responses={200: {"content": {"text/csv": {}}, "description": "Streamed CSV"}},
 )
 def export_audit_events(
-    actor: CurrentActor, db: DbSession, request: Request, filters: Filters
+    actor: CurrentActor, db: DbDep, request: Request, filters: Filters
 ) -> StreamingResponse:
     """The same events as CSV, streamed; cells that a spreadsheet would run are neutralised."""
     audit_log.record_export(db, actor=actor, filters=filters)

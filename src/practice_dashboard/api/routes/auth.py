@@ -5,11 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
-from practice_dashboard.api.deps import CurrentUser, DbSession, SettingsDep, client_ip
+from practice_dashboard.api.deps import CurrentUser
+from practice_dashboard.dependencies import DbDep, SettingsDep, client_ip
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.schemas.user import Token, UserRead
 from practice_dashboard.security import create_access_token
-from practice_dashboard.services import user as user_service
+from practice_dashboard.services.accounts import user as user_service
 
 router = APIRouter(tags=["auth"])
 
@@ -17,7 +18,7 @@ router = APIRouter(tags=["auth"])
 @router.post("/auth/token", response_model=Token)
 def login_for_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
-    db: DbSession,
+    db: DbDep,
     settings: SettingsDep,
     request: Request,
 ) -> Token:

@@ -5,19 +5,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from practice_dashboard.api.deps import (
-    CurrentActor,
-    DbSession,
-    PagingDep,
-    SettingsDep,
-    VersionQuery,
-    page_of,
-)
+from practice_dashboard.api.deps import CurrentActor, PagingDep, VersionQuery, page_of
+from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import ClientStatus
 from practice_dashboard.schemas.client import ClientCreate, ClientRead, ClientUpdate
 from practice_dashboard.schemas.common import Page
-from practice_dashboard.services import client as client_service
+from practice_dashboard.services.records import client as client_service
 
 router = APIRouter(prefix="/clients", tags=["clients"])
 
@@ -25,7 +19,7 @@ router = APIRouter(prefix="/clients", tags=["clients"])
 @router.get("", response_model=Page[ClientRead])
 def list_clients(
     actor: CurrentActor,
-    db: DbSession,
+    db: DbDep,
     paging: PagingDep,
     status_: Annotated[ClientStatus | None, Query(alias="status")] = None,
     practitioner_id: uuid.UUID | None = None,
@@ -48,7 +42,7 @@ def list_clients(
 
 @router.post("", response_model=ClientRead, status_code=status.HTTP_201_CREATED)
 def create_client(
-    data: ClientCreate, actor: CurrentActor, db: DbSession, settings: SettingsDep
+    data: ClientCreate, actor: CurrentActor, db: DbDep, settings: SettingsDep
 ) -> ClientRead:
     """Add a client to the caller's own caseload; intake defaults to today in the practice."""
     today = utcnow().astimezone(settings.timezone).date()
@@ -58,7 +52,7 @@ def create_client(
 
 
 @router.get("/{client_id}", response_model=ClientRead)
-def read_client(client_id: uuid.UUID, actor: CurrentActor, db: DbSession) -> ClientRead:
+def read_client(client_id: uuid.UUID, actor: CurrentActor, db: DbDep) -> ClientRead:
     """One client (404 if the caller may not see it)."""
     return ClientRead.model_validate(
         client_service.read_client(db, client_id=client_id, actor=actor)
@@ -67,7 +61,7 @@ def read_client(client_id: uuid.UUID, actor: CurrentActor, db: DbSession) -> Cli
 
 @router.patch("/{client_id}", response_model=ClientRead)
 def update_client(
-    client_id: uuid.UUID, data: ClientUpdate, actor: CurrentActor, db: DbSession
+    client_id: uuid.UUID, data: ClientUpdate, actor: CurrentActor, db: DbDep
 ) -> ClientRead:
     """Change a client's details; send the `version` you read (409 if someone changed it since)."""
     return ClientRead.model_validate(
@@ -77,7 +71,7 @@ def update_client(
 
 @router.delete("/{client_id}", response_model=ClientRead)
 def archive_client(
-    client_id: uuid.UUID, actor: CurrentActor, db: DbSession, version: VersionQuery = None
+    client_id: uuid.UUID, actor: CurrentActor, db: DbDep, version: VersionQuery = None
 ) -> ClientRead:
     """Archive a client: hidden from lists, every record kept. Nothing is deleted."""
     return ClientRead.model_validate(
@@ -87,7 +81,7 @@ def archive_client(
 
 @router.post("/{client_id}/restore", response_model=ClientRead)
 def restore_client(
-    client_id: uuid.UUID, actor: CurrentActor, db: DbSession, version: VersionQuery = None
+    client_id: uuid.UUID, actor: CurrentActor, db: DbDep, version: VersionQuery = None
 ) -> ClientRead:
     """Bring an archived client back into the caseload."""
     return ClientRead.model_validate(

@@ -10,12 +10,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from practice_dashboard.api.deps import CurrentActor, DbSession, SettingsDep
+from practice_dashboard.api.deps import CurrentActor
 from practice_dashboard.db import SessionFactory
+from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.models.base import utcnow
-from practice_dashboard.services import csv_export, csv_import
-from practice_dashboard.services.csv_export import CsvKind, ExportPlan
-from practice_dashboard.services.summary import practice_today
+from practice_dashboard.services.analytics.summary import practice_today
+from practice_dashboard.services.exchange import csv_export, csv_import
+from practice_dashboard.services.exchange.csv_export import CsvKind, ExportPlan
 
 router = APIRouter(tags=["csv"])
 
@@ -53,7 +54,7 @@ def export_client_csv(
     client_id: uuid.UUID,
     request: Request,
     actor: CurrentActor,
-    db: DbSession,
+    db: DbDep,
     settings: SettingsDep,
     kind: KindQuery = CsvKind.OBSERVATIONS,
 ) -> StreamingResponse:
@@ -72,7 +73,7 @@ def export_client_csv(
 def export_caseload_csv(
     request: Request,
     actor: CurrentActor,
-    db: DbSession,
+    db: DbDep,
     settings: SettingsDep,
     kind: KindQuery = CsvKind.OBSERVATIONS,
 ) -> StreamingResponse:
@@ -87,7 +88,7 @@ def export_caseload_csv(
 def import_csv(
     file: Annotated[UploadFile, File(description="A UTF-8 CSV file of one kind")],
     actor: CurrentActor,
-    db: DbSession,
+    db: DbDep,
     settings: SettingsDep,
     kind: KindQuery,
     dry_run: Annotated[bool, Query(description="Check only; write nothing")] = False,

@@ -8,9 +8,10 @@ import uuid
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from practice_dashboard.api.deps import CurrentActor, DbSession
+from practice_dashboard.api.deps import CurrentActor
+from practice_dashboard.dependencies import DbDep
 from practice_dashboard.models.base import utcnow
-from practice_dashboard.services import fhir_export
+from practice_dashboard.services.exchange import fhir as fhir_export
 
 router = APIRouter(tags=["exports"])
 
@@ -22,7 +23,7 @@ FHIR_JSON = "application/fhir+json"
     response_class=Response,
     responses={200: {"content": {FHIR_JSON: {}}, "description": "A FHIR R4 collection Bundle"}},
 )
-def export_fhir(client_id: uuid.UUID, actor: CurrentActor, db: DbSession) -> Response:
+def export_fhir(client_id: uuid.UUID, actor: CurrentActor, db: DbDep) -> Response:
     """The client's record as a FHIR R4 `collection` Bundle (404 if not visible); audited."""
     bundle = fhir_export.export_client(db, client_id=client_id, actor=actor, now=utcnow())
     return Response(

@@ -10,26 +10,18 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
-from practice_dashboard.api.deps import (
-    CurrentActor,
-    DbSession,
-    End,
-    PagingDep,
-    SettingsDep,
-    Start,
-    VersionQuery,
-    page_of,
-)
+from practice_dashboard.api.deps import CurrentActor, End, PagingDep, Start, VersionQuery, page_of
+from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.models.enums import Attendance, Source, Zone
 from practice_dashboard.schemas.common import Page
 from practice_dashboard.schemas.episode import EpisodeCreate, EpisodeRead, EpisodeUpdate
 from practice_dashboard.schemas.measure import MeasureCreate, MeasureRead
 from practice_dashboard.schemas.observation import ObservationCreate, ObservationRead
 from practice_dashboard.schemas.session import SessionCreate, SessionRead, SessionUpdate
-from practice_dashboard.services import episode as episode_service
-from practice_dashboard.services import measure as measure_service
-from practice_dashboard.services import observation as observation_service
-from practice_dashboard.services import session as session_service
+from practice_dashboard.services.records import episode as episode_service
+from practice_dashboard.services.records import measure as measure_service
+from practice_dashboard.services.records import observation as observation_service
+from practice_dashboard.services.records import session as session_service
 
 router = APIRouter(tags=["records"])
 
@@ -41,7 +33,7 @@ router = APIRouter(tags=["records"])
 def list_sessions(
     client_id: uuid.UUID,
     actor: CurrentActor,
-    db: DbSession,
+    db: DbDep,
     paging: PagingDep,
     start: Start = None,
     end: End = None,
@@ -68,7 +60,7 @@ def list_sessions(
     tags=["sessions"],
 )
 def create_session(
-    client_id: uuid.UUID, data: SessionCreate, actor: CurrentActor, db: DbSession
+    client_id: uuid.UUID, data: SessionCreate, actor: CurrentActor, db: DbDep
 ) -> SessionRead:
     """Schedule or record a session with the client."""
     return SessionRead.model_validate(
@@ -78,7 +70,7 @@ def create_session(
 
 @router.patch("/sessions/{session_id}", response_model=SessionRead, tags=["sessions"])
 def update_session(
-    session_id: uuid.UUID, data: SessionUpdate, actor: CurrentActor, db: DbSession
+    session_id: uuid.UUID, data: SessionUpdate, actor: CurrentActor, db: DbDep
 ) -> SessionRead:
     """Change a session (attendance, engagement, homework, notes); send the `version` you read."""
     return SessionRead.model_validate(
@@ -88,7 +80,7 @@ def update_session(
 
 @router.delete("/sessions/{session_id}", response_model=SessionRead, tags=["sessions"])
 def delete_session(
-    session_id: uuid.UUID, actor: CurrentActor, db: DbSession, version: VersionQuery = None
+    session_id: uuid.UUID, actor: CurrentActor, db: DbDep, version: VersionQuery = None
 ) -> SessionRead:
     """Remove a session from the record (kept, marked archived: nothing clinical is erased)."""
     return SessionRead.model_validate(
@@ -170,7 +162,7 @@ _OBSERVATION_BODY = {
 def list_observations(
     client_id: uuid.UUID,
     actor: CurrentActor,
-    db: DbSession,
+    db: DbDep,
     paging: PagingDep,
     start: Start = None,
     end: End = None,
@@ -203,7 +195,7 @@ ObservationPayload = Annotated[tuple[list[ObservationCreate], bool], Depends(_ob
     openapi_extra=_OBSERVATION_BODY,
 )
 def create_observations(
-    client_id: uuid.UUID, payload: ObservationPayload, actor: CurrentActor, db: DbSession
+    client_id: uuid.UUID, payload: ObservationPayload, actor: CurrentActor, db: DbDep
 ) -> ObservationRead | list[ObservationRead]:
     """Record one observation, or a JSON list of them as an all-or-nothing batch."""
     rows, batch = payload
@@ -222,7 +214,7 @@ def create_observations(
 def list_episodes(
     client_id: uuid.UUID,
     actor: CurrentActor,
-    db: DbSession,
+    db: DbDep,
     paging: PagingDep,
     start: Start = None,
     end: End = None,
@@ -247,7 +239,7 @@ def list_episodes(
     tags=["episodes"],
 )
 def create_episode(
-    client_id: uuid.UUID, data: EpisodeCreate, actor: CurrentActor, db: DbSession
+    client_id: uuid.UUID, data: EpisodeCreate, actor: CurrentActor, db: DbDep
 ) -> EpisodeRead:
     """Record an activation episode (onset, recognition, peak, return to baseline)."""
     return EpisodeRead.model_validate(
@@ -257,7 +249,7 @@ def create_episode(
 
 @router.patch("/episodes/{episode_id}", response_model=EpisodeRead, tags=["episodes"])
 def update_episode(
-    episode_id: uuid.UUID, data: EpisodeUpdate, actor: CurrentActor, db: DbSession
+    episode_id: uuid.UUID, data: EpisodeUpdate, actor: CurrentActor, db: DbDep
 ) -> EpisodeRead:
     """Complete or correct an episode (e.g. add the return to baseline); send its `version`."""
     return EpisodeRead.model_validate(
@@ -272,7 +264,7 @@ def update_episode(
 def list_measures(
     client_id: uuid.UUID,
     actor: CurrentActor,
-    db: DbSession,
+    db: DbDep,
     paging: PagingDep,
     instrument: Annotated[str | None, Query(max_length=40)] = None,
     start: Start = None,
@@ -305,7 +297,7 @@ def list_measures(
     tags=["measures"],
 )
 def create_measure(
-    client_id: uuid.UUID, data: MeasureCreate, actor: CurrentActor, db: DbSession
+    client_id: uuid.UUID, data: MeasureCreate, actor: CurrentActor, db: DbDep
 ) -> MeasureRead:
     """Record one administration of an instrument; items are validated and scored."""
     measure = measure_service.create_measure(db, client_id=client_id, data=data, actor=actor)

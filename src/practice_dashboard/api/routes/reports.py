@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from practice_dashboard.api.deps import CurrentActor, DbSession, SettingsDep
+from practice_dashboard.api.deps import CurrentActor
+from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.models.base import utcnow
-from practice_dashboard.services import pdf
-from practice_dashboard.services import summary_report as reports
+from practice_dashboard.services.reports import pdf
+from practice_dashboard.services.reports import progress_summary as reports
 from practice_dashboard.web.routes.reports import (
     attachment,
     summary_filename,
@@ -45,7 +46,7 @@ PeriodBound = Annotated[
 def client_summary_pdf(
     client_id: uuid.UUID,
     actor: CurrentActor,
-    db: DbSession,
+    db: DbDep,
     settings: SettingsDep,
     start: PeriodBound = None,
     end: PeriodBound = None,

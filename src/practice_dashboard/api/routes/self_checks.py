@@ -2,16 +2,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from practice_dashboard.api.deps import CurrentActor, DbSession, PagingDep, page_of
+from practice_dashboard.api.deps import CurrentActor, PagingDep, page_of
+from practice_dashboard.dependencies import DbDep
 from practice_dashboard.schemas.common import Page
 from practice_dashboard.schemas.self_check import SelfCheckCreate, SelfCheckRead
-from practice_dashboard.services import self_check as self_check_service
+from practice_dashboard.services.records import self_check as self_check_service
 
 router = APIRouter(prefix="/me/self-checks", tags=["self-checks"])
 
 
 @router.get("", response_model=Page[SelfCheckRead])
-def list_self_checks(actor: CurrentActor, db: DbSession, paging: PagingDep) -> Page[SelfCheckRead]:
+def list_self_checks(actor: CurrentActor, db: DbDep, paging: PagingDep) -> Page[SelfCheckRead]:
     """The caller's own burnout self-checks, newest first."""
     items, total = self_check_service.list_self_checks(
         db, actor=actor, limit=paging.limit, offset=paging.offset
@@ -20,7 +21,7 @@ def list_self_checks(actor: CurrentActor, db: DbSession, paging: PagingDep) -> P
 
 
 @router.post("", response_model=SelfCheckRead, status_code=status.HTTP_201_CREATED)
-def create_self_check(data: SelfCheckCreate, actor: CurrentActor, db: DbSession) -> SelfCheckRead:
+def create_self_check(data: SelfCheckCreate, actor: CurrentActor, db: DbDep) -> SelfCheckRead:
     """Record the caller's own self-check (e.g. Copenhagen Burnout Inventory), scored."""
     return SelfCheckRead.model_validate(
         self_check_service.create_self_check(db, data=data, actor=actor)

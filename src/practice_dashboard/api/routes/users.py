@@ -5,14 +5,8 @@ import uuid
 from fastapi import APIRouter, status
 from sqlalchemy import select
 
-from practice_dashboard.api.deps import (
-    AdminUser,
-    CurrentActor,
-    DbSession,
-    PagingDep,
-    SettingsDep,
-    page_of,
-)
+from practice_dashboard.api.deps import AdminUser, CurrentActor, PagingDep, page_of
+from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.models import Supervision, User
 from practice_dashboard.schemas.common import Page
 from practice_dashboard.schemas.user import (
@@ -22,14 +16,14 @@ from practice_dashboard.schemas.user import (
     UserRead,
     UserUpdate,
 )
-from practice_dashboard.services import user as user_service
+from practice_dashboard.services.accounts import user as user_service
 from practice_dashboard.services.common import page
 
 router = APIRouter(prefix="/users", tags=["users"])
 
 
 @router.get("", response_model=Page[UserRead])
-def list_users(_admin: AdminUser, db: DbSession, paging: PagingDep) -> Page[UserRead]:
+def list_users(_admin: AdminUser, db: DbDep, paging: PagingDep) -> Page[UserRead]:
     """All accounts (admin only)."""
     items, total = page(
         db, select(User), order_by=(User.email, User.id), limit=paging.limit, offset=paging.offset
@@ -39,7 +33,7 @@ def list_users(_admin: AdminUser, db: DbSession, paging: PagingDep) -> Page[User
 
 @router.post("", response_model=UserRead, status_code=status.HTTP_201_CREATED)
 def create_user(
-    data: UserCreate, _admin: AdminUser, actor: CurrentActor, db: DbSession, settings: SettingsDep
+    data: UserCreate, _admin: AdminUser, actor: CurrentActor, db: DbDep, settings: SettingsDep
 ) -> UserRead:
     """Create an account (admin only)."""
     return UserRead.model_validate(user_service.create_user(db, settings, data=data, actor=actor))
@@ -51,7 +45,7 @@ def update_user(
     data: UserUpdate,
     _admin: AdminUser,
     actor: CurrentActor,
-    db: DbSession,
+    db: DbDep,
     settings: SettingsDep,
 ) -> UserRead:
     """Change an account's name, role, password or active state (admin only)."""
@@ -62,7 +56,7 @@ def update_user(
 
 
 @router.get("/{user_id}/supervisees", response_model=list[SupervisionRead])
-def list_supervisees(user_id: uuid.UUID, _admin: AdminUser, db: DbSession) -> list[SupervisionRead]:
+def list_supervisees(user_id: uuid.UUID, _admin: AdminUser, db: DbDep) -> list[SupervisionRead]:
     """The supervision links of a supervisor (admin only)."""
     user_service.get_user(db, user_id)
     links = db.scalars(
@@ -81,7 +75,7 @@ def add_supervisee(
     data: SupervisionCreate,
     _admin: AdminUser,
     actor: CurrentActor,
-    db: DbSession,
+    db: DbDep,
 ) -> SupervisionRead:
     """Let user `user_id` supervise `supervisee_id`: read access to the supervisee's clients."""
     supervisor = user_service.get_user(db, user_id)
@@ -96,7 +90,7 @@ def remove_supervisee(
     supervisee_id: uuid.UUID,
     _admin: AdminUser,
     actor: CurrentActor,
-    db: DbSession,
+    db: DbDep,
 ) -> None:
     """End a supervision link (admin only); no clinical data is touched."""
     user_service.remove_supervisee(

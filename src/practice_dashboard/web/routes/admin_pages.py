@@ -16,12 +16,12 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from sqlalchemy import func, select
 
-from practice_dashboard.api.deps import DbSession, SettingsDep
+from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.errors import Conflict, Invalid, NotFound
 from practice_dashboard.models import Supervision, User
 from practice_dashboard.models.enums import Role
 from practice_dashboard.schemas.user import SupervisionCreate, UserCreate, UserUpdate
-from practice_dashboard.services import user as user_service
+from practice_dashboard.services.accounts import user as user_service
 from practice_dashboard.web.deps import AdminLogin, CsrfLogin, PageContext, WebActor
 from practice_dashboard.web.templating import templates
 
@@ -81,7 +81,7 @@ def _parse_uuid(value: str) -> uuid.UUID | None:
         return None
 
 
-def _users_context(db: DbSession) -> dict[str, Any]:
+def _users_context(db: DbDep) -> dict[str, Any]:
     """Every account and every supervision link: two queries, whatever the numbers."""
     users = list(db.scalars(select(User).order_by(func.lower(User.full_name), User.id)))
     by_id = {u.id: u for u in users}
@@ -109,7 +109,7 @@ def _users_context(db: DbSession) -> dict[str, Any]:
 
 
 def _users_page(
-    context: dict[str, Any], db: DbSession, *, status_code: int = 200, **extra: Any
+    context: dict[str, Any], db: DbDep, *, status_code: int = 200, **extra: Any
 ) -> Response:
     values: dict[str, Any] = {
         **context,
@@ -137,7 +137,7 @@ def _to_list(request: Request, notice: str | None = None, **params: str) -> Redi
 def users_page(
     context: PageContext,
     _admin: AdminLogin,
-    db: DbSession,
+    db: DbDep,
     done: str | None = None,
     created: str | None = None,
 ) -> Response:
@@ -153,7 +153,7 @@ def create_account(
     _login: CsrfLogin,
     _admin: AdminLogin,
     actor: WebActor,
-    db: DbSession,
+    db: DbDep,
     settings: SettingsDep,
     email: FormStr = "",
     full_name: FormStr = "",
@@ -209,7 +209,7 @@ def _edit_page(
     )
 
 
-def _account(db: DbSession, user_id: str) -> User:
+def _account(db: DbDep, user_id: str) -> User:
     parsed = _parse_uuid(user_id)
     account = db.get(User, parsed) if parsed else None
     if account is None:
@@ -219,7 +219,7 @@ def _account(db: DbSession, user_id: str) -> User:
 
 @router.get("/users/{user_id}", name="admin_user")
 def edit_account_page(
-    context: PageContext, _admin: AdminLogin, db: DbSession, user_id: str, saved: bool = False
+    context: PageContext, _admin: AdminLogin, db: DbDep, user_id: str, saved: bool = False
 ) -> Response:
     """One account's name, role and active state."""
     return _edit_page(context, _account(db, user_id), saved=saved)
@@ -231,7 +231,7 @@ def edit_account(
     login: CsrfLogin,
     _admin: AdminLogin,
     actor: WebActor,
-    db: DbSession,
+    db: DbDep,
     settings: SettingsDep,
     user_id: str,
     full_name: FormStr = "",
@@ -279,7 +279,7 @@ def add_supervision(
     _login: CsrfLogin,
     _admin: AdminLogin,
     actor: WebActor,
-    db: DbSession,
+    db: DbDep,
     supervisor_id: FormStr = "",
     supervisee_id: FormStr = "",
 ) -> Response:
@@ -319,7 +319,7 @@ def remove_supervision(
     _login: CsrfLogin,
     _admin: AdminLogin,
     actor: WebActor,
-    db: DbSession,
+    db: DbDep,
     supervisor_id: FormStr = "",
     supervisee_id: FormStr = "",
 ) -> Response:

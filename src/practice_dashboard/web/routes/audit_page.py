@@ -16,13 +16,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
-from practice_dashboard.api.deps import DbSession, SettingsDep
 from practice_dashboard.db import SessionFactory
+from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.errors import Invalid
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import Role
-from practice_dashboard.services import audit_log
-from practice_dashboard.services.audit_log import AuditFilters
+from practice_dashboard.services.reports import audit_log
+from practice_dashboard.services.reports.audit_log import AuditFilters
 from practice_dashboard.web.deps import PageContext, WebActor
 from practice_dashboard.web.templating import templates
 
@@ -164,7 +164,7 @@ def parse_filters(request: Request, tz: Any) -> PageFilters:
 
 @router.get("/audit", name="audit_log")
 def audit_page(
-    context: PageContext, actor: WebActor, db: DbSession, settings: SettingsDep, request: Request
+    context: PageContext, actor: WebActor, db: DbDep, settings: SettingsDep, request: Request
 ) -> Response:
     user = actor.user
     form = parse_filters(request, settings.timezone)
@@ -204,7 +204,7 @@ def audit_page(
 
 
 @router.get("/audit/export.csv", name="audit_log_csv")
-def audit_csv(actor: WebActor, db: DbSession, settings: SettingsDep, request: Request) -> Response:
+def audit_csv(actor: WebActor, db: DbDep, settings: SettingsDep, request: Request) -> Response:
     """The filtered events as CSV (all pages), streamed; the download is audited."""
     form = parse_filters(request, settings.timezone)
     if form.errors:

@@ -8,12 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from practice_dashboard.api.deps import DbSession, SettingsDep, client_ip
+from practice_dashboard.dependencies import DbDep, SettingsDep, client_ip
 from practice_dashboard.errors import TooManyRequests, Unauthorized
 from practice_dashboard.models.base import utcnow
-from practice_dashboard.services import login_session
-from practice_dashboard.services import user as user_service
-from practice_dashboard.services.login_session import COOKIE_NAME
+from practice_dashboard.services.accounts import login_session
+from practice_dashboard.services.accounts import user as user_service
+from practice_dashboard.services.accounts.login_session import COOKIE_NAME
 from practice_dashboard.web.deps import CsrfLogin, OptionalLogin, PageContext
 from practice_dashboard.web.templating import templates
 
@@ -78,7 +78,7 @@ def _login_form(
 @router.post("/login")
 def login_submit(
     request: Request,
-    db: DbSession,
+    db: DbDep,
     settings: SettingsDep,
     context: PageContext,
     email: Annotated[str, Form(max_length=320)],
@@ -139,7 +139,7 @@ def login_submit(
 
 
 @router.post("/logout", name="logout")
-def logout(login: CsrfLogin, db: DbSession) -> Response:
+def logout(login: CsrfLogin, db: DbDep) -> Response:
     """Ends the login on the server, so the cookie is useless even if it was copied."""
     login_session.end(db, login=login.login, now=utcnow())
     response = RedirectResponse("/login", status_code=303)

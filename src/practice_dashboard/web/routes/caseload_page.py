@@ -11,13 +11,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 
-from practice_dashboard.api.deps import DbSession, SettingsDep
+from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.domain.flags import FlagCode, FlagLevel
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import ClientStatus, Role
-from practice_dashboard.services import caseload as caseload_service
-from practice_dashboard.services import summary
-from practice_dashboard.services.caseload import CaseloadSort
+from practice_dashboard.services.analytics import caseload as caseload_service
+from practice_dashboard.services.analytics import summary
+from practice_dashboard.services.analytics.caseload import CaseloadSort
 from practice_dashboard.web.deps import PageContext, WebActor
 from practice_dashboard.web.sparkline import sparkline
 from practice_dashboard.web.templating import templates
@@ -203,7 +203,7 @@ def page_globals() -> dict[str, Any]:
 def caseload_page(
     context: PageContext,
     actor: WebActor,
-    db: DbSession,
+    db: DbDep,
     settings: SettingsDep,
     flag: str | None = None,
     level: str | None = None,

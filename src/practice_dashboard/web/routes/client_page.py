@@ -11,19 +11,19 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Path, Query
 from fastapi.responses import RedirectResponse, Response
 
-from practice_dashboard.api.deps import DbSession, SettingsDep
 from practice_dashboard.config import Settings
+from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.domain.flags import CLIENT_FLAGS
 from practice_dashboard.domain.metrics import ClientMetrics
 from practice_dashboard.errors import Conflict, Invalid, NotFound
 from practice_dashboard.models.base import utcnow
-from practice_dashboard.services import metrics as metrics_service
-from practice_dashboard.services.client_view import (
+from practice_dashboard.services.analytics import metrics as metrics_service
+from practice_dashboard.services.analytics.client_view import (
     DEFAULT_CHART_PERIOD,
     ClientView,
     load_client_view,
 )
-from practice_dashboard.services.metrics import MAX_PERIOD
+from practice_dashboard.services.analytics.metrics import MAX_PERIOD
 from practice_dashboard.web.charts import attendance_counts, build_charts, fmt_number, fmt_p
 from practice_dashboard.web.deps import CsrfLogin, PageContext, WebActor, WebLogin
 from practice_dashboard.web.templating import minutes, percent, templates
@@ -322,7 +322,7 @@ def _client_uuid(client_id: str) -> uuid.UUID:
 def _render(
     context: dict[str, Any],
     *,
-    db: DbSession,
+    db: DbDep,
     settings: Settings,
     actor: Any,
     client_id: uuid.UUID,
@@ -398,7 +398,7 @@ def client_page(
     context: PageContext,
     _login: WebLogin,
     actor: WebActor,
-    db: DbSession,
+    db: DbDep,
     settings: SettingsDep,
     start: DateParam = None,
     end: DateParam = None,
@@ -424,7 +424,7 @@ def acknowledge_flag(
     context: PageContext,
     _login: CsrfLogin,
     actor: WebActor,
-    db: DbSession,
+    db: DbDep,
     settings: SettingsDep,
     fingerprint: Annotated[str | None, Form(max_length=64)] = None,
     note: Annotated[str, Form(max_length=4000)] = "",

@@ -22,11 +22,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
-from practice_dashboard.api.deps import DbSession, SettingsDep
 from practice_dashboard.config import Settings
-from practice_dashboard.services import csv_import
-from practice_dashboard.services.csv_export import IMPORT_ORDER, CsvKind
-from practice_dashboard.services.csv_import import ImportReport
+from practice_dashboard.dependencies import DbDep, SettingsDep
+from practice_dashboard.services.exchange import csv_import
+from practice_dashboard.services.exchange.csv_export import IMPORT_ORDER, CsvKind
+from practice_dashboard.services.exchange.csv_import import ImportReport
 from practice_dashboard.web.deps import CsrfLogin, PageContext, WebActor, WebLogin
 from practice_dashboard.web.templating import templates
 
@@ -128,7 +128,7 @@ def check_import(
     settings: SettingsDep,
     _login: CsrfLogin,
     actor: WebActor,
-    db: DbSession,
+    db: DbDep,
     kind: Annotated[str, Form()],
     file: Annotated[UploadFile, File()],
 ) -> Response:
@@ -164,7 +164,7 @@ def commit_import(
     settings: SettingsDep,
     _login: CsrfLogin,
     actor: WebActor,
-    db: DbSession,
+    db: DbDep,
     kind: Annotated[str, Form()],
     filename: Annotated[str, Form()] = "",
     carried: Annotated[str, Form()] = "",

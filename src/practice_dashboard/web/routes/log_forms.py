@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from practice_dashboard.api.deps import DbSession
+from practice_dashboard.dependencies import DbDep
 from practice_dashboard.domain.instruments import INSTRUMENTS, Instrument
 from practice_dashboard.errors import Conflict, Invalid, NotFound
 from practice_dashboard.models import (
@@ -57,12 +57,12 @@ from practice_dashboard.schemas.measure import MeasureCreate
 from practice_dashboard.schemas.observation import ObservationCreate
 from practice_dashboard.schemas.session import SessionCreate
 from practice_dashboard.services import access
-from practice_dashboard.services import annotation as annotation_service
-from practice_dashboard.services import episode as episode_service
-from practice_dashboard.services import measure as measure_service
-from practice_dashboard.services import observation as observation_service
-from practice_dashboard.services import session as session_service
 from practice_dashboard.services.audit import Actor
+from practice_dashboard.services.records import annotation as annotation_service
+from practice_dashboard.services.records import episode as episode_service
+from practice_dashboard.services.records import measure as measure_service
+from practice_dashboard.services.records import observation as observation_service
+from practice_dashboard.services.records import session as session_service
 from practice_dashboard.web.deps import CsrfLogin, PageContext, WebActor, WebLogin
 from practice_dashboard.web.forms import (
     Choice,
@@ -106,7 +106,7 @@ RawForm = Annotated[dict[str, str], Depends(read_form)]
 # --------------------------------------------------------------------------------------------
 
 
-def writable_client(db: DbSession, user: User, client_id: str) -> Client:
+def writable_client(db: DbDep, user: User, client_id: str) -> Client:
     """The client, if the caller may change it: 404 outside scope, 403 for a supervisor."""
     try:
         cid = uuid.UUID(client_id)
@@ -122,7 +122,7 @@ def _record_id(raw: Mapping[str, str]) -> uuid.UUID | None:
         return None
 
 
-def already_saved(db: DbSession, model: type[Any], record_id: uuid.UUID) -> uuid.UUID | None:
+def already_saved(db: DbDep, model: type[Any], record_id: uuid.UUID) -> uuid.UUID | None:
     """The client id of the record stored under `record_id`, or None."""
     client_id: uuid.UUID | None = db.scalar(select(model.client_id).where(model.id == record_id))
     return client_id
@@ -135,7 +135,7 @@ def _same_client(owner: uuid.UUID, client: Client) -> None:
 
 
 def save_once(
-    db: DbSession, model: type[Any], record_id: uuid.UUID, client: Client, create: Create
+    db: DbDep, model: type[Any], record_id: uuid.UUID, client: Client, create: Create
 ) -> None:
     """Run the service's create under `record_id`; if a racing request stored it first, do nothing.
 
@@ -189,7 +189,7 @@ def _fresh(specs: tuple[FieldSpec, ...], defaults: Mapping[str, str]) -> FormSta
 
 
 def _submit(
-    db: DbSession,
+    db: DbDep,
     *,
     client: Client,
     raw: Mapping[str, str],
@@ -263,7 +263,7 @@ OPTIONAL_SCALE_HINT = "0–10; leave blank if not rated."
 
 
 def todays_sessions(
-    db: DbSession, actor: Actor, client: Client, tz: tzinfo, now: datetime
+    db: DbDep, actor: Actor, client: Client, tz: tzinfo, now: datetime
 ) -> list[Session]:
     """The client's sessions on the practice's calendar day of `now` (read through the service)."""
     today = now.astimezone(tz).date()
@@ -377,7 +377,7 @@ def session_defaults(user: User, now: datetime, tz: tzinfo) -> dict[str, str]:
 
 
 @router.get("/clients/{client_id}/sessions/new", name="log_session_form")
-def new_session(client_id: str, context: PageContext, login: WebLogin, db: DbSession) -> Response:
+def new_session(client_id: str, context: PageContext, login: WebLogin, db: DbDep) -> Response:
     """The form for logging a session."""
     client = writable_client(db, login.user, client_id)
     specs = session_specs()
@@ -393,7 +393,7 @@ def save_session(
     context: PageContext,
     login: CsrfLogin,
     actor: WebActor,
-    db: DbSession,
+    db: DbDep,
     raw: RawForm,
 ) -> Response:
     """Log a session; 422 with per-field messages, or back to the client page."""
@@ -496,7 +496,7 @@ def _linked_defaults(session: Session | None) -> dict[str, str]:
 
 @router.get("/clients/{client_id}/observations/new", name="log_observation_form")
 def new_observation(
-    client_id: str, context: PageContext, login: WebLogin, actor: WebActor, db: DbSession
+    client_id: str, context: PageContext, login: WebLogin, actor: WebActor, db: DbDep
 ) -> Response:
     """The form for logging an observation (a nervous-system check-in)."""
     client = writable_client(db, login.user, client_id)
@@ -523,7 +523,7 @@ def save_observation(
     context: PageContext,
     login: CsrfLogin,
     actor: WebActor,
-    db: DbSession,
+    db: DbDep,
     raw: RawForm,
 ) -> Response:
     """Log an observation; 422 with per-field messages, or back to the client page."""
@@ -625,7 +625,7 @@ def episode_specs(sessions_spec: tuple[FieldSpec, ...]) -> tuple[FieldSpec, ...]
 
 @router.get("/clients/{client_id}/episodes/new", name="log_episode_form")
 def new_episode(
-    client_id: str, context: PageContext, login: WebLogin, actor: WebActor, db: DbSession
+    client_id: str, context: PageContext, login: WebLogin, actor: WebActor, db: DbDep
 ) -> Response:
     """The form for logging an activation episode."""
     client = writable_client(db, login.user, client_id)
@@ -651,7 +651,7 @@ def save_episode(
     context: PageContext,
     login: CsrfLogin,
     actor: WebActor,
-    db: DbSession,
+    db: DbDep,
     raw: RawForm,
 ) -> Response:
     """Log an activation episode; 422 with per-field messages, or back to the client page."""
@@ -939,7 +939,7 @@ def new_measure(
     client_id: str,
     context: PageContext,
     login: WebLogin,
-    db: DbSession,
+    db: DbDep,
     instrument: InstrumentQuery = "phq9",
 ) -> Response:
     """The form for recording a measure, item by item (or a total for ORS/SRS)."""
@@ -958,7 +958,7 @@ def save_measure(
     context: PageContext,
     login: CsrfLogin,
     actor: WebActor,
-    db: DbSession,
+    db: DbDep,
     raw: RawForm,
     instrument: InstrumentQuery = "phq9",
 ) -> Response:
@@ -1013,9 +1013,7 @@ def annotation_specs() -> tuple[FieldSpec, ...]:
 
 
 @router.get("/clients/{client_id}/annotations/new", name="log_annotation_form")
-def new_annotation(
-    client_id: str, context: PageContext, login: WebLogin, db: DbSession
-) -> Response:
+def new_annotation(client_id: str, context: PageContext, login: WebLogin, db: DbDep) -> Response:
     """The form for adding a note to the client's timeline."""
     client = writable_client(db, login.user, client_id)
     defaults = {
@@ -1037,7 +1035,7 @@ def save_annotation(
     context: PageContext,
     login: CsrfLogin,
     actor: WebActor,
-    db: DbSession,
+    db: DbDep,
     raw: RawForm,
 ) -> Response:
     """Add a timeline note; 422 with per-field messages, or back to the client page."""

@@ -23,16 +23,16 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
-from practice_dashboard.api.deps import DbSession, SettingsDep
 from practice_dashboard.config import Settings
+from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.domain.flags import Thresholds
 from practice_dashboard.domain.stats import Trend
 from practice_dashboard.errors import NotFound
 from practice_dashboard.models import User
 from practice_dashboard.models.base import utcnow
-from practice_dashboard.services import pdf
-from practice_dashboard.services import summary_report as reports
-from practice_dashboard.services.summary_report import (
+from practice_dashboard.services.reports import pdf
+from practice_dashboard.services.reports import progress_summary as reports
+from practice_dashboard.services.reports.progress_summary import (
     ChangeRow,
     ClientFigures,
     FlagLine,
@@ -602,7 +602,7 @@ def client_summary_page(
     context: PageContext,
     _login: WebLogin,
     actor: WebActor,
-    db: DbSession,
+    db: DbDep,
     settings: SettingsDep,
     start: DateParam = None,
     end: DateParam = None,
@@ -630,7 +630,7 @@ def client_summary_pdf(
     context: PageContext,
     _login: WebLogin,
     actor: WebActor,
-    db: DbSession,
+    db: DbDep,
     settings: SettingsDep,
     start: DateParam = None,
     end: DateParam = None,
@@ -657,7 +657,7 @@ def client_summary_pdf(
 
 
 def _packet(
-    db: DbSession,
+    db: DbDep,
     actor: Any,
     settings: Settings,
     supervisee: str | None,
@@ -683,7 +683,7 @@ SuperviseeParam = Annotated[
 @router.get("/supervision/packet.pdf", name="supervision_packet_pdf")
 def supervision_packet_pdf(
     actor: WebActor,
-    db: DbSession,
+    db: DbDep,
     settings: SettingsDep,
     supervisee: SuperviseeParam = None,
     start: DateParam = None,
@@ -704,7 +704,7 @@ def supervision_packet_pdf(
 @router.get("/supervision/packet.csv", name="supervision_packet_csv")
 def supervision_packet_csv(
     actor: WebActor,
-    db: DbSession,
+    db: DbDep,
     settings: SettingsDep,
     supervisee: SuperviseeParam = None,
     start: DateParam = None,

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 
-from practice_dashboard.api.deps import DbSession
+from practice_dashboard.dependencies import DbDep
 from practice_dashboard.services import audit
 from practice_dashboard.web.deps import CsrfLogin, PageContext, WebActor, WebLogin
 from practice_dashboard.web.templating import templates
@@ -28,7 +28,7 @@ def save_settings(
     context: PageContext,
     login: CsrfLogin,
     actor: WebActor,
-    db: DbSession,
+    db: DbDep,
     zone_vocabulary: Annotated[str, Form()],
 ) -> Response:
     if zone_vocabulary not in ZONE_WORDS:

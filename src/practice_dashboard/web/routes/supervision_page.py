@@ -8,15 +8,15 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from practice_dashboard.api.deps import DbSession, SettingsDep
+from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.errors import Forbidden
 from practice_dashboard.models import Supervision
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import Role
-from practice_dashboard.services import caseload as caseload_service
-from practice_dashboard.services import summary
+from practice_dashboard.services.analytics import caseload as caseload_service
+from practice_dashboard.services.analytics import summary
+from practice_dashboard.services.analytics.caseload import CaseloadSort
 from practice_dashboard.services.audit import Actor
-from practice_dashboard.services.caseload import CaseloadSort
 from practice_dashboard.web.deps import PageContext, WebActor
 from practice_dashboard.web.routes.caseload_page import client_row, home_path, page_globals
 from practice_dashboard.web.templating import templates
@@ -38,7 +38,7 @@ SupervisorActor = Annotated[Actor, Depends(require_supervisor)]
 
 @router.get("/supervision", name="supervision")
 def supervision_page(
-    context: PageContext, actor: SupervisorActor, db: DbSession, settings: SettingsDep
+    context: PageContext, actor: SupervisorActor, db: DbDep, settings: SettingsDep
 ) -> Response:
     """Supervisees' load and flagged clients; client pages open read-only from here."""
     now = utcnow()

@@ -8,8 +8,10 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from practice_dashboard import cli_csv, cli_fhir, cli_pdf
-from practice_dashboard.cli_export import export_app, import_app
+from practice_dashboard.cli import csv_commands as cli_csv
+from practice_dashboard.cli import fhir as cli_fhir
+from practice_dashboard.cli import pdf as cli_pdf
+from practice_dashboard.cli.export import export_app, import_app
 from practice_dashboard.config import Settings, get_settings
 from practice_dashboard.db import (
     SessionFactory,
@@ -32,7 +34,7 @@ def _settings() -> Settings:
 
 
 def _factory(settings: Settings) -> SessionFactory:
-    from practice_dashboard.services import summary
+    from practice_dashboard.services.analytics import summary
 
     factory = create_session_factory(create_db_engine(settings))
     summary.install(factory, settings)
@@ -103,7 +105,7 @@ def create_user(
 ) -> None:
     """Create an account; password from --password, PRACTICE_DASHBOARD_PASSWORD or a prompt."""
     from practice_dashboard.schemas.user import UserCreate
-    from practice_dashboard.services import user as user_service
+    from practice_dashboard.services.accounts import user as user_service
 
     secret = password or os.environ.get("PRACTICE_DASHBOARD_PASSWORD")
     if not secret:
@@ -133,7 +135,7 @@ def supervise(
 ) -> None:
     """Link a supervisor to a supervisee (read access to the supervisee's clients)."""
     from practice_dashboard.schemas.user import SupervisionCreate
-    from practice_dashboard.services import user as user_service
+    from practice_dashboard.services.accounts import user as user_service
 
     factory = _factory(_settings())
     try:
@@ -159,7 +161,7 @@ def demo(
     ] = None,
 ) -> None:
     """Load the demo practice (safe to run twice) and print how to log in."""
-    from practice_dashboard.services import demo as demo_service
+    from practice_dashboard.services.demo import practice as demo_service
 
     migrate()
     settings = _settings()
@@ -175,7 +177,7 @@ def demo(
 @app.command("refresh-summaries")
 def refresh_summaries() -> None:
     """Recompute every client's caseload summary (e.g. nightly from cron, after bulk loads)."""
-    from practice_dashboard.services import summary
+    from practice_dashboard.services.analytics import summary
 
     settings = _settings()
     with session_scope(_factory(settings)) as db:

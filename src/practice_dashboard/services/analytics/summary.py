@@ -35,13 +35,13 @@ from practice_dashboard.models import (
     Session,
 )
 from practice_dashboard.models.base import utcnow
-from practice_dashboard.services.facts import load_facts
-from practice_dashboard.services.flags import (
+from practice_dashboard.services.analytics.acknowledgements import (
     LEVEL_RANK,
     active,
     flag_views,
     latest_acknowledgements,
 )
+from practice_dashboard.services.analytics.fact_loading import load_facts
 
 # Headline windows: 28 days for the figures, 12 weeks for trends (+ a week of slack).
 HEADLINE_PERIOD = timedelta(days=28)

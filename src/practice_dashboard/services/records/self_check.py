@@ -12,7 +12,7 @@ from practice_dashboard.schemas.self_check import SelfCheckCreate
 from practice_dashboard.services import audit
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.common import page
-from practice_dashboard.services.measure import scored_fields
+from practice_dashboard.services.records.measure import scored_fields
 
 
 def list_self_checks(

@@ -24,7 +24,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from practice_dashboard.cli_export import export_app, import_app
+from practice_dashboard.cli.export import export_app, import_app
 from practice_dashboard.config import Settings, get_settings
 from practice_dashboard.db import (
     DbSession,
@@ -36,7 +36,7 @@ from practice_dashboard.db import (
 from practice_dashboard.errors import AppError
 from practice_dashboard.models import User
 from practice_dashboard.models.base import utcnow
-from practice_dashboard.services.csv_export import CsvKind
+from practice_dashboard.services.exchange.csv_export import CsvKind
 
 __all__ = ["export_app", "import_app"]
 
@@ -50,7 +50,7 @@ AsOption = Annotated[
 
 
 def _factory(settings: Settings) -> SessionFactory:
-    from practice_dashboard.services import summary
+    from practice_dashboard.services.analytics import summary
 
     factory = create_session_factory(create_db_engine(settings))
     summary.install(factory, settings)
@@ -63,7 +63,7 @@ def _fail(message: str) -> NoReturn:
 
 
 def _user(db: DbSession, email: str) -> User:
-    from practice_dashboard.services import user as user_service
+    from practice_dashboard.services.accounts import user as user_service
 
     user = user_service.get_by_email(db, email)
     if user is None or not user.is_active:
@@ -82,9 +82,9 @@ def export_csv(
     ] = None,
 ) -> None:
     """Export one kind of record as CSV, for one client or the whole caseload."""
-    from practice_dashboard.services import csv_export
+    from practice_dashboard.services.analytics.summary import practice_today
     from practice_dashboard.services.audit import Actor
-    from practice_dashboard.services.summary import practice_today
+    from practice_dashboard.services.exchange import csv_export
 
     settings = get_settings()
     factory = _factory(settings)
@@ -130,8 +130,8 @@ def import_csv(
     ] = None,
 ) -> None:
     """Import a CSV file of one kind: every row, or (on any problem) none."""
-    from practice_dashboard.services import csv_import
     from practice_dashboard.services.audit import Actor
+    from practice_dashboard.services.exchange import csv_import
 
     settings = get_settings()
     factory = _factory(settings)

@@ -63,8 +63,8 @@ from practice_dashboard.models.enums import (
 )
 from practice_dashboard.security import hash_password
 from practice_dashboard.services import audit
-from practice_dashboard.services import user as user_service
-from practice_dashboard.services.measure import scored_fields
+from practice_dashboard.services.accounts import user as user_service
+from practice_dashboard.services.records.measure import scored_fields
 
 DEMO_DOMAIN: Final = "demo.practice"
 PASSWORD_ENV: Final = "PRACTICE_DASHBOARD_DEMO_PASSWORD"

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from practice_dashboard.cli_export import export_app, import_app
+from practice_dashboard.cli.export import export_app, import_app
 from practice_dashboard.config import Settings, get_settings
 from practice_dashboard.db import (
     SessionFactory,
@@ -39,7 +39,7 @@ AsOption = Annotated[str, typer.Option("--as", help="E-mail of the account expor
 
 
 def _factory(settings: Settings) -> SessionFactory:
-    from practice_dashboard.services import summary
+    from practice_dashboard.services.analytics import summary
 
     factory = create_session_factory(create_db_engine(settings))
     summary.install(factory, settings)
@@ -75,10 +75,10 @@ def export_summary(
 ) -> None:
     """A client's progress summary for a period, as a PDF (needs Chromium)."""
     from practice_dashboard.models.base import utcnow
-    from practice_dashboard.services import pdf
-    from practice_dashboard.services import summary_report as reports
-    from practice_dashboard.services import user as user_service
+    from practice_dashboard.services.accounts import user as user_service
     from practice_dashboard.services.audit import Actor
+    from practice_dashboard.services.reports import pdf
+    from practice_dashboard.services.reports import progress_summary as reports
     from practice_dashboard.web.routes.reports import summary_pdf, vocabulary_of
 
     try:
@@ -128,10 +128,10 @@ def export_packet(
 ) -> None:
     """A supervision packet: every supervisee client's headline figures and flags, and load."""
     from practice_dashboard.models.base import utcnow
-    from practice_dashboard.services import pdf
-    from practice_dashboard.services import summary_report as reports
-    from practice_dashboard.services import user as user_service
+    from practice_dashboard.services.accounts import user as user_service
     from practice_dashboard.services.audit import Actor
+    from practice_dashboard.services.reports import pdf
+    from practice_dashboard.services.reports import progress_summary as reports
     from practice_dashboard.web.routes.reports import packet_pdf
 
     fmt = out.suffix.lower().lstrip(".")

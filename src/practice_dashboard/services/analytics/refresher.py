@@ -13,7 +13,7 @@ import threading
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import SessionFactory, session_scope
-from practice_dashboard.services import summary
+from practice_dashboard.services.analytics import summary
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from practice_dashboard.schemas.episode import EpisodeCreate, EpisodeUpdate
 from practice_dashboard.services import access, audit
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.common import apply_update, check_range, in_time_range, page
-from practice_dashboard.services.session import check_session_belongs
+from practice_dashboard.services.records.session import check_session_belongs
 
 REQUIRED = ("started_at", "peak_intensity", "strategies")
 FUTURE_SLACK = timedelta(minutes=10)

@@ -69,12 +69,10 @@ from practice_dashboard.schemas.episode import EpisodeCreate
 from practice_dashboard.schemas.measure import MeasureCreate
 from practice_dashboard.schemas.observation import ObservationCreate
 from practice_dashboard.schemas.session import SessionCreate
-from practice_dashboard.services import access, audit, summary
-from practice_dashboard.services import measure as measure_service
-from practice_dashboard.services import observation as observation_service
-from practice_dashboard.services import session as session_service
+from practice_dashboard.services import access, audit
+from practice_dashboard.services.analytics import summary
 from practice_dashboard.services.audit import Actor
-from practice_dashboard.services.csv_export import (
+from practice_dashboard.services.exchange.csv_export import (
     COLUMNS,
     DERIVED,
     ENTITY,
@@ -82,6 +80,9 @@ from practice_dashboard.services.csv_export import (
     CsvKind,
     restore_text,
 )
+from practice_dashboard.services.records import measure as measure_service
+from practice_dashboard.services.records import observation as observation_service
+from practice_dashboard.services.records import session as session_service
 
 MAX_RECORD_BYTES: Final = 1024 * 1024
 CHUNK_ROWS: Final = 5_000

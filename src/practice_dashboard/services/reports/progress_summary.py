@@ -57,17 +57,20 @@ from practice_dashboard.errors import Forbidden, Invalid, NotFound
 from practice_dashboard.models import Annotation, Client, Episode, Supervision, User
 from practice_dashboard.models.enums import ClientStatus, Role
 from practice_dashboard.services import access, audit
-from practice_dashboard.services.audit import Actor
-from practice_dashboard.services.caseload import practitioner_loads
-from practice_dashboard.services.client_view import (
+from practice_dashboard.services.analytics.acknowledgements import (
+    flag_views,
+    latest_acknowledgements,
+)
+from practice_dashboard.services.analytics.caseload import practitioner_loads
+from practice_dashboard.services.analytics.client_view import (
     DEFAULT_CHART_PERIOD,
     AnnotationMark,
     ClientView,
     EpisodeDetail,
 )
-from practice_dashboard.services.facts import load_facts
-from practice_dashboard.services.flags import flag_views, latest_acknowledgements
-from practice_dashboard.services.metrics import DEFAULT_PERIOD, MAX_PERIOD
+from practice_dashboard.services.analytics.fact_loading import load_facts
+from practice_dashboard.services.analytics.metrics import DEFAULT_PERIOD, MAX_PERIOD
+from practice_dashboard.services.audit import Actor
 
 #: Clients whose records are read at once for a packet (bounds memory; a few queries each).
 PACKET_BATCH: Final = 200

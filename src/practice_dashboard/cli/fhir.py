@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from practice_dashboard.cli_export import export_app, import_app
+from practice_dashboard.cli.export import export_app, import_app
 from practice_dashboard.config import get_settings
 from practice_dashboard.db import (
     SessionFactory,
@@ -27,7 +27,7 @@ __all__ = ["export_app", "import_app"]
 
 @contextmanager
 def _database() -> Iterator[SessionFactory]:
-    from practice_dashboard.services import summary
+    from practice_dashboard.services.analytics import summary
 
     settings = get_settings()
     engine = create_db_engine(settings)
@@ -59,9 +59,9 @@ def export_fhir(
 ) -> None:
     """Export one client's record as a FHIR R4 collection Bundle (audited, scoped to --as)."""
     from practice_dashboard.models.base import utcnow
-    from practice_dashboard.services import fhir_export
-    from practice_dashboard.services import user as user_service
+    from practice_dashboard.services.accounts import user as user_service
     from practice_dashboard.services.audit import Actor
+    from practice_dashboard.services.exchange import fhir as fhir_export
 
     try:
         client_id = uuid.UUID(client.strip())

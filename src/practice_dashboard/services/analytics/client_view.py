@@ -21,10 +21,13 @@ from practice_dashboard.domain.flags import Flag
 from practice_dashboard.domain.metrics import ClientMetrics, compute_client_metrics
 from practice_dashboard.models import Annotation, Client, Episode, User
 from practice_dashboard.services import access, audit
+from practice_dashboard.services.analytics.acknowledgements import (
+    flag_views,
+    latest_acknowledgements,
+)
+from practice_dashboard.services.analytics.fact_loading import load_facts
+from practice_dashboard.services.analytics.metrics import DEFAULT_PERIOD
 from practice_dashboard.services.audit import Actor
-from practice_dashboard.services.facts import load_facts
-from practice_dashboard.services.flags import flag_views, latest_acknowledgements
-from practice_dashboard.services.metrics import DEFAULT_PERIOD
 
 #: The charts' default period (the headline figures use the API's 28 days).
 DEFAULT_CHART_PERIOD = timedelta(days=183)

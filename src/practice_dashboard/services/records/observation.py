@@ -17,7 +17,7 @@ from practice_dashboard.schemas.observation import ObservationCreate
 from practice_dashboard.services import access, audit
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.common import check_range, in_time_range, page
-from practice_dashboard.services.session import missing_sessions
+from practice_dashboard.services.records.session import missing_sessions
 
 FUTURE_SLACK = timedelta(minutes=10)
 

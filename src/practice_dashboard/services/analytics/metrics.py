@@ -13,9 +13,12 @@ from practice_dashboard.domain.metrics import compute_client_metrics
 from practice_dashboard.errors import Conflict, Invalid
 from practice_dashboard.models import Client, FlagAcknowledgement
 from practice_dashboard.services import access, audit
+from practice_dashboard.services.analytics.acknowledgements import (
+    flag_views,
+    latest_acknowledgements,
+)
+from practice_dashboard.services.analytics.fact_loading import load_facts
 from practice_dashboard.services.audit import Actor
-from practice_dashboard.services.facts import load_facts
-from practice_dashboard.services.flags import flag_views, latest_acknowledgements
 
 DEFAULT_PERIOD = timedelta(days=28)
 MAX_PERIOD = timedelta(days=3653)  # ten years

@@ -1,0 +1,1 @@
+"""Accounts: users, login sessions and supervision links."""

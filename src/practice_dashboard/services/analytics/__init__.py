@@ -1,0 +1,1 @@
+"""Analytics over the record: fact loading, metrics, flag acknowledgements, caseload summaries."""

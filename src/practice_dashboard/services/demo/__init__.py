@@ -1,0 +1,1 @@
+"""The demo practice: accounts and clients on realistic courses."""

@@ -1,0 +1,1 @@
+"""Data exchange: CSV export and import, FHIR R4 bundles."""

@@ -1,0 +1,1 @@
+"""Record keeping: clients and everything logged about them, validated and audited."""

@@ -1,0 +1,1 @@
+"""Reports: progress summaries, supervision packets, the audit log, PDF printing."""
