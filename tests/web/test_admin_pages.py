@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
-from practice_dashboard.models import AuditEvent, Supervision, User
+from practice_dashboard.models import AuditEvent, LoginSession, Supervision, User
 from practice_dashboard.models.enums import Role
-from tests.builders import login_cookies, make_user, supervise
+from tests.builders import auth_headers, login_cookies, make_user, supervise
 from tests.conftest import QueryCounter
 from tests.web.test_caseload_page import Node, get, page, parse
 
@@ -298,6 +298,34 @@ class TestEdit:
         assert len(_audited(db, "update", "user")) == 2
         # A deactivated account cannot use the dashboard any more.
         assert get(api, db, settings, person, "/").status_code == 303
+
+    def test_deactivating_ends_every_login_and_older_token_for_good(
+        self, api: TestClient, db: DbSession, settings: Settings
+    ) -> None:
+        admin = make_user(db, settings, Role.ADMIN)
+        person = make_user(db, settings, full_name="Leaving")
+        headers = auth_headers(settings, person)
+        cookies, _ = login_cookies(db, settings, person)
+        db.commit()
+        url = f"/admin/users/{person.id}"
+        form = {"full_name": "Leaving", "role": "therapist", "version": "1"}
+        assert _post(api, db, settings, admin, url, form).status_code == 303  # deactivated
+        # Ended on the server in the same change, before the person makes another request.
+        db.expire_all()
+        logins = db.scalars(select(LoginSession).where(LoginSession.user_id == person.id)).all()
+        assert [login.ended_at is not None for login in logins] == [True]
+        reactivate = {**form, "version": "2", "is_active": "on"}
+        assert _post(api, db, settings, admin, url, reactivate).status_code == 303
+        db.refresh(person)
+        assert person.is_active is True
+        # Reactivated, yet the browser login and the API token from before stay dead.
+        api.cookies.clear()
+        api.cookies.update(cookies)
+        response = api.get("/settings", follow_redirects=False)
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/login")
+        api.cookies.clear()
+        assert api.get("/api/v1/me", headers=headers).status_code == 401
 
     def test_a_stale_version_is_a_clear_conflict(
         self, api: TestClient, db: DbSession, settings: Settings
