@@ -1,7 +1,8 @@
 """The demo practice: accounts and clients on realistic courses.
 
-`load_demo` is the entry point; the modules read in order: accounts, courses, roster, draws,
-client_sim, care (one client's records), simulate (drawing to each course's story), load.
+`load_demo` is the entry point. The modules, read in order: accounts, state (a client's targets),
+courses, roster, draws (seeded random helpers), client_sim, care (one client's records),
+simulate (drawing each client until it reads as its course's story), load.
 """
 
 from practice_dashboard.services.demo.accounts import (

@@ -25,9 +25,10 @@ from practice_dashboard.models.enums import (
     Zone,
 )
 from practice_dashboard.services.demo.client_sim import ClientSim, Rows
-from practice_dashboard.services.demo.courses import CX, LC, NS, A, State
+from practice_dashboard.services.demo.courses import CX, LC, NS, A
 from practice_dashboard.services.demo.draws import at_local, clip, poisson, rating, spread, weekday
 from practice_dashboard.services.demo.roster import STRATEGIES, TRIGGERS
+from practice_dashboard.services.demo.state import State
 from practice_dashboard.services.records.measure import scored_fields
 
 # Durations by session kind (minutes).

@@ -17,9 +17,10 @@ from zoneinfo import ZoneInfo
 from practice_dashboard.models import Annotation, Client, Episode, Measure, Observation, Session
 from practice_dashboard.models.base import uuid7
 from practice_dashboard.models.enums import ClientStatus
-from practice_dashboard.services.demo.courses import COURSES, Course, State, blend, shift
+from practice_dashboard.services.demo.courses import COURSES, Course
 from practice_dashboard.services.demo.draws import clip, clip_index, mood_series, weekday
 from practice_dashboard.services.demo.roster import GOALS, TRIGGERS, ClientPlan
+from practice_dashboard.services.demo.state import State, blend, shift
 
 
 @dataclass(slots=True)
