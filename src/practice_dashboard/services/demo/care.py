@@ -1,8 +1,7 @@
-"""One demo client's records of care, drawn around their course: sessions, check-ins, activation
-episodes, measures and a dated note.
+"""One demo client's records of care, drawn around the targets of their course.
 
-Every draw comes from the client's own generator, in a fixed order, so the same seed gives the
-same records.
+Sessions, check-in observations, activation episodes, measures and a dated note. Every draw
+comes from the client's own generator, in a fixed order, so the same seed gives the same records.
 """
 
 from __future__ import annotations
