@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,6 +37,7 @@ from practice_dashboard.web.forms import parse_local_datetime
 from practice_dashboard.web.routes import log_forms
 from practice_dashboard.web.templating import templates
 from tests.builders import login_cookies, make_client, make_session, make_user, supervise
+from tests.html import Node, parse
 
 SCRIPT = "<script>alert(1)</script>"
 LONDON = ZoneInfo("Europe/London")
@@ -52,83 +51,8 @@ MODELS: dict[str, type[Any]] = {
 }
 
 # --------------------------------------------------------------------------------------------
-# A small DOM from the standard library's parser: assert on structure, not substrings
+# Pages, read as a DOM (tests/html.py)
 # --------------------------------------------------------------------------------------------
-
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
-
-
-@dataclass
-class Node:
-    tag: str
-    attrs: dict[str, str]
-    children: list[Node | str] = field(default_factory=list)
-    parent: Node | None = field(default=None, repr=False)
-
-    @property
-    def text(self) -> str:
-        return "".join(c if isinstance(c, str) else c.text for c in self.children)
-
-    def words(self) -> str:
-        return " ".join(self.text.split())
-
-    def iter(self) -> Iterator[Node]:
-        for child in self.children:
-            if isinstance(child, Node):
-                yield child
-                yield from child.iter()
-
-    def find_all(self, tag: str | None = None, **attrs: str) -> list[Node]:
-        def matches(node: Node) -> bool:
-            if tag is not None and node.tag != tag:
-                return False
-            return all(
-                node.attrs.get(k.rstrip("_").replace("_", "-")) == v for k, v in attrs.items()
-            )
-
-        return [n for n in self.iter() if matches(n)]
-
-    def one(self, tag: str | None = None, **attrs: str) -> Node:
-        found = self.find_all(tag, **attrs)
-        assert len(found) == 1, f"expected one <{tag} {attrs}>, found {len(found)}"
-        return found[0]
-
-    def by_id(self, element_id: str) -> Node:
-        return self.one(id=element_id)
-
-
-class _Builder(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.root = Node("#document", {})
-        self.stack = [self.root]
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        node = Node(tag, {k: v or "" for k, v in attrs}, parent=self.stack[-1])
-        self.stack[-1].children.append(node)
-        if tag not in VOID:
-            self.stack.append(node)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-        if tag not in VOID:
-            self.stack.pop()
-
-    def handle_endtag(self, tag: str) -> None:
-        for i in range(len(self.stack) - 1, 0, -1):
-            if self.stack[i].tag == tag:
-                del self.stack[i:]
-                return
-
-    def handle_data(self, data: str) -> None:
-        self.stack[-1].children.append(data)
-
-
-def dom(html: str) -> Node:
-    builder = _Builder()
-    builder.feed(html)
-    builder.close()
-    return builder.root
 
 
 def the_form(page: Node) -> Node:
@@ -228,7 +152,7 @@ def practice(api: TestClient, db: DbSession, settings: Settings) -> Practice:
 def fresh_form(api: TestClient, url: str) -> tuple[Node, dict[str, str]]:
     response = api.get(url)
     assert response.status_code == 200, response.text
-    page = dom(response.text)
+    page = parse(response.text)
     return page, submitted_values(the_form(page))
 
 
@@ -521,7 +445,7 @@ class TestMessagesNextToFields:
         data = {**values, **GOOD["observations"], "activation": "11"}
         response = post(api, practice.url("observations"), data)
         assert response.status_code == 422
-        page = dom(response.text)
+        page = parse(response.text)
         assert_message_next_to(page, "activation", "from 0 to 10")
         assert summary_links(page) == ["#f-activation"]
         assert "autofocus" in page.by_id("error-summary").attrs
@@ -539,7 +463,7 @@ class TestMessagesNextToFields:
         data = {**values, **GOOD["episodes"], "recognized_at": f"{DAY}T08:55"}
         response = post(api, practice.url("episodes"), data)
         assert response.status_code == 422
-        page = dom(response.text)
+        page = parse(response.text)
         assert_message_next_to(page, "recognized_at", "must not be before “Onset”")
         kept = submitted_values(the_form(page))
         assert kept["strategies"] == data["strategies"]
@@ -554,7 +478,7 @@ class TestMessagesNextToFields:
         data = {**values, **GOOD["measures"], "item_2": "", "item_5": "", "item_7": ""}
         response = post(api, practice.url("measures"), data)
         assert response.status_code == 422
-        page = dom(response.text)
+        page = parse(response.text)
         for name in ("item_2", "item_5", "item_7"):
             assert_message_next_to(page, name, "not answered")
         assert "at most 2 unanswered" in page.by_id("items-error").words()
@@ -574,7 +498,7 @@ class TestMessagesNextToFields:
         data = {**values, **answers, "item_7": ""}
         response = post(api, url, data)
         assert response.status_code == 422
-        assert_message_next_to(dom(response.text), "item_7", "not answered")
+        assert_message_next_to(parse(response.text), "item_7", "not answered")
         # Kept as answered, without a total, when the person says so.
         response = post(api, url, {**data, "allow_incomplete": "on"})
         assert response.status_code == 303
@@ -590,7 +514,7 @@ class TestMessagesNextToFields:
         data = {**values, **GOOD["measures"], "item_3": "7"}
         response = post(api, practice.url("measures"), data)
         assert response.status_code == 422
-        assert_message_next_to(dom(response.text), "item_3", "between 0 and 3")
+        assert_message_next_to(parse(response.text), "item_3", "between 0 and 3")
 
     def test_observation_in_the_future(
         self, api: TestClient, db: DbSession, practice: Practice
@@ -600,7 +524,7 @@ class TestMessagesNextToFields:
         data = {**values, **GOOD["observations"], "observed_at": tomorrow}
         response = post(api, practice.url("observations"), data)
         assert response.status_code == 422
-        page = dom(response.text)
+        page = parse(response.text)
         assert_message_next_to(page, "observed_at", "must not be in the future")
         kept = submitted_values(the_form(page))
         assert (kept["observed_at"], kept["activation"], kept["zone"]) == (tomorrow, "6", "hyper")
@@ -613,7 +537,7 @@ class TestMessagesNextToFields:
         data = {**values, **GOOD["sessions"], "attendance": "no_show", "homework_completed": ""}
         response = post(api, practice.url("sessions"), data)
         assert response.status_code == 422
-        page = dom(response.text)
+        page = parse(response.text)
         assert_message_next_to(page, "engagement", "attended session")
         assert submitted_values(the_form(page))["attendance"] == "no_show"
         assert count(db, Session, practice.client) == 0
@@ -625,7 +549,7 @@ class TestMessagesNextToFields:
         data = {**values, "at": "last Tuesday", "label": "   ", "kind": "gossip"}
         response = post(api, practice.url("annotations"), data)
         assert response.status_code == 422
-        page = dom(response.text)
+        page = parse(response.text)
         assert_message_next_to(page, "at", "date and time")
         assert_message_next_to(page, "label", "fill this in")
         assert_message_next_to(page, "kind", "choose")
@@ -641,7 +565,7 @@ class TestMessagesNextToFields:
         response = post(api, practice.url("observations"), data)
         assert response.status_code == 422
         assert SCRIPT not in response.text
-        page = dom(response.text)
+        page = parse(response.text)
         assert control(page, "notes").text == SCRIPT  # shown as text, exactly as typed
         assert not [s for s in page.find_all("script") if "alert" in s.text]
 
@@ -652,7 +576,7 @@ class TestMessagesNextToFields:
         data = {**values, **GOOD["episodes"], "strategies": "walk, " + "x" * 101}
         response = post(api, practice.url("episodes"), data)
         assert response.status_code == 422
-        assert_message_next_to(dom(response.text), "strategies", "entry 2")
+        assert_message_next_to(parse(response.text), "strategies", "entry 2")
 
 
 class TestSavesOnce:
@@ -700,7 +624,7 @@ class TestSavesOnce:
     ) -> None:
         _page, values = fresh_form(api, practice.url("observations"))
         data = {**values, **GOOD["observations"], "activation": "12"}
-        page = dom(post(api, practice.url("observations"), data).text)
+        page = parse(post(api, practice.url("observations"), data).text)
         kept = submitted_values(the_form(page))
         assert kept["form_id"] == values["form_id"]
         assert (
@@ -715,7 +639,7 @@ class TestSavesOnce:
         data = {**values, **GOOD["annotations"], "form_id": "not-an-id"}
         response = post(api, practice.url("annotations"), data)
         assert response.status_code == 422
-        page = dom(response.text)
+        page = parse(response.text)
         assert "one-time id" in page.by_id("error-summary").words()
         uuid.UUID(submitted_values(the_form(page))["form_id"])  # a fresh one to try again with
         assert count(db, Annotation, practice.client) == 0
@@ -787,7 +711,7 @@ class TestClientActions:
         html = templates.env.get_template("partials/client_actions.html").render(
             client=practice.client, can_write=True, csrf_token=practice.csrf
         )
-        nav = dom(html).one("nav")
+        nav = parse(html).one("nav")
         assert nav.attrs["aria-labelledby"] == "client-actions-title"
         hrefs = [a.attrs["href"] for a in nav.find_all("a")]
         assert hrefs == [

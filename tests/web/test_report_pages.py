@@ -24,6 +24,7 @@ from practice_dashboard.models.enums import Role
 from practice_dashboard.services.reports import progress_summary as reports
 from practice_dashboard.web.routes.reports import PRINT_CHART_WIDTH, css_string
 from tests.builders import login_cookies, make_client, make_user, supervise
+from tests.html import Node, parse
 from tests.integration.test_reports import (
     CHART_AXIS_TITLES,
     CLIENT_NAME,
@@ -36,7 +37,6 @@ from tests.integration.test_reports import (
     pdf_pages,
     summary_period,
 )
-from tests.web.test_client_page import Node, dom
 
 SECTIONS = [
     "section-overview",
@@ -86,7 +86,7 @@ class TestPrintView:
         response = api.get(f"/clients/{rc.client.id}/summary", params=period)
         assert response.status_code == 200, response.text[:500]
         assert response.headers["content-type"].startswith("text/html")
-        page = dom(response.text)
+        page = parse(response.text)
 
         # every page of print carries the identifier and the period (CSS page-margin boxes)
         (style,) = page.find_all("style")
@@ -196,7 +196,7 @@ class TestPrintView:
         owner = make_user(db, settings)
         client = make_client(db, owner, display_name="New Client")
         login(api, db, settings, owner)
-        page = dom(api.get(f"/clients/{client.id}/summary").text)
+        page = parse(api.get(f"/clients/{client.id}/summary").text)
         # an active client with no check-ins in 30 days: only the stale-data watch
         flags = page.one("section", id="section-flags").find_all("article")
         assert [(f.attrs["data-flag"], f.attrs["data-level"]) for f in flags] == [
@@ -215,7 +215,7 @@ class TestPrintView:
         name = 'Zoë "</style><script>alert(1)</script>'
         client = make_client(db, owner, display_name=name)
         login(api, db, settings, owner)
-        page = dom(api.get(f"/clients/{client.id}/summary").text)
+        page = parse(api.get(f"/clients/{client.id}/summary").text)
         (style,) = page.find_all("style")
         assert "<" not in style.text
         assert css_string(f"Progress summary · {name}") in style.text

@@ -161,7 +161,7 @@ def demo(
     ] = None,
 ) -> None:
     """Load the demo practice (safe to run twice) and print how to log in."""
-    from practice_dashboard.services.demo import practice as demo_service
+    from practice_dashboard.services import demo as demo_service
 
     migrate()
     settings = _settings()
