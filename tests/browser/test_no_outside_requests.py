@@ -112,6 +112,8 @@ def test_practitioner_pages_stay_on_the_app(live_app: LiveApp, page: Page) -> No
         visit(page, live_app, path, path.strip("/"))
     # Swagger UI draws the API from the app's own description: wait until it has.
     expect(page.locator(".swagger-ui .info")).to_be_visible(timeout=15_000)
+    # Off loopback, Swagger UI would ask validator.swagger.io about the API: switched off.
+    assert page.evaluate("window.ui.getConfigs().validatorUrl") is None
     visit(page, live_app, "/clients/00000000-0000-4000-8000-000000000000", "error-404")
     assert any(url.endswith("/vendor/plotly.min.js") or "plotly" in url for url in watch.seen)
     assert watch.outside == [], f"requests left the app: {watch.outside}"
