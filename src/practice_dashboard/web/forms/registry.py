@@ -32,9 +32,21 @@ from practice_dashboard.schemas.observation import ObservationCreate
 from practice_dashboard.schemas.session import SessionCreate
 from practice_dashboard.schemas.user import UserCreate
 from practice_dashboard.web.forms.fields import Choice, FieldSpec, from_schema
+from practice_dashboard.web.forms.ranges import limits
 from practice_dashboard.web.vocabulary import ZONE_HINTS, zone_word
 
-OPTIONAL_SCALE_HINT = "0–10; leave blank if not rated."
+
+def _scale(schema: type[BaseModel], name: str) -> tuple[str, str]:
+    """A rating's two ends as typed ("0", "10"), read from the schema."""
+    bounds = limits(schema, name)
+    if bounds.lo is None or bounds.hi is None:
+        raise ValueError(f"{schema.__name__}.{name} declares no range")
+    return f"{bounds.lo:g}", f"{bounds.hi:g}"
+
+
+# Every 0–10 rating is the schemas' one `Scale`; its ends are written into the hints from there.
+_LO, _HI = _scale(ObservationCreate, "activation")
+OPTIONAL_SCALE_HINT = f"{_LO}–{_HI}; leave blank if not rated."
 ALLOW_INCOMPLETE = "allow_incomplete"
 
 
@@ -139,7 +151,7 @@ def session_fields() -> tuple[FieldSpec, ...]:
             "engagement",
             "Engagement",
             "int",
-            hint="Your rating, 0–10, for an attended session; leave blank if not rated.",
+            hint=f"Your rating, {_LO}–{_HI}, for an attended session; leave blank if not rated.",
         ),
         from_schema(s, "homework_assigned", "Homework set in this session", "bool"),
         from_schema(
@@ -180,7 +192,7 @@ def observation_fields(
             "Activation",
             "int",
             required=True,
-            hint="0 = settled, 10 = the most activated this client gets.",
+            hint=f"{_LO} = settled, {_HI} = the most activated this client gets.",
         ),
         from_schema(
             o,
@@ -231,7 +243,7 @@ def episode_fields(session_field: tuple[FieldSpec, ...]) -> tuple[FieldSpec, ...
             "Peak intensity",
             "int",
             required=True,
-            hint="0–10 at its strongest.",
+            hint=f"{_LO}–{_HI} at its strongest.",
         ),
         from_schema(e, "trigger", "Trigger", "text", hint="What set it off, in a few words."),
         from_schema(
