@@ -55,6 +55,7 @@ class FieldSpec:
         return self.name + TIME_PART
 
     def range_text(self) -> str:
+        """What to type in a number field, with its range when it has one."""
         lo, hi = _num(self.lo), _num(self.hi)
         whole = "a whole number" if self.kind == "int" else "a number"
         if lo is not None and hi is not None:
@@ -62,6 +63,7 @@ class FieldSpec:
         return f"Enter {whole}."
 
     def required_text(self) -> str:
+        """The message for a required field left blank."""
         if self.kind in ("choice", "radio"):
             return "Please choose one."
         if self.kind == "datetime":

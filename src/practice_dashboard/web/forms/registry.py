@@ -273,6 +273,7 @@ def episode_fields(session_field: tuple[FieldSpec, ...]) -> tuple[FieldSpec, ...
 
 
 def short_name(instrument: Instrument) -> str:
+    """The instrument's name without the part in brackets ("PHQ-9")."""
     return instrument.name.split(" (")[0]
 
 
