@@ -644,7 +644,7 @@ class TestHalfTypedDateTimes:
         data = {**values, **GOOD[what], **whole, f"{name}_{blank}": ""}
         response = post(api, practice.url(what), data)
         assert response.status_code == 422
-        page = dom(response.text)
+        page = parse(response.text)
         assert_message_next_to(page, name, "Enter both the date and the time")
         assert f"#f-{name}" in summary_links(page)
         kept = submitted_values(the_form(page))
@@ -659,7 +659,7 @@ class TestHalfTypedDateTimes:
         data = {**values, **GOOD["episodes"], "baseline_at_date": "", "baseline_at_time": "09:40"}
         response = post(api, practice.url("episodes"), data)
         assert response.status_code == 422
-        page = dom(response.text)
+        page = parse(response.text)
         assert (
             page.by_id("baseline_at-error")
             .words()
