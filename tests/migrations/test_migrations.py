@@ -133,6 +133,57 @@ def test_accounts_from_before_token_generations_start_at_generation_0(
     assert [tuple(row) for row in rows] == [("b@example.org", "plain", 3, 0)]
 
 
+def test_records_from_before_corrections_are_recorded_at_version_1(empty_engine: Engine) -> None:
+    """Records written before `status` existed survive as `recorded`; new versions start at 1."""
+    migrate.upgrade(empty_engine, "54af126745c3")  # user token generation: the previous head
+    user_id, client_id = uuid.uuid4(), uuid.uuid4()
+    now = datetime.now(UTC)
+    ids = {name: _uuid_param(empty_engine, uuid.uuid4()) for name in ("obs", "measure", "session")}
+    params = {
+        "uid": _uuid_param(empty_engine, user_id),
+        "cid": _uuid_param(empty_engine, client_id),
+        "t": True,
+        "now": now,
+        **ids,
+    }
+    with empty_engine.begin() as connection:
+        for statement in (
+            'INSERT INTO "user" (id, email, full_name, role, password_hash, is_active, '
+            "failed_login_count, zone_vocabulary, token_generation, version, created_at, "
+            "updated_at) VALUES (:uid, 'c@example.org', 'C', 'therapist', 'x', :t, 0, 'plain', "
+            "0, 1, :now, :now)",
+            "INSERT INTO client (id, practitioner_id, display_name, status, intake_date, "
+            "session_cadence_days, version, created_at, updated_at) VALUES "
+            "(:cid, :uid, 'K', 'active', '2026-01-05', 7, 1, :now, :now)",
+            "INSERT INTO observation (id, client_id, observed_at, source, zone, activation, "
+            "created_at, updated_at) VALUES (:obs, :cid, :now, 'practitioner', 'hyper', 7, "
+            ":now, :now)",
+            "INSERT INTO measure (id, client_id, instrument, administered_at, source, total, "
+            "created_at, updated_at) VALUES (:measure, :cid, 'ors', :now, 'client', 21.5, "
+            ":now, :now)",
+            "INSERT INTO session (id, client_id, practitioner_id, starts_at, duration_minutes, "
+            "kind, modality, attendance, homework_assigned, version, created_at, updated_at) "
+            "VALUES (:session, :cid, :uid, :now, 50, 'therapy', 'video', 'attended', :t, 4, "
+            ":now, :now)",
+        ):
+            connection.execute(text(statement), params)
+    migrate.upgrade(empty_engine)
+    with empty_engine.connect() as connection:
+        rows = {
+            table: tuple(
+                connection.execute(
+                    text(f"SELECT status, status_reason, version FROM {table}")
+                ).one()
+            )
+            for table in ("observation", "measure", "session")
+        }
+    assert rows == {
+        "observation": ("recorded", None, 1),
+        "measure": ("recorded", None, 1),
+        "session": ("recorded", None, 4),  # an existing version is kept
+    }
+
+
 def _uuid_param(engine: Engine, value: uuid.UUID) -> object:
     # SQLAlchemy's Uuid stores 32 hex characters on SQLite and a native uuid on PostgreSQL.
     return value.hex if engine.dialect.name == "sqlite" else value

@@ -9,6 +9,7 @@ from practice_dashboard.models.flag import FlagAcknowledgement
 from practice_dashboard.models.login_session import LoginSession
 from practice_dashboard.models.measure import Measure
 from practice_dashboard.models.observation import Observation
+from practice_dashboard.models.revision import RecordKind, Revision
 from practice_dashboard.models.self_check import SelfCheck
 from practice_dashboard.models.session import Session
 from practice_dashboard.models.summary import ClientSummary
@@ -26,6 +27,8 @@ __all__ = [
     "LoginSession",
     "Measure",
     "Observation",
+    "RecordKind",
+    "Revision",
     "SelfCheck",
     "Session",
     "Supervision",

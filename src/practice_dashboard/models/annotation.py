@@ -11,6 +11,7 @@ from practice_dashboard.models.base import (
     ArchivedMixin,
     Base,
     IdMixin,
+    RecordStatusMixin,
     TimestampMixin,
     VersionedMixin,
 )
@@ -24,7 +25,7 @@ class AnnotationKind(StrEnum):
     OTHER = "other"
 
 
-class Annotation(IdMixin, TimestampMixin, VersionedMixin, ArchivedMixin, Base):
+class Annotation(IdMixin, TimestampMixin, VersionedMixin, RecordStatusMixin, ArchivedMixin, Base):
     """A dated note on a client's timeline, drawn on every time chart of that client."""
 
     __tablename__ = "annotation"

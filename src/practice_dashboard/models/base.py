@@ -8,9 +8,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Integer, MetaData, Uuid, func
+from sqlalchemy import DateTime, Dialect, Integer, MetaData, String, Uuid, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from practice_dashboard.models.enums import RecordStatus, checked
 
 # Named constraints: Alembic's SQLite batch mode can only alter constraints it can name.
 NAMING_CONVENTION = {
@@ -95,7 +97,8 @@ class TimestampMixin:
 class VersionedMixin:
     """Optimistic concurrency: SQLAlchemy adds `WHERE version = :old` to every UPDATE."""
 
-    version: Mapped[int] = mapped_column(Integer, nullable=False, sort_order=92)
+    # The Python default serves bulk inserts that bypass the ORM's version counter.
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, sort_order=92)
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:
@@ -104,3 +107,17 @@ class VersionedMixin:
 
 class ArchivedMixin:
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, sort_order=93)
+
+
+STATUS_REASON_MAX = 500
+
+
+class RecordStatusMixin:
+    """Corrections: a record entered in error stays, marked, with the reason, and counts nowhere."""
+
+    status: Mapped[RecordStatus] = mapped_column(
+        checked(RecordStatus, "record_status"), default=RecordStatus.RECORDED, sort_order=94
+    )
+    status_reason: Mapped[str | None] = mapped_column(
+        String(STATUS_REASON_MAX), default=None, sort_order=95
+    )

@@ -35,6 +35,13 @@ class Modality(StrEnum):
     PHONE = "phone"
 
 
+class RecordStatus(StrEnum):
+    """Whether a clinical record counts: `entered_in_error` keeps it, out of every figure."""
+
+    RECORDED = "recorded"
+    ENTERED_IN_ERROR = "entered_in_error"
+
+
 def checked(enum: type[StrEnum], name: str) -> Enum:
     """A VARCHAR with a named CHECK constraint listing the enum's values."""
     return Enum(
@@ -53,6 +60,7 @@ __all__ = [
     "ClientStatus",
     "HomeworkCompletion",
     "Modality",
+    "RecordStatus",
     "Role",
     "SessionKind",
     "Source",

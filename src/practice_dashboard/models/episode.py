@@ -6,10 +6,16 @@ from datetime import datetime
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from practice_dashboard.models.base import Base, IdMixin, TimestampMixin, VersionedMixin
+from practice_dashboard.models.base import (
+    Base,
+    IdMixin,
+    RecordStatusMixin,
+    TimestampMixin,
+    VersionedMixin,
+)
 
 
-class Episode(IdMixin, TimestampMixin, VersionedMixin, Base):
+class Episode(IdMixin, TimestampMixin, VersionedMixin, RecordStatusMixin, Base):
     """One activation: onset, optional recognition, peak, return to baseline."""
 
     __tablename__ = "episode"

@@ -7,11 +7,17 @@ from typing import Any
 from sqlalchemy import JSON, Float, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from practice_dashboard.models.base import Base, IdMixin, TimestampMixin
+from practice_dashboard.models.base import (
+    Base,
+    IdMixin,
+    RecordStatusMixin,
+    TimestampMixin,
+    VersionedMixin,
+)
 from practice_dashboard.models.enums import Source, checked
 
 
-class Measure(IdMixin, TimestampMixin, Base):
+class Measure(IdMixin, TimestampMixin, VersionedMixin, RecordStatusMixin, Base):
     """One administration of a standardized instrument; the server scores it on write."""
 
     __tablename__ = "measure"

@@ -6,7 +6,13 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from practice_dashboard.models.base import Base, IdMixin, TimestampMixin
+from practice_dashboard.models.base import (
+    Base,
+    IdMixin,
+    RecordStatusMixin,
+    TimestampMixin,
+    VersionedMixin,
+)
 from practice_dashboard.models.enums import Source, Zone, checked
 
 
@@ -14,7 +20,7 @@ def _scale(column: str) -> CheckConstraint:
     return CheckConstraint(f"{column} IS NULL OR {column} BETWEEN 0 AND 10", name=f"{column}_range")
 
 
-class Observation(IdMixin, TimestampMixin, Base):
+class Observation(IdMixin, TimestampMixin, VersionedMixin, RecordStatusMixin, Base):
     """A nervous-system check-in at a moment in time (in session or self-reported)."""
 
     __tablename__ = "observation"

@@ -10,6 +10,7 @@ from practice_dashboard.models.base import (
     ArchivedMixin,
     Base,
     IdMixin,
+    RecordStatusMixin,
     TimestampMixin,
     VersionedMixin,
 )
@@ -22,7 +23,7 @@ from practice_dashboard.models.enums import (
 )
 
 
-class Session(IdMixin, TimestampMixin, VersionedMixin, ArchivedMixin, Base):
+class Session(IdMixin, TimestampMixin, VersionedMixin, RecordStatusMixin, ArchivedMixin, Base):
     """One meeting of practitioner and client (the domain word, not a database session)."""
 
     __tablename__ = "session"
