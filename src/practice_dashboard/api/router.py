@@ -11,6 +11,7 @@ from practice_dashboard.api.routes import (
     instruments,
     records,
     reports,
+    revisions,
     self_checks,
     users,
 )
@@ -21,6 +22,7 @@ api_router.include_router(users.router)
 api_router.include_router(clients.router)
 api_router.include_router(records.router)
 api_router.include_router(annotations.router)
+api_router.include_router(revisions.router)
 api_router.include_router(instruments.router)
 api_router.include_router(self_checks.router)
 api_router.include_router(analytics.router)

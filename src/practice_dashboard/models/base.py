@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Integer, MetaData, String, Uuid, func
+from sqlalchemy import ColumnElement, DateTime, Dialect, Integer, MetaData, String, Uuid, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -121,3 +121,8 @@ class RecordStatusMixin:
     status_reason: Mapped[str | None] = mapped_column(
         String(STATUS_REASON_MAX), default=None, sort_order=95
     )
+
+    @classmethod
+    def counted(cls) -> ColumnElement[bool]:
+        """The condition every query feeding a figure, chart, flag or summary applies."""
+        return cls.status == RecordStatus.RECORDED

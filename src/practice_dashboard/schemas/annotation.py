@@ -6,7 +6,13 @@ from datetime import datetime
 from pydantic import Field
 
 from practice_dashboard.models.annotation import AnnotationKind
-from practice_dashboard.schemas.common import InputSchema, LongText, Record, UtcDatetime
+from practice_dashboard.schemas.common import (
+    Correctable,
+    CorrectionInput,
+    InputSchema,
+    LongText,
+    UtcDatetime,
+)
 
 
 class AnnotationCreate(InputSchema):
@@ -16,15 +22,14 @@ class AnnotationCreate(InputSchema):
     notes: LongText | None = None
 
 
-class AnnotationUpdate(InputSchema):
+class AnnotationUpdate(CorrectionInput):
     at: UtcDatetime | None = None
     kind: AnnotationKind | None = None
     label: str | None = Field(default=None, min_length=1, max_length=200)
     notes: LongText | None = None
-    version: int = Field(description="The version this change is based on")
 
 
-class AnnotationRead(Record):
+class AnnotationRead(Correctable):
     client_id: uuid.UUID
     created_by_id: uuid.UUID | None
     at: datetime
@@ -32,4 +37,3 @@ class AnnotationRead(Record):
     label: str
     notes: str | None
     archived_at: datetime | None
-    version: int

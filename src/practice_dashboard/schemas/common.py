@@ -8,6 +8,9 @@ from typing import Annotated, Generic, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
+from practice_dashboard.models.base import STATUS_REASON_MAX
+from practice_dashboard.models.enums import RecordStatus
+
 T = TypeVar("T")
 
 
@@ -15,12 +18,25 @@ def _to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def _no_nul(value: str) -> str:
+    # PostgreSQL cannot store NUL in text; refuse it on every database alike.
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
 # A time with an explicit offset (naive times are refused), stored and echoed back in UTC.
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 # Strict: "5" or true is not a rating.
 Scale = Annotated[StrictInt, Field(ge=0, le=10, description="A 0–10 rating")]
-ShortText = Annotated[str, Field(min_length=1, max_length=200)]
-LongText = Annotated[str, Field(max_length=10_000)]
+ShortText = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_nul)]
+LongText = Annotated[str, Field(max_length=10_000), AfterValidator(_no_nul)]
+# Why a record was entered in error; required then, and short enough to show in a list.
+StatusReason = Annotated[
+    str,
+    Field(min_length=1, max_length=STATUS_REASON_MAX, description="Why it was entered in error"),
+    AfterValidator(_no_nul),
+]
 
 
 class Schema(BaseModel):
@@ -48,6 +64,24 @@ class Record(Schema):
     id: uuid.UUID
     created_at: datetime
     updated_at: datetime
+
+
+class Correctable(Record):
+    """A client-scoped record that can be corrected: its version and whether it counts."""
+
+    version: int
+    status: RecordStatus = Field(description="recorded, or entered_in_error (counts nowhere)")
+    status_reason: str | None
+
+
+class CorrectionInput(InputSchema):
+    """What every edit of a client-scoped record carries besides the fields it changes."""
+
+    version: int = Field(description="The version this change is based on")
+    status: RecordStatus | None = Field(
+        default=None, description="entered_in_error takes the record out of every figure"
+    )
+    status_reason: StatusReason | None = None
 
 
 class TimeRange(BaseModel):

@@ -6,7 +6,14 @@ from typing import Annotated
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from practice_dashboard.schemas.common import InputSchema, LongText, Record, Scale, UtcDatetime
+from practice_dashboard.schemas.common import (
+    Correctable,
+    CorrectionInput,
+    InputSchema,
+    LongText,
+    Scale,
+    UtcDatetime,
+)
 
 Strategy = Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -38,7 +45,7 @@ class EpisodeCreate(InputSchema):
         return value
 
 
-class EpisodeUpdate(InputSchema):
+class EpisodeUpdate(CorrectionInput):
     started_at: UtcDatetime | None = None
     recognized_at: UtcDatetime | None = None
     peak_intensity: Scale | None = None
@@ -48,10 +55,9 @@ class EpisodeUpdate(InputSchema):
     strategies: list[Strategy] | None = Field(default=None, max_length=30)
     self_compassion: Scale | None = None
     notes: LongText | None = None
-    version: int = Field(description="The version this change is based on")
 
 
-class EpisodeRead(Record):
+class EpisodeRead(Correctable):
     client_id: uuid.UUID
     session_id: uuid.UUID | None
     started_at: datetime
@@ -63,6 +69,5 @@ class EpisodeRead(Record):
     strategies: list[str]
     self_compassion: int | None
     notes: str | None
-    version: int
     recovery_minutes: float | None = Field(description="Onset to return to baseline")
     recognition_minutes: float | None = Field(description="Onset to recognition")

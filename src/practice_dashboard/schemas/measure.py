@@ -8,7 +8,13 @@ from pydantic import Field, StrictInt
 
 from practice_dashboard.domain.instruments import ReliableChangeCategory
 from practice_dashboard.models.enums import Source
-from practice_dashboard.schemas.common import InputSchema, Record, Schema, UtcDatetime
+from practice_dashboard.schemas.common import (
+    Correctable,
+    CorrectionInput,
+    InputSchema,
+    Schema,
+    UtcDatetime,
+)
 
 
 class MeasureCreate(InputSchema):
@@ -26,6 +32,15 @@ class MeasureCreate(InputSchema):
     source: Source = Source.CLIENT
 
 
+class MeasureUpdate(CorrectionInput):
+    """A correction of an administration; the instrument stays (another one is a new measure)."""
+
+    administered_at: UtcDatetime | None = None
+    items: list[StrictInt | None] | None = Field(default=None, max_length=200)
+    total: float | None = None
+    source: Source | None = None
+
+
 class ScaleChange(Schema):
     """One scale's change from the client's first administration with a score on that scale."""
 
@@ -34,7 +49,7 @@ class ScaleChange(Schema):
     reliable_change: ReliableChangeCategory | None
 
 
-class MeasureRead(Record):
+class MeasureRead(Correctable):
     client_id: uuid.UUID
     instrument: str
     administered_at: datetime

@@ -6,7 +6,14 @@ from datetime import datetime
 from pydantic import Field
 
 from practice_dashboard.models.enums import Source, Zone
-from practice_dashboard.schemas.common import InputSchema, LongText, Record, Scale, UtcDatetime
+from practice_dashboard.schemas.common import (
+    Correctable,
+    CorrectionInput,
+    InputSchema,
+    LongText,
+    Scale,
+    UtcDatetime,
+)
 
 
 class ObservationCreate(InputSchema):
@@ -21,7 +28,19 @@ class ObservationCreate(InputSchema):
     notes: LongText | None = None
 
 
-class ObservationRead(Record):
+class ObservationUpdate(CorrectionInput):
+    observed_at: UtcDatetime | None = None
+    session_id: uuid.UUID | None = None
+    source: Source | None = None
+    zone: Zone | None = None
+    activation: Scale | None = None
+    capacity: Scale | None = None
+    safety: Scale | None = None
+    body_connection: Scale | None = None
+    notes: LongText | None = None
+
+
+class ObservationRead(Correctable):
     client_id: uuid.UUID
     session_id: uuid.UUID | None
     recorded_by_id: uuid.UUID | None

@@ -6,7 +6,14 @@ from datetime import datetime
 from pydantic import Field, StrictInt
 
 from practice_dashboard.models.enums import Attendance, HomeworkCompletion, Modality, SessionKind
-from practice_dashboard.schemas.common import InputSchema, LongText, Record, Scale, UtcDatetime
+from practice_dashboard.schemas.common import (
+    Correctable,
+    CorrectionInput,
+    InputSchema,
+    LongText,
+    Scale,
+    UtcDatetime,
+)
 
 
 class SessionCreate(InputSchema):
@@ -25,7 +32,7 @@ class SessionCreate(InputSchema):
     notes: LongText | None = None
 
 
-class SessionUpdate(InputSchema):
+class SessionUpdate(CorrectionInput):
     starts_at: UtcDatetime | None = None
     duration_minutes: StrictInt | None = Field(default=None, ge=1, le=480)
     kind: SessionKind | None = None
@@ -35,10 +42,9 @@ class SessionUpdate(InputSchema):
     homework_assigned: bool | None = None
     homework_completed: HomeworkCompletion | None = None
     notes: LongText | None = None
-    version: int = Field(description="The version this change is based on")
 
 
-class SessionRead(Record):
+class SessionRead(Correctable):
     client_id: uuid.UUID
     practitioner_id: uuid.UUID
     starts_at: datetime
@@ -51,4 +57,3 @@ class SessionRead(Record):
     homework_completed: HomeworkCompletion | None
     notes: str | None
     archived_at: datetime | None
-    version: int

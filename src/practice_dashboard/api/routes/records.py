@@ -15,8 +15,12 @@ from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.models.enums import Attendance, Source, Zone
 from practice_dashboard.schemas.common import Page
 from practice_dashboard.schemas.episode import EpisodeCreate, EpisodeRead, EpisodeUpdate
-from practice_dashboard.schemas.measure import MeasureCreate, MeasureRead
-from practice_dashboard.schemas.observation import ObservationCreate, ObservationRead
+from practice_dashboard.schemas.measure import MeasureCreate, MeasureRead, MeasureUpdate
+from practice_dashboard.schemas.observation import (
+    ObservationCreate,
+    ObservationRead,
+    ObservationUpdate,
+)
 from practice_dashboard.schemas.session import SessionCreate, SessionRead, SessionUpdate
 from practice_dashboard.services.records import episode as episode_service
 from practice_dashboard.services.records import measure as measure_service
@@ -207,6 +211,20 @@ def create_observations(
     return ObservationRead.model_validate(created[0])
 
 
+@router.patch(
+    "/observations/{observation_id}", response_model=ObservationRead, tags=["observations"]
+)
+def update_observation(
+    observation_id: uuid.UUID, data: ObservationUpdate, actor: CurrentActor, db: DbDep
+) -> ObservationRead:
+    """Correct an observation, or mark it entered in error with a reason; send its `version`."""
+    return ObservationRead.model_validate(
+        observation_service.update_observation(
+            db, observation_id=observation_id, data=data, actor=actor
+        )
+    )
+
+
 # -- episodes -----------------------------------------------------------------------------------
 
 
@@ -301,5 +319,15 @@ def create_measure(
 ) -> MeasureRead:
     """Record one administration of an instrument; items are validated and scored."""
     measure = measure_service.create_measure(db, client_id=client_id, data=data, actor=actor)
+    [read] = measure_service.with_baseline_change(db, measure.client_id, [measure])
+    return read
+
+
+@router.patch("/measures/{measure_id}", response_model=MeasureRead, tags=["measures"])
+def update_measure(
+    measure_id: uuid.UUID, data: MeasureUpdate, actor: CurrentActor, db: DbDep
+) -> MeasureRead:
+    """Correct a measure (its items are re-scored), or mark it entered in error; send `version`."""
+    measure = measure_service.update_measure(db, measure_id=measure_id, data=data, actor=actor)
     [read] = measure_service.with_baseline_change(db, measure.client_id, [measure])
     return read

@@ -240,6 +240,7 @@ def practitioner_loads(
                 Session.practitioner_id.in_(ids),
                 Session.attendance == Attendance.ATTENDED,
                 Session.archived_at.is_(None),
+                Session.counted(),
                 Session.starts_at >= now - timedelta(days=7),
                 Session.starts_at <= now,
             )

@@ -123,6 +123,7 @@ def load_client_view(
             .where(
                 Annotation.client_id == client.id,
                 Annotation.archived_at.is_(None),
+                Annotation.counted(),
                 Annotation.at >= start,
                 Annotation.at < end,
             )
@@ -141,6 +142,7 @@ def load_client_view(
             )
             .where(
                 Episode.client_id == client.id,
+                Episode.counted(),
                 Episode.started_at >= start,
                 Episode.started_at < end,
             )

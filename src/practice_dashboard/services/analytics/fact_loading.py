@@ -57,6 +57,8 @@ def load_facts(
     and each client's latest observation or episode time is read separately so "days since last
     data" stays exact.
     """
+    # Entered-in-error records are filtered here, once: every figure, chart, flag, summary
+    # and packet is computed from these facts, so such a record leaves all of them at once.
     clients = list(clients)
     single = len(clients) == 1 and isinstance(client_ids, list | tuple) and len(client_ids) == 1
     keys: dict[Any, uuid.UUID] = (
@@ -69,7 +71,7 @@ def load_facts(
         Episode.peak_intensity,
         Episode.recognized_at,
         Episode.baseline_at,
-    ).where(_in(Episode.client_id, client_ids))
+    ).where(_in(Episode.client_id, client_ids), Episode.counted())
     if since is not None:
         episode_rows = episode_rows.where(Episode.started_at >= since)
     for cid, started, peak, recognized, baseline in db.execute(
@@ -87,7 +89,7 @@ def load_facts(
         Observation.safety,
         Observation.body_connection,
         Observation.source,
-    ).where(_in(Observation.client_id, client_ids))
+    ).where(_in(Observation.client_id, client_ids), Observation.counted())
     if since is not None:
         observation_rows = observation_rows.where(Observation.observed_at >= since)
     for cid, at, zone, activation, capacity, safety, body, source in db.execute(
@@ -108,7 +110,11 @@ def load_facts(
             Session.homework_assigned,
             Session.homework_completed,
         )
-        .where(_in(Session.client_id, client_ids), Session.archived_at.is_(None))
+        .where(
+            _in(Session.client_id, client_ids),
+            Session.archived_at.is_(None),
+            Session.counted(),
+        )
         .order_by(Session.client_id, Session.starts_at, Session.id)
     ):
         sessions[cid].append(SessionFact(starts, attendance, engagement, assigned, completed))
@@ -122,7 +128,7 @@ def load_facts(
             Measure.items,
             Measure.total,
         )
-        .where(_in(Measure.client_id, client_ids))
+        .where(_in(Measure.client_id, client_ids), Measure.counted())
         .order_by(Measure.client_id, Measure.administered_at, Measure.id)
     ):
         measures[cid].append(
@@ -143,7 +149,7 @@ def load_facts(
         ):
             for cid, latest in db.execute(
                 select(model.client_id, func.max(column))
-                .where(_in(model.client_id, client_ids))
+                .where(_in(model.client_id, client_ids), model.counted())
                 .group_by(model.client_id)
             ):
                 if latest is not None and (cid not in last_data or latest > last_data[cid]):

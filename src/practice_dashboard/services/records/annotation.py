@@ -9,18 +9,18 @@ from sqlalchemy import select
 
 from practice_dashboard.db import DbSession
 from practice_dashboard.errors import NotFound
-from practice_dashboard.models import Annotation
+from practice_dashboard.models import Annotation, Client, RecordKind
 from practice_dashboard.models.base import utcnow, uuid7
 from practice_dashboard.schemas.annotation import AnnotationCreate, AnnotationUpdate
 from practice_dashboard.services import access, audit
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.common import (
-    apply_update,
     check_range,
     check_version,
     in_time_range,
     page,
 )
+from practice_dashboard.services.records import revisions
 
 REQUIRED = ("at", "kind", "label")
 
@@ -71,31 +71,29 @@ def create_annotation(
     return annotation
 
 
-def _get(db: DbSession, actor: Actor, annotation_id: uuid.UUID) -> Annotation:
-    annotation, _client = access.get_visible_child(
+def _get(db: DbSession, actor: Actor, annotation_id: uuid.UUID) -> tuple[Annotation, Client]:
+    annotation, client = access.get_visible_child(
         db, actor.user, Annotation, annotation_id, for_write=True
     )
     if annotation.archived_at is not None:
         raise NotFound("Annotation not found")
-    return annotation
+    return annotation, client
 
 
 def update_annotation(
     db: DbSession, *, annotation_id: uuid.UUID, data: AnnotationUpdate, actor: Actor
 ) -> Annotation:
-    annotation = _get(db, actor, annotation_id)
-    changed = apply_update(annotation, data, required=REQUIRED)
-    if changed:
-        db.flush()
-        audit.record(
-            db,
-            actor,
-            "update",
-            "annotation",
-            annotation.id,
-            client_id=annotation.client_id,
-            detail=",".join(sorted(changed)),
-        )
+    """Correct a timeline note, or mark it entered in error, keeping its history."""
+    annotation, client = _get(db, actor, annotation_id)
+    revisions.correct(
+        db,
+        kind=RecordKind.ANNOTATION,
+        record=annotation,
+        client=client,
+        data=data,
+        actor=actor,
+        required=REQUIRED,
+    )
     return annotation
 
 
@@ -103,7 +101,7 @@ def delete_annotation(
     db: DbSession, *, annotation_id: uuid.UUID, actor: Actor, version: int | None
 ) -> Annotation:
     """Archive: the note leaves the charts but stays in the record."""
-    annotation = _get(db, actor, annotation_id)
+    annotation, _client = _get(db, actor, annotation_id)
     check_version(annotation, version)
     annotation.archived_at = utcnow()
     db.flush()

@@ -10,12 +10,13 @@ from sqlalchemy import select
 
 from practice_dashboard.db import DbSession
 from practice_dashboard.errors import Invalid
-from practice_dashboard.models import Episode
+from practice_dashboard.models import Episode, RecordKind
 from practice_dashboard.models.base import utcnow, uuid7
 from practice_dashboard.schemas.episode import EpisodeCreate, EpisodeUpdate
 from practice_dashboard.services import access, audit
 from practice_dashboard.services.audit import Actor
-from practice_dashboard.services.common import apply_update, check_range, in_time_range, page
+from practice_dashboard.services.common import check_range, in_time_range, page
+from practice_dashboard.services.records import revisions
 from practice_dashboard.services.records.session import check_session_belongs
 
 REQUIRED = ("started_at", "peak_intensity", "strategies")
@@ -94,18 +95,17 @@ def create_episode(
 def update_episode(
     db: DbSession, *, episode_id: uuid.UUID, data: EpisodeUpdate, actor: Actor
 ) -> Episode:
+    """Correct an episode, or mark it entered in error; the old values go to its history."""
     episode, client = access.get_visible_child(db, actor.user, Episode, episode_id, for_write=True)
-    changed = apply_update(episode, data, required=REQUIRED)
-    _validate(episode, utcnow(), data.model_fields_set)
-    if changed:
-        db.flush()
-        audit.record(
-            db,
-            actor,
-            "update",
-            "episode",
-            episode.id,
-            client_id=client.id,
-            detail=",".join(sorted(changed)),
-        )
+    now = utcnow()
+    revisions.correct(
+        db,
+        kind=RecordKind.EPISODE,
+        record=episode,
+        client=client,
+        data=data,
+        actor=actor,
+        required=REQUIRED,
+        validate=lambda sent: _validate(episode, now, sent),
+    )
     return episode

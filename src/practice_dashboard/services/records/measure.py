@@ -18,12 +18,18 @@ from practice_dashboard.domain.instruments import (
     validate_measure,
 )
 from practice_dashboard.errors import Invalid
-from practice_dashboard.models import Measure
+from practice_dashboard.models import Measure, RecordKind
 from practice_dashboard.models.base import utcnow, uuid7
-from practice_dashboard.schemas.measure import MeasureCreate, MeasureRead, ScaleChange
+from practice_dashboard.schemas.measure import (
+    MeasureCreate,
+    MeasureRead,
+    MeasureUpdate,
+    ScaleChange,
+)
 from practice_dashboard.services import access, audit
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.common import check_range, in_time_range, page
+from practice_dashboard.services.records import revisions
 
 FUTURE_SLACK = timedelta(minutes=10)
 
@@ -146,7 +152,11 @@ def with_baseline_change(
                 Measure.total,
                 Measure.subscales,
             )
-            .where(Measure.client_id == client_id, Measure.instrument.in_(codes))
+            .where(
+                Measure.client_id == client_id,
+                Measure.instrument.in_(codes),
+                Measure.counted(),
+            )
             .order_by(Measure.administered_at, Measure.id)
         )
         for measure_id, code, at, total, subscales in rows:
@@ -185,3 +195,36 @@ def with_baseline_change(
             update["subscale_changes"] = scales or None
         out.append(read.model_copy(update=update))
     return out
+
+
+def update_measure(
+    db: DbSession, *, measure_id: uuid.UUID, data: MeasureUpdate, actor: Actor
+) -> Measure:
+    """Correct a measure (re-scored from its items), or mark it entered in error."""
+    measure, client = access.get_visible_child(db, actor.user, Measure, measure_id, for_write=True)
+
+    def rescore(fields: dict[str, Any]) -> dict[str, Any]:
+        if "administered_at" in fields and fields["administered_at"] is None:
+            raise Invalid([(("administered_at",), "may not be null")])
+        merged = {
+            "administered_at": fields.get("administered_at", measure.administered_at),
+            "items": fields.get("items", measure.items),
+            "total": fields.get("total", None if measure.items is not None else measure.total),
+        }
+        scored = scored_fields(measure.instrument, **merged)
+        scored.pop("instrument")
+        if fields.get("source") is not None:
+            scored["source"] = fields["source"]
+        return scored
+
+    revisions.correct(
+        db,
+        kind=RecordKind.MEASURE,
+        record=measure,
+        client=client,
+        data=data,
+        actor=actor,
+        required=("source",),
+        derive=rescore,
+    )
+    return measure

@@ -10,16 +10,18 @@ from sqlalchemy import select
 
 from practice_dashboard.db import DbSession
 from practice_dashboard.errors import Invalid
-from practice_dashboard.models import Observation
+from practice_dashboard.models import Observation, RecordKind
 from practice_dashboard.models.base import utcnow, uuid7
 from practice_dashboard.models.enums import Source, Zone
-from practice_dashboard.schemas.observation import ObservationCreate
+from practice_dashboard.schemas.observation import ObservationCreate, ObservationUpdate
 from practice_dashboard.services import access, audit
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.common import check_range, in_time_range, page
-from practice_dashboard.services.records.session import missing_sessions
+from practice_dashboard.services.records import revisions
+from practice_dashboard.services.records.session import check_session_belongs, missing_sessions
 
 FUTURE_SLACK = timedelta(minutes=10)
+REQUIRED = ("observed_at", "source", "zone", "activation")
 
 
 def list_observations(
@@ -95,3 +97,31 @@ def create_observations(
         db, actor, "create", "observation", (o.id for o in observations), client_id=client.id
     )
     return observations
+
+
+def update_observation(
+    db: DbSession, *, observation_id: uuid.UUID, data: ObservationUpdate, actor: Actor
+) -> Observation:
+    """Correct an observation, or mark it entered in error, keeping its history."""
+    observation, client = access.get_visible_child(
+        db, actor.user, Observation, observation_id, for_write=True
+    )
+    now = utcnow()
+
+    def validate(sent: set[str]) -> None:
+        if "observed_at" in sent and observation.observed_at > now + FUTURE_SLACK:
+            raise Invalid([(("observed_at",), "must not be in the future")])
+        if "session_id" in sent and observation.session_id is not None:
+            check_session_belongs(db, client, {observation.session_id})
+
+    revisions.correct(
+        db,
+        kind=RecordKind.OBSERVATION,
+        record=observation,
+        client=client,
+        data=data,
+        actor=actor,
+        required=REQUIRED,
+        validate=validate,
+    )
+    return observation

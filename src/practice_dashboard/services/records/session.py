@@ -9,19 +9,19 @@ from sqlalchemy import select
 
 from practice_dashboard.db import DbSession
 from practice_dashboard.errors import Invalid
-from practice_dashboard.models import Client, Session
+from practice_dashboard.models import Client, RecordKind, Session
 from practice_dashboard.models.base import utcnow, uuid7
 from practice_dashboard.models.enums import Attendance
 from practice_dashboard.schemas.session import SessionCreate, SessionUpdate
 from practice_dashboard.services import access, audit
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.common import (
-    apply_update,
     check_range,
     check_version,
     in_time_range,
     page,
 )
+from practice_dashboard.services.records import revisions
 
 REQUIRED = ("starts_at", "duration_minutes", "kind", "modality", "attendance", "homework_assigned")
 # Attendance can only be known once a session has begun; allow for clocks a little apart.
@@ -101,22 +101,21 @@ def create_session(
 def update_session(
     db: DbSession, *, session_id: uuid.UUID, data: SessionUpdate, actor: Actor
 ) -> Session:
+    """Complete or correct a session, or mark it entered in error, keeping its history."""
     session, client = access.get_visible_child(db, actor.user, Session, session_id, for_write=True)
     if session.archived_at is not None:
         raise Invalid([(("session_id",), "this session was deleted")])
-    changed = apply_update(session, data, required=REQUIRED)
-    _validate(session, utcnow())
-    if changed:
-        db.flush()
-        audit.record(
-            db,
-            actor,
-            "update",
-            "session",
-            session.id,
-            client_id=client.id,
-            detail=",".join(sorted(changed)),
-        )
+    now = utcnow()
+    revisions.correct(
+        db,
+        kind=RecordKind.SESSION,
+        record=session,
+        client=client,
+        data=data,
+        actor=actor,
+        required=REQUIRED,
+        validate=lambda _sent: _validate(session, now),
+    )
     return session
 
 

@@ -750,6 +750,7 @@ def progress_summary(
             .where(
                 Annotation.client_id == client.id,
                 Annotation.archived_at.is_(None),
+                Annotation.counted(),
                 Annotation.at >= period.start,
                 Annotation.at < period.end,
             )
@@ -768,6 +769,7 @@ def progress_summary(
             )
             .where(
                 Episode.client_id == client.id,
+                Episode.counted(),
                 Episode.started_at >= period.start,
                 Episode.started_at < period.end,
             )
