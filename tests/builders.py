@@ -9,6 +9,8 @@ from typing import Any
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.models import (
+    Annotation,
+    AnnotationKind,
     Client,
     Episode,
     Measure,
@@ -131,6 +133,19 @@ def make_measure(db: DbSession, client: Client, **overrides: Any) -> Measure:
     db.add(measure)
     db.flush()
     return measure
+
+
+def make_annotation(db: DbSession, client: Client, **overrides: Any) -> Annotation:
+    values: dict[str, Any] = {
+        "at": NOW - timedelta(days=4),
+        "kind": AnnotationKind.LIFE_EVENT,
+        "label": "moved house",
+    }
+    values.update(overrides)
+    annotation = Annotation(client_id=client.id, **values)
+    db.add(annotation)
+    db.flush()
+    return annotation
 
 
 def auth_headers(settings: Settings, user: User) -> dict[str, str]:

@@ -22,8 +22,11 @@ from practice_dashboard.services import access
 from tests.builders import (
     NOW,
     auth_headers,
+    make_annotation,
     make_client,
     make_episode,
+    make_measure,
+    make_observation,
     make_session,
     make_user,
     supervise,
@@ -55,6 +58,9 @@ class Practice:
     client: Client
     session_id: uuid.UUID
     episode_id: uuid.UUID
+    observation_id: uuid.UUID
+    measure_id: uuid.UUID
+    annotation_id: uuid.UUID
 
 
 @pytest.fixture
@@ -69,6 +75,9 @@ def practice(db: DbSession, settings: Settings) -> Practice:
     client = make_client(db, owner)
     session = make_session(db, client)
     episode = make_episode(db, client)
+    observation = make_observation(db, client)
+    measure = make_measure(db, client)
+    annotation = make_annotation(db, client)
     db.commit()
     users = {
         "owner": owner,
@@ -77,7 +86,9 @@ def practice(db: DbSession, settings: Settings) -> Practice:
         "unrelated_supervisor": stranger_boss,
         "admin": admin,
     }
-    return Practice(users, client, session.id, episode.id)
+    return Practice(
+        users, client, session.id, episode.id, observation.id, measure.id, annotation.id
+    )
 
 
 def _route_cases(
@@ -85,6 +96,14 @@ def _route_cases(
 ) -> list[tuple[str, str, dict[str, Any] | list[Any] | None, dict[str, int]]]:
     c = p.client.id
     at = NOW.isoformat()
+    records = [
+        ("sessions", p.session_id),
+        ("observations", p.observation_id),
+        ("episodes", p.episode_id),
+        ("measures", p.measure_id),
+        ("annotations", p.annotation_id),
+    ]
+    in_error = {"status": "entered_in_error", "status_reason": "logged for the wrong client"}
     return [
         ("GET", f"/api/v1/clients/{c}", None, READ),
         ("PATCH", f"/api/v1/clients/{c}", {"goals": "sleep better", "version": 1}, WRITE),
@@ -114,12 +133,34 @@ def _route_cases(
             {"instrument": "gad7", "administered_at": at, "items": [1, 1, 1, 1, 1, 1, 1]},
             CREATED,
         ),
+        (
+            "PATCH",
+            f"/api/v1/observations/{p.observation_id}",
+            {"activation": 4, "version": 1},
+            WRITE,
+        ),
+        ("PATCH", f"/api/v1/measures/{p.measure_id}", {"items": [0] * 9, "version": 1}, WRITE),
+        (
+            "PATCH",
+            f"/api/v1/annotations/{p.annotation_id}",
+            {"label": "moved", "version": 1},
+            WRITE,
+        ),
+        *(
+            ("PATCH", f"/api/v1/{kind}/{record_id}", {**in_error, "version": 1}, WRITE)
+            for kind, record_id in records
+        ),
+        *(
+            ("GET", f"/api/v1/{kind}/{record_id}/history", None, READ)
+            for kind, record_id in records
+        ),
         ("DELETE", f"/api/v1/sessions/{p.session_id}", None, WRITE),
         ("DELETE", f"/api/v1/clients/{c}", None, WRITE),
         ("POST", f"/api/v1/clients/{c}/restore", None, WRITE),
     ]
 
 
+RECORD_KINDS = ("session", "observation", "episode", "measure", "annotation")
 CASE_IDS = [
     "read-client",
     "update-client",
@@ -134,6 +175,11 @@ CASE_IDS = [
     "update-episode",
     "list-measures",
     "create-measure",
+    "update-observation",
+    "update-measure",
+    "update-annotation",
+    *(f"entered-in-error-{kind}" for kind in RECORD_KINDS),
+    *(f"history-{kind}" for kind in RECORD_KINDS),
     "delete-session",
     "archive-client",
     "restore-client",
