@@ -27,6 +27,7 @@ from practice_dashboard import migrate
 from practice_dashboard.cli.main import app as cli_app
 from practice_dashboard.config import Settings, get_settings
 from practice_dashboard.db import DbSession, create_db_engine, create_session_factory, session_scope
+from practice_dashboard.domain.periods import OUT_OF_RANGE
 from practice_dashboard.errors import Forbidden, Invalid, NotFound
 from practice_dashboard.models import (
     Annotation,
@@ -40,6 +41,7 @@ from practice_dashboard.models import (
 )
 from practice_dashboard.models.annotation import AnnotationKind
 from practice_dashboard.models.enums import Attendance, ClientStatus, HomeworkCompletion, Role, Zone
+from practice_dashboard.services import periods
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.reports import pdf
 from practice_dashboard.services.reports import progress_summary as reports
@@ -236,7 +238,7 @@ def exports(db: DbSession, **where: object) -> list[AuditEvent]:
 class TestPeriod:
     def test_dates_are_local_whole_days_with_the_end_included(self) -> None:
         now = datetime(2026, 6, 1, 12, tzinfo=UTC)
-        period = reports.parse_period("2026-01-01", "2026-01-31", now=now, tz=UTC)
+        period = periods.parse_period("2026-01-01", "2026-01-31", now=now, tz=UTC)
         assert period.start == datetime(2026, 1, 1, tzinfo=UTC)
         assert period.end == datetime(2026, 2, 1, tzinfo=UTC)
         assert (period.start_date, period.end_date) == (date(2026, 1, 1), date(2026, 1, 31))
@@ -244,7 +246,7 @@ class TestPeriod:
 
     def test_defaults_and_an_end_in_the_future_stops_at_now(self) -> None:
         now = datetime(2026, 6, 1, 12, tzinfo=UTC)
-        period = reports.parse_period(None, "2027-01-01", now=now, tz=UTC)
+        period = periods.parse_period(None, "2027-01-01", now=now, tz=UTC)
         assert period.end == now
         assert period.end - period.start == timedelta(days=183)
 
@@ -264,7 +266,7 @@ class TestPeriod:
     ) -> None:
         now = datetime(2026, 6, 1, 12, tzinfo=UTC)
         with pytest.raises(Invalid) as caught:
-            reports.parse_period(start, end, now=now, tz=UTC)
+            periods.parse_period(start, end, now=now, tz=UTC)
         assert caught.value.problems[0]["loc"] == ["query", field]
 
 
@@ -279,7 +281,7 @@ class TestSummaryFigures:
     ) -> None:
         rc = make_report_client(db, settings)
         now = _now()
-        period = reports.parse_period(rc.intake.isoformat(), None, now=now, tz=settings.timezone)
+        period = periods.parse_period(rc.intake.isoformat(), None, now=now, tz=settings.timezone)
         summary = reports.progress_summary(
             db,
             client_id=rc.client.id,
@@ -332,7 +334,7 @@ class TestSummaryFigures:
             client_id=client.id,
             actor=Actor(owner),
             settings=settings,
-            period=reports.parse_period(None, None, now=now, tz=settings.timezone),
+            period=periods.parse_period(None, None, now=now, tz=settings.timezone),
             now=now,
         )
         recovery = summary.figures.row("recovery")
@@ -344,7 +346,7 @@ class TestSummaryFigures:
     def test_scope(self, db: DbSession, settings: Settings) -> None:
         rc = make_report_client(db, settings)
         now = _now()
-        period = reports.parse_period(None, None, now=now, tz=settings.timezone)
+        period = periods.parse_period(None, None, now=now, tz=settings.timezone)
         supervisor = make_user(db, settings, Role.SUPERVISOR)
         supervise(db, supervisor, rc.owner)
         found = reports.progress_summary(
@@ -413,7 +415,7 @@ class TestPacket:
     ) -> None:
         p = make_practice(db, settings)
         now = _now()
-        period = reports.parse_period(None, None, now=now, tz=settings.timezone)
+        period = periods.parse_period(None, None, now=now, tz=settings.timezone)
         packet = reports.supervision_packet(
             db, actor=Actor(p.supervisor), settings=settings, period=period, now=now
         )
@@ -428,7 +430,7 @@ class TestPacket:
     def test_one_supervisee_by_email_or_id(self, db: DbSession, settings: Settings) -> None:
         p = make_practice(db, settings)
         now = _now()
-        period = reports.parse_period(None, None, now=now, tz=settings.timezone)
+        period = periods.parse_period(None, None, now=now, tz=settings.timezone)
         for ref in (p.coach.email.upper(), str(p.coach.id)):
             packet = reports.supervision_packet(
                 db,
@@ -445,7 +447,7 @@ class TestPacket:
     ) -> None:
         p = make_practice(db, settings)
         now = _now()
-        period = reports.parse_period(None, None, now=now, tz=settings.timezone)
+        period = periods.parse_period(None, None, now=now, tz=settings.timezone)
         with pytest.raises(Forbidden):
             reports.supervision_packet(
                 db, actor=Actor(p.therapist), settings=settings, period=period, now=now
@@ -467,7 +469,7 @@ class TestPacket:
 
         p = make_practice(db, settings)
         now = _now()
-        period = reports.parse_period(None, None, now=now, tz=settings.timezone)
+        period = periods.parse_period(None, None, now=now, tz=settings.timezone)
         packet = reports.supervision_packet(
             db, actor=Actor(p.supervisor), settings=settings, period=period, now=now
         )
@@ -539,6 +541,22 @@ class TestApiSummaryPdf:
         bad = api.get(path, params={"start": "soon"}, headers=auth_headers(settings, rc.owner))
         assert bad.status_code == 422
         assert bad.json()["detail"][0]["loc"] == ["query", "start"]
+        assert exports(db) == []
+
+    def test_a_far_date_is_422_naming_the_field(
+        self, api: TestClient, db: DbSession, settings: Settings, chromium: str
+    ) -> None:
+        rc = make_report_client(db, settings)
+        db.commit()
+        response = api.get(
+            f"/api/v1/clients/{rc.client.id}/summary.pdf",
+            params={"end": "0001-01-02"},  # was a 500 (OverflowError)
+            headers=auth_headers(settings, rc.owner),
+        )
+        assert response.status_code == 422
+        assert response.json()["detail"] == [
+            {"loc": ["query", "end"], "msg": OUT_OF_RANGE, "type": "value_error"}
+        ]
         assert exports(db) == []
 
     def test_a_clear_503_without_chromium(
@@ -655,3 +673,17 @@ class TestCli:
             assert result.exit_code == 1, args
             assert message in result.output, (args, result.output)
         assert len(_exports(cli_db)) == 3  # refusals export nothing
+
+    def test_a_far_date_is_a_clean_error_exit(self, cli_db: Settings, tmp_path: Path) -> None:
+        _, _, supervisor = _seed(cli_db)
+        out = tmp_path / "packet.csv"
+        for bound, value in (("--end", "0001-01-02"), ("--start", "9999-12-31")):
+            # "--end 0001-01-02" was an OverflowError traceback.
+            result = runner.invoke(
+                cli_app, ["export", "packet", "--as", supervisor, bound, value, "--out", str(out)]
+            )
+            assert result.exit_code == 1, result.output
+            assert f"error: {bound}: {OUT_OF_RANGE}" in result.output
+            assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert not out.exists()
+        assert _exports(cli_db) == []

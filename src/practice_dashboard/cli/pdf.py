@@ -75,6 +75,7 @@ def export_summary(
 ) -> None:
     """A client's progress summary for a period, as a PDF (needs Chromium)."""
     from practice_dashboard.models.base import utcnow
+    from practice_dashboard.services import periods
     from practice_dashboard.services.accounts import user as user_service
     from practice_dashboard.services.audit import Actor
     from practice_dashboard.services.reports import pdf
@@ -90,7 +91,7 @@ def export_summary(
     now = utcnow()
     try:
         pdf.ensure_chromium(settings)
-        period = reports.parse_period(start, end, now=now, tz=settings.timezone)
+        period = periods.parse_period(start, end, now=now, tz=settings.timezone)
         with session_scope(factory) as db:
             user = user_service.get_by_email(db, as_)
             if user is None or not user.is_active:
@@ -128,6 +129,7 @@ def export_packet(
 ) -> None:
     """A supervision packet: every supervisee client's headline figures and flags, and load."""
     from practice_dashboard.models.base import utcnow
+    from practice_dashboard.services import periods
     from practice_dashboard.services.accounts import user as user_service
     from practice_dashboard.services.audit import Actor
     from practice_dashboard.services.reports import pdf
@@ -143,7 +145,7 @@ def export_packet(
     try:
         if fmt == "pdf":
             pdf.ensure_chromium(settings)
-        period = reports.parse_period(start, end, now=now, tz=settings.timezone)
+        period = periods.parse_period(start, end, now=now, tz=settings.timezone)
         with session_scope(factory) as db:
             user = user_service.get_by_email(db, as_)
             if user is None or not user.is_active:

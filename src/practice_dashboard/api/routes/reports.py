@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from practice_dashboard.api.deps import CurrentActor
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.models.base import utcnow
+from practice_dashboard.services import periods
 from practice_dashboard.services.reports import pdf
 from practice_dashboard.services.reports import progress_summary as reports
 from practice_dashboard.web.routes.reports import (
@@ -54,7 +55,7 @@ def client_summary_pdf(
     """A client's progress summary for a period, as a PDF (audited)."""
     pdf.ensure_chromium(settings)
     now = utcnow()
-    period = reports.parse_period(start, end, now=now, tz=settings.timezone)
+    period = periods.parse_period(start, end, now=now, tz=settings.timezone)
     summary = reports.progress_summary(
         db, client_id=client_id, actor=actor, settings=settings, period=period, now=now
     )

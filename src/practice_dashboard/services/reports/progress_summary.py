@@ -27,7 +27,7 @@ import io
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import datetime
 from typing import Any, Final, Literal
 
 import numpy as np
@@ -52,8 +52,9 @@ from practice_dashboard.domain.metrics import (
     MeasureSnapshot,
     compute_client_metrics,
 )
+from practice_dashboard.domain.periods import ReportPeriod
 from practice_dashboard.domain.stats import Trend, percentile
-from practice_dashboard.errors import Forbidden, Invalid, NotFound
+from practice_dashboard.errors import Forbidden, NotFound
 from practice_dashboard.models import Annotation, Client, Episode, Supervision, User
 from practice_dashboard.models.enums import ClientStatus, Role
 from practice_dashboard.services import access, audit
@@ -63,13 +64,12 @@ from practice_dashboard.services.analytics.acknowledgements import (
 )
 from practice_dashboard.services.analytics.caseload import practitioner_loads
 from practice_dashboard.services.analytics.client_view import (
-    DEFAULT_CHART_PERIOD,
     AnnotationMark,
     ClientView,
     EpisodeDetail,
 )
 from practice_dashboard.services.analytics.fact_loading import load_facts
-from practice_dashboard.services.analytics.metrics import DEFAULT_PERIOD, MAX_PERIOD
+from practice_dashboard.services.analytics.metrics import DEFAULT_PERIOD
 from practice_dashboard.services.audit import Actor
 
 #: Clients whose records are read at once for a packet (bounds memory; a few queries each).
@@ -85,88 +85,6 @@ _HOMEWORK: Final = {
 }
 
 Comparison = Literal["better", "worse", "within_normal_range", "insufficient_data"]
-
-
-# --------------------------------------------------------------------------------------------
-# Period
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ReportPeriod:
-    """``[start, end)`` in UTC, with the local dates it covers (both inclusive)."""
-
-    start: datetime
-    end: datetime
-    start_date: date
-    end_date: date
-
-    @property
-    def label(self) -> str:
-        return f"{_day(self.start_date)} to {_day(self.end_date)}"
-
-    @property
-    def slug(self) -> str:
-        return f"{self.start_date.isoformat()}_to_{self.end_date.isoformat()}"
-
-
-def _day(value: date) -> str:
-    return f"{value.day} {value:%b %Y}"
-
-
-def _bound(value: str | None, tz: tzinfo, *, is_end: bool) -> datetime | None:
-    """A local date (a whole day; an end date is inclusive) or an ISO 8601 datetime."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    if len(value) == 10:
-        day = date.fromisoformat(value)
-        if is_end:
-            day += timedelta(days=1)
-        return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-    parsed = datetime.fromisoformat(value)
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)).astimezone(UTC)
-
-
-def parse_period(
-    start: str | None,
-    end: str | None,
-    *,
-    now: datetime,
-    tz: tzinfo,
-    default_length: timedelta = DEFAULT_CHART_PERIOD,
-) -> ReportPeriod:
-    """The period asked for: dates like 2026-01-31 (end inclusive) or ISO datetimes.
-
-    Defaults to the last 6 months; an end in the future stops at now. An unreadable, empty or
-    over-long period is a 422 naming the field, never a silent substitute: an export must be
-    of the period that was asked for.
-    """
-    problems: list[tuple[tuple[str], str]] = []
-    bounds: dict[str, datetime | None] = {}
-    for name, value in (("start", start), ("end", end)):
-        try:
-            bounds[name] = _bound(value, tz, is_end=name == "end")
-        except (ValueError, OverflowError):  # 2026-02-30; 9999-12-31 + 1 day
-            bounds[name] = None
-            problems.append(((name,), "use a date like 2026-01-31 or an ISO 8601 time"))
-    if problems:
-        raise Invalid(problems, location="query")
-    e = min(bounds["end"] or now, now)
-    s = bounds["start"] or e - default_length
-    if s >= e:
-        raise Invalid(
-            [(("start",), "the start must be before the end, and not in the future")],
-            location="query",
-        )
-    if e - s > MAX_PERIOD:
-        raise Invalid([(("start",), "the period may be at most 10 years")], location="query")
-    return ReportPeriod(
-        start=s,
-        end=e,
-        start_date=s.astimezone(tz).date(),
-        end_date=(e - timedelta(microseconds=1)).astimezone(tz).date(),
-    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -26,10 +26,12 @@ from markupsafe import Markup
 from practice_dashboard.config import Settings
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.domain.flags import Thresholds
+from practice_dashboard.domain.periods import ReportPeriod
 from practice_dashboard.domain.stats import Trend
 from practice_dashboard.errors import NotFound
 from practice_dashboard.models import User
 from practice_dashboard.models.base import utcnow
+from practice_dashboard.services.periods import parse_period
 from practice_dashboard.services.reports import pdf
 from practice_dashboard.services.reports import progress_summary as reports
 from practice_dashboard.services.reports.progress_summary import (
@@ -38,7 +40,6 @@ from practice_dashboard.services.reports.progress_summary import (
     FlagLine,
     MeasureRow,
     ProgressSummary,
-    ReportPeriod,
     SupervisionPacket,
 )
 from practice_dashboard.web.charts import Chart, build_charts, fmt_number, fmt_p
@@ -593,7 +594,7 @@ def _client_uuid(client_id: str) -> uuid.UUID:
 
 
 def _period(settings: Settings, start: str | None, end: str | None, now: datetime) -> ReportPeriod:
-    return reports.parse_period(start, end, now=now, tz=settings.timezone)
+    return parse_period(start, end, now=now, tz=settings.timezone)
 
 
 @router.get("/clients/{client_id}/summary", name="client_summary_page")
