@@ -45,6 +45,7 @@ from practice_dashboard.services import periods
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.reports import pdf
 from practice_dashboard.services.reports import progress_summary as reports
+from practice_dashboard.services.reports import supervision_packet as packets
 from tests.builders import auth_headers, make_client, make_user, supervise
 from tests.databases import fresh_database
 
@@ -416,7 +417,7 @@ class TestPacket:
         p = make_practice(db, settings)
         now = _now()
         period = periods.parse_period(None, None, now=now, tz=settings.timezone)
-        packet = reports.supervision_packet(
+        packet = packets.supervision_packet(
             db, actor=Actor(p.supervisor), settings=settings, period=period, now=now
         )
         names = {
@@ -432,7 +433,7 @@ class TestPacket:
         now = _now()
         period = periods.parse_period(None, None, now=now, tz=settings.timezone)
         for ref in (p.coach.email.upper(), str(p.coach.id)):
-            packet = reports.supervision_packet(
+            packet = packets.supervision_packet(
                 db,
                 actor=Actor(p.supervisor),
                 settings=settings,
@@ -449,13 +450,13 @@ class TestPacket:
         now = _now()
         period = periods.parse_period(None, None, now=now, tz=settings.timezone)
         with pytest.raises(Forbidden):
-            reports.supervision_packet(
+            packets.supervision_packet(
                 db, actor=Actor(p.therapist), settings=settings, period=period, now=now
             )
         stranger = p.clients["other"].practitioner_id
         for ref in (str(stranger), "nobody@example.org", str(p.supervisor.id)):
             with pytest.raises(NotFound):
-                reports.supervision_packet(
+                packets.supervision_packet(
                     db,
                     actor=Actor(p.supervisor),
                     settings=settings,
@@ -470,11 +471,11 @@ class TestPacket:
         p = make_practice(db, settings)
         now = _now()
         period = periods.parse_period(None, None, now=now, tz=settings.timezone)
-        packet = reports.supervision_packet(
+        packet = packets.supervision_packet(
             db, actor=Actor(p.supervisor), settings=settings, period=period, now=now
         )
-        rows = list(csv.DictReader(io.StringIO(reports.packet_csv(packet))))
-        assert tuple(rows[0].keys()) == reports.PACKET_CSV_COLUMNS
+        rows = list(csv.DictReader(io.StringIO(packets.packet_csv(packet))))
+        assert tuple(rows[0].keys()) == packets.PACKET_CSV_COLUMNS
         assert [(r["record"], r["practitioner_name"]) for r in rows] == [
             ("practitioner", "Cody Coach"),
             ("practitioner", "Tess Therapist"),
@@ -654,7 +655,7 @@ class TestCli:
         result = runner.invoke(cli_app, ["export", "packet", "--as", supervisor, "--out", str(out)])
         assert result.exit_code == 0, result.output
         text = out.read_text(encoding="utf-8-sig")
-        assert text.splitlines()[0] == ",".join(reports.PACKET_CSV_COLUMNS)
+        assert text.splitlines()[0] == ",".join(packets.PACKET_CSV_COLUMNS)
         assert len(text.splitlines()) == 5  # header, two practitioners, two clients
         events = _exports(cli_db)
         assert sorted(e[0] for e in events) == ["client", "client", "supervision_packet"]

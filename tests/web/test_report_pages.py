@@ -23,7 +23,7 @@ from practice_dashboard.domain.periods import OUT_OF_RANGE
 from practice_dashboard.models import AuditEvent, User
 from practice_dashboard.models.enums import Role
 from practice_dashboard.services import periods
-from practice_dashboard.services.reports import progress_summary as reports
+from practice_dashboard.services.reports import supervision_packet as packets
 from practice_dashboard.web.routes.reports import PRINT_CHART_WIDTH, css_string
 from tests.builders import login_cookies, make_client, make_user, supervise
 from tests.integration.test_reports import (
@@ -334,7 +334,7 @@ class TestPacket:
         assert response.headers["content-disposition"].endswith('.csv"')
         assert response.content.startswith("\ufeff".encode())
         rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
-        assert tuple(rows[0]) == reports.PACKET_CSV_COLUMNS
+        assert tuple(rows[0]) == packets.PACKET_CSV_COLUMNS
         assert [(r["record"], r["client_display_name"]) for r in rows] == [
             ("practitioner", ""),
             ("client", CLIENT_NAME),

@@ -3,10 +3,12 @@
 The print view is one HTML document used twice: served as a page (``/clients/{id}/summary``)
 and written with its files into a temporary folder for Chromium to print
 (``services.pdf``). Its charts are the client page's figures, fixed to the width of an A4
-page and drawn statically by static/js/app.js. The API route and the CLI render through the
-functions here, so every summary looks the same wherever it was made.
+page and drawn statically by static/js/app.js. The API route and the CLI render through
+:data:`print_renderer` (handed to them, never imported by them), so every summary looks the
+same wherever it was made.
 
-Every export is audited once it was made (see ``services.summary_report``).
+Every export is audited once it was made (see ``services.reports``). The PDF, file names
+and the renderer contract are ``services.reports.printing``'s.
 """
 
 from __future__ import annotations
@@ -29,19 +31,26 @@ from practice_dashboard.domain.flags import Thresholds
 from practice_dashboard.domain.periods import ReportPeriod
 from practice_dashboard.domain.stats import Trend
 from practice_dashboard.errors import NotFound
-from practice_dashboard.models import User
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.services.periods import parse_period
 from practice_dashboard.services.reports import pdf
 from practice_dashboard.services.reports import progress_summary as reports
+from practice_dashboard.services.reports import supervision_packet as packets
+from practice_dashboard.services.reports.printing import (
+    attachment,
+    packet_filename,
+    packet_pdf,
+    summary_filename,
+    summary_pdf,
+)
 from practice_dashboard.services.reports.progress_summary import (
     ChangeRow,
     ClientFigures,
     FlagLine,
     MeasureRow,
     ProgressSummary,
-    SupervisionPacket,
 )
+from practice_dashboard.services.reports.supervision_packet import SupervisionPacket
 from practice_dashboard.web.charts import Chart, build_charts, fmt_number, fmt_p
 from practice_dashboard.web.deps import PageContext, WebActor, WebLogin
 from practice_dashboard.web.templating import (
@@ -363,7 +372,7 @@ def packet_row(f: ClientFigures, th: Thresholds, tz: Any) -> dict[str, Any]:
         "recognition": _trend(f.metrics.recognition.trend, "minutes", th.trend_min_points),
         "capacity": _trend(f.metrics.capacity.trend, "rating", th.trend_min_points),
         "time_in_window": percent(f.metrics.capacity.time_in_window),
-        "measures": [reports.measure_brief(m) for m in f.measures],
+        "measures": [packets.measure_brief(m) for m in f.measures],
         "flags": [flag_line(x, tz) for x in f.flags],
     }
 
@@ -495,20 +504,6 @@ def summary_document(
     return templates.get_template("report_client.html").render(context)
 
 
-def summary_pdf(
-    summary: ProgressSummary, *, settings: Settings, vocabulary: str, now: datetime
-) -> bytes:
-    html = summary_document(
-        summary, settings=settings, vocabulary=vocabulary, now=now, offline=True
-    )
-    return pdf.html_to_pdf(html, assets=PRINT_ASSETS, settings=settings)
-
-
-def summary_filename(summary: ProgressSummary, ext: str) -> str:
-    # No client name in the file name: downloads folders and mail attachments outlive access.
-    return f"progress-summary_{summary.period.slug}_{str(summary.client.id)[-12:]}.{ext}"
-
-
 def packet_document(
     packet: SupervisionPacket, *, settings: Settings, now: datetime, offline: bool
 ) -> str:
@@ -563,22 +558,31 @@ def packet_document(
     return templates.get_template("report_packet.html").render(context)
 
 
-def packet_pdf(packet: SupervisionPacket, *, settings: Settings, now: datetime) -> bytes:
-    html = packet_document(packet, settings=settings, now=now, offline=True)
-    return pdf.html_to_pdf(html, assets=PRINT_ASSETS, settings=settings)
+class WebPrintRenderer:
+    """The print view for ``services.reports.printing`` (the API and the CLI get it handed in)."""
+
+    assets: Mapping[str, Path] = PRINT_ASSETS
+
+    def summary_document(
+        self,
+        summary: ProgressSummary,
+        *,
+        settings: Settings,
+        vocabulary: str,
+        now: datetime,
+        offline: bool,
+    ) -> str:
+        return summary_document(
+            summary, settings=settings, vocabulary=vocabulary, now=now, offline=offline
+        )
+
+    def packet_document(
+        self, packet: SupervisionPacket, *, settings: Settings, now: datetime, offline: bool
+    ) -> str:
+        return packet_document(packet, settings=settings, now=now, offline=offline)
 
 
-def packet_filename(packet: SupervisionPacket, ext: str) -> str:
-    scope = str(packet.supervisee.id)[-12:] if packet.supervisee else "all"
-    return f"supervision-packet_{packet.period.slug}_{scope}.{ext}"
-
-
-def attachment(filename: str) -> dict[str, str]:
-    return {"Content-Disposition": f'attachment; filename="{filename}"'}
-
-
-def vocabulary_of(user: User, settings: Settings) -> str:
-    return user.zone_vocabulary or settings.zone_vocabulary
+print_renderer: Final = WebPrintRenderer()
 
 
 # --------------------------------------------------------------------------------------------
@@ -650,7 +654,9 @@ def client_summary_pdf(
     # End the read transaction before Chromium's 1-3 s: on SQLite every transaction holds
     # the write lock. Nothing is written yet; the audit event below gets its own.
     db.commit()
-    data = summary_pdf(summary, settings=settings, vocabulary=context["vocabulary"], now=now)
+    data = summary_pdf(
+        print_renderer, summary, settings=settings, vocabulary=context["vocabulary"], now=now
+    )
     reports.audit_summary_export(db, actor, summary, fmt="pdf")
     return Response(
         data, media_type="application/pdf", headers=attachment(summary_filename(summary, "pdf"))
@@ -666,7 +672,7 @@ def _packet(
     end: str | None,
     now: datetime,
 ) -> SupervisionPacket:
-    return reports.supervision_packet(
+    return packets.supervision_packet(
         db,
         actor=actor,
         settings=settings,
@@ -695,8 +701,8 @@ def supervision_packet_pdf(
     now = utcnow()
     packet = _packet(db, actor, settings, supervisee, start, end, now)
     db.commit()  # as for the summary PDF: no lock held while Chromium prints
-    data = packet_pdf(packet, settings=settings, now=now)
-    reports.audit_packet_export(db, actor, packet, fmt="pdf")
+    data = packet_pdf(print_renderer, packet, settings=settings, now=now)
+    packets.audit_packet_export(db, actor, packet, fmt="pdf")
     return Response(
         data, media_type="application/pdf", headers=attachment(packet_filename(packet, "pdf"))
     )
@@ -714,8 +720,8 @@ def supervision_packet_csv(
     """Supervision packet (CSV): one row per practitioner (load), then one per client."""
     now = utcnow()
     packet = _packet(db, actor, settings, supervisee, start, end, now)
-    text = reports.packet_csv(packet)
-    reports.audit_packet_export(db, actor, packet, fmt="csv")
+    text = packets.packet_csv(packet)
+    packets.audit_packet_export(db, actor, packet, fmt="csv")
     # A byte-order mark so spreadsheet programs read the names as UTF-8.
     return Response(
         ("\ufeff" + text).encode("utf-8"),
