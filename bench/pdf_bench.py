@@ -34,7 +34,7 @@ from practice_dashboard.services.periods import parse_period
 from practice_dashboard.services.reports import pdf
 from practice_dashboard.services.reports import progress_summary as reports
 from practice_dashboard.services.reports.printing import summary_pdf
-from practice_dashboard.web.routes.reports import print_renderer, summary_document
+from practice_dashboard.web.printing import print_renderer, summary_document
 from tests.databases import fresh_database
 
 BUDGET_SECONDS = 5.0

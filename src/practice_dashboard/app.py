@@ -17,8 +17,8 @@ from practice_dashboard.errors import install_error_handlers
 from practice_dashboard.middleware import BodySizeLimit
 from practice_dashboard.services.analytics import summary
 from practice_dashboard.services.analytics.refresher import SummaryRefresher
+from practice_dashboard.web.printing import print_renderer
 from practice_dashboard.web.router import web_router
-from practice_dashboard.web.routes.reports import print_renderer
 from practice_dashboard.web.security import SecurityHeaders
 from practice_dashboard.web.templating import STATIC_DIR
 

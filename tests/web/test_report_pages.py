@@ -24,7 +24,7 @@ from practice_dashboard.models import AuditEvent, User
 from practice_dashboard.models.enums import Role
 from practice_dashboard.services import periods
 from practice_dashboard.services.reports import supervision_packet as packets
-from practice_dashboard.web.routes.reports import PRINT_CHART_WIDTH, css_string
+from practice_dashboard.web.printing import PRINT_CHART_WIDTH, css_string
 from tests.builders import login_cookies, make_client, make_user, supervise
 from tests.integration.test_reports import (
     CHART_AXIS_TITLES,

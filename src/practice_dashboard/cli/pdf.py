@@ -67,7 +67,7 @@ def _print_renderer() -> PrintRenderer:
     The one web import left in cli/: the print view is Jinja2 templates plus the client
     page's Plotly figures, which live in the web layer; the API gets it handed in instead.
     """
-    from practice_dashboard.web.routes.reports import print_renderer
+    from practice_dashboard.web.printing import print_renderer
 
     return print_renderer
 

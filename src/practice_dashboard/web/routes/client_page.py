@@ -16,6 +16,7 @@ from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.domain.flags import CLIENT_FLAGS
 from practice_dashboard.domain.metrics import ClientMetrics
 from practice_dashboard.domain.periods import PeriodError, report_period
+from practice_dashboard.domain.windows import Window
 from practice_dashboard.errors import Conflict, Invalid, NotFound
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.services.analytics import metrics as metrics_service
@@ -109,9 +110,8 @@ def _trend_line(trend: Any, th: Any) -> tuple[str, str | None]:
 def headlines(view: ClientView, settings: Settings, now: datetime) -> list[Headline]:
     m: ClientMetrics = view.metrics
     th = settings.thresholds
-    lo, hi = m.start.timestamp(), m.end.timestamp()
-    window_episodes = [e for e in view.facts.episodes if lo <= e.started_at.timestamp() < hi]
-    window_obs = [o for o in view.facts.observations if lo <= o.observed_at.timestamp() < hi]
+    window = Window(view.facts, m.start.timestamp(), m.end.timestamp())
+    window_episodes, window_obs = window.episodes, window.observations
     out: list[Headline] = []
 
     rec = m.recovery
