@@ -22,9 +22,9 @@ from markupsafe import Markup
 from practice_dashboard.config import Settings
 from practice_dashboard.domain.flags import Thresholds
 from practice_dashboard.domain.stats import Trend
+from practice_dashboard.domain.windows import ChangeRow
 from practice_dashboard.services.reports import supervision_packet as packets
 from practice_dashboard.services.reports.progress_summary import (
-    ChangeRow,
     ClientFigures,
     FlagLine,
     MeasureRow,

@@ -65,8 +65,6 @@ from practice_dashboard.services.analytics.fact_loading import load_facts
 from practice_dashboard.services.analytics.metrics import DEFAULT_PERIOD
 from practice_dashboard.services.audit import Actor
 
-__all__ = ["AttendanceFigures", "ChangeRow", "ReportPeriod"]
-
 _FLAG_NAMES: Final = {d.code: d.display_name for d in CLIENT_FLAGS}
 _FLAG_ORDER: Final = {"safety": 0}
 _LEVEL_ORDER: Final = {"alert": 0, "watch": 1}
