@@ -62,6 +62,11 @@ def _day(value: date) -> str:
     return f"{value.day} {value:%b %Y}"
 
 
+def plausible(day: date) -> bool:
+    """Within 1900-2100: a day whose neighbours and time-zone shifts are all datetimes."""
+    return EARLIEST_DAY <= day <= LATEST_DAY
+
+
 def parse_bound(
     value: str | None, tz: tzinfo, *, field: Bound, require_offset: bool = False
 ) -> datetime | None:
@@ -86,7 +91,7 @@ def parse_bound(
         if require_offset:
             raise PeriodError([(field, NEEDS_OFFSET)])
         parsed = parsed.replace(tzinfo=tz)
-    if not EARLIEST_DAY <= parsed.date() <= LATEST_DAY:
+    if not plausible(parsed.date()):
         raise PeriodError([(field, OUT_OF_RANGE)])
     if whole_day and field == "end":
         parsed = datetime.combine(parsed.date() + timedelta(days=1), time(0), tzinfo=tz)
@@ -148,7 +153,7 @@ def metrics_window(
     problems = [
         (field, OUT_OF_RANGE)
         for field, value in given
-        if value is not None and not EARLIEST_DAY <= value.date() <= LATEST_DAY
+        if value is not None and not plausible(value.date())
     ]
     if problems:
         raise PeriodError(problems)
