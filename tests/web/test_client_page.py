@@ -442,7 +442,7 @@ class TestContent:
         login(api, db, settings, rich.owner)
         response = api.get(f"/clients/{rich.client.id}?{query}")
         assert response.status_code == 200
-        alert = dom(response.text).one("p", role="alert").words()
+        alert = parse(response.text).one("p", role="alert").words()
         assert message in alert
         assert "Showing the last 6 months" in alert
 

@@ -264,7 +264,7 @@ class TestPrintView:
         response = api.get(f"/clients/{rc.client.id}/summary", params={"end": bad})
         assert response.status_code == 422
         assert "text/html" in response.headers["content-type"]
-        assert f"end: {OUT_OF_RANGE}" in dom(response.text).one("main").words()
+        assert f"end: {OUT_OF_RANGE}" in parse(response.text).one("main").words()
         assert exports(db) == []
 
 
