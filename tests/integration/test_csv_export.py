@@ -23,14 +23,10 @@ from practice_dashboard.models import AuditEvent, Client, Observation, User
 from practice_dashboard.models.base import utcnow, uuid7
 from practice_dashboard.models.enums import Role
 from practice_dashboard.services.audit import Actor
-from practice_dashboard.services.exchange.csv_export import (
-    COLUMNS,
-    CsvKind,
-    iter_csv,
-    neutralise_text,
-    plan_export,
-    restore_text,
-)
+from practice_dashboard.services.exchange.csv.export import iter_csv, plan_export
+from practice_dashboard.services.exchange.csv.guard import neutralise as neutralise_text
+from practice_dashboard.services.exchange.csv.guard import restore as restore_text
+from practice_dashboard.services.exchange.csv.spec import COLUMNS, CsvKind
 from tests.builders import (
     NOW,
     auth_headers,

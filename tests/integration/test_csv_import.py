@@ -39,14 +39,14 @@ from practice_dashboard.models import (
 from practice_dashboard.models.base import uuid7
 from practice_dashboard.models.enums import Attendance, Role, Source, Zone
 from practice_dashboard.services.audit import Actor
-from practice_dashboard.services.exchange import csv_import
-from practice_dashboard.services.exchange.csv_export import COLUMNS, IMPORT_ORDER, CsvKind
-from practice_dashboard.services.exchange.csv_import import (
+from practice_dashboard.services.exchange.csv.importer import (
     MAX_RECORD_BYTES,
     SeenKeys,
     import_csv,
     natural_key,
 )
+from practice_dashboard.services.exchange.csv.importer.bulk import BulkWriter, Refused
+from practice_dashboard.services.exchange.csv.spec import COLUMNS, IMPORT_ORDER, CsvKind
 from tests.builders import (
     NOW,
     auth_headers,
@@ -622,15 +622,15 @@ class TestLargeFiles:
     ) -> None:
         """Every rule is checked before writing; if the database still says no, it is a problem."""
         written: list[int] = []
-        real_write = csv_import._Writer.write
+        real_write = BulkWriter.write
 
         def write(self: Any, rows: Sequence[tuple[Any, ...]]) -> None:
             if written:
-                raise csv_import._Refused("deadlock detected\nDETAIL: …")
+                raise Refused("deadlock detected\nDETAIL: …")
             written.append(len(rows))
             real_write(self, rows)
 
-        monkeypatch.setattr(csv_import._Writer, "write", write)
+        monkeypatch.setattr(BulkWriter, "write", write)
         rows = [
             _obs(client, observed_at=(NOW - timedelta(minutes=i)).isoformat()) for i in range(250)
         ]
