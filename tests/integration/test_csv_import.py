@@ -165,6 +165,23 @@ class TestObservations:
             ("import", client.id, "csv: 2 new, 0 already present"),
         ]
 
+    def test_the_guard_quote_comes_off_every_guarded_start(
+        self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client
+    ) -> None:
+        """Defect 4: the import reverses the one guard, full-width and indented starts too."""
+        notes = ["'＝HYPERLINK(1)", "'＠risk", "''=x", "'tis fine"]
+        content = _csv(
+            OBS,
+            *(
+                _obs(client, observed_at=f"2026-05-2{i}T10:30:00+01:00", notes=n)
+                for i, n in enumerate(notes)
+            ),
+        )
+        status, body = _post(api, settings, owner, "observations", content)
+        assert status == 200, body
+        stored = db.scalars(select(Observation.notes).order_by(Observation.observed_at)).all()
+        assert stored == ["＝HYPERLINK(1)", "＠risk", "'=x", "'tis fine"]
+
     def test_a_dry_run_reports_and_writes_nothing(
         self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client
     ) -> None:

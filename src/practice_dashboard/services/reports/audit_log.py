@@ -34,6 +34,7 @@ from practice_dashboard.models.enums import Role
 from practice_dashboard.services import audit
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.common import check_range, in_time_range
+from practice_dashboard.services.exchange.csv.guard import neutralise
 
 WITHHELD: Final = "(withheld: may describe clinical content)"
 # Details an admin may read on a client-scoped event: names of changed fields, "page",
@@ -57,8 +58,6 @@ CSV_COLUMNS: Final = (
     "ip",
     "detail",
 )
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-_FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,13 +202,6 @@ def export_rows(
         if len(page) < batch:
             return
         after = (page[-1].at, page[-1].id)
-
-
-def neutralise(value: str) -> str:
-    """A cell a spreadsheet shows as text: formula-like starts get a leading apostrophe."""
-    if value.startswith(_FORMULA_STARTS) or value.lstrip().startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def _cell(value: object) -> str:

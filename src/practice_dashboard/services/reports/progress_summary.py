@@ -71,6 +71,7 @@ from practice_dashboard.services.analytics.client_view import (
 from practice_dashboard.services.analytics.fact_loading import load_facts
 from practice_dashboard.services.analytics.metrics import DEFAULT_PERIOD, MAX_PERIOD
 from practice_dashboard.services.audit import Actor
+from practice_dashboard.services.exchange.csv.guard import neutralise
 
 #: Clients whose records are read at once for a packet (bounds memory; a few queries each).
 PACKET_BATCH: Final = 200
@@ -1041,8 +1042,6 @@ PACKET_CSV_COLUMNS: Final = (
     "flags",
     "flag_reasons",
 )
-# A cell a spreadsheet would run as a formula (OWASP "CSV injection") is quoted as text.
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _cell(value: Any) -> str | int | float:
@@ -1054,8 +1053,7 @@ def _cell(value: Any) -> str | int | float:
         return value
     if isinstance(value, float):
         return round(value, 4)
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return neutralise(str(value))  # the one formula guard (OWASP "CSV injection")
 
 
 def packet_csv(packet: SupervisionPacket) -> str:
