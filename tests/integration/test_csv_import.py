@@ -46,7 +46,7 @@ from practice_dashboard.services.exchange.csv.importer import (
     natural_key,
 )
 from practice_dashboard.services.exchange.csv.importer.bulk import BulkWriter, Refused
-from practice_dashboard.services.exchange.csv.spec import COLUMNS, IMPORT_ORDER, CsvKind
+from practice_dashboard.services.exchange.csv.spec import COLUMNS, IMPORT_ORDER, SPECS, CsvKind
 from tests.builders import (
     NOW,
     auth_headers,
@@ -590,6 +590,26 @@ class TestDocumentedFormat:
         assert (status, body["new"]) == (200, 2)
         notes = db.scalars(select(Observation.notes).order_by(Observation.observed_at)).all()
         assert notes == ["after a walk", "argument with partner, slept badly"]
+
+    def test_the_documented_column_types_and_required_columns_are_the_spec(self) -> None:
+        docs = (Path(__file__).resolve().parents[2] / "docs" / "csv-format.md").read_text()
+        tables = docs.split("## The columns", 1)[1].split("## Templates", 1)[0]
+        for section in tables.split("### ")[1:]:
+            kind, _, body = section.partition("\n")
+            spec = SPECS[CsvKind(kind.strip())]
+            documented: dict[str, tuple[str, bool]] = {}
+            for line in body.splitlines():
+                cells = [c.strip() for c in line.strip().strip("|").split("|")]
+                if len(cells) != 3 or not cells[0].startswith("`"):
+                    continue
+                for name in re.findall(r"`([a-z_]+)`", cells[0]):
+                    documented[name] = (cells[1], cells[2].startswith("required"))
+            assert list(documented) == [c.name for c in spec.columns], kind
+            for column in spec.columns:
+                doc_type, doc_required = documented[column.name]
+                assert doc_required == column.required, (kind, column.name)
+                if doc_type:  # the client columns and derived measure columns name no type
+                    assert doc_type == column.type.name, (kind, column.name)
 
 
 class TestLargeFiles:
