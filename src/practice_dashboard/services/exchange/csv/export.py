@@ -53,16 +53,17 @@ def _minutes(start: datetime, later: datetime | None) -> float | None:
 def row_formatter(kind: CsvKind, tz: tzinfo) -> Callable[[Sequence[Any]], list[str]]:
     """Turns one row of `_select_columns` into the kind's cells, in header order."""
     spec = SPECS[kind]
-    at = {name: i for i, name in enumerate(_stored(spec))}
+    stored = _stored(spec)
+    # Computed columns come last in every spec, so a row plus its computed values is in order.
+    assert [c.name for c in spec.columns[: len(stored)]] == stored, kind
+    at = {name: i for i, name in enumerate(stored)}
     between = [(at[c.minutes[0]], at[c.minutes[1]]) for c in spec.columns if c.minutes]
-    computed = iter(range(len(at), len(spec.columns)))  # computed values follow the stored
-    plan = [
-        (at[c.name] if c.minutes is None else next(computed), c.type.format) for c in spec.columns
-    ]
+    formats = [c.type.format for c in spec.columns]
 
     def format_row(row: Sequence[Any]) -> list[str]:
-        values = [*row, *(_minutes(row[s], row[e]) for s, e in between)] if between else row
-        return [fmt(values[i], tz) for i, fmt in plan]
+        if between:
+            row = [*row, *(_minutes(row[start], row[end]) for start, end in between)]
+        return [fmt(value, tz) for fmt, value in zip(formats, row, strict=True)]
 
     return format_row
 
