@@ -32,6 +32,14 @@ class Problem:
         return f"{where}: {self.message}"
 
 
+def shown(value: object) -> str:
+    """The offending value, when short enough to help: strings quoted, numbers as they are."""
+    text = str(value)
+    if not 0 < len(text) <= 40:
+        return ""
+    return f" (got {text!r})" if isinstance(value, str) else f" (got {text})"
+
+
 class Unreadable(Exception):
     """A problem with the file as a whole: reading cannot go on."""
 

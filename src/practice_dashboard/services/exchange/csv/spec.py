@@ -1,7 +1,7 @@
 """The column specification of each record kind: one source for the export and the import.
 
 Each kind lists its columns in file order; each column has a cell type that says how a value
-is written (`format`) and how the import reads the cell back (`read`). The header, the
+is written (`format`) and how the import reads the cell back (`parse`). The header, the
 required columns, the derived ones, the free-text ones and the natural key are all derived
 from here once. docs/csv-format.md describes the same columns for people.
 """
@@ -9,6 +9,7 @@ from here once. docs/csv-format.md describes the same columns for people.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
@@ -24,7 +25,8 @@ from practice_dashboard.schemas.episode import EpisodeCreate
 from practice_dashboard.schemas.measure import MeasureCreate
 from practice_dashboard.schemas.observation import ObservationCreate
 from practice_dashboard.schemas.session import SessionCreate
-from practice_dashboard.services.exchange.csv.guard import neutralise
+from practice_dashboard.services.exchange.csv.guard import neutralise, restore
+from practice_dashboard.services.exchange.csv.reader import shown
 
 
 class CsvKind(StrEnum):
@@ -36,15 +38,6 @@ class CsvKind(StrEnum):
     EPISODES = "episodes"
     MEASURES = "measures"
     ANNOTATIONS = "annotations"
-
-
-class Read(Enum):
-    """How the import turns a cell into schema input."""
-
-    RAW = "raw"  # the text, trimmed: the schema parses it (times, codes, ids, booleans)
-    TEXT = "text"  # free text: the formula guard undone
-    INT = "int"  # a whole number (the schemas are strict)
-    LIST = "list"  # a JSON list (or strategies as `a; b`)
 
 
 def format_number(value: float | None) -> str:
@@ -96,26 +89,65 @@ def _text_list(value: list[str] | None, tz: tzinfo) -> str:
     return _json(list(value or []), tz)  # an empty list is written `[]`, never left empty
 
 
+class CellError(ValueError):
+    """A cell the import cannot read as its column's type; the message is for people."""
+
+
+def _trimmed(cell: str) -> str:
+    return cell.strip()  # the input schema parses it (times, codes, ids, booleans, numbers)
+
+
+_WHOLE = re.compile(r"[+-]?[0-9]{1,9}")  # ASCII digits only: int() would take "٣" too
+
+
+def _whole(cell: str) -> int:
+    """A whole number (the schemas are strict: "5" is not a rating)."""
+    text = cell.strip()
+    if (text.isascii() and text.isdigit()) or _WHOLE.fullmatch(text):
+        return int(text)
+    raise CellError(f"is not a whole number{shown(cell)}")
+
+
+def _json_list(cell: str) -> list[Any]:
+    text = cell.strip()
+    if not text.startswith("["):
+        raise CellError(f"must be a JSON list like [1, 0, 2]{shown(cell)}")
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise CellError(f"is not a JSON list like [1, 0, 2]{shown(cell)}") from None
+    if not isinstance(value, list):
+        raise CellError("must be a list")
+    return value
+
+
+def _text_list_cell(cell: str) -> list[Any]:
+    """A JSON list, or for people typing by hand `walk; cold water`."""
+    if cell.strip().startswith("["):
+        return _json_list(cell)
+    return [part.strip() for part in cell.split(";") if part.strip()]
+
+
 @dataclass(frozen=True, slots=True)
 class CellType:
-    """A type of cell, named as docs/csv-format.md names it."""
+    """A type of cell, named as docs/csv-format.md names it: how it is written and read."""
 
     name: str
     format: Callable[[Any, tzinfo], str]
-    read: Read
+    parse: Callable[[str], Any]  # a non-empty cell → the input schema's value; or CellError
 
 
-ID = CellType("UUID", _plain, Read.RAW)
-TEXT = CellType("text", _text, Read.TEXT)
-CODE = CellType("code", _code, Read.RAW)
-INT = CellType("number", _plain, Read.INT)
-NUMBER = CellType("number", _number, Read.RAW)
-BOOL = CellType("boolean", _bool, Read.RAW)
-DATE = CellType("date", _date, Read.RAW)
-TIME = CellType("time", _time, Read.RAW)
-TEXT_LIST = CellType("list of text", _text_list, Read.LIST)
-NUMBER_LIST = CellType("list of numbers", _json, Read.LIST)
-JSON_OBJECT = CellType("JSON", _json, Read.RAW)
+ID = CellType("UUID", _plain, _trimmed)
+TEXT = CellType("text", _text, restore)
+CODE = CellType("code", _code, _trimmed)
+INT = CellType("number", _plain, _whole)
+NUMBER = CellType("number", _number, _trimmed)
+BOOL = CellType("boolean", _bool, _trimmed)
+DATE = CellType("date", _date, _trimmed)
+TIME = CellType("time", _time, _trimmed)
+TEXT_LIST = CellType("list of text", _text_list, _text_list_cell)
+NUMBER_LIST = CellType("list of numbers", _json, _json_list)
+JSON_OBJECT = CellType("JSON", _json, _trimmed)
 
 
 @dataclass(frozen=True, slots=True)

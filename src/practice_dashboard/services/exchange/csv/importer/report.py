@@ -8,7 +8,7 @@ from typing import Any, Final
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from practice_dashboard.services.exchange.csv.reader import Problem
+from practice_dashboard.services.exchange.csv.reader import Problem, shown
 from practice_dashboard.services.exchange.csv.spec import CsvKind
 
 PROBLEM_LIMIT: Final = 1_000
@@ -66,14 +66,6 @@ class ImportReport:
                 {"row": p.row, "column": p.column, "message": p.message} for p in self.problems
             ],
         }
-
-
-def shown(value: object) -> str:
-    """The offending value, when short enough to help: strings quoted, numbers as they are."""
-    text = str(value)
-    if not 0 < len(text) <= 40:
-        return ""
-    return f" (got {text!r})" if isinstance(value, str) else f" (got {text})"
 
 
 def _message(error: ErrorDetails) -> str:

@@ -25,12 +25,8 @@ from practice_dashboard.schemas.measure import MeasureCreate
 from practice_dashboard.schemas.observation import ObservationCreate
 from practice_dashboard.schemas.session import SessionCreate
 from practice_dashboard.services.exchange.csv.importer.keys import client_natural, natural_key
-from practice_dashboard.services.exchange.csv.importer.report import (
-    field_problems,
-    problems_from,
-    shown,
-)
-from practice_dashboard.services.exchange.csv.reader import Problem
+from practice_dashboard.services.exchange.csv.importer.report import field_problems, problems_from
+from practice_dashboard.services.exchange.csv.reader import Problem, shown
 from practice_dashboard.services.exchange.csv.spec import CsvKind
 from practice_dashboard.services.records import episode as episode_service
 from practice_dashboard.services.records import measure as measure_service

@@ -7,7 +7,6 @@ has been found so far. The caller rolls the writes back when the import fails.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections import Counter
@@ -30,11 +29,7 @@ from practice_dashboard.services.exchange.csv.importer.keys import (
     client_natural,
     natural_key,
 )
-from practice_dashboard.services.exchange.csv.importer.report import (
-    ImportReport,
-    problems_from,
-    shown,
-)
+from practice_dashboard.services.exchange.csv.importer.report import ImportReport, problems_from
 from practice_dashboard.services.exchange.csv.importer.rows import (
     BUILDERS,
     INSERT_COLUMNS,
@@ -43,20 +38,19 @@ from practice_dashboard.services.exchange.csv.importer.rows import (
     RowInput,
     constants,
 )
-from practice_dashboard.services.exchange.csv.reader import CsvReader, Problem, Unreadable
+from practice_dashboard.services.exchange.csv.reader import CsvReader, Problem, Unreadable, shown
 from practice_dashboard.services.exchange.csv.spec import (
     COLUMNS,
     DERIVED,
     REQUIRED,
     SPECS,
+    CellError,
     CsvKind,
-    Read,
 )
 
 CHUNK_ROWS: Final = 5_000
 # Sessions already known to belong to a client; cleared when it grows past this.
 _SESSION_CACHE_LIMIT: Final = 100_000
-_INT = re.compile(r"[+-]?[0-9]{1,9}")  # ASCII digits only: int() would take "٣" too
 _CANONICAL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -68,22 +62,6 @@ def _hex_id(text: str) -> str | None:
         return uuid.UUID(text).hex
     except ValueError:
         return None
-
-
-def _parse_list(cell: str, column: str) -> list[Any] | str:
-    """A JSON list; strategies may also be written as `one; two`. A str is the problem."""
-    text = cell.strip()
-    if text.startswith("["):
-        try:
-            value = json.loads(text)
-        except ValueError:
-            return f"is not a JSON list like [1, 0, 2]{shown(cell)}"
-        if not isinstance(value, list):
-            return "must be a list"
-        return value
-    if column == "strategies":
-        return [part.strip() for part in text.split(";") if part.strip()]
-    return f"must be a JSON list like [1, 0, 2]{shown(cell)}"
 
 
 _ClientLookup = ClientRef | Problem
@@ -139,7 +117,7 @@ class ImportRun:
             if c.external_ref:
                 self.by_ref.setdefault(c.external_ref, []).append(c)
         self.header: list[str] = []
-        self.fields: list[tuple[int, str, Read]] = []  # (cell index, field, how to read it)
+        self.fields: list[tuple[int, str, Callable[[str], Any]]] = []  # (cell, field, parse)
         self.index: dict[str, int] = {}
         self.id_at: int | None = None  # where the id and client columns are, if present
         self.client_id_at: int | None = None
@@ -186,10 +164,10 @@ class ImportRun:
         schema_fields = set(self.schema.model_fields)
         derived = DERIVED[self.kind]
         spec = SPECS[self.kind]
-        reads = {c.name: c.type.read for c in spec.columns}
+        parsers = {c.name: c.type.parse for c in spec.columns}
         for i, name in enumerate(names):
             if name in schema_fields and name not in derived:
-                self.fields.append((i, name, reads[name]))
+                self.fields.append((i, name, parsers[name]))
         return True
 
     # -- one row -------------------------------------------------------------------------------
@@ -197,26 +175,14 @@ class ImportRun:
     def _inputs(self, row: int, cells: Sequence[str], problems: list[Problem]) -> dict[str, Any]:
         """The row's cells as the schema's input: empty cells left out (the schema's default)."""
         data: dict[str, Any] = {}
-        for i, name, how in self.fields:
+        for i, name, parse in self.fields:
             cell = cells[i]
             if not cell:
                 continue
-            if how is Read.RAW:
-                data[name] = cell.strip()
-            elif how is Read.INT:
-                text = cell.strip()
-                if (text.isascii() and text.isdigit()) or _INT.fullmatch(text):
-                    data[name] = int(text)
-                else:
-                    problems.append(Problem(row, name, f"is not a whole number{shown(cell)}"))
-            elif how is Read.TEXT:
-                data[name] = restore(cell)
-            else:
-                parsed = _parse_list(cell, name)
-                if isinstance(parsed, str):
-                    problems.append(Problem(row, name, parsed))
-                else:
-                    data[name] = parsed
+            try:
+                data[name] = parse(cell)
+            except CellError as exc:
+                problems.append(Problem(row, name, str(exc)))
         return data
 
     def _client(self, row: int, cells: Sequence[str]) -> ClientRef | Problem:
