@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Final, NamedTuple
 
 from pydantic import TypeAdapter, ValidationError
@@ -141,7 +141,7 @@ class ClientRef(NamedTuple):
     practitioner_hex: str
     external_ref: str | None
     display_name: str
-    intake_date: Any  # a date
+    intake_date: date
 
 
 @dataclass(slots=True)
