@@ -498,6 +498,24 @@ class TestPacket:
         assert rows[1]["load_active_caseload"] == "1"
         assert {r["period_start"] for r in rows} == {period.start_date.isoformat()}
 
+    def test_csv_guards_what_the_audit_csv_guards(self, db: DbSession, settings: Settings) -> None:
+        """Defect 4: the packet CSV used the weaker guard (no full-width or indented starts)."""
+        import csv
+
+        p = make_practice(db, settings)
+        p.clients["coach"].display_name = "＝HYPERLINK(1)"
+        p.clients["coach"].external_ref = " =1+1"
+        db.flush()
+        now = _now()
+        period = periods.parse_period(None, None, now=now, tz=settings.timezone)
+        packet = packets.supervision_packet(
+            db, actor=Actor(p.supervisor), settings=settings, period=period, now=now
+        )
+        rows = list(csv.DictReader(io.StringIO(packets.packet_csv(packet))))
+        (coach_client,) = [r for r in rows if r["client_id"] == str(p.clients["coach"].id)]
+        assert coach_client["client_display_name"] == "'＝HYPERLINK(1)"
+        assert coach_client["client_external_ref"] == "' =1+1"
+
 
 # --------------------------------------------------------------------------------------------
 # API: GET /api/v1/clients/{id}/summary.pdf

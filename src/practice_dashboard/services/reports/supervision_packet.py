@@ -30,6 +30,7 @@ from practice_dashboard.services.analytics.acknowledgements import latest_acknow
 from practice_dashboard.services.analytics.caseload import practitioner_loads
 from practice_dashboard.services.analytics.fact_loading import load_facts
 from practice_dashboard.services.audit import Actor
+from practice_dashboard.services.exchange.csv.guard import neutralise
 from practice_dashboard.services.reports.progress_summary import (
     ClientFigures,
     MeasureRow,
@@ -289,10 +290,6 @@ PACKET_CSV_COLUMNS: Final = (
     "flags",
     "flag_reasons",
 )
-# A cell a spreadsheet would run as a formula (OWASP "CSV injection") is quoted as text.
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
-
-
 def _cell(value: Any) -> str | int | float:
     if value is None:
         return ""
@@ -302,8 +299,7 @@ def _cell(value: Any) -> str | int | float:
         return value
     if isinstance(value, float):
         return round(value, 4)
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return neutralise(str(value))  # the one formula guard (OWASP "CSV injection")
 
 
 def packet_csv(packet: SupervisionPacket) -> str:
