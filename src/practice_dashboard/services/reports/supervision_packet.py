@@ -290,6 +290,8 @@ PACKET_CSV_COLUMNS: Final = (
     "flags",
     "flag_reasons",
 )
+
+
 def _cell(value: Any) -> str | int | float:
     if value is None:
         return ""
