@@ -36,7 +36,7 @@ from practice_dashboard.db import (
 from practice_dashboard.errors import AppError
 from practice_dashboard.models import User
 from practice_dashboard.models.base import utcnow
-from practice_dashboard.services.exchange.csv_export import CsvKind
+from practice_dashboard.services.exchange.csv.spec import CsvKind
 
 __all__ = ["export_app", "import_app"]
 
@@ -84,7 +84,7 @@ def export_csv(
     """Export one kind of record as CSV, for one client or the whole caseload."""
     from practice_dashboard.services.analytics.summary import practice_today
     from practice_dashboard.services.audit import Actor
-    from practice_dashboard.services.exchange import csv_export
+    from practice_dashboard.services.exchange.csv import export as csv_export
 
     settings = get_settings()
     factory = _factory(settings)
@@ -131,7 +131,7 @@ def import_csv(
 ) -> None:
     """Import a CSV file of one kind: every row, or (on any problem) none."""
     from practice_dashboard.services.audit import Actor
-    from practice_dashboard.services.exchange import csv_import
+    from practice_dashboard.services.exchange.csv import importer as csv_import
 
     settings = get_settings()
     factory = _factory(settings)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -25,6 +25,9 @@ from practice_dashboard.db import (
     session_scope,
 )
 from practice_dashboard.errors import AppError, Invalid
+
+if TYPE_CHECKING:
+    from practice_dashboard.services.reports.printing import PrintRenderer
 
 __all__ = ["export_app", "import_app"]
 
@@ -58,6 +61,17 @@ def _error(exc: AppError) -> typer.Exit:
     return _fail(exc.detail)
 
 
+def _print_renderer() -> PrintRenderer:
+    """The print view, so a PDF from the CLI looks like the dashboard's.
+
+    The one web import left in cli/: the print view is Jinja2 templates plus the client
+    page's Plotly figures, which live in the web layer; the API gets it handed in instead.
+    """
+    from practice_dashboard.web.printing import print_renderer
+
+    return print_renderer
+
+
 def _write(path: Path, data: bytes) -> None:
     """Readable by its owner only: the file holds clinical data."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -75,11 +89,12 @@ def export_summary(
 ) -> None:
     """A client's progress summary for a period, as a PDF (needs Chromium)."""
     from practice_dashboard.models.base import utcnow
+    from practice_dashboard.services import periods
     from practice_dashboard.services.accounts import user as user_service
     from practice_dashboard.services.audit import Actor
     from practice_dashboard.services.reports import pdf
     from practice_dashboard.services.reports import progress_summary as reports
-    from practice_dashboard.web.routes.reports import summary_pdf, vocabulary_of
+    from practice_dashboard.services.reports.printing import summary_pdf, vocabulary_of
 
     try:
         client_id = uuid.UUID(client.strip())
@@ -90,7 +105,7 @@ def export_summary(
     now = utcnow()
     try:
         pdf.ensure_chromium(settings)
-        period = reports.parse_period(start, end, now=now, tz=settings.timezone)
+        period = periods.parse_period(start, end, now=now, tz=settings.timezone)
         with session_scope(factory) as db:
             user = user_service.get_by_email(db, as_)
             if user is None or not user.is_active:
@@ -99,8 +114,9 @@ def export_summary(
             summary = reports.progress_summary(
                 db, client_id=client_id, actor=actor, settings=settings, period=period, now=now
             )
+        vocabulary = vocabulary_of(user, settings)
         data = summary_pdf(
-            summary, settings=settings, vocabulary=vocabulary_of(user, settings), now=now
+            _print_renderer(), summary, settings=settings, vocabulary=vocabulary, now=now
         )
         with session_scope(factory) as db:
             reports.audit_summary_export(db, actor, summary, fmt="pdf")
@@ -128,11 +144,12 @@ def export_packet(
 ) -> None:
     """A supervision packet: every supervisee client's headline figures and flags, and load."""
     from practice_dashboard.models.base import utcnow
+    from practice_dashboard.services import periods
     from practice_dashboard.services.accounts import user as user_service
     from practice_dashboard.services.audit import Actor
     from practice_dashboard.services.reports import pdf
-    from practice_dashboard.services.reports import progress_summary as reports
-    from practice_dashboard.web.routes.reports import packet_pdf
+    from practice_dashboard.services.reports import supervision_packet as packets
+    from practice_dashboard.services.reports.printing import packet_pdf
 
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in ("pdf", "csv"):
@@ -143,21 +160,21 @@ def export_packet(
     try:
         if fmt == "pdf":
             pdf.ensure_chromium(settings)
-        period = reports.parse_period(start, end, now=now, tz=settings.timezone)
+        period = periods.parse_period(start, end, now=now, tz=settings.timezone)
         with session_scope(factory) as db:
             user = user_service.get_by_email(db, as_)
             if user is None or not user.is_active:
                 raise _fail(f"no active account with e-mail {as_}")
             actor = Actor(user=user, ip=None)
-            packet = reports.supervision_packet(
+            packet = packets.supervision_packet(
                 db, actor=actor, settings=settings, period=period, now=now, supervisee=supervisee
             )
         if fmt == "pdf":
-            data = packet_pdf(packet, settings=settings, now=now)
+            data = packet_pdf(_print_renderer(), packet, settings=settings, now=now)
         else:
-            data = ("\ufeff" + reports.packet_csv(packet)).encode("utf-8")
+            data = ("\ufeff" + packets.packet_csv(packet)).encode("utf-8")
         with session_scope(factory) as db:
-            reports.audit_packet_export(db, actor, packet, fmt=fmt)
+            packets.audit_packet_export(db, actor, packet, fmt=fmt)
     except AppError as exc:
         raise _error(exc) from exc
     try:
