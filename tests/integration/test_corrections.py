@@ -382,3 +382,65 @@ class TestEnteredInErrorLeavesTheFigures:
         )
         [item] = api.get("/api/v1/caseload", headers=headers).json()["items"]
         assert item["last_attended_at"] is None
+
+
+class TestCsvStatus:
+    HEADER = ("client_id", "observed_at", "zone", "activation", "status", "status_reason")
+
+    def _import(
+        self, api: TestClient, headers: dict[str, str], rows: list[list[str]]
+    ) -> tuple[int, dict[str, Any]]:
+        lines = [",".join(self.HEADER), *(",".join(r) for r in rows)]
+        response = api.post(
+            "/api/v1/import.csv?kind=observations&dry_run=false",
+            files={"file": ("o.csv", ("\r\n".join(lines) + "\r\n").encode(), "text/csv")},
+            headers=headers,
+        )
+        return response.status_code, response.json()
+
+    def test_the_import_reads_the_status_back(
+        self, api: TestClient, db: DbSession, client: Client, headers: dict[str, str]
+    ) -> None:
+        at = _recent(1).isoformat()
+        status, body = self._import(
+            api,
+            headers,
+            [
+                [str(client.id), at, "hyper", "9", "entered_in_error", "wrong client"],
+                [str(client.id), at, "within", "2", "", ""],
+            ],
+        )
+        assert status == 200, body
+        listed = api.get(f"/api/v1/clients/{client.id}/observations", headers=headers).json()
+        assert sorted((o["zone"], o["status"], o["status_reason"]) for o in listed["items"]) == [
+            ("hyper", "entered_in_error", "wrong client"),
+            ("within", "recorded", None),
+        ]
+        metrics = api.get(f"/api/v1/clients/{client.id}/metrics", headers=headers).json()
+        assert metrics["capacity"]["time_in_window"] == 1.0  # the hyper one does not count
+
+    @pytest.mark.parametrize(
+        ("cells", "column"),
+        [
+            (["entered_in_error", ""], "status_reason"),
+            (["recorded", "a reason"], "status_reason"),
+            (["deleted", ""], "status"),
+            (["entered_in_error", "x" * 501], "status_reason"),
+        ],
+        ids=["no-reason", "reason-when-recorded", "unknown", "too-long"],
+    )
+    def test_a_bad_status_names_the_column_and_imports_nothing(
+        self,
+        api: TestClient,
+        db: DbSession,
+        client: Client,
+        headers: dict[str, str],
+        cells: list[str],
+        column: str,
+    ) -> None:
+        row = [str(client.id), _recent(1).isoformat(), "hyper", "9", *cells]
+        status, body = self._import(api, headers, [row])
+        assert status == 422, body
+        assert [(p["row"], p["column"]) for p in body["problems"]] == [(2, column)]
+        listed = api.get(f"/api/v1/clients/{client.id}/observations", headers=headers).json()
+        assert listed["total"] == 0

@@ -21,7 +21,7 @@ from practice_dashboard.config import Settings, get_settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.models import AuditEvent, Client, Observation, User
 from practice_dashboard.models.base import utcnow, uuid7
-from practice_dashboard.models.enums import Role
+from practice_dashboard.models.enums import RecordStatus, Role
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.exchange.csv.export import iter_csv, plan_export
 from practice_dashboard.services.exchange.csv.guard import neutralise as neutralise_text
@@ -80,7 +80,14 @@ class TestFormat:
     ) -> None:
         session = make_session(db, client, starts_at=GMT - timedelta(hours=1))
         late = make_observation(
-            db, client, observed_at=BST, activation=7, capacity=4, notes='a, "b"\nc'
+            db,
+            client,
+            observed_at=BST,
+            activation=7,
+            capacity=4,
+            notes='a, "b"\nc',
+            status=RecordStatus.ENTERED_IN_ERROR,
+            status_reason="logged for the wrong client",
         )
         early = make_observation(db, client, observed_at=GMT, session_id=session.id, safety=9)
         db.commit()
@@ -113,6 +120,8 @@ class TestFormat:
                 "9",
                 "",
                 "",
+                "recorded",
+                "",
             ],
             [
                 str(late.id),
@@ -128,10 +137,12 @@ class TestFormat:
                 "",
                 "",
                 'a, "b"\nc',
+                "entered_in_error",
+                "logged for the wrong client",
             ],
         ]
         # RFC 4180: the cell with a comma, quotes and a line break is quoted, quotes doubled.
-        assert b'"a, ""b""\nc"\r\n' in body
+        assert b'"a, ""b""\nc",' in body
 
     def test_every_kind_has_its_header_and_rows(
         self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client

@@ -301,7 +301,7 @@ class TestBadFiles:
             (6, "zone", "must be one of 'within', 'hyper' or 'hypo' (got 'calm')"),
             (7, "id", "is not a valid id (a UUID) (got 'not-an-id')"),
             (8, "session_id", "no session with this id for this client"),
-            (9, None, "has 5 cells; the header has 13"),
+            (9, None, "has 5 cells; the header has 15"),
         ]  # fmt: skip
 
     def test_a_future_time_is_refused_like_the_api_does(
@@ -799,7 +799,14 @@ def _a_full_record(api: TestClient, headers: dict[str, str]) -> str:
          "items": [1, 1, 1, 1, 1, 1, 1], "source": "practitioner"},
         {"instrument": "ors", "administered_at": "2026-03-01T09:00:00Z", "total": 27.4},
     ):  # fmt: skip
-        _record(api, headers, f"clients/{cid}/measures", body)
+        measure = _record(api, headers, f"clients/{cid}/measures", body)
+    # Entered in error, with a reason the formula guard must carry across: kept both ways.
+    api.patch(
+        f"/api/v1/measures/{measure['id']}",
+        json={"status": "entered_in_error", "status_reason": '=typo, "wrong" client',
+              "version": 1},
+        headers=headers,
+    ).raise_for_status()  # fmt: skip
     note = _record(
         api,
         headers,

@@ -36,7 +36,15 @@ from practice_dashboard.models import (
     Session,
     User,
 )
-from practice_dashboard.models.enums import Attendance, Modality, Role, SessionKind, Source, Zone
+from practice_dashboard.models.enums import (
+    Attendance,
+    Modality,
+    RecordStatus,
+    Role,
+    SessionKind,
+    Source,
+    Zone,
+)
 from practice_dashboard.services import demo
 from practice_dashboard.services.exchange import fhir as fx
 from practice_dashboard.services.records.measure import scored_fields
@@ -81,9 +89,10 @@ KNOWN_SYSTEMS = {LOINC, ACT_CODE, CATEGORY, LOCAL}
 
 # R4 required bindings (the library accepts any string).
 STATUSES = {
-    "Encounter": {"finished"},
-    "Observation": {"final"},
-    "QuestionnaireResponse": {"completed"},
+    # entered-in-error: a record marked so in the dashboard (DESIGN.md "Corrections and history")
+    "Encounter": {"finished", "entered-in-error"},
+    "Observation": {"final", "entered-in-error"},
+    "QuestionnaireResponse": {"completed", "entered-in-error"},
     "Questionnaire": {"active"},
 }
 R4_OBSERVATION_STATUS = {
@@ -458,6 +467,37 @@ class TestMapping:
             assert f"urn:uuid:{record.id}" in urls
         assert f"urn:uuid:{p.sessions['no_show'].id}" not in urls
         assert f"urn:uuid:{p.sessions['archived'].id}" not in urls
+
+    def test_entered_in_error_records_carry_that_status(
+        self, api: TestClient, practice: Practice, db: DbSession
+    ) -> None:
+        p = practice
+        for record in (
+            p.sessions["video"],
+            p.observations["self_report"],
+            p.episodes["censored"],
+            p.measures["phq9"],
+        ):
+            record.status = RecordStatus.ENTERED_IN_ERROR
+            record.status_reason = "logged for the wrong client"
+        db.commit()
+        bundle = export(api, practice)
+        assert_valid(bundle)
+        status = {e["resource"]["id"]: e["resource"].get("status") for e in bundle["entry"]}
+        assert status[str(p.sessions["video"].id)] == "entered-in-error"
+        assert status[str(p.sessions["in_person"].id)] == "finished"
+        assert status[str(p.observations["self_report"].id)] == "entered-in-error"
+        assert status[str(p.observations["in_session"].id)] == "final"
+        assert status[str(p.episodes["censored"].id)] == "entered-in-error"
+        # The PHQ-9: its QuestionnaireResponse and its score Observation alike.
+        assert status[str(p.measures["phq9"].id)] == "entered-in-error"
+        [score] = [
+            o
+            for o in by_code(bundle, "44261-6")
+            if o["derivedFrom"] == [{"reference": f"urn:uuid:{p.measures['phq9'].id}"}]
+        ]
+        assert score["status"] == "entered-in-error"
+        assert status[str(p.measures["gad7"].id)] == "completed"
 
     def test_full_urls_are_stable(self, api: TestClient, practice: Practice) -> None:
         first, second = export(api, practice), export(api, practice)

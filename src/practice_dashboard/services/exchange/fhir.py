@@ -35,7 +35,7 @@ from sqlalchemy import select
 from practice_dashboard.db import DbSession
 from practice_dashboard.domain.instruments import INSTRUMENTS, Instrument
 from practice_dashboard.models import Client, Episode, Measure, Observation, Session, User
-from practice_dashboard.models.enums import Attendance, Modality, Source
+from practice_dashboard.models.enums import Attendance, Modality, RecordStatus, Source
 from practice_dashboard.services import access, audit
 from practice_dashboard.services.audit import Actor
 
@@ -216,6 +216,13 @@ class ClientRecords:
     people: dict[uuid.UUID, User]
 
 
+def fhir_status(record: Session | Observation | Episode | Measure, otherwise: str) -> str:
+    """FHIR R4's `entered-in-error` (Encounter, Observation, QuestionnaireResponse alike)."""
+    if record.status == RecordStatus.ENTERED_IN_ERROR:
+        return "entered-in-error"
+    return otherwise
+
+
 def load_records(db: DbSession, client: Client) -> ClientRecords:
     """The client's attended sessions and all observations, episodes and measures."""
     sessions = list(
@@ -335,7 +342,7 @@ class _Builder:
                 session.id,
                 {
                     "resourceType": "Encounter",
-                    "status": "finished",
+                    "status": fhir_status(session, "finished"),
                     "class": {"system": ACT_CODE, "code": code, "display": display},
                     "type": [local(f"session-{_code_safe(session.kind.value)}")],
                     "subject": _ref(self.patient),
@@ -365,7 +372,7 @@ class _Builder:
                     components.append({"code": local(code), "valueQuantity": _score(value)})
             resource: Json = {
                 "resourceType": "Observation",
-                "status": "final",
+                "status": fhir_status(row, "final"),
                 "category": category,
                 "code": local("nervous-system-check-in"),
                 "subject": _ref(self.patient),
@@ -420,7 +427,7 @@ class _Builder:
                 )
             resource: Json = {
                 "resourceType": "Observation",
-                "status": "final",
+                "status": fhir_status(row, "final"),
                 "category": category,
                 "code": local("activation-episode"),
                 "subject": _ref(self.patient),
@@ -512,7 +519,7 @@ class _Builder:
         response: Json = {
             "resourceType": "QuestionnaireResponse",
             "questionnaire": questionnaire_url(row.instrument),
-            "status": "completed",
+            "status": fhir_status(row, "completed"),
             "subject": _ref(self.patient),
             "authored": fhir_time(row.administered_at),
             "author": _ref(author),
@@ -527,7 +534,7 @@ class _Builder:
         name = _short_name(instrument, row.instrument)
         resource: Json = {
             "resourceType": "Observation",
-            "status": "final",
+            "status": fhir_status(row, "final"),
             "category": [
                 {
                     "coding": [

@@ -165,6 +165,9 @@ class Column:
     minutes: tuple[str, str] | None = None
 
 
+# Every record kind but clients says whether it counts (DESIGN.md "Corrections and history").
+RECORD_STATUS: Final = (Column("status", CODE), Column("status_reason", TEXT))
+
 # Every record kind but clients names its client three ways (see "Which client" in the docs).
 CLIENT_REF: Final = (
     Column("client_id", ID),
@@ -230,6 +233,7 @@ SPECS: Final[dict[CsvKind, KindSpec]] = {
             Column("homework_completed", CODE),
             Column("notes", TEXT),
             Column("archived_at", TIME),
+            *RECORD_STATUS,
         ),
         ("starts_at",),
     ),
@@ -250,6 +254,7 @@ SPECS: Final[dict[CsvKind, KindSpec]] = {
             Column("safety", INT),
             Column("body_connection", INT),
             Column("notes", TEXT),
+            *RECORD_STATUS,
         ),
         ("observed_at", "source", "zone", "activation"),
     ),
@@ -271,6 +276,7 @@ SPECS: Final[dict[CsvKind, KindSpec]] = {
             Column("strategies", TEXT_LIST),
             Column("self_compassion", INT),
             Column("notes", TEXT),
+            *RECORD_STATUS,
             Column("recovery_minutes", NUMBER, derived=True, minutes=("started_at", "baseline_at")),
             Column(
                 "recognition_minutes", NUMBER, derived=True, minutes=("started_at", "recognized_at")
@@ -293,6 +299,7 @@ SPECS: Final[dict[CsvKind, KindSpec]] = {
             Column("total", NUMBER),  # an input for total-only instruments, else derived
             Column("severity", CODE, derived=True),
             Column("subscales", JSON_OBJECT, derived=True),
+            *RECORD_STATUS,
         ),
         ("administered_at", "instrument"),
     ),
@@ -309,6 +316,7 @@ SPECS: Final[dict[CsvKind, KindSpec]] = {
             Column("label", TEXT, required=True),
             Column("notes", TEXT),
             Column("archived_at", TIME),
+            *RECORD_STATUS,
         ),
         ("at", "kind", "label"),
     ),

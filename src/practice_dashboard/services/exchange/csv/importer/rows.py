@@ -17,13 +17,15 @@ from pydantic import TypeAdapter, ValidationError
 
 from practice_dashboard.domain.instruments import INSTRUMENTS
 from practice_dashboard.errors import Invalid
+from practice_dashboard.models.enums import RecordStatus
 from practice_dashboard.schemas.annotation import AnnotationCreate
 from practice_dashboard.schemas.client import ClientCreate
-from practice_dashboard.schemas.common import UtcDatetime
+from practice_dashboard.schemas.common import StatusReason, UtcDatetime
 from practice_dashboard.schemas.episode import EpisodeCreate
 from practice_dashboard.schemas.measure import MeasureCreate
 from practice_dashboard.schemas.observation import ObservationCreate
 from practice_dashboard.schemas.session import SessionCreate
+from practice_dashboard.services.exchange.csv.guard import restore
 from practice_dashboard.services.exchange.csv.importer.keys import client_natural, natural_key
 from practice_dashboard.services.exchange.csv.importer.report import field_problems, problems_from
 from practice_dashboard.services.exchange.csv.reader import Problem, shown
@@ -32,6 +34,8 @@ from practice_dashboard.services.records import episode as episode_service
 from practice_dashboard.services.records import measure as measure_service
 from practice_dashboard.services.records import observation as observation_service
 from practice_dashboard.services.records import session as session_service
+
+_STATUS_COLUMNS: Final = ("status", "status_reason")
 
 # The columns each kind writes per row, in the order of the value tuples the builders return;
 # `constants` adds those that are the same for every row of an import.
@@ -62,6 +66,7 @@ INSERT_COLUMNS: Final[dict[CsvKind, tuple[str, ...]]] = {
         "homework_completed",
         "notes",
         "archived_at",
+        *_STATUS_COLUMNS,
     ),
     CsvKind.OBSERVATIONS: (
         "id",
@@ -75,6 +80,7 @@ INSERT_COLUMNS: Final[dict[CsvKind, tuple[str, ...]]] = {
         "safety",
         "body_connection",
         "notes",
+        *_STATUS_COLUMNS,
     ),
     CsvKind.EPISODES: (
         "id",
@@ -89,6 +95,7 @@ INSERT_COLUMNS: Final[dict[CsvKind, tuple[str, ...]]] = {
         "strategies",
         "self_compassion",
         "notes",
+        *_STATUS_COLUMNS,
     ),
     CsvKind.MEASURES: (
         "id",
@@ -100,6 +107,7 @@ INSERT_COLUMNS: Final[dict[CsvKind, tuple[str, ...]]] = {
         "total",
         "subscales",
         "severity",
+        *_STATUS_COLUMNS,
     ),
     CsvKind.ANNOTATIONS: (
         "id",
@@ -109,6 +117,7 @@ INSERT_COLUMNS: Final[dict[CsvKind, tuple[str, ...]]] = {
         "label",
         "notes",
         "archived_at",
+        *_STATUS_COLUMNS,
     ),
 }
 _RECORDED_BY: Final = {
@@ -118,9 +127,7 @@ _RECORDED_BY: Final = {
     CsvKind.MEASURES: "recorded_by_id",
     CsvKind.ANNOTATIONS: "created_by_id",
 }
-_VERSIONED: Final = frozenset(
-    {CsvKind.CLIENTS, CsvKind.SESSIONS, CsvKind.EPISODES, CsvKind.ANNOTATIONS}
-)
+_VERSIONED: Final = frozenset(CsvKind)  # every kind carries an optimistic version
 
 
 def constants(kind: CsvKind, user_id: uuid.UUID, now: datetime) -> dict[str, Any]:
@@ -158,6 +165,7 @@ class Pending:
 
 
 _archived_at = TypeAdapter(UtcDatetime)
+_status_reason = TypeAdapter(StatusReason)
 
 
 @dataclass(slots=True)
@@ -188,6 +196,28 @@ class RowInput:
         except ValidationError as exc:
             self.problems.extend(problems_from(exc, self.row, "archived_at"))
             return None
+
+    def record_status(self) -> tuple[str, str | None]:
+        """The `status` and `status_reason` cells, checked as a correction through the API is."""
+        text = self.cell("status").strip() or RecordStatus.RECORDED.value
+        reason_cell = restore(self.cell("status_reason")).strip()
+        if text not in {s.value for s in RecordStatus}:
+            self.problems.append(
+                Problem(self.row, "status", f"must be recorded or entered_in_error{shown(text)}")
+            )
+            return RecordStatus.RECORDED.value, None
+        if text == RecordStatus.RECORDED.value:
+            if reason_cell:
+                self.problems.append(
+                    Problem(self.row, "status_reason", "only given with status entered_in_error")
+                )
+            return text, None
+        try:
+            reason = _status_reason.validate_python(reason_cell)
+        except ValidationError as exc:
+            self.problems.extend(problems_from(exc, self.row, "status_reason"))
+            return text, None
+        return text, reason
 
     def add(self, problems: list[tuple[tuple[str, ...], str]]) -> None:
         """Add a record service's (field, message) problems."""
@@ -235,6 +265,7 @@ def _client_row(r: RowInput, m: ClientCreate) -> Pending | None:
 def _session_row(r: RowInput, m: SessionCreate) -> Pending | None:
     assert r.client is not None
     archived_at = r.archived_at()
+    status = r.record_status()
     r.add(
         session_service.attendance_problems(
             starts_at=m.starts_at,
@@ -260,6 +291,7 @@ def _session_row(r: RowInput, m: SessionCreate) -> Pending | None:
         m.homework_completed.value if m.homework_completed else None,
         m.notes,
         archived_at,
+        *status,
     )
     return r.pending((m.starts_at,), values)
 
@@ -267,6 +299,7 @@ def _session_row(r: RowInput, m: SessionCreate) -> Pending | None:
 def _observation_row(r: RowInput, m: ObservationCreate) -> Pending | None:
     assert r.client is not None
     r.add(observation_service.time_problems(m.observed_at, r.now))
+    status = r.record_status()
     if r.problems:
         return None
     source, zone = m.source.value, m.zone.value
@@ -282,6 +315,7 @@ def _observation_row(r: RowInput, m: ObservationCreate) -> Pending | None:
         m.safety,
         m.body_connection,
         m.notes,
+        *status,
     )
     return r.pending((m.observed_at, source, zone, m.activation), values, m.session_id)
 
@@ -296,6 +330,7 @@ def _episode_row(r: RowInput, m: EpisodeCreate) -> Pending | None:
             now=r.now,
         )
     )
+    status = r.record_status()
     if r.problems:
         return None
     values = (
@@ -311,6 +346,7 @@ def _episode_row(r: RowInput, m: EpisodeCreate) -> Pending | None:
         list(m.strategies),
         m.self_compassion,
         m.notes,
+        *status,
     )
     return r.pending((m.started_at, m.peak_intensity), values, m.session_id)
 
@@ -319,6 +355,7 @@ def _measure_row(r: RowInput, m: MeasureCreate) -> Pending | None:
     assert r.client is not None
     # `total` is an input only for total-only instruments (ORS, SRS); otherwise it is derived.
     total: float | None = None
+    status = r.record_status()
     instrument = INSTRUMENTS.get(m.instrument)
     total_cell = r.cell("total").strip()
     if instrument is not None and instrument.total_only and total_cell:
@@ -334,6 +371,8 @@ def _measure_row(r: RowInput, m: MeasureCreate) -> Pending | None:
             loc = problem["loc"][1:]  # without "body"
             r.problems.append(Problem(r.row, str(loc[0]) if loc else None, str(problem["msg"])))
         return None
+    if r.problems:
+        return None
     values = (
         r.record_id,
         r.client.hex,
@@ -344,6 +383,7 @@ def _measure_row(r: RowInput, m: MeasureCreate) -> Pending | None:
         scored["total"],
         scored["subscales"],
         scored["severity"],
+        *status,
     )
     return r.pending((m.administered_at, m.instrument), values)
 
@@ -351,9 +391,10 @@ def _measure_row(r: RowInput, m: MeasureCreate) -> Pending | None:
 def _annotation_row(r: RowInput, m: AnnotationCreate) -> Pending | None:
     assert r.client is not None
     archived_at = r.archived_at()
+    status = r.record_status()
     if r.problems:
         return None
-    values = (r.record_id, r.client.hex, m.at, m.kind.value, m.label, m.notes, archived_at)
+    values = (r.record_id, r.client.hex, m.at, m.kind.value, m.label, m.notes, archived_at, *status)
     return r.pending((m.at, m.kind.value, m.label), values)
 
 
