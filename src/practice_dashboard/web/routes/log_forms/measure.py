@@ -104,6 +104,30 @@ def incomplete_problems(instrument: Instrument, items: list[int | None]) -> dict
     return problems
 
 
+def read_items(
+    instrument: Instrument, raw: Mapping[str, str], allow_incomplete: bool, errors: dict[str, str]
+) -> list[int | None] | None:
+    """The answers typed item by item (None for a total-only instrument); problems to `errors`."""
+    if instrument.total_only:
+        return None
+    items: list[int | None] = []
+    for n in range(1, instrument.item_count + 1):
+        text = raw.get(f"item_{n}", "").strip()
+        if not text:
+            items.append(None)
+        elif text.lstrip("-").isdigit() and len(text) < 4:
+            items.append(int(text))  # the range is the registry's check (service)
+        else:
+            errors[f"item_{n}"] = "Please choose one of the options."
+            items.append(None)
+    if all(v is None for v in items) and not any(k.startswith("item_") for k in errors):
+        errors["items"] = "No item is answered yet."
+    elif not allow_incomplete:
+        for key, message in incomplete_problems(instrument, items).items():
+            errors.setdefault(key, message)
+    return items
+
+
 def _measure_build(
     instrument: Instrument,
     specs: tuple[FieldSpec, ...],
@@ -116,23 +140,7 @@ def _measure_build(
     def build(errors: dict[str, str]) -> Create | None:
         values, problems = parse_fields(plain, raw, tz)
         errors.update(problems)
-        items: list[int | None] | None = None
-        if not instrument.total_only:
-            items = []
-            for n in range(1, instrument.item_count + 1):
-                text = raw.get(f"item_{n}", "").strip()
-                if not text:
-                    items.append(None)
-                elif text.lstrip("-").isdigit() and len(text) < 4:
-                    items.append(int(text))  # the range is the registry's check (service)
-                else:
-                    errors[f"item_{n}"] = "Please choose one of the options."
-                    items.append(None)
-            if all(v is None for v in items) and not any(k.startswith("item_") for k in errors):
-                errors["items"] = "No item is answered yet."
-            elif not values.get(ALLOW_INCOMPLETE):
-                for key, message in incomplete_problems(instrument, items).items():
-                    errors.setdefault(key, message)
+        items = read_items(instrument, raw, bool(values.get(ALLOW_INCOMPLETE)), errors)
         payload = {
             **{k: v for k, v in values.items() if k in ("administered_at", "source", "total")},
             "instrument": instrument.code,

@@ -1,0 +1,586 @@
+"""The client's record: every entry listed, each with its detail, history and corrections.
+
+`/clients/{id}/record` lists sessions, observations, episodes, measures and timeline notes,
+newest first, filtered by kind and period, a page at a time. Each entry's detail shows who
+recorded it and when, its history (old → new), a correction form (the logging form in edit
+mode, with the `version` it was drawn from) and "Mark entered in error". A correction based on
+an old version saves nothing and shows both values; nothing is ever deleted.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel
+
+from practice_dashboard.dependencies import DbDep
+from practice_dashboard.domain.instruments import INSTRUMENTS, Instrument
+from practice_dashboard.errors import Conflict, Invalid, NotFound
+from practice_dashboard.models import RecordKind
+from practice_dashboard.models.base import STATUS_REASON_MAX
+from practice_dashboard.models.enums import RecordStatus
+from practice_dashboard.schemas.annotation import AnnotationUpdate
+from practice_dashboard.schemas.episode import EpisodeUpdate
+from practice_dashboard.schemas.measure import MeasureUpdate
+from practice_dashboard.schemas.observation import ObservationUpdate
+from practice_dashboard.schemas.session import SessionUpdate
+from practice_dashboard.services import access
+from practice_dashboard.services.audit import Actor
+from practice_dashboard.services.records import annotation as annotation_service
+from practice_dashboard.services.records import episode as episode_service
+from practice_dashboard.services.records import measure as measure_service
+from practice_dashboard.services.records import observation as observation_service
+from practice_dashboard.services.records import session as session_service
+from practice_dashboard.services.records.record_list import EntryDetail, get_entry, list_record
+from practice_dashboard.web.deps import CsrfLogin, PageContext, WebActor
+from practice_dashboard.web.forms import (
+    FieldSpec,
+    FormState,
+    local_input_values,
+    messages_from_invalid,
+    parse_fields,
+    validate,
+)
+from practice_dashboard.web.forms.registry import (
+    ALLOW_INCOMPLETE,
+    LOG_FORMS,
+    annotation_fields,
+    episode_fields,
+    measure_fields,
+    observation_fields,
+    session_fields,
+    short_name,
+)
+from practice_dashboard.web.record_words import (
+    KIND_WORDS,
+    KINDS_BY_PATH,
+    PATHS,
+    changes_text,
+    detail_fields,
+    label,
+    summary,
+    value_text,
+)
+from practice_dashboard.web.routes.log_forms.common import RawForm
+from practice_dashboard.web.routes.log_forms.measure import item_groups, measure_notes, read_items
+from practice_dashboard.web.templating import templates
+
+router = APIRouter()
+PAGE_SIZE = 50
+_UPDATES: dict[RecordKind, type[BaseModel]] = {
+    RecordKind.SESSION: SessionUpdate,
+    RecordKind.OBSERVATION: ObservationUpdate,
+    RecordKind.EPISODE: EpisodeUpdate,
+    RecordKind.MEASURE: MeasureUpdate,
+    RecordKind.ANNOTATION: AnnotationUpdate,
+}
+_FORMS = {RecordKind(kind.removesuffix("s")): form for kind, form in LOG_FORMS.items()}
+TextParam = Annotated[str, Query(max_length=40)]
+
+
+def _client_id(client_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(client_id)
+    except ValueError as exc:
+        raise NotFound("Client not found") from exc
+
+
+def _kind(path: str) -> RecordKind:
+    kind = KINDS_BY_PATH.get(path)
+    if kind is None:
+        raise NotFound("There is no such kind of entry")
+    return kind
+
+
+def _record_id(record_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(record_id)
+    except ValueError as exc:
+        raise NotFound("Entry not found") from exc
+
+
+def entry_path(client_id: uuid.UUID, kind: RecordKind, record_id: uuid.UUID) -> str:
+    """Where an entry's detail is."""
+    return f"/clients/{client_id}/record/{PATHS[kind]}/{record_id}"
+
+
+# --------------------------------------------------------------------------------------------
+# The list
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFilter:
+    kind: str
+    start: str
+    end: str
+    page: int
+    errors: dict[str, str]
+
+    def query(self, **changes: Any) -> str:
+        values = {"kind": self.kind, "start": self.start, "end": self.end, "page": self.page}
+        values.update(changes)
+        return urlencode({k: v for k, v in values.items() if v not in ("", None, 1)})
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.kind or self.start or self.end)
+
+
+def _day(text: str, name: str, errors: dict[str, str]) -> date | None:
+    if not text.strip():
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        errors[name] = "Enter a date like 2026-05-31."
+        return None
+
+
+def _bounds(
+    start: str, end: str, tz: tzinfo, errors: dict[str, str]
+) -> tuple[datetime | None, datetime | None]:
+    """The period as UTC instants: from the start of `start` to the end of `end` (local days)."""
+    first, last = _day(start, "start", errors), _day(end, "end", errors)
+    if first and last and last < first:
+        errors["end"] = "The end must not be before the start."
+        return None, None
+    lo = datetime.combine(first, time(0), tzinfo=tz).astimezone(UTC) if first else None
+    hi = (
+        datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+        if last
+        else None
+    )
+    return lo, hi
+
+
+@router.get("/clients/{client_id}/record", name="client_record")
+def record_page(
+    client_id: str,
+    context: PageContext,
+    actor: WebActor,
+    db: DbDep,
+    kind: TextParam = "",
+    start: TextParam = "",
+    end: TextParam = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    """Every entry of the client's record, newest first, filtered by kind and period."""
+    errors: dict[str, str] = {}
+    kinds = list(RecordKind)
+    if kind:
+        if kind in KINDS_BY_PATH:
+            kinds = [KINDS_BY_PATH[kind]]
+        else:
+            errors["kind"] = "Choose one of the kinds listed."
+    tz = context["tz"]
+    lo, hi = _bounds(start, end, tz, errors)
+    result = list_record(
+        db,
+        client_id=_client_id(client_id),
+        actor=actor,
+        kinds=kinds,
+        start=lo,
+        end=hi,
+        limit=PAGE_SIZE,
+        offset=(page - 1) * PAGE_SIZE,
+    )
+    vocabulary = context["vocabulary"]
+    rows = [
+        {
+            "entry": e,
+            "kind_word": KIND_WORDS[e.kind],
+            "summary": summary(e.kind, e.record, vocabulary),
+            "path": entry_path(result.client.id, e.kind, e.record.id),
+            "in_error": e.record.status == RecordStatus.ENTERED_IN_ERROR,
+            "archived": getattr(e.record, "archived_at", None) is not None,
+        }
+        for e in result.entries
+    ]
+    pages = max(1, -(-result.total // PAGE_SIZE))
+    return templates.TemplateResponse(
+        context["request"],
+        "record.html",
+        {
+            **context,
+            "nav": "caseload",
+            "client": result.client,
+            "can_write": access.can_write(actor.user, result.client),
+            "rows": rows,
+            "total": result.total,
+            "pages": pages,
+            "filter": RecordFilter(kind, start, end, page, errors),
+            "kind_choices": [(PATHS[k], KIND_WORDS[k]) for k in RecordKind],
+        },
+        status_code=422 if errors else 200,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# One entry
+# --------------------------------------------------------------------------------------------
+
+
+def _detail_context(detail: EntryDetail, context: Mapping[str, Any]) -> dict[str, Any]:
+    tz, vocabulary = context["tz"], context["vocabulary"]
+    entry = detail.entry
+    record = entry.record
+    fields = [
+        (label(entry.kind, name), value_text(name, getattr(record, name), tz, vocabulary))
+        for name in detail_fields(entry.kind, record)
+    ]
+    history = [
+        {
+            "revision": r,
+            "who": detail.people.get(r.actor_id) if r.actor_id else None,
+            "changes": changes_text(entry.kind, r.changes, tz, vocabulary),
+        }
+        for r in reversed(detail.history)  # newest first
+    ]
+    return {
+        **context,
+        "nav": "caseload",
+        "client": detail.client,
+        "entry": entry,
+        "record": record,
+        "kind_word": KIND_WORDS[entry.kind],
+        "summary": summary(entry.kind, record, vocabulary),
+        "fields": fields,
+        "history": history,
+        "can_write": detail.can_write,
+        "in_error": record.status == RecordStatus.ENTERED_IN_ERROR,
+        "entry_path": entry_path(detail.client.id, entry.kind, record.id),
+        "record_path": f"/clients/{detail.client.id}/record",
+        "reason_max": STATUS_REASON_MAX,
+    }
+
+
+@router.get("/clients/{client_id}/record/{kind}/{record_id}", name="record_entry")
+def entry_page(
+    client_id: str,
+    kind: str,
+    record_id: str,
+    context: PageContext,
+    actor: WebActor,
+    db: DbDep,
+    saved: TextParam = "",
+) -> Response:
+    """One entry: its values, who recorded it and when, its history, and how to correct it."""
+    detail = get_entry(
+        db,
+        client_id=_client_id(client_id),
+        kind=_kind(kind),
+        record_id=_record_id(record_id),
+        actor=actor,
+    )
+    page = _detail_context(detail, context)
+    page["saved"] = saved
+    return templates.TemplateResponse(context["request"], "record_entry.html", page)
+
+
+@router.post("/clients/{client_id}/record/{kind}/{record_id}/entered-in-error")
+def mark_entered_in_error(
+    client_id: str,
+    kind: str,
+    record_id: str,
+    context: PageContext,
+    login: CsrfLogin,
+    actor: WebActor,
+    db: DbDep,
+    raw: RawForm,
+) -> Response:
+    """Mark the entry entered in error with a reason: it leaves every figure, and stays here."""
+    record_kind, cid, rid = _kind(kind), _client_id(client_id), _record_id(record_id)
+    detail = get_entry(db, client_id=cid, kind=record_kind, record_id=rid, actor=actor)
+    access.require_write(login.user, detail.client)
+    errors: dict[str, str] = {}
+    reason = raw.get("status_reason", "")
+    version = _version(raw, errors)
+    if not errors:
+        payload = {"status": "entered_in_error", "status_reason": reason, "version": version}
+        try:
+            data = _UPDATES[record_kind].model_validate(payload)
+            _update(db, record_kind, rid, data, actor)
+        except Conflict:
+            errors["status_reason"] = (
+                "Someone changed this entry after you opened it; nothing was marked. "
+                "Check the values below, then mark it again."
+            )
+        except Invalid as exc:
+            for problem in exc.problems:
+                errors[str(problem["loc"][-1])] = str(problem["msg"])
+        except ValueError as exc:  # the reason's own rules (length, NUL)
+            errors["status_reason"] = _reason_message(exc)
+    if not errors:
+        return RedirectResponse(f"{entry_path(cid, record_kind, rid)}?saved=error", 303)
+    db.rollback()
+    detail = get_entry(db, client_id=cid, kind=record_kind, record_id=rid, actor=actor)
+    page = _detail_context(detail, context)
+    page.update(reason_errors=errors, reason_value=reason)
+    return templates.TemplateResponse(
+        context["request"], "record_entry.html", page, status_code=422
+    )
+
+
+def _reason_message(exc: ValueError) -> str:
+    text = str(exc)
+    if "at most" in text or "too_long" in text:
+        return f"Keep the reason to {STATUS_REASON_MAX} characters or fewer."
+    if "NUL" in text:
+        return "The reason contains a character that cannot be stored (NUL); remove it."
+    return "A reason is needed: say briefly why this entry is in error (e.g. the wrong client)."
+
+
+def _version(raw: Mapping[str, str], errors: dict[str, str]) -> int:
+    text = raw.get("version", "").strip()
+    if not text.isdigit():
+        errors["version"] = "This form was missing the version it was drawn from; reload it."
+        return 0
+    return int(text)
+
+
+def _update(
+    db: DbDep, kind: RecordKind, record_id: uuid.UUID, data: BaseModel, actor: Actor
+) -> object:
+    if kind == RecordKind.SESSION:
+        assert isinstance(data, SessionUpdate)
+        return session_service.update_session(db, session_id=record_id, data=data, actor=actor)
+    if kind == RecordKind.OBSERVATION:
+        assert isinstance(data, ObservationUpdate)
+        return observation_service.update_observation(
+            db, observation_id=record_id, data=data, actor=actor
+        )
+    if kind == RecordKind.EPISODE:
+        assert isinstance(data, EpisodeUpdate)
+        return episode_service.update_episode(db, episode_id=record_id, data=data, actor=actor)
+    if kind == RecordKind.MEASURE:
+        assert isinstance(data, MeasureUpdate)
+        return measure_service.update_measure(db, measure_id=record_id, data=data, actor=actor)
+    assert isinstance(data, AnnotationUpdate)
+    return annotation_service.update_annotation(db, annotation_id=record_id, data=data, actor=actor)
+
+
+# --------------------------------------------------------------------------------------------
+# Correcting an entry: the logging form in edit mode
+# --------------------------------------------------------------------------------------------
+
+
+def _specs(kind: RecordKind, record: Any, vocabulary: str) -> tuple[FieldSpec, ...]:
+    if kind == RecordKind.SESSION:
+        return session_fields()
+    if kind == RecordKind.OBSERVATION:
+        return observation_fields(vocabulary, ())
+    if kind == RecordKind.EPISODE:
+        return episode_fields(())
+    if kind == RecordKind.MEASURE:
+        return measure_fields(_instrument_of(record))
+    return annotation_fields()
+
+
+def _instrument_of(record: Any) -> Instrument:
+    instrument = INSTRUMENTS.get(record.instrument)
+    if instrument is None:
+        raise NotFound("This measure's instrument is no longer in the registry")
+    return instrument
+
+
+def stored_values(specs: tuple[FieldSpec, ...], record: Any, tz: tzinfo) -> dict[str, str]:
+    """The record's values as the form's inputs show them."""
+    values: dict[str, str] = {}
+    items = getattr(record, "items", None) or []
+    for spec in specs:
+        name = spec.name
+        if name.startswith("item_"):
+            n = int(name.removeprefix("item_"))
+            answer = items[n - 1] if n <= len(items) else None
+            values[name] = "" if answer is None else str(answer)
+            continue
+        if name == ALLOW_INCOMPLETE:
+            values[name] = "on" if items and getattr(record, "total", None) is None else ""
+            continue
+        value = getattr(record, name, None)
+        if spec.kind == "datetime":
+            if value is not None:
+                values.update(local_input_values(name, value, tz))
+        elif spec.kind == "bool":
+            values[name] = "on" if value else ""
+        elif spec.kind == "list":
+            values[name] = ", ".join(value or [])
+        elif value is None:
+            values[name] = ""
+        elif spec.kind == "float" and isinstance(value, float) and value.is_integer():
+            values[name] = str(int(value))
+        else:
+            values[name] = str(getattr(value, "value", value))
+    return values
+
+
+def _edit_page(
+    context: Mapping[str, Any],
+    detail: EntryDetail,
+    form: FormState,
+    version: int,
+    *,
+    conflict: list[tuple[str, str, str]] | None = None,
+    status_code: int = 200,
+) -> Response:
+    entry = detail.entry
+    log_form = _FORMS[entry.kind]
+    path = entry_path(detail.client.id, entry.kind, entry.record.id)
+    extra: dict[str, Any] = {}
+    if entry.kind == RecordKind.MEASURE:
+        instrument = _instrument_of(entry.record)
+        extra = {
+            "instrument": instrument,
+            "instrument_name": short_name(instrument),
+            "instruments": [],
+            "groups": item_groups(instrument, form.specs) if not instrument.total_only else [],
+            "notes": measure_notes(instrument),
+        }
+    tz = context["tz"]
+    return templates.TemplateResponse(
+        context["request"],
+        log_form.template,
+        {
+            **context,
+            "nav": "caseload",
+            "client": detail.client,
+            "form": form,
+            "action": f"{path}/edit",
+            "tz_name": getattr(tz, "key", str(tz)),
+            "editing": {
+                "kind_word": KIND_WORDS[entry.kind].lower(),
+                "version": version,
+                "cancel": path,
+                "conflict": conflict,
+            },
+            **extra,
+        },
+        status_code=status_code,
+    )
+
+
+def _writable_entry(
+    db: DbDep, actor: Actor, client_id: str, kind: str, record_id: str
+) -> EntryDetail:
+    detail = get_entry(
+        db,
+        client_id=_client_id(client_id),
+        kind=_kind(kind),
+        record_id=_record_id(record_id),
+        actor=actor,
+    )
+    access.require_write(actor.user, detail.client)
+    if detail.entry.record.status == RecordStatus.ENTERED_IN_ERROR:
+        raise Invalid([(("status",), "this entry was marked entered in error; it stays as it is")])
+    return detail
+
+
+@router.get("/clients/{client_id}/record/{kind}/{record_id}/edit", name="correct_entry_form")
+def edit_page(
+    client_id: str,
+    kind: str,
+    record_id: str,
+    context: PageContext,
+    actor: WebActor,
+    db: DbDep,
+) -> Response:
+    """The entry's logging form, filled with its values, to correct it."""
+    detail = _writable_entry(db, actor, client_id, kind, record_id)
+    record = detail.entry.record
+    specs = _specs(detail.entry.kind, record, context["vocabulary"])
+    form = FormState(specs=specs, values=stored_values(specs, record, context["tz"]), form_id="")
+    return _edit_page(context, detail, form, record.version)
+
+
+@router.post("/clients/{client_id}/record/{kind}/{record_id}/edit")
+def save_correction(
+    client_id: str,
+    kind: str,
+    record_id: str,
+    context: PageContext,
+    _login: CsrfLogin,
+    actor: WebActor,
+    db: DbDep,
+    raw: RawForm,
+) -> Response:
+    """Save a correction; a stale version saves nothing and shows both values."""
+    detail = _writable_entry(db, actor, client_id, kind, record_id)
+    entry, tz = detail.entry, context["tz"]
+    record = entry.record
+    specs = _specs(entry.kind, record, context["vocabulary"])
+    errors: dict[str, str] = {}
+    version = _version(raw, errors)
+    values, problems = parse_fields(
+        [s for s in specs if s.in_schema and not s.name.startswith("item_")], raw, tz
+    )
+    errors.update(problems)
+    # A blank optional field clears the stored value (the form shows every field).
+    for spec in specs:
+        if spec.in_schema and spec.name not in values and spec.name not in errors:
+            values[spec.name] = None
+    if entry.kind == RecordKind.MEASURE:
+        instrument = _instrument_of(record)
+        allow = raw.get(ALLOW_INCOMPLETE, "").strip().lower() in ("on", "true", "1", "yes")
+        items = read_items(instrument, raw, allow, errors)
+        if items is not None:
+            values["items"] = items
+        specs_for_schema: tuple[FieldSpec, ...] = (
+            *specs,
+            FieldSpec("items", "Answers", "text"),
+        )
+    else:
+        specs_for_schema = specs
+    values["version"] = version
+    schema = _UPDATES[entry.kind]
+    data = validate(
+        schema, values, (*specs_for_schema, FieldSpec("version", "Version", "int")), errors
+    )
+    form = FormState(specs=specs, values=dict(raw), form_id="", errors=errors)
+    if data is None or errors:
+        return _edit_page(context, detail, form, version or record.version, status_code=422)
+    try:
+        _update(db, entry.kind, record.id, data, actor)
+    except Conflict:
+        db.rollback()
+        detail = get_entry(
+            db, client_id=detail.client.id, kind=entry.kind, record_id=record.id, actor=actor
+        )
+        current = detail.entry.record
+        mine = dict(raw)
+        conflict = _differences(specs, current, mine, tz)
+        form = FormState(specs=specs, values=mine, form_id="")
+        return _edit_page(
+            context, detail, form, current.version, conflict=conflict, status_code=409
+        )
+    except Invalid as exc:
+        db.rollback()
+        form.errors.update(messages_from_invalid(exc, specs))
+        return _edit_page(context, detail, form, version, status_code=422)
+    path = entry_path(detail.client.id, entry.kind, record.id)
+    return RedirectResponse(f"{path}?saved=correction", status_code=303)
+
+
+def _differences(
+    specs: tuple[FieldSpec, ...], current: Any, typed: Mapping[str, str], tz: tzinfo
+) -> list[tuple[str, str, str]]:
+    """(label, stored now, what you typed) for every field where the two differ, as typed."""
+    stored = stored_values(specs, current, tz)
+    rows = []
+    for spec in specs:
+        names = (spec.date_name, spec.time_name) if spec.kind == "datetime" else (spec.name,)
+        now_text = " ".join(stored.get(n, "") for n in names).strip()
+        typed_text = " ".join(typed.get(n, "").strip() for n in names).strip()
+        if spec.kind == "bool":
+            now_text = "yes" if stored.get(spec.name) else "no"
+            typed_text = "yes" if typed.get(spec.name) else "no"
+        if now_text != typed_text:
+            rows.append((spec.label, now_text or "—", typed_text or "—"))
+    return rows
