@@ -349,10 +349,18 @@ class TestSaving:
         _page, values = fresh_form(api, practice.url(what))
         response = post(api, practice.url(what), {**values, **GOOD[what]})
         assert response.status_code == 303, response.text
-        assert response.headers["location"] == f"/clients/{practice.client.id}"
+        assert response.headers["location"] == (
+            f"/clients/{practice.client.id}?saved={what}/{values['form_id']}"
+        )
         record = db.get(MODELS[what], uuid.UUID(values["form_id"]))  # stored under the form's id
         assert record is not None
         assert record.client_id == practice.client.id
+        # The client page says what was saved, with a link to correct it.
+        shown = parse(api.get(response.headers["location"]).text).by_id("saved-entry")
+        assert shown.words().startswith("Saved:")
+        assert shown.by_id("saved-correct").attrs["href"] == (
+            f"/clients/{practice.client.id}/record/{what}/{values['form_id']}/edit"
+        )
 
     def test_session_fields(self, api: TestClient, db: DbSession, practice: Practice) -> None:
         _page, values = fresh_form(api, practice.url("sessions"))
@@ -686,7 +694,7 @@ class TestSavesOnce:
         first = post(api, practice.url("observations"), data)
         second = post(api, practice.url("observations"), data)
         assert (first.status_code, second.status_code) == (303, 303)
-        assert second.headers["location"] == f"/clients/{practice.client.id}"
+        assert second.headers["location"] == first.headers["location"]
         assert count(db, Observation, practice.client) == 1
 
     @pytest.mark.parametrize("what", FORMS)

@@ -287,3 +287,35 @@ class TestCorrections:
         assert detail.find_all("form", id="error-form") == []
         # It can no longer be corrected.
         assert api.get(f"{entry}/edit").status_code == 422
+
+
+class TestDuplicates:
+    def test_the_same_entry_again_asks_before_saving_a_second(
+        self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client
+    ) -> None:
+        log_in(api, db, settings, owner)
+        url = f"/clients/{client.id}/observations/new"
+
+        def fresh() -> dict[str, str]:
+            values = submitted_values(_page(api, url).by_id("log-form"))
+            return {**values, "zone": "hyper", "activation": "6"}
+
+        first = fresh()
+        assert api.post(url, data=first, follow_redirects=False).status_code == 303
+        # A new form (a new one-time id) with the same time: probably the same observation.
+        second = {**fresh(), **{k: first[k] for k in ("observed_at_date", "observed_at_time")}}
+        asked = api.post(url, data=second)
+        assert asked.status_code == 422
+        page = parse(asked.text)
+        assert "at the same time, was saved" in page.by_id("confirm_duplicate-error").words()
+        assert page.by_id("f-confirm_duplicate").attrs["type"] == "checkbox"
+        count = select(Observation.id).where(Observation.client_id == client.id)
+        assert len(db.scalars(count).all()) == 1
+        # Confirmed: saved as a second one.
+        again = {**submitted_values(page.by_id("log-form")), "confirm_duplicate": "on"}
+        assert api.post(url, data=again, follow_redirects=False).status_code == 303
+        assert len(db.scalars(count).all()) == 2
+        # Another time is not a duplicate.
+        third = fresh()
+        third["observed_at_time"] = "00:01" if first["observed_at_time"] != "00:01" else "00:02"
+        assert api.post(url, data=third, follow_redirects=False).status_code == 303

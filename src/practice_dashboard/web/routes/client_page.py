@@ -23,6 +23,7 @@ from practice_dashboard.services.analytics import metrics as metrics_service
 from practice_dashboard.services.analytics.client_view import ClientView, load_client_view
 from practice_dashboard.web.charts import attendance_counts, build_charts, fmt_number, fmt_p
 from practice_dashboard.web.deps import CsrfLogin, PageContext, WebActor, WebLogin
+from practice_dashboard.web.routes.record_pages import saved_entry
 from practice_dashboard.web.templating import minutes, percent, templates
 
 router = APIRouter()
@@ -375,17 +376,20 @@ def client_page(
     start: DateParam = None,
     end: DateParam = None,
     acknowledged: Annotated[str | None, Query(max_length=40)] = None,
+    saved: Annotated[str | None, Query(max_length=80)] = None,
 ) -> Response:
     """One client's progress: figures, flags and charts (404 outside the caller's scope)."""
+    cid = _client_uuid(client_id)
     return _render(
         context,
         db=db,
         settings=settings,
         actor=actor,
-        client_id=_client_uuid(client_id),
+        client_id=cid,
         start=start,
         end=end,
         acknowledged=_FLAG_NAMES.get(acknowledged or "", None),
+        saved_entry=saved_entry(db, actor, cid, saved, context["vocabulary"]) if saved else None,
     )
 
 

@@ -584,3 +584,29 @@ def _differences(
         if now_text != typed_text:
             rows.append((spec.label, now_text or "—", typed_text or "—"))
     return rows
+
+
+def saved_entry(
+    db: DbDep, actor: Actor, client_id: uuid.UUID, saved: str | None, vocabulary: str
+) -> dict[str, Any] | None:
+    """What a logging form just saved (`saved` = "observations/<id>"), for the confirmation."""
+    path, _, text = (saved or "").partition("/")
+    kind = KINDS_BY_PATH.get(path)
+    try:
+        record_id = uuid.UUID(text)
+    except ValueError:
+        return None
+    if kind is None:
+        return None
+    try:
+        detail = get_entry(db, client_id=client_id, kind=kind, record_id=record_id, actor=actor)
+    except NotFound:
+        return None
+    entry = detail.entry
+    return {
+        "kind_word": KIND_WORDS[kind],
+        "summary": summary(kind, entry.record, vocabulary),
+        "at": entry.at,
+        "path": entry_path(client_id, kind, record_id),
+        "can_correct": detail.can_write and entry.record.status == RecordStatus.RECORDED,
+    }

@@ -65,7 +65,8 @@ def save_annotation(
         specs=specs,
         model=FORM.model,
         build=schema_build(AnnotationCreate, specs, raw, context["tz"], create),
+        tz=context["tz"],
     )
     if form is None:
-        return back_to_client(client)
+        return back_to_client(client, FORM, raw)
     return render(context, FORM, client=client, form=form, status_code=422)

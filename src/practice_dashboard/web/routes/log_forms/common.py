@@ -23,18 +23,21 @@ from sqlalchemy.exc import IntegrityError
 from practice_dashboard.dependencies import DbDep
 from practice_dashboard.errors import Conflict, Invalid, NotFound
 from practice_dashboard.models import Client, Session, User
-from practice_dashboard.models.base import uuid7
-from practice_dashboard.models.enums import Attendance
+from practice_dashboard.models.base import utcnow, uuid7
+from practice_dashboard.models.enums import Attendance, RecordStatus
 from practice_dashboard.services import access
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.records import session as session_service
 from practice_dashboard.web.forms import (
+    FieldProblem,
     FieldSpec,
     FormState,
     messages_from_invalid,
     parse_fields,
+    parse_pair,
     validate,
 )
+from practice_dashboard.web.forms.parsing import TRUE_WORDS
 from practice_dashboard.web.forms.registry import LogForm
 from practice_dashboard.web.templating import templates
 
@@ -45,6 +48,9 @@ Create = Callable[[uuid.UUID], object]
 Build = Callable[[dict[str, str]], Create | None]
 
 FORM_ID = "form_id"
+CONFIRM_DUPLICATE = "confirm_duplicate"
+# An entry of the same kind and time saved this recently is probably the same one, saved twice.
+DUPLICATE_WINDOW = timedelta(minutes=10)
 # A session "today" counts as the one being logged in if it began up to this long from now.
 SESSION_SLACK = timedelta(minutes=10)
 _NOT_HELD = (Attendance.CANCELLED, Attendance.NO_SHOW, Attendance.LATE_CANCEL)
@@ -110,9 +116,16 @@ def save_once(
         _same_client(owner, client)
 
 
-def back_to_client(client: Client) -> Response:
-    """After a save: the client page (303, so a reload does not post again)."""
-    return RedirectResponse(f"/clients/{client.id}", status_code=303)
+def back_to_client(
+    client: Client, form: LogForm | None = None, raw: Mapping[str, str] | None = None
+) -> Response:
+    """After a save: the client page saying what was saved (303: a reload does not post again)."""
+    location = f"/clients/{client.id}"
+    record_id = _record_id(raw) if raw is not None else None
+    if form is not None and record_id is not None:
+        # The form's one-time id is the saved record's id: the page shows it, to check.
+        location += f"?saved={form.path}/{record_id}"
+    return RedirectResponse(location, status_code=303)
 
 
 def form_path(client: Client, form: LogForm) -> str:
@@ -161,8 +174,13 @@ def submit(
     specs: tuple[FieldSpec, ...],
     model: type[Any],
     build: Build,
+    tz: tzinfo | None = None,
 ) -> FormState | None:
-    """Validate and save one form. None when saved (or saved before); else the form to redraw."""
+    """Validate and save one form. None when saved (or saved before); else the form to redraw.
+
+    With `tz`, an entry of the same kind at the same time, saved for this client in the last
+    few minutes, is named, and this one is saved only once the practitioner confirms it.
+    """
     errors: dict[str, str] = {}
     record_id = _record_id(raw)
     if record_id is None:
@@ -177,14 +195,72 @@ def submit(
             _same_client(owner, client)
             return None
         create = build(errors)
-        if create is not None and not errors:
+        duplicate = None
+        if create is not None and not errors and tz is not None:
+            duplicate = recent_duplicate(db, model, client, specs, raw, tz, record_id)
+        if duplicate is not None:
+            errors[CONFIRM_DUPLICATE] = duplicate
+        elif create is not None and not errors:
             try:
                 save_once(db, model, record_id, client, create)
             except Invalid as exc:
                 errors.update(messages_from_invalid(exc, specs))
             else:
                 return None
-    return FormState(specs=specs, values=dict(raw), form_id=str(record_id), errors=errors)
+    return FormState(
+        specs=specs,
+        values=dict(raw),
+        form_id=str(record_id),
+        errors=errors,
+        anchors={CONFIRM_DUPLICATE: (f"f-{CONFIRM_DUPLICATE}", "Already saved?")},
+    )
+
+
+def recent_duplicate(
+    db: DbDep,
+    model: type[Any],
+    client: Client,
+    specs: tuple[FieldSpec, ...],
+    raw: Mapping[str, str],
+    tz: tzinfo,
+    record_id: uuid.UUID,
+) -> str | None:
+    """A message when this client has an entry of this kind at the same time, saved lately.
+
+    Ticking "Save it as well" (`confirm_duplicate`) says the practitioner means a second one.
+    """
+    if raw.get(CONFIRM_DUPLICATE, "").strip().lower() in TRUE_WORDS:
+        return None
+    when = next((s for s in specs if s.kind == "datetime"), None)
+    if when is None:
+        return None
+    try:
+        at = parse_pair(when, raw, tz)
+    except FieldProblem:
+        return None
+    if at is None:
+        return None
+    table: Any = model
+    saved_at: datetime | None = db.scalar(
+        select(table.created_at)
+        .where(
+            table.client_id == client.id,
+            table.id != record_id,  # this very form, saved by a racing submit, is no duplicate
+            getattr(table, when.name) == at,
+            table.status == RecordStatus.RECORDED,
+            table.created_at >= utcnow() - DUPLICATE_WINDOW,
+        )
+        .order_by(table.created_at.desc())
+        .limit(1)
+    )
+    if saved_at is None:
+        return None
+    local = saved_at.astimezone(tz).strftime("%H:%M")
+    return (
+        f"An entry like this one, at the same time, was saved for {client.display_name} at "
+        f"{local}. Tick “Save it as well” if this is a second one; if not, nothing more is "
+        "needed."
+    )
 
 
 def schema_build(

@@ -79,9 +79,10 @@ def save_episode(
         specs=specs,
         model=FORM.model,
         build=schema_build(EpisodeCreate, specs, raw, tz, create),
+        tz=context["tz"],
     )
     if form is None:
-        return back_to_client(client)
+        return back_to_client(client, FORM, raw)
     if not sessions:
         form.specs = episode_fields(())
     return render(context, FORM, client=client, form=form, status_code=422)

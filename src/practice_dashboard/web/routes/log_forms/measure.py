@@ -283,8 +283,9 @@ def save_measure(
         specs=specs,
         model=FORM.model,
         build=_measure_build(chosen, specs, raw, context["tz"], create),
+        tz=context["tz"],
     )
     if form is None:
-        return back_to_client(client)
+        return back_to_client(client, FORM, raw)
     _items_anchor(form, chosen)
     return _measure_page(context, client, chosen, form, status_code=422)

@@ -85,9 +85,10 @@ def save_observation(
         specs=specs,
         model=FORM.model,
         build=schema_build(ObservationCreate, specs, raw, tz, create),
+        tz=context["tz"],
     )
     if form is None:
-        return back_to_client(client)
+        return back_to_client(client, FORM, raw)
     if not sessions:  # redraw without the session choice the form did not have
         form.specs = observation_fields(context["vocabulary"], ())
     return render(context, FORM, client=client, form=form, status_code=422)

@@ -77,7 +77,8 @@ def save_session(
         specs=specs,
         model=FORM.model,
         build=schema_build(SessionCreate, specs, raw, context["tz"], create),
+        tz=context["tz"],
     )
     if form is None:
-        return back_to_client(client)
+        return back_to_client(client, FORM, raw)
     return render(context, FORM, client=client, form=form, status_code=422)
