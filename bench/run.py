@@ -182,6 +182,26 @@ def run_backend(backend: str, clients: int, repeat: int) -> list[dict[str, Any]]
                 repeat,
             )
         )
+        # The record page lists every entry (a page of 50, newest first) whatever the record's
+        # size; the last page is the deepest OFFSET into the ~2,500 entries of five years.
+        results.append(
+            measure(
+                "page: record page, 5-year client (first page of 50)",
+                lambda: api.get(f"/clients/{long_client}/record", cookies=cookies["long_owner"]),
+                counter,
+                repeat,
+            )
+        )
+        results.append(
+            measure(
+                "page: record page, 5-year client (last page)",
+                lambda: api.get(
+                    f"/clients/{long_client}/record?page=1000", cookies=cookies["long_owner"]
+                ),
+                counter,
+                repeat,
+            )
+        )
         whole_course = f"/clients/{long_client}?start={(now - timedelta(days=5 * 366)).date()}"
         results.append(
             measure(

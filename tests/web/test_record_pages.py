@@ -154,6 +154,9 @@ class TestRecordPage:
         page = _page(api, f"/clients/{client.id}/record?page=3")
         assert len(page.by_id("record-entries").find_all("li")) == 24
         assert "Page 3 of 3" in page.one("nav", cls="pager").words()
+        # Past the end (an old link, or a deleted filter's page): the last page.
+        past = _page(api, f"/clients/{client.id}/record?page=99")
+        assert "Page 3 of 3" in past.one("nav", cls="pager").words()
 
     def test_outside_scope_is_404_and_supervisors_read_without_forms(
         self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client

@@ -115,6 +115,8 @@ def list_record(
     chosen = [k for k in RecordKind if k in set(kinds)] or list(RecordKind)
     keys = _keys(client.id, chosen, start, end)
     total = db.scalar(select(func.count()).select_from(keys)) or 0
+    if total and offset >= total:  # past the end (an old link): the last page instead
+        offset = (total - 1) // limit * limit
     page = db.execute(
         select(keys.c.kind, keys.c.id)
         .order_by(keys.c.at.desc(), keys.c.id.desc())

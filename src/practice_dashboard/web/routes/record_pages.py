@@ -216,7 +216,7 @@ def record_page(
             "rows": rows,
             "total": result.total,
             "pages": pages,
-            "filter": RecordFilter(kind, start, end, page, errors),
+            "filter": RecordFilter(kind, start, end, result.offset // PAGE_SIZE + 1, errors),
             "kind_choices": [(PATHS[k], KIND_WORDS[k]) for k in RecordKind],
         },
         status_code=422 if errors else 200,
