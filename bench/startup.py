@@ -5,8 +5,9 @@
 
 Each start runs the installed `practice-dashboard serve` (uvicorn, one worker, its default
 `--migrate` against an already migrated database, as a real restart does) on a free loopback
-port with a fresh SQLite database, polls GET /healthz until it answers 200, and reads the
-server's resident memory (VmRSS) after a second of idleness.
+port with a fresh SQLite database and polls GET /healthz until it answers 200. It reports the
+wall time to that answer, the server's CPU time until then (steadier than wall time on a busy
+machine) and its resident memory (VmRSS) after a second of idleness.
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far, from /proc (Linux)."""
+    # Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as response:
@@ -51,8 +59,8 @@ def answers(url: str) -> bool:
         return False
 
 
-def one_start(cli: Path, env: dict[str, str]) -> tuple[float, float]:
-    """Seconds from launch to the first 200, and idle RSS in MiB."""
+def one_start(cli: Path, env: dict[str, str]) -> tuple[float, float, float]:
+    """Seconds from launch to the first 200, CPU seconds until then, and idle RSS in MiB."""
     port = free_port()
     url = f"http://127.0.0.1:{port}{HEALTH_PATH}"
     started = time.perf_counter()
@@ -70,8 +78,9 @@ def one_start(cli: Path, env: dict[str, str]) -> tuple[float, float]:
                 raise RuntimeError(f"no 200 from {url} within {TIMEOUT_S:.0f} s")
             time.sleep(0.02)
         elapsed = time.perf_counter() - started
+        cpu = cpu_seconds(server.pid)
         time.sleep(1.0)
-        return elapsed, rss_mib(server.pid)
+        return elapsed, cpu, rss_mib(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -91,11 +100,13 @@ def main() -> None:
         }
         subprocess.run([str(cli), "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
         runs = [one_start(cli, env) for _ in range(args.repeat)]
-    seconds = [s for s, _ in runs]
-    memory = [m for _, m in runs]
+    seconds = [s for s, _, _ in runs]
+    cpu = [c for _, c, _ in runs]
+    memory = [m for _, _, m in runs]
     print(
         f"first 200 on {HEALTH_PATH}: median {statistics.median(seconds):.2f} s "
         f"(min {min(seconds):.2f}, max {max(seconds):.2f}, n={len(runs)}); "
+        f"CPU until then median {statistics.median(cpu):.2f} s; "
         f"idle RSS median {statistics.median(memory):.0f} MiB"
     )
 
