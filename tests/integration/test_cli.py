@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -180,3 +182,17 @@ class TestExportsAreOwnerOnly:
         assert result.exit_code == 1
         assert f"error: cannot write {out}" in result.output
         assert not out.parent.exists()
+
+    def test_pipe_is_written_through_not_replaced(self, seeded: str, tmp_path: Path) -> None:
+        # `--out /dev/stdout` or a named pipe: written into, never renamed over.
+        fifo = tmp_path / "pipe"
+        os.mkfifo(fifo)
+        received: list[bytes] = []
+        reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+        reader.start()
+        args = ["export", "csv", "--kind", "clients", "--as", "t@example.org", "--out", str(fifo)]
+        result = runner.invoke(app, args)
+        reader.join(timeout=30)
+        assert result.exit_code == 0, result.output
+        assert stat.S_ISFIFO(fifo.stat().st_mode)
+        assert received[0].startswith(b"id,")

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, BinaryIO, NoReturn
 
 import typer
 
@@ -97,22 +97,30 @@ def write_owner_only(path: Path, content: bytes | str | Iterable[str]) -> None:
     while being written or when it replaces a world-readable one, and a failed export leaves
     no half file. Text is UTF-8 with line endings untouched (CSV brings its own CRLF).
     """
+    if path.exists() and not path.is_file():  # /dev/stdout, a pipe: nothing to create
+        with path.open("wb") as stream:
+            _write_pieces(stream, content)
+        return
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         # mkstemp asks for 0600; a umask can only take bits away, so set it exactly.
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "wb") as handle:
-            if isinstance(content, bytes):
-                handle.write(content)
-            elif isinstance(content, str):
-                handle.write(content.encode("utf-8"))
-            else:
-                for piece in content:
-                    handle.write(piece.encode("utf-8"))
+            _write_pieces(handle, content)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _write_pieces(stream: BinaryIO, content: bytes | str | Iterable[str]) -> None:
+    if isinstance(content, bytes):
+        stream.write(content)
+    elif isinstance(content, str):
+        stream.write(content.encode("utf-8"))
+    else:
+        for piece in content:
+            stream.write(piece.encode("utf-8"))
 
 
 def save(out: Path | str, content: bytes | str | Iterable[str]) -> None:

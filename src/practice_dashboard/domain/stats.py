@@ -2,7 +2,7 @@
 
 * Theil-Sen slope: Theil (1950), Sen (1968), with Sen's distribution-free confidence
   interval (Sen 1968, eq. 2.6); the same results as ``scipy.stats.theilslopes``, without
-  loading scipy (about a second of every start-up).
+  loading scipy (0.5-1 s of CPU at every start of the CLI and of a worker).
 * Mann-Kendall trend test: Mann (1945), Kendall (1975), with the tie correction of the
   variance of S as given by Gilbert (1987) and Hamed & Rao (1998).
 * Normal quantiles: the inverse of the normal CDF (exact through ``math.erfc``) by
