@@ -9,22 +9,14 @@ an export that happened).
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from practice_dashboard.cli.common import fail, find_user, open_database, refusals_reported, save
 from practice_dashboard.cli.export import export_app, import_app
-from practice_dashboard.config import Settings, get_settings
-from practice_dashboard.db import (
-    SessionFactory,
-    create_db_engine,
-    create_session_factory,
-    session_scope,
-)
-from practice_dashboard.errors import AppError, Invalid
 
 if TYPE_CHECKING:
     from practice_dashboard.services.reports.printing import PrintRenderer
@@ -41,26 +33,6 @@ EndOption = Annotated[
 AsOption = Annotated[str, typer.Option("--as", help="E-mail of the account exporting (scoping)")]
 
 
-def _factory(settings: Settings) -> SessionFactory:
-    from practice_dashboard.services.analytics import summary
-
-    factory = create_session_factory(create_db_engine(settings))
-    summary.install(factory, settings)
-    return factory
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=1)
-
-
-def _error(exc: AppError) -> typer.Exit:
-    if isinstance(exc, Invalid):
-        problems = "; ".join(f"--{p['loc'][-1]}: {p['msg']}" for p in exc.problems)
-        return _fail(problems)
-    return _fail(exc.detail)
-
-
 def _print_renderer() -> PrintRenderer:
     """The print view, so a PDF from the CLI looks like the dashboard's.
 
@@ -72,13 +44,6 @@ def _print_renderer() -> PrintRenderer:
     return print_renderer
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Readable by its owner only: the file holds clinical data."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-
-
 @export_app.command("summary")
 def export_summary(
     client: Annotated[str, typer.Option("--client", help="The client's id")],
@@ -88,9 +53,10 @@ def export_summary(
     end: EndOption = None,
 ) -> None:
     """A client's progress summary for a period, as a PDF (needs Chromium)."""
+    from practice_dashboard.config import get_settings
+    from practice_dashboard.db import session_scope
     from practice_dashboard.models.base import utcnow
     from practice_dashboard.services import periods
-    from practice_dashboard.services.accounts import user as user_service
     from practice_dashboard.services.audit import Actor
     from practice_dashboard.services.reports import pdf
     from practice_dashboard.services.reports import progress_summary as reports
@@ -99,17 +65,14 @@ def export_summary(
     try:
         client_id = uuid.UUID(client.strip())
     except ValueError:
-        raise _fail(f"--client must be a client id, not {client!r}") from None
+        fail(f"--client must be a client id, not {client!r}")
     settings = get_settings()
-    factory = _factory(settings)
     now = utcnow()
-    try:
+    with refusals_reported(), open_database(settings) as factory:
         pdf.ensure_chromium(settings)
         period = periods.parse_period(start, end, now=now, tz=settings.timezone)
         with session_scope(factory) as db:
-            user = user_service.get_by_email(db, as_)
-            if user is None or not user.is_active:
-                raise _fail(f"no active account with e-mail {as_}")
+            user = find_user(db, as_)
             actor = Actor(user=user, ip=None)
             summary = reports.progress_summary(
                 db, client_id=client_id, actor=actor, settings=settings, period=period, now=now
@@ -120,12 +83,7 @@ def export_summary(
         )
         with session_scope(factory) as db:
             reports.audit_summary_export(db, actor, summary, fmt="pdf")
-    except AppError as exc:
-        raise _error(exc) from exc
-    try:
-        _write(out, data)
-    except OSError as exc:
-        raise _fail(f"cannot write {out}: {exc.strerror}") from exc
+    save(out, data)
     typer.echo(f"wrote {out}: progress summary, {period.label}", err=True)
 
 
@@ -143,9 +101,10 @@ def export_packet(
     end: EndOption = None,
 ) -> None:
     """A supervision packet: every supervisee client's headline figures and flags, and load."""
+    from practice_dashboard.config import get_settings
+    from practice_dashboard.db import session_scope
     from practice_dashboard.models.base import utcnow
     from practice_dashboard.services import periods
-    from practice_dashboard.services.accounts import user as user_service
     from practice_dashboard.services.audit import Actor
     from practice_dashboard.services.reports import pdf
     from practice_dashboard.services.reports import supervision_packet as packets
@@ -153,19 +112,15 @@ def export_packet(
 
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in ("pdf", "csv"):
-        raise _fail(f"--out must end in .pdf or .csv, not {out.name!r}")
+        fail(f"--out must end in .pdf or .csv, not {out.name!r}")
     settings = get_settings()
-    factory = _factory(settings)
     now = utcnow()
-    try:
+    with refusals_reported(), open_database(settings) as factory:
         if fmt == "pdf":
             pdf.ensure_chromium(settings)
         period = periods.parse_period(start, end, now=now, tz=settings.timezone)
         with session_scope(factory) as db:
-            user = user_service.get_by_email(db, as_)
-            if user is None or not user.is_active:
-                raise _fail(f"no active account with e-mail {as_}")
-            actor = Actor(user=user, ip=None)
+            actor = Actor(user=find_user(db, as_), ip=None)
             packet = packets.supervision_packet(
                 db, actor=actor, settings=settings, period=period, now=now, supervisee=supervisee
             )
@@ -175,12 +130,7 @@ def export_packet(
             data = ("\ufeff" + packets.packet_csv(packet)).encode("utf-8")
         with session_scope(factory) as db:
             packets.audit_packet_export(db, actor, packet, fmt=fmt)
-    except AppError as exc:
-        raise _error(exc) from exc
-    try:
-        _write(out, data)
-    except OSError as exc:
-        raise _fail(f"cannot write {out}: {exc.strerror}") from exc
+    save(out, data)
     typer.echo(
         f"wrote {out}: supervision packet, {len(packet.clients)} clients, {period.label}",
         err=True,
