@@ -2,9 +2,8 @@
 
 `/clients/{id}/record` lists sessions, observations, episodes, measures and timeline notes,
 newest first, filtered by kind and period, a page at a time. Each entry's detail shows who
-recorded it and when, its history (old → new), a correction form (the logging form in edit
-mode, with the `version` it was drawn from) and "Mark entered in error". A correction based on
-an old version saves nothing and shows both values; nothing is ever deleted.
+recorded it and when, its history (old → new) and "Mark entered in error"; the correction
+form is in record_corrections.py. Nothing is ever deleted.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
 
 from practice_dashboard.dependencies import DbDep
-from practice_dashboard.domain.instruments import INSTRUMENTS, Instrument
 from practice_dashboard.errors import Conflict, Invalid, NotFound
 from practice_dashboard.models import RecordKind
 from practice_dashboard.models.base import STATUS_REASON_MAX
@@ -40,24 +38,6 @@ from practice_dashboard.services.records import observation as observation_servi
 from practice_dashboard.services.records import session as session_service
 from practice_dashboard.services.records.record_list import EntryDetail, get_entry, list_record
 from practice_dashboard.web.deps import CsrfLogin, PageContext, WebActor
-from practice_dashboard.web.forms import (
-    FieldSpec,
-    FormState,
-    local_input_values,
-    messages_from_invalid,
-    parse_fields,
-    validate,
-)
-from practice_dashboard.web.forms.registry import (
-    ALLOW_INCOMPLETE,
-    LOG_FORMS,
-    annotation_fields,
-    episode_fields,
-    measure_fields,
-    observation_fields,
-    session_fields,
-    short_name,
-)
 from practice_dashboard.web.record_words import (
     KIND_WORDS,
     KINDS_BY_PATH,
@@ -69,37 +49,35 @@ from practice_dashboard.web.record_words import (
     value_text,
 )
 from practice_dashboard.web.routes.log_forms.common import RawForm
-from practice_dashboard.web.routes.log_forms.measure import item_groups, measure_notes, read_items
 from practice_dashboard.web.templating import templates
 
 router = APIRouter()
 PAGE_SIZE = 50
-_UPDATES: dict[RecordKind, type[BaseModel]] = {
+UPDATES: dict[RecordKind, type[BaseModel]] = {
     RecordKind.SESSION: SessionUpdate,
     RecordKind.OBSERVATION: ObservationUpdate,
     RecordKind.EPISODE: EpisodeUpdate,
     RecordKind.MEASURE: MeasureUpdate,
     RecordKind.ANNOTATION: AnnotationUpdate,
 }
-_FORMS = {RecordKind(kind.removesuffix("s")): form for kind, form in LOG_FORMS.items()}
 TextParam = Annotated[str, Query(max_length=40)]
 
 
-def _client_id(client_id: str) -> uuid.UUID:
+def client_uuid(client_id: str) -> uuid.UUID:
     try:
         return uuid.UUID(client_id)
     except ValueError as exc:
         raise NotFound("Client not found") from exc
 
 
-def _kind(path: str) -> RecordKind:
+def record_kind(path: str) -> RecordKind:
     kind = KINDS_BY_PATH.get(path)
     if kind is None:
         raise NotFound("There is no such kind of entry")
     return kind
 
 
-def _record_id(record_id: str) -> uuid.UUID:
+def record_uuid(record_id: str) -> uuid.UUID:
     try:
         return uuid.UUID(record_id)
     except ValueError as exc:
@@ -184,7 +162,7 @@ def record_page(
     lo, hi = _bounds(start, end, tz, errors)
     result = list_record(
         db,
-        client_id=_client_id(client_id),
+        client_id=client_uuid(client_id),
         actor=actor,
         kinds=kinds,
         start=lo,
@@ -275,9 +253,9 @@ def entry_page(
     """One entry: its values, who recorded it and when, its history, and how to correct it."""
     detail = get_entry(
         db,
-        client_id=_client_id(client_id),
-        kind=_kind(kind),
-        record_id=_record_id(record_id),
+        client_id=client_uuid(client_id),
+        kind=record_kind(kind),
+        record_id=record_uuid(record_id),
         actor=actor,
     )
     page = _detail_context(detail, context)
@@ -297,17 +275,17 @@ def mark_entered_in_error(
     raw: RawForm,
 ) -> Response:
     """Mark the entry entered in error with a reason: it leaves every figure, and stays here."""
-    record_kind, cid, rid = _kind(kind), _client_id(client_id), _record_id(record_id)
-    detail = get_entry(db, client_id=cid, kind=record_kind, record_id=rid, actor=actor)
+    chosen, cid, rid = record_kind(kind), client_uuid(client_id), record_uuid(record_id)
+    detail = get_entry(db, client_id=cid, kind=chosen, record_id=rid, actor=actor)
     access.require_write(login.user, detail.client)
     errors: dict[str, str] = {}
     reason = raw.get("status_reason", "")
-    version = _version(raw, errors)
+    version = form_version(raw, errors)
     if not errors:
         payload = {"status": "entered_in_error", "status_reason": reason, "version": version}
         try:
-            data = _UPDATES[record_kind].model_validate(payload)
-            _update(db, record_kind, rid, data, actor)
+            data = UPDATES[chosen].model_validate(payload)
+            update_record(db, chosen, rid, data, actor)
         except Conflict:
             errors["status_reason"] = (
                 "Someone changed this entry after you opened it; nothing was marked. "
@@ -319,9 +297,9 @@ def mark_entered_in_error(
         except ValueError as exc:  # the reason's own rules (length, NUL)
             errors["status_reason"] = _reason_message(exc)
     if not errors:
-        return RedirectResponse(f"{entry_path(cid, record_kind, rid)}?saved=error", 303)
+        return RedirectResponse(f"{entry_path(cid, chosen, rid)}?saved=error", 303)
     db.rollback()
-    detail = get_entry(db, client_id=cid, kind=record_kind, record_id=rid, actor=actor)
+    detail = get_entry(db, client_id=cid, kind=chosen, record_id=rid, actor=actor)
     page = _detail_context(detail, context)
     page.update(reason_errors=errors, reason_value=reason)
     return templates.TemplateResponse(
@@ -338,7 +316,7 @@ def _reason_message(exc: ValueError) -> str:
     return "A reason is needed: say briefly why this entry is in error (e.g. the wrong client)."
 
 
-def _version(raw: Mapping[str, str], errors: dict[str, str]) -> int:
+def form_version(raw: Mapping[str, str], errors: dict[str, str]) -> int:
     text = raw.get("version", "").strip()
     if not text.isdigit():
         errors["version"] = "This form was missing the version it was drawn from; reload it."
@@ -346,7 +324,7 @@ def _version(raw: Mapping[str, str], errors: dict[str, str]) -> int:
     return int(text)
 
 
-def _update(
+def update_record(
     db: DbDep, kind: RecordKind, record_id: uuid.UUID, data: BaseModel, actor: Actor
 ) -> object:
     if kind == RecordKind.SESSION:
@@ -365,225 +343,6 @@ def _update(
         return measure_service.update_measure(db, measure_id=record_id, data=data, actor=actor)
     assert isinstance(data, AnnotationUpdate)
     return annotation_service.update_annotation(db, annotation_id=record_id, data=data, actor=actor)
-
-
-# --------------------------------------------------------------------------------------------
-# Correcting an entry: the logging form in edit mode
-# --------------------------------------------------------------------------------------------
-
-
-def _specs(kind: RecordKind, record: Any, vocabulary: str) -> tuple[FieldSpec, ...]:
-    if kind == RecordKind.SESSION:
-        return session_fields()
-    if kind == RecordKind.OBSERVATION:
-        return observation_fields(vocabulary, ())
-    if kind == RecordKind.EPISODE:
-        return episode_fields(())
-    if kind == RecordKind.MEASURE:
-        return measure_fields(_instrument_of(record))
-    return annotation_fields()
-
-
-def _instrument_of(record: Any) -> Instrument:
-    instrument = INSTRUMENTS.get(record.instrument)
-    if instrument is None:
-        raise NotFound("This measure's instrument is no longer in the registry")
-    return instrument
-
-
-def stored_values(specs: tuple[FieldSpec, ...], record: Any, tz: tzinfo) -> dict[str, str]:
-    """The record's values as the form's inputs show them."""
-    values: dict[str, str] = {}
-    items = getattr(record, "items", None) or []
-    for spec in specs:
-        name = spec.name
-        if name.startswith("item_"):
-            n = int(name.removeprefix("item_"))
-            answer = items[n - 1] if n <= len(items) else None
-            values[name] = "" if answer is None else str(answer)
-            continue
-        if name == ALLOW_INCOMPLETE:
-            values[name] = "on" if items and getattr(record, "total", None) is None else ""
-            continue
-        value = getattr(record, name, None)
-        if spec.kind == "datetime":
-            if value is not None:
-                values.update(local_input_values(name, value, tz))
-        elif spec.kind == "bool":
-            values[name] = "on" if value else ""
-        elif spec.kind == "list":
-            values[name] = ", ".join(value or [])
-        elif value is None:
-            values[name] = ""
-        elif spec.kind == "float" and isinstance(value, float) and value.is_integer():
-            values[name] = str(int(value))
-        else:
-            values[name] = str(getattr(value, "value", value))
-    return values
-
-
-def _edit_page(
-    context: Mapping[str, Any],
-    detail: EntryDetail,
-    form: FormState,
-    version: int,
-    *,
-    conflict: list[tuple[str, str, str]] | None = None,
-    status_code: int = 200,
-) -> Response:
-    entry = detail.entry
-    log_form = _FORMS[entry.kind]
-    path = entry_path(detail.client.id, entry.kind, entry.record.id)
-    extra: dict[str, Any] = {}
-    if entry.kind == RecordKind.MEASURE:
-        instrument = _instrument_of(entry.record)
-        extra = {
-            "instrument": instrument,
-            "instrument_name": short_name(instrument),
-            "instruments": [],
-            "groups": item_groups(instrument, form.specs) if not instrument.total_only else [],
-            "notes": measure_notes(instrument),
-        }
-    tz = context["tz"]
-    return templates.TemplateResponse(
-        context["request"],
-        log_form.template,
-        {
-            **context,
-            "nav": "caseload",
-            "client": detail.client,
-            "form": form,
-            "action": f"{path}/edit",
-            "tz_name": getattr(tz, "key", str(tz)),
-            "editing": {
-                "kind_word": KIND_WORDS[entry.kind].lower(),
-                "version": version,
-                "cancel": path,
-                "conflict": conflict,
-            },
-            **extra,
-        },
-        status_code=status_code,
-    )
-
-
-def _writable_entry(
-    db: DbDep, actor: Actor, client_id: str, kind: str, record_id: str
-) -> EntryDetail:
-    detail = get_entry(
-        db,
-        client_id=_client_id(client_id),
-        kind=_kind(kind),
-        record_id=_record_id(record_id),
-        actor=actor,
-    )
-    access.require_write(actor.user, detail.client)
-    if detail.entry.record.status == RecordStatus.ENTERED_IN_ERROR:
-        raise Invalid([(("status",), "this entry was marked entered in error; it stays as it is")])
-    return detail
-
-
-@router.get("/clients/{client_id}/record/{kind}/{record_id}/edit", name="correct_entry_form")
-def edit_page(
-    client_id: str,
-    kind: str,
-    record_id: str,
-    context: PageContext,
-    actor: WebActor,
-    db: DbDep,
-) -> Response:
-    """The entry's logging form, filled with its values, to correct it."""
-    detail = _writable_entry(db, actor, client_id, kind, record_id)
-    record = detail.entry.record
-    specs = _specs(detail.entry.kind, record, context["vocabulary"])
-    form = FormState(specs=specs, values=stored_values(specs, record, context["tz"]), form_id="")
-    return _edit_page(context, detail, form, record.version)
-
-
-@router.post("/clients/{client_id}/record/{kind}/{record_id}/edit")
-def save_correction(
-    client_id: str,
-    kind: str,
-    record_id: str,
-    context: PageContext,
-    _login: CsrfLogin,
-    actor: WebActor,
-    db: DbDep,
-    raw: RawForm,
-) -> Response:
-    """Save a correction; a stale version saves nothing and shows both values."""
-    detail = _writable_entry(db, actor, client_id, kind, record_id)
-    entry, tz = detail.entry, context["tz"]
-    record = entry.record
-    specs = _specs(entry.kind, record, context["vocabulary"])
-    errors: dict[str, str] = {}
-    version = _version(raw, errors)
-    values, problems = parse_fields(
-        [s for s in specs if s.in_schema and not s.name.startswith("item_")], raw, tz
-    )
-    errors.update(problems)
-    # A blank optional field clears the stored value (the form shows every field).
-    for spec in specs:
-        if spec.in_schema and spec.name not in values and spec.name not in errors:
-            values[spec.name] = None
-    if entry.kind == RecordKind.MEASURE:
-        instrument = _instrument_of(record)
-        allow = raw.get(ALLOW_INCOMPLETE, "").strip().lower() in ("on", "true", "1", "yes")
-        items = read_items(instrument, raw, allow, errors)
-        if items is not None:
-            values["items"] = items
-        specs_for_schema: tuple[FieldSpec, ...] = (
-            *specs,
-            FieldSpec("items", "Answers", "text"),
-        )
-    else:
-        specs_for_schema = specs
-    values["version"] = version
-    schema = _UPDATES[entry.kind]
-    data = validate(
-        schema, values, (*specs_for_schema, FieldSpec("version", "Version", "int")), errors
-    )
-    form = FormState(specs=specs, values=dict(raw), form_id="", errors=errors)
-    if data is None or errors:
-        return _edit_page(context, detail, form, version or record.version, status_code=422)
-    try:
-        _update(db, entry.kind, record.id, data, actor)
-    except Conflict:
-        db.rollback()
-        detail = get_entry(
-            db, client_id=detail.client.id, kind=entry.kind, record_id=record.id, actor=actor
-        )
-        current = detail.entry.record
-        mine = dict(raw)
-        conflict = _differences(specs, current, mine, tz)
-        form = FormState(specs=specs, values=mine, form_id="")
-        return _edit_page(
-            context, detail, form, current.version, conflict=conflict, status_code=409
-        )
-    except Invalid as exc:
-        db.rollback()
-        form.errors.update(messages_from_invalid(exc, specs))
-        return _edit_page(context, detail, form, version, status_code=422)
-    path = entry_path(detail.client.id, entry.kind, record.id)
-    return RedirectResponse(f"{path}?saved=correction", status_code=303)
-
-
-def _differences(
-    specs: tuple[FieldSpec, ...], current: Any, typed: Mapping[str, str], tz: tzinfo
-) -> list[tuple[str, str, str]]:
-    """(label, stored now, what you typed) for every field where the two differ, as typed."""
-    stored = stored_values(specs, current, tz)
-    rows = []
-    for spec in specs:
-        names = (spec.date_name, spec.time_name) if spec.kind == "datetime" else (spec.name,)
-        now_text = " ".join(stored.get(n, "") for n in names).strip()
-        typed_text = " ".join(typed.get(n, "").strip() for n in names).strip()
-        if spec.kind == "bool":
-            now_text = "yes" if stored.get(spec.name) else "no"
-            typed_text = "yes" if typed.get(spec.name) else "no"
-        if now_text != typed_text:
-            rows.append((spec.label, now_text or "—", typed_text or "—"))
-    return rows
 
 
 def saved_entry(
