@@ -101,7 +101,9 @@ def test_therapist_reviews_caseload_logs_an_observation_and_logs_out(
 
     page.fill("#f-activation", "8")
     page.click("main form button[type=submit]")
-    expect(page).to_have_url(client_url)
+    # Back on the client page, which says what was saved.
+    expect(page).to_have_url(re.compile(re.escape(client_url) + r"\?saved=observations/"))
+    expect(page.locator("#saved-entry")).to_contain_text("activation 8")
     expect_all_charts_drawn(page)
     after = trace_sizes(page, timeline)
     # One more point on the hyperarousal trace (and on the thin line joining all check-ins).
