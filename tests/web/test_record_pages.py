@@ -158,6 +158,38 @@ class TestRecordPage:
         past = _page(api, f"/clients/{client.id}/record?page=99")
         assert "Page 3 of 3" in past.one("nav", cls="pager").words()
 
+    def test_an_entrys_page_sends_as_many_queries_whatever_its_history(
+        self,
+        api: TestClient,
+        db: DbSession,
+        settings: Settings,
+        owner: User,
+        client: Client,
+        queries: QueryCounter,
+    ) -> None:
+        observation = make_observation(db, client, observed_at=RECENT, activation=0)
+        entry = f"/clients/{client.id}/record/observations/{observation.id}"
+        csrf = log_in(api, db, settings, owner)
+
+        def count(edits: int) -> int:
+            for _ in range(edits):
+                values = submitted_values(_page(api, f"{entry}/edit").by_id("log-form"))
+                values["activation"] = str((int(values["activation"]) + 1) % 11)
+                values["csrf_token"] = csrf
+                assert api.post(f"{entry}/edit", data=values).status_code == 200
+            queries.reset()
+            page = _page(api, entry)
+            assert len(page.by_id("history").find_all("li")) == observation_versions() - 1
+            return queries.count
+
+        def observation_versions() -> int:
+            db.expire_all()
+            stored = db.get(Observation, observation.id)
+            assert stored is not None
+            return stored.version
+
+        assert count(1) == count(8)
+
     def test_outside_scope_is_404_and_supervisors_read_without_forms(
         self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client
     ) -> None:
