@@ -30,8 +30,9 @@ import numpy as np
 
 from practice_dashboard.domain.downsample import lttb_indices
 from practice_dashboard.domain.facts import (
+    DUE_ATTENDANCE,
+    HOMEWORK_SCORE,
     Attendance,
-    HomeworkCompletion,
     SessionFact,
     Source,
     Zone,
@@ -44,6 +45,13 @@ from practice_dashboard.domain.instruments import (
     reliable_change,
     score_measure,
 )
+from practice_dashboard.domain.labels import (
+    ANNOTATION_KIND_WORDS,
+    ATTENDANCE_WORDS,
+    RELIABLE_CHANGE_WORDS,
+    TREND_WORDS,
+    zone_word,
+)
 from practice_dashboard.domain.metrics import MeasureProgress, weekly_means
 from practice_dashboard.domain.stats import (
     SECONDS_PER_DAY,
@@ -53,7 +61,6 @@ from practice_dashboard.domain.stats import (
     theil_sen,
 )
 from practice_dashboard.services.analytics.client_view import ClientView, EpisodeDetail
-from practice_dashboard.web.vocabulary import zone_word
 
 Figure = dict[str, Any]
 
@@ -83,22 +90,12 @@ ZONE_STYLE: Final = {
     Zone.HYPO: (BLUE, "triangle-down"),
 }
 ATTENDANCE_STYLE: Final = {
-    Attendance.ATTENDED: ("attended", GREEN, "circle"),
-    Attendance.LATE_CANCEL: ("late cancel", ORANGE, "triangle-down"),
-    Attendance.NO_SHOW: ("no-show", VERMILLION, "x"),
-    Attendance.CANCELLED: ("cancelled", GREY, "square-open"),
+    Attendance.ATTENDED: (ATTENDANCE_WORDS["attended"], GREEN, "circle"),
+    Attendance.LATE_CANCEL: (ATTENDANCE_WORDS["late_cancel"], ORANGE, "triangle-down"),
+    Attendance.NO_SHOW: (ATTENDANCE_WORDS["no_show"], VERMILLION, "x"),
+    Attendance.CANCELLED: (ATTENDANCE_WORDS["cancelled"], GREY, "square-open"),
 }
-_HOMEWORK_SHARE: Final = {
-    HomeworkCompletion.YES: 100,
-    HomeworkCompletion.PARTIAL: 50,
-    HomeworkCompletion.NO: 0,
-}
-_ANNOTATION_KIND: Final = {
-    "life_event": "Life event",
-    "medication": "Medication",
-    "care_change": "Change in care",
-    "other": "Note",
-}
+_HOMEWORK_SHARE: Final = {c: round(100 * score) for c, score in HOMEWORK_SCORE.items()}
 _SCRIPT_SAFE: Final = (
     ("&", "\\u0026"),
     ("<", "\\u003c"),
@@ -268,7 +265,7 @@ class _Frame:
         labels: list[dict[str, Any]] = []
         for i, mark in enumerate(self.view.annotations):
             x = self.clock.x(_ts(mark.at))
-            kind = _ANNOTATION_KIND.get(mark.kind, "Note")
+            kind = ANNOTATION_KIND_WORDS.get(mark.kind, "Note")
             shapes.append(
                 {
                     "type": "line",
@@ -508,9 +505,9 @@ def recovery_chart(frame: _Frame) -> Chart:
     clock, view, th = frame.clock, frame.view, frame.thresholds
     facts = view.facts
     recovered = sorted(
-        (_ts(e.started_at), (_ts(e.baseline_at) - _ts(e.started_at)) / 60.0)
+        (_ts(e.started_at), minutes)
         for e in facts.episodes
-        if e.baseline_at is not None and e.baseline_at >= e.started_at
+        if (minutes := e.recovery_minutes) is not None and minutes >= 0
     )
     t_all = [t for t, _ in recovered]
     y_all = [m for _, m in recovered]
@@ -606,9 +603,7 @@ def recovery_chart(frame: _Frame) -> Chart:
     if trend.direction != "insufficient_data" and (line_fit := _fit_line(tw, yw)) is not None:
         ends, values = line_fit
         fitted = (max(0.0, values[0]), max(0.0, values[1]))
-        words = {"improving": "improving", "worsening": "worsening"}.get(
-            trend.direction, "no clear trend"
-        )
+        words = TREND_WORDS.get(trend.direction, TREND_WORDS["no_clear_trend"])
         traces.append(
             {
                 "type": "scatter",
@@ -888,8 +883,7 @@ def attendance_counts(
     due = [
         s
         for s in sorted(sessions, key=lambda s: s.starts_at)
-        if _ts(s.starts_at) < as_of
-        and s.attendance in (Attendance.ATTENDED, Attendance.NO_SHOW, Attendance.LATE_CANCEL)
+        if _ts(s.starts_at) < as_of and s.attendance in DUE_ATTENDANCE
     ][-th.attendance_window :]
     return sum(1 for s in due if s.attendance == Attendance.ATTENDED), len(due)
 
@@ -999,10 +993,6 @@ def engagement_chart(frame: _Frame, now: float) -> Chart:
 # --------------------------------------------------------------------------------------------
 
 
-def short_name(instrument: Instrument) -> str:
-    return instrument.name.split(" (")[0]
-
-
 def _band_shapes(instrument: Instrument) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Published severity bands as shaded backgrounds, darker for more severe."""
     shapes: list[dict[str, Any]] = []
@@ -1062,7 +1052,7 @@ def _cutoff_lines(instrument: Instrument) -> list[tuple[float, str]]:
 def _progress_phrase(
     instrument: Instrument, progress: MeasureProgress, day: Callable[[datetime], str]
 ) -> str:
-    name = short_name(instrument)
+    name = instrument.short_name
     if progress.scale is not None:
         sub = instrument.subscale(progress.scale)
         name = sub.name if sub is not None else progress.scale
@@ -1084,10 +1074,9 @@ def _progress_phrase(
     if progress.rci is None:
         verdict = "no Reliable Change Index (no reliability data for it)"
     else:
-        verdict = {
-            "improved": "reliable improvement",
-            "deteriorated": "reliable deterioration",
-        }.get(progress.reliable_change or "", "no reliable change")
+        verdict = RELIABLE_CHANGE_WORDS.get(
+            progress.reliable_change or "", RELIABLE_CHANGE_WORDS["no_reliable_change"]
+        )
         verdict += f" (RCI {progress.rci:+.1f})"
     return (
         f"{name} went from {value(base.total, base.severity)} on {day(base.administered_at)} "
@@ -1188,14 +1177,14 @@ def measure_charts(frame: _Frame) -> list[Chart]:
                 _progress_phrase(instrument, p, lambda d: clock.date(_ts(d))) for p in progress
             )
             summary = (
-                f"{short_name(instrument)}: {summary}."
+                f"{instrument.short_name}: {summary}."
                 if not instrument.has_total
                 else (summary[0].upper() + summary[1:] + ".")
             )
         else:
-            summary = f"No valid {short_name(instrument)} administration before the period's end."
+            summary = f"No valid {instrument.short_name} administration before the period's end."
         if not any(trace_has_data(t) for t in traces):
-            _note(layout, f"No {short_name(instrument)} in this period", centre=True)
+            _note(layout, f"No {instrument.short_name} in this period", centre=True)
         charts.append(
             Chart(
                 f"chart-measure-{code}",

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session as OrmSession
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.domain.facts import Attendance, ClientFacts
+from practice_dashboard.domain.flags import flag_rank
 from practice_dashboard.domain.metrics import ClientMetrics, compute_client_metrics
 from practice_dashboard.models import (
     Annotation,
@@ -36,7 +37,6 @@ from practice_dashboard.models import (
 )
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.services.analytics.acknowledgements import (
-    LEVEL_RANK,
     active,
     flag_views,
     latest_acknowledgements,
@@ -50,7 +50,6 @@ FACTS_LOOKBACK = timedelta(weeks=13)
 SPARKLINE_WEEKS = 12
 _CLIENT_RECORDS = (Observation, Episode, Session, Measure, Annotation, FlagAcknowledgement)
 _DIRTY = "summary_dirty_clients"
-SAFETY_RANK = 3
 _SETTINGS = "settings"
 
 
@@ -88,17 +87,16 @@ def weekly_recovery(facts: ClientFacts, now: datetime) -> list[float | None]:
     for episode in facts.episodes:
         if episode.baseline_at is None or not start <= episode.started_at < now:
             continue
-        minutes = (episode.baseline_at - episode.started_at).total_seconds() / 60
-        if minutes >= 0:  # a return before onset is bad data: left out, as in the metrics
+        minutes = episode.recovery_minutes
+        # A return before onset is bad data: left out, as in the metrics.
+        if minutes is not None and minutes >= 0:
             weeks[int((episode.started_at - start) / timedelta(weeks=1))].append(minutes)
     return [round(statistics.median(w), 1) if w else None for w in weeks]
 
 
 def _flag_rank(speaking: list[dict[str, Any]]) -> int:
     """0 none, 1 watch, 2 alert, 3 a safety alert: the caseload's worst-first order."""
-    if any(v["code"] == "safety" for v in speaking):
-        return SAFETY_RANK
-    return max((LEVEL_RANK[v["level"]] for v in speaking), default=0)
+    return max((flag_rank(v["code"], v["level"]) for v in speaking), default=0)
 
 
 def _flag_tokens(views: list[dict[str, Any]]) -> str:

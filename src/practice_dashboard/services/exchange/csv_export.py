@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, select, tuple_
 
 from practice_dashboard.db import DbSession, SessionFactory
+from practice_dashboard.domain.facts import minutes_between
 from practice_dashboard.models import Annotation, Client, Episode, Measure, Observation, Session
 from practice_dashboard.services import access, audit
 from practice_dashboard.services.audit import Actor
@@ -231,9 +232,8 @@ def _json(value: Any) -> str:
 
 
 def _minutes(later: datetime | None, start: datetime) -> str:
-    if later is None:
-        return ""
-    return format_number(round((later - start).total_seconds() / 60, 2))
+    minutes = minutes_between(start, later)
+    return "" if minutes is None else format_number(round(minutes, 2))
 
 
 @dataclass(frozen=True, slots=True)

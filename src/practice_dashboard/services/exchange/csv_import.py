@@ -50,6 +50,7 @@ from sqlalchemy.exc import DBAPIError
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
+from practice_dashboard.domain.facts import CLOCK_SLACK, DUE_ATTENDANCE
 from practice_dashboard.domain.instruments import INSTRUMENTS
 from practice_dashboard.errors import Invalid
 from practice_dashboard.models import (
@@ -81,8 +82,6 @@ from practice_dashboard.services.exchange.csv_export import (
     restore_text,
 )
 from practice_dashboard.services.records import measure as measure_service
-from practice_dashboard.services.records import observation as observation_service
-from practice_dashboard.services.records import session as session_service
 
 MAX_RECORD_BYTES: Final = 1024 * 1024
 CHUNK_ROWS: Final = 5_000
@@ -741,7 +740,7 @@ class _Import:
         self.problem_limit = problem_limit
         self.chunk_rows = chunk_rows
         self.now = now
-        self.future_limit = now + observation_service.FUTURE_SLACK
+        self.future_limit = now + CLOCK_SLACK
         self.model = _TABLES[kind]
         self.table: Table = self.model.__table__
         self.schema = _SCHEMAS[kind]
@@ -1183,9 +1182,6 @@ def _client_row(
     return pending
 
 
-_HAPPENED = (Attendance.ATTENDED, Attendance.NO_SHOW, Attendance.LATE_CANCEL)
-
-
 def _session_row(
     imp: _Import,
     row: int,
@@ -1199,7 +1195,7 @@ def _session_row(
     assert client is not None
     archived_at = imp.archived_at(row, cells, problems)
     # The same rules as services.session (one place would be better: see the report).
-    if m.attendance in _HAPPENED and m.starts_at > imp.now + session_service.CLOCK_SKEW:
+    if m.attendance in DUE_ATTENDANCE and m.starts_at > imp.now + CLOCK_SLACK:
         problems.append(
             Problem(
                 row,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 
 from practice_dashboard.db import DbSession
+from practice_dashboard.domain.facts import CLOCK_SLACK
 from practice_dashboard.errors import Invalid
 from practice_dashboard.models import Observation
 from practice_dashboard.models.base import utcnow, uuid7
@@ -18,8 +19,6 @@ from practice_dashboard.services import access, audit
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.common import check_range, in_time_range, page
 from practice_dashboard.services.records.session import missing_sessions
-
-FUTURE_SLACK = timedelta(minutes=10)
 
 
 def list_observations(
@@ -74,7 +73,7 @@ def create_observations(
     for index, row in enumerate(data):
         # In a batch the 422 names the row as well as the field: ["body", 2, "observed_at"].
         row_loc: tuple[int, ...] = (index,) if batch else ()
-        if row.observed_at > now + FUTURE_SLACK:
+        if row.observed_at > now + CLOCK_SLACK:
             problems.append(((*row_loc, "observed_at"), "must not be in the future"))
         if row.session_id in missing:
             problems.append(

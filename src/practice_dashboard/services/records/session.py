@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 
 from practice_dashboard.db import DbSession
+from practice_dashboard.domain.facts import CLOCK_SLACK, DUE_ATTENDANCE
 from practice_dashboard.errors import Invalid
 from practice_dashboard.models import Client, Session
 from practice_dashboard.models.base import utcnow, uuid7
@@ -24,14 +25,12 @@ from practice_dashboard.services.common import (
 )
 
 REQUIRED = ("starts_at", "duration_minutes", "kind", "modality", "attendance", "homework_assigned")
-# Attendance can only be known once a session has begun; allow for clocks a little apart.
-CLOCK_SKEW = timedelta(minutes=10)
-_HAPPENED = (Attendance.ATTENDED, Attendance.NO_SHOW, Attendance.LATE_CANCEL)
 
 
 def _validate(session: Session, now: datetime) -> None:
     problems: list[tuple[tuple[str, ...], str]] = []
-    if session.attendance in _HAPPENED and session.starts_at > now + CLOCK_SKEW:
+    # Attendance can only be known once a session has begun; allow for clocks a little apart.
+    if session.attendance in DUE_ATTENDANCE and session.starts_at > now + CLOCK_SLACK:
         problems.append(
             (
                 ("attendance",),

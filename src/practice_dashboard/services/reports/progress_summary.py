@@ -35,8 +35,14 @@ from sqlalchemy import func, or_, select
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
-from practice_dashboard.domain.facts import Attendance, ClientFacts, HomeworkCompletion, Zone
-from practice_dashboard.domain.flags import CLIENT_FLAGS, Flag, Thresholds
+from practice_dashboard.domain.facts import (
+    DUE_ATTENDANCE,
+    HOMEWORK_SCORE,
+    Attendance,
+    ClientFacts,
+    Zone,
+)
+from practice_dashboard.domain.flags import Flag, Thresholds, flag_name, flag_sort_key
 from practice_dashboard.domain.instruments import (
     INSTRUMENTS,
     RCI_Z,
@@ -45,6 +51,7 @@ from practice_dashboard.domain.instruments import (
     rci_components,
     score_measure,
 )
+from practice_dashboard.domain.labels import RELIABLE_CHANGE_WORDS
 from practice_dashboard.domain.metrics import (
     BaselineComparison,
     ClientMetrics,
@@ -74,15 +81,6 @@ from practice_dashboard.services.audit import Actor
 
 #: Clients whose records are read at once for a packet (bounds memory; a few queries each).
 PACKET_BATCH: Final = 200
-_FLAG_NAMES: Final = {d.code: d.display_name for d in CLIENT_FLAGS}
-_FLAG_ORDER: Final = {"safety": 0}
-_LEVEL_ORDER: Final = {"alert": 0, "watch": 1}
-_DUE: Final = (Attendance.ATTENDED, Attendance.NO_SHOW, Attendance.LATE_CANCEL)
-_HOMEWORK: Final = {
-    HomeworkCompletion.YES: 1.0,
-    HomeworkCompletion.PARTIAL: 0.5,
-    HomeworkCompletion.NO: 0.0,
-}
 
 Comparison = Literal["better", "worse", "within_normal_range", "insufficient_data"]
 
@@ -227,7 +225,7 @@ class ChangeRow:
 @dataclass(frozen=True, slots=True)
 class MeasureRow:
     instrument: str
-    name: str  # "PHQ-9" or "CBI, work-related burnout"
+    name: str  # "PHQ-9" or "CBI work-related burnout"
     lower_is_better: bool
     baseline: MeasureSnapshot
     baseline_band: str | None
@@ -338,17 +336,17 @@ def _attendance(
     lo, hi = _ts(period.start), _ts(min(period.end, now))
     sessions = [s for s in facts.sessions if lo <= _ts(s.starts_at) < hi]
     counts = {a: sum(1 for s in sessions if s.attendance == a) for a in Attendance}
-    due = counts[Attendance.ATTENDED] + counts[Attendance.NO_SHOW] + counts[Attendance.LATE_CANCEL]
+    due = sum(counts[a] for a in DUE_ATTENDANCE)
     ratings = [float(s.engagement) for s in sessions if s.engagement is not None]
     homework = [
-        _HOMEWORK[s.homework_completed]
+        HOMEWORK_SCORE[s.homework_completed]
         for s in sessions
         if s.attendance == Attendance.ATTENDED and s.homework_completed is not None
     ]
     as_of = _ts(min(period.end, now))
-    recent_due = [s for s in facts.sessions if _ts(s.starts_at) < as_of and s.attendance in _DUE][
-        -th.attendance_window :
-    ]
+    recent_due = [
+        s for s in facts.sessions if _ts(s.starts_at) < as_of and s.attendance in DUE_ATTENDANCE
+    ][-th.attendance_window :]
     e = metrics.engagement
     return AttendanceFigures(
         attended=counts[Attendance.ATTENDED],
@@ -383,18 +381,10 @@ class _Window:
         self.observations = [o for o in facts.observations if lo <= _ts(o.observed_at) < hi]
 
     def recovery(self) -> list[float]:
-        return [
-            (e.baseline_at - e.started_at).total_seconds() / 60.0
-            for e in self.episodes
-            if e.baseline_at is not None and e.baseline_at >= e.started_at
-        ]
+        return [m for e in self.episodes if (m := e.recovery_minutes) is not None and m >= 0]
 
     def recognition(self) -> list[float]:
-        return [
-            (e.recognized_at - e.started_at).total_seconds() / 60.0
-            for e in self.episodes
-            if e.recognized_at is not None and e.recognized_at >= e.started_at
-        ]
+        return [m for e in self.episodes if (m := e.recognition_minutes) is not None and m >= 0]
 
     def unrecovered(self) -> float | None:
         n = len(self.episodes)
@@ -576,12 +566,6 @@ def _change_rows(
     )
 
 
-def short_name(instrument: Instrument) -> str:
-    """ "PHQ-9", "GAD-7", "CBI": the name before its explanation, or the code."""
-    name = instrument.name.split(" (")[0]
-    return name if len(name) <= 12 else instrument.code.upper()
-
-
 def _band(instrument: Instrument, code: str | None) -> str | None:
     return next((b.label for b in instrument.severity_bands if b.code == code), None)
 
@@ -602,12 +586,11 @@ def _measure_rows(
 
 
 def _measure_row(instrument: Instrument, p: MeasureProgress, count: int) -> MeasureRow:
-    name = short_name(instrument)
+    name = instrument.label(p.scale)
     reliability: Reliability | None = instrument.reliability
     cutoff = instrument.clinical_cutoff
     if p.scale is not None:
         sub = instrument.subscale(p.scale)
-        name = f"{name} {sub.name.lower() if sub else p.scale}"
         reliability = sub.reliability if sub else None
         cutoff = sub.cutoff if sub and sub.cutoff else cutoff
     minimum = None
@@ -640,7 +623,7 @@ def _measure_row(instrument: Instrument, p: MeasureProgress, count: int) -> Meas
 
 def _sorted_flags(flags: Iterable[Flag]) -> list[Flag]:
     # Safety first, then alerts before watches, as on the client page.
-    return sorted(flags, key=lambda f: (_FLAG_ORDER.get(f.code, 1), _LEVEL_ORDER.get(f.level, 2)))
+    return sorted(flags, key=lambda f: flag_sort_key(f.code, f.level))
 
 
 def _flag_lines(
@@ -655,7 +638,7 @@ def _flag_lines(
         lines.append(
             FlagLine(
                 code=view["code"],
-                name=_FLAG_NAMES.get(view["code"], view["code"].replace("_", " ")),
+                name=flag_name(view["code"]),
                 level=view["level"],
                 reasons=tuple(view["reasons"]),
                 evidence=tuple(view["evidence"].items()),
@@ -954,12 +937,6 @@ def audit_packet_export(
 # Plain-text pieces shared by the packet's PDF and CSV
 # --------------------------------------------------------------------------------------------
 
-RELIABLE_WORDS: Final = {
-    "improved": "reliable improvement",
-    "deteriorated": "reliable deterioration",
-    "no_reliable_change": "no reliable change",
-}
-
 
 def _number(value: float) -> str:
     rounded = round(value, 1)
@@ -975,7 +952,8 @@ def measure_brief(row: MeasureRow) -> str:
     text = f"{row.name} {_number(row.baseline.total)} → {_number(row.latest.total)}"
     if row.rci is None or row.reliable_change is None:
         return f"{text}: no RCI (no reliability data)"
-    text += f": {RELIABLE_WORDS.get(row.reliable_change, row.reliable_change)} (RCI {row.rci:+.1f})"
+    verdict = RELIABLE_CHANGE_WORDS.get(row.reliable_change, row.reliable_change)
+    text += f": {verdict} (RCI {row.rci:+.1f})"
     if row.clinically_significant:
         text += ", clinically significant"
     return text

@@ -29,7 +29,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from practice_dashboard.dependencies import DbDep
+from practice_dashboard.domain.facts import CLOCK_SLACK
 from practice_dashboard.domain.instruments import INSTRUMENTS, Instrument
+from practice_dashboard.domain.labels import (
+    ANNOTATION_KIND_WORDS,
+    ATTENDANCE_WORDS,
+    ZONE_HINTS,
+    zone_word,
+)
 from practice_dashboard.errors import Conflict, Invalid, NotFound
 from practice_dashboard.models import (
     Annotation,
@@ -74,7 +81,6 @@ from practice_dashboard.web.forms import (
     validate,
 )
 from practice_dashboard.web.templating import templates
-from practice_dashboard.web.vocabulary import ZONE_HINTS, zone_word
 
 router = APIRouter()
 
@@ -83,8 +89,6 @@ M = TypeVar("M", bound=BaseModel)
 Create = Callable[[uuid.UUID], object]
 
 FORM_ID = "form_id"
-# A session "today" counts as the one being logged in if it began up to this long from now.
-SESSION_SLACK = timedelta(minutes=10)
 _NOT_HELD = (Attendance.CANCELLED, Attendance.NO_SHOW, Attendance.LATE_CANCEL)
 
 
@@ -285,7 +289,10 @@ def todays_sessions(
 def current_session(sessions: list[Session], now: datetime) -> Session | None:
     """The session being logged in: the latest held one today that has begun."""
     begun = [
-        s for s in sessions if s.starts_at <= now + SESSION_SLACK and s.attendance not in _NOT_HELD
+        # A session about to begin (within the clock slack) counts as begun.
+        s
+        for s in sessions
+        if s.starts_at <= now + CLOCK_SLACK and s.attendance not in _NOT_HELD
     ]
     return begun[-1] if begun else None
 
@@ -343,7 +350,7 @@ def session_specs() -> tuple[FieldSpec, ...]:
             "Attendance",
             "choice",
             required=True,
-            choices=_choices(Attendance, {"no_show": "No-show", "late_cancel": "Late cancel"}),
+            choices=_choices(Attendance, {a: w.capitalize() for a, w in ATTENDANCE_WORDS.items()}),
         ),
         FieldSpec(
             "engagement",
@@ -696,10 +703,6 @@ ALLOW_INCOMPLETE = "allow_incomplete"
 NOT_ANSWERED = "Not answered."
 
 
-def short_name(instrument: Instrument) -> str:
-    return instrument.name.split(" (")[0]
-
-
 def _item_spec(instrument: Instrument, number: int) -> FieldSpec:
     labels = instrument.response_labels
     options = [
@@ -735,7 +738,7 @@ def measure_specs(instrument: Instrument) -> tuple[FieldSpec, ...]:
     if instrument.total_only:
         total = FieldSpec(
             "total",
-            f"{short_name(instrument)} total",
+            f"{instrument.short_name} total",
             "float",
             required=True,
             lo=instrument.total_min,
@@ -771,7 +774,7 @@ def item_groups(
 
 def incomplete_problems(instrument: Instrument, items: list[int | None]) -> dict[str, str]:
     """Unanswered items that leave no valid score, each named, plus one explanation."""
-    name = short_name(instrument)
+    name = instrument.short_name
     missing = [n for n, v in enumerate(items, start=1) if v is None]
     if not missing:
         return {}
@@ -881,8 +884,8 @@ def _measure_page(
         action=f"{_path(client, 'measures')}?instrument={instrument.code}",
         status_code=status_code,
         instrument=instrument,
-        instrument_name=short_name(instrument),
-        instruments=[(code, short_name(i)) for code, i in INSTRUMENTS.items()],
+        instrument_name=instrument.short_name,
+        instruments=[(code, i.short_name) for code, i in INSTRUMENTS.items()],
         groups=item_groups(instrument, form.specs) if not instrument.total_only else [],
         notes=measure_notes(instrument),
     )
@@ -999,7 +1002,7 @@ def annotation_specs() -> tuple[FieldSpec, ...]:
             "Kind",
             "choice",
             required=True,
-            choices=_choices(AnnotationKind, {"care_change": "Change in care"}),
+            choices=_choices(AnnotationKind, {"care_change": ANNOTATION_KIND_WORDS["care_change"]}),
         ),
         FieldSpec(
             "label",
