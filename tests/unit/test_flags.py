@@ -396,5 +396,6 @@ class TestOrderAndNames:
         assert set(FLAG_NAMES) == set(get_args(FlagCode))
         assert len(set(FLAG_NAMES.values())) == len(FLAG_NAMES)
         assert {d.code: d.display_name for d in CLIENT_FLAGS}.items() <= FLAG_NAMES.items()
+        assert flag_name("stale_data") == "No recent data"  # the caseload's word, now everywhere
         assert flag_name("practitioner_load") == "Workload"
         assert flag_name("new_kind") == "new kind"

@@ -464,7 +464,7 @@ CLIENT_FLAGS: Final[tuple[FlagDefinition, ...]] = (
     ),
     FlagDefinition(
         "stale_data",
-        "Stale data",
+        "No recent data",
         "Active client with no observation or episode in 30 days (watch).",
         stale_data_flag,
     ),
