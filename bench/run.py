@@ -118,7 +118,9 @@ def run_backend(backend: str, clients: int, repeat: int) -> list[dict[str, Any]]
         now = utcnow()
 
         def headers(user_id: Any) -> dict[str, str]:
-            return {"Authorization": f"Bearer {create_access_token(settings, user_id, now)}"}
+            # Freshly loaded demo accounts are at token generation 0.
+            token = create_access_token(settings, user_id, now, generation=0)
+            return {"Authorization": f"Bearer {token}"}
 
         practitioner, supervisor = (
             headers(practice.practitioner_id),

@@ -134,7 +134,9 @@ def make_measure(db: DbSession, client: Client, **overrides: Any) -> Measure:
 
 
 def auth_headers(settings: Settings, user: User) -> dict[str, str]:
-    token = create_access_token(settings, user.id, datetime.now(UTC))
+    token = create_access_token(
+        settings, user.id, datetime.now(UTC), generation=user.token_generation
+    )
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -1,15 +1,17 @@
-"""Errors that carry their HTTP status, rendered as JSON under /api."""
+"""Errors that carry their HTTP status, rendered as JSON under /api and as pages elsewhere.
+
+The page renderer is injected by `create_app`: this module imports nothing from the web layer.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -83,6 +85,11 @@ class Invalid(AppError):
         ]
 
 
+# Renders an error as an HTML page for the dashboard: (request, status code, detail) -> response.
+# Supplied by `create_app`, so this module needs nothing from the web layer.
+HtmlErrorRenderer = Callable[[Request, int, str], Response]
+
+
 def _render(exc: AppError) -> JSONResponse:
     body: dict[str, Any]
     if isinstance(exc, Invalid):
@@ -97,45 +104,14 @@ def _wants_json(request: Request) -> bool:
     return path.startswith("/api/") or path in ("/healthz", "/readyz", "/openapi.json")
 
 
-_TITLES = {
-    400: "Something in that request was not right",
-    401: "Please log in",
-    403: "You do not have access to this",
-    404: "We could not find that page",
-    409: "Someone else changed this first",
-    413: "That was too large",
-    422: "Some of that could not be saved",
-    429: "Too many attempts",
-    500: "Something went wrong on our side",
-}
+def install_error_handlers(app: FastAPI, *, html_renderer: HtmlErrorRenderer) -> None:
+    """JSON errors under /api (and the health checks); `html_renderer` for every other path."""
 
-
-def _html(request: Request, status_code: int, detail: str) -> Response:
-    from practice_dashboard.web.templating import templates
-
-    return templates.TemplateResponse(
-        request,
-        "error.html",
-        {
-            "status_code": status_code,
-            "title": _TITLES.get(status_code, "Something went wrong"),
-            "detail": detail,
-        },
-        status_code=status_code,
-    )
-
-
-def install_error_handlers(app: FastAPI) -> None:
     async def app_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, AppError)
         if _wants_json(request):
             return _render(exc)
-        if exc.status_code == 303:  # a page that needs a login
-            target = quote(
-                request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            )
-            return RedirectResponse(f"/login?next={target}", status_code=303)
-        return _html(request, exc.status_code, exc.detail)
+        return html_renderer(request, exc.status_code, exc.detail)
 
     async def stale_data(request: Request, _exc: Exception) -> Response:
         # Two writers raced past the version check: the second UPDATE matched no row.
@@ -145,14 +121,14 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         if _wants_json(request):
             return await http_exception_handler(request, exc)
-        return _html(request, exc.status_code, str(exc.detail))
+        return html_renderer(request, exc.status_code, str(exc.detail))
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         # Logged with its traceback for the operators; the person sees a calm page, never a trace.
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         if _wants_json(request):
             return JSONResponse({"detail": "Internal server error"}, status_code=500)
-        return _html(request, 500, "The error was logged. Please try again in a moment.")
+        return html_renderer(request, 500, "The error was logged. Please try again in a moment.")
 
     app.add_exception_handler(AppError, app_error)
     app.add_exception_handler(StaleDataError, stale_data)

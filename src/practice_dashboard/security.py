@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -62,33 +63,47 @@ def burn_password_check(settings: Settings, password: str) -> None:
     verify_password(settings, dummy, password)
 
 
-def create_access_token(settings: Settings, user_id: uuid.UUID, now: datetime) -> str:
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    """What a valid bearer token says: whose it is and the account's token generation then."""
+
+    user_id: uuid.UUID
+    generation: int
+
+
+def create_access_token(
+    settings: Settings, user_id: uuid.UUID, now: datetime, *, generation: int
+) -> str:
+    """A signed bearer token for `user_id`, stamped with the account's current token generation."""
     claims = {
         "sub": str(user_id),
         "aud": TOKEN_AUDIENCE,
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(minutes=settings.access_token_minutes)).timestamp()),
         "typ": "access",
+        "gen": generation,
     }
     return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=TOKEN_ALGORITHM)
 
 
-def decode_access_token(settings: Settings, token: str) -> uuid.UUID | None:
-    """The user id in a valid, unexpired token; None for anything else."""
+def decode_access_token(settings: Settings, token: str) -> AccessClaims | None:
+    """The claims of a valid, unexpired token; None for anything else."""
     try:
         claims = jwt.decode(
             token,
             settings.secret_key.get_secret_value(),
             algorithms=[TOKEN_ALGORITHM],
             audience=TOKEN_AUDIENCE,
-            options={"require": ["exp", "iat", "sub", "aud"]},
+            options={"require": ["exp", "iat", "sub", "aud", "gen"]},
         )
     except jwt.PyJWTError:
         return None
-    if claims.get("typ") != "access":
+    generation = claims.get("gen")
+    # bool is an int in Python; a token is only ever minted with a plain int.
+    if claims.get("typ") != "access" or type(generation) is not int:
         return None
     try:
-        return uuid.UUID(str(claims["sub"]))
+        return AccessClaims(user_id=uuid.UUID(str(claims["sub"])), generation=generation)
     except ValueError:
         return None
 

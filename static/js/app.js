@@ -20,19 +20,33 @@
 
   // Charts: every <script type="application/json" data-chart="ID"> holds a Plotly figure
   // built on the server; it is drawn into the element with that id.
+  //
+  // The one Plotly config of every chart (client page and print view). Clinical data never
+  // leaves the app: no "Share chart" / Chart Studio button, no link to plotly's cloud, no logo.
+  // Applied after a figure's own config, so no figure can switch any of it back on.
+  // (showLink and showEditInChartStudio are older plotly.js names for the same buttons.)
+  var PLOTLY_CONFIG = Object.freeze({
+    displaylogo: false,
+    showSendToCloud: false,
+    showEditInChartStudio: false,
+    showLink: false,
+    plotlyServerURL: "",
+    modeBarButtonsToRemove: ["sendChartToCloud", "sendDataToCloud", "editInChartStudio"]
+  });
+
   function drawCharts() {
     if (!window.Plotly) return;
     document.querySelectorAll("script[type='application/json'][data-chart]").forEach(function (node) {
       var target = document.getElementById(node.dataset.chart);
       if (!target) return;
       var figure = JSON.parse(node.textContent);
-      var config = Object.assign({ responsive: true, displaylogo: false }, figure.config || {});
+      var config = Object.assign({ responsive: true }, figure.config || {}, PLOTLY_CONFIG);
       window.Plotly.newPlot(target, figure.data, figure.layout, config).then(function () {
         target.dataset.rendered = "1";
       });
     });
   }
-  window.PracticeDashboard = { drawCharts: drawCharts };
+  window.PracticeDashboard = { drawCharts: drawCharts, plotlyConfig: PLOTLY_CONFIG };
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", drawCharts);
   } else {

@@ -8,5 +8,8 @@ window.addEventListener("DOMContentLoaded", function () {
     oauth2RedirectUrl: window.location.origin + "/static/vendor/swagger-ui/oauth2-redirect.html",
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
     layout: "BaseLayout",
+    // Swagger UI would otherwise send the API description's address to validator.swagger.io
+    // (it skips that only on localhost): nothing leaves the app.
+    validatorUrl: null,
   });
 });

@@ -26,8 +26,8 @@ from practice_dashboard import migrate
 from practice_dashboard.app import create_app
 from practice_dashboard.config import Settings
 from practice_dashboard.db import create_db_engine, create_session_factory, session_scope
+from practice_dashboard.services import demo
 from practice_dashboard.services.analytics import summary
-from practice_dashboard.services.demo import practice as demo
 from tests.conftest import make_settings
 from tests.databases import fresh_database
 

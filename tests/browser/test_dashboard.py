@@ -191,3 +191,25 @@ def test_tablet_width(live_app: LiveApp, page: Page) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 820, f"the caseload scrolls sideways at tablet width ({width}px)"
     shot(page, "10-caseload-tablet")
+
+
+def test_half_a_date_time_is_refused_at_phone_width(live_app: LiveApp, page: Page) -> None:
+    """Only the time of "Back to baseline at": a message at the field, nothing saved."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, live_app, THERAPIST)
+    page.locator("a.client-name").first.click()
+    client_url = page.url
+    page.goto(f"{client_url}/episodes/new")
+    form_url = page.url
+    page.fill("#f-peak_intensity", "6")
+    page.fill("#f-baseline_at-time", "09:40")
+    page.click("main form button[type=submit]")
+    error = page.locator("#baseline_at-error")
+    expect(error).to_contain_text("Enter both the date and the time, or neither")
+    expect(page.locator("#f-baseline_at")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#f-baseline_at-time")).to_have_value("09:40")
+    expect(page.locator("#error-summary a[href='#f-baseline_at']")).to_be_visible()
+    assert page.url == form_url, "the episode was saved"
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the episode form scrolls sideways on a phone ({width}px)"
+    shot(page, "11-episode-half-date-time-phone")

@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 
 from practice_dashboard.config import ARGON2_MIN_MEMORY_KIB, ARGON2_MIN_TIME_COST, Settings
 from practice_dashboard.db import DbSession
-from practice_dashboard.models import Client, Supervision, User
+from practice_dashboard.models import Client, LoginSession, Supervision, User
 from practice_dashboard.models.enums import Role
 from practice_dashboard.security import create_access_token
-from tests.builders import PASSWORD, auth_headers, make_client, make_user
+from tests.builders import PASSWORD, auth_headers, login_cookies, make_client, make_user
 
 TOKEN = "/api/v1/auth/token"
 BAD_LOGIN = {"detail": "Incorrect e-mail or password"}
@@ -126,7 +126,7 @@ class TestBearerToken:
 
     def test_expired_token_is_401(self, api: TestClient, settings: Settings, user: User) -> None:
         issued = datetime.now(UTC) - timedelta(minutes=settings.access_token_minutes + 1)
-        token = create_access_token(settings, user.id, issued)
+        token = create_access_token(settings, user.id, issued, generation=user.token_generation)
         response = api.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401
         assert response.json() == {"detail": "Invalid or expired token"}
@@ -135,12 +135,14 @@ class TestBearerToken:
         self, api: TestClient, settings: Settings, user: User
     ) -> None:
         other = settings.model_copy(update={"secret_key": SecretStr("another-key-" + "y" * 40)})
-        token = create_access_token(other, user.id, datetime.now(UTC))
+        token = create_access_token(
+            other, user.id, datetime.now(UTC), generation=user.token_generation
+        )
         response = api.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401
 
     def test_token_of_an_unknown_user_is_401(self, api: TestClient, settings: Settings) -> None:
-        token = create_access_token(settings, uuid.uuid4(), datetime.now(UTC))
+        token = create_access_token(settings, uuid.uuid4(), datetime.now(UTC), generation=0)
         response = api.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401
 
@@ -154,9 +156,113 @@ class TestBearerToken:
         assert api.get("/api/v1/me", headers=headers).status_code == 401
 
     def test_other_scheme_is_401(self, api: TestClient, settings: Settings, user: User) -> None:
-        token = create_access_token(settings, user.id, datetime.now(UTC))
+        token = create_access_token(
+            settings, user.id, datetime.now(UTC), generation=user.token_generation
+        )
         response = api.get("/api/v1/me", headers={"Authorization": f"Basic {token}"})
         assert response.status_code == 401
+
+
+class TestAccountChangesEndLogins:
+    """A password change or reset, or a deactivation, ends every login session of the account
+    and makes every API token issued before it fail; other edits leave them working."""
+
+    NEW_PASSWORD = "a brand new passphrase"
+
+    def _logged_in(
+        self, api: TestClient, db: DbSession, settings: Settings, user: User
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """(bearer headers, browser cookies) for `user`, both shown to work."""
+        headers = auth_headers(settings, user)
+        cookies, _ = login_cookies(db, settings, user)
+        db.commit()
+        assert api.get("/api/v1/me", headers=headers).status_code == 200
+        assert self._page(api, cookies).status_code == 200
+        return headers, cookies
+
+    def _page(self, api: TestClient, cookies: dict[str, str]) -> Response:
+        api.cookies.clear()
+        api.cookies.update(cookies)
+        try:
+            return api.get("/settings", follow_redirects=False)
+        finally:
+            api.cookies.clear()
+
+    def _patch(
+        self, api: TestClient, settings: Settings, admin: User, user: User, **change: object
+    ) -> Response:
+        response = api.patch(
+            f"/api/v1/users/{user.id}",
+            json={**change, "version": user.version},
+            headers=auth_headers(settings, admin),
+        )
+        assert response.status_code == 200, response.text
+        return response
+
+    def _assert_logged_out(
+        self,
+        api: TestClient,
+        db: DbSession,
+        user: User,
+        headers: dict[str, str],
+        cookies: dict[str, str],
+    ) -> None:
+        response = api.get("/api/v1/me", headers=headers)
+        assert response.status_code == 401
+        assert response.json() == {"detail": "Invalid or expired token"}
+        page = self._page(api, cookies)
+        assert page.status_code == 303
+        assert page.headers["location"].startswith("/login")
+        db.expire_all()
+        logins = db.scalars(select(LoginSession).where(LoginSession.user_id == user.id)).all()
+        assert logins
+        assert all(login.ended_at is not None for login in logins)
+
+    def test_a_password_reset_by_an_admin_ends_logins_and_older_tokens(
+        self, api: TestClient, db: DbSession, settings: Settings, user: User, admin: User
+    ) -> None:
+        headers, cookies = self._logged_in(api, db, settings, user)
+        self._patch(api, settings, admin, user, password=self.NEW_PASSWORD)
+        self._assert_logged_out(api, db, user, headers, cookies)
+        # The new password gives a token that works; the old one gives nothing.
+        assert _login(api, user.email, PASSWORD).status_code == 401
+        fresh = _login(api, user.email, self.NEW_PASSWORD)
+        assert fresh.status_code == 200
+        bearer = {"Authorization": f"Bearer {fresh.json()['access_token']}"}
+        assert api.get("/api/v1/me", headers=bearer).status_code == 200
+
+    def test_a_deactivation_ends_logins_and_older_tokens_for_good(
+        self, api: TestClient, db: DbSession, settings: Settings, user: User, admin: User
+    ) -> None:
+        headers, cookies = self._logged_in(api, db, settings, user)
+        self._patch(api, settings, admin, user, is_active=False)
+        self._assert_logged_out(api, db, user, headers, cookies)
+        # Reactivating the account does not bring the old logins or tokens back.
+        self._patch(api, settings, admin, _reload(db, user), is_active=True)
+        self._assert_logged_out(api, db, user, headers, cookies)
+        assert _login(api, user.email, PASSWORD).status_code == 200
+
+    def test_an_admin_changing_their_own_password_must_log_in_again(
+        self, api: TestClient, db: DbSession, settings: Settings, admin: User
+    ) -> None:
+        headers, cookies = self._logged_in(api, db, settings, admin)
+        response = api.patch(
+            f"/api/v1/users/{admin.id}",
+            json={"password": self.NEW_PASSWORD, "version": admin.version},
+            headers=headers,
+        )
+        assert response.status_code == 200
+        self._assert_logged_out(api, db, admin, headers, cookies)
+
+    def test_other_changes_keep_logins_and_tokens(
+        self, api: TestClient, db: DbSession, settings: Settings, user: User, admin: User
+    ) -> None:
+        headers, cookies = self._logged_in(api, db, settings, user)
+        self._patch(api, settings, admin, user, full_name="Renamed", role="coach")
+        # Role and name are read from the account on every request, so nothing needs ending.
+        assert api.get("/api/v1/me", headers=headers).json()["role"] == "coach"
+        assert self._page(api, cookies).status_code == 200
+        assert _reload(db, user).token_generation == 0
 
 
 class TestLoginThrottle:

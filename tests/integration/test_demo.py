@@ -40,8 +40,11 @@ from practice_dashboard.models import (
     User,
 )
 from practice_dashboard.models.enums import Attendance, ClientStatus, Role, Source
+from practice_dashboard.services import demo
 from practice_dashboard.services.analytics.fact_loading import load_facts
-from practice_dashboard.services.demo import practice as demo
+from practice_dashboard.services.demo.care import MAX_RECOVERY_MINUTES
+from practice_dashboard.services.demo.courses import COURSES, CourseName, Story
+from practice_dashboard.services.demo.roster import TRIGGERS
 
 # A fixed day in the past: measures may not be dated in the future, and the same day must give
 # the same data.
@@ -195,7 +198,7 @@ def _digest(db: DbSession) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _courses_by_client(db: DbSession) -> dict[Any, demo.CourseName]:
+def _courses_by_client(db: DbSession) -> dict[Any, CourseName]:
     courses = demo.client_courses()
     return {c.id: courses[c.display_name] for c in db.scalars(select(Client))}
 
@@ -343,14 +346,14 @@ class TestRecords:
                 assert e.recognized_at <= e.baseline_at
             assert 0 <= e.peak_intensity <= 10
             assert e.strategies
-            assert e.trigger_category in demo.TRIGGERS
+            assert e.trigger_category in TRIGGERS
         recovered = [e.recovery_minutes for e in episodes if e.recovery_minutes is not None]
         unrecovered_share = 1 - len(recovered) / len(episodes)
         assert 0.03 <= unrecovered_share <= 0.15
         # Recovery: tens of minutes to a few hours.
         recovered.sort()
         assert 20 <= recovered[len(recovered) // 2] <= 180
-        assert max(recovered) <= demo.MAX_RECOVERY_MINUTES
+        assert max(recovered) <= MAX_RECOVERY_MINUTES
 
     def test_engagement_and_homework_review_only_when_attended(self, db: DbSession) -> None:
         for s in db.scalars(select(Session).where(Session.attendance != Attendance.ATTENDED)):
@@ -434,7 +437,7 @@ class TestRecords:
             assert max(scales["personal"], scales["work_related"]) >= 50
 
     def test_every_course_present(self, db: DbSession) -> None:
-        assert set(_courses_by_client(db).values()) == set(demo.COURSES)
+        assert set(_courses_by_client(db).values()) == set(COURSES)
 
 
 def _metrics(loaded: DemoDb, db: DbSession) -> dict[Any, tuple[Client, ClientMetrics]]:
@@ -473,8 +476,8 @@ class TestTheDashboardTellsEachStory:
     def test_each_course_reads_as_designed(self, loaded: DemoDb, db: DbSession) -> None:
         courses = _courses_by_client(db)
         for client_id, (client, metrics) in _metrics(loaded, db).items():
-            course = demo.COURSES[courses[client_id]]
-            story = course.story if client.status == ClientStatus.ACTIVE else demo.Story()
+            course = COURSES[courses[client_id]]
+            story = course.story if client.status == ClientStatus.ACTIVE else Story()
             fired = {(f.code, f.level) for f in metrics.flags}
             assert story.flags <= fired, (client.display_name, course.name, fired)
             assert not fired - story.flags - story.tolerated, (client.display_name, fired)

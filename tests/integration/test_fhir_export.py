@@ -37,7 +37,7 @@ from practice_dashboard.models import (
     User,
 )
 from practice_dashboard.models.enums import Attendance, Modality, Role, SessionKind, Source, Zone
-from practice_dashboard.services.demo import practice as demo
+from practice_dashboard.services import demo
 from practice_dashboard.services.exchange import fhir as fx
 from practice_dashboard.services.records.measure import scored_fields
 from tests.builders import (

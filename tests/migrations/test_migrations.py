@@ -110,6 +110,29 @@ def test_upgrade_keeps_existing_rows(empty_engine: Engine) -> None:
     assert [tuple(row) for row in names] == [("C", "a@example.org")]
 
 
+def test_accounts_from_before_token_generations_start_at_generation_0(
+    empty_engine: Engine,
+) -> None:
+    """A user written at the revision before `token_generation` survives with generation 0."""
+    migrate.upgrade(empty_engine, "80eae5dfa212")  # login sessions and zone vocabulary
+    user_id = uuid.uuid4()
+    with empty_engine.begin() as connection:
+        connection.execute(
+            text(
+                'INSERT INTO "user" (id, email, full_name, role, password_hash, is_active, '
+                "failed_login_count, zone_vocabulary, version, created_at, updated_at) VALUES "
+                "(:id, 'b@example.org', 'B', 'coach', 'x', :t, 0, 'plain', 3, :now, :now)"
+            ),
+            {"id": _uuid_param(empty_engine, user_id), "t": True, "now": datetime.now(UTC)},
+        )
+    migrate.upgrade(empty_engine)
+    with empty_engine.connect() as connection:
+        rows = connection.execute(
+            text('SELECT email, zone_vocabulary, version, token_generation FROM "user"')
+        ).all()
+    assert [tuple(row) for row in rows] == [("b@example.org", "plain", 3, 0)]
+
+
 def _uuid_param(engine: Engine, value: uuid.UUID) -> object:
     # SQLAlchemy's Uuid stores 32 hex characters on SQLite and a native uuid on PostgreSQL.
     return value.hex if engine.dialect.name == "sqlite" else value

@@ -10,6 +10,9 @@ import pytest
 
 from practice_dashboard.config import Settings
 from practice_dashboard.security import (
+    TOKEN_ALGORITHM,
+    TOKEN_AUDIENCE,
+    AccessClaims,
     create_access_token,
     decode_access_token,
     hash_password,
@@ -47,20 +50,38 @@ class TestPasswords:
 class TestTokens:
     def test_round_trip(self, cfg: Settings) -> None:
         user_id = uuid.uuid4()
-        token = create_access_token(cfg, user_id, datetime.now(UTC))
-        assert decode_access_token(cfg, token) == user_id
+        token = create_access_token(cfg, user_id, datetime.now(UTC), generation=3)
+        assert decode_access_token(cfg, token) == AccessClaims(user_id=user_id, generation=3)
 
     def test_expired_token_is_refused(self, cfg: Settings) -> None:
         old = datetime.now(UTC) - timedelta(minutes=cfg.access_token_minutes + 1)
-        assert decode_access_token(cfg, create_access_token(cfg, uuid.uuid4(), old)) is None
+        token = create_access_token(cfg, uuid.uuid4(), old, generation=0)
+        assert decode_access_token(cfg, token) is None
 
     def test_token_signed_with_another_key_is_refused(self, cfg: Settings) -> None:
         other = cfg.model_copy(update={"secret_key": cfg.secret_key.__class__("v" * 40)})
-        token = create_access_token(other, uuid.uuid4(), datetime.now(UTC))
+        token = create_access_token(other, uuid.uuid4(), datetime.now(UTC), generation=0)
         assert decode_access_token(cfg, token) is None
 
     def test_unsigned_token_is_refused(self, cfg: Settings) -> None:
         token = jwt.encode({"sub": str(uuid.uuid4())}, key=None, algorithm="none")
+        assert decode_access_token(cfg, token) is None
+
+    @pytest.mark.parametrize("generation", [None, "0", True, 1.0], ids=repr)
+    def test_a_token_without_an_integer_generation_is_refused(
+        self, cfg: Settings, generation: object
+    ) -> None:
+        now = datetime.now(UTC)
+        claims: dict[str, object] = {
+            "sub": str(uuid.uuid4()),
+            "aud": TOKEN_AUDIENCE,
+            "iat": int(now.timestamp()),
+            "exp": int((now + timedelta(minutes=5)).timestamp()),
+            "typ": "access",
+        }
+        if generation is not None:
+            claims["gen"] = generation
+        token = jwt.encode(claims, cfg.secret_key.get_secret_value(), algorithm=TOKEN_ALGORITHM)
         assert decode_access_token(cfg, token) is None
 
 

@@ -9,11 +9,12 @@ from sqlalchemy import select
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
-from practice_dashboard.models import AuditEvent, Supervision, User
+from practice_dashboard.models import AuditEvent, LoginSession, Supervision, User
 from practice_dashboard.models.enums import Role
-from tests.builders import login_cookies, make_user, supervise
+from tests.builders import auth_headers, login_cookies, make_user, supervise
 from tests.conftest import QueryCounter
-from tests.web.test_caseload_page import Node, get, page, parse
+from tests.html import Node, parse
+from tests.web.test_caseload_page import get, page
 
 NEW_PASSWORD = "a long enough secret phrase"
 
@@ -32,7 +33,7 @@ def _post(
 def _account_rows(doc: Node) -> dict[str, list[str]]:
     table = doc.by_id("accounts-table").find("tbody")
     return {
-        tr.attrs["data-user"]: [td.text() for td in tr.find_all("td")]
+        tr.attrs["data-user"]: [td.words() for td in tr.find_all("td")]
         for tr in table.find_all("tr")
     }
 
@@ -53,7 +54,7 @@ class TestAccess:
             for url in ("/admin/users", f"/admin/users/{target.id}"):
                 response = get(api, db, settings, user, url)
                 assert response.status_code == 403, url
-                assert parse(response.text).find("h1").text() == "You do not have access to this"
+                assert parse(response.text).find("h1").words() == "You do not have access to this"
             response = _post(
                 api,
                 db,
@@ -126,7 +127,7 @@ class TestList:
         assert edit.attrs["href"] == f"/admin/users/{gone.id}"
         # The nav shows accounts, not the caseload.
         nav = doc.find("nav", aria_label="Main")
-        assert [a.text() for a in nav.find_all("a")] == ["Accounts", "Audit log", "Settings"]
+        assert [a.words() for a in nav.find_all("a")] == ["Accounts", "Audit log", "Settings"]
 
     def test_fixed_number_of_queries(
         self, api: TestClient, db: DbSession, settings: Settings, queries: QueryCounter
@@ -174,7 +175,7 @@ class TestCreate:
         assert response.headers["location"] == f"/admin/users?created={created.id}"
         assert [e.entity_id for e in _audited(db, "create", "user")] == [str(created.id)]
         doc = page(api, db, settings, admin, response.headers["location"])
-        assert doc.by_id("created-notice").text() == (
+        assert doc.by_id("created-notice").words() == (
             "Account created for New Person (new.person@example.org)."
         )
 
@@ -200,7 +201,7 @@ class TestCreate:
         email = form.find("input", name="email")
         assert email.attrs["value"] == "not-an-email"
         assert email.attrs["aria-invalid"] == "true"
-        assert form.by_id(email.attrs["aria-describedby"]).text().startswith("Enter an e-mail")
+        assert form.by_id(email.attrs["aria-describedby"]).words().startswith("Enter an e-mail")
         assert form.find("input", name="full_name").attrs["value"] == "Kept <Name>"
         assert "aria-invalid" not in form.find("input", name="full_name").attrs
         assert (
@@ -212,7 +213,7 @@ class TestCreate:
         password = form.find("input", name="password")
         assert "value" not in password.attrs  # never echoed
         assert "short" not in response.text
-        assert form.by_id("password-error").text().startswith("Use at least 12 characters")
+        assert form.by_id("password-error").words().startswith("Use at least 12 characters")
         assert _audited(db, "create", "user") == []
 
     def test_a_taken_email_and_a_blank_role(
@@ -234,7 +235,7 @@ class TestCreate:
             },
         )
         assert response.status_code == 422
-        assert parse(response.text).by_id("email-error").text() == (
+        assert parse(response.text).by_id("email-error").words() == (
             "An account with this e-mail already exists."
         )
         response = _post(
@@ -247,8 +248,8 @@ class TestCreate:
         )
         assert response.status_code == 422
         doc = parse(response.text)
-        assert doc.by_id("role-error").text() == "Choose a role."
-        assert doc.by_id("full_name-error").text().startswith("Enter a name")
+        assert doc.by_id("role-error").words() == "Choose a role."
+        assert doc.by_id("full_name-error").words().startswith("Enter a name")
 
 
 class TestEdit:
@@ -288,7 +289,7 @@ class TestEdit:
         db.refresh(person)
         assert (person.full_name, person.role, person.version) == ("New Name", Role.SUPERVISOR, 2)
         doc = page(api, db, settings, admin, f"{url}?saved=1")
-        assert doc.find("p", role="status").text() == "Changes saved."
+        assert doc.find("p", role="status").words() == "Changes saved."
 
         form = self._form(doc)
         del form["is_active"]  # an unticked checkbox is not sent
@@ -298,6 +299,34 @@ class TestEdit:
         assert len(_audited(db, "update", "user")) == 2
         # A deactivated account cannot use the dashboard any more.
         assert get(api, db, settings, person, "/").status_code == 303
+
+    def test_deactivating_ends_every_login_and_older_token_for_good(
+        self, api: TestClient, db: DbSession, settings: Settings
+    ) -> None:
+        admin = make_user(db, settings, Role.ADMIN)
+        person = make_user(db, settings, full_name="Leaving")
+        headers = auth_headers(settings, person)
+        cookies, _ = login_cookies(db, settings, person)
+        db.commit()
+        url = f"/admin/users/{person.id}"
+        form = {"full_name": "Leaving", "role": "therapist", "version": "1"}
+        assert _post(api, db, settings, admin, url, form).status_code == 303  # deactivated
+        # Ended on the server in the same change, before the person makes another request.
+        db.expire_all()
+        logins = db.scalars(select(LoginSession).where(LoginSession.user_id == person.id)).all()
+        assert [login.ended_at is not None for login in logins] == [True]
+        reactivate = {**form, "version": "2", "is_active": "on"}
+        assert _post(api, db, settings, admin, url, reactivate).status_code == 303
+        db.refresh(person)
+        assert person.is_active is True
+        # Reactivated, yet the browser login and the API token from before stay dead.
+        api.cookies.clear()
+        api.cookies.update(cookies)
+        response = api.get("/settings", follow_redirects=False)
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/login")
+        api.cookies.clear()
+        assert api.get("/api/v1/me", headers=headers).status_code == 401
 
     def test_a_stale_version_is_a_clear_conflict(
         self, api: TestClient, db: DbSession, settings: Settings
@@ -318,12 +347,12 @@ class TestEdit:
         assert response.status_code == 409
         doc = parse(response.text)
         conflict = doc.by_id("conflict")
-        assert "Someone else changed this account" in conflict.text()
-        assert "Your changes were not saved" in conflict.text()
+        assert "Someone else changed this account" in conflict.words()
+        assert "Your changes were not saved" in conflict.words()
         stored = dict(
             zip(
-                [dt.text() for dt in conflict.find_all("dt")],
-                [dd.text() for dd in conflict.find_all("dd")],
+                [dt.words() for dt in conflict.find_all("dt")],
+                [dd.words() for dd in conflict.find_all("dd")],
                 strict=True,
             )
         )
@@ -348,7 +377,7 @@ class TestEdit:
         response = _post(api, db, settings, admin, url, {**form, "full_name": ""})
         assert response.status_code == 422
         doc = parse(response.text)
-        assert doc.by_id("full_name-error").text().startswith("Enter a name")
+        assert doc.by_id("full_name-error").words().startswith("Enter a name")
         assert self._form(doc)["version"] == "1"
 
     def test_an_admin_cannot_lock_themselves_out(
@@ -361,7 +390,7 @@ class TestEdit:
                 api, db, settings, admin, url, {"full_name": "Me", "version": "1", **change}
             )
             assert response.status_code == 422
-            assert "ask another admin" in parse(response.text).find("p", role="alert").text()
+            assert "ask another admin" in parse(response.text).find("p", role="alert").words()
         db.refresh(admin)
         assert (admin.role, admin.is_active) == (Role.ADMIN, True)
 
@@ -383,9 +412,9 @@ class TestSupervisionLinks:
         assert response.headers["location"] == "/admin/users?done=linked"
         assert db.scalars(select(Supervision)).one().supervisee_id == worker.id
         doc = page(api, db, settings, admin, response.headers["location"])
-        assert doc.find("p", role="status").text() == "Supervision link added."
+        assert doc.find("p", role="status").words() == "Supervision link added."
         item = doc.by_id("links").find("li", data_supervisor=str(boss.id))
-        assert item.find("span").text() == "Sue Supervisor supervises Cole Coach"
+        assert item.find("span").words() == "Sue Supervisor supervises Cole Coach"
         remove = item.find("form")
         assert remove.attrs["action"] == "/admin/supervision/remove"
 
@@ -424,7 +453,7 @@ class TestSupervisionLinks:
         for data, error_id, message in cases:
             response = _post(api, db, settings, admin, "/admin/supervision", data)
             assert response.status_code == 422, data
-            assert parse(response.text).by_id(error_id).text() == message
+            assert parse(response.text).by_id(error_id).words() == message
         assert db.scalars(select(Supervision)).all() == []
 
     def test_removing_a_missing_link_is_a_404(

@@ -19,8 +19,9 @@ from practice_dashboard.models.enums import Role
 from practice_dashboard.services.reports import audit_log
 from tests.builders import make_client, make_user, supervise
 from tests.conftest import QueryCounter
+from tests.html import Node, parse
 from tests.integration.test_audit_log import FINGERPRINT, add_event
-from tests.web.test_caseload_page import Node, get, page, parse
+from tests.web.test_caseload_page import get, page
 
 # Noon in the practice's zone on a fixed day, so local days in filters are unambiguous.
 DAY = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -107,17 +108,17 @@ class TestAccess:
     ) -> None:
         doc = page(api, db, settings, office.admin, "/audit")
         assert shown(office, doc) == ids(office, *office.events)
-        text = doc.text()
+        text = doc.words()
         assert "Zed Quill" not in text
         assert "Yara Vell" not in text
         assert "phq9" not in text
         row = event_rows(doc)[str(office.events["ack"].id)]
         cells = row.find_all("td")
-        assert cells[4].text() == str(office.client.id)[:8] + "…"
-        assert cells[5].text() == audit_log.WITHHELD
+        assert cells[4].words() == str(office.client.id)[:8] + "…"
+        assert cells[5].words() == audit_log.WITHHELD
         # Admins filter by client id in a text box (no list of client names).
         assert doc.by_id("f-client").tag == "input"
-        assert "Every read of a client's record" in doc.by_id("audit-scope").text()
+        assert "Every read of a client's record" in doc.by_id("audit-scope").words()
 
     def test_practitioner_sees_own_clients_by_name(
         self, api: TestClient, db: DbSession, settings: Settings, office: Office
@@ -126,18 +127,18 @@ class TestAccess:
         assert shown(office, doc) == ids(office, "owner_reads", "supervisor_reads", "ack")
         row = event_rows(doc)[str(office.events["supervisor_reads"].id)]
         cells = row.find_all("td")
-        assert cells[1].text() == "Sam Supervisor"
+        assert cells[1].words() == "Sam Supervisor"
         link = cells[4].find("a")
-        assert link.text() == "Zed Quill"
+        assert link.words() == "Zed Quill"
         assert link.attrs["href"] == f"/clients/{office.client.id}"
-        assert cells[6].text() == ""  # someone else's IP is not shown
+        assert cells[6].words() == ""  # someone else's IP is not shown
         ack = event_rows(doc)[str(office.events["ack"].id)].find_all("td")
-        assert ack[5].text() == FINGERPRINT
-        assert "(you)" in ack[1].text()
-        assert "Yara Vell" not in doc.text()
-        options = {o.text() for o in doc.by_id("f-actor").find_all("option")}
+        assert ack[5].words() == FINGERPRINT
+        assert "(you)" in ack[1].words()
+        assert "Yara Vell" not in doc.words()
+        options = {o.words() for o in doc.by_id("f-actor").find_all("option")}
         assert options == {"Anyone", "Olu Owner (you)", "Sam Supervisor"}
-        clients = {o.text() for o in doc.by_id("f-client").find_all("option")}
+        clients = {o.words() for o in doc.by_id("f-client").find_all("option")}
         assert clients == {"Any", "Zed Quill"}
 
     def test_supervisor_does_not_see_supervisees_events(
@@ -146,7 +147,7 @@ class TestAccess:
         doc = page(api, db, settings, office.supervisor, "/audit")
         assert shown(office, doc) == ids(office, "supervisor_reads")
         row = event_rows(doc)[str(office.events["supervisor_reads"].id)]
-        assert row.find_all("td")[6].text() == "10.1.1.1"  # their own action
+        assert row.find_all("td")[6].words() == "10.1.1.1"  # their own action
 
 
 class TestFilters:
@@ -157,10 +158,10 @@ class TestFilters:
         doc = page(api, db, settings, office.owner, url)
         assert set(event_rows(doc)) == ids(office, "owner_reads", "supervisor_reads")
         selected = doc.by_id("f-client").find("option", selected="")
-        assert selected.text() == "Zed Quill"
+        assert selected.words() == "Zed Quill"
         assert doc.by_id("f-action").attrs["value"] == "read"
-        assert "2 of 2 events matching the filters" in doc.by_id("result-line").text()
-        assert any(a.text() == "Clear" for a in doc.find_all("a", href="/audit"))
+        assert "2 of 2 events matching the filters" in doc.by_id("result-line").words()
+        assert any(a.words() == "Clear" for a in doc.find_all("a", href="/audit"))
 
     def test_actor(
         self, api: TestClient, db: DbSession, settings: Settings, office: Office
@@ -187,12 +188,25 @@ class TestFilters:
         )
         assert response.status_code == 422
         doc = parse(response.text)
-        assert doc.by_id("f-client-error").text() == "Choose from the list, or paste a full id."
-        assert doc.by_id("f-end-error").text() == "The last day must not be before the first day."
+        assert doc.by_id("f-client-error").words() == "Choose from the list, or paste a full id."
+        assert doc.by_id("f-end-error").words() == "The last day must not be before the first day."
         assert doc.by_id("f-client").attrs["aria-invalid"] == "true"
         assert event_rows(doc) == {}
         assert not doc.find_all(id="csv-link")
         bad_csv = get(api, db, settings, office.owner, "/audit/export.csv?start=yesterday")
+        assert bad_csv.status_code == 422
+
+    @pytest.mark.parametrize("query", ["end=9999-12-31", "start=0001-01-01&end=0001-01-02"])
+    def test_a_far_day_is_a_field_error(
+        self, api: TestClient, db: DbSession, settings: Settings, office: Office, query: str
+    ) -> None:
+        # "end=9999-12-31" was a 500 (OverflowError: the range ends the next day).
+        response = get(api, db, settings, office.owner, f"/audit?{query}")
+        assert response.status_code == 422
+        doc = parse(response.text)
+        assert doc.by_id("f-end-error").words() == "Use a date between 1900-01-01 and 2100-12-31."
+        assert event_rows(doc) == {}
+        bad_csv = get(api, db, settings, office.owner, f"/audit/export.csv?{query}")
         assert bad_csv.status_code == 422
 
 
@@ -235,7 +249,7 @@ class TestCsvAndPaging:
         assert len(rows) == 50
         times = [r.find("time").attrs["datetime"] for r in rows]
         assert times == sorted(times, reverse=True)
-        assert "1–50 of 60 events" in first.by_id("result-line").text()
+        assert "1–50 of 60 events" in first.by_id("result-line").words()
         older = first.find("a", rel="next").attrs["href"]
         assert parse_qs(urlsplit(older).query) == {"entity": ["session"], "page": ["2"]}
         second = page(api, db, settings, office.owner, older)

@@ -1,15 +1,12 @@
 """The caseload page: rows and figures, filters, sorting, search, paging, chips, load, queries.
 
-Pages are read as a DOM (a small html.parser tree, `parse`), not by substring, so a test
-checks what a person or a screen reader would meet. The other page tests import it from here.
+Pages are read as a DOM (`tests.html.parse`), not by substring, so a test checks what a person
+or a screen reader would meet. The other page tests import `page` and `get` from here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -23,9 +20,9 @@ from practice_dashboard.app import create_app
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.domain.facts import ClientFacts, EpisodeFact
+from practice_dashboard.domain.windows import weekly_recovery
 from practice_dashboard.models import Client, ClientSummary, User
 from practice_dashboard.models.enums import Attendance, ClientStatus, Role, Zone
-from practice_dashboard.services.analytics.summary import weekly_recovery
 from practice_dashboard.web.sparkline import sparkline
 from tests.builders import (
     login_cookies,
@@ -38,109 +35,11 @@ from tests.builders import (
     supervise,
 )
 from tests.conftest import QueryCounter
+from tests.html import Node, parse
 
 # --------------------------------------------------------------------------------------------
-# A small DOM
+# Pages, read as a DOM (tests/html.py)
 # --------------------------------------------------------------------------------------------
-
-_VOID = {
-    "area",
-    "base",
-    "br",
-    "col",
-    "embed",
-    "hr",
-    "img",
-    "input",
-    "link",
-    "meta",
-    "source",
-    "wbr",
-}
-
-
-@dataclass
-class Node:
-    tag: str
-    attrs: dict[str, str]
-    children: list[Node | str] = field(default_factory=list)
-
-    @property
-    def classes(self) -> set[str]:
-        return set(self.attrs.get("class", "").split())
-
-    def text(self) -> str:
-        """The element's text with whitespace collapsed, as a person reads it."""
-        parts: list[str] = []
-
-        def walk(node: Node) -> None:
-            for child in node.children:
-                if isinstance(child, str):
-                    parts.append(child)
-                else:
-                    walk(child)
-
-        walk(self)
-        return " ".join("".join(parts).split())
-
-    def iter(self) -> Iterator[Node]:
-        for child in self.children:
-            if isinstance(child, Node):
-                yield child
-                yield from child.iter()
-
-    def find_all(
-        self, tag: str | None = None, *, cls: str | None = None, **attrs: str
-    ) -> list[Node]:
-        """Descendants by tag, class and attributes (`data_client=` means `data-client`)."""
-        wanted = {k.replace("_", "-"): v for k, v in attrs.items()}
-        return [
-            n
-            for n in self.iter()
-            if (tag is None or n.tag == tag)
-            and (cls is None or cls in n.classes)
-            and all(n.attrs.get(k) == v for k, v in wanted.items())
-        ]
-
-    def find(self, tag: str | None = None, *, cls: str | None = None, **attrs: str) -> Node:
-        found = self.find_all(tag, cls=cls, **attrs)
-        assert found, f"no <{tag or '*'}> with class={cls} {attrs}"
-        return found[0]
-
-    def by_id(self, element_id: str) -> Node:
-        return self.find(id=element_id)
-
-
-class _TreeBuilder(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.root = Node("#document", {})
-        self.stack = [self.root]
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        node = Node(tag, {k: v if v is not None else "" for k, v in attrs})
-        self.stack[-1].children.append(node)
-        if tag not in _VOID:
-            self.stack.append(node)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.stack[-1].children.append(Node(tag, {k: v or "" for k, v in attrs}))
-
-    def handle_endtag(self, tag: str) -> None:
-        for i in range(len(self.stack) - 1, 0, -1):
-            if self.stack[i].tag == tag:
-                del self.stack[i:]
-                return
-
-    def handle_data(self, data: str) -> None:
-        self.stack[-1].children.append(data)
-
-
-def parse(html: str) -> Node:
-    builder = _TreeBuilder()
-    builder.feed(html)
-    builder.close()
-    return builder.root
 
 
 def page(api: TestClient, db: DbSession, settings: Settings, user: User, url: str) -> Node:
@@ -208,16 +107,11 @@ def rows(doc: Node) -> list[Node]:
 def names(doc: Node) -> list[str]:
     if not doc.find_all(id="caseload-table"):
         return []
-    return [row.find("a", cls="client-name").text() for row in rows(doc)]
+    return [row.find("a", cls="client-name").words() for row in rows(doc)]
 
 
 def row_of(doc: Node, client: Client) -> Node:
     return doc.by_id("caseload-table").find("tr", data_client=str(client.id))
-
-
-def own_text(node: Node) -> str:
-    """The element's own words, without those of its child elements (a chip's flag name)."""
-    return " ".join("".join(c for c in node.children if isinstance(c, str)).split())
 
 
 # --------------------------------------------------------------------------------------------
@@ -236,24 +130,24 @@ class TestRowsAndFigures:
         doc = page(api, db, settings, owner, "/")
 
         assert sorted(names(doc)) == ["Ada Example", "Bo Quiet"]
-        assert other.display_name not in doc.text()
+        assert other.display_name not in doc.words()
         row = row_of(doc, client)
         assert row.find("a", cls="client-name").attrs["href"] == f"/clients/{client.id}"
         cells = row.find_all("td")
         tz = settings.timezone
         now = _now()
-        assert cells[1].text() == "Active"
-        assert cells[2].text() == (now - timedelta(days=3)).astimezone(tz).strftime("%d %b %Y")
+        assert cells[1].words() == "Active"
+        assert cells[2].words() == (now - timedelta(days=3)).astimezone(tz).strftime("%d %b %Y")
         next_at = (now + timedelta(days=4)).astimezone(tz).strftime("%a %d %b, %H:%M")
-        assert cells[3].text() == next_at
+        assert cells[3].words() == next_at
         recovery = row.find("td", cls="recovery-cell")
-        assert recovery.find(cls="recovery-median").text() == "40 min"
+        assert recovery.find(cls="recovery-median").words() == "40 min"
         direction = recovery.find("span", cls="direction")
         assert direction.attrs["data-direction"] == "improving"
-        assert direction.text() == "↓ improving"
+        assert direction.words() == "↓ improving"
         # The arrow is decoration; the word carries the meaning for screen readers.
         assert direction.find("span").attrs["aria-hidden"] == "true"
-        assert cells[5].text() == "50%"
+        assert cells[5].words() == "50%"
 
         spark = recovery.find("svg")
         assert spark.attrs["role"] == "img"
@@ -262,8 +156,8 @@ class TestRowsAndFigures:
         assert spark.find_all("polyline") or spark.find_all("circle")
 
         quiet_row = row_of(doc, quiet)
-        assert quiet_row.find(cls="recovery-median").text() == "—"
-        assert quiet_row.find("span", cls="direction").text() == "not enough data"
+        assert quiet_row.find(cls="recovery-median").words() == "—"
+        assert quiet_row.find("span", cls="direction").words() == "not enough data"
         assert "No recovered activation episodes" in quiet_row.find("svg").attrs["aria-label"]
 
     def test_a_hostile_name_is_text(
@@ -274,8 +168,8 @@ class TestRowsAndFigures:
         client = calm_client(db, owner, display_name=hostile)
         response = get(api, db, settings, owner, "/")
         doc = parse(response.text)
-        assert row_of(doc, client).find("a", cls="client-name").text() == hostile
-        assert all("alert(1)" not in s.text() for s in doc.find_all("script"))
+        assert row_of(doc, client).find("a", cls="client-name").words() == hostile
+        assert all("alert(1)" not in s.words() for s in doc.find_all("script"))
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text
 
     def test_admins_go_to_accounts(
@@ -302,15 +196,15 @@ class TestFlags:
         chip = row_of(doc, client).find("span", cls="chip", data_flag="safety")
         assert "alert-level" in chip.classes
         assert chip.attrs["tabindex"] == "0"
-        assert chip.text().startswith("Safety · alert")
+        assert chip.words().startswith("Safety · alert")
         tip = doc.by_id(chip.attrs["aria-describedby"])
         assert tip.attrs["role"] == "tooltip"
         assert tip in chip.find_all(cls="tip")
-        assert tip.find(cls="tip-lead").text() == "Check-in suggested, because:"
-        reasons = [r.text() for r in tip.find_all(cls="tip-reason")]
+        assert tip.find(cls="tip-lead").words() == "Check-in suggested, because:"
+        reasons = [r.words() for r in tip.find_all(cls="tip-reason")]
         assert reasons
         assert any("PHQ-9" in r for r in reasons)
-        assert tip.find(cls="tip-suggestion").text().startswith("Next step:")
+        assert tip.find(cls="tip-suggestion").words().startswith("Next step:")
 
     def test_filter_by_flag_and_level(
         self, api: TestClient, db: DbSession, settings: Settings
@@ -340,10 +234,10 @@ class TestFlags:
         seen: dict[str, str] = {}
         for client in (quiet, alert):
             chips = row_of(caseload, client).find_all("span", cls="chip")
-            on_caseload = {chip.attrs["data-flag"]: own_text(chip) for chip in chips}
+            on_caseload = {chip.attrs["data-flag"]: chip.own_words() for chip in chips}
             client_page = page(api, db, settings, owner, f"/clients/{client.id}")
             on_client_page = {
-                card.attrs["data-flag"]: own_text(card.find("h3", cls="flag-title"))
+                card.attrs["data-flag"]: card.find("h3", cls="flag-title").own_words()
                 for card in client_page.by_id("flags").find_all("article", cls="flag")
             }
             assert on_caseload == on_client_page
@@ -364,7 +258,7 @@ class TestFilteringSortingPaging:
         ]
         doc = page(api, db, settings, owner, "/?search=%25")  # a literal %, not a wildcard
         assert names(doc) == []
-        assert doc.by_id("result-line").text() == "No clients match these filters."
+        assert doc.by_id("result-line").words() == "No clients match these filters."
         form = doc.find("form", role="search")
         assert form.attrs["method"] == "get"
         assert form.find("input", name="search").attrs["value"] == "%"
@@ -410,7 +304,7 @@ class TestFilteringSortingPaging:
             calm_client(db, owner, display_name=f"Person {i:02d}")
         doc = page(api, db, settings, owner, "/?sort=name&per_page=25")
         assert len(rows(doc)) == 25
-        assert doc.by_id("result-line").text().startswith("1–25 of 27 clients")
+        assert doc.by_id("result-line").words().startswith("1–25 of 27 clients")
         pager = doc.find("nav", aria_label="Pages")
         next_link = pager.find("a", rel="next").attrs["href"]
         assert next_link == "?sort=name&page=2&per_page=25"
@@ -430,7 +324,7 @@ class TestPanels:
         doc = page(api, db, settings, owner, "/")
         load = doc.by_id("own-load")
         figures = {
-            dd.attrs["data-figure"]: dd.text()
+            dd.attrs["data-figure"]: dd.words()
             for dd in load.find_all("dd")
             if "data-figure" in dd.attrs
         }
@@ -442,12 +336,12 @@ class TestPanels:
         }
         # One of two active clients has an alert: above the 30% the practice allows.
         flag = load.find(cls="load-flag")
-        assert flag.find("p").text().startswith("Check-in suggested")
-        assert "1 of 2 active clients (50%) have an alert" in flag.find("ul").text()
+        assert flag.find("p").words().startswith("Check-in suggested")
+        assert "1 of 2 active clients (50%) have an alert" in flag.find("ul").words()
 
         directions = doc.by_id("directions")
         counts = {
-            d.attrs["data-direction"]: d.text()
+            d.attrs["data-direction"]: d.words()
             for d in directions.find_all("dd")
             if "data-direction" in d.attrs
         }
@@ -457,7 +351,7 @@ class TestPanels:
             "worsening": "0",
             "insufficient_data": "1",
         }
-        assert "Active clients you can see (2)" in directions.text()
+        assert "Active clients you can see (2)" in directions.words()
 
     def test_calm_load_says_so(self, api: TestClient, db: DbSession, settings: Settings) -> None:
         owner = make_user(db, settings)
@@ -465,7 +359,7 @@ class TestPanels:
         load = page(api, db, settings, owner, "/").by_id("own-load")
         assert not load.find_all(cls="load-flag")
         assert (
-            load.find(cls="load-ok").text()
+            load.find(cls="load-ok").words()
             == "Within the practice's limits on every measure above."
         )
 
@@ -480,7 +374,7 @@ class TestPanels:
         calm_client(db, make_user(db, settings), display_name="Stranger")
         doc = page(api, db, settings, supervisor, "/?sort=name")
         assert names(doc) == ["Own Client", "Their Client"]
-        assert row_of(doc, theirs).find_all("td")[1].text() == "Tess Therapist"
+        assert row_of(doc, theirs).find_all("td")[1].words() == "Tess Therapist"
         filtered = page(api, db, settings, supervisor, f"/?practitioner={supervisee.id}")
         assert names(filtered) == ["Their Client"]
 
@@ -509,10 +403,10 @@ class TestStale:
             doc = page(api, db, settings, owner, "/")
         assert (
             doc.by_id("stale-notice")
-            .text()
+            .words()
             .startswith("Figures for 1 client are waiting to be brought up to date")
         )
-        assert row_of(doc, old).find(cls="as-of").text() == f"figures from {yesterday:%d %b}"
+        assert row_of(doc, old).find(cls="as-of").words() == f"figures from {yesterday:%d %b}"
         assert len(doc.find_all(cls="as-of")) == 1
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from html.parser import HTMLParser
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +16,7 @@ from sqlalchemy import insert, select
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
+from practice_dashboard.domain.periods import OUT_OF_RANGE, UNREADABLE
 from practice_dashboard.models import (
     Annotation,
     AuditEvent,
@@ -43,86 +43,14 @@ from tests.builders import (
     supervise,
 )
 from tests.conftest import QueryCounter
+from tests.html import Node, parse
 
 SCRIPT = "<script>alert(1)</script>"
 CHART_BUDGET_BYTES = 400 * 1024
 
 # --------------------------------------------------------------------------------------------
-# A small DOM from the standard library's HTML parser (assert by structure, not substrings)
+# Pages, read as a DOM (tests/html.py)
 # --------------------------------------------------------------------------------------------
-
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
-
-
-@dataclass
-class Node:
-    tag: str
-    attrs: dict[str, str]
-    children: list[Node | str] = field(default_factory=list)
-
-    @property
-    def text(self) -> str:
-        return "".join(c if isinstance(c, str) else c.text for c in self.children)
-
-    def words(self) -> str:
-        return " ".join(self.text.split())
-
-    def iter(self) -> Any:
-        for child in self.children:
-            if isinstance(child, Node):
-                yield child
-                yield from child.iter()
-
-    def find_all(self, tag: str | None = None, **attrs: str) -> list[Node]:
-        def matches(node: Node) -> bool:
-            if tag is not None and node.tag != tag:
-                return False
-            return all(
-                node.attrs.get(k.rstrip("_").replace("_", "-")) == v for k, v in attrs.items()
-            )
-
-        return [n for n in self.iter() if matches(n)]
-
-    def find(self, tag: str | None = None, **attrs: str) -> Node | None:
-        found = self.find_all(tag, **attrs)
-        return found[0] if found else None
-
-    def one(self, tag: str | None = None, **attrs: str) -> Node:
-        found = self.find_all(tag, **attrs)
-        assert len(found) == 1, f"expected one <{tag} {attrs}>, found {len(found)}"
-        return found[0]
-
-
-class _Builder(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.root = Node("#document", {})
-        self.stack = [self.root]
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        node = Node(tag, {k: v or "" for k, v in attrs})
-        self.stack[-1].children.append(node)
-        if tag not in VOID:
-            self.stack.append(node)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.stack[-1].children.append(Node(tag, {k: v or "" for k, v in attrs}))
-
-    def handle_endtag(self, tag: str) -> None:
-        for i in range(len(self.stack) - 1, 0, -1):
-            if self.stack[i].tag == tag:
-                del self.stack[i:]
-                return
-
-    def handle_data(self, data: str) -> None:
-        self.stack[-1].children.append(data)
-
-
-def dom(html: str) -> Node:
-    builder = _Builder()
-    builder.feed(html)
-    builder.close()
-    return builder.root
 
 
 def charts_of(page: Node) -> dict[str, dict[str, Any]]:
@@ -328,11 +256,11 @@ class TestAccess:
         response = api.get(f"/clients/{rich.client.id}")
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/html")
-        page = dom(response.text)
+        page = parse(response.text)
         assert page.one("h1").words() == rich.client.display_name
         forms = [f for f in page.find_all("form") if "/acknowledge" in f.attrs.get("action", "")]
         assert forms, "the owner can acknowledge flags"
-        assert all(f.find("input", name="csrf_token") is not None for f in forms)
+        assert all(f.find_all("input", name="csrf_token") for f in forms)
         # the read is audited
         events = db.scalars(select(AuditEvent).where(AuditEvent.client_id == rich.client.id)).all()
         assert any(e.action == "read" and e.entity == "client" for e in events)
@@ -346,7 +274,7 @@ class TestAccess:
         csrf = login(api, db, settings, supervisor)
         response = api.get(f"/clients/{rich.client.id}")
         assert response.status_code == 200
-        page = dom(response.text)
+        page = parse(response.text)
         flags = page.one("section", id="flags")
         assert flags.find_all("article"), "the supervisor still sees the flags"
         main = page.one("main")
@@ -392,7 +320,7 @@ class TestContent:
     ) -> None:
         rich = make_rich_client(db, settings)
         login(api, db, settings, rich.owner)
-        page = dom(api.get(f"/clients/{rich.client.id}").text)
+        page = parse(api.get(f"/clients/{rich.client.id}").text)
         charts = charts_of(page)
         expected = {
             "chart-episodes",
@@ -418,7 +346,7 @@ class TestContent:
     ) -> None:
         rich = make_rich_client(db, settings)
         login(api, db, settings, rich.owner)
-        figure = charts_of(dom(api.get(f"/clients/{rich.client.id}").text))["chart-recovery"]
+        figure = charts_of(parse(api.get(f"/clients/{rich.client.id}").text))["chart-recovery"]
         names = [t["name"] for t in figure["data"]]
         assert any(n.startswith("Rolling median of 5") for n in names)
         rolling = next(t for t in figure["data"] if t["name"].startswith("Rolling median"))
@@ -434,7 +362,7 @@ class TestContent:
     ) -> None:
         rich = make_rich_client(db, settings)
         login(api, db, settings, rich.owner)
-        charts = charts_of(dom(api.get(f"/clients/{rich.client.id}").text))
+        charts = charts_of(parse(api.get(f"/clients/{rich.client.id}").text))
         x = local_x(settings, rich.annotation_at)
         for chart_id, figure in charts.items():
             layout = figure["layout"]
@@ -454,7 +382,7 @@ class TestContent:
         login(api, db, settings, owner)
         response = api.get(f"/clients/{client.id}")
         assert response.status_code == 200
-        page = dom(response.text)
+        page = parse(response.text)
         figures = {li.attrs["data-figure"]: li for li in page.find_all("li", class_="figure")}
         assert set(figures) >= {
             "recovery",
@@ -479,7 +407,7 @@ class TestContent:
         rich = make_rich_client(db, settings)
         rich.owner.zone_vocabulary = "polyvagal"
         login(api, db, settings, rich.owner)
-        figure = charts_of(dom(api.get(f"/clients/{rich.client.id}").text))["chart-states"]
+        figure = charts_of(parse(api.get(f"/clients/{rich.client.id}").text))["chart-states"]
         names = {t["name"] for t in figure["data"]}
         assert {"ventral (observed)", "sympathetic (observed)", "dorsal (observed)"} <= names
 
@@ -489,14 +417,34 @@ class TestContent:
         rich = make_rich_client(db, settings)
         login(api, db, settings, rich.owner)
         start = (_now() - timedelta(days=20)).date().isoformat()
-        page = dom(api.get(f"/clients/{rich.client.id}?start={start}").text)
+        page = parse(api.get(f"/clients/{rich.client.id}?start={start}").text)
         assert page.one("input", id="period-start").attrs["value"] == start
         figure = charts_of(page)["chart-episodes"]
         assert figure["layout"]["xaxis"]["range"][0].startswith(start)
         response = api.get(f"/clients/{rich.client.id}?start=yesterday")
         assert response.status_code == 200
-        alert = dom(response.text).one("p", role="alert").words()
+        alert = parse(response.text).one("p", role="alert").words()
         assert "could not be read" in alert
+
+    @pytest.mark.parametrize(
+        ("query", "message"),
+        [
+            ("end=9999-12-31", "end: " + OUT_OF_RANGE),  # was a 500 (OverflowError)
+            ("end=0001-01-01", "end: " + OUT_OF_RANGE),  # was a 500 (OverflowError)
+            ("start=1000-01-01&end=1001-01-01", "start: " + OUT_OF_RANGE),
+            ("start=2026-02-30", "start: " + UNREADABLE),
+        ],
+    )
+    def test_a_far_or_impossible_date_is_a_form_error_with_the_parsers_words(
+        self, api: TestClient, db: DbSession, settings: Settings, query: str, message: str
+    ) -> None:
+        rich = make_rich_client(db, settings)
+        login(api, db, settings, rich.owner)
+        response = api.get(f"/clients/{rich.client.id}?{query}")
+        assert response.status_code == 200
+        alert = parse(response.text).one("p", role="alert").words()
+        assert message in alert
+        assert "Showing the last 6 months" in alert
 
 
 class TestEscaping:
@@ -507,7 +455,7 @@ class TestEscaping:
         login(api, db, settings, rich.owner)
         response = api.get(f"/clients/{rich.client.id}")
         assert response.status_code == 200
-        page = dom(response.text)
+        page = parse(response.text)
         assert page.one("h1").words() == SCRIPT
         assert SCRIPT in page.one("title").text
         # Every executable script is an empty <script src>: the name ran nowhere.
@@ -550,7 +498,7 @@ class TestAcknowledge:
     ) -> None:
         rich = make_rich_client(db, settings)
         login(api, db, settings, rich.owner)
-        page = dom(api.get(f"/clients/{rich.client.id}").text)
+        page = parse(api.get(f"/clients/{rich.client.id}").text)
         safety = _flag_article(page, "safety")
         chip = safety.one("span", class_="chip alert-level")
         assert chip.words() == "alert"
@@ -569,7 +517,7 @@ class TestAcknowledge:
     ) -> None:
         rich = make_rich_client(db, settings)
         csrf = login(api, db, settings, rich.owner)
-        page = dom(api.get(f"/clients/{rich.client.id}").text)
+        page = parse(api.get(f"/clients/{rich.client.id}").text)
         form = _flag_article(page, "safety").one("form")
         fingerprint = form.one("input", name="fingerprint").attrs["value"]
         response = api.post(
@@ -581,8 +529,8 @@ class TestAcknowledge:
         assert response.headers["location"].startswith(f"/clients/{rich.client.id}?")
         ack = db.scalars(select(FlagAcknowledgement)).one()
         assert (ack.code, ack.note) == ("safety", "Called; safe plan.")
-        page = dom(api.get(response.headers["location"]).text)
-        assert page.find("article", id="flag-safety") is None
+        page = parse(api.get(response.headers["location"]).text)
+        assert not page.find_all("article", id="flag-safety")
         quiet = page.one("details", class_="quiet-flags")
         assert "Called; safe plan." in quiet.words()
         assert rich.owner.full_name in quiet.words()
@@ -598,7 +546,7 @@ class TestAcknowledge:
             data={"csrf_token": csrf, "note": "   "},
         )
         assert response.status_code == 422
-        article = _flag_article(dom(response.text), "safety")
+        article = _flag_article(parse(response.text), "safety")
         textarea = article.one("textarea", name="note")
         assert textarea.attrs["aria-invalid"] == "true"
         error = article.one("p", class_="field-error")
@@ -621,7 +569,7 @@ class TestAcknowledge:
             },
         )
         assert response.status_code == 409
-        page = dom(response.text)
+        page = parse(response.text)
         assert "changed since" in page.one("section", id="flags").one("p", role="alert").words()
         assert _flag_article(page, "safety").one("textarea").text == "my note"
         assert db.scalars(select(FlagAcknowledgement)).all() == []
@@ -680,7 +628,7 @@ class TestCost:
         assert response.status_code == 200
         assert len(response.content) <= CHART_BUDGET_BYTES, len(response.content)
         assert elapsed < 2.0  # generous: CI machines vary; the budget is checked in bench
-        page = dom(response.text)
+        page = parse(response.text)
         charts = charts_of(page)
         if whole_course:
             states = charts["chart-states"]

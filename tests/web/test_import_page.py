@@ -15,9 +15,10 @@ from sqlalchemy import func, select
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.models import AuditEvent, Client, Observation, User
-from practice_dashboard.services.exchange.csv_export import COLUMNS, CsvKind
+from practice_dashboard.services.exchange.csv.spec import COLUMNS, CsvKind
 from tests.builders import login_cookies, make_client, make_user
-from tests.web.test_caseload_page import Node, page, parse
+from tests.html import Node, parse
+from tests.web.test_caseload_page import page
 
 OBS = COLUMNS[CsvKind.OBSERVATIONS]
 
@@ -93,7 +94,7 @@ class TestPage:
         self, api: TestClient, db: DbSession, settings: Settings, owner: User
     ) -> None:
         doc = page(api, db, settings, owner, "/import")
-        assert doc.find("h1").text() == "Import records from a CSV file"
+        assert doc.find("h1").words() == "Import records from a CSV file"
         form = doc.by_id("check-form")
         assert (form.attrs["action"], form.attrs["enctype"]) == (
             "/import/check",
@@ -104,7 +105,7 @@ class TestPage:
             CsvKind.CLIENTS, CsvKind.SESSIONS, CsvKind.OBSERVATIONS, CsvKind.EPISODES,
             CsvKind.MEASURES, CsvKind.ANNOTATIONS)]  # fmt: skip
         assert [o.attrs["value"] for o in options if "selected" in o.attrs] == ["observations"]
-        assert doc.find("label", **{"for": "import-file"}).text() == "CSV file"
+        assert doc.find("label", **{"for": "import-file"}).words() == "CSV file"
         assert not doc.find_all(id="import-report")
 
 
@@ -118,13 +119,13 @@ class TestCheckThenCommit:
 
         assert checked.status_code == 200
         doc = parse(checked.text)
-        assert doc.by_id("report-heading").text() == "2. The file is ready to import"
-        assert doc.by_id("report-summary").text() == (
+        assert doc.by_id("report-heading").words() == "2. The file is ready to import"
+        assert doc.by_id("report-summary").words() == (
             "mine.csv: 3 data rows; 3 new, 0 already here."
         )
         assert _count(db) == 0  # checking writes nothing
         form = doc.by_id("commit-form")
-        assert form.find("button").text() == "Import 3 new records"
+        assert form.find("button").words() == "Import 3 new records"
 
         committed = browser.commit(form)
 
@@ -134,7 +135,7 @@ class TestCheckThenCommit:
         )
         assert _count(db) == 3
         done = parse(api.get(committed.headers["location"]).text).by_id("import-done")
-        assert done.text() == "Imported 3 new observations (check-ins)."
+        assert done.words() == "Imported 3 new observations (check-ins)."
         actions = db.scalars(
             select(AuditEvent.action)
             .where(AuditEvent.entity == "observation", AuditEvent.client_id.is_(None))
@@ -144,10 +145,10 @@ class TestCheckThenCommit:
 
         # The same file again: everything is already here, nothing is added.
         again = parse(browser.check("observations", _file(client, 3, 4, 5)).text)
-        assert again.by_id("report-summary").text() == (
+        assert again.by_id("report-summary").words() == (
             "mine.csv: 3 data rows; 0 new, 3 already here."
         )
-        assert again.by_id("nothing-new").text() == (
+        assert again.by_id("nothing-new").words() == (
             "Everything in this file is already here: there is nothing to import."
         )
         assert not again.find_all(id="commit-form")
@@ -161,12 +162,12 @@ class TestCheckThenCommit:
 
         assert response.status_code == 422
         doc = parse(response.text)
-        assert doc.by_id("report-heading").text() == "Nothing was imported"
-        assert doc.by_id("report-summary").text() == (
+        assert doc.by_id("report-heading").words() == "Nothing was imported"
+        assert doc.by_id("report-summary").words() == (
             "mine.csv: 3 data rows; 1 new, 0 already here, 2 problems."
         )
         rows = doc.by_id("problems-table").find("tbody").find_all("tr")
-        assert [[td.text() for td in tr.find_all("td")] for tr in rows] == [
+        assert [[td.words() for td in tr.find_all("td")] for tr in rows] == [
             ["3", "activation", "must be at most 10 (got 12)"],
             ["4", "activation", "is not a whole number (got 'high')"],
         ]
@@ -179,16 +180,16 @@ class TestCheckThenCommit:
         browser = Browser(api, db, settings, owner)
         doc = parse(browser.check("observations", b"").text)
         cells = doc.by_id("problems-table").find("tbody").find("tr").find_all("td")
-        assert [td.text() for td in cells] == [
+        assert [td.words() for td in cells] == [
             "file",
             "",
             "the file is empty: a header row is needed",
         ]
         doc = parse(browser.check("sessions", _file(client, 3)).text)
-        assert "unknown column 'observed_at' for sessions" in doc.by_id("problems-table").text()
+        assert "unknown column 'observed_at' for sessions" in doc.by_id("problems-table").words()
         response = browser.check("everything", _file(client, 3))
         assert response.status_code == 422
-        assert parse(response.text).find("p", cls="alert").text() == "Choose what the file holds."
+        assert parse(response.text).find("p", cls="alert").words() == "Choose what the file holds."
 
     def test_posts_need_the_csrf_token(
         self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client
@@ -215,7 +216,7 @@ class TestCheckThenCommit:
             carried.attrs["value"] = damaged
             response = browser.commit(form)
             assert response.status_code == 422, damaged
-            assert parse(response.text).find("p", cls="alert").text() == (
+            assert parse(response.text).find("p", cls="alert").words() == (
                 "The checked file did not come back intact; choose it again."
             )
         assert _count(db) == 0
@@ -236,7 +237,7 @@ class TestCheckThenCommit:
 
         form = doc.by_id("commit-form")
         assert not form.find_all("input", name="carried")
-        assert form.find("label", **{"for": "commit-file"}).text() == (
+        assert form.find("label", **{"for": "commit-file"}).words() == (
             "This file is too large to carry to the next step: choose it again"
         )
         response = api.post(
@@ -255,7 +256,7 @@ class TestCheckThenCommit:
         browser = Browser(api, db, settings, stranger)
         doc = parse(browser.check("observations", _file(client, 3)).text)
         cells = doc.by_id("problems-table").find("tbody").find("tr").find_all("td")
-        assert [td.text() for td in cells] == [
+        assert [td.words() for td in cells] == [
             "2",
             "client_id",
             "no client with this id among the clients you can change",

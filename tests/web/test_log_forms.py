@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,9 +34,10 @@ from practice_dashboard.models.enums import (
     Zone,
 )
 from practice_dashboard.web.forms import parse_local_datetime
-from practice_dashboard.web.routes import log_forms
+from practice_dashboard.web.routes.log_forms import common as log_forms
 from practice_dashboard.web.templating import templates
 from tests.builders import login_cookies, make_client, make_session, make_user, supervise
+from tests.html import Node, parse
 
 SCRIPT = "<script>alert(1)</script>"
 LONDON = ZoneInfo("Europe/London")
@@ -52,83 +51,8 @@ MODELS: dict[str, type[Any]] = {
 }
 
 # --------------------------------------------------------------------------------------------
-# A small DOM from the standard library's parser: assert on structure, not substrings
+# Pages, read as a DOM (tests/html.py)
 # --------------------------------------------------------------------------------------------
-
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
-
-
-@dataclass
-class Node:
-    tag: str
-    attrs: dict[str, str]
-    children: list[Node | str] = field(default_factory=list)
-    parent: Node | None = field(default=None, repr=False)
-
-    @property
-    def text(self) -> str:
-        return "".join(c if isinstance(c, str) else c.text for c in self.children)
-
-    def words(self) -> str:
-        return " ".join(self.text.split())
-
-    def iter(self) -> Iterator[Node]:
-        for child in self.children:
-            if isinstance(child, Node):
-                yield child
-                yield from child.iter()
-
-    def find_all(self, tag: str | None = None, **attrs: str) -> list[Node]:
-        def matches(node: Node) -> bool:
-            if tag is not None and node.tag != tag:
-                return False
-            return all(
-                node.attrs.get(k.rstrip("_").replace("_", "-")) == v for k, v in attrs.items()
-            )
-
-        return [n for n in self.iter() if matches(n)]
-
-    def one(self, tag: str | None = None, **attrs: str) -> Node:
-        found = self.find_all(tag, **attrs)
-        assert len(found) == 1, f"expected one <{tag} {attrs}>, found {len(found)}"
-        return found[0]
-
-    def by_id(self, element_id: str) -> Node:
-        return self.one(id=element_id)
-
-
-class _Builder(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.root = Node("#document", {})
-        self.stack = [self.root]
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        node = Node(tag, {k: v or "" for k, v in attrs}, parent=self.stack[-1])
-        self.stack[-1].children.append(node)
-        if tag not in VOID:
-            self.stack.append(node)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-        if tag not in VOID:
-            self.stack.pop()
-
-    def handle_endtag(self, tag: str) -> None:
-        for i in range(len(self.stack) - 1, 0, -1):
-            if self.stack[i].tag == tag:
-                del self.stack[i:]
-                return
-
-    def handle_data(self, data: str) -> None:
-        self.stack[-1].children.append(data)
-
-
-def dom(html: str) -> Node:
-    builder = _Builder()
-    builder.feed(html)
-    builder.close()
-    return builder.root
 
 
 def the_form(page: Node) -> Node:
@@ -171,7 +95,9 @@ def control(page: Node, name: str) -> Node:
 
 def assert_message_next_to(page: Node, name: str, words: str) -> None:
     """The field is marked invalid and described by a message containing `words`."""
-    for node in [n for n in the_form(page).iter() if n.attrs.get("name") == name]:
+    # A date-time pair is two inputs (NAME_date, NAME_time) sharing the field's message.
+    names = {name, f"{name}_date", f"{name}_time"}
+    for node in [n for n in the_form(page).iter() if n.attrs.get("name") in names]:
         if node.tag == "input" and node.attrs.get("type") == "hidden":
             continue
         assert node.attrs.get("aria-invalid") == "true", f"{name} is not marked invalid"
@@ -182,7 +108,7 @@ def assert_message_next_to(page: Node, name: str, words: str) -> None:
     # "Next to": the message is inside the same field wrapper as its input.
     wrapper = message.parent
     assert wrapper is not None
-    assert any(n.attrs.get("name") == name for n in wrapper.iter())
+    assert any(n.attrs.get("name") in names for n in wrapper.iter())
 
 
 def summary_links(page: Node) -> list[str]:
@@ -192,6 +118,17 @@ def summary_links(page: Node) -> list[str]:
 
 def local_input(value: datetime) -> str:
     return value.astimezone(LONDON).strftime("%Y-%m-%dT%H:%M")
+
+
+def pair(name: str, local: str) -> dict[str, str]:
+    """A local "YYYY-MM-DDTHH:MM" as the form's date-time pair called `name` ("" = both blank)."""
+    date, _, time = local.partition("T")
+    return {f"{name}_date": date, f"{name}_time": time}
+
+
+def typed(values: dict[str, str], name: str) -> str:
+    """The date-time pair called `name`, as typed, in one "YYYY-MM-DDTHH:MM"."""
+    return f"{values[name + '_date']}T{values[name + '_time']}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -228,7 +165,7 @@ def practice(api: TestClient, db: DbSession, settings: Settings) -> Practice:
 def fresh_form(api: TestClient, url: str) -> tuple[Node, dict[str, str]]:
     response = api.get(url)
     assert response.status_code == 200, response.text
-    page = dom(response.text)
+    page = parse(response.text)
     return page, submitted_values(the_form(page))
 
 
@@ -249,7 +186,7 @@ DAY = (datetime.now(LONDON) - timedelta(days=3)).date().isoformat()
 # Good input for each form, on top of the form's own defaults.
 GOOD: dict[str, dict[str, str]] = {
     "sessions": {
-        "starts_at": f"{DAY}T14:30",
+        **pair("starts_at", f"{DAY}T14:30"),
         "duration_minutes": "60",
         "engagement": "7",
         "homework_assigned": "on",
@@ -263,9 +200,9 @@ GOOD: dict[str, dict[str, str]] = {
         "notes": "Shoulders tight",
     },
     "episodes": {
-        "started_at": f"{DAY}T09:00",
-        "recognized_at": f"{DAY}T09:05",
-        "baseline_at": f"{DAY}T09:40",
+        **pair("started_at", f"{DAY}T09:00"),
+        **pair("recognized_at", f"{DAY}T09:05"),
+        **pair("baseline_at", f"{DAY}T09:40"),
         "peak_intensity": "8",
         "trigger": "Raised voices",
         "trigger_category": "conflict",
@@ -312,7 +249,7 @@ class TestFormsAsDrawn:
     def test_session_defaults(self, api: TestClient, practice: Practice) -> None:
         before = datetime.now(UTC).replace(second=0, microsecond=0)
         _page, values = fresh_form(api, practice.url("sessions"))
-        shown = datetime.fromisoformat(values["starts_at"]).replace(tzinfo=LONDON)
+        shown = datetime.fromisoformat(typed(values, "starts_at")).replace(tzinfo=LONDON)
         assert before - timedelta(minutes=1) <= shown <= datetime.now(UTC)
         assert values["duration_minutes"] == "50"
         assert values["kind"] == SessionKind.THERAPY
@@ -464,7 +401,12 @@ class TestSaving:
         self, api: TestClient, db: DbSession, practice: Practice
     ) -> None:
         _page, values = fresh_form(api, practice.url("episodes"))
-        data = {**values, **GOOD["episodes"], "baseline_at": "", "recognized_at": ""}
+        data = {
+            **values,
+            **GOOD["episodes"],
+            **pair("baseline_at", ""),
+            **pair("recognized_at", ""),
+        }
         assert post(api, practice.url("episodes"), data).status_code == 303
         episode = db.get(Episode, uuid.UUID(values["form_id"]))
         assert episode is not None
@@ -521,13 +463,21 @@ class TestMessagesNextToFields:
         data = {**values, **GOOD["observations"], "activation": "11"}
         response = post(api, practice.url("observations"), data)
         assert response.status_code == 422
-        page = dom(response.text)
+        page = parse(response.text)
         assert_message_next_to(page, "activation", "from 0 to 10")
         assert summary_links(page) == ["#f-activation"]
         assert "autofocus" in page.by_id("error-summary").attrs
         kept = submitted_values(the_form(page))
         assert kept["activation"] == "11"
-        for name in ("zone", "capacity", "notes", "observed_at", "source", "form_id"):
+        for name in (
+            "zone",
+            "capacity",
+            "notes",
+            "observed_at_date",
+            "observed_at_time",
+            "source",
+            "form_id",
+        ):
             assert kept[name] == data[name], name
         assert "aria-invalid" not in control(page, "capacity").attrs
         assert count(db, Observation, practice.client) == 0
@@ -536,15 +486,15 @@ class TestMessagesNextToFields:
         self, api: TestClient, db: DbSession, practice: Practice
     ) -> None:
         _page, values = fresh_form(api, practice.url("episodes"))
-        data = {**values, **GOOD["episodes"], "recognized_at": f"{DAY}T08:55"}
+        data = {**values, **GOOD["episodes"], **pair("recognized_at", f"{DAY}T08:55")}
         response = post(api, practice.url("episodes"), data)
         assert response.status_code == 422
-        page = dom(response.text)
+        page = parse(response.text)
         assert_message_next_to(page, "recognized_at", "must not be before “Onset”")
         kept = submitted_values(the_form(page))
         assert kept["strategies"] == data["strategies"]
-        assert kept["baseline_at"] == data["baseline_at"]
-        assert "aria-invalid" not in control(page, "started_at").attrs
+        assert typed(kept, "baseline_at") == typed(data, "baseline_at")
+        assert "aria-invalid" not in control(page, "started_at_date").attrs
         assert count(db, Episode, practice.client) == 0
 
     def test_phq9_with_too_many_items_missing(
@@ -554,7 +504,7 @@ class TestMessagesNextToFields:
         data = {**values, **GOOD["measures"], "item_2": "", "item_5": "", "item_7": ""}
         response = post(api, practice.url("measures"), data)
         assert response.status_code == 422
-        page = dom(response.text)
+        page = parse(response.text)
         for name in ("item_2", "item_5", "item_7"):
             assert_message_next_to(page, name, "not answered")
         assert "at most 2 unanswered" in page.by_id("items-error").words()
@@ -574,7 +524,7 @@ class TestMessagesNextToFields:
         data = {**values, **answers, "item_7": ""}
         response = post(api, url, data)
         assert response.status_code == 422
-        assert_message_next_to(dom(response.text), "item_7", "not answered")
+        assert_message_next_to(parse(response.text), "item_7", "not answered")
         # Kept as answered, without a total, when the person says so.
         response = post(api, url, {**data, "allow_incomplete": "on"})
         assert response.status_code == 303
@@ -590,20 +540,21 @@ class TestMessagesNextToFields:
         data = {**values, **GOOD["measures"], "item_3": "7"}
         response = post(api, practice.url("measures"), data)
         assert response.status_code == 422
-        assert_message_next_to(dom(response.text), "item_3", "between 0 and 3")
+        assert_message_next_to(parse(response.text), "item_3", "between 0 and 3")
 
     def test_observation_in_the_future(
         self, api: TestClient, db: DbSession, practice: Practice
     ) -> None:
         _page, values = fresh_form(api, practice.url("observations"))
         tomorrow = local_input(datetime.now(UTC) + timedelta(days=1))
-        data = {**values, **GOOD["observations"], "observed_at": tomorrow}
+        data = {**values, **GOOD["observations"], **pair("observed_at", tomorrow)}
         response = post(api, practice.url("observations"), data)
         assert response.status_code == 422
-        page = dom(response.text)
+        page = parse(response.text)
         assert_message_next_to(page, "observed_at", "must not be in the future")
         kept = submitted_values(the_form(page))
-        assert (kept["observed_at"], kept["activation"], kept["zone"]) == (tomorrow, "6", "hyper")
+        kept_values = (typed(kept, "observed_at"), kept["activation"], kept["zone"])
+        assert kept_values == (tomorrow, "6", "hyper")
         assert count(db, Observation, practice.client) == 0
 
     def test_engagement_needs_an_attended_session(
@@ -613,7 +564,7 @@ class TestMessagesNextToFields:
         data = {**values, **GOOD["sessions"], "attendance": "no_show", "homework_completed": ""}
         response = post(api, practice.url("sessions"), data)
         assert response.status_code == 422
-        page = dom(response.text)
+        page = parse(response.text)
         assert_message_next_to(page, "engagement", "attended session")
         assert submitted_values(the_form(page))["attendance"] == "no_show"
         assert count(db, Session, practice.client) == 0
@@ -622,15 +573,21 @@ class TestMessagesNextToFields:
         self, api: TestClient, db: DbSession, practice: Practice
     ) -> None:
         _page, values = fresh_form(api, practice.url("annotations"))
-        data = {**values, "at": "last Tuesday", "label": "   ", "kind": "gossip"}
+        data = {
+            **values,
+            "at_date": "last Tuesday",
+            "at_time": "12:00",
+            "label": "   ",
+            "kind": "gossip",
+        }
         response = post(api, practice.url("annotations"), data)
         assert response.status_code == 422
-        page = dom(response.text)
+        page = parse(response.text)
         assert_message_next_to(page, "at", "date and time")
         assert_message_next_to(page, "label", "fill this in")
         assert_message_next_to(page, "kind", "choose")
         assert summary_links(page) == ["#f-at", "#f-kind", "#f-label"]
-        assert submitted_values(the_form(page))["at"] == "last Tuesday"
+        assert submitted_values(the_form(page))["at_date"] == "last Tuesday"
         assert count(db, Annotation, practice.client) == 0
 
     def test_notes_are_escaped_when_shown_again(
@@ -641,7 +598,7 @@ class TestMessagesNextToFields:
         response = post(api, practice.url("observations"), data)
         assert response.status_code == 422
         assert SCRIPT not in response.text
-        page = dom(response.text)
+        page = parse(response.text)
         assert control(page, "notes").text == SCRIPT  # shown as text, exactly as typed
         assert not [s for s in page.find_all("script") if "alert" in s.text]
 
@@ -652,7 +609,72 @@ class TestMessagesNextToFields:
         data = {**values, **GOOD["episodes"], "strategies": "walk, " + "x" * 101}
         response = post(api, practice.url("episodes"), data)
         assert response.status_code == 422
-        assert_message_next_to(dom(response.text), "strategies", "entry 2")
+        assert_message_next_to(parse(response.text), "strategies", "entry 2")
+
+
+# Every date-time pair on every logging form.
+DATETIME_FIELDS = [
+    ("sessions", "starts_at"),
+    ("observations", "observed_at"),
+    ("episodes", "started_at"),
+    ("episodes", "recognized_at"),
+    ("episodes", "baseline_at"),
+    ("measures", "administered_at"),
+    ("annotations", "at"),
+]
+
+
+class TestHalfTypedDateTimes:
+    """A date-time typed only in part is a field error, never a blank; nothing is saved."""
+
+    @pytest.mark.parametrize("typed_half", ["date", "time"])
+    @pytest.mark.parametrize(("what", "name"), DATETIME_FIELDS)
+    def test_half_a_date_time_is_a_field_error(
+        self,
+        api: TestClient,
+        db: DbSession,
+        practice: Practice,
+        what: str,
+        name: str,
+        typed_half: str,
+    ) -> None:
+        _page, values = fresh_form(api, practice.url(what))
+        whole = pair(name, f"{DAY}T09:50")
+        blank = "time" if typed_half == "date" else "date"
+        data = {**values, **GOOD[what], **whole, f"{name}_{blank}": ""}
+        response = post(api, practice.url(what), data)
+        assert response.status_code == 422
+        page = parse(response.text)
+        assert_message_next_to(page, name, "Enter both the date and the time")
+        assert f"#f-{name}" in summary_links(page)
+        kept = submitted_values(the_form(page))
+        assert kept[f"{name}_{typed_half}"] == whole[f"{name}_{typed_half}"]
+        assert kept[f"{name}_{blank}"] == ""
+        assert count(db, MODELS[what], practice.client) == 0
+
+    def test_only_the_time_of_back_to_baseline_is_not_saved_as_not_recovered(
+        self, api: TestClient, db: DbSession, practice: Practice
+    ) -> None:
+        _page, values = fresh_form(api, practice.url("episodes"))
+        data = {**values, **GOOD["episodes"], "baseline_at_date": "", "baseline_at_time": "09:40"}
+        response = post(api, practice.url("episodes"), data)
+        assert response.status_code == 422
+        page = parse(response.text)
+        assert (
+            page.by_id("baseline_at-error")
+            .words()
+            .endswith("Enter both the date and the time, or neither.")
+        )
+        assert count(db, Episode, practice.client) == 0
+        # Completed, it saves: back to baseline 40 minutes after onset.
+        kept = submitted_values(the_form(page))
+        assert (
+            post(api, practice.url("episodes"), {**kept, "baseline_at_date": DAY}).status_code
+            == 303
+        )
+        episode = db.get(Episode, uuid.UUID(values["form_id"]))
+        assert episode is not None
+        assert episode.recovery_minutes == 40
 
 
 class TestSavesOnce:
@@ -700,7 +722,7 @@ class TestSavesOnce:
     ) -> None:
         _page, values = fresh_form(api, practice.url("observations"))
         data = {**values, **GOOD["observations"], "activation": "12"}
-        page = dom(post(api, practice.url("observations"), data).text)
+        page = parse(post(api, practice.url("observations"), data).text)
         kept = submitted_values(the_form(page))
         assert kept["form_id"] == values["form_id"]
         assert (
@@ -715,7 +737,7 @@ class TestSavesOnce:
         data = {**values, **GOOD["annotations"], "form_id": "not-an-id"}
         response = post(api, practice.url("annotations"), data)
         assert response.status_code == 422
-        page = dom(response.text)
+        page = parse(response.text)
         assert "one-time id" in page.by_id("error-summary").words()
         uuid.UUID(submitted_values(the_form(page))["form_id"])  # a fresh one to try again with
         assert count(db, Annotation, practice.client) == 0
@@ -787,7 +809,7 @@ class TestClientActions:
         html = templates.env.get_template("partials/client_actions.html").render(
             client=practice.client, can_write=True, csrf_token=practice.csrf
         )
-        nav = dom(html).one("nav")
+        nav = parse(html).one("nav")
         assert nav.attrs["aria-labelledby"] == "client-actions-title"
         hrefs = [a.attrs["href"] for a in nav.find_all("a")]
         assert hrefs == [
@@ -841,7 +863,7 @@ class TestPracticeTime:
         self, api: TestClient, db: DbSession, practice: Practice
     ) -> None:
         _page, values = fresh_form(api, practice.url("annotations"))
-        data = {**values, **GOOD["annotations"], "at": "2026-10-25T01:30"}
+        data = {**values, **GOOD["annotations"], **pair("at", "2026-10-25T01:30")}
         post(api, practice.url("annotations"), data)
         note = db.get(Annotation, uuid.UUID(values["form_id"]))
         assert note is not None

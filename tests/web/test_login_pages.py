@@ -14,14 +14,15 @@ from practice_dashboard.models import LoginSession
 from practice_dashboard.models.enums import Role
 from practice_dashboard.services.accounts.login_session import COOKIE_NAME
 from tests.builders import PASSWORD, login_cookies, make_user
+from tests.html import parse
 
 
 def _login_form(api: TestClient) -> str:
     page = api.get("/login")
     assert page.status_code == 200
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert match is not None
-    return match.group(1)
+    token = parse(page.text).one("input", name="csrf_token").attrs["value"]
+    assert token
+    return token
 
 
 class TestLogin:
@@ -141,10 +142,11 @@ class TestHeadersAndErrors:
         assert api.get("/healthz").headers["cache-control"] == "no-store"
 
     def test_versioned_assets_are_cached(self, api: TestClient) -> None:
-        page = api.get("/login").text
-        css = re.search(r'href="(/static/css/app\.css\?v=[0-9a-f]+)"', page)
-        assert css is not None
-        response = api.get(css.group(1))
+        page = parse(api.get("/login").text)
+        hrefs = [node.attrs.get("href", "") for node in page.iter()]
+        css = [h for h in hrefs if re.fullmatch(r"/static/css/app\.css\?v=[0-9a-f]+", h)]
+        assert css
+        response = api.get(css[0])
         assert response.status_code == 200
         assert "immutable" in response.headers["cache-control"]
 

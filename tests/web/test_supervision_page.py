@@ -9,13 +9,14 @@ from practice_dashboard.db import DbSession
 from practice_dashboard.models.enums import Role
 from tests.builders import login_cookies, make_client, make_user, supervise
 from tests.conftest import QueryCounter
-from tests.web.test_caseload_page import Node, calm_client, get, page, parse, safety_client
+from tests.html import Node, parse
+from tests.web.test_caseload_page import calm_client, get, page, safety_client
 
 
 def _flagged_names(doc: Node) -> list[str]:
     if not doc.find_all(id="flagged-table"):
         return []
-    return [a.text() for a in doc.by_id("flagged-table").find_all("a", cls="client-name")]
+    return [a.words() for a in doc.by_id("flagged-table").find_all("a", cls="client-name")]
 
 
 class TestSupervisionPage:
@@ -37,7 +38,7 @@ class TestSupervisionPage:
 
         table = doc.by_id("supervisee-table")
         people = {
-            row.attrs["data-practitioner"]: [td.text() for td in row.find_all("td")]
+            row.attrs["data-practitioner"]: [td.words() for td in row.find_all("td")]
             for row in table.find("tbody").find_all("tr")
         }
         assert set(people) == {str(tess.id), str(cole.id)}
@@ -55,7 +56,7 @@ class TestSupervisionPage:
         flagged = doc.by_id("flagged-table")
         row = flagged.find("tr", data_client=str(alert.id))
         assert row.find("a").attrs["href"] == f"/clients/{alert.id}"
-        assert row.find_all("td")[1].text() == "Tess Therapist"
+        assert row.find_all("td")[1].words() == "Tess Therapist"
         chip = row.find("span", cls="chip", data_flag="safety")
         assert chip.attrs["tabindex"] == "0"
         assert doc.by_id(chip.attrs["aria-describedby"]).find_all(cls="tip-reason")
@@ -73,7 +74,7 @@ class TestSupervisionPage:
             response = get(api, db, settings, make_user(db, settings, role), "/supervision")
             assert response.status_code == 403
             assert response.headers["content-type"].startswith("text/html")
-            assert parse(response.text).find("h1").text() == "You do not have access to this"
+            assert parse(response.text).find("h1").words() == "You do not have access to this"
 
     def test_fixed_number_of_queries(
         self, api: TestClient, db: DbSession, settings: Settings, queries: QueryCounter

@@ -26,13 +26,15 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=F
 def get_current_user(
     db: DbDep, settings: SettingsDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> User:
+    """The active account a bearer token belongs to, if the token is still current; else 401."""
     if not token:
         raise Unauthorized()
-    user_id = decode_access_token(settings, token)
-    if user_id is None:
+    claims = decode_access_token(settings, token)
+    if claims is None:
         raise Unauthorized("Invalid or expired token")
-    user = db.get(User, user_id)
-    if user is None or not user.is_active:
+    user = db.get(User, claims.user_id)
+    # A token from before the last password change, reset or deactivation no longer counts.
+    if user is None or not user.is_active or claims.generation != user.token_generation:
         raise Unauthorized("Invalid or expired token")
     return user
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from practice_dashboard.models.base import (
@@ -29,6 +29,9 @@ class User(IdMixin, TimestampMixin, VersionedMixin, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_login_count: Mapped[int] = mapped_column(Integer, default=0)
     last_failed_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Stamped into every API token; raising it (password change or reset, deactivation) makes
+    # all older tokens fail at once. The server default gives existing rows a value.
+    token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     # Zone words in the dashboard: None = the practice's default (see Settings.zone_vocabulary).
     zone_vocabulary: Mapped[str | None] = mapped_column(String(20), default=None)
 

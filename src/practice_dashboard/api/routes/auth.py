@@ -28,7 +28,7 @@ def login_for_token(
         db, settings, email=form.username, password=form.password, now=now, ip=client_ip(request)
     )
     return Token(
-        access_token=create_access_token(settings, user.id, now),
+        access_token=create_access_token(settings, user.id, now, generation=user.token_generation),
         expires_in=settings.access_token_minutes * 60,
     )
 

@@ -12,6 +12,7 @@ from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
 from practice_dashboard.models import Supervision, User
+from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import Role
 from practice_dashboard.schemas.user import SupervisionCreate, UserCreate, UserUpdate
 from practice_dashboard.security import (
@@ -22,6 +23,7 @@ from practice_dashboard.security import (
     verify_password,
 )
 from practice_dashboard.services import audit
+from practice_dashboard.services.accounts import login_session
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.common import apply_update
 
@@ -60,10 +62,19 @@ def update_user(
     if data.password is not None:
         user.password_hash = hash_password(settings, data.password)
         changed["password"] = True
+    if "password" in changed or changed.get("is_active") is False:
+        # Whoever knew the old password (or held the account) must not stay logged in.
+        end_all_logins(db, user=user, now=utcnow())
     if changed:
         db.flush()
         audit.record(db, actor, "update", "user", user.id, detail=",".join(sorted(changed)))
     return user
+
+
+def end_all_logins(db: DbSession, *, user: User, now: datetime) -> None:
+    """End every login session of `user` and make every API token issued so far fail."""
+    user.token_generation += 1
+    login_session.end_all_for(db, user=user, now=now)
 
 
 def get_user(db: DbSession, user_id: uuid.UUID) -> User:

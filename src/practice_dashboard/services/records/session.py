@@ -12,7 +12,7 @@ from practice_dashboard.domain.facts import CLOCK_SLACK, DUE_ATTENDANCE
 from practice_dashboard.errors import Invalid
 from practice_dashboard.models import Client, Session
 from practice_dashboard.models.base import utcnow, uuid7
-from practice_dashboard.models.enums import Attendance
+from practice_dashboard.models.enums import Attendance, HomeworkCompletion
 from practice_dashboard.schemas.session import SessionCreate, SessionUpdate
 from practice_dashboard.services import access, audit
 from practice_dashboard.services.audit import Actor
@@ -27,22 +27,38 @@ from practice_dashboard.services.common import (
 REQUIRED = ("starts_at", "duration_minutes", "kind", "modality", "attendance", "homework_assigned")
 
 
-def _validate(session: Session, now: datetime) -> None:
+def attendance_problems(
+    *,
+    starts_at: datetime,
+    attendance: Attendance,
+    engagement: int | None,
+    homework_completed: HomeworkCompletion | None,
+    now: datetime,
+) -> list[tuple[tuple[str, ...], str]]:
+    """What the attendance rules refuse, as (field, message): for the API and the CSV import."""
     problems: list[tuple[tuple[str, ...], str]] = []
     # Attendance can only be known once a session has begun; allow for clocks a little apart.
-    if session.attendance in DUE_ATTENDANCE and session.starts_at > now + CLOCK_SLACK:
+    if attendance in DUE_ATTENDANCE and starts_at > now + CLOCK_SLACK:
         problems.append(
-            (
-                ("attendance",),
-                f"a session in the future cannot be marked {session.attendance.value}",
-            )
+            (("attendance",), f"a session in the future cannot be marked {attendance.value}")
         )
-    if session.engagement is not None and session.attendance != Attendance.ATTENDED:
+    if engagement is not None and attendance != Attendance.ATTENDED:
         problems.append((("engagement",), "engagement can only be rated for an attended session"))
-    if session.homework_completed is not None and session.attendance != Attendance.ATTENDED:
+    if homework_completed is not None and attendance != Attendance.ATTENDED:
         problems.append(
             (("homework_completed",), "homework can only be reviewed in an attended session")
         )
+    return problems
+
+
+def _validate(session: Session, now: datetime) -> None:
+    problems = attendance_problems(
+        starts_at=session.starts_at,
+        attendance=session.attendance,
+        engagement=session.engagement,
+        homework_completed=session.homework_completed,
+        now=now,
+    )
     if problems:
         raise Invalid(problems)
 

@@ -23,6 +23,7 @@ from practice_dashboard.models.enums import Role
 from practice_dashboard.schemas.user import SupervisionCreate, UserCreate, UserUpdate
 from practice_dashboard.services.accounts import user as user_service
 from practice_dashboard.web.deps import AdminLogin, CsrfLogin, PageContext, WebActor
+from practice_dashboard.web.forms.registry import ACCOUNT_FIELDS, ACCOUNT_MESSAGES
 from practice_dashboard.web.templating import templates
 
 router = APIRouter(prefix="/admin")
@@ -38,21 +39,16 @@ NOTICES: Final[dict[str, str]] = {
     "unlinked": "Supervision link removed.",
     "saved": "Changes saved.",
 }
-_MESSAGES: Final[dict[str, str]] = {
-    "email": "Enter an e-mail address like name@example.org.",
-    "full_name": "Enter a name (up to 200 characters).",
-    "role": "Choose a role.",
-    "supervisor_id": "Choose a supervisor.",
-    "supervisee_id": "Choose a practitioner to supervise.",
-}
+# One message per field, its numbers read from the schema (web/forms/registry.py).
+_MESSAGES = ACCOUNT_MESSAGES
 FormStr = Annotated[str, Form()]
 
 
 def _message(field: str, error: ErrorDetails) -> str:
     if field == "password":
         if error["type"] == "string_too_long":
-            return "Use at most 256 characters."
-        return "Use at least 12 characters; a few unrelated words make a good password."
+            return _MESSAGES["password_too_long"]
+        return _MESSAGES["password"]
     return _MESSAGES.get(field, str(error["msg"]).removeprefix("Value error, "))
 
 
@@ -115,6 +111,7 @@ def _users_page(
         **context,
         "nav": "admin",
         "roles": ROLE_WORDS,
+        "fields": ACCOUNT_FIELDS,
         "form": {"email": "", "full_name": "", "role": "therapist"},
         "errors": {},
         "link_form": {"supervisor_id": "", "supervisee_id": ""},
@@ -199,6 +196,7 @@ def _edit_page(
             **context,
             "nav": "admin",
             "roles": ROLE_WORDS,
+            "fields": ACCOUNT_FIELDS,
             "account": account,
             "form": values,
             "errors": errors or {},

@@ -1,0 +1,155 @@
+"""Reading typed text: numbers, choices, lists and date-time pairs, then the input schema.
+
+Local times and daylight saving (documented rule, tested in tests/web/test_log_forms.py):
+a date and a time typed into a form have no offset, so they are read as wall-clock time in
+the practice time zone with zoneinfo's `fold=0`:
+* in the autumn overlap (a wall time that happens twice) it means the FIRST occurrence, the
+  one before the clocks went back;
+* in the spring gap (a wall time that never happens) it is read with the offset in force
+  before the change, so it lands on the real instant the same distance after the last valid
+  minute (Europe/London 01:30 on the spring-forward day is stored as 01:30 UTC, shown later
+  as 02:30 BST). Nobody is refused for typing the time on an unchanged clock.
+A value that carries its own offset (pasted ISO 8601) keeps it.
+
+A date-time pair with only one half typed is a field error, never a blank: a half-typed
+"Back to baseline at" must not save the episode as not recovered.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, tzinfo
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from practice_dashboard.web.forms.fields import DATE_PART, TIME_PART, FieldSpec
+from practice_dashboard.web.forms.messages import messages_from_validation
+
+M = TypeVar("M", bound=BaseModel)
+
+DATE_FORMAT = "%Y-%m-%d"
+TIME_FORMAT = "%H:%M"
+BOTH_OR_NEITHER = "Enter both the date and the time, or neither."
+BOTH = "Enter both the date and the time."
+_INT = re.compile(r"[+-]?\d{1,6}")
+TRUE_WORDS = frozenset({"on", "true", "1", "yes"})
+
+
+class FieldProblem(ValueError):
+    """A typed value that cannot be read at all (not a date, not a number, half a date-time)."""
+
+
+def parse_local_datetime(raw: str, tz: tzinfo) -> datetime:
+    """A local date-time ("2026-05-31T14:30"; practice time zone, fold=0) as aware UTC."""
+    text = raw.strip()
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise FieldProblem("Enter a date and time like 2026-05-31 14:30.") from exc
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz, fold=0)
+    return value.astimezone(UTC)
+
+
+def local_input_values(name: str, value: datetime, tz: tzinfo) -> dict[str, str]:
+    """An aware datetime as the two halves of the date-time pair called `name`."""
+    local = value.astimezone(tz)
+    return {
+        name + DATE_PART: local.strftime(DATE_FORMAT),
+        name + TIME_PART: local.strftime(TIME_FORMAT),
+    }
+
+
+def parse_pair(spec: FieldSpec, raw: Mapping[str, str], tz: tzinfo) -> datetime | None:
+    """A date-time pair as aware UTC; None when both halves are blank, an error when one is."""
+    date = raw.get(spec.date_name, "").strip()
+    time = raw.get(spec.time_name, "").strip()
+    if not date and not time:
+        return None
+    if not date or not time:
+        raise FieldProblem(BOTH if spec.required else BOTH_OR_NEITHER)
+    return parse_local_datetime(f"{date}T{time}", tz)
+
+
+def _parse_int(raw: str, spec: FieldSpec) -> int:
+    if not _INT.fullmatch(raw):
+        raise FieldProblem(spec.range_text())
+    return int(raw)
+
+
+def _parse_float(raw: str, spec: FieldSpec) -> float:
+    try:
+        value = float(raw.replace(",", "."))  # a decimal comma is a common way to type 32,5
+    except ValueError as exc:
+        raise FieldProblem(spec.range_text()) from exc
+    if not math.isfinite(value):
+        raise FieldProblem(spec.range_text())
+    return value
+
+
+def parse_value(spec: FieldSpec, raw: str) -> Any:
+    """One single-input field's typed text as a Python value; None when left blank."""
+    if spec.kind == "bool":
+        return raw.strip().lower() in TRUE_WORDS
+    if spec.kind == "list":
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    text = raw.strip()
+    if not text:
+        return None
+    if spec.kind == "int":
+        return _parse_int(text, spec)
+    if spec.kind == "float":
+        return _parse_float(text, spec)
+    # Text is passed on as typed (the schemas trim it); choices are checked by the schema.
+    return raw if spec.kind in ("text", "textarea") else text
+
+
+def parse_fields(
+    specs: Iterable[FieldSpec], raw: Mapping[str, str], tz: tzinfo
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """(values of the fields that could be read, {name: message} for the rest).
+
+    A blank optional field is left out, so the schema's default applies.
+    """
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for spec in specs:
+        try:
+            if spec.kind == "datetime":
+                value = parse_pair(spec, raw, tz)
+            else:
+                value = parse_value(spec, raw.get(spec.name, ""))
+        except FieldProblem as exc:
+            errors[spec.name] = str(exc)
+            continue
+        if value is None:
+            if spec.required:
+                errors[spec.name] = spec.required_text()
+            continue
+        values[spec.name] = value
+    return values, errors
+
+
+def validate(
+    schema: type[M],
+    values: Mapping[str, Any],
+    specs: Sequence[FieldSpec],
+    errors: dict[str, str],
+) -> M | None:
+    """The schema built from `values`; on failure its messages are added to `errors`.
+
+    A field that already has a message (it could not be read) keeps that one message.
+    """
+    in_schema = {s.name for s in specs if s.in_schema}
+    payload = {n: v for n, v in values.items() if n in in_schema and n not in errors}
+    try:
+        model = schema.model_validate(payload)
+    except ValidationError as exc:
+        for name, message in messages_from_validation(exc, specs).items():
+            if name not in errors:
+                errors[name] = message
+        return None
+    return None if errors else model

@@ -1,0 +1,391 @@
+"""Every dashboard form in one place: its fields, its input schema, its record and its page.
+
+Ranges (ge/le, max_length) are not written here: `from_schema` reads them from the input
+schema, so the API, the forms and the messages share one definition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import tzinfo
+from enum import Enum
+from typing import Any, Final
+
+from pydantic import BaseModel
+
+from practice_dashboard.domain.instruments import Instrument
+from practice_dashboard.domain.labels import (
+    ANNOTATION_KIND_WORDS,
+    ATTENDANCE_WORDS,
+    ZONE_HINTS,
+    zone_word,
+)
+from practice_dashboard.models import Annotation, AnnotationKind, Episode, Measure, Observation
+from practice_dashboard.models import Session as SessionRecord
+from practice_dashboard.models.enums import (
+    Attendance,
+    HomeworkCompletion,
+    Modality,
+    SessionKind,
+    Source,
+    Zone,
+)
+from practice_dashboard.schemas.annotation import AnnotationCreate
+from practice_dashboard.schemas.episode import EpisodeCreate
+from practice_dashboard.schemas.measure import MeasureCreate
+from practice_dashboard.schemas.observation import ObservationCreate
+from practice_dashboard.schemas.session import SessionCreate
+from practice_dashboard.schemas.user import UserCreate
+from practice_dashboard.web.forms.fields import Choice, FieldSpec, from_schema
+from practice_dashboard.web.forms.ranges import limits
+
+
+def _scale(schema: type[BaseModel], name: str) -> tuple[str, str]:
+    """A rating's two ends as typed ("0", "10"), read from the schema."""
+    bounds = limits(schema, name)
+    if bounds.lo is None or bounds.hi is None:
+        raise ValueError(f"{schema.__name__}.{name} declares no range")
+    return f"{bounds.lo:g}", f"{bounds.hi:g}"
+
+
+# Every 0–10 rating is the schemas' one `Scale`; its ends are written into the hints from there.
+_LO, _HI = _scale(ObservationCreate, "activation")
+OPTIONAL_SCALE_HINT = f"{_LO}–{_HI}; leave blank if not rated."
+ALLOW_INCOMPLETE = "allow_incomplete"
+
+
+@dataclass(frozen=True, slots=True)
+class LogForm:
+    """One logging form: the address part under /clients/{id}/…/new, its record and schema."""
+
+    path: str
+    schema: type[BaseModel]
+    model: type[Any]
+    template: str
+
+
+LOG_FORMS: Final[Mapping[str, LogForm]] = {
+    form.path: form
+    for form in (
+        LogForm("sessions", SessionCreate, SessionRecord, "log_session.html"),
+        LogForm("observations", ObservationCreate, Observation, "log_observation.html"),
+        LogForm("episodes", EpisodeCreate, Episode, "log_episode.html"),
+        LogForm("measures", MeasureCreate, Measure, "log_measure.html"),
+        LogForm("annotations", AnnotationCreate, Annotation, "log_annotation.html"),
+    )
+}
+
+
+def _words(value: str) -> str:
+    return value.replace("_", " ")
+
+
+def _choices(enum: type[Enum], labels: Mapping[str, str] | None = None) -> tuple[Choice, ...]:
+    labels = labels or {}
+    return tuple(Choice(m.value, labels.get(m.value, _words(m.value).capitalize())) for m in enum)
+
+
+# --------------------------------------------------------------------------------------------
+# Logging forms
+# --------------------------------------------------------------------------------------------
+
+
+def session_choice(sessions: Sequence[SessionRecord], tz: tzinfo) -> tuple[FieldSpec, ...]:
+    """The "Session" choice of today's sessions; no field when there is none today."""
+    if not sessions:
+        return ()
+    options = [Choice("", "Not linked to a session")]
+    for s in sessions:
+        when = s.starts_at.astimezone(tz).strftime("%H:%M")
+        options.append(Choice(str(s.id), f"Today {when}, {_words(s.kind)}, {_words(s.attendance)}"))
+    return (
+        FieldSpec(
+            "session_id",
+            "Session",
+            "choice",
+            choices=tuple(options),
+            hint="Today's session this belongs to, if any.",
+        ),
+    )
+
+
+# A posted session_id is read (and checked by the service) even when no choice was offered.
+UNOFFERED_SESSION: Final = (FieldSpec("session_id", "Session", "choice"),)
+
+_HOMEWORK = (
+    Choice("", "Not reviewed, or none was set"),
+    Choice(HomeworkCompletion.YES.value, "Done"),
+    Choice(HomeworkCompletion.PARTIAL.value, "Partly done"),
+    Choice(HomeworkCompletion.NO.value, "Not done"),
+)
+
+
+def session_fields() -> tuple[FieldSpec, ...]:
+    """The session form."""
+    s = SessionCreate
+    return (
+        from_schema(s, "starts_at", "Started at", "datetime", required=True),
+        from_schema(s, "duration_minutes", "Duration (minutes)", "int", required=True),
+        from_schema(
+            s,
+            "kind",
+            "Kind",
+            "choice",
+            required=True,
+            choices=_choices(SessionKind, {"check_in": "Check-in"}),
+        ),
+        from_schema(
+            s,
+            "modality",
+            "Modality",
+            "choice",
+            required=True,
+            choices=_choices(Modality, {"in_person": "In person"}),
+        ),
+        from_schema(
+            s,
+            "attendance",
+            "Attendance",
+            "choice",
+            required=True,
+            choices=_choices(Attendance, {a: w.capitalize() for a, w in ATTENDANCE_WORDS.items()}),
+        ),
+        from_schema(
+            s,
+            "engagement",
+            "Engagement",
+            "int",
+            hint=f"Your rating, {_LO}–{_HI}, for an attended session; leave blank if not rated.",
+        ),
+        from_schema(s, "homework_assigned", "Homework set in this session", "bool"),
+        from_schema(
+            s,
+            "homework_completed",
+            "Homework from the previous session",
+            "choice",
+            choices=_HOMEWORK,
+        ),
+        from_schema(s, "notes", "Notes", "textarea"),
+    )
+
+
+def observation_fields(
+    vocabulary: str, session_field: tuple[FieldSpec, ...]
+) -> tuple[FieldSpec, ...]:
+    """The observation form, zones in the practice's vocabulary."""
+    o = ObservationCreate
+    hints = ZONE_HINTS.get(vocabulary, ZONE_HINTS["window"])
+    zones = tuple(Choice(z.value, zone_word(z.value, vocabulary), hints[z.value]) for z in Zone)
+    return (
+        from_schema(o, "observed_at", "Observed at", "datetime", required=True),
+        from_schema(
+            o,
+            "source",
+            "Observed by",
+            "radio",
+            required=True,
+            choices=(
+                Choice(Source.PRACTITIONER.value, "Practitioner (observed)"),
+                Choice(Source.CLIENT.value, "Client (self-report)"),
+            ),
+        ),
+        from_schema(o, "zone", "Zone", "radio", required=True, choices=zones),
+        from_schema(
+            o,
+            "activation",
+            "Activation",
+            "int",
+            required=True,
+            hint=f"{_LO} = settled, {_HI} = the most activated this client gets.",
+        ),
+        from_schema(
+            o,
+            "capacity",
+            "Capacity",
+            "int",
+            hint="How much could be felt without overwhelm; " + OPTIONAL_SCALE_HINT,
+        ),
+        from_schema(
+            o, "safety", "Felt safety", "int", hint="How safe it felt; " + OPTIONAL_SCALE_HINT
+        ),
+        from_schema(
+            o,
+            "body_connection",
+            "Body connection",
+            "int",
+            hint="Contact with body sensations; " + OPTIONAL_SCALE_HINT,
+        ),
+        *session_field,
+        from_schema(o, "notes", "Notes", "textarea"),
+    )
+
+
+def episode_fields(session_field: tuple[FieldSpec, ...]) -> tuple[FieldSpec, ...]:
+    """The activation-episode form: onset, recognition and return to baseline."""
+    e = EpisodeCreate
+    return (
+        from_schema(
+            e, "started_at", "Onset", "datetime", required=True, hint="When the activation began."
+        ),
+        from_schema(
+            e,
+            "recognized_at",
+            "Recognized at",
+            "datetime",
+            hint="When the client noticed they were activated; leave blank if unknown.",
+        ),
+        from_schema(
+            e,
+            "baseline_at",
+            "Back to baseline at",
+            "datetime",
+            hint="Leave blank if not back to baseline yet, or unknown.",
+        ),
+        from_schema(
+            e,
+            "peak_intensity",
+            "Peak intensity",
+            "int",
+            required=True,
+            hint=f"{_LO}–{_HI} at its strongest.",
+        ),
+        from_schema(e, "trigger", "Trigger", "text", hint="What set it off, in a few words."),
+        from_schema(
+            e,
+            "trigger_category",
+            "Trigger category",
+            "text",
+            hint="A short word you reuse, such as conflict, work or sensory.",
+        ),
+        from_schema(
+            e,
+            "strategies",
+            "Strategies used",
+            "list",
+            hint="Separate them with commas, for example: paced breathing, walk, called a friend.",
+        ),
+        from_schema(
+            e,
+            "self_compassion",
+            "Self-compassion",
+            "int",
+            hint="How kindly the client met themselves; " + OPTIONAL_SCALE_HINT,
+        ),
+        *session_field,
+        from_schema(e, "notes", "Notes", "textarea"),
+    )
+
+
+def _item_field(instrument: Instrument, number: int) -> FieldSpec:
+    labels = instrument.response_labels
+    options = [
+        Choice(str(v), f"{v} {labels[v - instrument.item_min]}" if labels else str(v))
+        for v in range(instrument.item_min, instrument.item_max + 1)
+    ]
+    options.append(Choice("", "No answer"))
+    text = instrument.item_text[number - 1] if instrument.item_text else None
+    return FieldSpec(
+        f"item_{number}",
+        f"Item {number}",
+        "radio",
+        hint=text,
+        choices=tuple(options),
+        in_schema=False,
+    )
+
+
+def measure_fields(instrument: Instrument) -> tuple[FieldSpec, ...]:
+    """The measure form: item by item, or the total of a total-only instrument (ORS, SRS)."""
+    m = MeasureCreate
+    common = (
+        from_schema(m, "administered_at", "Administered at", "datetime", required=True),
+        from_schema(
+            m,
+            "source",
+            "Completed by",
+            "radio",
+            required=True,
+            choices=(
+                Choice(Source.CLIENT.value, "Client (self-report)"),
+                Choice(Source.PRACTITIONER.value, "Practitioner"),
+            ),
+        ),
+    )
+    if instrument.total_only:
+        # The total's range is the instrument's, not the schema's (one schema, many scales).
+        total = FieldSpec(
+            "total",
+            f"{instrument.short_name} total",
+            "float",
+            required=True,
+            lo=instrument.total_min,
+            hi=instrument.total_max,
+            hint=(
+                "Collected under your own licence: the total from the paper form, "
+                f"{instrument.total_min:g}–{instrument.total_max:g}."
+            ),
+        )
+        return (*common, total)
+    items = tuple(_item_field(instrument, n) for n in range(1, instrument.item_count + 1))
+    confirm = FieldSpec(
+        ALLOW_INCOMPLETE,
+        "Save with unanswered items",
+        "bool",
+        hint="The answers are kept, but no total can be scored.",
+        in_schema=False,
+    )
+    return (*common, *items, confirm)
+
+
+def annotation_fields() -> tuple[FieldSpec, ...]:
+    """The annotation form: a life event, medication or change in care on the timeline."""
+    a = AnnotationCreate
+    return (
+        from_schema(a, "at", "Date and time", "datetime", required=True),
+        from_schema(
+            a,
+            "kind",
+            "Kind",
+            "choice",
+            required=True,
+            choices=_choices(AnnotationKind, {"care_change": ANNOTATION_KIND_WORDS["care_change"]}),
+        ),
+        from_schema(
+            a,
+            "label",
+            "Label",
+            "text",
+            required=True,
+            hint="Shown on every chart of this client, so keep it short.",
+        ),
+        from_schema(a, "notes", "Notes", "textarea"),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Account forms (admin pages): one message per field, its numbers read from the schema
+# --------------------------------------------------------------------------------------------
+
+ACCOUNT_FIELDS: Final[Mapping[str, FieldSpec]] = {
+    spec.name: spec
+    for spec in (
+        from_schema(UserCreate, "email", "E-mail", "text", required=True),
+        from_schema(UserCreate, "full_name", "Name", "text", required=True),
+        from_schema(UserCreate, "role", "Role", "choice", required=True),
+        from_schema(UserCreate, "password", "Password", "text", required=True),
+    )
+}
+_NAME, _PASSWORD = ACCOUNT_FIELDS["full_name"], ACCOUNT_FIELDS["password"]
+ACCOUNT_MESSAGES: Final[Mapping[str, str]] = {
+    "email": "Enter an e-mail address like name@example.org.",
+    "full_name": f"Enter a name (up to {_NAME.max_length} characters).",
+    "role": "Choose a role.",
+    "password": (
+        f"Use at least {_PASSWORD.min_length} characters; "
+        "a few unrelated words make a good password."
+    ),
+    "password_too_long": f"Use at most {_PASSWORD.max_length} characters.",
+    "supervisor_id": "Choose a supervisor.",
+    "supervisee_id": "Choose a practitioner to supervise.",
+}
