@@ -32,11 +32,12 @@ import numpy as np
 
 from practice_dashboard.domain.downsample import lttb_indices
 from practice_dashboard.domain.facts import (
+    HOMEWORK_SCORE,
     Attendance,
-    HomeworkCompletion,
     Zone,
 )
 from practice_dashboard.domain.flags import Thresholds
+from practice_dashboard.domain.labels import ANNOTATION_KIND_WORDS, ATTENDANCE_WORDS
 from practice_dashboard.domain.stats import (
     SECONDS_PER_DAY,
     Trend,
@@ -72,22 +73,12 @@ ZONE_STYLE: Final = {
     Zone.HYPO: (BLUE, "triangle-down"),
 }
 ATTENDANCE_STYLE: Final = {
-    Attendance.ATTENDED: ("attended", GREEN, "circle"),
-    Attendance.LATE_CANCEL: ("late cancel", ORANGE, "triangle-down"),
-    Attendance.NO_SHOW: ("no-show", VERMILLION, "x"),
-    Attendance.CANCELLED: ("cancelled", GREY, "square-open"),
+    Attendance.ATTENDED: (ATTENDANCE_WORDS["attended"], GREEN, "circle"),
+    Attendance.LATE_CANCEL: (ATTENDANCE_WORDS["late_cancel"], ORANGE, "triangle-down"),
+    Attendance.NO_SHOW: (ATTENDANCE_WORDS["no_show"], VERMILLION, "x"),
+    Attendance.CANCELLED: (ATTENDANCE_WORDS["cancelled"], GREY, "square-open"),
 }
-_HOMEWORK_SHARE: Final = {
-    HomeworkCompletion.YES: 100,
-    HomeworkCompletion.PARTIAL: 50,
-    HomeworkCompletion.NO: 0,
-}
-_ANNOTATION_KIND: Final = {
-    "life_event": "Life event",
-    "medication": "Medication",
-    "care_change": "Change in care",
-    "other": "Note",
-}
+_HOMEWORK_SHARE: Final = {c: round(100 * score) for c, score in HOMEWORK_SCORE.items()}
 _SCRIPT_SAFE: Final = (
     ("&", "\\u0026"),
     ("<", "\\u003c"),
@@ -257,7 +248,7 @@ class _Frame:
         labels: list[dict[str, Any]] = []
         for i, mark in enumerate(self.view.annotations):
             x = self.clock.x(_ts(mark.at))
-            kind = _ANNOTATION_KIND.get(mark.kind, "Note")
+            kind = ANNOTATION_KIND_WORDS.get(mark.kind, "Note")
             shapes.append(
                 {
                     "type": "line",
