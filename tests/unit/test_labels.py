@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import get_args
 
+import pytest
+
 from practice_dashboard.domain.facts import Attendance, ClientStatus, Zone
 from practice_dashboard.domain.instruments import ReliableChangeCategory
 from practice_dashboard.domain.labels import (
@@ -15,6 +17,7 @@ from practice_dashboard.domain.labels import (
     TREND_WORDS,
     ZONE_HINTS,
     ZONE_WORDS,
+    duration_words,
     evidence_label,
     zone_word,
 )
@@ -43,3 +46,21 @@ class TestEvidence:
         assert evidence_label("phq9_change") == "PHQ-9 change"
         assert evidence_label("cbi_work_related_change") == "CBI work related change"
         assert evidence_label("days_since_last_data") == "days since last data"
+
+
+class TestDurationWords:
+    """One rule for durations on pages, charts and hovers: hours from 120 minutes on."""
+
+    @pytest.mark.parametrize(
+        ("minutes", "short", "long"),
+        [
+            (0, "0 min", "0 minutes"),
+            (25.4, "25 min", "25 minutes"),
+            (119, "119 min", "119 minutes"),
+            (120, "2.0 h", "2.0 hours"),
+            (150, "2.5 h", "2.5 hours"),
+        ],
+    )
+    def test_short_and_long(self, minutes: float, short: str, long: str) -> None:
+        assert duration_words(minutes) == short
+        assert duration_words(minutes, long=True) == long

@@ -50,6 +50,7 @@ RULES = [
     ("annotation kind words", r'"Change in care"', LABELS),
     ("zone words", r'"hyperarousal"', LABELS),
     ("zone words module", r"web\.vocabulary", None),
+    ("durations in hours", r"/\s*60:\.1f\}", LABELS),
 ]
 
 # Where the code moved in the restructuring: the guard must read every one of these.

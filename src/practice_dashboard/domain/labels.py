@@ -80,3 +80,14 @@ def zone_word(zone: str, vocabulary: str) -> str:
 def evidence_label(name: str) -> str:
     """A flag's evidence key in words, instrument codes by their names: "PHQ-9 change"."""
     return " ".join(instrument_name(word) for word in name.split("_"))
+
+
+#: A duration of at least this many minutes reads in hours.
+HOURS_FROM_MINUTES: Final = 120
+
+
+def duration_words(minutes: float, *, long: bool = False) -> str:
+    """A duration as words: "25 min" / "2.5 h", or with `long` "25 minutes" / "2.5 hours"."""
+    if minutes >= HOURS_FROM_MINUTES:
+        return f"{minutes / 60:.1f} {'hours' if long else 'h'}"
+    return f"{minutes:.0f} {'minutes' if long else 'min'}"

@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 from practice_dashboard.domain.flags import flag_name
 from practice_dashboard.domain.instruments import instrument_name
-from practice_dashboard.domain.labels import ZONE_HINTS, ZONE_WORDS, zone_word
+from practice_dashboard.domain.labels import ZONE_HINTS, ZONE_WORDS, duration_words, zone_word
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
@@ -53,11 +53,7 @@ def local_date(value: datetime | date | None, tz: Any, fmt: str = "%d %b %Y") ->
 
 
 def minutes(value: float | None) -> str:
-    if value is None:
-        return "—"
-    if value >= 120:
-        return f"{value / 60:.1f} h"
-    return f"{value:.0f} min"
+    return "—" if value is None else duration_words(value)
 
 
 def percent(value: float | None) -> str:

@@ -37,7 +37,7 @@ from practice_dashboard.domain.facts import (
     Zone,
 )
 from practice_dashboard.domain.flags import Thresholds
-from practice_dashboard.domain.labels import ANNOTATION_KIND_WORDS, ATTENDANCE_WORDS
+from practice_dashboard.domain.labels import ANNOTATION_KIND_WORDS, ATTENDANCE_WORDS, duration_words
 from practice_dashboard.domain.stats import (
     SECONDS_PER_DAY,
     Trend,
@@ -201,9 +201,8 @@ def fmt_number(value: float, digits: int = 1) -> str:
 
 
 def fmt_minutes(value: float) -> str:
-    if value >= 120:
-        return f"{value / 60:.1f} hours"
-    return f"{value:.0f} minutes"
+    """A duration in a chart's legend or summary sentence, in long words."""
+    return duration_words(value, long=True)
 
 
 def fmt_p(p: float | None) -> str:
@@ -348,10 +347,6 @@ _DAY: Final = "%{x|%a %d %b %Y}"
 def hover(template: str) -> str:
     """A hover template without the trace-name box (the legend says which trace it is)."""
     return template + "<extra></extra>"
-
-
-def _short_minutes(value: float) -> str:
-    return f"{value / 60:.1f} h" if value >= 120 else f"{value:.0f} min"
 
 
 def _markers(name: str, color: str, symbol: str, *, size: int = 9, **extra: Any) -> dict[str, Any]:
