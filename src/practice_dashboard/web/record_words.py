@@ -11,17 +11,16 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Final
 
-from practice_dashboard.domain.instruments import INSTRUMENTS
+from practice_dashboard.domain.instruments import instrument_name
+from practice_dashboard.domain.labels import ANNOTATION_KIND_WORDS, ATTENDANCE_WORDS, zone_word
 from practice_dashboard.models import RecordKind
 from practice_dashboard.web.forms.registry import (
     annotation_fields,
     episode_fields,
     observation_fields,
     session_fields,
-    short_name,
 )
 from practice_dashboard.web.templating import local_time, minutes
-from practice_dashboard.web.vocabulary import zone_word
 
 KIND_WORDS: Final[dict[RecordKind, str]] = {
     RecordKind.SESSION: "Session",
@@ -101,7 +100,7 @@ def summary(kind: RecordKind, record: Any, vocabulary: str) -> str:
     """One line saying what the entry holds, in the record page's list."""
     if kind == RecordKind.SESSION:
         parts = [
-            f"{_word(record.attendance).capitalize()}",
+            ATTENDANCE_WORDS[record.attendance.value].capitalize(),
             _word(record.kind),
             _word(record.modality),
         ]
@@ -129,13 +128,12 @@ def summary(kind: RecordKind, record: Any, vocabulary: str) -> str:
             parts.append(f"trigger: {record.trigger}")
         return ", ".join(parts)
     if kind == RecordKind.MEASURE:
-        instrument = INSTRUMENTS.get(record.instrument)
-        name = short_name(instrument) if instrument else record.instrument
+        name = instrument_name(record.instrument)
         if record.total is None:
             return f"{name}, no score (unanswered items)"
         severity = f" ({_word(record.severity)})" if record.severity else ""
         return f"{name} total {value_text('total', record.total, UTC, vocabulary)}{severity}"
-    return f"{_word(record.kind).capitalize()}: {record.label}"
+    return f"{ANNOTATION_KIND_WORDS[record.kind.value]}: {record.label}"
 
 
 def detail_fields(kind: RecordKind, record: Any) -> list[str]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 
 from practice_dashboard.db import DbSession
+from practice_dashboard.domain.facts import CLOCK_SLACK
 from practice_dashboard.errors import Invalid
 from practice_dashboard.models import Observation, RecordKind
 from practice_dashboard.models.base import utcnow, uuid7
@@ -20,13 +21,12 @@ from practice_dashboard.services.common import check_range, in_time_range, page
 from practice_dashboard.services.records import revisions
 from practice_dashboard.services.records.session import check_session_belongs, missing_sessions
 
-FUTURE_SLACK = timedelta(minutes=10)
 REQUIRED = ("observed_at", "source", "zone", "activation")
 
 
 def time_problems(observed_at: datetime, now: datetime) -> list[tuple[tuple[str, ...], str]]:
     """What the time rule refuses, as (field, message): for the API and the CSV import."""
-    if observed_at > now + FUTURE_SLACK:
+    if observed_at > now + CLOCK_SLACK:
         return [(("observed_at",), "must not be in the future")]
     return []
 
@@ -115,8 +115,10 @@ def update_observation(
     now = utcnow()
 
     def validate(sent: set[str]) -> None:
-        if "observed_at" in sent and observation.observed_at > now + FUTURE_SLACK:
-            raise Invalid([(("observed_at",), "must not be in the future")])
+        if "observed_at" in sent:
+            problems = time_problems(observation.observed_at, now)
+            if problems:
+                raise Invalid(problems)
         if "session_id" in sent and observation.session_id is not None:
             check_session_belongs(db, client, {observation.session_id})
 

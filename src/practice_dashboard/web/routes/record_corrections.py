@@ -39,7 +39,6 @@ from practice_dashboard.web.forms.registry import (
     measure_fields,
     observation_fields,
     session_fields,
-    short_name,
 )
 from practice_dashboard.web.record_words import KIND_WORDS
 from practice_dashboard.web.routes.log_forms.common import RawForm
@@ -126,7 +125,7 @@ def _edit_page(
         instrument = _instrument_of(entry.record)
         extra = {
             "instrument": instrument,
-            "instrument_name": short_name(instrument),
+            "instrument_name": instrument.short_name,
             "instruments": [],
             "groups": item_groups(instrument, form.specs) if not instrument.total_only else [],
             "notes": measure_notes(instrument),
