@@ -51,7 +51,7 @@ def blocking_violations(page: Page, where: str) -> list[Violation]:
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.add_script_tag(path=str(require_axe()))
     result: list[dict[str, Any]] = page.evaluate(
-        """async () => {
+        r"""async () => {
                const r = await window.axe.run(document, {resultTypes: ["violations"]});
                return r.violations.map(v => ({
                    id: v.id, impact: v.impact, help: v.help,
