@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -35,6 +35,10 @@ TIME_FORMAT = "%H:%M"
 BOTH_OR_NEITHER = "Enter both the date and the time, or neither."
 BOTH = "Enter both the date and the time."
 _INT = re.compile(r"[+-]?\d{1,6}")
+# A time typed relative to another: "+25" / "25" / "25 min" (minutes after it) or "14:30".
+_MINUTES_AFTER = re.compile(r"\+?\s*(\d{1,3})\s*(?:min|mins|minutes|m)?", re.IGNORECASE)
+_CLOCK = re.compile(r"(\d{1,2})[:.](\d{2})")
+AFTER_PROBLEM = "Enter minutes after onset, like +25, or a time, like 14:30."
 TRUE_WORDS = frozenset({"on", "true", "1", "yes"})
 
 
@@ -61,6 +65,25 @@ def local_input_values(name: str, value: datetime, tz: tzinfo) -> dict[str, str]
         name + DATE_PART: local.strftime(DATE_FORMAT),
         name + TIME_PART: local.strftime(TIME_FORMAT),
     }
+
+
+def parse_after(raw: str, start: datetime, tz: tzinfo) -> datetime | None:
+    """A time typed relative to `start`: minutes after it ("+25"), or a clock time on its day.
+
+    None when blank. The clock time is read on `start`'s calendar day in the practice time
+    zone (the DST rule above); one before `start` is left for the schema to refuse.
+    """
+    text = raw.strip()
+    if not text:
+        return None
+    if minutes := _MINUTES_AFTER.fullmatch(text):
+        return start + timedelta(minutes=int(minutes[1]))
+    clock = _CLOCK.fullmatch(text)
+    if clock is None or int(clock[1]) > 23 or int(clock[2]) > 59:
+        raise FieldProblem(AFTER_PROBLEM)
+    day = start.astimezone(tz).date()
+    local = datetime.combine(day, time(int(clock[1]), int(clock[2]))).replace(tzinfo=tz, fold=0)
+    return local.astimezone(UTC)
 
 
 def parse_pair(spec: FieldSpec, raw: Mapping[str, str], tz: tzinfo) -> datetime | None:
