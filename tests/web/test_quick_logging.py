@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from practice_dashboard.db import DbSession
 from practice_dashboard.models import Episode, Observation
-from practice_dashboard.web.forms import FieldProblem, parse_after
+from practice_dashboard.web.forms import FieldProblem, FieldSpec, parse_after, parse_pair
 from tests.html import parse
 from tests.web import test_log_forms
 from tests.web.test_log_forms import (
@@ -219,3 +219,23 @@ class TestDateInputs:
         names = controls(api.get(practice.url(what)).text)
         pairs = {n.removesuffix("_date") for n in names if n.endswith("_date")}
         assert pairs == {name for form, name in DATETIME_FIELDS if form == what}
+
+
+class TestTypedTimes:
+    """A pair's time is typed text on a 24-hour clock; anything else is refused, never blank."""
+
+    SPEC = FieldSpec("at", "At", "datetime", required=True)
+
+    @pytest.mark.parametrize("text", ["14:30", "1430", "14.30"])
+    def test_ways_to_type_half_past_two(self, text: str) -> None:
+        raw = {"at_date": "2026-07-01", "at_time": text}
+        assert parse_pair(self.SPEC, raw, LONDON) == datetime(2026, 7, 1, 13, 30, tzinfo=UTC)
+
+    def test_a_single_digit_hour(self) -> None:
+        raw = {"at_date": "2026-07-01", "at_time": "9:05"}
+        assert parse_pair(self.SPEC, raw, LONDON) == datetime(2026, 7, 1, 8, 5, tzinfo=UTC)
+
+    @pytest.mark.parametrize("text", ["23", "2:3", "24:00", "12:60", "2 pm", "14:30:00"])
+    def test_a_partly_typed_or_unreadable_time_is_a_problem(self, text: str) -> None:
+        with pytest.raises(FieldProblem, match="24-hour clock, like 14:30"):
+            parse_pair(self.SPEC, {"at_date": "2026-07-01", "at_time": text}, LONDON)

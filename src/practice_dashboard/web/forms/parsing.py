@@ -12,7 +12,9 @@ the practice time zone with zoneinfo's `fold=0`:
 A value that carries its own offset (pasted ISO 8601) keeps it.
 
 A date-time pair with only one half typed is a field error, never a blank: a half-typed
-"Back to baseline at" must not save the episode as not recovered.
+"Back to baseline at" must not save the episode as not recovered. Both halves are typed text
+(not the browser's pickers, whose arrow keys change a value unseen and which post a partly
+typed time as blank): the date as YYYY-MM-DD, the time on a 24-hour clock (14:30, 9:05, 1430).
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ _INT = re.compile(r"[+-]?\d{1,6}")
 # A time typed relative to another: "+25" / "25" / "25 min" (minutes after it) or "14:30".
 _MINUTES_AFTER = re.compile(r"\+?\s*(\d{1,3})\s*(?:min|mins|minutes|m)?", re.IGNORECASE)
 _CLOCK = re.compile(r"(\d{1,2})[:.](\d{2})")
+# A time typed into a date-time pair: 14:30, 9:05, 14.30 or 1430 (24-hour clock).
+_TIME = re.compile(r"(\d{1,2})[:.]?(\d{2})")
+TIME_PROBLEM = "Enter the time on a 24-hour clock, like 14:30."
 AFTER_PROBLEM = "Enter minutes after onset, like +25, or a time, like 14:30."
 TRUE_WORDS = frozenset({"on", "true", "1", "yes"})
 
@@ -94,7 +99,10 @@ def parse_pair(spec: FieldSpec, raw: Mapping[str, str], tz: tzinfo) -> datetime 
         return None
     if not date or not time:
         raise FieldProblem(BOTH if spec.required else BOTH_OR_NEITHER)
-    return parse_local_datetime(f"{date}T{time}", tz)
+    clock = _TIME.fullmatch(time)
+    if clock is None or int(clock[1]) > 23 or int(clock[2]) > 59:
+        raise FieldProblem(TIME_PROBLEM)
+    return parse_local_datetime(f"{date}T{int(clock[1]):02d}:{clock[2]}", tz)
 
 
 def _parse_int(raw: str, spec: FieldSpec) -> int:
