@@ -217,3 +217,24 @@ def test_a_partly_typed_time_is_an_error_not_a_blank(
     expect(page.locator("#f-baseline_at-time")).to_have_value("23")
     items = api_get(live_app, f"/api/v1/clients/{client_id}/episodes?limit=200")["items"]
     assert form_id not in {e["id"] for e in items}
+
+
+def test_the_skip_link_is_first_visible_and_moves_to_the_content(
+    live_app: LiveApp, keyboard_page: Page
+) -> None:
+    page = keyboard_page
+    log_in_by_keyboard(page, live_app)
+    page.goto(f"{live_app.url}/")
+    page.keyboard.press("Tab")
+    skip = page.locator("a.skip-link")
+    expect(skip).to_be_focused()
+    assert focused(page)["outline"], focused(page)
+    box = skip.bounding_box()
+    assert box is not None
+    assert box["x"] >= 0
+    assert box["y"] >= 0  # on screen while focused
+    page.keyboard.press("Enter")
+    expect(page.locator("main#main")).to_be_focused()
+    # The next Tab goes into the page's content, past the navigation.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.querySelector('main').contains(document.activeElement)")
