@@ -93,6 +93,11 @@ def save_episode(
     )
     if form is None:
         return back_to_client(client)
+    # A message about a time typed after onset (reversed, in the future: from the schema or
+    # the service) belongs next to where it was typed.
+    for target, quick in AFTER_ONSET.items():
+        if raw.get(quick, "").strip() and target in form.errors and quick not in form.errors:
+            form.errors[quick] = form.errors.pop(target)
     if not sessions:
         form.specs = episode_fields(())
     return render(context, FORM, client=client, form=form, status_code=422)
@@ -126,10 +131,6 @@ def episode_build(
                 except FieldProblem as exc:
                     errors[quick] = str(exc)
         data = validate(EpisodeCreate, values, specs, errors)
-        # A schema message about a time typed in a quick field (reversed times) sits there.
-        for target, quick in AFTER_ONSET.items():
-            if raw.get(quick, "").strip() and target in errors and quick not in errors:
-                errors[quick] = errors.pop(target)
         if data is None:
             return None
         return lambda record_id: call(data, record_id)
