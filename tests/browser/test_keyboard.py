@@ -20,6 +20,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.browser.conftest import DEMO_PASSWORD, LiveApp, shot
 from tests.browser.test_dashboard import THERAPIST
 
+FORMS = ("observations", "sessions", "episodes", "measures", "annotations")
 OBSERVATION_KEYS = 8
 EPISODE_KEYS = 20
 
@@ -187,9 +188,15 @@ def test_arrow_keys_leave_a_prefilled_date_alone(live_app: LiveApp, keyboard_pag
     page = keyboard_page
     log_in_by_keyboard(page, live_app)
     client_id = open_first_client(page)
-    for form in ("observations", "sessions", "episodes", "measures", "annotations"):
-        page.goto(f"{live_app.url}/clients/{client_id}/{form}/new")
-        date = page.locator("main form input[name$='_date']").first
+    client = f"{live_app.url}/clients/{client_id}"
+    pages = {
+        **{form: (f"{client}/{form}/new", "main form input[name$='_date']") for form in FORMS},
+        "client period": (client, "#period-start"),
+        "print period": (f"{client}/summary", "#summary-start"),
+    }
+    for form, (url, selector) in pages.items():
+        page.goto(url)
+        date = page.locator(selector).first
         shown = date.input_value()
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", shown), (form, shown)
         date.focus()

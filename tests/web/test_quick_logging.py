@@ -211,6 +211,19 @@ class TestDateInputs:
             assert "YYYY-MM-DD" in label.words()
             date.fromisoformat(node.attrs["value"] or DAY)
 
+    @pytest.mark.parametrize("path", ["/clients/{id}", "/clients/{id}/summary", "/audit"])
+    def test_period_dates_are_text_in_the_same_format(
+        self, api: TestClient, practice: Practice, path: str
+    ) -> None:
+        page = parse(api.get(path.format(id=practice.client.id)).text)
+        assert not [n for n in page.iter() if n.attrs.get("type") == "date"]
+        dates = [n for n in page.iter() if n.attrs.get("placeholder") == "YYYY-MM-DD"]
+        assert len(dates) == 2, path  # from and to
+        for node in dates:
+            assert node.attrs["pattern"] == "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+            if node.attrs.get("value"):
+                date.fromisoformat(node.attrs["value"])
+
     @pytest.mark.parametrize("what", FORMS)
     def test_every_date_time_pair_is_held_to_both_or_neither(
         self, api: TestClient, practice: Practice, what: str
