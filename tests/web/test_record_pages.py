@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
-from practice_dashboard.models import Client, Measure, Observation, Revision, User
+from practice_dashboard.models import Client, Episode, Measure, Observation, Revision, User
 from practice_dashboard.models.enums import RecordStatus, Role, Zone
+from practice_dashboard.web.forms.registry import BASELINE_AFTER
 from tests.builders import (
     login_cookies,
     make_annotation,
@@ -287,6 +288,25 @@ class TestCorrections:
         message = parse(response.text).by_id("baseline_at-error").words()
         assert "onset" in message.lower() or "started" in message.lower()
         assert db.scalars(select(Revision)).all() == []
+
+    def test_an_episode_is_corrected_with_a_time_typed_in_minutes_after_onset(
+        self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client
+    ) -> None:
+        episode = make_episode(db, client, started_at=RECENT)  # back after 40 minutes
+        entry = f"/clients/{client.id}/record/episodes/{episode.id}"
+        log_in(api, db, settings, owner)
+        values = submitted_values(_page(api, f"{entry}/edit").by_id("log-form"))
+        # Both ways at once is refused, next to the quick field; the pair cleared, it is used.
+        both = api.post(f"{entry}/edit", data={**values, BASELINE_AFTER: "+25"})
+        assert both.status_code == 422
+        assert "not both" in parse(both.text).by_id(f"{BASELINE_AFTER}-error").words()
+        values.update({"baseline_at_date": "", "baseline_at_time": "", BASELINE_AFTER: "+25"})
+        saved = api.post(f"{entry}/edit", data=values, follow_redirects=False)
+        assert saved.status_code == 303, saved.text
+        db.expire_all()
+        stored = db.get(Episode, episode.id)
+        assert stored is not None
+        assert stored.recovery_minutes == 25
 
     def test_mark_entered_in_error_needs_a_reason_then_leaves_the_figures(
         self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client

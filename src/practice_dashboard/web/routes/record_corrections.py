@@ -42,6 +42,7 @@ from practice_dashboard.web.forms.registry import (
 )
 from practice_dashboard.web.record_words import KIND_WORDS
 from practice_dashboard.web.routes.log_forms.common import RawForm
+from practice_dashboard.web.routes.log_forms.episode import read_after_onset
 from practice_dashboard.web.routes.log_forms.measure import item_groups, measure_notes, read_items
 from practice_dashboard.web.routes.record_pages import (
     UPDATES,
@@ -208,6 +209,8 @@ def save_correction(
         [s for s in specs if s.in_schema and not s.name.startswith("item_")], raw, tz
     )
     errors.update(problems)
+    if entry.kind == RecordKind.EPISODE:  # times typed as minutes after onset, too
+        read_after_onset(specs, raw, tz, values, errors)
     # A blank optional field clears the stored value (the form shows every field).
     for spec in specs:
         if spec.in_schema and spec.name not in values and spec.name not in errors:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import tzinfo
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
@@ -104,6 +105,32 @@ def save_episode(
     return render(context, FORM, client=client, form=form, status_code=422)
 
 
+def read_after_onset(
+    specs: tuple[FieldSpec, ...],
+    raw: Mapping[str, str],
+    tz: tzinfo,
+    values: dict[str, Any],
+    errors: dict[str, str],
+) -> None:
+    """Recognition and baseline typed after onset (+25, 14:30) into `values`; problems named."""
+    by_name = {s.name: s for s in specs}
+    onset = values.get("started_at")
+    for target, quick in AFTER_ONSET.items():
+        text = raw.get(quick, "").strip()
+        if not text:
+            continue
+        pair = by_name[target]
+        if raw.get(pair.date_name, "").strip() or raw.get(pair.time_name, "").strip():
+            errors[quick] = f"Use this or \u201c{pair.label}\u201d below, not both."
+        elif onset is None:
+            errors[quick] = "Enter the onset's date and time first."
+        else:
+            try:
+                values[target] = parse_after(text, onset, tz)
+            except FieldProblem as exc:
+                errors[quick] = str(exc)
+
+
 def episode_build(
     specs: tuple[FieldSpec, ...],
     raw: Mapping[str, str],
@@ -115,22 +142,7 @@ def episode_build(
     def build(errors: dict[str, str]) -> Create | None:
         values, problems = parse_fields(specs, raw, tz)
         errors.update(problems)
-        by_name = {s.name: s for s in specs}
-        onset = values.get("started_at")
-        for target, quick in AFTER_ONSET.items():
-            text = raw.get(quick, "").strip()
-            if not text:
-                continue
-            pair = by_name[target]
-            if raw.get(pair.date_name, "").strip() or raw.get(pair.time_name, "").strip():
-                errors[quick] = f"Use this or \u201c{pair.label}\u201d below, not both."
-            elif onset is None:
-                errors[quick] = "Enter the onset's date and time first."
-            else:
-                try:
-                    values[target] = parse_after(text, onset, tz)
-                except FieldProblem as exc:
-                    errors[quick] = str(exc)
+        read_after_onset(specs, raw, tz, values, errors)
         data = validate(EpisodeCreate, values, specs, errors)
         if data is None:
             return None
