@@ -138,7 +138,8 @@ def test_caseload_to_a_saved_observation_by_keyboard(
     keys.type("7")
     shot(page, "keyboard-observation")
     keys.press("Enter")
-    expect(page).to_have_url(client_url)
+    # Back on the client page, which names what was saved (?saved=observations/<id>).
+    expect(page).to_have_url(re.compile(re.escape(client_url) + r"\?saved=observations/"))
     assert keys.count <= OBSERVATION_KEYS, keys.count
 
     listed = api_get(live_app, f"/api/v1/clients/{client_id}/observations?limit=200")
@@ -175,7 +176,7 @@ def test_an_episode_earlier_today_in_at_most_20_keys(
     keys.type("6")
     shot(page, "keyboard-episode")
     keys.press("Enter")
-    expect(page).to_have_url(re.compile(rf"/clients/{client_id}$"))
+    expect(page).to_have_url(re.compile(rf"/clients/{client_id}\?saved=episodes/"))
     assert keys.count <= EPISODE_KEYS, keys.count
 
     items = api_get(live_app, f"/api/v1/clients/{client_id}/episodes?limit=200")["items"]

@@ -370,6 +370,11 @@ class TestDuplicates:
         again = {**submitted_values(page.by_id("log-form")), "confirm_duplicate": "on"}
         assert api.post(url, data=again, follow_redirects=False).status_code == 303
         assert len(db.scalars(count).all()) == 2
+        # Other values at the same time are another entry, saved without asking.
+        other = {**fresh(), **{k: first[k] for k in ("observed_at_date", "observed_at_time")}}
+        other["activation"] = "2"
+        assert api.post(url, data=other, follow_redirects=False).status_code == 303
+        assert len(db.scalars(count).all()) == 3
         # Another time is not a duplicate.
         third = fresh()
         third["observed_at_time"] = "00:01" if first["observed_at_time"] != "00:01" else "00:02"

@@ -30,12 +30,10 @@ from practice_dashboard.services import access
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.records import session as session_service
 from practice_dashboard.web.forms import (
-    FieldProblem,
     FieldSpec,
     FormState,
     messages_from_invalid,
     parse_fields,
-    parse_pair,
     validate,
 )
 from practice_dashboard.web.forms.parsing import TRUE_WORDS
@@ -215,6 +213,20 @@ def submit(
     )
 
 
+def _plain(value: Any) -> Any:
+    # As stored and as typed alike: enums and ids as text, text trimmed, blank as None.
+    value = getattr(value, "value", value)
+    if isinstance(value, uuid.UUID):
+        value = str(value)
+    if isinstance(value, str):
+        value = value.strip() or None
+    return value
+
+
+def _same(stored: Any, typed: Any) -> bool:
+    return bool(_plain(stored) == _plain(typed))
+
+
 def recent_duplicate(
     db: DbDep,
     model: type[Any],
@@ -224,24 +236,24 @@ def recent_duplicate(
     tz: tzinfo,
     record_id: uuid.UUID,
 ) -> str | None:
-    """A message when this client has an entry of this kind at the same time, saved lately.
+    """A message when this client has an identical entry of this kind, saved minutes ago.
 
-    Ticking "Save it as well" (`confirm_duplicate`) says the practitioner means a second one.
+    Identical: the same kind at the same time with the same values (a PHQ-9 and a GAD-7 given
+    in the same minute are two entries; the same observation saved twice is one). Ticking
+    "Save it as well" (`confirm_duplicate`) says the practitioner means a second one.
     """
     if raw.get(CONFIRM_DUPLICATE, "").strip().lower() in TRUE_WORDS:
         return None
     when = next((s for s in specs if s.kind == "datetime"), None)
     if when is None:
         return None
-    try:
-        at = parse_pair(when, raw, tz)
-    except FieldProblem:
-        return None
-    if at is None:
+    values, problems = parse_fields(specs, raw, tz)
+    at = values.get(when.name)
+    if problems or at is None:
         return None
     table: Any = model
-    saved_at: datetime | None = db.scalar(
-        select(table.created_at)
+    candidates = db.scalars(
+        select(table)
         .where(
             table.client_id == client.id,
             table.id != record_id,  # this very form, saved by a racing submit, is no duplicate
@@ -250,16 +262,23 @@ def recent_duplicate(
             table.created_at >= utcnow() - DUPLICATE_WINDOW,
         )
         .order_by(table.created_at.desc())
-        .limit(1)
+        .limit(5)
     )
-    if saved_at is None:
-        return None
-    local = saved_at.astimezone(tz).strftime("%H:%M")
-    return (
-        f"An entry like this one, at the same time, was saved for {client.display_name} at "
-        f"{local}. Tick “Save it as well” if this is a second one; if not, nothing more is "
-        "needed."
-    )
+    compared = [s.name for s in specs if s.in_schema and hasattr(table, s.name)]
+    items = [raw.get(f"item_{n}", "").strip() for n in range(1, 200) if f"item_{n}" in raw]
+    for saved in candidates:
+        if "instrument" in raw and saved.instrument != raw["instrument"]:
+            continue
+        if items and [("" if v is None else str(v)) for v in saved.items or []] != items:
+            continue
+        if all(_same(getattr(saved, name), values.get(name)) for name in compared):
+            local = saved.created_at.astimezone(tz).strftime("%H:%M")
+            return (
+                f"The same entry, at the same time, was saved for {client.display_name} at "
+                f"{local}. Tick “Save it as well” if this is a second one; if not, nothing "
+                "more is needed."
+            )
+    return None
 
 
 def schema_build(
