@@ -95,8 +95,9 @@ def caseload(
     if practitioner_ids is not None:
         stmt = stmt.where(Client.practitioner_id.in_(practitioner_ids))
     if flagged_only:
-        # Active (unacknowledged) flags only, like the flag/level filters.
-        stmt = stmt.where(ClientSummary.flag_rank > 0)
+        # Every raised flag, acknowledged ones too: acknowledging never hides a client from
+        # supervision (the flag/level filters and the sort still read the speaking flags).
+        stmt = stmt.where(ClientSummary.raised_rank > 0)
     if flag or level:
         stmt = stmt.where(ClientSummary.flag_codes.like(f"% {flag or '%'}:{level or '%'} %"))
     if search:
@@ -226,7 +227,8 @@ def practitioner_loads(
             select(
                 Client.practitioner_id,
                 func.count(Client.id),
-                func.sum(case((ClientSummary.flag_rank >= LEVEL_RANK["alert"], 1), else_=0)),
+                # Acknowledged alerts count too: quieting a flag does not lighten the load.
+                func.sum(case((ClientSummary.raised_rank >= LEVEL_RANK["alert"], 1), else_=0)),
             )
             .outerjoin(ClientSummary, ClientSummary.client_id == Client.id)
             .where(active_client)

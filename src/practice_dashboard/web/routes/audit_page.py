@@ -58,6 +58,7 @@ ACTIONS: Final = (
     "login_failed",
     "read",
     "restore",
+    "unacknowledge",
     "update",
 )
 
