@@ -403,6 +403,7 @@ def client_page(
     start: DateParam = None,
     end: DateParam = None,
     acknowledged: Annotated[str | None, Query(max_length=40)] = None,
+    unacknowledged: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
     """One client's progress: figures, flags and charts (404 outside the caller's scope)."""
     return _render(
@@ -414,6 +415,7 @@ def client_page(
         start=start,
         end=end,
         acknowledged=_FLAG_NAMES.get(acknowledged or "", None),
+        unacknowledged=_FLAG_NAMES.get(unacknowledged or "", None),
     )
 
 
@@ -490,4 +492,36 @@ def acknowledge_flag(
             flag_notes={code: note},
         )
     query = {"acknowledged": code, **{k: v for k, v in (("start", start), ("end", end)) if v}}
+    return RedirectResponse(f"/clients/{cid}?{urlencode(query)}", status_code=303)
+
+
+@router.post("/clients/{client_id}/flags/{code}/unacknowledge", name="unacknowledge_flag_page")
+def unacknowledge_flag(
+    client_id: str,
+    code: Annotated[str, Path(max_length=40)],
+    context: PageContext,
+    _login: CsrfLogin,
+    actor: WebActor,
+    db: DbDep,
+    settings: SettingsDep,
+    start: Annotated[str | None, Form(max_length=40)] = None,
+    end: Annotated[str | None, Form(max_length=40)] = None,
+) -> Response:
+    """Withdraw a flag's acknowledgement from the page: the flag speaks again. Audited."""
+    cid = _client_uuid(client_id)
+    try:
+        metrics_service.unacknowledge_flag(db, client_id=cid, code=code, actor=actor, now=utcnow())
+    except Invalid:
+        return _render(
+            context,
+            db=db,
+            settings=settings,
+            actor=actor,
+            client_id=cid,
+            start=start,
+            end=end,
+            status_code=422,
+            flag_message="That flag is not acknowledged now; the page shows the current flags.",
+        )
+    query = {"unacknowledged": code, **{k: v for k, v in (("start", start), ("end", end)) if v}}
     return RedirectResponse(f"/clients/{cid}?{urlencode(query)}", status_code=303)
