@@ -168,9 +168,7 @@ def test_acknowledgements_and_summaries_from_before_withdrawal_survive(
         ack = connection.execute(
             text("SELECT note, withdrawn_at, withdrawn_by_id FROM flag_acknowledgement")
         ).one()
-        summary = connection.execute(
-            text("SELECT as_of, raised_rank FROM client_summary")
-        ).one()
+        summary = connection.execute(text("SELECT as_of, raised_rank FROM client_summary")).one()
     assert tuple(ack) == ("rang", None, None)
     assert str(summary[0]) == "2000-01-01"  # recomputed on the next read
     assert summary[1] == 0
