@@ -266,8 +266,12 @@ class _Frame:
     def layout(self, yaxis: dict[str, Any], **extra: Any) -> dict[str, Any]:
         shapes: list[dict[str, Any]] = []
         labels: list[dict[str, Any]] = []
+        span = max(self.end - self.start, 1.0)
         for i, mark in enumerate(self.view.annotations):
             x = self.clock.x(_ts(mark.at))
+            # A label centred on a mark near either end would run past the chart's edge and be
+            # cut off: near the ends it hangs inwards from the mark instead.
+            where = (_ts(mark.at) - self.start) / span
             kind = _ANNOTATION_KIND.get(mark.kind, "Note")
             shapes.append(
                 {
@@ -291,6 +295,7 @@ class _Frame:
                     "yref": "paper",
                     "yanchor": "bottom",
                     "yshift": 2 + (i % 2) * 14,  # alternate rows so neighbours don't collide
+                    "xanchor": "left" if where < 0.25 else "right" if where > 0.75 else "center",
                     "showarrow": False,
                     "text": escape(mark.label, 32),
                     "hovertext": (
@@ -762,12 +767,13 @@ def capacity_chart(frame: _Frame, obs: _Observations) -> Chart:
             }
         )
     layout = frame.layout(
-        {"title": {"text": "Rating / activation (0–10)"}, "range": [0, 10.5]},
+        # Half a step below 0, so a rating or share of 0 is drawn whole, not cut by the axis.
+        {"title": {"text": "Rating / activation (0–10)"}, "range": [-0.5, 10.5]},
         yaxis2={
             "title": {"text": "Time in window (%)"},
             "overlaying": "y",
             "side": "right",
-            "range": [0, 105],
+            "range": [-5, 105],
             "showgrid": False,
             "zeroline": False,
         },
@@ -1286,6 +1292,11 @@ def _reliable_change_markers(
 
 
 def _figure(traces: list[dict[str, Any]], layout: dict[str, Any]) -> Figure:
+    # Every axis grows the margins to fit its tick labels and title, so nothing is clipped at
+    # the chart's edges whatever the screen width (a phone's narrow charts included).
+    for key, axis in layout.items():
+        if key.startswith(("xaxis", "yaxis")) and isinstance(axis, dict):
+            axis.setdefault("automargin", True)
     return {"data": traces, "layout": layout, "config": {"displaylogo": False}}
 
 

@@ -17,6 +17,7 @@ from practice_dashboard.domain.flags import CLIENT_FLAGS
 from practice_dashboard.domain.metrics import ClientMetrics
 from practice_dashboard.errors import Conflict, Invalid, NotFound
 from practice_dashboard.models.base import utcnow
+from practice_dashboard.services import access
 from practice_dashboard.services.analytics import metrics as metrics_service
 from practice_dashboard.services.analytics.client_view import (
     DEFAULT_CHART_PERIOD,
@@ -76,8 +77,18 @@ def _bound(value: str | None, tz: tzinfo, *, is_end: bool) -> datetime | None:
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)).astimezone(UTC)
 
 
-def resolve_page_period(start: str | None, end: str | None, *, now: datetime, tz: tzinfo) -> Period:
-    """The charts' period: default the last 6 months; a bad period falls back with a message."""
+def resolve_page_period(
+    start: str | None,
+    end: str | None,
+    *,
+    now: datetime,
+    tz: tzinfo,
+    intake: date | None = None,
+) -> Period:
+    """The charts' period: default the last 6 months, or since intake for a newer client.
+
+    A bad period falls back to the last 6 months with a message.
+    """
     problem = None
     try:
         s, e = _bound(start, tz, is_end=False), _bound(end, tz, is_end=True)
@@ -85,7 +96,13 @@ def resolve_page_period(start: str | None, end: str | None, *, now: datetime, tz
         s = e = None
         problem = "That period could not be read (use dates like 2026-01-31)."
     e = min(e or now, now)
-    s = s or e - DEFAULT_CHART_PERIOD
+    if s is None:
+        s = e - DEFAULT_CHART_PERIOD
+        # A client in care for less than that: months of empty chart before intake say
+        # nothing, so the default period starts on the intake day.
+        in_care_from = _bound(intake.isoformat(), tz, is_end=False) if intake else None
+        if in_care_from is not None and s < in_care_from < e:
+            s = in_care_from
     if problem is None and s >= e:
         problem = "The start must be before the end, and not in the future."
     elif problem is None and e - s > MAX_PERIOD:
@@ -333,7 +350,9 @@ def _render(
 ) -> Response:
     now = utcnow()
     tz = settings.timezone
-    period = resolve_page_period(start, end, now=now, tz=tz)
+    # The intake date sets the default period, which the view is then loaded for.
+    intake = access.get_visible_client(db, actor.user, client_id).intake_date
+    period = resolve_page_period(start, end, now=now, tz=tz, intake=intake)
     view = load_client_view(
         db,
         client_id=client_id,
