@@ -107,8 +107,12 @@ def caseload(
     # Flags sort worst first by default; everything else ascending.
     desc = descending if descending is not None else sort == CaseloadSort.FLAGS
     column = _SORT_COLUMNS[sort]
+    # Supervision's list: the gravest raised flag first, acknowledged or not, so an
+    # acknowledged alert never sinks below a watch (or off the end of a long list).
+    raised_first = (ClientSummary.raised_rank.desc(),) if flagged_only else ()
     rows = db.execute(
         stmt.order_by(
+            *raised_first,
             nulls_last(column.desc() if desc else column.asc()),
             func.lower(Client.display_name),
             Client.id,
