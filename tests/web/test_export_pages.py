@@ -19,7 +19,7 @@ from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.models import AuditEvent, Client, User
 from practice_dashboard.models.enums import Role
-from practice_dashboard.services.exchange.csv_export import COLUMNS, CsvKind
+from practice_dashboard.services.exchange.csv.spec import COLUMNS, CsvKind
 from tests.builders import (
     NOW,
     auth_headers,

@@ -21,9 +21,10 @@ from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.errors import Invalid, NotFound
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.services.analytics.summary import practice_today
-from practice_dashboard.services.exchange import csv_export
 from practice_dashboard.services.exchange import fhir as fhir_export
-from practice_dashboard.services.exchange.csv_export import CsvKind, ExportPlan
+from practice_dashboard.services.exchange.csv import export as csv_export
+from practice_dashboard.services.exchange.csv.export import ExportPlan
+from practice_dashboard.services.exchange.csv.spec import CsvKind
 from practice_dashboard.web.deps import WebActor
 from practice_dashboard.web.templating import templates
 
