@@ -13,7 +13,7 @@ from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.models import AuditEvent, Client, FlagAcknowledgement, User
 from practice_dashboard.models.enums import Role
-from tests.builders import login_cookies, make_user, supervise
+from tests.builders import login_cookies, make_client, make_user, supervise
 from tests.html import Node, parse
 from tests.web.test_caseload_page import calm_client, safety_client
 
@@ -145,3 +145,20 @@ class TestUnacknowledgeFromThePage:
         assert response.status_code == 422
         message = parse(response.text).one("section", id="flags").one("p", role="alert")
         assert "not acknowledged" in message.words()
+
+
+class TestSupervisionOrder:
+    def test_an_acknowledged_alert_stays_above_a_watch(
+        self, api: TestClient, db: DbSession, settings: Settings
+    ) -> None:
+        owner = make_user(db, settings)
+        boss = make_user(db, settings, Role.SUPERVISOR)
+        supervise(db, boss, owner)
+        alert = safety_client(db, owner, "Zed Alert")
+        make_client(db, owner, display_name="Amy Watch")  # no data yet: stale_data, a watch
+        _acknowledge(api, alert, _login(api, db, settings, owner), "Plan made")
+        _login(api, db, settings, boss)
+        table = _page(api, "/supervision").by_id("flagged-table")
+        names = [a.attrs["title"] for a in table.find_all("a", cls="client-name")]
+        # Worst raised flag first, acknowledged or not; the name would put Amy first.
+        assert names == ["Zed Alert", "Amy Watch"]
