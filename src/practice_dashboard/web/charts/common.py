@@ -308,7 +308,15 @@ class _Frame:
             "hovermode": "closest",
             "hoverlabel": {"align": "left"},
             # Under the plot, below two-line date ticks; Plotly grows the margin to fit it.
-            "legend": {"orientation": "h", "x": 0, "y": -0.3, "yanchor": "top"},
+            # A smaller type, so the longest entry ("Time in window, per 28 days (%, right
+            # axis)") fits a phone's chart.
+            "legend": {
+                "orientation": "h",
+                "x": 0,
+                "y": -0.3,
+                "yanchor": "top",
+                "font": {"size": 11},
+            },
             "xaxis": {
                 "type": "date",
                 "range": [self.clock.x(self.start), self.clock.x(self.end)],
