@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 
 from practice_dashboard.db import DbSession
+from practice_dashboard.domain.facts import CLOCK_SLACK, DUE_ATTENDANCE
 from practice_dashboard.errors import Invalid
 from practice_dashboard.models import Client, Session
 from practice_dashboard.models.base import utcnow, uuid7
@@ -24,9 +25,6 @@ from practice_dashboard.services.common import (
 )
 
 REQUIRED = ("starts_at", "duration_minutes", "kind", "modality", "attendance", "homework_assigned")
-# Attendance can only be known once a session has begun; allow for clocks a little apart.
-CLOCK_SKEW = timedelta(minutes=10)
-_HAPPENED = (Attendance.ATTENDED, Attendance.NO_SHOW, Attendance.LATE_CANCEL)
 
 
 def attendance_problems(
@@ -39,7 +37,8 @@ def attendance_problems(
 ) -> list[tuple[tuple[str, ...], str]]:
     """What the attendance rules refuse, as (field, message): for the API and the CSV import."""
     problems: list[tuple[tuple[str, ...], str]] = []
-    if attendance in _HAPPENED and starts_at > now + CLOCK_SKEW:
+    # Attendance can only be known once a session has begun; allow for clocks a little apart.
+    if attendance in DUE_ATTENDANCE and starts_at > now + CLOCK_SLACK:
         problems.append(
             (("attendance",), f"a session in the future cannot be marked {attendance.value}")
         )

@@ -18,6 +18,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from practice_dashboard.db import SessionFactory
 from practice_dashboard.dependencies import DbDep, SettingsDep
+from practice_dashboard.domain.labels import RECORD_KIND_WORDS
 from practice_dashboard.errors import Invalid, NotFound
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.services.analytics.summary import practice_today
@@ -31,15 +32,8 @@ from practice_dashboard.web.templating import templates
 router = APIRouter()
 
 FHIR_JSON: Final = "application/fhir+json"
-#: What the download links offer, in the words the pages use for each kind.
-CSV_KIND_WORDS: Final[dict[str, str]] = {
-    CsvKind.CLIENTS: "client details",
-    CsvKind.SESSIONS: "sessions",
-    CsvKind.OBSERVATIONS: "observations",
-    CsvKind.EPISODES: "activation episodes",
-    CsvKind.MEASURES: "measures",
-    CsvKind.ANNOTATIONS: "timeline notes",
-}
+#: What the download links offer, in the order of the CSV kinds, in the pages' words.
+CSV_KIND_WORDS: Final[dict[CsvKind, str]] = {k: RECORD_KIND_WORDS[k.value] for k in CsvKind}
 # The links sit on pages other routes render (client page, caseload): a template global.
 templates.env.globals["csv_kind_words"] = CSV_KIND_WORDS
 KindParam = Annotated[str, Query(max_length=20)]
