@@ -6,7 +6,7 @@ the optimistic `version` the other records already had (existing rows start at 1
 `revision` table keeps each edit's old and new values.
 
 Revision ID: cefa5899abe1
-Revises: 54af126745c3
+Revises: 86e8b8a96095
 Create Date: 2026-12-05 12:16:15.486786+00:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 
 
 revision: str = "cefa5899abe1"
-down_revision: str | None = "54af126745c3"
+down_revision: str | None = "86e8b8a96095"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
