@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.models import Client, User
-from practice_dashboard.models.enums import Role
+from practice_dashboard.models.enums import Attendance, Role
 from practice_dashboard.services import access
 from tests.builders import (
     NOW,
@@ -55,6 +55,7 @@ class Practice:
     client: Client
     session_id: uuid.UUID
     episode_id: uuid.UUID
+    booking_id: uuid.UUID
 
 
 @pytest.fixture
@@ -69,6 +70,7 @@ def practice(db: DbSession, settings: Settings) -> Practice:
     client = make_client(db, owner)
     session = make_session(db, client)
     episode = make_episode(db, client)
+    booking = make_session(db, client, attendance=Attendance.SCHEDULED, engagement=None)
     db.commit()
     users = {
         "owner": owner,
@@ -77,7 +79,7 @@ def practice(db: DbSession, settings: Settings) -> Practice:
         "unrelated_supervisor": stranger_boss,
         "admin": admin,
     }
-    return Practice(users, client, session.id, episode.id)
+    return Practice(users, client, session.id, episode.id, booking.id)
 
 
 def _route_cases(
@@ -114,6 +116,13 @@ def _route_cases(
             {"instrument": "gad7", "administered_at": at, "items": [1, 1, 1, 1, 1, 1, 1]},
             CREATED,
         ),
+        ("POST", f"/api/v1/clients/{c}/sessions/series", {"starts_at": at, "count": 2}, CREATED),
+        (
+            "POST",
+            f"/api/v1/sessions/{p.booking_id}/attendance",
+            {"attendance": "no_show", "version": 1},
+            WRITE,
+        ),
         ("DELETE", f"/api/v1/sessions/{p.session_id}", None, WRITE),
         ("DELETE", f"/api/v1/clients/{c}", None, WRITE),
         ("POST", f"/api/v1/clients/{c}/restore", None, WRITE),
@@ -134,6 +143,8 @@ CASE_IDS = [
     "update-episode",
     "list-measures",
     "create-measure",
+    "book-series",
+    "complete-booking",
     "delete-session",
     "archive-client",
     "restore-client",

@@ -11,6 +11,7 @@ from practice_dashboard.api.routes import (
     instruments,
     records,
     reports,
+    schedule,
     self_checks,
     users,
 )
@@ -20,6 +21,7 @@ api_router.include_router(auth.router)
 api_router.include_router(users.router)
 api_router.include_router(clients.router)
 api_router.include_router(records.router)
+api_router.include_router(schedule.router)
 api_router.include_router(annotations.router)
 api_router.include_router(instruments.router)
 api_router.include_router(self_checks.router)
