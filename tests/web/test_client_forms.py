@@ -62,7 +62,7 @@ class TestAddClient:
     def test_adds_to_own_caseload_and_saves_once(
         self, api: TestClient, db: DbSession, owner: User, csrf: str
     ) -> None:
-        page, values = drawn(api, "/clients/new")
+        _page, values = drawn(api, "/clients/new")
         assert values["session_cadence_days"] == "7"
         values.update(
             display_name="Sam K.",
@@ -267,7 +267,7 @@ class TestStatus:
         response = post(api, url, values)
         assert response.status_code == 422
         message = parse(response.text).by_id("discharged_on-error").words()
-        assert "must not be before “Intake date”" in message
+        assert "Must not be before “Intake date”" in message
         assert stored(db, client).status == ClientStatus.ACTIVE
 
 

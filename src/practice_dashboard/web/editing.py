@@ -122,11 +122,13 @@ def save_edit(
     raw: Mapping[str, str],
     tz: tzinfo,
     save: Callable[[M], object],
+    named: tuple[FieldSpec, ...] = (),
 ) -> tuple[FormState, list[ConflictRow], dict[str, str]] | None:
     """Save an edit form. None when saved; else (the form, the conflict rows, hidden fields).
 
     A stale version saves nothing and returns the conflict rows; a resolved conflict is read
-    with the choices made, then saved against the version it was shown with.
+    with the choices made, then saved against the version it was shown with. `named` are
+    fields not on this form that a rule's message may mention (named by their labels).
     """
     current = record_values(specs, record, tz)
     hidden = {VERSION: str(record.version), **originals(current)}
@@ -149,7 +151,7 @@ def save_edit(
             with db.begin_nested():
                 save(data)
         except Invalid as exc:
-            errors.update(messages_from_invalid(exc, specs))
+            errors.update(messages_from_invalid(exc, (*specs, *named)))
         else:
             return None
     form = FormState(specs=specs, values=chosen, form_id="", errors=errors)

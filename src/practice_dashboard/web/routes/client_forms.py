@@ -175,6 +175,7 @@ def _save_edit(
         raw=raw,
         tz=context["tz"],
         save=save,
+        named=client_fields(),
     )
     if outcome is None:
         return RedirectResponse(_client_url(client), status_code=303)
