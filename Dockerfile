@@ -14,12 +14,14 @@ RUN apt-get update \
 WORKDIR /app
 RUN useradd --system --uid 10001 --home /app practice
 COPY pyproject.toml README.md alembic.ini ./
+COPY requirements ./requirements
 COPY src ./src
 COPY migrations ./migrations
 COPY templates ./templates
 COPY static ./static
 # Editable install keeps migrations/, templates/ and static/ beside the package.
-RUN pip install -e . && chown -R practice /app
+# At the versions CI tested (requirements/constraints.txt).
+RUN pip install -c requirements/constraints.txt -e . && chown -R practice /app
 USER practice
 
 EXPOSE 8000

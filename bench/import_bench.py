@@ -10,9 +10,9 @@ so the peak memory of one phase is not the next one's starting point:
   kind, by a bare psycopg `COPY` (PostgreSQL) or `executemany` in one transaction (SQLite);
   the time inside those calls alone is printed too (the database's share);
 - import: what `practice-dashboard import csv` does, minus the terminal: the file streamed
-  through `services.csv_import.import_csv` (parse, validate with the API's schemas, find
+  through `services.exchange.csv.importer.import_csv` (parse, validate with the API's schemas, find
   duplicates in the file and the database, write, refresh client summaries), one transaction;
-- export: the ceiling's rows streamed back out as the caseload CSV (`services.csv_export`),
+- export: the ceiling's rows streamed back out as the caseload CSV (`services.exchange.csv.export`),
   in the ceiling's process once its load is done.
 It prints rows per second, the import's share of the ceiling, and peak memory: the process's
 maximum resident set size (interpreter and libraries included; the figure before the import
@@ -43,7 +43,8 @@ from practice_dashboard.config import Settings
 from practice_dashboard.db import create_db_engine, create_session_factory, session_scope
 from practice_dashboard.models import Client, User
 from practice_dashboard.services.analytics import summary
-from practice_dashboard.services.exchange.csv_export import COLUMNS, CsvKind, neutralise_text
+from practice_dashboard.services.exchange.csv.guard import neutralise
+from practice_dashboard.services.exchange.csv.spec import COLUMNS, CsvKind
 from tests.databases import fresh_database
 
 SEED = 20261124
@@ -125,7 +126,7 @@ def write_csv(path: Path, n: int, tz: ZoneInfo) -> None:
                     capacity,
                     "",
                     "",
-                    neutralise_text(notes) if notes else "",
+                    neutralise(notes) if notes else "",
                 )
             )
 
@@ -263,7 +264,7 @@ def export(settings: Settings, engine: Any) -> float:
     """Stream the whole caseload's observations out as CSV (to nowhere); the seconds taken."""
     from practice_dashboard.services.accounts import user as user_service
     from practice_dashboard.services.audit import Actor
-    from practice_dashboard.services.exchange import csv_export
+    from practice_dashboard.services.exchange.csv import export as csv_export
 
     factory = create_session_factory(engine)
     with session_scope(factory) as db:
@@ -286,7 +287,7 @@ def run_import(backend: str, n: int, path: str) -> dict[str, float]:
     """The CSV import itself, as the CLI runs it, committed in one transaction."""
     from practice_dashboard.services.accounts import user as user_service
     from practice_dashboard.services.audit import Actor
-    from practice_dashboard.services.exchange import csv_import
+    from practice_dashboard.services.exchange.csv import importer as csv_import
 
     with fresh_database(backend) as url:
         settings, engine = _prepare(url)

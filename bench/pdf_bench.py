@@ -30,9 +30,11 @@ from practice_dashboard.models import Client, User
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.services.accounts import login_session
 from practice_dashboard.services.audit import Actor
+from practice_dashboard.services.periods import parse_period
 from practice_dashboard.services.reports import pdf
 from practice_dashboard.services.reports import progress_summary as reports
-from practice_dashboard.web.routes.reports import summary_document, summary_pdf
+from practice_dashboard.services.reports.printing import summary_pdf
+from practice_dashboard.web.printing import print_renderer, summary_document
 from tests.databases import fresh_database
 
 BUDGET_SECONDS = 5.0
@@ -130,9 +132,7 @@ def main() -> int:
         with session_scope(factory) as db:
             owner = db.get(User, practice.long_owner_id)
             assert owner is not None
-            period = reports.parse_period(
-                whole_course["start"], None, now=now, tz=settings.timezone
-            )
+            period = parse_period(whole_course["start"], None, now=now, tz=settings.timezone)
 
             def gather() -> reports.ProgressSummary:
                 return reports.progress_summary(
@@ -155,7 +155,9 @@ def main() -> int:
             )
             timed(
                 "  stage: HTML + Chromium (PDF)",
-                lambda: summary_pdf(summary, settings=settings, vocabulary="window", now=now),
+                lambda: summary_pdf(
+                    print_renderer, summary, settings=settings, vocabulary="window", now=now
+                ),
                 args.repeat,
             )
 

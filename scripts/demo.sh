@@ -2,7 +2,8 @@
 # One command: set up, migrate the embedded SQLite database, load the demo practice, serve.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/bootstrap.sh
+# Only what serving needs: no test, lint or type-check tools (a quicker first run).
+bash scripts/bootstrap.sh --runtime
 export PRACTICE_DASHBOARD_ENVIRONMENT="${PRACTICE_DASHBOARD_ENVIRONMENT:-development}"
 # A stable development key for this checkout (kept out of git), so logins survive restarts.
 if [ -z "${SECRET_KEY:-}" ]; then

@@ -18,6 +18,7 @@ from practice_dashboard.middleware import BodySizeLimit
 from practice_dashboard.services.analytics import summary
 from practice_dashboard.services.analytics.refresher import SummaryRefresher
 from practice_dashboard.web.error_pages import render_error_page
+from practice_dashboard.web.printing import print_renderer
 from practice_dashboard.web.router import web_router
 from practice_dashboard.web.security import SecurityHeaders
 from practice_dashboard.web.templating import STATIC_DIR
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = create_session_factory(engine)
     summary.install(app.state.session_factory, settings)
+    app.state.print_renderer = print_renderer  # for the API's PDFs (services.reports.printing)
 
     install_error_handlers(app, html_renderer=render_error_page)
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import stat
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -12,7 +17,10 @@ from practice_dashboard.cli.main import app
 from practice_dashboard.config import get_settings
 from practice_dashboard.db import create_db_engine, create_session_factory, session_scope
 from practice_dashboard.models import Supervision, User
+from practice_dashboard.models.enums import Role
 from practice_dashboard.security import verify_password
+from practice_dashboard.services.reports import pdf
+from tests.builders import make_client, make_user, supervise
 from tests.databases import fresh_database
 
 runner = CliRunner()
@@ -116,3 +124,75 @@ def test_duplicate_user_and_unknown_supervisee_fail_clearly(
     )
     assert result.exit_code == 1
     assert "no account with e-mail nobody@example.org" in result.output
+
+
+class TestExportsAreOwnerOnly:
+    """Every file the CLI writes with clinical data is 0600 from creation (defect 3)."""
+
+    @pytest.fixture
+    def seeded(self, cli_env: str) -> Iterator[str]:
+        """A therapist with one client, supervised; yields the client's id."""
+        assert runner.invoke(app, ["migrate"]).exit_code == 0
+        settings = get_settings()
+        engine = create_db_engine(settings)
+        with session_scope(create_session_factory(engine)) as db:
+            therapist = make_user(db, settings, email="t@example.org")
+            boss = make_user(db, settings, Role.SUPERVISOR, email="boss@example.org")
+            supervise(db, boss, therapist)
+            client_id = str(make_client(db, therapist).id)
+        engine.dispose()
+        # A common umask that leaves new files readable by everyone.
+        previous = os.umask(0o022)
+        yield client_id
+        os.umask(previous)
+
+    EXPORTS = {
+        "records csv": ["export", "csv", "--kind", "clients", "--as", "t@example.org", "--out"],
+        "packet csv": ["export", "packet", "--as", "boss@example.org", "--out"],
+        "fhir": ["export", "fhir", "--client", "{client}", "--as", "t@example.org", "--out"],
+        "summary pdf": ["export", "summary", "--client", "{client}", "--as", "t@example.org"],
+    }
+
+    @pytest.mark.parametrize("kind", EXPORTS)
+    @pytest.mark.parametrize("existing", [False, True], ids=["new file", "over a 0644 file"])
+    def test_export_file_is_created_owner_only(
+        self, seeded: str, tmp_path: Path, kind: str, existing: bool
+    ) -> None:
+        if kind == "summary pdf" and shutil.which(pdf.chromium_path()) is None:
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"CI=true needs Chromium at {pdf.chromium_path()}")
+            pytest.skip(f"no Chromium at {pdf.chromium_path()}")
+        out = tmp_path / ("export.pdf" if kind.endswith("pdf") else "export.csv")
+        if existing:
+            out.write_text("an older export, readable by everyone\n")
+            out.chmod(0o644)
+        args = [arg.format(client=seeded) for arg in self.EXPORTS[kind]]
+        if kind == "summary pdf":
+            args.append("--out")
+        result = runner.invoke(app, [*args, str(out)])
+        assert result.exit_code == 0, result.output
+        assert out.stat().st_mode & 0o777 == 0o600
+        assert "older export" not in out.read_bytes().decode("utf-8", errors="replace")
+        assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temporary left over
+
+    def test_failed_write_leaves_no_file(self, seeded: str, tmp_path: Path) -> None:
+        out = tmp_path / "missing-folder" / "export.csv"
+        args = ["export", "csv", "--kind", "clients", "--as", "t@example.org", "--out", str(out)]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1
+        assert f"error: cannot write {out}" in result.output
+        assert not out.parent.exists()
+
+    def test_pipe_is_written_through_not_replaced(self, seeded: str, tmp_path: Path) -> None:
+        # `--out /dev/stdout` or a named pipe: written into, never renamed over.
+        fifo = tmp_path / "pipe"
+        os.mkfifo(fifo)
+        received: list[bytes] = []
+        reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+        reader.start()
+        args = ["export", "csv", "--kind", "clients", "--as", "t@example.org", "--out", str(fifo)]
+        result = runner.invoke(app, args)
+        reader.join(timeout=30)
+        assert result.exit_code == 0, result.output
+        assert stat.S_ISFIFO(fifo.stat().st_mode)
+        assert received[0].startswith(b"id,")

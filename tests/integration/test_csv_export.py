@@ -23,14 +23,10 @@ from practice_dashboard.models import AuditEvent, Client, Observation, User
 from practice_dashboard.models.base import utcnow, uuid7
 from practice_dashboard.models.enums import Role
 from practice_dashboard.services.audit import Actor
-from practice_dashboard.services.exchange.csv_export import (
-    COLUMNS,
-    CsvKind,
-    iter_csv,
-    neutralise_text,
-    plan_export,
-    restore_text,
-)
+from practice_dashboard.services.exchange.csv.export import iter_csv, plan_export
+from practice_dashboard.services.exchange.csv.guard import neutralise as neutralise_text
+from practice_dashboard.services.exchange.csv.guard import restore as restore_text
+from practice_dashboard.services.exchange.csv.spec import COLUMNS, CsvKind
 from tests.builders import (
     NOW,
     auth_headers,
@@ -206,6 +202,47 @@ class TestFormulaGuard:
         assert row["client_display_name"] == "'=cmd|' /C calc'!A0"
         assert row["client_external_ref"] == "'-7"
         assert row["notes"] == "'@risk"
+        assert row["activation"] == "0"
+
+
+class TestOneGuardForEveryCsv:
+    """The records CSV guards what the audit CSV guards (defect 4: it used to guard less)."""
+
+    @pytest.mark.parametrize(
+        ("text", "cell"),
+        [
+            ("\n=1+1", "'\n=1+1"),
+            (" =1+1", "' =1+1"),
+            ("  -3 after the call", "'  -3 after the call"),
+            ("＝HYPERLINK(1)", "'＝HYPERLINK(1)"),
+            ("＋44", "'＋44"),
+            ("－3", "'－3"),
+            ("＠SUM(A1)", "'＠SUM(A1)"),
+            ("'＝x", "''＝x"),
+            ("' =x", "'' =x"),
+            (" plain", " plain"),
+            ("'", "'"),
+        ],
+    )
+    def test_starts_the_audit_guard_knows_are_guarded_and_restored(
+        self, text: str, cell: str
+    ) -> None:
+        assert neutralise_text(text) == cell
+        assert restore_text(cell) == text
+
+    def test_a_full_width_formula_in_a_note_is_written_as_text(
+        self, api: TestClient, db: DbSession, settings: Settings, owner: User
+    ) -> None:
+        client = make_client(db, owner, display_name="＠risk", external_ref="－7")
+        make_observation(db, client, notes='＝HYPERLINK("http://x")', activation=0)
+        db.commit()
+        _s, body, _h = _export(
+            api, settings, owner, f"/api/v1/clients/{client.id}/export.csv?kind=observations"
+        )
+        row = dict(zip(COLUMNS[CsvKind.OBSERVATIONS], _rows(body)[1], strict=True))
+        assert row["notes"] == '\'＝HYPERLINK("http://x")'
+        assert row["client_display_name"] == "'＠risk"
+        assert row["client_external_ref"] == "'－7"
         assert row["activation"] == "0"
 
 

@@ -39,14 +39,14 @@ from practice_dashboard.models import (
 from practice_dashboard.models.base import uuid7
 from practice_dashboard.models.enums import Attendance, Role, Source, Zone
 from practice_dashboard.services.audit import Actor
-from practice_dashboard.services.exchange import csv_import
-from practice_dashboard.services.exchange.csv_export import COLUMNS, IMPORT_ORDER, CsvKind
-from practice_dashboard.services.exchange.csv_import import (
+from practice_dashboard.services.exchange.csv.importer import (
     MAX_RECORD_BYTES,
     SeenKeys,
     import_csv,
     natural_key,
 )
+from practice_dashboard.services.exchange.csv.importer.bulk import BulkWriter, Refused
+from practice_dashboard.services.exchange.csv.spec import COLUMNS, IMPORT_ORDER, SPECS, CsvKind
 from tests.builders import (
     NOW,
     auth_headers,
@@ -164,6 +164,23 @@ class TestObservations:
             ("import", None, "csv upload.csv: 2 rows, 2 new, 0 already present, 0 problems"),
             ("import", client.id, "csv: 2 new, 0 already present"),
         ]
+
+    def test_the_guard_quote_comes_off_every_guarded_start(
+        self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client
+    ) -> None:
+        """Defect 4: the import reverses the one guard, full-width and indented starts too."""
+        notes = ["'＝HYPERLINK(1)", "'＠risk", "''=x", "'tis fine"]
+        content = _csv(
+            OBS,
+            *(
+                _obs(client, observed_at=f"2026-05-2{i}T10:30:00+01:00", notes=n)
+                for i, n in enumerate(notes)
+            ),
+        )
+        status, body = _post(api, settings, owner, "observations", content)
+        assert status == 200, body
+        stored = db.scalars(select(Observation.notes).order_by(Observation.observed_at)).all()
+        assert stored == ["＝HYPERLINK(1)", "＠risk", "'=x", "'tis fine"]
 
     def test_a_dry_run_reports_and_writes_nothing(
         self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client
@@ -574,6 +591,26 @@ class TestDocumentedFormat:
         notes = db.scalars(select(Observation.notes).order_by(Observation.observed_at)).all()
         assert notes == ["after a walk", "argument with partner, slept badly"]
 
+    def test_the_documented_column_types_and_required_columns_are_the_spec(self) -> None:
+        docs = (Path(__file__).resolve().parents[2] / "docs" / "csv-format.md").read_text()
+        tables = docs.split("## The columns", 1)[1].split("## Templates", 1)[0]
+        for section in tables.split("### ")[1:]:
+            kind, _, body = section.partition("\n")
+            spec = SPECS[CsvKind(kind.strip())]
+            documented: dict[str, tuple[str, bool]] = {}
+            for line in body.splitlines():
+                cells = [c.strip() for c in line.strip().strip("|").split("|")]
+                if len(cells) != 3 or not cells[0].startswith("`"):
+                    continue
+                for name in re.findall(r"`([a-z_]+)`", cells[0]):
+                    documented[name] = (cells[1], cells[2].startswith("required"))
+            assert list(documented) == [c.name for c in spec.columns], kind
+            for column in spec.columns:
+                doc_type, doc_required = documented[column.name]
+                assert doc_required == column.required, (kind, column.name)
+                if doc_type:  # the client columns and derived measure columns name no type
+                    assert doc_type == column.type.name, (kind, column.name)
+
 
 class TestLargeFiles:
     def test_streams_in_chunks_with_duplicates_found_across_them(
@@ -622,15 +659,15 @@ class TestLargeFiles:
     ) -> None:
         """Every rule is checked before writing; if the database still says no, it is a problem."""
         written: list[int] = []
-        real_write = csv_import._Writer.write
+        real_write = BulkWriter.write
 
         def write(self: Any, rows: Sequence[tuple[Any, ...]]) -> None:
             if written:
-                raise csv_import._Refused("deadlock detected\nDETAIL: …")
+                raise Refused("deadlock detected\nDETAIL: …")
             written.append(len(rows))
             real_write(self, rows)
 
-        monkeypatch.setattr(csv_import._Writer, "write", write)
+        monkeypatch.setattr(BulkWriter, "write", write)
         rows = [
             _obs(client, observed_at=(NOW - timedelta(minutes=i)).isoformat()) for i in range(250)
         ]

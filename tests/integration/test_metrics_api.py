@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
+from practice_dashboard.domain.periods import OUT_OF_RANGE
 from practice_dashboard.models import AuditEvent, Client, User
 from practice_dashboard.models.enums import Attendance, ClientStatus, HomeworkCompletion, Role, Zone
 from tests.builders import (
@@ -594,6 +595,24 @@ class TestBadPeriod:
         response = api.get(_metrics_url(client), params={"start": "yesterday"}, headers=headers)
         assert response.status_code == 422
         assert _error_fields(response) == ["start"]
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("end", "9999-12-31T23:59:59-05:00"),  # was a 500 (OverflowError to UTC)
+            ("start", "0001-01-01T00:00:00+05:00"),  # was a 500 (OverflowError to UTC)
+            ("end", "0001-01-02T00:00:00+00:00"),  # was a 500 (28 days before it)
+            ("end", "9999-12-31T00:00:00+00:00"),  # was a 200 for a window in the year 9999
+        ],
+    )
+    def test_a_far_time_is_422_with_the_parsers_message(
+        self, api: TestClient, client: Client, headers: dict[str, str], field: str, value: str
+    ) -> None:
+        response = api.get(_metrics_url(client), params={field: value}, headers=headers)
+        assert response.status_code == 422
+        assert response.json()["detail"] == [
+            {"loc": ["query", field], "msg": OUT_OF_RANGE, "type": "value_error"}
+        ]
 
 
 class TestVisibility:

@@ -27,6 +27,7 @@ from practice_dashboard import migrate
 from practice_dashboard.cli.main import app as cli_app
 from practice_dashboard.config import Settings, get_settings
 from practice_dashboard.db import DbSession, create_db_engine, create_session_factory, session_scope
+from practice_dashboard.domain.periods import OUT_OF_RANGE
 from practice_dashboard.errors import Forbidden, Invalid, NotFound
 from practice_dashboard.models import (
     Annotation,
@@ -40,9 +41,11 @@ from practice_dashboard.models import (
 )
 from practice_dashboard.models.annotation import AnnotationKind
 from practice_dashboard.models.enums import Attendance, ClientStatus, HomeworkCompletion, Role, Zone
+from practice_dashboard.services import periods
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.reports import pdf
 from practice_dashboard.services.reports import progress_summary as reports
+from practice_dashboard.services.reports import supervision_packet as packets
 from tests.builders import auth_headers, make_client, make_user, supervise
 from tests.databases import fresh_database
 
@@ -236,7 +239,7 @@ def exports(db: DbSession, **where: object) -> list[AuditEvent]:
 class TestPeriod:
     def test_dates_are_local_whole_days_with_the_end_included(self) -> None:
         now = datetime(2026, 6, 1, 12, tzinfo=UTC)
-        period = reports.parse_period("2026-01-01", "2026-01-31", now=now, tz=UTC)
+        period = periods.parse_period("2026-01-01", "2026-01-31", now=now, tz=UTC)
         assert period.start == datetime(2026, 1, 1, tzinfo=UTC)
         assert period.end == datetime(2026, 2, 1, tzinfo=UTC)
         assert (period.start_date, period.end_date) == (date(2026, 1, 1), date(2026, 1, 31))
@@ -244,7 +247,7 @@ class TestPeriod:
 
     def test_defaults_and_an_end_in_the_future_stops_at_now(self) -> None:
         now = datetime(2026, 6, 1, 12, tzinfo=UTC)
-        period = reports.parse_period(None, "2027-01-01", now=now, tz=UTC)
+        period = periods.parse_period(None, "2027-01-01", now=now, tz=UTC)
         assert period.end == now
         assert period.end - period.start == timedelta(days=183)
 
@@ -264,7 +267,7 @@ class TestPeriod:
     ) -> None:
         now = datetime(2026, 6, 1, 12, tzinfo=UTC)
         with pytest.raises(Invalid) as caught:
-            reports.parse_period(start, end, now=now, tz=UTC)
+            periods.parse_period(start, end, now=now, tz=UTC)
         assert caught.value.problems[0]["loc"] == ["query", field]
 
 
@@ -279,7 +282,7 @@ class TestSummaryFigures:
     ) -> None:
         rc = make_report_client(db, settings)
         now = _now()
-        period = reports.parse_period(rc.intake.isoformat(), None, now=now, tz=settings.timezone)
+        period = periods.parse_period(rc.intake.isoformat(), None, now=now, tz=settings.timezone)
         summary = reports.progress_summary(
             db,
             client_id=rc.client.id,
@@ -332,7 +335,7 @@ class TestSummaryFigures:
             client_id=client.id,
             actor=Actor(owner),
             settings=settings,
-            period=reports.parse_period(None, None, now=now, tz=settings.timezone),
+            period=periods.parse_period(None, None, now=now, tz=settings.timezone),
             now=now,
         )
         recovery = summary.figures.row("recovery")
@@ -344,7 +347,7 @@ class TestSummaryFigures:
     def test_scope(self, db: DbSession, settings: Settings) -> None:
         rc = make_report_client(db, settings)
         now = _now()
-        period = reports.parse_period(None, None, now=now, tz=settings.timezone)
+        period = periods.parse_period(None, None, now=now, tz=settings.timezone)
         supervisor = make_user(db, settings, Role.SUPERVISOR)
         supervise(db, supervisor, rc.owner)
         found = reports.progress_summary(
@@ -413,8 +416,8 @@ class TestPacket:
     ) -> None:
         p = make_practice(db, settings)
         now = _now()
-        period = reports.parse_period(None, None, now=now, tz=settings.timezone)
-        packet = reports.supervision_packet(
+        period = periods.parse_period(None, None, now=now, tz=settings.timezone)
+        packet = packets.supervision_packet(
             db, actor=Actor(p.supervisor), settings=settings, period=period, now=now
         )
         names = {
@@ -428,9 +431,9 @@ class TestPacket:
     def test_one_supervisee_by_email_or_id(self, db: DbSession, settings: Settings) -> None:
         p = make_practice(db, settings)
         now = _now()
-        period = reports.parse_period(None, None, now=now, tz=settings.timezone)
+        period = periods.parse_period(None, None, now=now, tz=settings.timezone)
         for ref in (p.coach.email.upper(), str(p.coach.id)):
-            packet = reports.supervision_packet(
+            packet = packets.supervision_packet(
                 db,
                 actor=Actor(p.supervisor),
                 settings=settings,
@@ -445,15 +448,15 @@ class TestPacket:
     ) -> None:
         p = make_practice(db, settings)
         now = _now()
-        period = reports.parse_period(None, None, now=now, tz=settings.timezone)
+        period = periods.parse_period(None, None, now=now, tz=settings.timezone)
         with pytest.raises(Forbidden):
-            reports.supervision_packet(
+            packets.supervision_packet(
                 db, actor=Actor(p.therapist), settings=settings, period=period, now=now
             )
         stranger = p.clients["other"].practitioner_id
         for ref in (str(stranger), "nobody@example.org", str(p.supervisor.id)):
             with pytest.raises(NotFound):
-                reports.supervision_packet(
+                packets.supervision_packet(
                     db,
                     actor=Actor(p.supervisor),
                     settings=settings,
@@ -467,12 +470,12 @@ class TestPacket:
 
         p = make_practice(db, settings)
         now = _now()
-        period = reports.parse_period(None, None, now=now, tz=settings.timezone)
-        packet = reports.supervision_packet(
+        period = periods.parse_period(None, None, now=now, tz=settings.timezone)
+        packet = packets.supervision_packet(
             db, actor=Actor(p.supervisor), settings=settings, period=period, now=now
         )
-        rows = list(csv.DictReader(io.StringIO(reports.packet_csv(packet))))
-        assert tuple(rows[0].keys()) == reports.PACKET_CSV_COLUMNS
+        rows = list(csv.DictReader(io.StringIO(packets.packet_csv(packet))))
+        assert tuple(rows[0].keys()) == packets.PACKET_CSV_COLUMNS
         assert [(r["record"], r["practitioner_name"]) for r in rows] == [
             ("practitioner", "Cody Coach"),
             ("practitioner", "Tess Therapist"),
@@ -494,6 +497,24 @@ class TestPacket:
         assert coach_client["recovery_median_minutes"] == ""
         assert rows[1]["load_active_caseload"] == "1"
         assert {r["period_start"] for r in rows} == {period.start_date.isoformat()}
+
+    def test_csv_guards_what_the_audit_csv_guards(self, db: DbSession, settings: Settings) -> None:
+        """Defect 4: the packet CSV used the weaker guard (no full-width or indented starts)."""
+        import csv
+
+        p = make_practice(db, settings)
+        p.clients["coach"].display_name = "＝HYPERLINK(1)"
+        p.clients["coach"].external_ref = " =1+1"
+        db.flush()
+        now = _now()
+        period = periods.parse_period(None, None, now=now, tz=settings.timezone)
+        packet = packets.supervision_packet(
+            db, actor=Actor(p.supervisor), settings=settings, period=period, now=now
+        )
+        rows = list(csv.DictReader(io.StringIO(packets.packet_csv(packet))))
+        (coach_client,) = [r for r in rows if r["client_id"] == str(p.clients["coach"].id)]
+        assert coach_client["client_display_name"] == "'＝HYPERLINK(1)"
+        assert coach_client["client_external_ref"] == "' =1+1"
 
 
 # --------------------------------------------------------------------------------------------
@@ -539,6 +560,22 @@ class TestApiSummaryPdf:
         bad = api.get(path, params={"start": "soon"}, headers=auth_headers(settings, rc.owner))
         assert bad.status_code == 422
         assert bad.json()["detail"][0]["loc"] == ["query", "start"]
+        assert exports(db) == []
+
+    def test_a_far_date_is_422_naming_the_field(
+        self, api: TestClient, db: DbSession, settings: Settings, chromium: str
+    ) -> None:
+        rc = make_report_client(db, settings)
+        db.commit()
+        response = api.get(
+            f"/api/v1/clients/{rc.client.id}/summary.pdf",
+            params={"end": "0001-01-02"},  # was a 500 (OverflowError)
+            headers=auth_headers(settings, rc.owner),
+        )
+        assert response.status_code == 422
+        assert response.json()["detail"] == [
+            {"loc": ["query", "end"], "msg": OUT_OF_RANGE, "type": "value_error"}
+        ]
         assert exports(db) == []
 
     def test_a_clear_503_without_chromium(
@@ -636,7 +673,7 @@ class TestCli:
         result = runner.invoke(cli_app, ["export", "packet", "--as", supervisor, "--out", str(out)])
         assert result.exit_code == 0, result.output
         text = out.read_text(encoding="utf-8-sig")
-        assert text.splitlines()[0] == ",".join(reports.PACKET_CSV_COLUMNS)
+        assert text.splitlines()[0] == ",".join(packets.PACKET_CSV_COLUMNS)
         assert len(text.splitlines()) == 5  # header, two practitioners, two clients
         events = _exports(cli_db)
         assert sorted(e[0] for e in events) == ["client", "client", "supervision_packet"]
@@ -655,3 +692,17 @@ class TestCli:
             assert result.exit_code == 1, args
             assert message in result.output, (args, result.output)
         assert len(_exports(cli_db)) == 3  # refusals export nothing
+
+    def test_a_far_date_is_a_clean_error_exit(self, cli_db: Settings, tmp_path: Path) -> None:
+        _, _, supervisor = _seed(cli_db)
+        out = tmp_path / "packet.csv"
+        for bound, value in (("--end", "0001-01-02"), ("--start", "9999-12-31")):
+            # "--end 0001-01-02" was an OverflowError traceback.
+            result = runner.invoke(
+                cli_app, ["export", "packet", "--as", supervisor, bound, value, "--out", str(out)]
+            )
+            assert result.exit_code == 1, result.output
+            assert f"error: {bound}: {OUT_OF_RANGE}" in result.output
+            assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert not out.exists()
+        assert _exports(cli_db) == []

@@ -12,6 +12,8 @@ import pytest
 from practice_dashboard.domain.stats import (
     mann_kendall,
     median,
+    normal_cdf,
+    normal_quantile,
     percentile,
     rolling_median,
     sample_sd,
@@ -63,6 +65,84 @@ class TestTheilSen:
     def test_needs_two_distinct_times(self) -> None:
         assert theil_sen([1.0, 1.0, 1.0], [1.0, 2.0, 3.0]) is None
         assert theil_sen([1.0], [1.0]) is None
+
+
+class TestNormalDistribution:
+    # Abramowitz & Stegun (1964), Handbook of Mathematical Functions: Table 26.1 (Phi(x)) and
+    # Table 26.5 (percentage points: the x with upper tail Q(x) = 1 - Phi(x)), to 9-10 places.
+    @pytest.mark.parametrize(
+        ("x", "phi"), [(0.0, 0.5), (1.0, 0.8413447461), (1.96, 0.9750021049), (2.0, 0.9772498681)]
+    )
+    def test_cdf_matches_published_table(self, x: float, phi: float) -> None:
+        assert normal_cdf(x) == pytest.approx(phi, abs=1e-10)
+        assert normal_cdf(-x) == pytest.approx(1.0 - phi, abs=1e-10)
+
+    @pytest.mark.parametrize(
+        ("upper_tail", "x"),
+        [
+            (0.1, 1.281551566),
+            (0.05, 1.644853627),
+            (0.025, 1.959963985),
+            (0.01, 2.326347874),
+            (0.005, 2.575829304),
+            (0.0005, 3.290526731),
+        ],
+    )
+    def test_quantile_matches_published_percentage_points(
+        self, upper_tail: float, x: float
+    ) -> None:
+        assert normal_quantile(1.0 - upper_tail) == pytest.approx(x, abs=1e-9)
+        assert normal_quantile(upper_tail) == pytest.approx(-x, abs=1e-9)
+
+    def test_quantile_inverts_the_cdf_in_the_far_tail(self) -> None:
+        assert normal_cdf(normal_quantile(1e-12)) == pytest.approx(1e-12, rel=1e-12)
+        assert normal_quantile(0.5) == pytest.approx(0.0, abs=1e-15)
+        for p in (0.0, 1.0, -0.1):
+            with pytest.raises(ValueError, match="0 < p < 1"):
+                normal_quantile(p)
+
+
+class TestSenInterval:
+    def test_hand_worked_ranks(self) -> None:
+        # n = 4, N = 6 slopes 2,2,2,7/3,5/2,3 (see TestTheilSen). Var S = 4*3*13/18 = 8.667,
+        # C = 1.95996 * 2.9439 = 5.770: lower rank round((6 - 5.770)/2) = 0 -> the first
+        # slope; upper rank round((6 + 5.770)/2) = 6 -> the last.
+        fit = theil_sen([0.0, 1.0, 2.0, 3.0], [0.0, 2.0, 4.0, 7.0])
+        assert fit is not None
+        assert (fit.ci_low_per_day, fit.ci_high_per_day) == (2.0, 3.0)
+
+    def test_interior_ranks_of_ten_points(self) -> None:
+        # n = 10 distinct times and values: N = 45, Var S = 10*9*25/18 = 125, C = 1.95996 *
+        # 11.1803 = 21.913: ranks round(11.54) = 12 and round(33.46) = 33 (1-based).
+        t = [float(i) for i in range(10)]
+        y = [0.3, 1.9, 1.1, 3.6, 2.8, 5.5, 4.2, 7.9, 6.1, 9.4]
+        slopes = sorted((y[j] - y[i]) / (t[j] - t[i]) for i in range(10) for j in range(i + 1, 10))
+        fit = theil_sen(t, y)
+        assert fit is not None
+        assert fit.ci_low_per_day == pytest.approx(slopes[12 - 1])
+        assert fit.ci_high_per_day == pytest.approx(slopes[33])
+
+    def test_ties_in_time_and_value(self) -> None:
+        # t ties: one pair (2*1*9 = 18); y ties: one triple (3*2*11 = 66). The tied-time pair
+        # gives no slope: N = 14. Var S = (6*5*17 - 18 - 66) / 18 = 23.667, C = 1.95996 *
+        # 4.8648 = 9.535: ranks round(2.23) = 2 and round(11.77) = 12 (1-based).
+        t = [0.0, 1.0, 1.0, 2.0, 3.0, 4.0]
+        y = [1.0, 1.0, 2.0, 1.0, 3.0, 4.0]
+        slopes = sorted(
+            (y[j] - y[i]) / (t[j] - t[i]) for i in range(6) for j in range(i + 1, 6) if t[j] > t[i]
+        )
+        assert len(slopes) == 14
+        fit = theil_sen(t, y)
+        assert fit is not None
+        assert (fit.ci_low_per_day, fit.ci_high_per_day) == (slopes[2 - 1], slopes[12])
+
+    def test_all_tied_leaves_no_interval(self) -> None:
+        # t = 0,0,1 and y all equal: Var S = (66 - 18 - 66) / 18 < 0, so no interval.
+        fit = theil_sen([0.0, 0.0, 1.0], [2.0, 2.0, 2.0])
+        assert fit is not None
+        assert fit.slope_per_day == 0.0
+        assert math.isnan(fit.ci_low_per_day)
+        assert math.isnan(fit.ci_high_per_day)
 
 
 class TestMannKendall:

@@ -196,6 +196,19 @@ class TestFilters:
         bad_csv = get(api, db, settings, office.owner, "/audit/export.csv?start=yesterday")
         assert bad_csv.status_code == 422
 
+    @pytest.mark.parametrize("query", ["end=9999-12-31", "start=0001-01-01&end=0001-01-02"])
+    def test_a_far_day_is_a_field_error(
+        self, api: TestClient, db: DbSession, settings: Settings, office: Office, query: str
+    ) -> None:
+        # "end=9999-12-31" was a 500 (OverflowError: the range ends the next day).
+        response = get(api, db, settings, office.owner, f"/audit?{query}")
+        assert response.status_code == 422
+        doc = parse(response.text)
+        assert doc.by_id("f-end-error").words() == "Use a date between 1900-01-01 and 2100-12-31."
+        assert event_rows(doc) == {}
+        bad_csv = get(api, db, settings, office.owner, f"/audit/export.csv?{query}")
+        assert bad_csv.status_code == 422
+
 
 class TestCsvAndPaging:
     def test_csv_link_keeps_the_filters(

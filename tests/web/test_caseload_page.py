@@ -20,9 +20,9 @@ from practice_dashboard.app import create_app
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.domain.facts import ClientFacts, EpisodeFact
+from practice_dashboard.domain.windows import weekly_recovery
 from practice_dashboard.models import Client, ClientSummary, User
 from practice_dashboard.models.enums import Attendance, ClientStatus, Role, Zone
-from practice_dashboard.services.analytics.summary import weekly_recovery
 from practice_dashboard.web.sparkline import sparkline
 from tests.builders import (
     login_cookies,

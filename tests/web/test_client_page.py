@@ -16,6 +16,7 @@ from sqlalchemy import insert, select
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
+from practice_dashboard.domain.periods import OUT_OF_RANGE, UNREADABLE
 from practice_dashboard.models import (
     Annotation,
     AuditEvent,
@@ -424,6 +425,26 @@ class TestContent:
         assert response.status_code == 200
         alert = parse(response.text).one("p", role="alert").words()
         assert "could not be read" in alert
+
+    @pytest.mark.parametrize(
+        ("query", "message"),
+        [
+            ("end=9999-12-31", "end: " + OUT_OF_RANGE),  # was a 500 (OverflowError)
+            ("end=0001-01-01", "end: " + OUT_OF_RANGE),  # was a 500 (OverflowError)
+            ("start=1000-01-01&end=1001-01-01", "start: " + OUT_OF_RANGE),
+            ("start=2026-02-30", "start: " + UNREADABLE),
+        ],
+    )
+    def test_a_far_or_impossible_date_is_a_form_error_with_the_parsers_words(
+        self, api: TestClient, db: DbSession, settings: Settings, query: str, message: str
+    ) -> None:
+        rich = make_rich_client(db, settings)
+        login(api, db, settings, rich.owner)
+        response = api.get(f"/clients/{rich.client.id}?{query}")
+        assert response.status_code == 200
+        alert = parse(response.text).one("p", role="alert").words()
+        assert message in alert
+        assert "Showing the last 6 months" in alert
 
 
 class TestEscaping:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.models import AuditEvent, Client, Observation, User
-from practice_dashboard.services.exchange.csv_export import COLUMNS, CsvKind
+from practice_dashboard.services.exchange.csv.spec import COLUMNS, CsvKind
 from tests.builders import login_cookies, make_client, make_user
 from tests.html import Node, parse
 from tests.web.test_caseload_page import page

@@ -19,10 +19,12 @@ from sqlalchemy import select
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
+from practice_dashboard.domain.periods import OUT_OF_RANGE
 from practice_dashboard.models import AuditEvent, User
 from practice_dashboard.models.enums import Role
-from practice_dashboard.services.reports import progress_summary as reports
-from practice_dashboard.web.routes.reports import PRINT_CHART_WIDTH, css_string
+from practice_dashboard.services import periods
+from practice_dashboard.services.reports import supervision_packet as packets
+from practice_dashboard.web.printing import PRINT_CHART_WIDTH, css_string
 from tests.builders import login_cookies, make_client, make_user, supervise
 from tests.html import Node, parse
 from tests.integration.test_reports import (
@@ -108,7 +110,7 @@ class TestPrintView:
         }
         assert facts["client-id"] == str(rc.client.id)
         assert facts["reference"] == CLIENT_REF
-        expected = reports.parse_period(
+        expected = periods.parse_period(
             period["start"], period["end"], now=datetime.now(UTC), tz=settings.timezone
         )
         assert facts["period"] == expected.label
@@ -252,6 +254,19 @@ class TestPrintView:
         assert "text/html" in response.headers["content-type"]
         assert len(exports(db)) == 1  # only the supervisor's successful view
 
+    @pytest.mark.parametrize("bad", ["0001-01-02", "9999-12-31", "1899-12-31"])
+    def test_a_far_date_is_a_422_page_naming_the_field(
+        self, api: TestClient, db: DbSession, settings: Settings, bad: str
+    ) -> None:
+        rc = make_report_client(db, settings)
+        login(api, db, settings, rc.owner)
+        # "0001-01-02" was a 500 (OverflowError going back six months from it).
+        response = api.get(f"/clients/{rc.client.id}/summary", params={"end": bad})
+        assert response.status_code == 422
+        assert "text/html" in response.headers["content-type"]
+        assert f"end: {OUT_OF_RANGE}" in parse(response.text).one("main").words()
+        assert exports(db) == []
+
 
 # --------------------------------------------------------------------------------------------
 # Summary PDF (web route)
@@ -319,7 +334,7 @@ class TestPacket:
         assert response.headers["content-disposition"].endswith('.csv"')
         assert response.content.startswith("\ufeff".encode())
         rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
-        assert tuple(rows[0]) == reports.PACKET_CSV_COLUMNS
+        assert tuple(rows[0]) == packets.PACKET_CSV_COLUMNS
         assert [(r["record"], r["client_display_name"]) for r in rows] == [
             ("practitioner", ""),
             ("client", CLIENT_NAME),

@@ -7,36 +7,21 @@ summary; its exit status is 1 when anything was wrong, and then nothing was writ
 
 from __future__ import annotations
 
-import os
-import sys
 import uuid
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
-from practice_dashboard.cli.export import export_app, import_app
-from practice_dashboard.config import Settings, get_settings
-from practice_dashboard.db import (
-    DbSession,
-    SessionFactory,
-    create_db_engine,
-    create_session_factory,
-    session_scope,
+from practice_dashboard.cli.common import (
+    find_user,
+    open_database,
+    refusals_reported,
+    save,
+    unit_of_work,
 )
-from practice_dashboard.errors import AppError
-from practice_dashboard.models import User
-from practice_dashboard.models.base import utcnow
-from practice_dashboard.services.exchange.csv_export import CsvKind
+from practice_dashboard.cli.export import export_app, import_app
+from practice_dashboard.services.exchange.csv.spec import CsvKind
 
 __all__ = ["export_app", "import_app"]
 
@@ -47,28 +32,6 @@ KindOption = Annotated[
 AsOption = Annotated[
     str, typer.Option("--as", help="Act as this user (e-mail): their access, their audit trail")
 ]
-
-
-def _factory(settings: Settings) -> SessionFactory:
-    from practice_dashboard.services.analytics import summary
-
-    factory = create_session_factory(create_db_engine(settings))
-    summary.install(factory, settings)
-    return factory
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code=1)
-
-
-def _user(db: DbSession, email: str) -> User:
-    from practice_dashboard.services.accounts import user as user_service
-
-    user = user_service.get_by_email(db, email)
-    if user is None or not user.is_active:
-        _fail(f"no active account with e-mail {email}")
-    return user
 
 
 @export_app.command("csv")
@@ -82,36 +45,27 @@ def export_csv(
     ] = None,
 ) -> None:
     """Export one kind of record as CSV, for one client or the whole caseload."""
+    from practice_dashboard.config import get_settings
+    from practice_dashboard.db import session_scope
+    from practice_dashboard.models.base import utcnow
     from practice_dashboard.services.analytics.summary import practice_today
     from practice_dashboard.services.audit import Actor
-    from practice_dashboard.services.exchange import csv_export
+    from practice_dashboard.services.exchange.csv import export as csv_export
 
     settings = get_settings()
-    factory = _factory(settings)
-    try:
-        with session_scope(factory) as db:
+    with open_database(settings) as factory:
+        with refusals_reported(), session_scope(factory) as db:
             plan = csv_export.plan_export(
                 db,
-                actor=Actor(user=_user(db, as_email)),
+                actor=Actor(user=find_user(db, as_email)),
                 kind=kind,
                 client_id=client,
                 today=practice_today(settings, utcnow()),
             )
-    except AppError as exc:
-        _fail(exc.detail)
-    pieces = csv_export.iter_csv(factory, plan, tz=settings.timezone)
-    if str(out) == "-":
-        for text in pieces:
-            sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    # Written beside the target and renamed at the end: a failed export leaves no half file.
-    partial = out.with_name(out.name + ".part")
-    with partial.open("w", encoding="utf-8", newline="") as f:
-        for text in pieces:
-            f.write(text)
-    os.replace(partial, out)
-    typer.echo(f"exported {kind.value} of {len(plan.client_ids)} client(s) to {out}", err=True)
+        # The rows stream from the database while the file is written (owner-only).
+        save(out, csv_export.iter_csv(factory, plan, tz=settings.timezone))
+    if str(out) != "-":
+        typer.echo(f"exported {kind.value} of {len(plan.client_ids)} client(s) to {out}", err=True)
 
 
 @import_app.command("csv")
@@ -130,11 +84,21 @@ def import_csv(
     ] = None,
 ) -> None:
     """Import a CSV file of one kind: every row, or (on any problem) none."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    from practice_dashboard.config import get_settings
     from practice_dashboard.services.audit import Actor
-    from practice_dashboard.services.exchange import csv_import
+    from practice_dashboard.services.exchange.csv import importer as csv_import
 
     settings = get_settings()
-    factory = _factory(settings)
     console = Console(stderr=True, highlight=False)
     show = console.is_terminal if progress is None else progress
     bar = Progress(
@@ -152,10 +116,10 @@ def import_csv(
     def on_problem(problem: csv_import.Problem) -> None:
         console.print(f"problem: {problem}", markup=False, soft_wrap=True)
 
-    with bar, session_scope(factory) as db, file.open("rb") as stream:
+    with bar, unit_of_work(settings) as db, file.open("rb") as stream:
         report = csv_import.import_csv(
             db,
-            actor=Actor(user=_user(db, as_email)),
+            actor=Actor(user=find_user(db, as_email)),
             kind=kind,
             stream=stream,
             settings=settings,

@@ -12,7 +12,10 @@ T = TypeVar("T")
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-05:00 has no UTC: a 422, not a 500
+        raise ValueError("the time is out of range") from None
 
 
 # A time with an explicit offset (naive times are refused), stored and echoed back in UTC.

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, status
 
-from practice_dashboard.api.deps import CurrentActor, End, PagingDep, Start
+from practice_dashboard.api.deps import CurrentActor, PagingDep
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.domain.flags import FlagCode, FlagLevel
 from practice_dashboard.models.base import utcnow
@@ -19,6 +19,16 @@ from practice_dashboard.schemas.metrics import (
 from practice_dashboard.services.analytics import caseload as caseload_service
 from practice_dashboard.services.analytics import metrics as metrics_service
 from practice_dashboard.services.analytics.caseload import CaseloadSort
+from practice_dashboard.services.periods import parse_instants
+
+MetricsStart = Annotated[
+    str | None,
+    Query(max_length=40, description="From this time (inclusive, ISO 8601 with offset)"),
+]
+MetricsEnd = Annotated[
+    str | None,
+    Query(max_length=40, description="Up to this time (exclusive, ISO 8601 with offset)"),
+]
 
 router = APIRouter(tags=["analytics"])
 
@@ -29,16 +39,23 @@ def client_metrics(
     actor: CurrentActor,
     db: DbDep,
     settings: SettingsDep,
-    start: Start = None,
-    end: End = None,
+    start: MetricsStart = None,
+    end: MetricsEnd = None,
 ) -> Any:
     """Episodes, recovery, recognition, capacity, engagement, measures, baseline and flags.
 
     The period defaults to the 28 days up to now; trends use the 12 weeks up to `end`. A figure
     that cannot be computed from the data is null, never 0.
     """
+    since, until = parse_instants(start, end, tz=settings.timezone)
     return metrics_service.client_metrics(
-        db, client_id=client_id, actor=actor, settings=settings, start=start, end=end, now=utcnow()
+        db,
+        client_id=client_id,
+        actor=actor,
+        settings=settings,
+        start=since,
+        end=until,
+        now=utcnow(),
     )
 
 

@@ -15,8 +15,10 @@ from practice_dashboard.db import SessionFactory
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.services.analytics.summary import practice_today
-from practice_dashboard.services.exchange import csv_export, csv_import
-from practice_dashboard.services.exchange.csv_export import CsvKind, ExportPlan
+from practice_dashboard.services.exchange.csv import export as csv_export
+from practice_dashboard.services.exchange.csv import importer as csv_import
+from practice_dashboard.services.exchange.csv.export import ExportPlan
+from practice_dashboard.services.exchange.csv.spec import CsvKind
 
 router = APIRouter(tags=["csv"])
 

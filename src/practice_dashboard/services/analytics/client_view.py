@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -19,6 +19,7 @@ from practice_dashboard.db import DbSession
 from practice_dashboard.domain.facts import ClientFacts
 from practice_dashboard.domain.flags import Flag
 from practice_dashboard.domain.metrics import ClientMetrics, compute_client_metrics
+from practice_dashboard.domain.periods import DEFAULT_REPORT_PERIOD
 from practice_dashboard.models import Annotation, Client, Episode, User
 from practice_dashboard.services import access, audit
 from practice_dashboard.services.analytics.acknowledgements import (
@@ -30,7 +31,7 @@ from practice_dashboard.services.analytics.metrics import DEFAULT_PERIOD
 from practice_dashboard.services.audit import Actor
 
 #: The charts' default period (the headline figures use the API's 28 days).
-DEFAULT_CHART_PERIOD = timedelta(days=183)
+DEFAULT_CHART_PERIOD = DEFAULT_REPORT_PERIOD
 _FLAG_ORDER = {"safety": 0}
 _LEVEL_ORDER = {"alert": 0, "watch": 1}
 

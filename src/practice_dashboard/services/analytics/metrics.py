@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.domain.metrics import compute_client_metrics
+from practice_dashboard.domain.periods import DEFAULT_METRICS_PERIOD
 from practice_dashboard.errors import Conflict, Invalid
 from practice_dashboard.models import Client, FlagAcknowledgement
 from practice_dashboard.services import access, audit
@@ -19,22 +20,9 @@ from practice_dashboard.services.analytics.acknowledgements import (
 )
 from practice_dashboard.services.analytics.fact_loading import load_facts
 from practice_dashboard.services.audit import Actor
+from practice_dashboard.services.periods import resolve_window
 
-DEFAULT_PERIOD = timedelta(days=28)
-MAX_PERIOD = timedelta(days=3653)  # ten years
-
-
-def resolve_period(
-    start: datetime | None, end: datetime | None, now: datetime
-) -> tuple[datetime, datetime]:
-    """Defaults to the 28 days up to now; refuses empty, reversed and over-long periods."""
-    end = end or now
-    start = start or end - DEFAULT_PERIOD
-    if end <= start:
-        raise Invalid([(("query", "end"), "end must be after start")])
-    if end - start > MAX_PERIOD:
-        raise Invalid([(("query", "start"), "the period may be at most 10 years")])
-    return start, end
+DEFAULT_PERIOD = DEFAULT_METRICS_PERIOD
 
 
 def client_metrics(
@@ -48,7 +36,7 @@ def client_metrics(
     now: datetime,
 ) -> dict[str, Any]:
     client = access.get_visible_client(db, actor.user, client_id)
-    start, end = resolve_period(start, end, now)
+    start, end = resolve_window(start, end, now)
     facts = load_facts(db, [client], [client.id])[client.id]
     metrics = compute_client_metrics(
         facts, start=start, end=end, now=now, thresholds=settings.thresholds

@@ -11,7 +11,6 @@ Writes that bypass the ORM (bulk loaders) call `refresh()` themselves.
 
 from __future__ import annotations
 
-import statistics
 import uuid
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
@@ -24,6 +23,7 @@ from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.domain.facts import Attendance, ClientFacts
 from practice_dashboard.domain.metrics import ClientMetrics, compute_client_metrics
+from practice_dashboard.domain.windows import weekly_recovery
 from practice_dashboard.models import (
     Annotation,
     Client,
@@ -46,8 +46,6 @@ from practice_dashboard.services.analytics.fact_loading import load_facts
 # Headline windows: 28 days for the figures, 12 weeks for trends (+ a week of slack).
 HEADLINE_PERIOD = timedelta(days=28)
 FACTS_LOOKBACK = timedelta(weeks=13)
-# The caseload's sparkline: weekly median recovery over the last 12 weeks (inside the lookback).
-SPARKLINE_WEEKS = 12
 _CLIENT_RECORDS = (Observation, Episode, Session, Measure, Annotation, FlagAcknowledgement)
 _DIRTY = "summary_dirty_clients"
 SAFETY_RANK = 3
@@ -75,23 +73,6 @@ def _headline(facts: ClientFacts, metrics: ClientMetrics, now: datetime) -> dict
         "capacity_direction": metrics.capacity.trend.direction,
         "weekly_recovery": weekly_recovery(facts, now),
     }
-
-
-def weekly_recovery(facts: ClientFacts, now: datetime) -> list[float | None]:
-    """Median recovery minutes per week, oldest first, for the 12 weeks up to `now`.
-
-    Weeks end at `now` (not on calendar boundaries) so the last point is always the latest
-    seven days; a week without a recovered episode is None (a gap, never a 0).
-    """
-    start = now - timedelta(weeks=SPARKLINE_WEEKS)
-    weeks: list[list[float]] = [[] for _ in range(SPARKLINE_WEEKS)]
-    for episode in facts.episodes:
-        if episode.baseline_at is None or not start <= episode.started_at < now:
-            continue
-        minutes = (episode.baseline_at - episode.started_at).total_seconds() / 60
-        if minutes >= 0:  # a return before onset is bad data: left out, as in the metrics
-            weeks[int((episode.started_at - start) / timedelta(weeks=1))].append(minutes)
-    return [round(statistics.median(w), 1) if w else None for w in weeks]
 
 
 def _flag_rank(speaking: list[dict[str, Any]]) -> int:

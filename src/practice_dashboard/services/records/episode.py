@@ -22,20 +22,40 @@ REQUIRED = ("started_at", "peak_intensity", "strategies")
 FUTURE_SLACK = timedelta(minutes=10)
 
 
-def _validate(episode: Episode, now: datetime, sent: Set[str] = frozenset()) -> None:
-    """`sent`: the fields a PATCH carried, so a 422 names the field the caller actually sent."""
+def time_problems(
+    *,
+    started_at: datetime,
+    recognized_at: datetime | None,
+    baseline_at: datetime | None,
+    now: datetime,
+    sent: Set[str] = frozenset(),
+) -> list[tuple[tuple[str, ...], str]]:
+    """What the time rules refuse, as (field, message): for the API and the CSV import.
+
+    `sent`: the fields a PATCH carried, so a 422 names the field the caller actually sent.
+    """
     problems: list[tuple[tuple[str, ...], str]] = []
-    if episode.started_at > now + FUTURE_SLACK:
+    if started_at > now + FUTURE_SLACK:
         problems.append((("started_at",), "must not be in the future"))
-    for name in ("recognized_at", "baseline_at"):
-        value = getattr(episode, name)
-        if value is None or value >= episode.started_at:
+    for name, value in (("recognized_at", recognized_at), ("baseline_at", baseline_at)):
+        if value is None or value >= started_at:
             continue
         if "started_at" in sent and name not in sent:
             # Only the onset moved, past a stored time: the bad field is started_at.
             problems.append((("started_at",), f"must not be after {name} ({value.isoformat()})"))
         else:
             problems.append(((name,), "must not be before started_at"))
+    return problems
+
+
+def _validate(episode: Episode, now: datetime, sent: Set[str] = frozenset()) -> None:
+    problems = time_problems(
+        started_at=episode.started_at,
+        recognized_at=episode.recognized_at,
+        baseline_at=episode.baseline_at,
+        now=now,
+        sent=sent,
+    )
     if problems:
         raise Invalid(problems)
 

@@ -22,6 +22,13 @@ from practice_dashboard.services.records.session import missing_sessions
 FUTURE_SLACK = timedelta(minutes=10)
 
 
+def time_problems(observed_at: datetime, now: datetime) -> list[tuple[tuple[str, ...], str]]:
+    """What the time rule refuses, as (field, message): for the API and the CSV import."""
+    if observed_at > now + FUTURE_SLACK:
+        return [(("observed_at",), "must not be in the future")]
+    return []
+
+
 def list_observations(
     db: DbSession,
     *,
@@ -74,8 +81,7 @@ def create_observations(
     for index, row in enumerate(data):
         # In a batch the 422 names the row as well as the field: ["body", 2, "observed_at"].
         row_loc: tuple[int, ...] = (index,) if batch else ()
-        if row.observed_at > now + FUTURE_SLACK:
-            problems.append(((*row_loc, "observed_at"), "must not be in the future"))
+        problems.extend(((*row_loc, *loc), msg) for loc, msg in time_problems(row.observed_at, now))
         if row.session_id in missing:
             problems.append(
                 ((*row_loc, "session_id"), f"no session {row.session_id} for this client")

@@ -11,7 +11,7 @@ from practice_dashboard.db import DbSession
 from practice_dashboard.errors import Invalid
 from practice_dashboard.models import Client, Session
 from practice_dashboard.models.base import utcnow, uuid7
-from practice_dashboard.models.enums import Attendance, ClientStatus
+from practice_dashboard.models.enums import Attendance, ClientStatus, HomeworkCompletion
 from practice_dashboard.schemas.session import (
     SessionCompletion,
     SessionCreate,
@@ -34,21 +34,37 @@ CLOCK_SKEW = timedelta(minutes=10)
 _HAPPENED = (Attendance.ATTENDED, Attendance.NO_SHOW, Attendance.LATE_CANCEL)
 
 
-def _validate(session: Session, now: datetime) -> None:
+def attendance_problems(
+    *,
+    starts_at: datetime,
+    attendance: Attendance,
+    engagement: int | None,
+    homework_completed: HomeworkCompletion | None,
+    now: datetime,
+) -> list[tuple[tuple[str, ...], str]]:
+    """What the attendance rules refuse, as (field, message): for the API and the CSV import."""
     problems: list[tuple[tuple[str, ...], str]] = []
-    if session.attendance in _HAPPENED and session.starts_at > now + CLOCK_SKEW:
+    if attendance in _HAPPENED and starts_at > now + CLOCK_SKEW:
         problems.append(
-            (
-                ("attendance",),
-                f"a session in the future cannot be marked {session.attendance.value}",
-            )
+            (("attendance",), f"a session in the future cannot be marked {attendance.value}")
         )
-    if session.engagement is not None and session.attendance != Attendance.ATTENDED:
+    if engagement is not None and attendance != Attendance.ATTENDED:
         problems.append((("engagement",), "engagement can only be rated for an attended session"))
-    if session.homework_completed is not None and session.attendance != Attendance.ATTENDED:
+    if homework_completed is not None and attendance != Attendance.ATTENDED:
         problems.append(
             (("homework_completed",), "homework can only be reviewed in an attended session")
         )
+    return problems
+
+
+def _validate(session: Session, now: datetime) -> None:
+    problems = attendance_problems(
+        starts_at=session.starts_at,
+        attendance=session.attendance,
+        engagement=session.engagement,
+        homework_completed=session.homework_completed,
+        now=now,
+    )
     if problems:
         raise Invalid(problems)
 

@@ -17,8 +17,6 @@ itself first, so the file does list it).
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import uuid
 from collections.abc import Iterator, Sequence
@@ -34,6 +32,8 @@ from practice_dashboard.models.enums import Role
 from practice_dashboard.services import audit
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.common import check_range, in_time_range
+from practice_dashboard.services.exchange.csv.guard import neutralise
+from practice_dashboard.services.exchange.csv.writer import chunked, csv_pieces
 
 WITHHELD: Final = "(withheld: may describe clinical content)"
 # Details an admin may read on a client-scoped event: names of changed fields, "page",
@@ -57,8 +57,6 @@ CSV_COLUMNS: Final = (
     "ip",
     "detail",
 )
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-_FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,13 +203,6 @@ def export_rows(
         after = (page[-1].at, page[-1].id)
 
 
-def neutralise(value: str) -> str:
-    """A cell a spreadsheet shows as text: formula-like starts get a leading apostrophe."""
-    if value.startswith(_FORMULA_STARTS) or value.lstrip().startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
 def _cell(value: object) -> str:
     if value is None:
         return ""
@@ -222,19 +213,8 @@ def _cell(value: object) -> str:
 
 def csv_chunks(rows: Iterator[AuditRow], *, rows_per_chunk: int = 500) -> Iterator[str]:
     """The CSV text (header first) in chunks, for a streamed response."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    pending = 0
-    for row in rows:
-        writer.writerow([_cell(getattr(row, column)) for column in CSV_COLUMNS])
-        pending += 1
-        if pending >= rows_per_chunk:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-            pending = 0
-    yield buffer.getvalue()
+    cells = ([_cell(getattr(row, column)) for column in CSV_COLUMNS] for row in rows)
+    return csv_pieces(CSV_COLUMNS, chunked(cells, rows_per_chunk))
 
 
 def attachment(now: datetime) -> str:

@@ -18,6 +18,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from practice_dashboard.db import SessionFactory
 from practice_dashboard.dependencies import DbDep, SettingsDep
+from practice_dashboard.domain.periods import OUT_OF_RANGE, plausible
 from practice_dashboard.errors import Invalid
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import Role
@@ -111,10 +112,14 @@ def _day(value: str, name: str, errors: dict[str, str]) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         errors[name] = "Enter a date like 2026-03-01."
         return None
+    if not plausible(day):  # 9999-12-31 has no next day to end the range at
+        errors[name] = OUT_OF_RANGE.capitalize() + "."
+        return None
+    return day
 
 
 def _word(value: str, name: str, errors: dict[str, str]) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -15,15 +15,12 @@ from practice_dashboard.config import Settings
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.domain.flags import CLIENT_FLAGS
 from practice_dashboard.domain.metrics import ClientMetrics
+from practice_dashboard.domain.periods import PeriodError, report_period
+from practice_dashboard.domain.windows import Window
 from practice_dashboard.errors import Conflict, Invalid, NotFound
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.services.analytics import metrics as metrics_service
-from practice_dashboard.services.analytics.client_view import (
-    DEFAULT_CHART_PERIOD,
-    ClientView,
-    load_client_view,
-)
-from practice_dashboard.services.analytics.metrics import MAX_PERIOD
+from practice_dashboard.services.analytics.client_view import ClientView, load_client_view
 from practice_dashboard.web.charts import attendance_counts, build_charts, fmt_number, fmt_p
 from practice_dashboard.web.deps import CsrfLogin, PageContext, WebActor, WebLogin
 from practice_dashboard.web.templating import minutes, percent, templates
@@ -55,51 +52,27 @@ class Period:
     custom: bool = False
 
 
-class _BadDate(ValueError):
-    pass
-
-
-def _bound(value: str | None, tz: tzinfo, *, is_end: bool) -> datetime | None:
-    """A date (local, whole day; an end date is inclusive) or an ISO datetime."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            if is_end:
-                day += timedelta(days=1)
-            return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise _BadDate(value) from exc
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)).astimezone(UTC)
-
-
 def resolve_page_period(start: str | None, end: str | None, *, now: datetime, tz: tzinfo) -> Period:
-    """The charts' period: default the last 6 months; a bad period falls back with a message."""
-    problem = None
+    """The charts' period: default the last 6 months; a bad period is a form error above the
+    charts (with the same words as the reports' and the API's 422), and the default is shown."""
     try:
-        s, e = _bound(start, tz, is_end=False), _bound(end, tz, is_end=True)
-    except _BadDate:
-        s = e = None
-        problem = "That period could not be read (use dates like 2026-01-31)."
-    e = min(e or now, now)
-    s = s or e - DEFAULT_CHART_PERIOD
-    if problem is None and s >= e:
-        problem = "The start must be before the end, and not in the future."
-    elif problem is None and e - s > MAX_PERIOD:
-        problem = "The period may be at most 10 years."
-    if problem is not None:
-        problem += " Showing the last 6 months."
-        s, e = now - DEFAULT_CHART_PERIOD, now
+        chosen = report_period(start, end, now=now, tz=tz)
+    except PeriodError as exc:
+        fallback = report_period(None, None, now=now, tz=tz)
+        reasons = "; ".join(f"{field}: {msg}" for field, msg in exc.problems)
+        return Period(
+            start=fallback.start,
+            end=fallback.end,
+            start_date=fallback.start_date,
+            end_date=fallback.end_date,
+            problem=f"That period could not be read ({reasons}). Showing the last 6 months.",
+        )
     return Period(
-        start=s,
-        end=e,
-        start_date=s.astimezone(tz).date(),
-        end_date=(e - timedelta(microseconds=1)).astimezone(tz).date(),
-        problem=problem,
-        custom=problem is None and bool(start or end),
+        start=chosen.start,
+        end=chosen.end,
+        start_date=chosen.start_date,
+        end_date=chosen.end_date,
+        custom=bool(start or end),
     )
 
 
@@ -137,9 +110,8 @@ def _trend_line(trend: Any, th: Any) -> tuple[str, str | None]:
 def headlines(view: ClientView, settings: Settings, now: datetime) -> list[Headline]:
     m: ClientMetrics = view.metrics
     th = settings.thresholds
-    lo, hi = m.start.timestamp(), m.end.timestamp()
-    window_episodes = [e for e in view.facts.episodes if lo <= e.started_at.timestamp() < hi]
-    window_obs = [o for o in view.facts.observations if lo <= o.observed_at.timestamp() < hi]
+    window = Window(view.facts, m.start.timestamp(), m.end.timestamp())
+    window_episodes, window_obs = window.episodes, window.observations
     out: list[Headline] = []
 
     rec = m.recovery

@@ -24,9 +24,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from practice_dashboard.config import Settings
 from practice_dashboard.dependencies import DbDep, SettingsDep
-from practice_dashboard.services.exchange import csv_import
-from practice_dashboard.services.exchange.csv_export import IMPORT_ORDER, CsvKind
-from practice_dashboard.services.exchange.csv_import import ImportReport
+from practice_dashboard.services.exchange.csv import importer as csv_import
+from practice_dashboard.services.exchange.csv.importer import ImportReport
+from practice_dashboard.services.exchange.csv.spec import IMPORT_ORDER, CsvKind
 from practice_dashboard.web.deps import CsrfLogin, PageContext, WebActor, WebLogin
 from practice_dashboard.web.templating import templates
 

@@ -1,0 +1,61 @@
+"""`practice-dashboard serve`, `migrate` and `refresh-summaries`: run and maintain the server."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from practice_dashboard.cli.common import unit_of_work
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    reload: Annotated[bool, typer.Option(help="Reload on code changes (development)")] = False,
+    migrate_first: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Upgrade the database before serving")
+    ] = True,
+) -> None:
+    """Serve the dashboard and the JSON API with uvicorn."""
+    import uvicorn
+
+    if migrate_first:
+        migrate()
+    uvicorn.run(
+        "practice_dashboard.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        proxy_headers=True,
+        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+    )
+
+
+def migrate(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Upgrade the database schema (to the newest revision by default)."""
+    from practice_dashboard import migrate as migrations
+    from practice_dashboard.config import get_settings
+    from practice_dashboard.db import create_db_engine
+
+    # A bare engine: the summary hooks need the tables this command creates.
+    engine = create_db_engine(get_settings())
+    try:
+        migrations.upgrade(engine, revision)
+    finally:
+        engine.dispose()
+    typer.echo(f"database at {revision}")
+
+
+def refresh_summaries() -> None:
+    """Recompute every client's caseload summary (e.g. nightly from cron, after bulk loads)."""
+    from practice_dashboard.config import get_settings
+    from practice_dashboard.services.analytics import summary
+
+    settings = get_settings()
+    with unit_of_work(settings) as db:
+        count = summary.refresh_all(db, settings=settings)
+    typer.echo(f"refreshed {count} client summaries")
