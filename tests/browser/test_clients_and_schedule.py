@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import DEMO_PASSWORD, LiveApp, shot
+from tests.browser.conftest import LiveApp, shot
 from tests.browser.test_dashboard import THERAPIST, log_in
 
 WIDTHS = {"desktop": 1366, "phone": 390}
@@ -20,6 +20,14 @@ WIDTHS = {"desktop": 1366, "phone": 390}
 
 def _local_now(app: LiveApp) -> datetime:
     return datetime.now(ZoneInfo(str(app.settings.timezone)))
+
+
+def _archive(page: Page, client_url: str) -> None:
+    """Archive the client again (through its page), so the shared demo caseload is unchanged."""
+    page.goto(client_url)
+    page.click("button:has-text('Archive client')")
+    expect(page.locator(".status-archived")).to_be_visible()
+    expect(page.locator("button:has-text('Restore client')")).to_be_visible()
 
 
 def _add_client(page: Page, app: LiveApp, name: str) -> str:
@@ -84,6 +92,9 @@ def test_add_a_client_book_a_series_mark_one_attended_and_add_notes(
     # Nothing on the page is wider than the screen.
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     shot(page, f"schedule-{width}-05-week-after")
+    _archive(page, client_url)
+    page.goto(f"{live_app.url}/schedule")
+    expect(page.locator(f"a:has-text('{name}')")).to_have_count(0)
 
 
 @pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
@@ -129,4 +140,4 @@ def test_concurrent_edit_of_a_client_shows_both_values_and_loses_nothing(
     expect(page).to_have_url(client_url)
     expect(page.locator(".goals-text")).to_have_text("Sleep through the night")
     expect(page.locator(".client-facts")).to_contain_text("every 14 days")
-    assert DEMO_PASSWORD  # the demo accounts share one password (conftest)
+    _archive(page, client_url)
