@@ -333,3 +333,17 @@ class TestCompleteBooking:
         cancel = api.post(url, json={"attendance": "cancelled", "version": 1}, headers=headers)
         assert cancel.status_code == 200, cancel.text
         assert cancel.json()["attendance"] == "cancelled"
+
+
+def test_text_with_a_nul_is_refused_naming_the_field(
+    api: TestClient, db: DbSession, owner: User, headers: dict[str, str]
+) -> None:
+    """PostgreSQL cannot store NUL in text: every input schema refuses it as a field error."""
+    response = api.post(
+        "/api/v1/clients", json={"display_name": "Ro\u0000bin", "goals": "ok"}, headers=headers
+    )
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert [d["loc"] for d in detail] == [["body", "display_name"]]
+    assert "NUL" in detail[0]["msg"]
+    assert db.scalar(select(func.count()).select_from(Client)) == 0

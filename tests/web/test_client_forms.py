@@ -101,6 +101,7 @@ class TestAddClient:
             ("date_of_birth", "31/02/1990", "like 2026-05-31"),
             ("intake_date", "0202-01-01", "between 1900-01-01"),
             ("display_name", "x" * 121, "120 characters"),
+            ("goals", "tab\x00bed", "NUL character"),
         ],
     )
     def test_bad_input_names_the_field_and_saves_nothing(
