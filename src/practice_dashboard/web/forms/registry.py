@@ -411,7 +411,11 @@ def client_status_fields() -> tuple[FieldSpec, ...]:
             required=True,
             choices=(
                 Choice(ClientStatus.ACTIVE.value, "Active", "Seen at their usual rhythm."),
-                Choice(ClientStatus.PAUSED.value, "Paused", "A break in care; no reminders."),
+                Choice(
+                    ClientStatus.PAUSED.value,
+                    "Paused",
+                    "A break in care; sessions are not expected.",
+                ),
                 Choice(ClientStatus.DISCHARGED.value, "Discharged", "Care has ended."),
             ),
         ),
