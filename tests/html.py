@@ -77,6 +77,17 @@ class Node:
         """The text with whitespace collapsed, as a person reads it."""
         return " ".join(self.text.split())
 
+    def own_words(self) -> str:
+        """The element's own text, not its child elements', whitespace collapsed (a chip's
+        flag name without its level and tooltip)."""
+        return " ".join(
+            "".join(
+                str(piece)
+                for piece in self._element.children
+                if isinstance(piece, NavigableString) and not isinstance(piece, PreformattedString)
+            ).split()
+        )
+
     def iter(self) -> Iterator[Node]:
         """Every element inside, in document order."""
         for descendant in self._element.descendants:

@@ -66,7 +66,7 @@ def test_add_a_client_book_a_series_mark_one_attended_and_add_notes(
     expect(page).to_have_url(re.compile(r"/schedule\?week="))
     row = page.locator("li.booking", has=page.locator(f"a:has-text('{name}')"))
     expect(row).to_have_count(1)  # the other two are in the next weeks
-    expect(row.locator(".status-attendance")).to_have_text("booked")
+    expect(row.locator(".status-attendance")).to_have_text("scheduled")
     shot(page, f"schedule-{width}-03-week")
     page.click("a[rel=next]")
     expect(page.locator("li.booking", has=page.locator(f"a:has-text('{name}')"))).to_have_count(1)

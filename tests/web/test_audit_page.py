@@ -20,7 +20,7 @@ from practice_dashboard.services.reports import audit_log
 from tests.builders import make_client, make_user, supervise
 from tests.conftest import QueryCounter
 from tests.html import Node, parse
-from tests.integration.test_audit_log import FINGERPRINT, add_event
+from tests.services.reports.test_audit_log import FINGERPRINT, add_event
 from tests.web.test_caseload_page import get, page
 
 # Noon in the practice's zone on a fixed day, so local days in filters are unambiguous.

@@ -224,6 +224,26 @@ class TestFlags:
         selected = page(api, db, settings, owner, "/?flag=safety").by_id("f-flag")
         assert selected.find("option", value="safety").attrs.get("selected") == ""
 
+    def test_a_flag_has_the_same_name_on_the_caseload_and_the_client_page(
+        self, api: TestClient, db: DbSession, settings: Settings
+    ) -> None:
+        owner = make_user(db, settings)
+        quiet = make_client(db, owner, display_name="No Data Person")  # stale_data: watch
+        alert = safety_client(db, owner, "Alert Person")
+        caseload = page(api, db, settings, owner, "/")
+        seen: dict[str, str] = {}
+        for client in (quiet, alert):
+            chips = row_of(caseload, client).find_all("span", cls="chip")
+            on_caseload = {chip.attrs["data-flag"]: chip.own_words() for chip in chips}
+            client_page = page(api, db, settings, owner, f"/clients/{client.id}")
+            on_client_page = {
+                card.attrs["data-flag"]: card.find("h3", cls="flag-title").own_words()
+                for card in client_page.by_id("flags").find_all("article", cls="flag")
+            }
+            assert on_caseload == on_client_page
+            seen.update(on_caseload)
+        assert seen == {"stale_data": "No recent data", "safety": "Safety"}
+
 
 class TestFilteringSortingPaging:
     def test_status_and_search(self, api: TestClient, db: DbSession, settings: Settings) -> None:

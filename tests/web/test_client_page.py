@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -622,12 +621,10 @@ class TestCost:
         path = f"/clients/{client.id}"
         if whole_course:
             path += f"?start={client.intake_date.isoformat()}"
-        started = time.perf_counter()
         response = api.get(path)
-        elapsed = time.perf_counter() - started
         assert response.status_code == 200
+        # The size budget holds whatever the history; speed is measured by bench/, not here.
         assert len(response.content) <= CHART_BUDGET_BYTES, len(response.content)
-        assert elapsed < 2.0  # generous: CI machines vary; the budget is checked in bench
         page = parse(response.text)
         charts = charts_of(page)
         if whole_course:

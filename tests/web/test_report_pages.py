@@ -27,7 +27,7 @@ from practice_dashboard.services.reports import supervision_packet as packets
 from practice_dashboard.web.printing import PRINT_CHART_WIDTH, css_string
 from tests.builders import login_cookies, make_client, make_user, supervise
 from tests.html import Node, parse
-from tests.integration.test_reports import (
+from tests.services.reports.test_reports import (
     CHART_AXIS_TITLES,
     CLIENT_NAME,
     CLIENT_REF,

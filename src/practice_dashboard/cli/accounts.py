@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from practice_dashboard.cli.common import fail, find_user, refusals_reported, unit_of_work
-from practice_dashboard.models.enums import Role
+from practice_dashboard.domain.roles import Role
 
 
 def create_user(

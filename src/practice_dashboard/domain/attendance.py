@@ -10,19 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
 
-from practice_dashboard.domain.facts import Attendance, ClientFacts, HomeworkCompletion, SessionFact
+from practice_dashboard.domain.facts import (
+    DUE_ATTENDANCE,
+    HOMEWORK_SCORE,
+    Attendance,
+    ClientFacts,
+    SessionFact,
+)
 from practice_dashboard.domain.flags import Thresholds
 from practice_dashboard.domain.metrics import ClientMetrics
-
-#: The sessions that count as due (the attendance rate's denominator).
-DUE: Final = (Attendance.ATTENDED, Attendance.NO_SHOW, Attendance.LATE_CANCEL)
-HOMEWORK_SCORE: Final = {
-    HomeworkCompletion.YES: 1.0,
-    HomeworkCompletion.PARTIAL: 0.5,
-    HomeworkCompletion.NO: 0.0,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +46,7 @@ class AttendanceFigures:
 
     @property
     def due(self) -> int:
+        """The sessions the client was expected at (``facts.DUE_ATTENDANCE``)."""
         return self.attended + self.no_show + self.late_cancel
 
 
@@ -71,7 +69,7 @@ def period_attendance(
     lo, hi = _ts(start), _ts(min(end, now))
     sessions = [s for s in facts.sessions if lo <= _ts(s.starts_at) < hi]
     counts = {a: sum(1 for s in sessions if s.attendance == a) for a in Attendance}
-    due = counts[Attendance.ATTENDED] + counts[Attendance.NO_SHOW] + counts[Attendance.LATE_CANCEL]
+    due = sum(counts[a] for a in DUE_ATTENDANCE)
     ratings = [float(s.engagement) for s in sessions if s.engagement is not None]
     homework = [
         HOMEWORK_SCORE[s.homework_completed]
@@ -79,9 +77,9 @@ def period_attendance(
         if s.attendance == Attendance.ATTENDED and s.homework_completed is not None
     ]
     as_of = _ts(min(end, now))
-    recent_due = [s for s in facts.sessions if _ts(s.starts_at) < as_of and s.attendance in DUE][
-        -th.attendance_window :
-    ]
+    recent_due = [
+        s for s in facts.sessions if _ts(s.starts_at) < as_of and s.attendance in DUE_ATTENDANCE
+    ][-th.attendance_window :]
     e = metrics.engagement
     return AttendanceFigures(
         attended=counts[Attendance.ATTENDED],
@@ -111,6 +109,6 @@ def attendance_counts(
     due = [
         s
         for s in sorted(sessions, key=lambda s: s.starts_at)
-        if _ts(s.starts_at) < as_of and s.attendance in DUE
+        if _ts(s.starts_at) < as_of and s.attendance in DUE_ATTENDANCE
     ][-th.attendance_window :]
     return sum(1 for s in due if s.attendance == Attendance.ATTENDED), len(due)

@@ -8,8 +8,14 @@ All datetimes are timezone-aware (UTC from the database).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from types import MappingProxyType
+from typing import Final
+
+#: How far ahead of the server's clock a record's time may be: a phone or laptop clock that
+#: runs a few minutes fast must not turn "just now" into a rejected future time.
+CLOCK_SLACK: Final = timedelta(minutes=10)
 
 
 class Zone(StrEnum):
@@ -28,10 +34,21 @@ class Attendance(StrEnum):
     CANCELLED = "cancelled"
 
 
+#: The sessions attendance is counted over: the client was expected (DESIGN.md "engagement").
+#: Cancelled in good time and not yet recorded sessions are not due.
+DUE_ATTENDANCE: Final = frozenset({Attendance.ATTENDED, Attendance.NO_SHOW, Attendance.LATE_CANCEL})
+
+
 class HomeworkCompletion(StrEnum):
     YES = "yes"
     PARTIAL = "partial"
     NO = "no"
+
+
+#: How much of the homework one review counts as done (0-1); completion is their mean.
+HOMEWORK_SCORE: Final = MappingProxyType(
+    {HomeworkCompletion.YES: 1.0, HomeworkCompletion.PARTIAL: 0.5, HomeworkCompletion.NO: 0.0}
+)
 
 
 class ClientStatus(StrEnum):
@@ -45,12 +62,34 @@ class Source(StrEnum):
     CLIENT = "client"
 
 
+def minutes_between(start: datetime, later: datetime | None) -> float | None:
+    """Minutes from ``start`` to ``later`` (None when ``later`` is unknown, negative if earlier).
+
+    The one formula behind recovery (onset to baseline) and recognition (onset to noticing).
+    """
+    if later is None:
+        return None
+    # In UTC: Python subtracts two times of one zone on the wall clock, which is an hour off
+    # across a daylight-saving change.
+    return (later.astimezone(UTC) - start.astimezone(UTC)).total_seconds() / 60
+
+
 @dataclass(frozen=True, slots=True)
 class EpisodeFact:
     started_at: datetime
     peak_intensity: int
     recognized_at: datetime | None = None
     baseline_at: datetime | None = None  # None = not back to baseline, or unknown (censored)
+
+    @property
+    def recovery_minutes(self) -> float | None:
+        """Onset to back at baseline, in minutes (None while not recovered)."""
+        return minutes_between(self.started_at, self.baseline_at)
+
+    @property
+    def recognition_minutes(self) -> float | None:
+        """Onset to noticing the activation, in minutes (None when not recorded)."""
+        return minutes_between(self.started_at, self.recognized_at)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,9 +28,11 @@ import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Final, Literal
 
 from practice_dashboard.domain.facts import ClientStatus
+from practice_dashboard.domain.instruments import CBI, PHQ9
 from practice_dashboard.domain.stats import TrendDirection
 
 FlagLevel = Literal["watch", "alert"]
@@ -44,7 +46,10 @@ FlagCode = Literal[
 ]
 Evidence = dict[str, float | int | str | None]
 
-_LEVEL_RANK: Final[Mapping[str, int]] = {"watch": 1, "alert": 2}
+#: How urgent each level is (higher first): alerts are listed before watches everywhere.
+LEVEL_RANK: Final[Mapping[str, int]] = MappingProxyType({"watch": 1, "alert": 2})
+#: A safety flag outranks every other flag, whatever their levels.
+SAFETY_RANK: Final = 3
 #: Fingerprints fit the acknowledgement table's column.
 FINGERPRINT_MAX_LENGTH: Final = 64
 
@@ -118,6 +123,16 @@ def _fingerprint(code: str, level: str, signals: tuple[str, ...]) -> str:
     return f"{code}|{level}|#{digest[:room]}"
 
 
+def flag_rank(code: str, level: str) -> int:
+    """How urgent one flag is: 3 safety, 2 alert, 1 watch (0 for an unknown level)."""
+    return SAFETY_RANK if code == "safety" else LEVEL_RANK.get(level, 0)
+
+
+def flag_sort_key(code: str, level: str) -> int:
+    """Sort key listing flags most urgent first: safety, then alerts, then watches."""
+    return -flag_rank(code, level)
+
+
 def flag_fingerprint(flag: Flag) -> str:
     """Stable identity of what a flag is saying: code, level and the set of signal names."""
     return _fingerprint(flag.code, flag.level, flag.signals)
@@ -129,10 +144,10 @@ def is_acknowledged(flag: Flag, ack_level: str, ack_fingerprint: str) -> bool:
     if len(parts) != 3:
         return False
     ack_code, fp_level, ack_signals = parts
-    if ack_code != flag.code or ack_level not in _LEVEL_RANK:
+    if ack_code != flag.code or ack_level not in LEVEL_RANK:
         return False
-    acknowledged_rank = min(_LEVEL_RANK[ack_level], _LEVEL_RANK.get(fp_level, 0))
-    if _LEVEL_RANK[flag.level] > acknowledged_rank:
+    acknowledged_rank = min(LEVEL_RANK[ack_level], LEVEL_RANK.get(fp_level, 0))
+    if LEVEL_RANK[flag.level] > acknowledged_rank:
         return False
     if ack_signals.startswith("#"):
         # A digest fingerprint: only the very same set of signals is covered.
@@ -240,7 +255,7 @@ def safety_flag(s: ClientSignals, _t: Thresholds) -> Flag | None:
         code="safety",
         level="alert",
         reasons=(
-            f"In the latest PHQ-9{on}, item 9 (thoughts of being better off dead or of "
+            f"In the latest {PHQ9.short_name}{on}, item 9 (thoughts of being better off dead or of "
             f"self-harm) was answered {s.latest_phq9_item9} of 3, whatever the total",
         ),
         evidence={"phq9_item9": s.latest_phq9_item9, "administered_at": when},
@@ -325,7 +340,7 @@ def burnout_risk_flag(s: ClientSignals, t: Thresholds) -> Flag | None:
         if score is not None and score >= t.cbi_high:
             signals.append(signal)
             reasons.append(
-                f"Latest CBI {label} burnout score is {_fmt(score)} (at or above "
+                f"Latest {CBI.short_name} {label} burnout score is {_fmt(score)} (at or above "
                 f"{_fmt(t.cbi_high)}, the published high-burnout line)"
             )
             evidence[signal] = score
@@ -449,11 +464,22 @@ CLIENT_FLAGS: Final[tuple[FlagDefinition, ...]] = (
     ),
     FlagDefinition(
         "stale_data",
-        "Stale data",
+        "No recent data",
         "Active client with no observation or episode in 30 days (watch).",
         stale_data_flag,
     ),
 )
+
+
+#: The one display name of every flag code, for pages, reports and exports alike.
+FLAG_NAMES: Final[Mapping[str, str]] = MappingProxyType(
+    {**{d.code: d.display_name for d in CLIENT_FLAGS}, "practitioner_load": "Workload"}
+)
+
+
+def flag_name(code: str) -> str:
+    """The display name of a flag code; an unknown code reads as its words."""
+    return FLAG_NAMES.get(code, code.replace("_", " "))
 
 
 def evaluate_client_flags(signals: ClientSignals, thresholds: Thresholds) -> tuple[Flag, ...]:
@@ -499,7 +525,7 @@ def practitioner_load(facts: PractitionerLoadFacts, thresholds: Thresholds) -> F
     if cbi is not None and cbi >= t.practitioner_cbi_high:
         signals.append("cbi_work")
         reasons.append(
-            f"Your latest CBI work-related burnout score is {_fmt(cbi)} (at or above "
+            f"Your latest {CBI.short_name} work-related burnout score is {_fmt(cbi)} (at or above "
             f"{_fmt(t.practitioner_cbi_high)})"
         )
         evidence["self_check_cbi_work_related"] = cbi

@@ -106,7 +106,8 @@ class Instrument:
     scale score when the instrument has no total (CBI: 0-100)."""
 
     code: str
-    name: str
+    name: str  # the full title, e.g. "PHQ-9 (Patient Health Questionnaire, depression)"
+    short_name: str  # its one display name everywhere: "PHQ-9", "CBI"
     item_count: int  # 0 = total-only (practitioner-entered total)
     item_min: int
     item_max: int
@@ -140,6 +141,13 @@ class Instrument:
 
     def subscale(self, code: str) -> Subscale | None:
         return next((s for s in self.subscales if s.code == code), None)
+
+    def label(self, scale: str | None = None) -> str:
+        """The short name, with the scale's name for one scale: "CBI work-related burnout"."""
+        if scale is None:
+            return self.short_name
+        sub = self.subscale(scale)
+        return f"{self.short_name} {sub.name.lower() if sub else scale}"
 
     def severity_for(self, total: float | None) -> str | None:
         """The published band containing ``total`` (None without bands or total)."""
@@ -176,6 +184,7 @@ _PFIZER_LICENCE: Final = (
 PHQ9: Final = Instrument(
     code="phq9",
     name="PHQ-9 (Patient Health Questionnaire, depression)",
+    short_name="PHQ-9",
     item_count=9,
     item_min=0,
     item_max=3,
@@ -242,6 +251,7 @@ PHQ9: Final = Instrument(
 GAD7: Final = Instrument(
     code="gad7",
     name="GAD-7 (Generalized Anxiety Disorder 7)",
+    short_name="GAD-7",
     item_count=7,
     item_min=0,
     item_max=3,
@@ -324,6 +334,7 @@ def _cbi_reliability(alpha: float) -> Reliability:
 CBI: Final = Instrument(
     code="cbi",
     name="Copenhagen Burnout Inventory",
+    short_name="CBI",
     item_count=19,
     item_min=0,
     item_max=4,
@@ -393,6 +404,7 @@ _PCOMS_LICENCE: Final = (
 ORS: Final = Instrument(
     code="ors",
     name="ORS (Outcome Rating Scale)",
+    short_name="ORS",
     item_count=0,
     item_min=0,
     item_max=0,
@@ -423,6 +435,7 @@ ORS: Final = Instrument(
 SRS: Final = Instrument(
     code="srs",
     name="SRS (Session Rating Scale)",
+    short_name="SRS",
     item_count=0,
     item_min=0,
     item_max=0,
@@ -454,6 +467,12 @@ def get_instrument(code: str) -> Instrument | None:
     return INSTRUMENTS.get(code)
 
 
+def instrument_name(code: str) -> str:
+    """The display name of an instrument code; an unknown code is shown as it is."""
+    instrument = INSTRUMENTS.get(code)
+    return instrument.short_name if instrument is not None else code
+
+
 # --------------------------------------------------------------------------------------------
 # Validation (used by the API before anything is written)
 # --------------------------------------------------------------------------------------------
@@ -465,10 +484,6 @@ class FieldProblem:
 
     loc: tuple[str | int, ...]
     msg: str
-
-
-def _short_name(instrument: Instrument) -> str:
-    return instrument.name.split(" (")[0]
 
 
 def _is_number(value: object) -> bool:
@@ -491,7 +506,7 @@ def validate_measure(
     instrument = registry.get(code)
     if instrument is None:
         return [FieldProblem(("instrument",), f"unknown instrument {code!r}")]
-    name = _short_name(instrument)
+    name = instrument.short_name
     problems: list[FieldProblem] = []
     if instrument.total_only:
         if items is not None:
@@ -593,7 +608,7 @@ def _score_sum(instrument: Instrument, items: Sequence[int | None]) -> MeasureSc
     answered = [v for v in items if v is not None]
     missing = len(items) - len(answered)
     safety = _safety_item_score(instrument, items)
-    name = _short_name(instrument)
+    name = instrument.short_name
     if not answered or missing > instrument.max_missing_items:
         return MeasureScore(
             instrument=instrument.code,

@@ -29,9 +29,10 @@ import numpy as np
 import numpy.typing as npt
 
 from practice_dashboard.domain.facts import (
+    DUE_ATTENDANCE,
+    HOMEWORK_SCORE,
     Attendance,
     ClientFacts,
-    HomeworkCompletion,
     MeasureFact,
     SessionFact,
     Zone,
@@ -67,13 +68,6 @@ T = TypeVar("T")
 
 SECONDS_PER_WEEK: Final = SECONDS_PER_DAY * DAYS_PER_WEEK
 BaselineStatus = Literal["better", "worse", "within_normal_range", "insufficient_data"]
-
-_DUE: Final = frozenset({Attendance.ATTENDED, Attendance.NO_SHOW, Attendance.LATE_CANCEL})
-_HOMEWORK_SCORE: Final = {
-    HomeworkCompletion.YES: 1.0,
-    HomeworkCompletion.PARTIAL: 0.5,
-    HomeworkCompletion.NO: 0.0,
-}
 
 
 # --------------------------------------------------------------------------------------------
@@ -226,23 +220,21 @@ class MetricContext:
 
         eps = facts.episodes
         ep_t = np.fromiter((_ts(x.started_at) for x in eps), np.float64, len(eps))
-        ep_base = np.fromiter(
-            (math.nan if x.baseline_at is None else _ts(x.baseline_at) for x in eps),
+        recovery = np.fromiter(
+            (math.nan if (m := x.recovery_minutes) is None else m for x in eps),
             np.float64,
             len(eps),
         )
-        ep_rec = np.fromiter(
-            (math.nan if x.recognized_at is None else _ts(x.recognized_at) for x in eps),
+        recognition = np.fromiter(
+            (math.nan if (m := x.recognition_minutes) is None else m for x in eps),
             np.float64,
             len(eps),
         )
-        recovery = (ep_base - ep_t) / 60.0
-        recognition = (ep_rec - ep_t) / 60.0
+        censored = np.isnan(recovery)  # not back to baseline
         # A return before onset breaks the data rule started_at <= baseline_at: treat as
         # unknown rather than invent a duration.
         recovery[recovery < 0] = math.nan
         recognition[recognition < 0] = math.nan
-        censored = np.isnan(ep_base)
         order = np.argsort(ep_t, kind="stable")
 
         obs = facts.observations
@@ -474,7 +466,7 @@ def engagement_detail(ctx: MetricContext) -> EngagementDetail:
     """Engagement figures plus the counts behind them (for flags)."""
     th = ctx.thresholds
     sessions = ctx.sessions  # strictly before as_of
-    due = [s for s in sessions if s.attendance in _DUE][-th.attendance_window :]
+    due = [s for s in sessions if s.attendance in DUE_ATTENDANCE][-th.attendance_window :]
     attended = sum(1 for s in due if s.attendance == Attendance.ATTENDED)
     last_attended = next(
         (s for s in reversed(sessions) if s.attendance == Attendance.ATTENDED), None
@@ -486,7 +478,7 @@ def engagement_detail(ctx: MetricContext) -> EngagementDetail:
         if s.attendance != Attendance.ATTENDED:
             continue
         if previous is not None and previous.homework_assigned and s.homework_completed:
-            homework.append(_HOMEWORK_SCORE[s.homework_completed])
+            homework.append(HOMEWORK_SCORE[s.homework_completed])
         previous = s
     homework = homework[-th.homework_window :]
     ratings = [float(s.engagement) for s in sessions if s.engagement is not None]
@@ -704,14 +696,6 @@ METRICS: Final[tuple[MetricDefinition[Any], ...]] = (
 # --------------------------------------------------------------------------------------------
 
 
-def _label(instrument: Instrument, scale: str | None) -> str:
-    name = instrument.name.split(" (")[0]
-    if scale is None:
-        return name
-    sub = instrument.subscale(scale)
-    return f"{name} {sub.name.lower() if sub else scale}"
-
-
 def client_signals(
     ctx: MetricContext,
     *,
@@ -756,7 +740,7 @@ def client_signals(
         MeasureChangeSignal(
             instrument=p.instrument,
             scale=p.scale,
-            label=_label(INSTRUMENTS[p.instrument], p.scale),
+            label=INSTRUMENTS[p.instrument].label(p.scale),
             change=p.change if p.change is not None else math.nan,
             minimum_reliable_change=_min_reliable_change(p),
         )

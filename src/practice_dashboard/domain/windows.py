@@ -78,18 +78,10 @@ class Window:
         self.observations = [o for o in facts.observations if lo <= _ts(o.observed_at) < hi]
 
     def recovery(self) -> list[float]:
-        return [
-            (e.baseline_at - e.started_at).total_seconds() / 60.0
-            for e in self.episodes
-            if e.baseline_at is not None and e.baseline_at >= e.started_at
-        ]
+        return [m for e in self.episodes if (m := e.recovery_minutes) is not None and m >= 0]
 
     def recognition(self) -> list[float]:
-        return [
-            (e.recognized_at - e.started_at).total_seconds() / 60.0
-            for e in self.episodes
-            if e.recognized_at is not None and e.recognized_at >= e.started_at
-        ]
+        return [m for e in self.episodes if (m := e.recognition_minutes) is not None and m >= 0]
 
     def unrecovered(self) -> float | None:
         n = len(self.episodes)
@@ -284,8 +276,9 @@ def weekly_recovery(facts: ClientFacts, now: datetime) -> list[float | None]:
     for episode in facts.episodes:
         if episode.baseline_at is None or not start <= episode.started_at < now:
             continue
-        minutes = (episode.baseline_at - episode.started_at).total_seconds() / 60
-        if minutes >= 0:  # a return before onset is bad data: left out, as in the metrics
+        minutes = episode.recovery_minutes
+        # A return before onset is bad data: left out, as in the metrics.
+        if minutes is not None and minutes >= 0:
             weeks[int((episode.started_at - start) / timedelta(weeks=1))].append(minutes)
     return [round(statistics.median(w), 1) if w else None for w in weeks]
 

@@ -13,13 +13,7 @@ from practice_dashboard.domain.facts import (
     Source,
     Zone,
 )
-
-
-class Role(StrEnum):
-    THERAPIST = "therapist"
-    COACH = "coach"
-    SUPERVISOR = "supervisor"
-    ADMIN = "admin"
+from practice_dashboard.domain.roles import Role
 
 
 class SessionKind(StrEnum):

@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from practice_dashboard.domain.facts import minutes_between
 from practice_dashboard.models.base import Base, IdMixin, TimestampMixin, VersionedMixin
 
 
@@ -45,12 +46,10 @@ class Episode(IdMixin, TimestampMixin, VersionedMixin, Base):
 
     @property
     def recovery_minutes(self) -> float | None:
-        if self.baseline_at is None:
-            return None
-        return (self.baseline_at - self.started_at).total_seconds() / 60
+        """Onset to back at baseline, in minutes (None while not recovered)."""
+        return minutes_between(self.started_at, self.baseline_at)
 
     @property
     def recognition_minutes(self) -> float | None:
-        if self.recognized_at is None:
-            return None
-        return (self.recognized_at - self.started_at).total_seconds() / 60
+        """Onset to noticing the activation, in minutes (None when not recorded)."""
+        return minutes_between(self.started_at, self.recognized_at)

@@ -21,6 +21,13 @@ from markupsafe import Markup
 
 from practice_dashboard.config import Settings
 from practice_dashboard.domain.flags import Thresholds
+from practice_dashboard.domain.labels import (
+    ANNOTATION_KIND_WORDS,
+    RELIABLE_CHANGE_WORDS,
+    STATUS_WORDS,
+    TREND_WORDS,
+    evidence_label,
+)
 from practice_dashboard.domain.stats import Trend
 from practice_dashboard.domain.windows import ChangeRow
 from practice_dashboard.services.reports import supervision_packet as packets
@@ -54,34 +61,16 @@ PRINT_ASSETS: Final[Mapping[str, Path]] = {
 }
 OFFLINE_LINKS: Final = {"css": "print.css", "app_js": "app.js", "plotly": "plotly.min.js"}
 
-_TREND_WORDS: Final = {
-    "improving": "improving",
-    "worsening": "worsening",
-    "no_clear_trend": "no clear trend",
-    "insufficient_data": "not enough data",
-}
 _COMPARISON_WORDS: Final = {
     # key -> (better, worse) words; lower is better for both compared figures
     "recovery": ("shorter than baseline", "longer than baseline"),
     "activation": ("lower than baseline", "higher than baseline"),
 }
-_RELIABLE: Final = {
-    "improved": ("improved", "reliable improvement"),
-    "deteriorated": ("worsening", "reliable deterioration"),
-    "no_reliable_change": (None, "no reliable change"),
-}
-_STATUS: Final = {"active": "Active", "paused": "Paused", "discharged": "Discharged"}
-_ANNOTATION_KIND: Final = {
-    "life_event": "Life event",
-    "medication": "Medication",
-    "care_change": "Change in care",
-    "other": "Note",
-}
+_RELIABLE_CSS: Final = {"improved": "improved", "deteriorated": "worsening"}
 _CSS_PLAIN: Final = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,.:()"
 )
 _FONTS: Final = '"DejaVu Sans", "Liberation Sans", Arial, Helvetica, sans-serif'
-_CODES: Final = {"phq9": "PHQ-9", "gad7": "GAD-7", "cbi": "CBI", "ors": "ORS", "srs": "SRS"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -111,7 +100,7 @@ def _trend(trend: Trend | None, unit: str, min_points: int) -> dict[str, Any] | 
     """A trend verdict in words, with the slope, p-value and number of points behind it."""
     if trend is None:
         return None
-    words = _TREND_WORDS.get(trend.direction, trend.direction)
+    words = TREND_WORDS.get(trend.direction, trend.direction)
     css = trend.direction if trend.direction in ("improving", "worsening") else None
     if trend.direction == "insufficient_data":
         return {
@@ -177,7 +166,8 @@ def _score(total: float | None, band: str | None) -> str:
 
 
 def measure_line(row: MeasureRow, tz: Any) -> dict[str, Any]:
-    css, verdict = _RELIABLE.get(row.reliable_change or "", (None, "—"))
+    key = row.reliable_change or ""
+    css, verdict = _RELIABLE_CSS.get(key), RELIABLE_CHANGE_WORDS.get(key, "—")
     if row.change is None:
         verdict = "one administration so far"
     elif row.rci is None:
@@ -227,7 +217,7 @@ def _lower_first(text: str) -> str:
 
 
 def _evidence(name: str, value: Any) -> tuple[str, str]:
-    label = " ".join(_CODES.get(w, w) for w in name.split("_"))
+    label = evidence_label(name)
     if value is None:
         return label, "—"
     if isinstance(value, float):
@@ -337,7 +327,7 @@ def packet_row(f: ClientFigures, th: Thresholds, tz: Any) -> dict[str, Any]:
         "client_id": str(f.client.id),
         "name": f.client.display_name,
         "ref": f.client.external_ref,
-        "status": _STATUS.get(f.client.status.value, f.client.status.value),
+        "status": STATUS_WORDS.get(f.client.status.value, f.client.status.value),
         "attendance": percent(f.attendance.rate),
         "attendance_detail": (
             f"{f.attendance.attended} of {f.attendance.due}" if f.attendance.due else "none due"
@@ -441,7 +431,7 @@ def summary_document(
         "summary": summary,
         "client": summary.client,
         "client_label": label,
-        "status": _STATUS.get(summary.client.status.value, summary.client.status.value),
+        "status": STATUS_WORDS.get(summary.client.status.value, summary.client.status.value),
         "figures": f,
         "period": period,
         "generated_at": local_time(summary.generated_at, tz),
@@ -463,7 +453,7 @@ def summary_document(
         "annotations": [
             {
                 "at": local_date(a.at, tz),
-                "kind": _ANNOTATION_KIND.get(a.kind, "Note"),
+                "kind": ANNOTATION_KIND_WORDS.get(a.kind, "Note"),
                 "label": a.label,
                 "notes": a.notes,
             }

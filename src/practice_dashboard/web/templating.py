@@ -11,7 +11,9 @@ from typing import Any
 import plotly
 from fastapi.templating import Jinja2Templates
 
-from practice_dashboard.web.vocabulary import ZONE_HINTS, ZONE_WORDS, zone_word
+from practice_dashboard.domain.flags import flag_name
+from practice_dashboard.domain.instruments import instrument_name
+from practice_dashboard.domain.labels import ZONE_HINTS, ZONE_WORDS, duration_words, zone_word
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
@@ -51,11 +53,7 @@ def local_date(value: datetime | date | None, tz: Any, fmt: str = "%d %b %Y") ->
 
 
 def minutes(value: float | None) -> str:
-    if value is None:
-        return "—"
-    if value >= 120:
-        return f"{value / 60:.1f} h"
-    return f"{value:.0f} min"
+    return "—" if value is None else duration_words(value)
 
 
 def percent(value: float | None) -> str:
@@ -68,6 +66,8 @@ templates.env.globals.update(
     zone_words=ZONE_WORDS,
     zone_hints=ZONE_HINTS,
     zone_word=zone_word,
+    flag_name=flag_name,
+    instrument_name=instrument_name,
 )
 templates.env.filters.update(
     local_time=local_time, local_date=local_date, minutes=minutes, percent=percent

@@ -13,8 +13,6 @@ from practice_dashboard.db import DbSession
 from practice_dashboard.domain.flags import Flag, is_acknowledged
 from practice_dashboard.models import FlagAcknowledgement
 
-LEVEL_RANK = {"watch": 1, "alert": 2}
-
 
 def latest_acknowledgements(
     db: DbSession, client_ids: Any

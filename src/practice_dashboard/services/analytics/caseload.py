@@ -16,12 +16,11 @@ from sqlalchemy import Select, and_, case, func, nulls_last, select
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
-from practice_dashboard.domain.flags import PractitionerLoadFacts, practitioner_load
+from practice_dashboard.domain.flags import LEVEL_RANK, PractitionerLoadFacts, practitioner_load
 from practice_dashboard.models import Client, ClientSummary, SelfCheck, Session, Supervision, User
 from practice_dashboard.models.enums import Attendance, ClientStatus, Role
 from practice_dashboard.services import access, audit
 from practice_dashboard.services.analytics import summary
-from practice_dashboard.services.analytics.acknowledgements import LEVEL_RANK
 from practice_dashboard.services.audit import Actor
 
 

@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
-from practice_dashboard.domain.facts import ClientFacts
-from practice_dashboard.domain.flags import Flag
+from practice_dashboard.domain.facts import ClientFacts, minutes_between
+from practice_dashboard.domain.flags import Flag, flag_sort_key
 from practice_dashboard.domain.metrics import ClientMetrics, compute_client_metrics
 from practice_dashboard.domain.periods import DEFAULT_REPORT_PERIOD
 from practice_dashboard.models import Annotation, Client, Episode, User
@@ -32,8 +32,6 @@ from practice_dashboard.services.audit import Actor
 
 #: The charts' default period (the headline figures use the API's 28 days).
 DEFAULT_CHART_PERIOD = DEFAULT_REPORT_PERIOD
-_FLAG_ORDER = {"safety": 0}
-_LEVEL_ORDER = {"alert": 0, "watch": 1}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +46,9 @@ class EpisodeDetail:
 
     @property
     def recovery_minutes(self) -> float | None:
-        if self.baseline_at is None or self.baseline_at < self.started_at:
-            return None
-        return (self.baseline_at - self.started_at).total_seconds() / 60.0
+        """Onset to baseline in minutes; None when not recovered or back before onset (bad data)."""
+        minutes = minutes_between(self.started_at, self.baseline_at)
+        return None if minutes is None or minutes < 0 else minutes
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +75,8 @@ class ClientView:
 
 
 def _sorted_flags(flags: tuple[Flag, ...]) -> tuple[Flag, ...]:
-    # Safety first, then alerts before watches: what needs attention soonest reads first.
-    return tuple(
-        sorted(flags, key=lambda f: (_FLAG_ORDER.get(f.code, 1), _LEVEL_ORDER.get(f.level, 2)))
-    )
+    # What needs attention soonest reads first.
+    return tuple(sorted(flags, key=lambda f: flag_sort_key(f.code, f.level)))
 
 
 def load_client_view(

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session as OrmSession
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.domain.facts import Attendance, ClientFacts
+from practice_dashboard.domain.flags import flag_rank
 from practice_dashboard.domain.metrics import ClientMetrics, compute_client_metrics
 from practice_dashboard.domain.windows import weekly_recovery
 from practice_dashboard.models import (
@@ -36,7 +37,6 @@ from practice_dashboard.models import (
 )
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.services.analytics.acknowledgements import (
-    LEVEL_RANK,
     active,
     flag_views,
     latest_acknowledgements,
@@ -48,7 +48,6 @@ HEADLINE_PERIOD = timedelta(days=28)
 FACTS_LOOKBACK = timedelta(weeks=13)
 _CLIENT_RECORDS = (Observation, Episode, Session, Measure, Annotation, FlagAcknowledgement)
 _DIRTY = "summary_dirty_clients"
-SAFETY_RANK = 3
 _SETTINGS = "settings"
 
 
@@ -77,9 +76,7 @@ def _headline(facts: ClientFacts, metrics: ClientMetrics, now: datetime) -> dict
 
 def _flag_rank(speaking: list[dict[str, Any]]) -> int:
     """0 none, 1 watch, 2 alert, 3 a safety alert: the caseload's worst-first order."""
-    if any(v["code"] == "safety" for v in speaking):
-        return SAFETY_RANK
-    return max((LEVEL_RANK[v["level"]] for v in speaking), default=0)
+    return max((flag_rank(v["code"], v["level"]) for v in speaking), default=0)
 
 
 def _flag_tokens(views: list[dict[str, Any]]) -> str:

@@ -33,7 +33,7 @@ from typing import Any, Final
 from sqlalchemy import select
 
 from practice_dashboard.db import DbSession
-from practice_dashboard.domain.instruments import INSTRUMENTS, Instrument
+from practice_dashboard.domain.instruments import INSTRUMENTS, Instrument, instrument_name
 from practice_dashboard.models import Client, Episode, Measure, Observation, Session, User
 from practice_dashboard.models.enums import Attendance, Modality, Source
 from practice_dashboard.services import access, audit
@@ -452,7 +452,7 @@ class _Builder:
         questionnaire: Json = {
             "resourceType": "Questionnaire",
             "url": url,
-            "name": re.sub(r"[^A-Za-z0-9]", "", code.upper()) or "Instrument",
+            "name": re.sub(r"[^A-Za-z0-9]", "", instrument_name(code).upper()) or "Instrument",
             "title": instrument.name if instrument else code,
             "status": "active",
             "subjectType": ["Patient"],
@@ -524,7 +524,7 @@ class _Builder:
 
     def add_score(self, row: Measure, response_url: str | None) -> None:
         instrument = INSTRUMENTS.get(row.instrument)
-        name = _short_name(instrument, row.instrument)
+        name = instrument_name(row.instrument)
         resource: Json = {
             "resourceType": "Observation",
             "status": "final",
@@ -614,10 +614,6 @@ def _item_text(instrument: Instrument | None, number: int) -> str | None:
     if instrument is None or instrument.item_text is None or number > len(instrument.item_text):
         return None
     return instrument.item_text[number - 1]
-
-
-def _short_name(instrument: Instrument | None, code: str) -> str:
-    return instrument.name.split(" (")[0] if instrument else code
 
 
 def _severity_text(instrument: Instrument | None, severity: str | None) -> str | None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Set
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 
 from practice_dashboard.db import DbSession
+from practice_dashboard.domain.facts import CLOCK_SLACK
 from practice_dashboard.errors import Invalid
 from practice_dashboard.models import Episode
 from practice_dashboard.models.base import utcnow, uuid7
@@ -19,7 +20,6 @@ from practice_dashboard.services.common import apply_update, check_range, in_tim
 from practice_dashboard.services.records.session import check_session_belongs
 
 REQUIRED = ("started_at", "peak_intensity", "strategies")
-FUTURE_SLACK = timedelta(minutes=10)
 
 
 def time_problems(
@@ -35,7 +35,7 @@ def time_problems(
     `sent`: the fields a PATCH carried, so a 422 names the field the caller actually sent.
     """
     problems: list[tuple[tuple[str, ...], str]] = []
-    if started_at > now + FUTURE_SLACK:
+    if started_at > now + CLOCK_SLACK:
         problems.append((("started_at",), "must not be in the future"))
     for name, value in (("recognized_at", recognized_at), ("baseline_at", baseline_at)):
         if value is None or value >= started_at:

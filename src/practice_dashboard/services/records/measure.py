@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from practice_dashboard.db import DbSession
-from practice_dashboard.domain.facts import MeasureFact
+from practice_dashboard.domain.facts import CLOCK_SLACK, MeasureFact
 from practice_dashboard.domain.instruments import (
     INSTRUMENTS,
     Instrument,
@@ -24,8 +24,6 @@ from practice_dashboard.schemas.measure import MeasureCreate, MeasureRead, Scale
 from practice_dashboard.services import access, audit
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.common import check_range, in_time_range, page
-
-FUTURE_SLACK = timedelta(minutes=10)
 
 
 def list_measures(
@@ -62,7 +60,7 @@ def scored_fields(
 ) -> dict[str, Any]:
     """Validate one administration against the registry and score it; 422 names each problem."""
     problems = [(p.loc, p.msg) for p in validate_measure(instrument, items, total)]
-    if administered_at > utcnow() + FUTURE_SLACK:
+    if administered_at > utcnow() + CLOCK_SLACK:
         problems.append((("administered_at",), "must not be in the future"))
     if problems:
         raise Invalid(problems)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 
 from practice_dashboard.db import DbSession
+from practice_dashboard.domain.facts import CLOCK_SLACK
 from practice_dashboard.errors import Invalid
 from practice_dashboard.models import Observation
 from practice_dashboard.models.base import utcnow, uuid7
@@ -19,12 +20,10 @@ from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.common import check_range, in_time_range, page
 from practice_dashboard.services.records.session import missing_sessions
 
-FUTURE_SLACK = timedelta(minutes=10)
-
 
 def time_problems(observed_at: datetime, now: datetime) -> list[tuple[tuple[str, ...], str]]:
     """What the time rule refuses, as (field, message): for the API and the CSV import."""
-    if observed_at > now + FUTURE_SLACK:
+    if observed_at > now + CLOCK_SLACK:
         return [(("observed_at",), "must not be in the future")]
     return []
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, tzinfo
 from sqlalchemy import select
 
 from practice_dashboard.db import DbSession
+from practice_dashboard.domain.facts import CLOCK_SLACK, DUE_ATTENDANCE
 from practice_dashboard.errors import Invalid
 from practice_dashboard.models import Client, Session
 from practice_dashboard.models.base import utcnow, uuid7
@@ -29,9 +30,6 @@ from practice_dashboard.services.common import (
 )
 
 REQUIRED = ("starts_at", "duration_minutes", "kind", "modality", "attendance", "homework_assigned")
-# Attendance can only be known once a session has begun; allow for clocks a little apart.
-CLOCK_SKEW = timedelta(minutes=10)
-_HAPPENED = (Attendance.ATTENDED, Attendance.NO_SHOW, Attendance.LATE_CANCEL)
 
 
 def attendance_problems(
@@ -44,7 +42,8 @@ def attendance_problems(
 ) -> list[tuple[tuple[str, ...], str]]:
     """What the attendance rules refuse, as (field, message): for the API and the CSV import."""
     problems: list[tuple[tuple[str, ...], str]] = []
-    if attendance in _HAPPENED and starts_at > now + CLOCK_SKEW:
+    # Attendance can only be known once a session has begun; allow for clocks a little apart.
+    if attendance in DUE_ATTENDANCE and starts_at > now + CLOCK_SLACK:
         problems.append(
             (("attendance",), f"a session in the future cannot be marked {attendance.value}")
         )

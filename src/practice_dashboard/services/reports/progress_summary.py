@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy import select
 
@@ -33,7 +33,7 @@ from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.domain.attendance import AttendanceFigures, period_attendance
 from practice_dashboard.domain.facts import ClientFacts
-from practice_dashboard.domain.flags import CLIENT_FLAGS, Flag
+from practice_dashboard.domain.flags import Flag, flag_name, flag_sort_key
 from practice_dashboard.domain.instruments import (
     INSTRUMENTS,
     RCI_Z,
@@ -65,11 +65,6 @@ from practice_dashboard.services.analytics.fact_loading import load_facts
 from practice_dashboard.services.analytics.metrics import DEFAULT_PERIOD
 from practice_dashboard.services.audit import Actor
 
-_FLAG_NAMES: Final = {d.code: d.display_name for d in CLIENT_FLAGS}
-_FLAG_ORDER: Final = {"safety": 0}
-_LEVEL_ORDER: Final = {"alert": 0, "watch": 1}
-
-
 # --------------------------------------------------------------------------------------------
 # Results
 # --------------------------------------------------------------------------------------------
@@ -78,7 +73,7 @@ _LEVEL_ORDER: Final = {"alert": 0, "watch": 1}
 @dataclass(frozen=True, slots=True)
 class MeasureRow:
     instrument: str
-    name: str  # "PHQ-9" or "CBI, work-related burnout"
+    name: str  # "PHQ-9" or "CBI work-related burnout"
     lower_is_better: bool
     baseline: MeasureSnapshot
     baseline_band: str | None
@@ -157,12 +152,6 @@ def _ts(value: datetime) -> float:
     return value.timestamp()
 
 
-def short_name(instrument: Instrument) -> str:
-    """ "PHQ-9", "GAD-7", "CBI": the name before its explanation, or the code."""
-    name = instrument.name.split(" (")[0]
-    return name if len(name) <= 12 else instrument.code.upper()
-
-
 def _band(instrument: Instrument, code: str | None) -> str | None:
     return next((b.label for b in instrument.severity_bands if b.code == code), None)
 
@@ -183,12 +172,11 @@ def _measure_rows(
 
 
 def _measure_row(instrument: Instrument, p: MeasureProgress, count: int) -> MeasureRow:
-    name = short_name(instrument)
+    name = instrument.label(p.scale)
     reliability: Reliability | None = instrument.reliability
     cutoff = instrument.clinical_cutoff
     if p.scale is not None:
         sub = instrument.subscale(p.scale)
-        name = f"{name} {sub.name.lower() if sub else p.scale}"
         reliability = sub.reliability if sub else None
         cutoff = sub.cutoff if sub and sub.cutoff else cutoff
     minimum = None
@@ -221,7 +209,7 @@ def _measure_row(instrument: Instrument, p: MeasureProgress, count: int) -> Meas
 
 def _sorted_flags(flags: Iterable[Flag]) -> list[Flag]:
     # Safety first, then alerts before watches, as on the client page.
-    return sorted(flags, key=lambda f: (_FLAG_ORDER.get(f.code, 1), _LEVEL_ORDER.get(f.level, 2)))
+    return sorted(flags, key=lambda f: flag_sort_key(f.code, f.level))
 
 
 def _flag_lines(
@@ -236,7 +224,7 @@ def _flag_lines(
         lines.append(
             FlagLine(
                 code=view["code"],
-                name=_FLAG_NAMES.get(view["code"], view["code"].replace("_", " ")),
+                name=flag_name(view["code"]),
                 level=view["level"],
                 reasons=tuple(view["reasons"]),
                 evidence=tuple(view["evidence"].items()),

@@ -21,6 +21,7 @@ from sqlalchemy import func, or_, select
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
+from practice_dashboard.domain.labels import RELIABLE_CHANGE_WORDS
 from practice_dashboard.domain.periods import ReportPeriod
 from practice_dashboard.errors import Forbidden, NotFound
 from practice_dashboard.models import Client, Supervision, User
@@ -203,12 +204,6 @@ def audit_packet_export(
 # Plain-text pieces shared by the packet's PDF and CSV
 # --------------------------------------------------------------------------------------------
 
-RELIABLE_WORDS: Final = {
-    "improved": "reliable improvement",
-    "deteriorated": "reliable deterioration",
-    "no_reliable_change": "no reliable change",
-}
-
 
 def _number(value: float) -> str:
     rounded = round(value, 1)
@@ -224,7 +219,8 @@ def measure_brief(row: MeasureRow) -> str:
     text = f"{row.name} {_number(row.baseline.total)} → {_number(row.latest.total)}"
     if row.rci is None or row.reliable_change is None:
         return f"{text}: no RCI (no reliability data)"
-    text += f": {RELIABLE_WORDS.get(row.reliable_change, row.reliable_change)} (RCI {row.rci:+.1f})"
+    verdict = RELIABLE_CHANGE_WORDS.get(row.reliable_change, row.reliable_change)
+    text += f": {verdict} (RCI {row.rci:+.1f})"
     if row.clinically_significant:
         text += ", clinically significant"
     return text

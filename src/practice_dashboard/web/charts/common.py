@@ -32,11 +32,12 @@ import numpy as np
 
 from practice_dashboard.domain.downsample import lttb_indices
 from practice_dashboard.domain.facts import (
+    HOMEWORK_SCORE,
     Attendance,
-    HomeworkCompletion,
     Zone,
 )
 from practice_dashboard.domain.flags import Thresholds
+from practice_dashboard.domain.labels import ANNOTATION_KIND_WORDS, ATTENDANCE_WORDS, duration_words
 from practice_dashboard.domain.stats import (
     SECONDS_PER_DAY,
     Trend,
@@ -72,22 +73,12 @@ ZONE_STYLE: Final = {
     Zone.HYPO: (BLUE, "triangle-down"),
 }
 ATTENDANCE_STYLE: Final = {
-    Attendance.ATTENDED: ("attended", GREEN, "circle"),
-    Attendance.LATE_CANCEL: ("late cancel", ORANGE, "triangle-down"),
-    Attendance.NO_SHOW: ("no-show", VERMILLION, "x"),
-    Attendance.CANCELLED: ("cancelled", GREY, "square-open"),
+    Attendance.ATTENDED: (ATTENDANCE_WORDS["attended"], GREEN, "circle"),
+    Attendance.LATE_CANCEL: (ATTENDANCE_WORDS["late_cancel"], ORANGE, "triangle-down"),
+    Attendance.NO_SHOW: (ATTENDANCE_WORDS["no_show"], VERMILLION, "x"),
+    Attendance.CANCELLED: (ATTENDANCE_WORDS["cancelled"], GREY, "square-open"),
 }
-_HOMEWORK_SHARE: Final = {
-    HomeworkCompletion.YES: 100,
-    HomeworkCompletion.PARTIAL: 50,
-    HomeworkCompletion.NO: 0,
-}
-_ANNOTATION_KIND: Final = {
-    "life_event": "Life event",
-    "medication": "Medication",
-    "care_change": "Change in care",
-    "other": "Note",
-}
+_HOMEWORK_SHARE: Final = {c: round(100 * score) for c, score in HOMEWORK_SCORE.items()}
 _SCRIPT_SAFE: Final = (
     ("&", "\\u0026"),
     ("<", "\\u003c"),
@@ -210,9 +201,8 @@ def fmt_number(value: float, digits: int = 1) -> str:
 
 
 def fmt_minutes(value: float) -> str:
-    if value >= 120:
-        return f"{value / 60:.1f} hours"
-    return f"{value:.0f} minutes"
+    """A duration in a chart's legend or summary sentence, in long words."""
+    return duration_words(value, long=True)
 
 
 def fmt_p(p: float | None) -> str:
@@ -257,7 +247,7 @@ class _Frame:
         labels: list[dict[str, Any]] = []
         for i, mark in enumerate(self.view.annotations):
             x = self.clock.x(_ts(mark.at))
-            kind = _ANNOTATION_KIND.get(mark.kind, "Note")
+            kind = ANNOTATION_KIND_WORDS.get(mark.kind, "Note")
             shapes.append(
                 {
                     "type": "line",
@@ -357,10 +347,6 @@ _DAY: Final = "%{x|%a %d %b %Y}"
 def hover(template: str) -> str:
     """A hover template without the trace-name box (the legend says which trace it is)."""
     return template + "<extra></extra>"
-
-
-def _short_minutes(value: float) -> str:
-    return f"{value / 60:.1f} h" if value >= 120 else f"{value:.0f} min"
 
 
 def _markers(name: str, color: str, symbol: str, *, size: int = 9, **extra: Any) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from practice_dashboard.domain.labels import duration_words
 from practice_dashboard.services.analytics.client_view import EpisodeDetail
 from practice_dashboard.web.charts.common import (
     _WHEN,
@@ -17,7 +18,6 @@ from practice_dashboard.web.charts.common import (
     _markers,
     _note,
     _plural,
-    _short_minutes,
     _thin,
     _thinning_note,
     _ts,
@@ -34,7 +34,7 @@ from practice_dashboard.web.charts.common import (
 def _episode_hover(e: EpisodeDetail) -> list[str]:
     minutes = e.recovery_minutes
     return [
-        _short_minutes(minutes) if minutes is not None else "",
+        duration_words(minutes) if minutes is not None else "",
         escape(e.trigger) or "—",
         escape(", ".join(e.strategies)) or "—",
     ]

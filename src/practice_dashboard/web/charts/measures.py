@@ -13,6 +13,7 @@ from practice_dashboard.domain.instruments import (
     reliable_change,
     score_measure,
 )
+from practice_dashboard.domain.labels import RELIABLE_CHANGE_WORDS
 from practice_dashboard.domain.metrics import MeasureProgress
 from practice_dashboard.web.charts.common import (
     BLUE,
@@ -34,10 +35,6 @@ from practice_dashboard.web.charts.common import (
 # --------------------------------------------------------------------------------------------
 # f. Measures
 # --------------------------------------------------------------------------------------------
-
-
-def short_name(instrument: Instrument) -> str:
-    return instrument.name.split(" (")[0]
 
 
 def _band_shapes(instrument: Instrument) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -99,7 +96,7 @@ def _cutoff_lines(instrument: Instrument) -> list[tuple[float, str]]:
 def _progress_phrase(
     instrument: Instrument, progress: MeasureProgress, day: Callable[[datetime], str]
 ) -> str:
-    name = short_name(instrument)
+    name = instrument.short_name
     if progress.scale is not None:
         sub = instrument.subscale(progress.scale)
         name = sub.name if sub is not None else progress.scale
@@ -121,10 +118,9 @@ def _progress_phrase(
     if progress.rci is None:
         verdict = "no Reliable Change Index (no reliability data for it)"
     else:
-        verdict = {
-            "improved": "reliable improvement",
-            "deteriorated": "reliable deterioration",
-        }.get(progress.reliable_change or "", "no reliable change")
+        verdict = RELIABLE_CHANGE_WORDS.get(
+            progress.reliable_change or "", RELIABLE_CHANGE_WORDS["no_reliable_change"]
+        )
         verdict += f" (RCI {progress.rci:+.1f})"
     return (
         f"{name} went from {value(base.total, base.severity)} on {day(base.administered_at)} "
@@ -225,14 +221,14 @@ def measure_charts(frame: _Frame) -> list[Chart]:
                 _progress_phrase(instrument, p, lambda d: clock.date(_ts(d))) for p in progress
             )
             summary = (
-                f"{short_name(instrument)}: {summary}."
+                f"{instrument.short_name}: {summary}."
                 if not instrument.has_total
                 else (summary[0].upper() + summary[1:] + ".")
             )
         else:
-            summary = f"No valid {short_name(instrument)} administration before the period's end."
+            summary = f"No valid {instrument.short_name} administration before the period's end."
         if not any(trace_has_data(t) for t in traces):
-            _note(layout, f"No {short_name(instrument)} in this period", centre=True)
+            _note(layout, f"No {instrument.short_name} in this period", centre=True)
         charts.append(
             Chart(
                 f"chart-measure-{code}",

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from practice_dashboard.domain.labels import TREND_WORDS
 from practice_dashboard.domain.stats import (
     rolling_median,
 )
@@ -45,9 +46,9 @@ def recovery_chart(frame: _Frame) -> Chart:
     clock, view, th = frame.clock, frame.view, frame.thresholds
     facts = view.facts
     recovered = sorted(
-        (_ts(e.started_at), (_ts(e.baseline_at) - _ts(e.started_at)) / 60.0)
+        (_ts(e.started_at), minutes)
         for e in facts.episodes
-        if e.baseline_at is not None and e.baseline_at >= e.started_at
+        if (minutes := e.recovery_minutes) is not None and minutes >= 0
     )
     t_all = [t for t, _ in recovered]
     y_all = [m for _, m in recovered]
@@ -143,9 +144,7 @@ def recovery_chart(frame: _Frame) -> Chart:
     if trend.direction != "insufficient_data" and (line_fit := fitted_line(tw, yw)) is not None:
         ends, values = line_fit
         fitted = (max(0.0, values[0]), max(0.0, values[1]))
-        words = {"improving": "improving", "worsening": "worsening"}.get(
-            trend.direction, "no clear trend"
-        )
+        words = TREND_WORDS.get(trend.direction, TREND_WORDS["no_clear_trend"])
         traces.append(
             {
                 "type": "scatter",

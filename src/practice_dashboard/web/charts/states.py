@@ -8,6 +8,7 @@ from practice_dashboard.domain.facts import (
     Source,
     Zone,
 )
+from practice_dashboard.domain.labels import zone_word
 from practice_dashboard.web.charts.common import (
     _WHEN,
     ZONE_STYLE,
@@ -23,7 +24,6 @@ from practice_dashboard.web.charts.common import (
     hover,
     plotly_text,
 )
-from practice_dashboard.web.vocabulary import zone_word
 
 # --------------------------------------------------------------------------------------------
 # d. States over time

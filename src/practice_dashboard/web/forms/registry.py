@@ -15,6 +15,13 @@ from typing import Any, Final
 from pydantic import BaseModel
 
 from practice_dashboard.domain.instruments import Instrument
+from practice_dashboard.domain.labels import (
+    ANNOTATION_KIND_WORDS,
+    ATTENDANCE_WORDS,
+    STATUS_WORDS,
+    ZONE_HINTS,
+    zone_word,
+)
 from practice_dashboard.models import Annotation, AnnotationKind, Episode, Measure, Observation
 from practice_dashboard.models import Session as SessionRecord
 from practice_dashboard.models.enums import (
@@ -35,7 +42,6 @@ from practice_dashboard.schemas.session import SessionCreate, SessionSeriesCreat
 from practice_dashboard.schemas.user import UserCreate
 from practice_dashboard.web.forms.fields import Choice, FieldSpec, from_schema
 from practice_dashboard.web.forms.ranges import limits
-from practice_dashboard.web.vocabulary import ZONE_HINTS, zone_word
 
 
 def _scale(schema: type[BaseModel], name: str) -> tuple[str, str]:
@@ -146,7 +152,7 @@ def session_fields() -> tuple[FieldSpec, ...]:
             "Attendance",
             "choice",
             required=True,
-            choices=_choices(Attendance, {"no_show": "No-show", "late_cancel": "Late cancel"}),
+            choices=_choices(Attendance, {a: w.capitalize() for a, w in ATTENDANCE_WORDS.items()}),
         ),
         from_schema(
             s,
@@ -274,11 +280,6 @@ def episode_fields(session_field: tuple[FieldSpec, ...]) -> tuple[FieldSpec, ...
     )
 
 
-def short_name(instrument: Instrument) -> str:
-    """The instrument's name without the part in brackets ("PHQ-9")."""
-    return instrument.name.split(" (")[0]
-
-
 def _item_field(instrument: Instrument, number: int) -> FieldSpec:
     labels = instrument.response_labels
     options = [
@@ -318,7 +319,7 @@ def measure_fields(instrument: Instrument) -> tuple[FieldSpec, ...]:
         # The total's range is the instrument's, not the schema's (one schema, many scales).
         total = FieldSpec(
             "total",
-            f"{short_name(instrument)} total",
+            f"{instrument.short_name} total",
             "float",
             required=True,
             lo=instrument.total_min,
@@ -351,7 +352,7 @@ def annotation_fields() -> tuple[FieldSpec, ...]:
             "Kind",
             "choice",
             required=True,
-            choices=_choices(AnnotationKind, {"care_change": "Change in care"}),
+            choices=_choices(AnnotationKind, {"care_change": ANNOTATION_KIND_WORDS["care_change"]}),
         ),
         from_schema(
             a,
@@ -399,6 +400,13 @@ def client_fields() -> tuple[FieldSpec, ...]:
     )
 
 
+_STATUS_HINTS: Final[Mapping[ClientStatus, str]] = {
+    ClientStatus.ACTIVE: "Seen at their usual rhythm.",
+    ClientStatus.PAUSED: "A break in care; sessions are not expected.",
+    ClientStatus.DISCHARGED: "Care has ended.",
+}
+
+
 def client_status_fields() -> tuple[FieldSpec, ...]:
     """Change a client's status: active, paused, or discharged (with the date)."""
     c = ClientCreate
@@ -409,14 +417,9 @@ def client_status_fields() -> tuple[FieldSpec, ...]:
             "Status",
             "radio",
             required=True,
-            choices=(
-                Choice(ClientStatus.ACTIVE.value, "Active", "Seen at their usual rhythm."),
-                Choice(
-                    ClientStatus.PAUSED.value,
-                    "Paused",
-                    "A break in care; sessions are not expected.",
-                ),
-                Choice(ClientStatus.DISCHARGED.value, "Discharged", "Care has ended."),
+            choices=tuple(
+                Choice(status.value, STATUS_WORDS[status.value], _STATUS_HINTS[status])
+                for status in ClientStatus
             ),
         ),
         from_schema(

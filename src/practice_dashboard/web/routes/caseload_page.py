@@ -12,7 +12,8 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 
 from practice_dashboard.dependencies import DbDep, SettingsDep
-from practice_dashboard.domain.flags import FlagCode, FlagLevel
+from practice_dashboard.domain.flags import FlagCode, FlagLevel, flag_name, flag_sort_key
+from practice_dashboard.domain.labels import STATUS_WORDS, TREND_ARROWS, TREND_WORDS
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import ClientStatus, Role
 from practice_dashboard.services.analytics import caseload as caseload_service
@@ -30,26 +31,9 @@ MAX_PAGE: Final = 100_000
 FLAG_CODES: Final[tuple[str, ...]] = get_args(FlagCode)
 FLAG_LEVELS: Final[tuple[str, ...]] = get_args(FlagLevel)
 
-# Words on screen. Flags are suggestions to check in, never verdicts.
-FLAG_LABELS: Final[dict[str, str]] = {
-    "safety": "Safety",
-    "engagement_risk": "Engagement",
-    "burnout_risk": "Burnout risk",
-    "deterioration": "Deterioration",
-    "stale_data": "No recent data",
-    "practitioner_load": "Workload",
-}
+# direction -> (arrow, word); the arrow is about recovery minutes (down = faster recovery).
 DIRECTIONS: Final[dict[str, tuple[str, str]]] = {
-    # direction -> (arrow, word); the arrow is about recovery minutes (down = faster recovery).
-    "improving": ("↓", "improving"),
-    "no_clear_trend": ("→", "no clear trend"),
-    "worsening": ("↑", "worsening"),
-    "insufficient_data": ("", "not enough data"),
-}
-STATUS_WORDS: Final[dict[str, str]] = {
-    "active": "Active",
-    "paused": "Paused",
-    "discharged": "Discharged",
+    direction: (TREND_ARROWS[direction], word) for direction, word in TREND_WORDS.items()
 }
 SORT_LABELS: Final[dict[CaseloadSort, str]] = {
     CaseloadSort.NAME: "client name",
@@ -61,7 +45,6 @@ SORT_LABELS: Final[dict[CaseloadSort, str]] = {
     CaseloadSort.TIME_IN_WINDOW: "time in window",
     CaseloadSort.FLAGS: "flags (most urgent first)",
 }
-_LEVEL_ORDER: Final = {"alert": 0, "watch": 1}
 
 
 def _enum_or_none(value: str | None, allowed: tuple[str, ...]) -> str | None:
@@ -160,9 +143,8 @@ def ordered_flags(flags: list[dict[str, Any]]) -> list[dict[str, Any]]:
         flags,
         key=lambda f: (
             f.get("acknowledgement") is not None,
-            f["code"] != "safety",
-            _LEVEL_ORDER.get(f["level"], 2),
-            FLAG_LABELS.get(f["code"], f["code"]),
+            flag_sort_key(f["code"], f["level"]),
+            flag_name(f["code"]),
         ),
     )
 
@@ -192,7 +174,6 @@ def home_path() -> str:
 
 def page_globals() -> dict[str, Any]:
     return {
-        "flag_labels": FLAG_LABELS,
         "directions": DIRECTIONS,
         "status_words": STATUS_WORDS,
         "sorts": CaseloadSort,

@@ -13,7 +13,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from practice_dashboard.config import Settings
 from practice_dashboard.dependencies import DbDep, SettingsDep
-from practice_dashboard.domain.flags import CLIENT_FLAGS
+from practice_dashboard.domain.flags import FLAG_NAMES, flag_name
+from practice_dashboard.domain.labels import TREND_WORDS, evidence_label
 from practice_dashboard.domain.metrics import ClientMetrics
 from practice_dashboard.domain.periods import PeriodError, report_period
 from practice_dashboard.domain.windows import Window
@@ -28,13 +29,6 @@ from practice_dashboard.web.templating import minutes, percent, templates
 router = APIRouter()
 
 DateParam = Annotated[str | None, Query(max_length=40)]
-_FLAG_NAMES: dict[str, str] = {d.code: d.display_name for d in CLIENT_FLAGS}
-_TREND_WORDS = {
-    "improving": "improving",
-    "worsening": "worsening",
-    "no_clear_trend": "no clear trend",
-    "insufficient_data": "not enough data yet",
-}
 
 
 # --------------------------------------------------------------------------------------------
@@ -97,7 +91,7 @@ class Headline:
 
 
 def _trend_line(trend: Any, th: Any) -> tuple[str, str | None]:
-    words = _TREND_WORDS.get(trend.direction, "no clear trend")
+    words = TREND_WORDS.get(trend.direction, TREND_WORDS["no_clear_trend"])
     text = f"Trend over {th.trend_weeks} weeks: {words}"
     if trend.direction == "insufficient_data":
         text += f" ({trend.n} of {th.trend_min_points} points needed)"
@@ -230,14 +224,6 @@ def _lower_first(text: str) -> str:
     return text
 
 
-_CODES = {"phq9": "PHQ-9", "gad7": "GAD-7", "cbi": "CBI", "ors": "ORS", "srs": "SRS"}
-
-
-def _evidence_name(name: str) -> str:
-    words = [_CODES.get(w, w) for w in name.split("_")]
-    return " ".join(words)
-
-
 def _evidence_value(value: Any) -> str:
     if value is None:
         return "—"
@@ -256,11 +242,11 @@ def flag_cards(view: ClientView, tz: tzinfo) -> list[dict[str, Any]]:
         cards.append(
             {
                 "code": flag["code"],
-                "name": _FLAG_NAMES.get(flag["code"], flag["code"].replace("_", " ")),
+                "name": flag_name(flag["code"]),
                 "level": flag["level"],
                 "reasons": reasons,
                 "evidence": [
-                    (_evidence_name(name), _evidence_value(value))
+                    (evidence_label(name), _evidence_value(value))
                     for name, value in flag["evidence"].items()
                 ],
                 "suggestion": flag["suggestion"],
@@ -385,7 +371,7 @@ def client_page(
         client_id=_client_uuid(client_id),
         start=start,
         end=end,
-        acknowledged=_FLAG_NAMES.get(acknowledged or "", None),
+        acknowledged=FLAG_NAMES.get(acknowledged or "", None),
     )
 
 

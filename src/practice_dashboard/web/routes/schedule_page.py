@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from practice_dashboard.dependencies import DbDep
+from practice_dashboard.domain.labels import ATTENDANCE_WORDS
 from practice_dashboard.errors import Invalid, NotFound
 from practice_dashboard.models import Client, Session
 from practice_dashboard.models.base import utcnow, uuid7
@@ -39,20 +40,11 @@ from practice_dashboard.web.templating import templates
 
 router = APIRouter()
 
-# What each one-action button records, in the order shown.
-COMPLETIONS: tuple[tuple[Attendance, str], ...] = (
-    (Attendance.ATTENDED, "Attended"),
-    (Attendance.NO_SHOW, "No-show"),
-    (Attendance.LATE_CANCEL, "Late cancel"),
-    (Attendance.CANCELLED, "Cancelled"),
+# What each one-action button records, in the order shown, named by the one display word.
+COMPLETIONS: tuple[tuple[Attendance, str], ...] = tuple(
+    (a, ATTENDANCE_WORDS[a.value].capitalize())
+    for a in (Attendance.ATTENDED, Attendance.NO_SHOW, Attendance.LATE_CANCEL, Attendance.CANCELLED)
 )
-ATTENDANCE_WORDS = {
-    Attendance.SCHEDULED: "booked",
-    Attendance.ATTENDED: "attended",
-    Attendance.NO_SHOW: "no-show",
-    Attendance.LATE_CANCEL: "late cancel",
-    Attendance.CANCELLED: "cancelled",
-}
 
 
 @dataclass(frozen=True, slots=True)

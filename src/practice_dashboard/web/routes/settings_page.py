@@ -8,10 +8,10 @@ from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 
 from practice_dashboard.dependencies import DbDep
+from practice_dashboard.domain.labels import ZONE_WORDS
 from practice_dashboard.services import audit
 from practice_dashboard.web.deps import CsrfLogin, PageContext, WebActor, WebLogin
 from practice_dashboard.web.templating import templates
-from practice_dashboard.web.vocabulary import ZONE_WORDS
 
 router = APIRouter()
 

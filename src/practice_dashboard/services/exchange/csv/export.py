@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, select, tuple_
 
 from practice_dashboard.db import DbSession, SessionFactory
+from practice_dashboard.domain.facts import minutes_between
 from practice_dashboard.models import Client
 from practice_dashboard.services import access, audit
 from practice_dashboard.services.audit import Actor
@@ -47,7 +48,8 @@ def _select_columns(spec: KindSpec) -> tuple[Any, ...]:
 
 
 def _minutes(start: datetime, later: datetime | None) -> float | None:
-    return None if later is None else round((later - start).total_seconds() / 60, 2)
+    minutes = minutes_between(start, later)
+    return None if minutes is None else round(minutes, 2)
 
 
 def row_formatter(kind: CsvKind, tz: tzinfo) -> Callable[[Sequence[Any]], list[str]]:

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from practice_dashboard.dependencies import DbDep
+from practice_dashboard.domain.facts import CLOCK_SLACK
 from practice_dashboard.errors import Conflict, Invalid, NotFound
 from practice_dashboard.models import Client, Session, User
 from practice_dashboard.models.base import uuid7
@@ -45,8 +46,6 @@ Create = Callable[[uuid.UUID], object]
 Build = Callable[[dict[str, str]], Create | None]
 
 FORM_ID = "form_id"
-# A session "today" counts as the one being logged in if it began up to this long from now.
-SESSION_SLACK = timedelta(minutes=10)
 _NOT_HELD = (Attendance.CANCELLED, Attendance.NO_SHOW, Attendance.LATE_CANCEL)
 
 
@@ -230,7 +229,10 @@ def todays_sessions(
 def current_session(sessions: list[Session], now: datetime) -> Session | None:
     """The session being logged in: the latest held one today that has begun."""
     begun = [
-        s for s in sessions if s.starts_at <= now + SESSION_SLACK and s.attendance not in _NOT_HELD
+        # A session about to begin (within the clock slack) counts as begun.
+        s
+        for s in sessions
+        if s.starts_at <= now + CLOCK_SLACK and s.attendance not in _NOT_HELD
     ]
     return begun[-1] if begun else None
 

@@ -34,7 +34,6 @@ from practice_dashboard.web.forms.registry import (
     ALLOW_INCOMPLETE,
     LOG_FORMS,
     measure_fields,
-    short_name,
 )
 from practice_dashboard.web.routes.log_forms.common import (
     Build,
@@ -67,7 +66,7 @@ def item_groups(
 
 def incomplete_problems(instrument: Instrument, items: list[int | None]) -> dict[str, str]:
     """Unanswered items that leave no valid score, each named, plus one explanation."""
-    name = short_name(instrument)
+    name = instrument.short_name
     missing = [n for n, v in enumerate(items, start=1) if v is None]
     if not missing:
         return {}
@@ -177,8 +176,8 @@ def _measure_page(
         action=f"{form_path(client, FORM)}?instrument={instrument.code}",
         status_code=status_code,
         instrument=instrument,
-        instrument_name=short_name(instrument),
-        instruments=[(code, short_name(i)) for code, i in INSTRUMENTS.items()],
+        instrument_name=instrument.short_name,
+        instruments=[(code, i.short_name) for code, i in INSTRUMENTS.items()],
         groups=item_groups(instrument, form.specs) if not instrument.total_only else [],
         notes=measure_notes(instrument),
     )

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from practice_dashboard.dependencies import DbDep
+from practice_dashboard.domain.facts import CLOCK_SLACK
 from practice_dashboard.errors import Invalid, NotFound
 from practice_dashboard.models import Client, Session, User
 from practice_dashboard.models.base import utcnow
@@ -32,7 +33,6 @@ from practice_dashboard.web.forms import (
 )
 from practice_dashboard.web.forms.registry import LOG_FORMS, session_fields
 from practice_dashboard.web.routes.log_forms.common import (
-    SESSION_SLACK,
     RawForm,
     back_to_client,
     fresh,
@@ -96,7 +96,7 @@ def _booked(db: DbDep, client: Client, raw: Mapping[str, str], tz: tzinfo) -> Se
         return None
     if starts_at is None:
         return None
-    return session_service.booking_near(db, client=client, starts_at=starts_at, slack=SESSION_SLACK)
+    return session_service.booking_near(db, client=client, starts_at=starts_at, slack=CLOCK_SLACK)
 
 
 def _complete_booked(

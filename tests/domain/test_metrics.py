@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from domain_builders import END, at, client, ep, measure, metrics, obs, sess
 
 from practice_dashboard.domain.facts import (
     Attendance,
@@ -28,6 +27,7 @@ from practice_dashboard.domain.metrics import (
     MetricContext,
     compute_client_metrics,
 )
+from tests.domain.builders import END, at, client, ep, measure, metrics, obs, sess
 
 A, NS, LC, CX, SCH = (
     Attendance.ATTENDED,

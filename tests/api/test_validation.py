@@ -546,7 +546,7 @@ class TestMeasureItems:
             (
                 _measure("cbi", items=[0] * 18),
                 [["items"]],
-                "Copenhagen Burnout Inventory has 19 items, got 18",
+                "CBI has 19 items, got 18",
             ),
             (
                 _measure("cbi", items=[0] * 12 + [5] + [0] * 6),

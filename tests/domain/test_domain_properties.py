@@ -7,7 +7,6 @@ import math
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from domain_builders import END, client, metrics
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +22,7 @@ from practice_dashboard.domain.facts import (
 )
 from practice_dashboard.domain.metrics import ClientMetrics
 from practice_dashboard.domain.stats import median, trend
+from tests.domain.builders import END, client, metrics
 
 PROPERTY_SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]

@@ -581,7 +581,7 @@ class TestDocumentedFormat:
     def test_the_documented_headers_and_template_are_what_the_code_does(
         self, api: TestClient, db: DbSession, settings: Settings, owner: User
     ) -> None:
-        docs = Path(__file__).resolve().parents[2] / "docs" / "csv-format.md"
+        docs = Path(__file__).resolve().parents[3] / "docs" / "csv-format.md"
         example, headers = re.findall(r"```csv\n(.*?)```", docs.read_text(), re.DOTALL)
         assert headers.splitlines() == [",".join(COLUMNS[k]) for k in IMPORT_ORDER]
         make_client(db, owner, external_ref="AB-12")
@@ -592,7 +592,7 @@ class TestDocumentedFormat:
         assert notes == ["after a walk", "argument with partner, slept badly"]
 
     def test_the_documented_column_types_and_required_columns_are_the_spec(self) -> None:
-        docs = (Path(__file__).resolve().parents[2] / "docs" / "csv-format.md").read_text()
+        docs = (Path(__file__).resolve().parents[3] / "docs" / "csv-format.md").read_text()
         tables = docs.split("## The columns", 1)[1].split("## Templates", 1)[0]
         for section in tables.split("### ")[1:]:
             kind, _, body = section.partition("\n")

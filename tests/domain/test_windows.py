@@ -22,7 +22,7 @@ from practice_dashboard.domain.windows import (
     fitted_line,
     weekly_recovery,
 )
-from tests.unit.domain_builders import END, at, client, ep, metrics, obs, sess
+from tests.domain.builders import END, at, client, ep, metrics, obs, sess
 
 
 class TestWindow:

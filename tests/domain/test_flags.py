@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import get_args
 
 import pytest
 
@@ -11,8 +12,10 @@ from practice_dashboard.domain.facts import ClientStatus
 from practice_dashboard.domain.flags import (
     CLIENT_FLAGS,
     FINGERPRINT_MAX_LENGTH,
+    FLAG_NAMES,
     ClientSignals,
     Flag,
+    FlagCode,
     MeasureChangeSignal,
     PractitionerLoadFacts,
     Thresholds,
@@ -21,6 +24,9 @@ from practice_dashboard.domain.flags import (
     engagement_risk_flag,
     evaluate_client_flags,
     flag_fingerprint,
+    flag_name,
+    flag_rank,
+    flag_sort_key,
     is_acknowledged,
     practitioner_load,
     safety_flag,
@@ -364,3 +370,32 @@ class TestFingerprintAndAcknowledgement:
         for flag in flags:
             assert len(flag.fingerprint) <= FINGERPRINT_MAX_LENGTH
             assert "#" not in flag.fingerprint
+
+
+class TestOrderAndNames:
+    def test_safety_first_then_alerts_then_watches(self) -> None:
+        listed = [
+            ("stale_data", "watch"),
+            ("engagement_risk", "alert"),
+            ("burnout_risk", "watch"),
+            ("safety", "alert"),
+            ("deterioration", "alert"),
+        ]
+        ordered = sorted(listed, key=lambda f: flag_sort_key(*f))
+        assert ordered == [
+            ("safety", "alert"),
+            ("engagement_risk", "alert"),
+            ("deterioration", "alert"),  # equal urgency keeps the given order
+            ("stale_data", "watch"),
+            ("burnout_risk", "watch"),
+        ]
+        assert [flag_rank(*f) for f in ordered] == [3, 2, 2, 1, 1]
+        assert flag_rank("engagement_risk", "unknown") == 0
+
+    def test_every_flag_has_one_display_name(self) -> None:
+        assert set(FLAG_NAMES) == set(get_args(FlagCode))
+        assert len(set(FLAG_NAMES.values())) == len(FLAG_NAMES)
+        assert {d.code: d.display_name for d in CLIENT_FLAGS}.items() <= FLAG_NAMES.items()
+        assert flag_name("stale_data") == "No recent data"  # the caseload's word, now everywhere
+        assert flag_name("practitioner_load") == "Workload"
+        assert flag_name("new_kind") == "new kind"

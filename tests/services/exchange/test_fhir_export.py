@@ -677,7 +677,7 @@ class TestMapping:
         bundle = export(api, practice)
         (cbi,) = by_code(bundle, "cbi-scales")
         assert cbi["code"]["coding"][0]["system"] == LOCAL
-        assert cbi["code"]["text"] == "Copenhagen Burnout Inventory scale scores"
+        assert cbi["code"]["text"] == "CBI scale scores"
         assert "valueQuantity" not in cbi
         personal = component(cbi, "cbi-personal")
         assert personal is not None

@@ -24,6 +24,7 @@ from practice_dashboard.domain.instruments import (
     FieldProblem,
     Reliability,
     get_instrument,
+    instrument_name,
     rci_components,
     reliable_change,
     score_measure,
@@ -373,3 +374,25 @@ class TestReliableChange:
     def test_non_finite_scores_raise(self) -> None:
         with pytest.raises(ValueError, match="finite"):
             reliable_change(PHQ9, math.inf, 5)
+
+
+class TestNames:
+    def test_each_instrument_has_one_short_name(self) -> None:
+        assert {code: i.short_name for code, i in INSTRUMENTS.items()} == {
+            "phq9": "PHQ-9",
+            "gad7": "GAD-7",
+            "cbi": "CBI",
+            "ors": "ORS",
+            "srs": "SRS",
+        }
+        assert instrument_name("gad7") == "GAD-7"
+        assert instrument_name("who5") == "who5"  # not shipped: shown as stored
+
+    def test_a_scale_is_named_after_its_instrument(self) -> None:
+        assert CBI.label("work_related") == "CBI work-related burnout"
+        assert CBI.label("family") == "CBI family"
+        assert PHQ9.label() == "PHQ-9"
+
+    def test_messages_use_the_short_name(self) -> None:
+        problems = validate_measure("cbi", [0] * 18, None)
+        assert [p.msg for p in problems] == ["CBI has 19 items, got 18"]

@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
+from practice_dashboard.domain.flags import SAFETY_RANK
 from practice_dashboard.models import Client, ClientSummary, User
 from practice_dashboard.models.enums import Role
 from practice_dashboard.services.analytics import summary
@@ -191,7 +192,7 @@ class TestEveryKindOfWrite:
         )
         stored = assert_consistent(db, settings, cid)
         assert ("safety", "alert") in _codes(stored)
-        assert stored["flag_rank"] == summary.SAFETY_RANK
+        assert stored["flag_rank"] == SAFETY_RANK
 
         _ok(
             api.post(
