@@ -124,6 +124,11 @@ _HOMEWORK = (
 )
 
 
+# Shared by the session form and the booking form.
+SESSION_KINDS: Final = _choices(SessionKind, {"check_in": "Check-in"})
+MODALITIES: Final = _choices(Modality, {"in_person": "In person"})
+
+
 def session_fields() -> tuple[FieldSpec, ...]:
     """The session form."""
     s = SessionCreate
@@ -136,7 +141,7 @@ def session_fields() -> tuple[FieldSpec, ...]:
             "Kind",
             "choice",
             required=True,
-            choices=_choices(SessionKind, {"check_in": "Check-in"}),
+            choices=SESSION_KINDS,
         ),
         from_schema(
             s,
@@ -144,7 +149,7 @@ def session_fields() -> tuple[FieldSpec, ...]:
             "Modality",
             "choice",
             required=True,
-            choices=_choices(Modality, {"in_person": "In person"}),
+            choices=MODALITIES,
         ),
         from_schema(
             s,
@@ -444,7 +449,7 @@ def booking_fields(cadence_days: int) -> tuple[FieldSpec, ...]:
             "Kind",
             "choice",
             required=True,
-            choices=_choices(SessionKind, {"check_in": "Check-in"}),
+            choices=SESSION_KINDS,
         ),
         from_schema(
             b,
@@ -452,7 +457,7 @@ def booking_fields(cadence_days: int) -> tuple[FieldSpec, ...]:
             "Modality",
             "choice",
             required=True,
-            choices=_choices(Modality, {"in_person": "In person"}),
+            choices=MODALITIES,
         ),
         from_schema(
             b,
