@@ -58,6 +58,11 @@ def stored(db: DbSession, client: Client) -> Client:
     return found
 
 
+def listed_as_archived(api: TestClient) -> list[str]:
+    page = parse(api.get("/clients/archived").text)
+    return [a.words() for a in page.one("section").find_all("a")]
+
+
 class TestAddClient:
     def test_adds_to_own_caseload_and_saves_once(
         self, api: TestClient, db: DbSession, owner: User, csrf: str
@@ -279,11 +284,22 @@ class TestArchive:
         archived = post(api, f"/clients/{client.id}/archive", {"csrf_token": csrf, "version": "1"})
         assert archived.status_code == 303
         assert stored(db, client).archived_at is not None
+        assert listed_as_archived(api) == ["Robin"]
         page = parse(api.get(f"/clients/{client.id}").text)
         restore = page.one("form", action=f"/clients/{client.id}/restore")
         values = submitted_values(restore)
         assert post(api, f"/clients/{client.id}/restore", values).status_code == 303
         assert stored(db, client).archived_at is None
+        assert listed_as_archived(api) == []
+
+    def test_archived_list_shows_only_visible_clients(
+        self, api: TestClient, db: DbSession, settings: Settings, client: Client
+    ) -> None:
+        client.archived_at = client.created_at
+        db.commit()
+        stranger = make_user(db, settings, Role.THERAPIST)
+        log_in(api, db, settings, stranger)
+        assert listed_as_archived(api) == []
 
     def test_stale_archive_is_a_409_page_and_keeps_the_client(
         self, api: TestClient, db: DbSession, client: Client, csrf: str

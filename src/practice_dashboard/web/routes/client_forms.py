@@ -32,6 +32,7 @@ from practice_dashboard.web.forms import (
 )
 from practice_dashboard.web.forms.registry import client_fields, client_status_fields
 from practice_dashboard.web.routes.log_forms.common import FORM_ID, RawForm, writable_client
+from practice_dashboard.web.templating import templates
 
 router = APIRouter()
 
@@ -57,6 +58,24 @@ def _new_page(context: dict[str, Any], form: FormState, status_code: int = 200) 
         cancel_url="/",
         hidden={FORM_ID: form.form_id},
         status_code=status_code,
+    )
+
+
+# Enough for any one practice's archive on one page; the API pages through more.
+ARCHIVE_PAGE_SIZE = 500
+
+
+@router.get("/clients/archived", name="archived_clients_page")
+def archived_clients(context: PageContext, actor: WebActor, db: DbDep) -> Response:
+    """The archived clients the caller may see, each linking to its page (and Restore)."""
+    _may_own_clients(actor.user.role)
+    clients, total = client_service.list_clients(
+        db, actor=actor, archived=True, limit=ARCHIVE_PAGE_SIZE, offset=0
+    )
+    return templates.TemplateResponse(
+        context["request"],
+        "archived_clients.html",
+        {**context, "nav": "caseload", "clients": clients, "total": total},
     )
 
 
