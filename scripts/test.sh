@@ -8,6 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 PY=.venv/bin/python
+# axe-core for the browser tests' accessibility checks, pinned in package-lock.json; the tests
+# load it from node_modules into the page (never a CDN).
+if command -v npm >/dev/null 2>&1; then
+  echo "==> npm ci (axe-core)"
+  npm ci --no-audit --no-fund --silent
+fi
 export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
 
 echo "==> ruff (lint and format)"

@@ -46,10 +46,39 @@
       });
     });
   }
+  // A table wider than the screen scrolls inside its wrapper; keyboard users scroll it too
+  // once it can take focus (WCAG 2.1.1). Only wrappers that do scroll become tab stops.
+  function scrollableTables() {
+    document.querySelectorAll(".table-wrap, .caseload-table-wrap").forEach(function (wrap) {
+      if (wrap.scrollWidth > wrap.clientWidth + 1) {
+        if (wrap.hasAttribute("tabindex")) return;
+        var table = wrap.querySelector("table");
+        var section = wrap.closest("section");
+        var heading = (section && section.querySelector("h2, h3")) || document.querySelector("h1");
+        var caption = (table && table.caption && table.caption.textContent.trim()) ||
+          (heading && heading.textContent.trim());
+        wrap.setAttribute("tabindex", "0");
+        wrap.setAttribute("role", "region");
+        wrap.setAttribute("aria-label", (caption || "Table") + " (scrolls sideways)");
+      } else if (wrap.getAttribute("role") === "region") {
+        ["tabindex", "role", "aria-label"].forEach(function (a) { wrap.removeAttribute(a); });
+      }
+    });
+  }
+  var resizeTimer = 0;
+  window.addEventListener("resize", function () {
+    window.clearTimeout(resizeTimer);
+    resizeTimer = window.setTimeout(scrollableTables, 150);
+  });
+
   window.PracticeDashboard = { drawCharts: drawCharts, plotlyConfig: PLOTLY_CONFIG };
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", drawCharts);
-  } else {
+  function ready() {
     drawCharts();
+    scrollableTables();
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", ready);
+  } else {
+    ready();
   }
 })();

@@ -3,7 +3,9 @@ window.addEventListener("DOMContentLoaded", function () {
   window.ui = SwaggerUIBundle({
     url: "/openapi.json",
     dom_id: "#swagger-ui",
-    deepLinking: true,
+    // Deep links put a link inside each operation's expand button (nested controls, which
+    // screen readers cannot reach): off.
+    deepLinking: false,
     persistAuthorization: false,
     oauth2RedirectUrl: window.location.origin + "/static/vendor/swagger-ui/oauth2-redirect.html",
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],

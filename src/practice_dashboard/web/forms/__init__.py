@@ -19,6 +19,7 @@ from practice_dashboard.web.forms.messages import (
 from practice_dashboard.web.forms.parsing import (
     FieldProblem,
     local_input_values,
+    parse_after,
     parse_fields,
     parse_local_datetime,
     parse_pair,
@@ -38,6 +39,7 @@ __all__ = [
     "local_input_values",
     "messages_from_invalid",
     "messages_from_validation",
+    "parse_after",
     "parse_fields",
     "parse_local_datetime",
     "parse_pair",

@@ -12,7 +12,9 @@ the practice time zone with zoneinfo's `fold=0`:
 A value that carries its own offset (pasted ISO 8601) keeps it.
 
 A date-time pair with only one half typed is a field error, never a blank: a half-typed
-"Back to baseline at" must not save the episode as not recovered.
+"Back to baseline at" must not save the episode as not recovered. Both halves are typed text
+(not the browser's pickers, whose arrow keys change a value unseen and which post a partly
+typed time as blank): the date as YYYY-MM-DD, the time on a 24-hour clock (14:30, 9:05, 1430).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -35,6 +37,13 @@ TIME_FORMAT = "%H:%M"
 BOTH_OR_NEITHER = "Enter both the date and the time, or neither."
 BOTH = "Enter both the date and the time."
 _INT = re.compile(r"[+-]?\d{1,6}")
+# A time typed relative to another: "+25" / "25" / "25 min" (minutes after it) or "14:30".
+_MINUTES_AFTER = re.compile(r"\+?\s*(\d{1,3})\s*(?:min|mins|minutes|m)?", re.IGNORECASE)
+_CLOCK = re.compile(r"(\d{1,2})[:.](\d{2})")
+# A time typed into a date-time pair: 14:30, 9:05, 14.30 or 1430 (24-hour clock).
+_TIME = re.compile(r"(\d{1,2})[:.]?(\d{2})")
+TIME_PROBLEM = "Enter the time on a 24-hour clock, like 14:30."
+AFTER_PROBLEM = "Enter minutes after onset, like +25, or a time, like 14:30."
 TRUE_WORDS = frozenset({"on", "true", "1", "yes"})
 
 
@@ -63,6 +72,25 @@ def local_input_values(name: str, value: datetime, tz: tzinfo) -> dict[str, str]
     }
 
 
+def parse_after(raw: str, start: datetime, tz: tzinfo) -> datetime | None:
+    """A time typed relative to `start`: minutes after it ("+25"), or a clock time on its day.
+
+    None when blank. The clock time is read on `start`'s calendar day in the practice time
+    zone (the DST rule above); one before `start` is left for the schema to refuse.
+    """
+    text = raw.strip()
+    if not text:
+        return None
+    if minutes := _MINUTES_AFTER.fullmatch(text):
+        return start + timedelta(minutes=int(minutes[1]))
+    clock = _CLOCK.fullmatch(text)
+    if clock is None or int(clock[1]) > 23 or int(clock[2]) > 59:
+        raise FieldProblem(AFTER_PROBLEM)
+    day = start.astimezone(tz).date()
+    local = datetime.combine(day, time(int(clock[1]), int(clock[2]))).replace(tzinfo=tz, fold=0)
+    return local.astimezone(UTC)
+
+
 def parse_pair(spec: FieldSpec, raw: Mapping[str, str], tz: tzinfo) -> datetime | None:
     """A date-time pair as aware UTC; None when both halves are blank, an error when one is."""
     date = raw.get(spec.date_name, "").strip()
@@ -71,7 +99,10 @@ def parse_pair(spec: FieldSpec, raw: Mapping[str, str], tz: tzinfo) -> datetime 
         return None
     if not date or not time:
         raise FieldProblem(BOTH if spec.required else BOTH_OR_NEITHER)
-    return parse_local_datetime(f"{date}T{time}", tz)
+    clock = _TIME.fullmatch(time)
+    if clock is None or int(clock[1]) > 23 or int(clock[2]) > 59:
+        raise FieldProblem(TIME_PROBLEM)
+    return parse_local_datetime(f"{date}T{int(clock[1]):02d}:{clock[2]}", tz)
 
 
 def _parse_int(raw: str, spec: FieldSpec) -> int:

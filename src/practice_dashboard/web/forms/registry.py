@@ -185,19 +185,9 @@ def observation_fields(
     o = ObservationCreate
     hints = ZONE_HINTS.get(vocabulary, ZONE_HINTS["window"])
     zones = tuple(Choice(z.value, zone_word(z.value, vocabulary), hints[z.value]) for z in Zone)
+    # Zone and activation first, time and observer last: in session the time (now) and the
+    # observer (the practitioner) are already right, so a check-in is a zone, a number, Enter.
     return (
-        from_schema(o, "observed_at", "Observed at", "datetime", required=True),
-        from_schema(
-            o,
-            "source",
-            "Observed by",
-            "radio",
-            required=True,
-            choices=(
-                Choice(Source.PRACTITIONER.value, "Practitioner (observed)"),
-                Choice(Source.CLIENT.value, "Client (self-report)"),
-            ),
-        ),
         from_schema(o, "zone", "Zone", "radio", required=True, choices=zones),
         from_schema(
             o,
@@ -224,9 +214,28 @@ def observation_fields(
             "int",
             hint="Contact with body sensations; " + OPTIONAL_SCALE_HINT,
         ),
+        from_schema(o, "observed_at", "Observed at", "datetime", required=True),
+        from_schema(
+            o,
+            "source",
+            "Observed by",
+            "radio",
+            required=True,
+            choices=(
+                Choice(Source.PRACTITIONER.value, "Practitioner (observed)"),
+                Choice(Source.CLIENT.value, "Client (self-report)"),
+            ),
+        ),
         *session_field,
         from_schema(o, "notes", "Notes", "textarea"),
     )
+
+
+# The episode form's quick inputs for recognition and return to baseline, by the schema
+# field each one fills.
+RECOGNIZED_AFTER: Final = "recognized_after"
+BASELINE_AFTER: Final = "baseline_after"
+AFTER_ONSET: Final = {"recognized_at": RECOGNIZED_AFTER, "baseline_at": BASELINE_AFTER}
 
 
 def episode_fields(session_field: tuple[FieldSpec, ...]) -> tuple[FieldSpec, ...]:
@@ -236,19 +245,24 @@ def episode_fields(session_field: tuple[FieldSpec, ...]) -> tuple[FieldSpec, ...
         from_schema(
             e, "started_at", "Onset", "datetime", required=True, hint="When the activation began."
         ),
-        from_schema(
-            e,
-            "recognized_at",
-            "Recognized at",
-            "datetime",
-            hint="When the client noticed they were activated; leave blank if unknown.",
+        # The quick way to type the later times (issue 9, item 6): right after the onset, in
+        # minutes after it or as a clock time on its day. The date-time pairs below are for
+        # another day; the route accepts one or the other (log_forms/episode.py).
+        FieldSpec(
+            RECOGNIZED_AFTER,
+            "Recognized",
+            "text",
+            in_schema=False,
+            max_length=12,
+            hint="Minutes after onset (+10) or a time (14:15); blank if unknown.",
         ),
-        from_schema(
-            e,
-            "baseline_at",
-            "Back to baseline at",
-            "datetime",
-            hint="Leave blank if not back to baseline yet, or unknown.",
+        FieldSpec(
+            BASELINE_AFTER,
+            "Back to baseline",
+            "text",
+            in_schema=False,
+            max_length=12,
+            hint="Minutes after onset (+25) or a time (14:30); blank if not yet, or unknown.",
         ),
         from_schema(
             e,
@@ -279,6 +293,20 @@ def episode_fields(session_field: tuple[FieldSpec, ...]) -> tuple[FieldSpec, ...
             "Self-compassion",
             "int",
             hint="How kindly the client met themselves; " + OPTIONAL_SCALE_HINT,
+        ),
+        from_schema(
+            e,
+            "recognized_at",
+            "Recognized at",
+            "datetime",
+            hint="Not on the onset's day? Its date and time here instead; else leave blank.",
+        ),
+        from_schema(
+            e,
+            "baseline_at",
+            "Back to baseline at",
+            "datetime",
+            hint="Not on the onset's day? Its date and time here instead; else leave blank.",
         ),
         *session_field,
         from_schema(e, "notes", "Notes", "textarea"),

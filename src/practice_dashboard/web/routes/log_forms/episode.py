@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
+from datetime import tzinfo
 
 from fastapi import APIRouter
 from fastapi.responses import Response
@@ -12,21 +14,30 @@ from practice_dashboard.models.base import utcnow
 from practice_dashboard.schemas.episode import EpisodeCreate
 from practice_dashboard.services.records import episode as episode_service
 from practice_dashboard.web.deps import CsrfLogin, PageContext, WebActor, WebLogin
-from practice_dashboard.web.forms import local_input_values
+from practice_dashboard.web.forms import (
+    FieldProblem,
+    FieldSpec,
+    local_input_values,
+    parse_after,
+    parse_fields,
+    validate,
+)
 from practice_dashboard.web.forms.registry import (
+    AFTER_ONSET,
     LOG_FORMS,
     UNOFFERED_SESSION,
     episode_fields,
     session_choice,
 )
 from practice_dashboard.web.routes.log_forms.common import (
+    Build,
+    Create,
     RawForm,
     back_to_client,
     current_session,
     fresh,
     linked_defaults,
     render,
-    schema_build,
     submit,
     todays_sessions,
     writable_client,
@@ -78,10 +89,50 @@ def save_episode(
         raw=raw,
         specs=specs,
         model=FORM.model,
-        build=schema_build(EpisodeCreate, specs, raw, tz, create),
+        build=episode_build(specs, raw, tz, create),
     )
     if form is None:
         return back_to_client(client)
+    # A message about a time typed after onset (reversed, in the future: from the schema or
+    # the service) belongs next to where it was typed.
+    for target, quick in AFTER_ONSET.items():
+        if raw.get(quick, "").strip() and target in form.errors and quick not in form.errors:
+            form.errors[quick] = form.errors.pop(target)
     if not sessions:
         form.specs = episode_fields(())
     return render(context, FORM, client=client, form=form, status_code=422)
+
+
+def episode_build(
+    specs: tuple[FieldSpec, ...],
+    raw: Mapping[str, str],
+    tz: tzinfo,
+    call: Callable[[EpisodeCreate, uuid.UUID], object],
+) -> Build:
+    """Read the form, with recognition and baseline typed after onset or as full date-times."""
+
+    def build(errors: dict[str, str]) -> Create | None:
+        values, problems = parse_fields(specs, raw, tz)
+        errors.update(problems)
+        by_name = {s.name: s for s in specs}
+        onset = values.get("started_at")
+        for target, quick in AFTER_ONSET.items():
+            text = raw.get(quick, "").strip()
+            if not text:
+                continue
+            pair = by_name[target]
+            if raw.get(pair.date_name, "").strip() or raw.get(pair.time_name, "").strip():
+                errors[quick] = f"Use this or \u201c{pair.label}\u201d below, not both."
+            elif onset is None:
+                errors[quick] = "Enter the onset's date and time first."
+            else:
+                try:
+                    values[target] = parse_after(text, onset, tz)
+                except FieldProblem as exc:
+                    errors[quick] = str(exc)
+        data = validate(EpisodeCreate, values, specs, errors)
+        if data is None:
+            return None
+        return lambda record_id: call(data, record_id)
+
+    return build
