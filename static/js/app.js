@@ -4,6 +4,19 @@
   "use strict";
 
   // A double-clicked submit saves once: the first submit disables the form's buttons.
+  function submitButtons(form) {
+    return form.querySelectorAll("button[type=submit], input[type=submit], button:not([type])");
+  }
+  function release(form) {
+    delete form.dataset.submitting;
+    submitButtons(form).forEach(function (b) {
+      b.removeAttribute("aria-disabled");
+      b.classList.remove("is-busy");
+    });
+  }
+  // A GET form may answer with a download (a supervision packet, a CSV): the page stays,
+  // so nothing would ever clear the guard. It only needs to outlast a double click.
+  var GET_GUARD_MS = 1500;
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!(form instanceof HTMLFormElement)) return;
@@ -12,11 +25,19 @@
       return;
     }
     form.dataset.submitting = "1";
-    form.querySelectorAll("button[type=submit], input[type=submit]").forEach(function (b) {
+    submitButtons(form).forEach(function (b) {
       b.setAttribute("aria-disabled", "true");
       b.classList.add("is-busy");
     });
+    if ((form.getAttribute("method") || "get").toLowerCase() === "get") {
+      window.setTimeout(function () { release(form); }, GET_GUARD_MS);
+    }
   }, true);
+  // Back to a page kept in the browser's cache: its forms can be used again.
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) return;
+    document.querySelectorAll("form[data-submitting]").forEach(release);
+  });
 
   // Charts: every <script type="application/json" data-chart="ID"> holds a Plotly figure
   // built on the server; it is drawn into the element with that id.

@@ -133,6 +133,47 @@ def test_accounts_from_before_token_generations_start_at_generation_0(
     assert [tuple(row) for row in rows] == [("b@example.org", "plain", 3, 0)]
 
 
+def test_acknowledgements_and_summaries_from_before_withdrawal_survive(
+    empty_engine: Engine,
+) -> None:
+    """An acknowledgement stays in force (not withdrawn); old summaries are dated back."""
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    before = script.get_revision("86e8b8a96095").down_revision  # withdrawal and raised rank
+    assert isinstance(before, str)
+    migrate.upgrade(empty_engine, before)
+    user_id, client_id = uuid.uuid4(), uuid.uuid4()
+    now = datetime.now(UTC)
+    ids = {"uid": _uuid_param(empty_engine, user_id), "cid": _uuid_param(empty_engine, client_id)}
+    with empty_engine.begin() as connection:
+        for statement in (
+            'INSERT INTO "user" (id, email, full_name, role, password_hash, is_active, '
+            "failed_login_count, version, created_at, updated_at) VALUES "
+            "(:uid, 'c@example.org', 'C', 'therapist', 'x', :t, 0, 1, :now, :now)",
+            "INSERT INTO client (id, practitioner_id, display_name, status, intake_date, "
+            "session_cadence_days, version, created_at, updated_at) VALUES "
+            "(:cid, :uid, 'D', 'active', '2026-01-05', 7, 1, :now, :now)",
+            "INSERT INTO flag_acknowledgement (id, client_id, code, level, fingerprint, "
+            "evidence, acknowledged_by_id, at, note, created_at, updated_at) VALUES "
+            "(:aid, :cid, 'stale_data', 'watch', 'f', '{}', :uid, :now, 'rang', :now, :now)",
+            "INSERT INTO client_summary (client_id, as_of, computed_at, recovery_direction, "
+            "flag_rank, flag_codes, headline, flags) VALUES "
+            "(:cid, '2026-12-01', :now, 'insufficient_data', 0, ' ', '{}', '[]')",
+        ):
+            connection.execute(
+                text(statement),
+                {**ids, "aid": _uuid_param(empty_engine, uuid.uuid4()), "t": True, "now": now},
+            )
+    migrate.upgrade(empty_engine)
+    with empty_engine.connect() as connection:
+        ack = connection.execute(
+            text("SELECT note, withdrawn_at, withdrawn_by_id FROM flag_acknowledgement")
+        ).one()
+        summary = connection.execute(text("SELECT as_of, raised_rank FROM client_summary")).one()
+    assert tuple(ack) == ("rang", None, None)
+    assert str(summary[0]) == "2000-01-01"  # recomputed on the next read
+    assert summary[1] == 0
+
+
 def _uuid_param(engine: Engine, value: uuid.UUID) -> object:
     # SQLAlchemy's Uuid stores 32 hex characters on SQLite and a native uuid on PostgreSQL.
     return value.hex if engine.dialect.name == "sqlite" else value

@@ -318,14 +318,19 @@ class TestFormsAsDrawn:
         assert current.words() == "PHQ-9"
         assert len(chooser.find_all("a")) == 5
 
-    def test_cbi_groups_items_by_scale_without_wording(
+    def test_cbi_groups_items_by_scale_with_the_published_wording(
         self, api: TestClient, practice: Practice
     ) -> None:
         page, _values = fresh_form(api, practice.url("measures", "?instrument=cbi"))
         titles = [h.words() for h in page.find_all("h4")]
         assert titles == ["Personal burnout", "Work-related burnout", "Client-related burnout"]
-        assert page.by_id("group-item_13").one("legend").words() == "Item 13"
-        assert "order of the paper form" in page.one("ul", class_="instrument-notes muted").words()
+        # Kristensen et al. 2005, appendix: the reversed work-related item.
+        assert page.by_id("group-item_13").one("legend").words() == (
+            "13. Do you have enough energy for family and friends during leisure time?"
+        )
+        assert (
+            "order of the paper form" not in page.one("ul", class_="instrument-notes muted").words()
+        )
 
     @pytest.mark.parametrize("code", ["ors", "srs"])
     def test_ors_and_srs_are_a_total_only(

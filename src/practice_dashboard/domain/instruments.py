@@ -343,8 +343,8 @@ CBI: Final = Instrument(
     total_max=100,
     scoring="scale_means",
     licence=(
-        "Free, open access; cite Kristensen et al. 2005. Explicit licence text not found "
-        "(verify before shipping item wording), so no item wording is shipped."
+        "Free, open access; cite Kristensen et al. 2005, whose appendix publishes the items "
+        "shown here. Explicit licence text not found (verify before release)."
     ),
     citation="Kristensen, Borritz, Villadsen & Christensen 2005, Work & Stress 19:192-207",
     subscales=(
@@ -378,6 +378,29 @@ CBI: Final = Instrument(
     # as the "clinical" side for clinically significant change on each scale.
     clinical_cutoff=_CBI_HIGH,
     headline_scale="work_related",
+    # The published wording (Kristensen et al. 2005, appendix), in the registry's item order
+    # (see above). Items 7-9 and 14-17 are answered "to a ... degree", the others "how often".
+    item_text=(
+        "How often do you feel tired?",
+        "How often are you physically exhausted?",
+        "How often are you emotionally exhausted?",
+        "How often do you think: “I can’t take it anymore”?",
+        "How often do you feel worn out?",
+        "How often do you feel weak and susceptible to illness?",
+        "Is your work emotionally exhausting?",
+        "Do you feel burnt out because of your work?",
+        "Does your work frustrate you?",
+        "Do you feel worn out at the end of the working day?",
+        "Are you exhausted in the morning at the thought of another day at work?",
+        "Do you feel that every working hour is tiring for you?",
+        "Do you have enough energy for family and friends during leisure time?",
+        "Do you find it hard to work with clients?",
+        "Do you find it frustrating to work with clients?",
+        "Does it drain your energy to work with clients?",
+        "Do you feel that you give more than you get back when you work with clients?",
+        "Are you tired of working with clients?",
+        "Do you sometimes wonder how long you will be able to continue working with clients?",
+    ),
     response_labels=(
         "Never, almost never / To a very low degree",
         "Seldom / To a low degree",

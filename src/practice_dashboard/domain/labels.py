@@ -72,6 +72,17 @@ ANNOTATION_KIND_WORDS: Final[dict[str, str]] = {
 }
 
 
+#: The record kinds of a CSV file (exchange.csv.spec.CsvKind values), as download links say.
+RECORD_KIND_WORDS: Final[dict[str, str]] = {
+    "clients": "client details",
+    "sessions": "sessions",
+    "observations": "observations",
+    "episodes": "activation episodes",
+    "measures": "measures",
+    "annotations": "timeline notes",
+}
+
+
 def zone_word(zone: str, vocabulary: str) -> str:
     """A zone in the chosen vocabulary (window-of-tolerance words for an unknown one)."""
     return ZONE_WORDS.get(vocabulary, ZONE_WORDS["window"]).get(zone, zone)

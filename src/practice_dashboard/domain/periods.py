@@ -122,12 +122,22 @@ def report_period(
     now: datetime,
     tz: tzinfo,
     default_length: timedelta = DEFAULT_REPORT_PERIOD,
+    in_care_since: date | None = None,
 ) -> ReportPeriod:
     """The period of a page or report: default the last 6 months; an end in the future stops
-    at now. An unreadable, implausible, empty or over-long period is a PeriodError."""
+    at now. An unreadable, implausible, empty or over-long period is a PeriodError.
+
+    With `in_care_since` (the client's intake date), a default start before it moves to the
+    intake day: months of empty chart before care began say nothing.
+    """
     s, e = parse_bounds(start, end, tz)
     e = min(e or now, now)
-    s = s or e - default_length
+    if s is None:
+        s = e - default_length
+        if in_care_since is not None and plausible(in_care_since):
+            intake = datetime.combine(in_care_since, time(0), tzinfo=tz).astimezone(UTC)
+            if s < intake < e:
+                s = intake
     if s >= e:
         raise PeriodError([("start", START_NOT_BEFORE_END)])
     if e - s > MAX_PERIOD:

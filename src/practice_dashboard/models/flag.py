@@ -25,3 +25,6 @@ class FlagAcknowledgement(IdMixin, TimestampMixin, Base):
     acknowledged_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     note: Mapped[str | None] = mapped_column(Text, default=None)
+    # Un-acknowledging keeps the row (and its note) and marks it withdrawn: the flag speaks again.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    withdrawn_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id"), default=None)

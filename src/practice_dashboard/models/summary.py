@@ -4,7 +4,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from practice_dashboard.models.base import Base, UTCDateTime
@@ -31,6 +31,9 @@ class ClientSummary(Base):
     time_in_window: Mapped[float | None] = mapped_column(Float, default=None)
     # 0 none, 1 watch, 2 alert, 3 safety alert (unacknowledged flags only), for SQL sorting.
     flag_rank: Mapped[int] = mapped_column(Integer, default=0)
+    # The same rank over every raised flag, acknowledged ones too: what supervision and the
+    # "with an alert" count read, so acknowledging never hides a client from supervision.
+    raised_rank: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     # Space-delimited codes of active flags (" safety engagement_risk "): LIKE-filterable.
     flag_codes: Mapped[str] = mapped_column(String(200), default=" ")
     headline: Mapped[dict[str, Any]] = mapped_column(JSON)

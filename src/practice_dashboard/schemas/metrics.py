@@ -29,6 +29,13 @@ class AcknowledgementRead(Schema):
     note: str | None
 
 
+class AcknowledgementWithdrawn(AcknowledgementRead):
+    """An acknowledgement after un-acknowledging: kept, marked withdrawn."""
+
+    withdrawn_at: datetime
+    withdrawn_by_id: uuid.UUID
+
+
 class FlagRead(Schema):
     code: str
     level: str = Field(description="watch or alert")

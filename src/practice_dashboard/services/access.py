@@ -67,6 +67,12 @@ def require_write(user: User, client: Client) -> None:
         )
 
 
+def require_owner_copy(user: User, client: Client) -> None:
+    """Downloads from the pages copy the record out: only for the owning practitioner."""
+    if not can_write(user, client):
+        raise Forbidden("Only the client's practitioner can download a copy of the record")
+
+
 def get_visible_child(
     db: DbSession,
     user: User,

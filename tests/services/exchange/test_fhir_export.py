@@ -690,7 +690,10 @@ class TestMapping:
             q for q in resources(bundle, "Questionnaire") if q["url"].endswith(":cbi")
         ]
         assert "code" not in questionnaire
-        assert all("text" not in item for item in questionnaire["item"])  # no licensed wording
+        # The published wording (Kristensen et al. 2005, appendix), item 13 the reversed one.
+        texts = [item["text"] for item in questionnaire["item"]]
+        assert len(texts) == 19
+        assert texts[12] == "Do you have enough energy for family and friends during leisure time?"
 
         (ors,) = by_code(bundle, "ors-total")
         assert ors["code"]["coding"][0]["system"] == LOCAL

@@ -13,6 +13,7 @@ from practice_dashboard.models.enums import ClientStatus
 from practice_dashboard.schemas.metrics import (
     AcknowledgeFlag,
     AcknowledgementRead,
+    AcknowledgementWithdrawn,
     CaseloadRead,
     MetricsRead,
 )
@@ -82,6 +83,22 @@ def acknowledge_flag(
         actor=actor,
         settings=settings,
         now=utcnow(),
+    )
+
+
+@router.post(
+    "/clients/{client_id}/flags/{code}/unacknowledge",
+    response_model=AcknowledgementWithdrawn,
+)
+def unacknowledge_flag(
+    client_id: uuid.UUID,
+    code: Annotated[FlagCode, Path(description="The flag whose acknowledgement to withdraw")],
+    actor: CurrentActor,
+    db: DbDep,
+) -> Any:
+    """Withdraw the flag's acknowledgement (kept in the record, marked withdrawn); audited."""
+    return metrics_service.unacknowledge_flag(
+        db, client_id=client_id, code=code, actor=actor, now=utcnow()
     )
 
 

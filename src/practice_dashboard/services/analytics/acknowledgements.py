@@ -48,7 +48,12 @@ def flag_views(
     views = []
     for flag in flags:
         ack = acknowledgements.get((client_id, flag.code))
-        covered = ack is not None and is_acknowledged(flag, ack.level, ack.fingerprint)
+        # The newest acknowledgement decides: once withdrawn, the flag speaks again.
+        covered = (
+            ack is not None
+            and ack.withdrawn_at is None
+            and is_acknowledged(flag, ack.level, ack.fingerprint)
+        )
         view = dataclasses.asdict(flag)
         view["reasons"] = list(flag.reasons)
         view["signals"] = list(flag.signals)

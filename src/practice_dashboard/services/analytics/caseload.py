@@ -94,8 +94,9 @@ def caseload(
     if practitioner_ids is not None:
         stmt = stmt.where(Client.practitioner_id.in_(practitioner_ids))
     if flagged_only:
-        # Active (unacknowledged) flags only, like the flag/level filters.
-        stmt = stmt.where(ClientSummary.flag_rank > 0)
+        # Every raised flag, acknowledged ones too: acknowledging never hides a client from
+        # supervision (the flag/level filters and the sort still read the speaking flags).
+        stmt = stmt.where(ClientSummary.raised_rank > 0)
     if flag or level:
         stmt = stmt.where(ClientSummary.flag_codes.like(f"% {flag or '%'}:{level or '%'} %"))
     if search:
@@ -105,8 +106,12 @@ def caseload(
     # Flags sort worst first by default; everything else ascending.
     desc = descending if descending is not None else sort == CaseloadSort.FLAGS
     column = _SORT_COLUMNS[sort]
+    # Supervision's list: the gravest raised flag first, acknowledged or not, so an
+    # acknowledged alert never sinks below a watch (or off the end of a long list).
+    raised_first = (ClientSummary.raised_rank.desc(),) if flagged_only else ()
     rows = db.execute(
         stmt.order_by(
+            *raised_first,
             nulls_last(column.desc() if desc else column.asc()),
             func.lower(Client.display_name),
             Client.id,
@@ -225,7 +230,8 @@ def practitioner_loads(
             select(
                 Client.practitioner_id,
                 func.count(Client.id),
-                func.sum(case((ClientSummary.flag_rank >= LEVEL_RANK["alert"], 1), else_=0)),
+                # Acknowledged alerts count too: quieting a flag does not lighten the load.
+                func.sum(case((ClientSummary.raised_rank >= LEVEL_RANK["alert"], 1), else_=0)),
             )
             .outerjoin(ClientSummary, ClientSummary.client_id == Client.id)
             .where(active_client)

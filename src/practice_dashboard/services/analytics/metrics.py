@@ -1,4 +1,4 @@
-"""A client's metrics and flags for a period, and acknowledging a flag."""
+"""A client's metrics and flags for a period, and acknowledging a flag (or withdrawing it)."""
 
 from __future__ import annotations
 
@@ -88,4 +88,19 @@ def acknowledge_flag(
     # No detail: the fingerprint names clinical signals (e.g. a PHQ-9 self-harm answer), and
     # the audit log is read by admins, who see no clinical data. It is on the acknowledgement.
     audit.record(db, actor, "acknowledge", "flag", ack.id, client_id=client.id)
+    return ack
+
+
+def unacknowledge_flag(
+    db: DbSession, *, client_id: uuid.UUID, code: str, actor: Actor, now: datetime
+) -> FlagAcknowledgement:
+    """Withdraw a flag's acknowledgement (kept, marked withdrawn): the flag speaks again."""
+    client: Client = access.get_visible_client(db, actor.user, client_id, for_write=True)
+    ack = latest_acknowledgements(db, [client.id]).get((client.id, code))
+    if ack is None or ack.withdrawn_at is not None:
+        raise Invalid([(("code",), f"the {code!r} flag of this client is not acknowledged")])
+    ack.withdrawn_at = now
+    ack.withdrawn_by_id = actor.user.id
+    db.flush()
+    audit.record(db, actor, "unacknowledge", "flag", ack.id, client_id=client.id)
     return ack

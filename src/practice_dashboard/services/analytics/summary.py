@@ -129,6 +129,7 @@ def refresh(
                 "recovery_direction": headline["recovery_direction"],
                 "time_in_window": headline["time_in_window"],
                 "flag_rank": _flag_rank(speaking),
+                "raised_rank": _flag_rank(views),
                 "flag_codes": _flag_tokens(speaking),
                 "headline": _jsonable(headline),
                 "flags": views,

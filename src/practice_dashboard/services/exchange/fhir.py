@@ -643,9 +643,16 @@ def resource_counts(bundle: Json) -> dict[str, int]:
     return counts
 
 
-def export_client(db: DbSession, *, client_id: uuid.UUID, actor: Actor, now: datetime) -> Json:
-    """One visible client's record as a FHIR Bundle (404 when not visible); audited."""
+def export_client(
+    db: DbSession, *, client_id: uuid.UUID, actor: Actor, now: datetime, owned_only: bool = False
+) -> Json:
+    """One visible client's record as a FHIR Bundle (404 when not visible); audited.
+
+    With `owned_only` (the pages' download), only the owning practitioner (403 otherwise).
+    """
     client = access.get_visible_client(db, actor.user, client_id)
+    if owned_only:
+        access.require_owner_copy(actor.user, client)
     bundle = build_bundle(load_records(db, client), now=now)
     audit.record(db, actor, "export", "client", client.id, client_id=client.id, detail="fhir_r4")
     return bundle

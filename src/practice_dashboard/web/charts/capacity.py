@@ -142,12 +142,13 @@ def capacity_chart(frame: _Frame, obs: _Observations) -> Chart:
             }
         )
     layout = frame.layout(
-        {"title": {"text": "Rating / activation (0–10)"}, "range": [0, 10.5]},
+        # Half a step below 0, so a rating or share of 0 is drawn whole, not cut by the axis.
+        {"title": {"text": "Rating / activation (0–10)"}, "range": [-0.5, 10.5]},
         yaxis2={
             "title": {"text": "Time in window (%)"},
             "overlaying": "y",
             "side": "right",
-            "range": [0, 105],
+            "range": [-5, 105],
             "showgrid": False,
             "zeroline": False,
         },

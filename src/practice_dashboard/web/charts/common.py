@@ -245,8 +245,12 @@ class _Frame:
     def layout(self, yaxis: dict[str, Any], **extra: Any) -> dict[str, Any]:
         shapes: list[dict[str, Any]] = []
         labels: list[dict[str, Any]] = []
+        span = max(self.end - self.start, 1.0)
         for i, mark in enumerate(self.view.annotations):
             x = self.clock.x(_ts(mark.at))
+            # A label centred on a mark near either end would run past the chart's edge and be
+            # cut off: near the ends it hangs inwards from the mark instead.
+            where = (_ts(mark.at) - self.start) / span
             kind = ANNOTATION_KIND_WORDS.get(mark.kind, "Note")
             shapes.append(
                 {
@@ -270,6 +274,7 @@ class _Frame:
                     "yref": "paper",
                     "yanchor": "bottom",
                     "yshift": 2 + (i % 2) * 14,  # alternate rows so neighbours don't collide
+                    "xanchor": "left" if where < 0.25 else "right" if where > 0.75 else "center",
                     "showarrow": False,
                     "text": escape(mark.label, 32),
                     "hovertext": (
@@ -293,7 +298,15 @@ class _Frame:
             "hovermode": "closest",
             "hoverlabel": {"align": "left"},
             # Under the plot, below two-line date ticks; Plotly grows the margin to fit it.
-            "legend": {"orientation": "h", "x": 0, "y": -0.3, "yanchor": "top"},
+            # A smaller type, so the longest entry ("Time in window, per 28 days (%, right
+            # axis)") fits a phone's chart.
+            "legend": {
+                "orientation": "h",
+                "x": 0,
+                "y": -0.3,
+                "yanchor": "top",
+                "font": {"size": 11},
+            },
             "xaxis": {
                 "type": "date",
                 "range": [self.clock.x(self.start), self.clock.x(self.end)],
@@ -360,6 +373,11 @@ def _markers(name: str, color: str, symbol: str, *, size: int = 9, **extra: Any)
 
 
 def _figure(traces: list[dict[str, Any]], layout: dict[str, Any]) -> Figure:
+    # Every axis grows the margins to fit its tick labels and title, so nothing is clipped at
+    # the chart's edges whatever the screen width (a phone's narrow charts included).
+    for key, axis in layout.items():
+        if key.startswith(("xaxis", "yaxis")) and isinstance(axis, dict):
+            axis.setdefault("automargin", True)
     return {"data": traces, "layout": layout, "config": {"displaylogo": False}}
 
 

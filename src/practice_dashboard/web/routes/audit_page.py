@@ -59,6 +59,7 @@ ACTIONS: Final = (
     "login_failed",
     "read",
     "restore",
+    "unacknowledge",
     "update",
 )
 

@@ -20,6 +20,7 @@ from practice_dashboard.domain.periods import PeriodError, report_period
 from practice_dashboard.domain.windows import Window
 from practice_dashboard.errors import Conflict, Invalid, NotFound
 from practice_dashboard.models.base import utcnow
+from practice_dashboard.services import access
 from practice_dashboard.services.analytics import metrics as metrics_service
 from practice_dashboard.services.analytics.client_view import ClientView, load_client_view
 from practice_dashboard.web.charts import attendance_counts, build_charts, fmt_number, fmt_p
@@ -46,13 +47,21 @@ class Period:
     custom: bool = False
 
 
-def resolve_page_period(start: str | None, end: str | None, *, now: datetime, tz: tzinfo) -> Period:
-    """The charts' period: default the last 6 months; a bad period is a form error above the
-    charts (with the same words as the reports' and the API's 422), and the default is shown."""
+def resolve_page_period(
+    start: str | None,
+    end: str | None,
+    *,
+    now: datetime,
+    tz: tzinfo,
+    intake: date | None = None,
+) -> Period:
+    """The charts' period: default the last 6 months, or since intake for a newer client; a
+    bad period is a form error above the charts (with the same words as the reports' and the
+    API's 422), and the default is shown."""
     try:
-        chosen = report_period(start, end, now=now, tz=tz)
+        chosen = report_period(start, end, now=now, tz=tz, in_care_since=intake)
     except PeriodError as exc:
-        fallback = report_period(None, None, now=now, tz=tz)
+        fallback = report_period(None, None, now=now, tz=tz, in_care_since=intake)
         reasons = "; ".join(f"{field}: {msg}" for field, msg in exc.problems)
         return Period(
             start=fallback.start,
@@ -291,7 +300,9 @@ def _render(
 ) -> Response:
     now = utcnow()
     tz = settings.timezone
-    period = resolve_page_period(start, end, now=now, tz=tz)
+    # The intake date sets the default period, which the view is then loaded for.
+    intake = access.get_visible_client(db, actor.user, client_id).intake_date
+    period = resolve_page_period(start, end, now=now, tz=tz, intake=intake)
     view = load_client_view(
         db,
         client_id=client_id,
@@ -361,6 +372,7 @@ def client_page(
     start: DateParam = None,
     end: DateParam = None,
     acknowledged: Annotated[str | None, Query(max_length=40)] = None,
+    unacknowledged: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
     """One client's progress: figures, flags and charts (404 outside the caller's scope)."""
     return _render(
@@ -372,6 +384,7 @@ def client_page(
         start=start,
         end=end,
         acknowledged=FLAG_NAMES.get(acknowledged or "", None),
+        unacknowledged=FLAG_NAMES.get(unacknowledged or "", None),
     )
 
 
@@ -448,4 +461,36 @@ def acknowledge_flag(
             flag_notes={code: note},
         )
     query = {"acknowledged": code, **{k: v for k, v in (("start", start), ("end", end)) if v}}
+    return RedirectResponse(f"/clients/{cid}?{urlencode(query)}", status_code=303)
+
+
+@router.post("/clients/{client_id}/flags/{code}/unacknowledge", name="unacknowledge_flag_page")
+def unacknowledge_flag(
+    client_id: str,
+    code: Annotated[str, Path(max_length=40)],
+    context: PageContext,
+    _login: CsrfLogin,
+    actor: WebActor,
+    db: DbDep,
+    settings: SettingsDep,
+    start: Annotated[str | None, Form(max_length=40)] = None,
+    end: Annotated[str | None, Form(max_length=40)] = None,
+) -> Response:
+    """Withdraw a flag's acknowledgement from the page: the flag speaks again. Audited."""
+    cid = _client_uuid(client_id)
+    try:
+        metrics_service.unacknowledge_flag(db, client_id=cid, code=code, actor=actor, now=utcnow())
+    except Invalid:
+        return _render(
+            context,
+            db=db,
+            settings=settings,
+            actor=actor,
+            client_id=cid,
+            start=start,
+            end=end,
+            status_code=422,
+            flag_message="That flag is not acknowledged now; the page shows the current flags.",
+        )
+    query = {"unacknowledged": code, **{k: v for k, v in (("start", start), ("end", end)) if v}}
     return RedirectResponse(f"/clients/{cid}?{urlencode(query)}", status_code=303)

@@ -86,18 +86,26 @@ def plan_export(
     kind: CsvKind,
     client_id: uuid.UUID | None,
     today: date,
+    owned_only: bool = False,
 ) -> ExportPlan:
     """One client's records (NotFound outside scope) or the caller's whole caseload.
 
     The caseload is every client the caller may see, archived ones included: an export is a
-    complete copy of the record, and archived rows carry their `archived_at`.
+    complete copy of the record, and archived rows carry their `archived_at`. With
+    `owned_only` (the pages' downloads), only the caller's own clients: a supervisor's read
+    access does not extend to taking a copy (Forbidden for one supervisee's client).
     """
     if client_id is not None:
         client = access.get_visible_client(db, actor.user, client_id)
+        if owned_only:
+            access.require_owner_copy(actor.user, client)
         ids: tuple[uuid.UUID, ...] = (client.id,)
         filename = f"client-{client.id}-{kind.value}.csv"
     else:
-        ids = tuple(db.scalars(access.visible_client_ids(actor.user).order_by(Client.id)))
+        visible = access.visible_client_ids(actor.user)
+        if owned_only:
+            visible = visible.where(Client.practitioner_id == actor.user.id)
+        ids = tuple(db.scalars(visible.order_by(Client.id)))
         filename = f"caseload-{kind.value}-{today.isoformat()}.csv"
     scope = "client" if client_id is not None else "caseload"
     if ids:
