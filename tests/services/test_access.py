@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.models import Client, User
-from practice_dashboard.models.enums import Role
+from practice_dashboard.models.enums import Attendance, Role
 from practice_dashboard.services import access
 from tests.builders import (
     NOW,
@@ -58,6 +58,7 @@ class Practice:
     client: Client
     session_id: uuid.UUID
     episode_id: uuid.UUID
+    booking_id: uuid.UUID
     observation_id: uuid.UUID
     measure_id: uuid.UUID
     annotation_id: uuid.UUID
@@ -78,6 +79,7 @@ def practice(db: DbSession, settings: Settings) -> Practice:
     observation = make_observation(db, client)
     measure = make_measure(db, client)
     annotation = make_annotation(db, client)
+    booking = make_session(db, client, attendance=Attendance.SCHEDULED, engagement=None)
     db.commit()
     users = {
         "owner": owner,
@@ -87,7 +89,14 @@ def practice(db: DbSession, settings: Settings) -> Practice:
         "admin": admin,
     }
     return Practice(
-        users, client, session.id, episode.id, observation.id, measure.id, annotation.id
+        users,
+        client,
+        session.id,
+        episode.id,
+        booking.id,
+        observation.id,
+        measure.id,
+        annotation.id,
     )
 
 
@@ -154,6 +163,13 @@ def _route_cases(
             ("GET", f"/api/v1/{kind}/{record_id}/history", None, READ)
             for kind, record_id in records
         ),
+        ("POST", f"/api/v1/clients/{c}/sessions/series", {"starts_at": at, "count": 2}, CREATED),
+        (
+            "POST",
+            f"/api/v1/sessions/{p.booking_id}/attendance",
+            {"attendance": "no_show", "version": 1},
+            WRITE,
+        ),
         ("DELETE", f"/api/v1/sessions/{p.session_id}", None, WRITE),
         ("DELETE", f"/api/v1/clients/{c}", None, WRITE),
         ("POST", f"/api/v1/clients/{c}/restore", None, WRITE),
@@ -180,6 +196,8 @@ CASE_IDS = [
     "update-annotation",
     *(f"entered-in-error-{kind}" for kind in RECORD_KINDS),
     *(f"history-{kind}" for kind in RECORD_KINDS),
+    "book-series",
+    "complete-booking",
     "delete-session",
     "archive-client",
     "restore-client",

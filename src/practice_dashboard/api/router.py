@@ -12,6 +12,7 @@ from practice_dashboard.api.routes import (
     records,
     reports,
     revisions,
+    schedule,
     self_checks,
     users,
 )
@@ -21,6 +22,7 @@ api_router.include_router(auth.router)
 api_router.include_router(users.router)
 api_router.include_router(clients.router)
 api_router.include_router(records.router)
+api_router.include_router(schedule.router)
 api_router.include_router(annotations.router)
 api_router.include_router(revisions.router)
 api_router.include_router(instruments.router)

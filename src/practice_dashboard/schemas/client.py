@@ -1,12 +1,34 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from practice_dashboard.models.enums import ClientStatus
 from practice_dashboard.schemas.common import InputSchema, LongText, Record
+
+# A date outside these is a typing slip (year 20266, birth year 0202), never a real client's.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+
+
+def _plausible(value: date) -> date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(f"must be between {EARLIEST_DATE} and {LATEST_DATE}")
+    return value
+
+
+def _born(value: date) -> date:
+    # A day of slack: "today" differs across time zones.
+    if value > datetime.now(UTC).date() + timedelta(days=1):
+        raise ValueError("a date of birth cannot be in the future")
+    return value
+
+
+PlausibleDate = Annotated[date, AfterValidator(_plausible)]
+BirthDate = Annotated[PlausibleDate, AfterValidator(_born)]
 
 
 class ClientCreate(InputSchema):
@@ -14,10 +36,10 @@ class ClientCreate(InputSchema):
         min_length=1, max_length=120, description="Name, pseudonym or initials"
     )
     external_ref: str | None = Field(default=None, max_length=120)
-    date_of_birth: date | None = None
+    date_of_birth: BirthDate | None = None
     status: ClientStatus = ClientStatus.ACTIVE
-    intake_date: date | None = Field(default=None, description="Defaults to today")
-    discharged_on: date | None = None
+    intake_date: PlausibleDate | None = Field(default=None, description="Defaults to today")
+    discharged_on: PlausibleDate | None = None
     goals: LongText | None = None
     session_cadence_days: int = Field(
         default=7, ge=1, le=365, description="Expected days between sessions"
@@ -36,10 +58,10 @@ class ClientCreate(InputSchema):
 class ClientUpdate(InputSchema):
     display_name: str | None = Field(default=None, min_length=1, max_length=120)
     external_ref: str | None = Field(default=None, max_length=120)
-    date_of_birth: date | None = None
+    date_of_birth: BirthDate | None = None
     status: ClientStatus | None = None
-    intake_date: date | None = None
-    discharged_on: date | None = None
+    intake_date: PlausibleDate | None = None
+    discharged_on: PlausibleDate | None = None
     goals: LongText | None = None
     session_cadence_days: int | None = Field(default=None, ge=1, le=365)
     version: int = Field(description="The version this change is based on")

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    field_validator,
+)
 
 from practice_dashboard.models.base import STATUS_REASON_MAX
 from practice_dashboard.models.enums import RecordStatus
@@ -49,9 +57,18 @@ class Schema(BaseModel):
 
 
 class InputSchema(BaseModel):
-    """Base for request bodies: unknown fields are an error, strings are trimmed."""
+    """Base for request bodies: unknown fields are an error, strings are trimmed, no NULs."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    # PostgreSQL cannot store a NUL in text (SQLite would, silently): refuse it in every field.
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and "\x00" in t for t in texts):
+            raise ValueError("must not contain a NUL character")
+        return value
 
 
 class Page(Schema, Generic[T]):

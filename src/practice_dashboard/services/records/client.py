@@ -10,7 +10,7 @@ from sqlalchemy import func
 from practice_dashboard.db import DbSession
 from practice_dashboard.errors import Invalid
 from practice_dashboard.models import Client
-from practice_dashboard.models.base import utcnow
+from practice_dashboard.models.base import utcnow, uuid7
 from practice_dashboard.models.enums import ClientStatus, Role
 from practice_dashboard.schemas.client import ClientCreate, ClientUpdate
 from practice_dashboard.services import access, audit
@@ -50,7 +50,15 @@ def list_clients(
     return items, total
 
 
-def create_client(db: DbSession, *, data: ClientCreate, actor: Actor, today: date) -> Client:
+def create_client(
+    db: DbSession,
+    *,
+    data: ClientCreate,
+    actor: Actor,
+    today: date,
+    record_id: uuid.UUID | None = None,
+) -> Client:
+    """Add a client to the caller's caseload; `record_id` lets a form save once on resubmit."""
     if actor.user.role == Role.ADMIN:
         # Admins manage accounts; clinical records belong to practitioners.
         raise Invalid([(("practitioner_id",), "admin accounts cannot own clients")])
@@ -58,7 +66,7 @@ def create_client(db: DbSession, *, data: ClientCreate, actor: Actor, today: dat
     values["intake_date"] = values["intake_date"] or today
     if values["discharged_on"] and values["discharged_on"] < values["intake_date"]:
         raise Invalid([(("discharged_on",), "must not be before intake_date")])
-    client = Client(practitioner_id=actor.user.id, **values)
+    client = Client(id=record_id or uuid7(), practitioner_id=actor.user.id, **values)
     db.add(client)
     db.flush()
     audit.record(db, actor, "create", "client", client.id, client_id=client.id)

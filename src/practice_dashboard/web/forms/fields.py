@@ -10,7 +10,9 @@ from pydantic import BaseModel
 from practice_dashboard.web.forms.ranges import limits
 
 # "datetime" is a date-time pair: a date input and a time input, read together.
-Kind = Literal["datetime", "int", "float", "text", "textarea", "choice", "radio", "bool", "list"]
+Kind = Literal[
+    "datetime", "date", "int", "float", "text", "textarea", "choice", "radio", "bool", "list"
+]
 
 DATE_PART = "_date"
 TIME_PART = "_time"
@@ -68,6 +70,8 @@ class FieldSpec:
             return "Please choose one."
         if self.kind == "datetime":
             return "Enter a date and time."
+        if self.kind == "date":
+            return "Enter a date."
         if self.kind in ("int", "float"):
             return self.range_text()
         return "Please fill this in."

@@ -134,6 +134,13 @@ def parse_value(spec: FieldSpec, raw: str) -> Any:
         return _parse_int(text, spec)
     if spec.kind == "float":
         return _parse_float(text, spec)
+    if spec.kind == "date":
+        try:
+            if len(text) != len("2026-05-31"):
+                raise ValueError(text)
+            return datetime.fromisoformat(text).date()
+        except ValueError as exc:
+            raise FieldProblem("Enter a date like 2026-05-31.") from exc
     # Text is passed on as typed (the schemas trim it); choices are checked by the schema.
     return raw if spec.kind in ("text", "textarea") else text
 

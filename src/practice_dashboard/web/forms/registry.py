@@ -18,6 +18,7 @@ from practice_dashboard.domain.instruments import Instrument
 from practice_dashboard.domain.labels import (
     ANNOTATION_KIND_WORDS,
     ATTENDANCE_WORDS,
+    STATUS_WORDS,
     ZONE_HINTS,
     zone_word,
 )
@@ -25,6 +26,7 @@ from practice_dashboard.models import Annotation, AnnotationKind, Episode, Measu
 from practice_dashboard.models import Session as SessionRecord
 from practice_dashboard.models.enums import (
     Attendance,
+    ClientStatus,
     HomeworkCompletion,
     Modality,
     SessionKind,
@@ -32,10 +34,11 @@ from practice_dashboard.models.enums import (
     Zone,
 )
 from practice_dashboard.schemas.annotation import AnnotationCreate
+from practice_dashboard.schemas.client import ClientCreate
 from practice_dashboard.schemas.episode import EpisodeCreate
 from practice_dashboard.schemas.measure import MeasureCreate
 from practice_dashboard.schemas.observation import ObservationCreate
-from practice_dashboard.schemas.session import SessionCreate
+from practice_dashboard.schemas.session import SessionCreate, SessionSeriesCreate
 from practice_dashboard.schemas.user import UserCreate
 from practice_dashboard.web.forms.fields import Choice, FieldSpec, from_schema
 from practice_dashboard.web.forms.ranges import limits
@@ -121,6 +124,11 @@ _HOMEWORK = (
 )
 
 
+# Shared by the session form and the booking form.
+SESSION_KINDS: Final = _choices(SessionKind, {"check_in": "Check-in"})
+MODALITIES: Final = _choices(Modality, {"in_person": "In person"})
+
+
 def session_fields() -> tuple[FieldSpec, ...]:
     """The session form."""
     s = SessionCreate
@@ -133,7 +141,7 @@ def session_fields() -> tuple[FieldSpec, ...]:
             "Kind",
             "choice",
             required=True,
-            choices=_choices(SessionKind, {"check_in": "Check-in"}),
+            choices=SESSION_KINDS,
         ),
         from_schema(
             s,
@@ -141,7 +149,7 @@ def session_fields() -> tuple[FieldSpec, ...]:
             "Modality",
             "choice",
             required=True,
-            choices=_choices(Modality, {"in_person": "In person"}),
+            choices=MODALITIES,
         ),
         from_schema(
             s,
@@ -388,6 +396,111 @@ def annotation_fields() -> tuple[FieldSpec, ...]:
             hint="Shown on every chart of this client, so keep it short.",
         ),
         from_schema(a, "notes", "Notes", "textarea"),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Clients and the schedule
+# --------------------------------------------------------------------------------------------
+
+
+def client_fields() -> tuple[FieldSpec, ...]:
+    """Add or edit a client: who they are, since when, what for, how often you meet."""
+    c = ClientCreate
+    return (
+        from_schema(
+            c,
+            "display_name",
+            "Name or pseudonym",
+            "text",
+            required=True,
+            hint="Initials or a pseudonym are enough.",
+        ),
+        from_schema(
+            c, "external_ref", "Reference", "text", hint="Your own file number, if you use one."
+        ),
+        from_schema(c, "date_of_birth", "Date of birth", "date"),
+        from_schema(c, "intake_date", "Intake date", "date", hint="Leave blank for today."),
+        from_schema(c, "goals", "Goals", "textarea"),
+        from_schema(
+            c,
+            "session_cadence_days",
+            "Session rhythm (days)",
+            "int",
+            required=True,
+            hint="Days between sessions, usually: 7 for weekly, 14 for every other week.",
+        ),
+    )
+
+
+_STATUS_HINTS: Final[Mapping[ClientStatus, str]] = {
+    ClientStatus.ACTIVE: "Seen at their usual rhythm.",
+    ClientStatus.PAUSED: "A break in care; sessions are not expected.",
+    ClientStatus.DISCHARGED: "Care has ended.",
+}
+
+
+def client_status_fields() -> tuple[FieldSpec, ...]:
+    """Change a client's status: active, paused, or discharged (with the date)."""
+    c = ClientCreate
+    return (
+        from_schema(
+            c,
+            "status",
+            "Status",
+            "radio",
+            required=True,
+            choices=tuple(
+                Choice(status.value, STATUS_WORDS[status.value], _STATUS_HINTS[status])
+                for status in ClientStatus
+            ),
+        ),
+        from_schema(
+            c,
+            "discharged_on",
+            "Discharged on",
+            "date",
+            hint="For a discharged client; clear it when care starts again.",
+        ),
+    )
+
+
+def booking_fields(cadence_days: int) -> tuple[FieldSpec, ...]:
+    """Book a session, or a series at the client's rhythm for some weeks."""
+    b = SessionSeriesCreate
+    return (
+        from_schema(b, "starts_at", "First session at", "datetime", required=True),
+        from_schema(b, "duration_minutes", "Duration (minutes)", "int", required=True),
+        from_schema(
+            b,
+            "kind",
+            "Kind",
+            "choice",
+            required=True,
+            choices=SESSION_KINDS,
+        ),
+        from_schema(
+            b,
+            "modality",
+            "Modality",
+            "choice",
+            required=True,
+            choices=MODALITIES,
+        ),
+        from_schema(
+            b,
+            "weeks",
+            "Repeat for (weeks)",
+            "int",
+            hint="Leave blank to book one session. A series covers at most a year.",
+        ),
+        from_schema(
+            b,
+            "every_days",
+            "Every (days)",
+            "int",
+            hint=f"Leave blank for the client's rhythm: every {cadence_days} days.",
+        ),
     )
 
 
