@@ -129,28 +129,21 @@ SESSION_KINDS: Final = _choices(SessionKind, {"check_in": "Check-in"})
 MODALITIES: Final = _choices(Modality, {"in_person": "In person"})
 
 
+def _meeting_fields(schema: type[BaseModel]) -> tuple[FieldSpec, ...]:
+    """How long, what kind and how held: the same on the session form and the booking form."""
+    return (
+        from_schema(schema, "duration_minutes", "Duration (minutes)", "int", required=True),
+        from_schema(schema, "kind", "Kind", "choice", required=True, choices=SESSION_KINDS),
+        from_schema(schema, "modality", "Modality", "choice", required=True, choices=MODALITIES),
+    )
+
+
 def session_fields() -> tuple[FieldSpec, ...]:
     """The session form."""
     s = SessionCreate
     return (
         from_schema(s, "starts_at", "Started at", "datetime", required=True),
-        from_schema(s, "duration_minutes", "Duration (minutes)", "int", required=True),
-        from_schema(
-            s,
-            "kind",
-            "Kind",
-            "choice",
-            required=True,
-            choices=SESSION_KINDS,
-        ),
-        from_schema(
-            s,
-            "modality",
-            "Modality",
-            "choice",
-            required=True,
-            choices=MODALITIES,
-        ),
+        *_meeting_fields(s),
         from_schema(
             s,
             "attendance",
@@ -470,23 +463,7 @@ def booking_fields(cadence_days: int) -> tuple[FieldSpec, ...]:
     b = SessionSeriesCreate
     return (
         from_schema(b, "starts_at", "First session at", "datetime", required=True),
-        from_schema(b, "duration_minutes", "Duration (minutes)", "int", required=True),
-        from_schema(
-            b,
-            "kind",
-            "Kind",
-            "choice",
-            required=True,
-            choices=SESSION_KINDS,
-        ),
-        from_schema(
-            b,
-            "modality",
-            "Modality",
-            "choice",
-            required=True,
-            choices=MODALITIES,
-        ),
+        *_meeting_fields(b),
         from_schema(
             b,
             "weeks",
