@@ -90,6 +90,7 @@ def test_add_a_client_book_a_series_mark_one_attended_and_add_notes(
     expect(row.locator("button")).to_have_count(0)
     expect(row.locator("a:has-text('Details and notes')")).to_be_visible()
     # Nothing on the page is wider than the screen.
+    page.wait_for_load_state("load")  # stylesheets applied before measuring
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     shot(page, f"schedule-{width}-05-week-after")
     _archive(page, client_url)

@@ -190,6 +190,7 @@ def test_tablet_width(live_app: LiveApp, page: Page) -> None:
     page.set_viewport_size({"width": 820, "height": 1180})
     log_in(page, live_app, THERAPIST)
     expect(page.locator("tr[data-client]").first).to_be_visible()
+    page.wait_for_load_state("load")  # stylesheets applied before measuring
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 820, f"the caseload scrolls sideways at tablet width ({width}px)"
     shot(page, "10-caseload-tablet")
@@ -212,6 +213,7 @@ def test_half_a_date_time_is_refused_at_phone_width(live_app: LiveApp, page: Pag
     expect(page.locator("#f-baseline_at-time")).to_have_value("09:40")
     expect(page.locator("#error-summary a[href='#f-baseline_at']")).to_be_visible()
     assert page.url == form_url, "the episode was saved"
+    page.wait_for_load_state("load")  # stylesheets applied before measuring
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the episode form scrolls sideways on a phone ({width}px)"
     shot(page, "11-episode-half-date-time-phone")

@@ -78,6 +78,7 @@ def _client_with_safety_alert(http: httpx.Client, name: str) -> dict[str, Any]:
 
 
 def _no_sideways_scroll(page: Page, width: int) -> None:
+    page.wait_for_load_state("load")  # stylesheets applied before measuring
     scroll = page.evaluate("document.documentElement.scrollWidth")
     assert scroll <= width, f"{page.url} scrolls sideways at {width}px ({scroll}px wide)"
 
