@@ -464,7 +464,14 @@ def acknowledge_flag(
             ),
             flag_notes={code: note},
         )
-    query = {"acknowledged": code, **{k: v for k, v in (("start", start), ("end", end)) if v}}
+    return _back_to_page(cid, {"acknowledged": code}, start=start, end=end)
+
+
+def _back_to_page(
+    cid: uuid.UUID, outcome: dict[str, str], *, start: str | None, end: str | None
+) -> RedirectResponse:
+    """Back to the client page after a flag action, keeping the period the person was viewing."""
+    query = {**outcome, **{k: v for k, v in (("start", start), ("end", end)) if v}}
     return RedirectResponse(f"/clients/{cid}?{urlencode(query)}", status_code=303)
 
 
@@ -496,5 +503,4 @@ def unacknowledge_flag(
             status_code=422,
             flag_message="That flag is not acknowledged now; the page shows the current flags.",
         )
-    query = {"unacknowledged": code, **{k: v for k, v in (("start", start), ("end", end)) if v}}
-    return RedirectResponse(f"/clients/{cid}?{urlencode(query)}", status_code=303)
+    return _back_to_page(cid, {"unacknowledged": code}, start=start, end=end)
