@@ -1,0 +1,339 @@
+"""Person-specific monitoring charts: the calibrated early warning behind ``deterioration``.
+
+A trend test asks "has it changed over this window?" and, asked again at every review, cries
+wolf for about a third of stable clients over six months (DOMAIN.md §5.5). A monitoring chart
+asks "is this client, now, different from their own usual?" and accumulates the evidence once.
+
+**Recovery chart** (slower recovery). A self-starting CUSUM (Hawkins 1987, *The Statistician*
+36:299-316) on log recovery minutes. Each recovered episode is standardised against all the
+client's earlier recovered episodes (mean and SD of their log minutes), and the t-statistic is
+turned into a normal score through its exact t distribution, so a young baseline does not
+multiply false alarms. The score is divided by the square root of the variance inflation
+``(1 + phi) / (1 - phi)`` of an AR(1) process, phi being the bias-corrected lag-1
+autocorrelation of those earlier episodes (Kendall 1954 bias ``-(1 + 4 phi) / n``), so a bad
+week that makes several slow recoveries is weighed as one piece of evidence, not several.
+Scores are winsorised at +/- ``monitoring_winsor`` so one extreme episode cannot signal alone.
+The CUSUM is Page's (1954, *Biometrika* 41:100-115): ``S = max(0, S + z - k)``, signal when
+``S > h``.
+
+**Unrecovered chart** (rising non-recovery). An episode not back to baseline is censored, not
+missing. A Bernoulli CUSUM (Reynolds & Stoumbos 1999, *J Quality Technology* 31:87-108) on
+"not back to baseline" per episode, against the client's own share (earlier episodes, with a
+prior of ``unrecovered_prior_share`` worth ``unrecovered_prior_weight`` episodes so one early
+unrecovered episode does not set the norm), tuned to a rise of ``unrecovered_shift``. An
+episode counts as unrecovered only once it is older than the 95th percentile of the client's
+recovery times (or ``unrecovered_after_minutes`` while there are too few): until then it may
+still be returning and is left out (pending).
+
+**Recognition chart** (slower noticing, a ``watch``): the recovery chart's method on log
+recognition minutes; episodes without a recognition time are left out.
+
+Monitoring starts after the personal baseline period (DESIGN.md "Metrics"); the baseline's
+episodes form the first reference. After an acknowledgement of ``deterioration`` the charts
+restart from zero at that time (the reference is kept), so the next signal means new evidence.
+Defaults were chosen from their operating characteristics, measured by
+``python -m bench.flag_calibration`` through this code (DOMAIN.md §5.6); the figures are in
+the README and in :data:`OPERATING_CHARACTERISTICS`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from statistics import NormalDist
+from typing import Final, Literal
+
+ChartQuantity = Literal["recovery", "unrecovered", "recognition"]
+ChartStatus = Literal["insufficient_data", "in_control", "signal"]
+
+_NORMAL: Final = NormalDist()
+#: Keeps the normal score finite for a t probability of exactly 0 or 1.
+_P_FLOOR: Final = 1e-12
+
+
+@dataclass(frozen=True, slots=True)
+class MonitoringSettings:
+    """The configurable numbers of the charts (copied from the practice's Thresholds)."""
+
+    allowance: float  # k, in SDs: half the shift the chart is tuned to catch
+    limit: float  # h for the recovery and recognition charts
+    winsor: float  # scores are capped at +/- this
+    min_reference: int  # earlier values needed before an episode is scored
+    max_autocorrelation: float
+    unrecovered_limit: float  # h for the Bernoulli chart
+    unrecovered_prior_share: float
+    unrecovered_prior_weight: float
+    unrecovered_shift: float  # the rise in the unrecovered share the chart is tuned to
+    unrecovered_after_minutes: float  # before there is a reference P95
+
+
+@dataclass(frozen=True, slots=True)
+class ChartPoint:
+    """One episode on a chart (times UTC). ``score`` is None for an episode not yet scored."""
+
+    at: datetime
+    minutes: float | None  # recovery or recognition minutes; None = not back to baseline
+    score: float | None  # standardised evidence added (before the allowance)
+    statistic: float  # the CUSUM after this episode
+
+
+@dataclass(frozen=True, slots=True)
+class MonitoringChart:
+    quantity: ChartQuantity
+    limit: float
+    allowance: float
+    monitoring_from: datetime | None  # end of the baseline period; None: no data
+    restarted_at: datetime | None  # the acknowledgement the chart restarted from
+    points: tuple[ChartPoint, ...]  # from ``monitoring_from`` on
+    statistic: float  # now
+    signal_at: datetime | None  # first crossing of the limit since the (re)start
+    previous_signal_at: datetime | None  # the last crossing before the restart
+    reference_n: int
+    reference_median_minutes: float | None  # the client's usual, from earlier episodes
+    reference_share: float | None  # unrecovered chart: the client's usual share
+    serial_correlation: float | None  # the AR(1) allowance in force at the last episode
+    status: ChartStatus
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeTimes:
+    """What the charts need of one episode (times UTC epoch seconds; minutes NaN = none)."""
+
+    onset: float
+    minutes: float  # NaN = no value (not back to baseline, or not recorded)
+    censored: bool  # recovery charts: True = not back to baseline
+
+
+def _t_cdf(t: float, df: int) -> float:
+    """Student's t CDF for whole degrees of freedom, exactly (Abramowitz & Stegun 26.7.3-4)."""
+    theta = math.atan(t / math.sqrt(df))
+    sin, cos = math.sin(theta), math.cos(theta)
+    cos2 = cos * cos
+    if df % 2 == 1:
+        acc, term = 0.0, cos
+        if df > 1:
+            acc = term
+            for j in range(1, (df - 3) // 2 + 1):
+                term *= cos2 * (2 * j) / (2 * j + 1)
+                acc += term
+        a = 2 / math.pi * (theta + sin * acc)
+    else:
+        acc, term = 1.0, 1.0
+        for j in range(1, (df - 2) // 2 + 1):
+            term *= cos2 * (2 * j - 1) / (2 * j)
+            acc += term
+        a = sin * acc
+    return 0.5 + 0.5 * a
+
+
+def self_starting_score(value: float, mean: float, sd: float, n: int) -> float:
+    """Hawkins' self-starting score of a new value against ``n`` earlier ones.
+
+    ``T = (x - mean) / (sd * sqrt(1 + 1/n))`` follows Student's t with ``n - 1`` degrees of
+    freedom when the values are independent normals; mapped through that CDF and the normal
+    quantile it is an exact N(0, 1) score (Hawkins 1987, eq. 2-3).
+    """
+    if n < 2 or sd <= 0:
+        return 0.0
+    t = (value - mean) / (sd * math.sqrt(1 + 1 / n))
+    p = min(max(_t_cdf(t, n - 1), _P_FLOOR), 1 - _P_FLOOR)
+    return _NORMAL.inv_cdf(p)
+
+
+class _Reference:
+    """Running mean, SD and lag-1 autocorrelation of the earlier values (Welford)."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.n = 0
+        self.mean = 0.0
+        self._m2 = 0.0
+
+    def add(self, value: float) -> None:
+        self.values.append(value)
+        self.n += 1
+        delta = value - self.mean
+        self.mean += delta / self.n
+        self._m2 += delta * (value - self.mean)
+
+    @property
+    def sd(self) -> float:
+        return math.sqrt(self._m2 / (self.n - 1)) if self.n > 1 else 0.0
+
+    def autocorrelation(self, cap: float) -> float:
+        """Lag-1 autocorrelation, bias-corrected (Kendall 1954), within [0, cap]."""
+        n = self.n
+        if n < 6 or self._m2 <= 0:
+            return 0.0
+        mean, v = self.mean, self.values
+        lagged = sum((v[i] - mean) * (v[i - 1] - mean) for i in range(1, n))
+        r1 = lagged / self._m2
+        return min(max(r1 + (1 + 4 * r1) / n, 0.0), cap)
+
+    def percentile95(self) -> float:
+        ordered = sorted(self.values)
+        pos = 0.95 * (len(ordered) - 1)
+        lo = math.floor(pos)
+        hi = min(lo + 1, len(ordered) - 1)
+        return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def _dt(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _median_minutes(log_values: Sequence[float]) -> float | None:
+    if not log_values:
+        return None
+    ordered = sorted(log_values)
+    mid = len(ordered) // 2
+    middle = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    return math.exp(middle)
+
+
+def duration_chart(
+    quantity: Literal["recovery", "recognition"],
+    episodes: Sequence[EpisodeTimes],
+    *,
+    monitoring_from: float | None,
+    restart_at: float | None,
+    settings: MonitoringSettings,
+) -> MonitoringChart:
+    """Self-starting CUSUM on log minutes of the episodes with a value (onset order).
+
+    ``monitoring_from``: scores accumulate from then on (the end of the baseline); earlier
+    episodes only teach the reference. ``restart_at``: the CUSUM restarts from zero then.
+    """
+    s = settings
+    ref = _Reference()
+    statistic = 0.0
+    points: list[ChartPoint] = []
+    signal_at: float | None = None
+    previous_signal: float | None = None
+    restarted = False
+    phi_now: float | None = None
+    for ep in episodes:
+        if not (ep.minutes > 0):  # NaN, or a zero duration with no log
+            continue
+        if restart_at is not None and not restarted and ep.onset >= restart_at:
+            restarted = True
+            statistic = 0.0
+            previous_signal, signal_at = signal_at, None
+        y = math.log(ep.minutes)
+        score: float | None = None
+        if ref.n >= s.min_reference:
+            phi_now = ref.autocorrelation(s.max_autocorrelation)
+            z = self_starting_score(y, ref.mean, ref.sd, ref.n)
+            z = max(-s.winsor, min(s.winsor, z))
+            score = z / math.sqrt((1 + phi_now) / (1 - phi_now))
+        if monitoring_from is not None and ep.onset >= monitoring_from:
+            if score is not None:
+                statistic = max(0.0, statistic + score - s.allowance)
+                if statistic > s.limit and signal_at is None:
+                    signal_at = ep.onset
+            points.append(ChartPoint(_dt(ep.onset), ep.minutes, score, statistic))
+        ref.add(y)
+    if restart_at is not None and not restarted:
+        previous_signal, signal_at, statistic = signal_at, None, 0.0
+    return MonitoringChart(
+        quantity=quantity,
+        limit=s.limit,
+        allowance=s.allowance,
+        monitoring_from=_dt(monitoring_from) if monitoring_from is not None else None,
+        restarted_at=_dt(restart_at) if restart_at is not None else None,
+        points=tuple(points),
+        statistic=statistic,
+        signal_at=_dt(signal_at) if signal_at is not None else None,
+        previous_signal_at=_dt(previous_signal) if previous_signal is not None else None,
+        reference_n=ref.n,
+        reference_median_minutes=_median_minutes(ref.values),
+        reference_share=None,
+        serial_correlation=phi_now,
+        status=_status(points, signal_at),
+    )
+
+
+def unrecovered_chart(
+    episodes: Sequence[EpisodeTimes],
+    *,
+    as_of: float,
+    monitoring_from: float | None,
+    restart_at: float | None,
+    settings: MonitoringSettings,
+) -> MonitoringChart:
+    """Bernoulli CUSUM on "not back to baseline", per episode (onset order).
+
+    An episode with no return counts once it is older than the 95th percentile of the
+    client's earlier recovery times (``unrecovered_after_minutes`` with fewer than
+    ``min_reference`` of them): until then it may still be returning.
+    """
+    s = settings
+    durations = _Reference()
+    statistic = 0.0
+    points: list[ChartPoint] = []
+    signal_at: float | None = None
+    previous_signal: float | None = None
+    restarted = False
+    seen = unrecovered = 0
+    share: float | None = None
+    for ep in episodes:
+        if restart_at is not None and not restarted and ep.onset >= restart_at:
+            restarted = True
+            statistic = 0.0
+            previous_signal, signal_at = signal_at, None
+        if ep.censored:
+            wait = (
+                math.exp(durations.percentile95())
+                if durations.n >= s.min_reference
+                else s.unrecovered_after_minutes
+            )
+            if as_of - ep.onset < wait * 60:
+                continue  # pending: it may still return
+        elif not (ep.minutes > 0):
+            continue  # a return before onset: unknown, not evidence
+        x = 1 if ep.censored else 0
+        p0 = (unrecovered + s.unrecovered_prior_share * s.unrecovered_prior_weight) / (
+            seen + s.unrecovered_prior_weight
+        )
+        p1 = min(p0 + s.unrecovered_shift, 0.99)
+        score = math.log(p1 / p0) if x else math.log((1 - p1) / (1 - p0))
+        share = p0
+        if monitoring_from is not None and ep.onset >= monitoring_from:
+            statistic = max(0.0, statistic + score)
+            if statistic > s.unrecovered_limit and signal_at is None:
+                signal_at = ep.onset
+            points.append(
+                ChartPoint(_dt(ep.onset), None if x else ep.minutes, score, statistic)
+            )
+        seen += 1
+        unrecovered += x
+        if not x:
+            durations.add(math.log(ep.minutes))
+    if restart_at is not None and not restarted:
+        previous_signal, signal_at, statistic = signal_at, None, 0.0
+    return MonitoringChart(
+        quantity="unrecovered",
+        limit=s.unrecovered_limit,
+        allowance=0.0,
+        monitoring_from=_dt(monitoring_from) if monitoring_from is not None else None,
+        restarted_at=_dt(restart_at) if restart_at is not None else None,
+        points=tuple(points),
+        statistic=statistic,
+        signal_at=_dt(signal_at) if signal_at is not None else None,
+        previous_signal_at=_dt(previous_signal) if previous_signal is not None else None,
+        reference_n=seen,
+        reference_median_minutes=None,
+        reference_share=share,
+        serial_correlation=None,
+        status=_status(points, signal_at),
+    )
+
+
+def _status(points: Sequence[ChartPoint], signal_at: float | None) -> ChartStatus:
+    if signal_at is not None:
+        return "signal"
+    if not any(p.score is not None for p in points):
+        return "insufficient_data"
+    return "in_control"
