@@ -21,12 +21,12 @@ import secrets
 import statistics
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 
 from bench.flag_calibration import oracle
-from practice_dashboard.domain.flags import Thresholds
 from bench.flag_calibration.recovery import Scenario, ScenarioResult, run_scenario, scenarios
+from practice_dashboard.domain.flags import Thresholds
 
 #: The issue's targets: (scenario name, "<=" or ">=", target share).
 TARGETS: tuple[tuple[str, str, float], ...] = (
@@ -124,7 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         worst = max(values) if op == "<=" else min(values)
         met = worst <= target if op == "<=" else worst >= target
         kind = "false alarms" if op == "<=" else "detection"
-        print(f"| {kind} | {name} | {op} {target:.0%} | {_summary(values)} | {'yes' if met else 'NO'} |")
+        print(
+            f"| {kind} | {name} | {op} {target:.0%} | {_summary(values)} "
+            f"| {'yes' if met else 'NO'} |"
+        )
 
     key = "stable, 2/wk, sigma 0.5, independent"
     if key in by_name:

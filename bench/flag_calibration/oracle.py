@@ -49,9 +49,7 @@ def _crossing(weeks: Sequence[float], z: Sequence[float], start: float, h: float
     return None
 
 
-def bound(
-    *, seed: int, clients: int, rate: float, false_alarms: float
-) -> dict[str, float]:
+def bound(*, seed: int, clients: int, rate: float, false_alarms: float) -> dict[str, float]:
     """Detection within 8 weeks (x1.5, unrecovered 50%) and 6 weeks (x2) of the change, by a
     known-baseline CUSUM whose limit gives ``false_alarms`` on stable clients."""
     rng = np.random.default_rng([seed, 7])
@@ -59,11 +57,15 @@ def bound(
     limits = np.arange(2.0, 12.0, 0.1)
     chosen = limits[-1]
     for h in limits:
-        fa = sum(
-            1
-            for w, z, b in stable
-            if (c := _crossing(w, z, b, float(h))) is not None and c < math.floor(b) + 1 + REVIEWS
-        ) / clients
+        fa = (
+            sum(
+                1
+                for w, z, b in stable
+                if (c := _crossing(w, z, b, float(h))) is not None
+                and c < math.floor(b) + 1 + REVIEWS
+            )
+            / clients
+        )
         if fa <= false_alarms:
             chosen = h
             break
@@ -76,6 +78,8 @@ def bound(
         paths = _paths(rng, clients, rate, factor, share)
         crossings = [_crossing(w, z, b, float(chosen)) for w, z, b in paths]
         pre = sum(1 for c in crossings if c is not None and c < CHANGE_WEEK)
-        hit = sum(1 for c in crossings if c is not None and CHANGE_WEEK <= c <= CHANGE_WEEK + window)
+        hit = sum(
+            1 for c in crossings if c is not None and CHANGE_WEEK <= c <= CHANGE_WEEK + window
+        )
         out[name] = hit / max(1, clients - pre)
     return out

@@ -9,7 +9,6 @@ from typing import get_args
 import pytest
 
 from practice_dashboard.domain.facts import ClientStatus
-from practice_dashboard.domain.monitoring import ChartQuantity, MonitoringChart
 from practice_dashboard.domain.flags import (
     CLIENT_FLAGS,
     FINGERPRINT_MAX_LENGTH,
@@ -33,6 +32,7 @@ from practice_dashboard.domain.flags import (
     safety_flag,
     stale_data_flag,
 )
+from practice_dashboard.domain.monitoring import ChartQuantity, MonitoringChart
 
 T = Thresholds()
 ACTIVE = ClientSignals(status=ClientStatus.ACTIVE)
@@ -300,7 +300,8 @@ class TestDeterioration:
         first = deterioration_flag(signals(recovery_chart=SLOWER, as_of=AS_OF), T)
         again = chart(signal_at=CROSSED + timedelta(days=30), previous_signal_at=CROSSED)
         second = deterioration_flag(signals(recovery_chart=again, as_of=AS_OF), T)
-        assert first is not None and second is not None
+        assert first is not None
+        assert second is not None
         assert first.level == second.level
         assert not is_acknowledged(second, first.level, first.fingerprint)
 
