@@ -11,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from practice_dashboard import migrate
 from practice_dashboard.db import create_db_engine
@@ -223,6 +224,46 @@ def test_acknowledgements_and_summaries_from_before_withdrawal_survive(
     assert tuple(ack) == ("rang", None, None)
     assert str(summary[0]) == "2000-01-01"  # recomputed on the next read
     assert summary[1] == 0
+
+
+def test_episodes_from_before_check_ins_are_practitioner_entered(empty_engine: Engine) -> None:
+    """An episode written before `episode.source` existed reads `practitioner`; the new
+    check-in tables start empty and allow one unrevoked link per client."""
+    migrate.upgrade(empty_engine, "cefa5899abe1")  # record status: the previous head
+    now = datetime.now(UTC)
+    ids = {
+        name: _uuid_param(empty_engine, uuid.uuid4()) for name in ("uid", "cid", "eid", "l1", "l2")
+    }
+    with empty_engine.begin() as connection:
+        for statement in (
+            'INSERT INTO "user" (id, email, full_name, role, password_hash, is_active, '
+            "failed_login_count, zone_vocabulary, token_generation, version, created_at, "
+            "updated_at) VALUES (:uid, 'e@example.org', 'E', 'therapist', 'x', :t, 0, 'plain', "
+            "0, 1, :now, :now)",
+            "INSERT INTO client (id, practitioner_id, display_name, status, intake_date, "
+            "session_cadence_days, version, created_at, updated_at) VALUES "
+            "(:cid, :uid, 'E', 'active', '2026-01-05', 7, 1, :now, :now)",
+            "INSERT INTO episode (id, client_id, started_at, peak_intensity, strategies, "
+            "status, version, created_at, updated_at) VALUES "
+            "(:eid, :cid, :now, 6, '[]', 'recorded', 2, :now, :now)",
+        ):
+            connection.execute(text(statement), {**ids, "t": True, "now": now})
+    migrate.upgrade(empty_engine)
+    link = (
+        "INSERT INTO checkin_link (id, client_id, token_hash, code_hash, created_by_id, "
+        "expires_at, revoked_at, failed_code_attempts, show_progress, created_at, updated_at) "
+        "VALUES (:id, :cid, :hash, 'x', :uid, :now, :revoked, 0, :f, :now, :now)"
+    )
+    with empty_engine.connect() as connection:
+        episode = connection.execute(text("SELECT source, version FROM episode")).one()
+        params = {**ids, "now": now, "f": False}
+        connection.execute(text(link), {**params, "id": ids["l1"], "hash": "a", "revoked": now})
+        connection.execute(text(link), {**params, "id": ids["l2"], "hash": "b", "revoked": None})
+        second_live = {**params, "id": _uuid_param(empty_engine, uuid.uuid4()), "hash": "c"}
+        with pytest.raises(IntegrityError):
+            connection.execute(text(link), {**second_live, "revoked": None})
+        connection.rollback()
+    assert tuple(episode) == ("practitioner", 2)
 
 
 def _uuid_param(engine: Engine, value: uuid.UUID) -> object:

@@ -3,6 +3,7 @@
 from practice_dashboard.models.annotation import Annotation, AnnotationKind
 from practice_dashboard.models.audit import AuditEvent
 from practice_dashboard.models.base import Base
+from practice_dashboard.models.checkin import Assignment, CheckinLink
 from practice_dashboard.models.client import Client
 from practice_dashboard.models.episode import Episode
 from practice_dashboard.models.flag import FlagAcknowledgement
@@ -18,8 +19,10 @@ from practice_dashboard.models.user import Supervision, User
 __all__ = [
     "Annotation",
     "AnnotationKind",
+    "Assignment",
     "AuditEvent",
     "Base",
+    "CheckinLink",
     "Client",
     "ClientSummary",
     "Episode",

@@ -14,6 +14,7 @@ from practice_dashboard.models.base import (
     TimestampMixin,
     VersionedMixin,
 )
+from practice_dashboard.models.enums import Source, checked
 
 
 class Episode(IdMixin, TimestampMixin, VersionedMixin, RecordStatusMixin, Base):
@@ -40,6 +41,13 @@ class Episode(IdMixin, TimestampMixin, VersionedMixin, RecordStatusMixin, Base):
         ForeignKey("session.id"), default=None, index=True
     )
     recorded_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id"), default=None)
+    # Who reported it: the practitioner, or the client through the check-in link. The server
+    # default gives episodes from before check-ins (and bulk inserts) `practitioner`.
+    source: Mapped[Source] = mapped_column(
+        checked(Source, "source"),
+        default=Source.PRACTITIONER,
+        server_default=Source.PRACTITIONER.value,
+    )
     started_at: Mapped[datetime]
     recognized_at: Mapped[datetime | None] = mapped_column(default=None)
     peak_intensity: Mapped[int] = mapped_column(Integer)
