@@ -3,7 +3,8 @@
 Client check-ins: `checkin_link` (a client's private link, token and code stored hashed; at most
 one unrevoked link per client, a partial unique index on both databases), `assignment`
 (questionnaires on a rhythm), and `episode.source`, which existing episodes read as
-`practitioner` through its server default.
+`practitioner` through its server default; `audit_event.checkin_link_id` names the link as
+the actor of what a client entered through it.
 
 Revision ID: 6184245412f6
 Revises: cefa5899abe1
@@ -126,6 +127,16 @@ def upgrade() -> None:
             postgresql_where=sa.text("revoked_at IS NULL"),
         )
 
+    # Entries made through a check-in link name the link as the actor (no user).
+    with op.batch_alter_table("audit_event", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("checkin_link_id", sa.Uuid(), nullable=True))
+        batch_op.create_foreign_key(
+            batch_op.f("fk_audit_event_checkin_link_id_checkin_link"),
+            "checkin_link",
+            ["checkin_link_id"],
+            ["id"],
+        )
+
     with op.batch_alter_table("episode", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column(
@@ -150,6 +161,12 @@ def downgrade() -> None:
         # Named first: SQLite's batch copy would otherwise keep a CHECK on a dropped column.
         batch_op.drop_constraint(op.f("ck_episode_source"), type_="check")
         batch_op.drop_column("source")
+
+    with op.batch_alter_table("audit_event", schema=None) as batch_op:
+        batch_op.drop_constraint(
+            batch_op.f("fk_audit_event_checkin_link_id_checkin_link"), type_="foreignkey"
+        )
+        batch_op.drop_column("checkin_link_id")
 
     with op.batch_alter_table("checkin_link", schema=None) as batch_op:
         batch_op.drop_index(

@@ -20,6 +20,10 @@ class AuditEvent(IdMixin, Base):
     )
 
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id"), default=None)
+    # Set instead of actor_id when the client acted through their check-in link.
+    checkin_link_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("checkin_link.id"), default=None
+    )
     action: Mapped[str] = mapped_column(String(40))
     entity: Mapped[str] = mapped_column(String(40))
     entity_id: Mapped[str | None] = mapped_column(String(64), default=None)
