@@ -11,6 +11,7 @@ from practice_dashboard.db import DbSession
 from practice_dashboard.models import (
     Annotation,
     AnnotationKind,
+    CheckinLink,
     Client,
     Episode,
     Measure,
@@ -61,6 +62,37 @@ def supervise(db: DbSession, supervisor: User, supervisee: User) -> Supervision:
     db.add(link)
     db.flush()
     return link
+
+
+CHECKIN_CODE = "2468"
+
+
+def make_checkin_link(
+    db: DbSession, settings: Settings, client: Client, **overrides: Any
+) -> tuple[str, CheckinLink]:
+    """A live check-in link for `client` with the code CHECKIN_CODE; returns (token, link)."""
+    import secrets
+
+    from practice_dashboard.security import hash_password
+    from practice_dashboard.services.checkins.links import token_hash
+
+    if CHECKIN_CODE not in _hash_cache:
+        _hash_cache[CHECKIN_CODE] = hash_password(settings, CHECKIN_CODE)
+    token = secrets.token_urlsafe(32)
+    values: dict[str, Any] = {
+        "client_id": client.id,
+        "token_hash": token_hash(token),
+        "code_hash": _hash_cache[CHECKIN_CODE],
+        "created_by_id": client.practitioner_id,
+        "expires_at": datetime.now(UTC) + timedelta(days=180),
+        "failed_code_attempts": 0,
+        "show_progress": False,
+    }
+    values.update(overrides)
+    link = CheckinLink(**values)
+    db.add(link)
+    db.flush()
+    return token, link
 
 
 def make_client(db: DbSession, practitioner: User, **overrides: Any) -> Client:

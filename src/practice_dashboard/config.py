@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     # Login throttling: after this many failures the account waits, doubling each time.
     login_free_attempts: int = Field(default=5, ge=1)
     login_max_delay_seconds: int = Field(default=900, ge=1)
+    # Client check-in links: lifetime (renewable), the signed browser session after the code,
+    # and wrong codes: free attempts, then a doubling wait up to the ceiling; after
+    # `checkin_code_max_failures` wrong codes in a row the link is revoked.
+    checkin_link_days: int = Field(default=180, ge=1, le=3650)
+    checkin_session_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    checkin_code_free_attempts: int = Field(default=5, ge=1)
+    checkin_code_max_delay_seconds: int = Field(default=900, ge=1)
+    checkin_code_max_failures: int = Field(default=20, ge=2)
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     max_batch_size: int = Field(default=1_000, ge=1)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)

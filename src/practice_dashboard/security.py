@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,6 +16,8 @@ from practice_dashboard.config import Settings
 
 TOKEN_ALGORITHM = "HS256"
 TOKEN_AUDIENCE = "practice-dashboard"
+# Check-in browser sessions are signed for their own audience: never usable as an API token.
+CHECKIN_AUDIENCE = "practice-dashboard-checkin"
 
 
 @lru_cache(maxsize=8)
@@ -108,16 +111,27 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims | None:
         return None
 
 
+def backoff_seconds(failed_count: int, *, free_attempts: int, max_delay_seconds: int) -> int:
+    """The wait after `failed_count` consecutive failures: the first `free_attempts` are free,
+    then 1 s, doubling up to `max_delay_seconds`. The one throttling rule (logins and check-in
+    codes)."""
+    over = failed_count - free_attempts
+    if over < 0:
+        return 0
+    return int(min(max_delay_seconds, 2 ** min(over, 30)))
+
+
 def login_delay_seconds(settings: Settings, failed_count: int) -> int:
     """How long an account must wait after `failed_count` consecutive failures.
 
     The first few attempts are free; then the wait doubles up to a ceiling. It always expires,
     so an attacker can slow a practitioner's login but never lock them out for good.
     """
-    over = failed_count - settings.login_free_attempts
-    if over < 0:
-        return 0
-    return int(min(settings.login_max_delay_seconds, 2 ** min(over, 30)))
+    return backoff_seconds(
+        failed_count,
+        free_attempts=settings.login_free_attempts,
+        max_delay_seconds=settings.login_max_delay_seconds,
+    )
 
 
 def login_retry_after(
@@ -129,3 +143,53 @@ def login_retry_after(
     delay = login_delay_seconds(settings, failed_count)
     remaining = (last_failed_at + timedelta(seconds=delay) - now).total_seconds()
     return max(0, int(remaining + 0.999))
+
+
+@dataclass(frozen=True, slots=True)
+class CheckinSessionClaims:
+    """A check-in browser session: which link the code was entered for, and its CSRF token."""
+
+    link_id: uuid.UUID
+    csrf_token: str
+
+
+def create_checkin_session(settings: Settings, link_id: uuid.UUID, now: datetime) -> str:
+    """A signed, short-lived value for the check-in cookie, given after the right code.
+
+    It holds the link's id (never its token) and a random CSRF token for the forms.
+    """
+    claims = {
+        "sub": str(link_id),
+        "aud": CHECKIN_AUDIENCE,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(minutes=settings.checkin_session_minutes)).timestamp()),
+        "typ": "checkin",
+        "csrf": secrets.token_urlsafe(24),
+    }
+    return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=TOKEN_ALGORITHM)
+
+
+def decode_checkin_session(
+    settings: Settings, value: str, now: datetime
+) -> CheckinSessionClaims | None:
+    """The claims of a valid, unexpired check-in session at `now`; None for anything else."""
+    try:
+        claims = jwt.decode(
+            value,
+            settings.secret_key.get_secret_value(),
+            algorithms=[TOKEN_ALGORITHM],
+            audience=CHECKIN_AUDIENCE,
+            options={"require": ["exp", "iat", "sub", "aud", "csrf"], "verify_exp": False},
+        )
+    except jwt.PyJWTError:
+        return None
+    expires = claims.get("exp")
+    csrf = claims.get("csrf")
+    if claims.get("typ") != "checkin" or type(expires) is not int or not isinstance(csrf, str):
+        return None
+    if now.timestamp() >= expires:
+        return None
+    try:
+        return CheckinSessionClaims(link_id=uuid.UUID(str(claims["sub"])), csrf_token=csrf)
+    except ValueError:
+        return None

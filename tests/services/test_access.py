@@ -23,6 +23,7 @@ from tests.builders import (
     NOW,
     auth_headers,
     make_annotation,
+    make_checkin_link,
     make_client,
     make_episode,
     make_measure,
@@ -80,6 +81,7 @@ def practice(db: DbSession, settings: Settings) -> Practice:
     measure = make_measure(db, client)
     annotation = make_annotation(db, client)
     booking = make_session(db, client, attendance=Attendance.SCHEDULED, engagement=None)
+    make_checkin_link(db, settings, client)
     db.commit()
     users = {
         "owner": owner,
@@ -173,6 +175,10 @@ def _route_cases(
         ("DELETE", f"/api/v1/sessions/{p.session_id}", None, WRITE),
         ("DELETE", f"/api/v1/clients/{c}", None, WRITE),
         ("POST", f"/api/v1/clients/{c}/restore", None, WRITE),
+        ("GET", f"/api/v1/clients/{c}/checkin-link", None, READ),
+        ("POST", f"/api/v1/clients/{c}/checkin-link", {"code": "1357"}, CREATED),
+        ("PATCH", f"/api/v1/clients/{c}/checkin-link", {"renew": True}, WRITE),
+        ("DELETE", f"/api/v1/clients/{c}/checkin-link", None, WRITE),
     ]
 
 
@@ -201,6 +207,10 @@ CASE_IDS = [
     "delete-session",
     "archive-client",
     "restore-client",
+    "read-checkin-link",
+    "create-checkin-link",
+    "renew-checkin-link",
+    "revoke-checkin-link",
 ]
 
 

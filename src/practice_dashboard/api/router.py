@@ -5,6 +5,7 @@ from practice_dashboard.api.routes import (
     annotations,
     audit_log,
     auth,
+    checkin_links,
     clients,
     csv_io,
     fhir,
@@ -21,6 +22,7 @@ api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(auth.router)
 api_router.include_router(users.router)
 api_router.include_router(clients.router)
+api_router.include_router(checkin_links.router)
 api_router.include_router(records.router)
 api_router.include_router(schedule.router)
 api_router.include_router(annotations.router)

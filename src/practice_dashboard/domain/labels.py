@@ -52,6 +52,10 @@ RELIABLE_CHANGE_WORDS: Final[dict[str, str]] = {
     "deteriorated": "reliable deterioration",
     "no_reliable_change": "no reliable change",
 }
+#: Who reported a record: the practitioner, or the client themselves (check-in link, forms).
+SOURCE_WORDS: Final[dict[str, str]] = {"practitioner": "practitioner", "client": "self-report"}
+#: The actor of entries made through a client's check-in link, in the audit trail.
+CHECKIN_ACTOR: Final = "client via check-in link"
 ATTENDANCE_WORDS: Final[dict[str, str]] = {
     "scheduled": "scheduled",
     "attended": "attended",

@@ -18,9 +18,34 @@ class Actor:
     ip: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class LinkActor:
+    """The client, acting through their check-in link: no account, so the link is the actor.
+
+    The audit trail names the link (never its token); its display word is
+    `labels.CHECKIN_ACTOR` ("client via check-in link").
+    """
+
+    link_id: uuid.UUID
+    client_id: uuid.UUID
+    ip: str | None = None
+
+
+AnyActor = Actor | LinkActor
+
+
+def user_id_of(actor: AnyActor | None) -> uuid.UUID | None:
+    """The account behind an action (None for the system and for a check-in link)."""
+    return actor.user.id if isinstance(actor, Actor) else None
+
+
+def _link_id_of(actor: AnyActor | None) -> uuid.UUID | None:
+    return actor.link_id if isinstance(actor, LinkActor) else None
+
+
 def record(
     db: DbSession,
-    actor: Actor | None,
+    actor: AnyActor | None,
     action: str,
     entity: str,
     entity_id: uuid.UUID | str | None = None,
@@ -30,7 +55,8 @@ def record(
 ) -> None:
     db.add(
         AuditEvent(
-            actor_id=actor.user.id if actor else None,
+            actor_id=user_id_of(actor),
+            checkin_link_id=_link_id_of(actor),
             ip=actor.ip if actor else None,
             action=action,
             entity=entity,
@@ -43,7 +69,7 @@ def record(
 
 def record_many(
     db: DbSession,
-    actor: Actor | None,
+    actor: AnyActor | None,
     action: str,
     entity: str,
     entity_ids: Iterable[uuid.UUID],
@@ -52,7 +78,8 @@ def record_many(
 ) -> None:
     db.add_all(
         AuditEvent(
-            actor_id=actor.user.id if actor else None,
+            actor_id=user_id_of(actor),
+            checkin_link_id=_link_id_of(actor),
             ip=actor.ip if actor else None,
             action=action,
             entity=entity,

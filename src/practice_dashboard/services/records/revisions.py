@@ -32,7 +32,7 @@ from practice_dashboard.models import (
 from practice_dashboard.models.enums import RecordStatus
 from practice_dashboard.schemas.common import CorrectionInput
 from practice_dashboard.services import access, audit
-from practice_dashboard.services.audit import Actor
+from practice_dashboard.services.audit import Actor, AnyActor
 from practice_dashboard.services.common import check_version
 
 MODELS: dict[RecordKind, type[Any]] = {
@@ -94,7 +94,7 @@ def correct(
     record: Any,
     client: Client,
     data: CorrectionInput,
-    actor: Actor,
+    actor: AnyActor,
     required: Iterable[str] = (),
     derive: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     validate: Callable[[set[str]], None] | None = None,
@@ -135,7 +135,7 @@ def correct(
             client_id=client.id,
             version=version,
             changes=changes,
-            actor_id=actor.user.id,
+            actor_id=audit.user_id_of(actor),
         )
     )
     action = "entered_in_error" if status else "update"
