@@ -15,6 +15,7 @@ from practice_dashboard.config import Settings, get_settings
 from practice_dashboard.db import create_db_engine, create_session_factory
 from practice_dashboard.errors import install_error_handlers
 from practice_dashboard.middleware import BodySizeLimit
+from practice_dashboard.security import install_log_redaction
 from practice_dashboard.services.analytics import summary
 from practice_dashboard.services.analytics.refresher import SummaryRefresher
 from practice_dashboard.web.error_pages import render_error_page
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.print_renderer = print_renderer  # for the API's PDFs (services.reports.printing)
 
     install_error_handlers(app, html_renderer=render_error_page)
+    install_log_redaction()
 
     app.include_router(health.router)
     app.include_router(api_router)

@@ -15,6 +15,8 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from practice_dashboard.security import redact_checkin_tokens
+
 log = logging.getLogger(__name__)
 
 
@@ -125,7 +127,12 @@ def install_error_handlers(app: FastAPI, *, html_renderer: HtmlErrorRenderer) ->
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         # Logged with its traceback for the operators; the person sees a calm page, never a trace.
-        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        log.error(
+            "unhandled error on %s %s",
+            request.method,
+            redact_checkin_tokens(request.url.path),
+            exc_info=exc,
+        )
         if _wants_json(request):
             return JSONResponse({"detail": "Internal server error"}, status_code=500)
         return html_renderer(request, 500, "The error was logged. Please try again in a moment.")

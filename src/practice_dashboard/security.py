@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -16,6 +18,9 @@ from practice_dashboard.config import Settings
 
 TOKEN_ALGORITHM = "HS256"
 TOKEN_AUDIENCE = "practice-dashboard"
+# Client check-in links live under this path; what follows it is the link's secret token.
+CHECKIN_PATH_PREFIX = "/c/"
+_CHECKIN_TOKEN_IN_PATH = re.compile(re.escape(CHECKIN_PATH_PREFIX) + r"[^/?#\s\"]+")
 # Check-in browser sessions are signed for their own audience: never usable as an API token.
 CHECKIN_AUDIENCE = "practice-dashboard-checkin"
 
@@ -153,8 +158,11 @@ class CheckinSessionClaims:
     csrf_token: str
 
 
-def create_checkin_session(settings: Settings, link_id: uuid.UUID, now: datetime) -> str:
-    """A signed, short-lived value for the check-in cookie, given after the right code.
+def create_checkin_session(
+    settings: Settings, link_id: uuid.UUID, now: datetime, *, csrf_token: str | None = None
+) -> str:
+    """A signed, short-lived value for the check-in cookie, given after the right code (and
+    renewed, same CSRF token, on each page while in use).
 
     It holds the link's id (never its token) and a random CSRF token for the forms.
     """
@@ -164,7 +172,7 @@ def create_checkin_session(settings: Settings, link_id: uuid.UUID, now: datetime
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(minutes=settings.checkin_session_minutes)).timestamp()),
         "typ": "checkin",
-        "csrf": secrets.token_urlsafe(24),
+        "csrf": csrf_token or secrets.token_urlsafe(24),
     }
     return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=TOKEN_ALGORITHM)
 
@@ -193,3 +201,29 @@ def decode_checkin_session(
         return CheckinSessionClaims(link_id=uuid.UUID(str(claims["sub"])), csrf_token=csrf)
     except ValueError:
         return None
+
+
+def redact_checkin_tokens(text: str) -> str:
+    """`text` with every check-in link's token replaced, for anything written to a log."""
+    return _CHECKIN_TOKEN_IN_PATH.sub(CHECKIN_PATH_PREFIX + "[redacted]", text)
+
+
+class RedactCheckinTokens(logging.Filter):
+    """Keeps check-in tokens out of the access log (uvicorn logs each request's path)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_checkin_tokens(a) if isinstance(a, str) else a for a in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = redact_checkin_tokens(record.msg)
+        return True
+
+
+def install_log_redaction() -> None:
+    """Add the redaction to the access and error loggers once (idempotent)."""
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactCheckinTokens) for f in logger.filters):
+            logger.addFilter(RedactCheckinTokens())

@@ -22,6 +22,11 @@ class LoginRequired(AppError):
     default_detail = "Please log in"
 
 
+def secure_cookie(request: Request, secure_setting: bool | None) -> bool:
+    """Whether a cookie gets the Secure flag: the setting, else when the request is HTTPS."""
+    return secure_setting if secure_setting is not None else request.url.scheme == "https"
+
+
 def get_optional_login(request: Request, db: DbDep, settings: SettingsDep) -> ActiveLogin | None:
     token = request.cookies.get(COOKIE_NAME)
     if not token:

@@ -24,6 +24,7 @@ from practice_dashboard.models import CheckinLink, Client
 from practice_dashboard.models.enums import ClientStatus
 from practice_dashboard.schemas.checkin import CheckinLinkCreate, CheckinLinkUpdate, LinkState
 from practice_dashboard.security import (
+    CHECKIN_PATH_PREFIX,
     backoff_seconds,
     burn_password_check,
     hash_password,
@@ -32,7 +33,6 @@ from practice_dashboard.security import (
 from practice_dashboard.services import access, audit
 from practice_dashboard.services.audit import Actor, LinkActor
 
-URL_PREFIX = "/c/"
 # Only refresh `last_used_at` this often: a write per page view is needless load.
 TOUCH_EVERY = timedelta(minutes=1)
 
@@ -43,7 +43,7 @@ def token_hash(token: str) -> str:
 
 def link_path(token: str) -> str:
     """The link's path on this site; the one place its shape is written."""
-    return f"{URL_PREFIX}{token}"
+    return f"{CHECKIN_PATH_PREFIX}{token}"
 
 
 def client_can_check_in(client: Client) -> bool:

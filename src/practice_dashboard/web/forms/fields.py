@@ -59,7 +59,7 @@ class FieldSpec:
     def range_text(self) -> str:
         """What to type in a number field, with its range when it has one."""
         lo, hi = _num(self.lo), _num(self.hi)
-        whole = "a whole number" if self.kind == "int" else "a number"
+        whole = "a whole number" if self.kind in ("int", "radio") else "a number"
         if lo is not None and hi is not None:
             return f"Enter {whole} from {lo} to {hi}."
         return f"Enter {whole}."

@@ -130,7 +130,8 @@ def parse_value(spec: FieldSpec, raw: str) -> Any:
     text = raw.strip()
     if not text:
         return None
-    if spec.kind == "int":
+    # A rating offered as radio buttons (its range read from the schema) is a whole number.
+    if spec.kind == "int" or (spec.kind == "radio" and spec.lo is not None):
         return _parse_int(text, spec)
     if spec.kind == "float":
         return _parse_float(text, spec)

@@ -34,6 +34,12 @@ from practice_dashboard.models.enums import (
     Zone,
 )
 from practice_dashboard.schemas.annotation import AnnotationCreate
+from practice_dashboard.schemas.checkin import (
+    CheckinDaily,
+    CheckinEpisodeClose,
+    CheckinEpisodeStart,
+    CheckinEpisodeTimes,
+)
 from practice_dashboard.schemas.client import ClientCreate
 from practice_dashboard.schemas.episode import EpisodeCreate
 from practice_dashboard.schemas.measure import MeasureCreate
@@ -507,3 +513,115 @@ ACCOUNT_MESSAGES: Final[Mapping[str, str]] = {
     "supervisor_id": "Choose a supervisor.",
     "supervisee_id": "Choose a practitioner to supervise.",
 }
+
+
+# --- Client check-in pages (/c/<token>): plain words, one screen each ------------------------
+
+WHEN_BLANK_IS_NOW: Final = "Leave blank for now."
+
+
+def checkin_start_fields() -> tuple[FieldSpec, ...]:
+    """ "Something activated me": how strong it is, and optionally when, what and a note."""
+    s = CheckinEpisodeStart
+    return (
+        from_schema(
+            s,
+            "peak_intensity",
+            "How strong is it?",
+            "radio",
+            required=True,
+            choices=_rating_choices(s, "peak_intensity", "barely", "as strong as it gets"),
+        ),
+        from_schema(s, "started_at", "When did it start?", "datetime", hint=WHEN_BLANK_IS_NOW),
+        from_schema(
+            s,
+            "trigger_category",
+            "What was it about?",
+            "text",
+            hint="A word or two, such as work, family, a memory.",
+        ),
+        from_schema(s, "notes", "A note for your practitioner", "textarea"),
+    )
+
+
+def checkin_close_fields() -> tuple[FieldSpec, ...]:
+    """ "I'm back to baseline": when, and optionally what helped."""
+    c = CheckinEpisodeClose
+    return (
+        from_schema(
+            c,
+            "baseline_at",
+            "When did you get back to baseline?",
+            "datetime",
+            hint=WHEN_BLANK_IS_NOW,
+        ),
+        from_schema(
+            c,
+            "peak_intensity",
+            "How strong did it get at its highest?",
+            "int",
+            hint=f"{_LO}–{_HI}; leave blank if it did not get stronger.",
+        ),
+        from_schema(
+            c,
+            "strategies",
+            "What helped?",
+            "list",
+            hint="Separate them with commas, for example: breathing, a walk, a call.",
+        ),
+        from_schema(
+            c,
+            "self_compassion",
+            "How kindly did you treat yourself?",
+            "int",
+            hint=f"{_LO} = not at all, {_HI} = very kindly; leave blank if you prefer.",
+        ),
+    )
+
+
+def checkin_times_fields() -> tuple[FieldSpec, ...]:
+    """The client's correction of an episode's times."""
+    t = CheckinEpisodeTimes
+    return (
+        from_schema(t, "started_at", "It started at", "datetime", required=True),
+        from_schema(
+            t,
+            "baseline_at",
+            "Back to baseline at",
+            "datetime",
+            hint="Leave blank if you are not back yet.",
+        ),
+    )
+
+
+def checkin_daily_fields(vocabulary: str) -> tuple[FieldSpec, ...]:
+    """The daily check-in, zones in the practitioner's vocabulary."""
+    d = CheckinDaily
+    hints = ZONE_HINTS.get(vocabulary, ZONE_HINTS["window"])
+    zones = tuple(Choice(z.value, zone_word(z.value, vocabulary), hints[z.value]) for z in Zone)
+    return (
+        from_schema(d, "zone", "Where are you right now?", "radio", required=True, choices=zones),
+        from_schema(
+            d,
+            "activation",
+            "How activated do you feel?",
+            "radio",
+            required=True,
+            choices=_rating_choices(d, "activation", "settled", "as activated as you get"),
+        ),
+        from_schema(
+            d,
+            "capacity",
+            "How much can you handle today?",
+            "int",
+            hint=f"{_LO} = very little, {_HI} = a lot; leave blank if unsure.",
+        ),
+        from_schema(d, "notes", "A note for your practitioner", "textarea"),
+    )
+
+
+def _rating_choices(schema: type[BaseModel], name: str, low: str, high: str) -> tuple[Choice, ...]:
+    """A 0–10 rating as large buttons, with words at both ends (ends read from the schema)."""
+    lo, hi = (int(v) for v in _scale(schema, name))
+    words = {lo: f"{lo}, {low}", hi: f"{hi}, {high}"}
+    return tuple(Choice(str(n), words.get(n, str(n))) for n in range(lo, hi + 1))

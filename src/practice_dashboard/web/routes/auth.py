@@ -14,15 +14,11 @@ from practice_dashboard.models.base import utcnow
 from practice_dashboard.services.accounts import login_session
 from practice_dashboard.services.accounts import user as user_service
 from practice_dashboard.services.accounts.login_session import COOKIE_NAME
-from practice_dashboard.web.deps import CsrfLogin, OptionalLogin, PageContext
+from practice_dashboard.web.deps import CsrfLogin, OptionalLogin, PageContext, secure_cookie
 from practice_dashboard.web.templating import templates
 
 router = APIRouter()
 LOGIN_CSRF_COOKIE = "pd_login_csrf"
-
-
-def _secure(request: Request, secure_setting: bool | None) -> bool:
-    return secure_setting if secure_setting is not None else request.url.scheme == "https"
 
 
 def _safe_next(target: str | None) -> str:
@@ -68,7 +64,7 @@ def _login_form(
         token,
         httponly=True,
         samesite="strict",
-        secure=_secure(request, settings.cookie_secure),
+        secure=secure_cookie(request, settings.cookie_secure),
         max_age=3600,
         path="/login",
     )
@@ -130,7 +126,7 @@ def login_submit(
         token,
         httponly=True,
         samesite="lax",
-        secure=_secure(request, settings.cookie_secure),
+        secure=secure_cookie(request, settings.cookie_secure),
         max_age=settings.session_absolute_hours * 3600,
         path="/",
     )
