@@ -281,6 +281,21 @@ class TestFlow:
         assert response.status_code == 303, response.text
         db.refresh(episode)
         assert episode.started_at == earlier.replace(second=0, microsecond=0).astimezone(UTC)
+        # From a page opened before that change: refused, nothing overwritten.
+        later = episode.started_at + timedelta(minutes=5)
+        local = later.astimezone(ZONE)
+        stale = api.post(
+            f"/c/{token}/episodes/{episode.id}",
+            data={
+                "csrf_token": csrf,
+                "version": version,
+                "started_at_date": local.strftime("%Y-%m-%d"),
+                "started_at_time": local.strftime("%H:%M"),
+            },
+        )
+        assert stale.status_code == 409
+        db.refresh(episode)
+        assert episode.started_at == earlier.replace(second=0, microsecond=0).astimezone(UTC)
 
     def test_pages_are_plain_and_local(
         self, api: TestClient, link: tuple[str, CheckinLink]
