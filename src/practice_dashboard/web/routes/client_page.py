@@ -23,8 +23,10 @@ from practice_dashboard.models.base import utcnow
 from practice_dashboard.services import access
 from practice_dashboard.services.analytics import metrics as metrics_service
 from practice_dashboard.services.analytics.client_view import ClientView, load_client_view
+from practice_dashboard.services.checkins import links
 from practice_dashboard.web.charts import attendance_counts, build_charts, fmt_number, fmt_p
 from practice_dashboard.web.deps import CsrfLogin, PageContext, WebActor, WebLogin
+from practice_dashboard.web.routes.checkin_link_page import STATE_WORDS
 from practice_dashboard.web.routes.record_pages import saved_entry
 from practice_dashboard.web.templating import minutes, percent, templates
 
@@ -354,6 +356,9 @@ def _render(
             "headlines": headlines(view, settings, now),
             "flag_cards": flag_cards(view, tz),
             "charts": charts,
+            # The check-in link's state and when it was last used (owner and supervisor).
+            "checkin_link": links.find_link(db, client_id=view.client.id, actor=actor, now=now),
+            "checkin_state_words": STATE_WORDS,
             "flag_errors": extra.pop("flag_errors", {}),
             "flag_notes": extra.pop("flag_notes", {}),
             **extra,
