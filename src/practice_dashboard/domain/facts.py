@@ -7,7 +7,7 @@ All datetimes are timezone-aware (UTC from the database).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
@@ -134,3 +134,34 @@ class ClientFacts:
     # When observations and episodes were loaded only for a recent period (the caseload
     # summary), the time of the client's latest one of either, so "days since last data" holds.
     last_data_at: datetime | None = None
+
+
+def _known(at: datetime | None, moment: datetime) -> datetime | None:
+    return at if at is not None and at <= moment else None
+
+
+def facts_as_of(facts: ClientFacts, moment: datetime) -> ClientFacts:
+    """What was known at ``moment``: every record timed after it is left out.
+
+    Episodes with onset up to ``moment`` are kept; a return to baseline or a recognition timed
+    after it was not known yet, so it becomes None (not back yet, not noticed yet).
+    Observations, sessions (by start) and measures (by administration) are kept up to
+    ``moment``, inclusive. The client's status and the records' corrections are today's: the
+    facts carry no history of either.
+    """
+    return replace(
+        facts,
+        episodes=tuple(
+            replace(
+                e,
+                recognized_at=_known(e.recognized_at, moment),
+                baseline_at=_known(e.baseline_at, moment),
+            )
+            for e in facts.episodes
+            if e.started_at <= moment
+        ),
+        observations=tuple(o for o in facts.observations if o.observed_at <= moment),
+        sessions=tuple(s for s in facts.sessions if s.starts_at <= moment),
+        measures=tuple(m for m in facts.measures if m.administered_at <= moment),
+        last_data_at=_known(facts.last_data_at, moment),
+    )
