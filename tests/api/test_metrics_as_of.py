@@ -36,16 +36,12 @@ from tests.builders import (
     make_client,
     make_episode,
     make_measure,
+    make_recovery_course,
     make_user,
     supervise,
 )
 
-#: Recovery minutes vary around the client's usual by these factors, in turn (a spread of
-#: about 0.15 in log minutes, so the chart has an SD to standardise with).
-JITTER = (1.0, 0.8, 1.15, 0.9, 1.25, 0.85, 1.05, 0.95, 1.2, 0.75)
-USUAL_MINUTES = 45
-SLOW_MINUTES = 150
-EPISODE_EVERY = timedelta(hours=84)  # two a week
+USUAL_MINUTES = 45  # make_recovery_course's defaults: about 45 minutes, then about 150
 FIRST_EPISODE_DAYS_AGO = 119  # 17 weeks
 CHANGE_DAYS_AGO = 49  # recovery slows from 7 weeks ago: 10 weeks at the usual, then 7 slow
 
@@ -88,6 +84,7 @@ class Course:
     client: Client
     now: datetime
     change: datetime  # the first slow episode's onset
+    onsets: list[datetime]
     slow_onsets: list[datetime]
     tz: ZoneInfo
 
@@ -105,25 +102,18 @@ def course(db: DbSession, people: People, settings: Settings) -> Course:
     """Two episodes a week for 17 weeks: 10 weeks at about 45 minutes, then about 150."""
     now = _now()
     client = make_client(db, people.owner, intake_date=(now - timedelta(days=126)).date())
-    first = now - timedelta(days=FIRST_EPISODE_DAYS_AGO)
     change = now - timedelta(days=CHANGE_DAYS_AGO)
-    slow: list[datetime] = []
-    i = 0
-    while (start := first + i * EPISODE_EVERY) < now - timedelta(hours=12):
-        usual = USUAL_MINUTES if start < change else SLOW_MINUTES
-        if start >= change:
-            slow.append(start)
-        minutes = usual * JITTER[i % len(JITTER)]
-        make_episode(
-            db,
-            client,
-            started_at=start,
-            recognized_at=start + timedelta(minutes=5),
-            baseline_at=start + timedelta(minutes=minutes),
-        )
-        i += 1
+    episodes = make_recovery_course(
+        db,
+        client,
+        first=now - timedelta(days=FIRST_EPISODE_DAYS_AGO),
+        until=now - timedelta(hours=12),
+        change=change,
+    )
     db.commit()
-    return Course(client, now, slow[0], slow, settings.timezone)
+    onsets = [e.started_at for e in episodes]
+    slow = [t for t in onsets if t >= change]
+    return Course(client, now, slow[0], onsets, slow, settings.timezone)
 
 
 def _get(api: TestClient, course: Course, headers: dict[str, str], **params: Any) -> Any:
@@ -213,7 +203,7 @@ class TestLaterDataIsIgnored:
         day = course.day(30)
         moment = course.moment(day)
         window = (moment - timedelta(days=28), moment)
-        built = [t for t in [*self._onsets(course)] if window[0] <= t < window[1]]
+        built = [t for t in course.onsets if window[0] <= t < window[1]]
         as_built = _get(api, course, headers, as_of=day.isoformat())
         # DESIGN.md: episodes per week over the trailing 28 days = count / 4 weeks.
         assert as_built["episodes_per_week"] == pytest.approx(len(built) / 4)
@@ -246,15 +236,6 @@ class TestLaterDataIsIgnored:
             end=window[1].isoformat(),
         )
         assert now_known["recovery"]["unrecovered_share"] == 0.0
-
-    @staticmethod
-    def _onsets(course: Course) -> list[datetime]:
-        first = course.now - timedelta(days=FIRST_EPISODE_DAYS_AGO)
-        out, i = [], 0
-        while (start := first + i * EPISODE_EVERY) < course.now - timedelta(hours=12):
-            out.append(start)
-            i += 1
-        return out
 
 
 class TestAcknowledgementsAsTheyStood:
@@ -493,7 +474,7 @@ class TestMonitoringInTheResponse:
         # One point per recovered episode after the personal baseline, up to the latest.
         start = datetime.fromisoformat(recovery["monitoring_from"])
         onsets = [datetime.fromisoformat(p["at"]) for p in recovery["points"]]
-        built = TestLaterDataIsIgnored._onsets(course)
+        built = course.onsets
         assert onsets
         assert onsets == built[len(built) - len(onsets) :]
         assert onsets[0] >= start
