@@ -70,6 +70,8 @@ ADDED_UP: Final = "added up episode by episode; the flag is raised when it cross
 NOT_ENOUGH: Final = "not enough episodes yet"
 MONITORING_STARTS: Final = "Monitoring starts (after the personal baseline)"
 RESTARTED: Final = "Restarted when the flag was acknowledged"
+CROSSED: Final = "Crossed the line"
+CROSSED_BEFORE_RESTART: Final = "Crossed the line before the restart"
 #: Vertical room of each panel (paper fractions, top to bottom) and the figure's height.
 _DOMAINS: Final = ((0.72, 1.0), (0.38, 0.64), (0.0, 0.28))
 _HEIGHT: Final = 600
@@ -85,26 +87,33 @@ def _usual(chart: MonitoringChart, words: _Words) -> str | None:
 
 def _state(frame: _Frame, chart: MonitoringChart, words: _Words) -> str:
     """One sentence: what the panel says now."""
-    clock = frame.clock
     name = words.panel
     if chart.status == "insufficient_data":
-        since = (
-            f"; monitoring starts after the personal baseline ({clock.date(_ts(f))})"
-            if (f := chart.monitoring_from) is not None
-            else ""
-        )
-        return f"{name}: {NOT_ENOUGH} to compare with this client's usual{since}."
+        return f"{name}: {NOT_ENOUGH} to compare with this client's usual."
     usual = _usual(chart, words)
     usual_words = f" ({usual})" if usual else ""
     if chart.signal_at is not None:
         return (
-            f"{name}: crossed the line on {clock.date(_ts(chart.signal_at))}{usual_words}; "
+            f"{name}: crossed the line on {frame.clock.date(_ts(chart.signal_at))}{usual_words}; "
             f"the evidence now stands at {fmt_number(chart.statistic)} against a line at "
             f"{fmt_number(chart.limit)}."
         )
     return (
         f"{name}: below the line{usual_words}; the evidence stands at "
         f"{fmt_number(chart.statistic)} against a line at {fmt_number(chart.limit)}."
+    )
+
+
+def _not_yet(frame: _Frame, chart: MonitoringChart, now: float) -> str:
+    """Why no panel can say anything yet: when monitoring starts, and what it needs."""
+    begins = ""
+    if (start := chart.monitoring_from) is not None:
+        verb = "starts" if _ts(start) > min(now, frame.end) else "started"
+        begins = f" monitoring {verb} after the personal baseline ({frame.clock.date(_ts(start))}),"
+    return (
+        f"{NOT_ENOUGH.capitalize()} to compare this client with their usual:{begins} and each "
+        f"episode is compared with at least {frame.thresholds.monitoring_min_reference} "
+        "earlier ones."
     )
 
 
@@ -183,24 +192,26 @@ def _panel(
             "hovertemplate": hover(f"the flag is raised above {fmt_number(chart.limit)}"),
         }
     )
-    crossing = next((p for p in chart.points if p.at == chart.signal_at), None)
-    if crossing is not None and frame.start <= _ts(crossing.at) < frame.end:
+    crossings = (
+        (chart.signal_at, CROSSED, "star"),
+        (chart.previous_signal_at, CROSSED_BEFORE_RESTART, "star-open"),
+    )
+    for when, name, symbol in crossings:
+        crossing = next((p for p in chart.points if p.at == when), None)
+        if crossing is None or not frame.start <= _ts(crossing.at) < frame.end:
+            continue
         traces.append(
             {
                 "type": "scatter",
                 "mode": "markers",
-                "name": "Crossed the line",
-                "legendgroup": "crossed",
+                "name": name,
+                "legendgroup": name,
+                "showlegend": not any(t.get("legendgroup") == name for t in traces),
                 "x": [clock.x(_ts(crossing.at))],
                 "y": [_round(crossing.statistic, 2)],
                 "yaxis": yref,
-                "marker": {
-                    "color": VERMILLION,
-                    "symbol": "star",
-                    "size": 15,
-                    "line": {"color": "#ffffff", "width": 1},
-                },
-                "hovertemplate": hover(f"{_WHEN}<br>crossed the line: {words.panel.lower()}"),
+                "marker": {"color": VERMILLION, "symbol": symbol, "size": 15},
+                "hovertemplate": hover(f"{_WHEN}<br>{name.lower()}: {words.panel.lower()}"),
             }
         )
     if not points:
@@ -261,9 +272,13 @@ def monitoring_chart(frame: _Frame, now: float) -> Chart:
         chart = by_quantity[quantity]
         _panel(frame, n, chart, words, traces, layout, notes)
         states.append(_state(frame, chart, words))
-    # Only the bottom panel carries the dates; all three share the axis.
+    # Only the bottom panel carries the dates; all three share the axis. The legend sits
+    # under them (the shared layout's place for it assumes one short panel).
     layout["xaxis"]["anchor"] = "y3"
+    layout["legend"]["y"] = -0.12
     recovery = charts.recovery
+    if all(c.status == "insufficient_data" for c in by_quantity.values()):
+        states = [_not_yet(frame, recovery, now)]
     summary = f"The lines show {PANELS[0][1].what}, {ADDED_UP}. " + " ".join(states)
     if (start := recovery.monitoring_from) is not None:
         _mark(frame, layout, _ts(start), MONITORING_STARTS, GREY, "dot")
@@ -277,7 +292,7 @@ def monitoring_chart(frame: _Frame, now: float) -> Chart:
             + "."
         )
     for _, words in PANELS[1:]:
-        notes.append(f"{words.panel}: {words.what}, {ADDED_UP}.")
+        notes.append(f"{words.panel}: {words.what}.")
     as_of = frame.view.metrics.end
     if _ts(as_of) < now:
         notes.append(
