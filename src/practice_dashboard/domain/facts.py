@@ -136,7 +136,8 @@ class ClientFacts:
     last_data_at: datetime | None = None
 
 
-def _known(at: datetime | None, moment: datetime) -> datetime | None:
+def known_at(at: datetime | None, moment: datetime) -> datetime | None:
+    """A record's time as it was known at ``moment``: None if it had not happened yet."""
     return at if at is not None and at <= moment else None
 
 
@@ -154,8 +155,8 @@ def facts_as_of(facts: ClientFacts, moment: datetime) -> ClientFacts:
         episodes=tuple(
             replace(
                 e,
-                recognized_at=_known(e.recognized_at, moment),
-                baseline_at=_known(e.baseline_at, moment),
+                recognized_at=known_at(e.recognized_at, moment),
+                baseline_at=known_at(e.baseline_at, moment),
             )
             for e in facts.episodes
             if e.started_at <= moment
@@ -163,5 +164,5 @@ def facts_as_of(facts: ClientFacts, moment: datetime) -> ClientFacts:
         observations=tuple(o for o in facts.observations if o.observed_at <= moment),
         sessions=tuple(s for s in facts.sessions if s.starts_at <= moment),
         measures=tuple(m for m in facts.measures if m.administered_at <= moment),
-        last_data_at=_known(facts.last_data_at, moment),
+        last_data_at=known_at(facts.last_data_at, moment),
     )

@@ -295,9 +295,15 @@ def monitoring_chart(frame: _Frame, now: float) -> Chart:
         notes.append(f"{words.panel}: {words.what}.")
     as_of = frame.view.metrics.end
     if _ts(as_of) < now:
+        replay = frame.view.as_of
+        flags = (
+            "today's"
+            if replay is None
+            else f"as they stood on {clock.date(_ts(replay) - 1)}"  # its day's end: that day
+        )
         notes.append(
             f"As the lines stood at the end of the chosen period "
-            f"({clock.date(_ts(as_of) - 1)}); the flags above are today's."
+            f"({clock.date(_ts(as_of) - 1)}); the flags above are {flags}."
         )
     return Chart(
         "chart-monitoring",
