@@ -93,7 +93,8 @@ class Thresholds:
     monitoring_winsor: float = 3.0
     monitoring_min_reference: int = 5
     monitoring_max_autocorrelation: float = 0.8
-    unrecovered_limit: float = 4.5
+    monitoring_autocorrelation_window: int = 24
+    unrecovered_limit: float = 7.0
     unrecovered_prior_share: float = 0.05
     unrecovered_prior_weight: float = 20.0
     unrecovered_shift: float = 0.25

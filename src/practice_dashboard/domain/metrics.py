@@ -715,6 +715,7 @@ def monitoring_settings(th: Thresholds) -> MonitoringSettings:
         winsor=th.monitoring_winsor,
         min_reference=th.monitoring_min_reference,
         max_autocorrelation=th.monitoring_max_autocorrelation,
+        autocorrelation_window=th.monitoring_autocorrelation_window,
         unrecovered_limit=th.unrecovered_limit,
         unrecovered_prior_share=th.unrecovered_prior_share,
         unrecovered_prior_weight=th.unrecovered_prior_weight,
