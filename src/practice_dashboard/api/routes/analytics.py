@@ -67,7 +67,7 @@ def client_metrics(
     """
     since, until = parse_instants(start, end, tz=settings.timezone)
     day = parse_as_of(as_of)
-    return metrics_service.client_metrics(
+    result = metrics_service.client_metrics(
         db,
         client_id=client_id,
         actor=actor,
@@ -77,6 +77,9 @@ def client_metrics(
         now=utcnow(),
         as_of=day,
     )
+    # Validated here from the domain's dataclasses: handed back as a dict of them, FastAPI
+    # would deep-copy each (dataclasses.asdict), a point per episode of the monitoring charts.
+    return MetricsRead.model_validate(result)
 
 
 @router.post(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import date, datetime
 from typing import Any
 
@@ -65,7 +65,9 @@ def client_metrics(
     )
     detail = f"as_of {as_of.isoformat()}" if as_of is not None else None
     audit.record(db, actor, "read", "metrics", client.id, client_id=client.id, detail=detail)
-    result = asdict(metrics)
+    # The figures as they are (frozen dataclasses), not deep-copied by asdict: the monitoring
+    # charts hold a point per episode, thousands over a long course of care.
+    result: dict[str, Any] = {f.name: getattr(metrics, f.name) for f in fields(metrics)}
     result["client_id"] = client.id
     result["as_of"] = as_of
     result["flags"] = flag_views(metrics.flags, client.id, acknowledgements, as_of=moment)
