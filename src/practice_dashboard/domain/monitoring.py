@@ -304,9 +304,7 @@ def unrecovered_chart(
             statistic = max(0.0, statistic + score)
             if statistic > s.unrecovered_limit and signal_at is None:
                 signal_at = ep.onset
-            points.append(
-                ChartPoint(_dt(ep.onset), None if x else ep.minutes, score, statistic)
-            )
+            points.append(ChartPoint(_dt(ep.onset), None if x else ep.minutes, score, statistic))
         seen += 1
         unrecovered += x
         if not x:
