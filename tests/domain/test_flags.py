@@ -28,6 +28,7 @@ from practice_dashboard.domain.flags import (
     flag_rank,
     flag_sort_key,
     is_acknowledged,
+    large_change,
     practitioner_load,
     safety_flag,
     stale_data_flag,
@@ -329,19 +330,18 @@ class TestMeasureDeteriorationConfirmation:
         assert "confirmed at 2 consecutive administrations" in flag.reasons[0]
         assert flag.evidence["phq9_confirmed"] == "yes"
 
-    def test_a_change_of_twice_the_threshold_alerts_at_once(self) -> None:
-        # 2 x 6 = 12 points: 12 alerts at once, 11 is still a watch.
-        at_twice = replace(self.FIRST, change=12.0)
-        below = replace(self.FIRST, change=11.0)
-        alert = deterioration_flag(signals(deteriorations=(at_twice,)), T)
-        watch = deterioration_flag(signals(deteriorations=(below,)), T)
-        assert alert is not None
-        assert watch is not None
-        assert (alert.level, watch.level) == ("alert", "watch")
-        never = replace(T, deterioration_immediate_multiple=0.0)
-        flag = deterioration_flag(signals(deteriorations=(at_twice,)), never)
+    def test_a_change_of_twice_the_threshold_confirms_at_once(self) -> None:
+        # 2 x 6 = 12 points: 12 confirms at once, 11 does not; 0 turns the route off.
+        assert large_change(12.0, 6.0, T)
+        assert large_change(-12.0, 6.0, T)
+        assert not large_change(11.0, 6.0, T)
+        assert not large_change(12.0, 6.0, replace(T, deterioration_immediate_multiple=0.0))
+        flag = deterioration_flag(
+            signals(deteriorations=(replace(self.FIRST, change=12.0, confirmed=True),)), T
+        )
         assert flag is not None
-        assert flag.level == "watch"
+        assert flag.level == "alert"
+        assert flag.reasons[0].endswith("; at least 2 times the reliable change at once")
 
     def test_one_confirmation_rule_alerts_on_the_first(self) -> None:
         # With deterioration_confirmations = 1 the metrics mark every deterioration confirmed.

@@ -486,6 +486,22 @@ class TestMeasureConventionsAndSignals:
             .confirmed
         )
 
+    def test_a_change_of_twice_the_reliable_change_confirms_at_once(self) -> None:
+        # 0 -> 13: +13 >= 2 x 6.098 = 12.196, confirmed by one administration (DOMAIN.md
+        # §3.4: "or a larger change"); 0 -> 12 is not (12 < 12.196).
+        zero = (0,) * 9
+        thirteen = (3, 3, 3, 2, 2, 0, 0, 0, 0)
+        twelve = (3, 3, 3, 2, 1, 0, 0, 0, 0)
+        large = metrics(
+            client(measures=(measure(-60, "phq9", zero), measure(-5, "phq9", thirteen)))
+        )
+        short = metrics(client(measures=(measure(-60, "phq9", zero), measure(-5, "phq9", twelve))))
+        assert (large.measures[0].confirmed, short.measures[0].confirmed) == (True, False)
+        levels = [
+            next(f.level for f in m.flags if f.code == "deterioration") for m in (large, short)
+        ]
+        assert levels == ["alert", "watch"]
+
     def test_single_administration_has_a_rule_but_no_verdict(self) -> None:
         (p,) = metrics(client(measures=(measure(-5, "gad7", (3, 3, 2, 2, 1, 1, 0)),))).measures
         # GAD-7 12 >= 10: positive screen (Spitzer et al. 2006)

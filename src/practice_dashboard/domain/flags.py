@@ -239,7 +239,8 @@ class MeasureChangeSignal:
     label: str  # e.g. "PHQ-9", "CBI work-related"
     change: float
     minimum_reliable_change: float
-    # Seen at the latest `deterioration_confirmations` administrations (DOMAIN.md §3.4).
+    # Seen at the latest `deterioration_confirmations` administrations, or a large change
+    # (see `large_change`; DOMAIN.md §3.4): then an alert, else a watch.
     confirmed: bool = False
     convention: ConventionCode = DEFAULT_CONVENTION
     unverified_constant: bool = False  # the threshold rests on a constant marked "verify"
@@ -526,6 +527,13 @@ def confirmation_rule(t: Thresholds) -> str:
     return rule
 
 
+def large_change(change: float, minimum_reliable_change: float, t: Thresholds) -> bool:
+    """A change so large that it confirms a deterioration at once (DOMAIN.md §3.4: "two
+    consecutive administrations, or a larger change")."""
+    multiple = t.deterioration_immediate_multiple
+    return multiple > 0 and abs(change) >= multiple * minimum_reliable_change
+
+
 def _measure_deterioration(s: ClientSignals, t: Thresholds) -> _FlagPart:
     """Reliable deterioration on measures: `alert` once confirmed, `watch` before."""
     reasons: list[str] = []
@@ -534,9 +542,7 @@ def _measure_deterioration(s: ClientSignals, t: Thresholds) -> _FlagPart:
     level: FlagLevel | None = None
     for d in s.deteriorations:
         key = d.instrument if d.scale is None else f"{d.instrument}_{d.scale}"
-        multiple = t.deterioration_immediate_multiple
-        large = multiple > 0 and abs(d.change) >= multiple * d.minimum_reliable_change
-        alert = d.confirmed or large
+        large = large_change(d.change, d.minimum_reliable_change, t)
         signals.append(key)
         reason = (
             f"{d.label} changed by {d.change:+.1f} since the first administration, reliable "
@@ -545,18 +551,19 @@ def _measure_deterioration(s: ClientSignals, t: Thresholds) -> _FlagPart:
         )
         if d.unverified_constant:
             reason += f" ({UNVERIFIED_NOTE})"
-        if d.confirmed:
+        if d.confirmed and large:
+            multiple = _fmt(t.deterioration_immediate_multiple)
+            reason += f"; at least {multiple} times the reliable change at once"
+        elif d.confirmed:
             n = t.deterioration_confirmations
             reason += f"; confirmed at {n} consecutive administration{'s' if n > 1 else ''}"
-        elif large:
-            reason += f"; at least {_fmt(multiple)} times the reliable change"
         else:
             reason += "; seen once so far: an alert follows if the next administration confirms it"
         reasons.append(reason)
         evidence[f"{key}_change"] = d.change
         evidence[f"{key}_minimum_reliable_change"] = d.minimum_reliable_change
         evidence[f"{key}_confirmed"] = "yes" if d.confirmed else "no"
-        level = "alert" if alert else (level or "watch")
+        level = "alert" if d.confirmed else (level or "watch")
     if signals:
         evidence["deterioration_rule"] = confirmation_rule(t)
     return _FlagPart(level, tuple(reasons), tuple(signals), evidence)

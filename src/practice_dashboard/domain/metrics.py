@@ -49,6 +49,7 @@ from practice_dashboard.domain.flags import (
     MeasureChangeSignal,
     Thresholds,
     evaluate_client_flags,
+    large_change,
 )
 from practice_dashboard.domain.instruments import (
     INSTRUMENTS,
@@ -138,7 +139,8 @@ class MeasureProgress:
     minimum_reliable_change: float | None  # points a change must reach to be reliable
     unverified_constant: bool | None  # the threshold rests on a constant marked "verify"
     # Deterioration seen at the latest `deterioration_confirmations` (2) administrations,
-    # each versus baseline; False when not (yet) confirmed; None without a verdict.
+    # each versus baseline, or a change of at least twice the reliable change (configurable);
+    # False when not (yet) confirmed; None without a verdict.
     confirmed: bool | None
     positive_screen: bool | None  # clinical cutoff met (PHQ-9/GAD-7 >= 10, ORS < 25, CBI >= 50)
     concern: bool | None  # concern cutoff met (SRS alliance concern, as configured)
@@ -572,14 +574,21 @@ def _confirmed(
     scale: str | None,
     series: Sequence[_Scored],
     convention: ConventionCode,
-    confirmations: int,
+    th: Thresholds,
 ) -> bool:
-    """The latest ``confirmations`` administrations were each reliably worse than the first."""
+    """The latest ``deterioration_confirmations`` administrations were each reliably worse
+    than the first,
+    or the latest change is so large that it confirms itself (``flags.large_change``)."""
     later = series[1:]
-    if len(later) < confirmations:
-        return False
     baseline = series[0].value
-    for row in later[-confirmations:]:
+    latest = change_verdict(instrument, baseline, series[-1].value, convention, scale=scale)
+    if latest is None or latest.reliable_change != "deteriorated":
+        return False
+    if large_change(latest.change, latest.minimum_reliable_change, th):
+        return True
+    if len(later) < th.deterioration_confirmations:
+        return False
+    for row in later[-th.deterioration_confirmations :]:
         verdict = change_verdict(instrument, baseline, row.value, convention, scale=scale)
         if verdict is None or verdict.reliable_change != "deteriorated":
             return False
@@ -623,9 +632,7 @@ def _progress(
         minimum_reliable_change=rule.minimum_reliable_change if rule is not None else None,
         unverified_constant=rule.unverified_constant if rule is not None else None,
         confirmed=(
-            _confirmed(instrument, scale, series, convention, th.deterioration_confirmations)
-            if verdict is not None
-            else None
+            _confirmed(instrument, scale, series, convention, th) if verdict is not None else None
         ),
         positive_screen=positive_screen,
         concern=concern_cutoff.met(last.value) if concern_cutoff is not None else None,
