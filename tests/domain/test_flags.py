@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import get_args
 
 import pytest
@@ -33,9 +33,40 @@ from practice_dashboard.domain.flags import (
     safety_flag,
     stale_data_flag,
 )
+from practice_dashboard.domain.monitoring import ChartQuantity, MonitoringChart
 
 T = Thresholds()
 ACTIVE = ClientSignals(status=ClientStatus.ACTIVE)
+AS_OF = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def chart(
+    quantity: ChartQuantity = "recovery",
+    *,
+    signal_at: datetime | None = None,
+    previous_signal_at: datetime | None = None,
+) -> MonitoringChart:
+    """A chart as domain/monitoring.py returns it, with or without a crossing."""
+    return MonitoringChart(
+        quantity=quantity,
+        limit=T.monitoring_limit,
+        allowance=T.monitoring_allowance,
+        monitoring_from=datetime(2026, 1, 1, tzinfo=UTC),
+        restarted_at=None if previous_signal_at is None else datetime(2026, 2, 1, tzinfo=UTC),
+        points=(),
+        statistic=7.5 if signal_at else 0.0,
+        signal_at=signal_at,
+        previous_signal_at=previous_signal_at,
+        reference_n=20,
+        reference_median_minutes=45.0 if quantity != "unrecovered" else None,
+        reference_share=0.05 if quantity == "unrecovered" else None,
+        serial_correlation=0.1,
+        status="signal" if signal_at else "in_control",
+    )
+
+
+CROSSED = datetime(2026, 2, 20, 14, 0, tzinfo=UTC)
+SLOWER = chart(signal_at=CROSSED)
 
 
 def signals(**changes: object) -> ClientSignals:
@@ -252,8 +283,8 @@ class TestBurnoutRisk:
             recent_activation_median=8.0,
             recent_time_in_window=0.2,
             recent_observations=5,
-            recovery_trend="worsening",
-            recovery_slope_per_week=4.0,
+            recovery_chart=SLOWER,
+            as_of=AS_OF,
         )
         flag = burnout_risk_flag(s, T)
         assert flag is not None
@@ -272,7 +303,7 @@ class TestBurnoutRisk:
         )
         assert burnout_risk_flag(low, T) is None
         # worsening recovery alone is the deterioration flag's business, not burnout's
-        assert burnout_risk_flag(signals(recovery_trend="worsening"), T) is None
+        assert burnout_risk_flag(signals(recovery_chart=SLOWER, as_of=AS_OF), T) is None
 
 
 class TestDeterioration:
@@ -281,13 +312,15 @@ class TestDeterioration:
         # and the flag's level is the highest of its signals.
         s = signals(
             deteriorations=(MeasureChangeSignal("phq9", None, "PHQ-9", 8.0, 6.1),),
-            recovery_trend="worsening",
-            recovery_slope_per_week=3.0,
+            recovery_chart=SLOWER,
+            as_of=AS_OF,
         )
         flag = deterioration_flag(s, T)
         assert flag is not None
         assert flag.level == "alert"
-        assert flag.signals == ("phq9", "recovery")
+        assert flag.signals == ("phq9", "recovery@2026-02-20")
+        assert flag.evidence["recovery_signal_at"] == "2026-02-20"
+        assert flag.evidence["recovery_limit"] == T.monitoring_limit
         assert flag.reasons[0] == (
             "PHQ-9 changed by +8.0 since the first administration, reliable by the "
             "Jacobson–Truax threshold of 6.1 points; seen once so far: an alert follows if the "
@@ -301,8 +334,47 @@ class TestDeterioration:
         assert flag.signals == ("cbi_work_related",)
 
     def test_quiet_otherwise(self) -> None:
-        assert deterioration_flag(signals(recovery_trend="no_clear_trend"), T) is None
-        assert deterioration_flag(signals(recovery_trend="improving"), T) is None
+        quiet = chart()
+        s = signals(recovery_chart=quiet, unrecovered_chart=chart("unrecovered"), as_of=AS_OF)
+        assert deterioration_flag(s, T) is None
+
+    def test_chart_alerts_state_their_operating_characteristics(self) -> None:
+        flag = deterioration_flag(signals(recovery_chart=SLOWER, as_of=AS_OF), T)
+        assert flag is not None
+        assert flag.level == "alert"
+        assert "their usual: about 45 minutes" in flag.reasons[0]
+        assert "stable clients" in flag.reasons[0]  # the false-alarm rate, in plain words
+
+    def test_non_recovery_alerts_and_recognition_watches(self) -> None:
+        unrecovered = chart("unrecovered", signal_at=CROSSED)
+        flag = deterioration_flag(signals(unrecovered_chart=unrecovered, as_of=AS_OF), T)
+        assert flag is not None
+        assert (flag.level, flag.signals) == ("alert", ("unrecovered@2026-02-20",))
+        assert "their usual: about 5%" in flag.reasons[0]
+        noticing = chart("recognition", signal_at=CROSSED)
+        flag = deterioration_flag(signals(recognition_chart=noticing, as_of=AS_OF), T)
+        assert flag is not None
+        assert (flag.level, flag.signals) == ("watch", ("recognition@2026-02-20",))
+
+    def test_an_acknowledged_crossing_stays_on_view_for_a_while(self) -> None:
+        # The chart restarted at the acknowledgement; the crossing it answered stays visible
+        # (as acknowledged, by its unchanged signal name) for monitoring_acknowledged_weeks.
+        restarted = chart(previous_signal_at=CROSSED)
+        s = signals(recovery_chart=restarted, as_of=AS_OF)
+        flag = deterioration_flag(s, T)
+        assert flag is not None
+        assert flag.signals == ("recovery@2026-02-20",)
+        later = replace(s, as_of=CROSSED + timedelta(weeks=T.monitoring_acknowledged_weeks, days=1))
+        assert deterioration_flag(later, T) is None
+
+    def test_a_new_crossing_is_a_new_signal(self) -> None:
+        first = deterioration_flag(signals(recovery_chart=SLOWER, as_of=AS_OF), T)
+        again = chart(signal_at=CROSSED + timedelta(days=30), previous_signal_at=CROSSED)
+        second = deterioration_flag(signals(recovery_chart=again, as_of=AS_OF), T)
+        assert first is not None
+        assert second is not None
+        assert first.level == second.level
+        assert not is_acknowledged(second, first.level, first.fingerprint)
 
 
 class TestMeasureDeteriorationConfirmation:
@@ -502,7 +574,8 @@ class TestFingerprintAndAcknowledgement:
             recent_activation_median=9.0,
             recent_time_in_window=0.0,
             recent_observations=10,
-            recovery_trend="worsening",
+            recovery_chart=SLOWER,
+            as_of=AS_OF,
             days_since_last_data=90,
         )
         flags = evaluate_client_flags(worst, T)

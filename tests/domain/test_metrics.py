@@ -676,7 +676,7 @@ class TestFlagsFromFacts:
 
     def test_burnout_and_deterioration_from_activation_and_recovery(self) -> None:
         # last 14 days: activations 8, 8, 9, 7 (hyper) and 3 (within): median 8 >= 7 and
-        # time in window 1/5 = 20 % < 40 % -> watch; recovery worsening -> alert
+        # time in window 1/5 = 20 % < 40 % -> watch; the recovery chart crossing -> alert.
         observations = (
             obs(-12, Zone.HYPER, 8),
             obs(-9, Zone.HYPER, 8),
@@ -684,13 +684,20 @@ class TestFlagsFromFacts:
             obs(-4, Zone.HYPER, 7),
             obs(-2, Zone.WITHIN, 3),
         )
-        episodes = tuple(ep(-(6 - j) * 7 + 1, 10.0 * (j + 1)) for j in range(6))
-        m = metrics(client(observations=observations, episodes=episodes))
+        # 30 episodes of 30-60 minutes every 3 days, then 6 of 4 hours: far above usual.
+        usual = tuple(ep(-110 + 3 * j, 30.0 + 10.0 * (j % 4)) for j in range(30))
+        slow = tuple(ep(-18 + 3 * j, 240.0) for j in range(6))
+        m = metrics(client(observations=observations, episodes=usual + slow))
         by_code = {f.code: f for f in m.flags}
         assert by_code["burnout_risk"].level == "alert"
         assert set(by_code["burnout_risk"].signals) == {"activation", "recovery"}
         assert by_code["burnout_risk"].evidence["recent_time_in_window"] == pytest.approx(0.2)
-        assert by_code["deterioration"].signals == ("recovery",)
+        assert by_code["deterioration"].signals == (
+            f"recovery@{m.monitoring.recovery.signal_at:%Y-%m-%d}",
+        )
+        # It crossed on one of the slow episodes, not before them.
+        assert m.monitoring.recovery.signal_at is not None
+        assert m.monitoring.recovery.signal_at >= at(-18)
 
     def test_reliable_deterioration_on_a_measure(self) -> None:
         # PHQ-9 2 -> 12: RCI = +10 / 3.11127 = 3.21 -> deteriorated. Seen once, and 10 is

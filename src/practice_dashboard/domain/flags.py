@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Final, Literal, cast, get_args
 
@@ -48,7 +48,7 @@ from practice_dashboard.domain.instruments import (
     Cutoff,
     Instrument,
 )
-from practice_dashboard.domain.stats import TrendDirection
+from practice_dashboard.domain.monitoring import OPERATING_CHARACTERISTICS, MonitoringChart
 
 FlagLevel = Literal["watch", "alert"]
 FlagCode = Literal[
@@ -118,6 +118,21 @@ class Thresholds:
     # Reliable-change convention per instrument, as (instrument, convention) pairs; an
     # instrument not named follows Jacobson-Truax. Set by PRACTICE_DASHBOARD_RCI_CONVENTIONS.
     rci_conventions: tuple[tuple[str, str], ...] = ()
+    # --- deterioration: monitoring charts (domain/monitoring.py; DOMAIN.md §5.5) ---
+    # Chosen from their operating characteristics, measured by bench.flag_calibration.
+    monitoring_allowance: float = 0.4  # k: tuned to a shift of 0.8 SD of log minutes
+    monitoring_limit: float = 5.5  # h of the recovery and recognition charts
+    monitoring_winsor: float = 3.0
+    monitoring_min_reference: int = 5
+    monitoring_max_autocorrelation: float = 0.8
+    monitoring_autocorrelation_window: int = 24
+    unrecovered_limit: float = 7.0
+    unrecovered_prior_share: float = 0.05
+    unrecovered_prior_weight: float = 20.0
+    unrecovered_shift: float = 0.25
+    unrecovered_after_minutes: float = 240.0
+    # An acknowledged signal stays on view (marked acknowledged) this long after it.
+    monitoring_acknowledged_weeks: int = 12
     # --- stale_data ---
     stale_days: int = 30
     # --- practitioner_load ---
@@ -275,10 +290,12 @@ class ClientSignals:
     recent_activation_median: float | None = None
     recent_time_in_window: float | None = None
     recent_observations: int = 0
-    recovery_trend: TrendDirection = "insufficient_data"
-    recovery_slope_per_week: float | None = None
     # deterioration
     deteriorations: tuple[MeasureChangeSignal, ...] = ()
+    recovery_chart: MonitoringChart | None = None
+    unrecovered_chart: MonitoringChart | None = None
+    recognition_chart: MonitoringChart | None = None
+    as_of: datetime | None = None  # the time the charts were read at
     # stale data: days since the last observation or episode (or intake, if none yet)
     days_since_last_data: int | None = None
 
@@ -482,10 +499,13 @@ def burnout_risk_flag(s: ClientSignals, t: Thresholds) -> Flag | None:
         evidence["recent_activation_median"] = s.recent_activation_median
         evidence["recent_time_in_window"] = s.recent_time_in_window
         evidence["recent_observations"] = s.recent_observations
-        if s.recovery_trend == "worsening":
+        slower = chart_signal(s.recovery_chart, s, t)
+        if slower is not None:
             signals.append("recovery")
-            reasons.append("Recovery after activation is taking longer (worsening trend)")
-            evidence["recovery_slope_per_week"] = s.recovery_slope_per_week
+            reasons.append(
+                f"Recovery after activation has been slower than usual since {slower:%Y-%m-%d}"
+            )
+            evidence["recovery_signal_at"] = _date(slower)
             level = "alert"
     if not signals:
         return None
@@ -569,23 +589,91 @@ def _measure_deterioration(s: ClientSignals, t: Thresholds) -> _FlagPart:
     return _FlagPart(level, tuple(reasons), tuple(signals), evidence)
 
 
+def chart_signal(chart: MonitoringChart | None, s: ClientSignals, t: Thresholds) -> datetime | None:
+    """The crossing a flag reports: one since the chart (re)started, or else the crossing that
+    was acknowledged (the chart restarted then), kept on view for a while, marked acknowledged.
+    """
+    if chart is None:
+        return None
+    if chart.signal_at is not None:
+        return chart.signal_at
+    previous = chart.previous_signal_at
+    if previous is not None and s.as_of is not None:
+        if s.as_of - previous <= timedelta(weeks=t.monitoring_acknowledged_weeks):
+            return previous
+    return None
+
+
+def _chart_reasons(
+    s: ClientSignals, t: Thresholds
+) -> tuple[list[str], list[str], Evidence, FlagLevel | None]:
+    """What the monitoring charts say: recovery and non-recovery alert, recognition watches."""
+    reasons: list[str] = []
+    signals: list[str] = []
+    evidence: Evidence = {}
+    level: FlagLevel | None = None
+    recovery = s.recovery_chart
+    if recovery is not None and (at := chart_signal(recovery, s, t)) is not None:
+        usual = recovery.reference_median_minutes
+        usual_words = f" (their usual: about {usual:.0f} minutes)" if usual is not None else ""
+        reasons.append(
+            f"Recovery after activation has been slower than this client's usual{usual_words}: "
+            f"the monitoring chart crossed its limit on {at:%Y-%m-%d}. "
+            f"{OPERATING_CHARACTERISTICS['recovery']}"
+        )
+        signals.append(f"recovery@{at:%Y-%m-%d}")
+        evidence["recovery_signal_at"] = _date(at)
+        evidence["recovery_statistic"] = round(recovery.statistic, 2)
+        evidence["recovery_limit"] = recovery.limit
+        evidence["recovery_usual_minutes"] = round(usual, 1) if usual is not None else None
+        level = "alert"
+    unrecovered = s.unrecovered_chart
+    if unrecovered is not None and (at := chart_signal(unrecovered, s, t)) is not None:
+        share = unrecovered.reference_share
+        share_words = f" (their usual: about {share:.0%})" if share is not None else ""
+        reasons.append(
+            f"More activation episodes than usual have not come back to baseline{share_words}: "
+            f"the monitoring chart crossed its limit on {at:%Y-%m-%d}. "
+            f"{OPERATING_CHARACTERISTICS['unrecovered']}"
+        )
+        signals.append(f"unrecovered@{at:%Y-%m-%d}")
+        evidence["unrecovered_signal_at"] = _date(at)
+        evidence["unrecovered_statistic"] = round(unrecovered.statistic, 2)
+        evidence["unrecovered_limit"] = unrecovered.limit
+        evidence["unrecovered_usual_share"] = round(share, 3) if share is not None else None
+        level = "alert"
+    recognition = s.recognition_chart
+    if recognition is not None and (at := chart_signal(recognition, s, t)) is not None:
+        usual = recognition.reference_median_minutes
+        usual_words = f" (their usual: about {usual:.0f} minutes)" if usual is not None else ""
+        reasons.append(
+            f"Noticing activation has been taking longer than usual{usual_words}: the "
+            f"monitoring chart crossed its limit on {at:%Y-%m-%d}. "
+            f"{OPERATING_CHARACTERISTICS['recognition']}"
+        )
+        signals.append(f"recognition@{at:%Y-%m-%d}")
+        evidence["recognition_signal_at"] = _date(at)
+        evidence["recognition_statistic"] = round(recognition.statistic, 2)
+        evidence["recognition_limit"] = recognition.limit
+        level = level or "watch"
+    return reasons, signals, evidence, level
+
+
 def deterioration_flag(s: ClientSignals, t: Thresholds) -> Flag | None:
-    """Reliable deterioration on a measure (alert once confirmed), or worsening recovery."""
+    """Reliable deterioration on a measure (alert once confirmed, watch before), or a
+    monitoring chart crossing its limit; the level is the highest over its signals."""
     measures = _measure_deterioration(s, t)
     reasons = list(measures.reasons)
     signals = list(measures.signals)
     evidence: Evidence = dict(measures.evidence)
     level = measures.level
-    if s.recovery_trend == "worsening":
-        signals.append("recovery")
-        slope = s.recovery_slope_per_week
-        per_week = f" (about {slope:+.1f} minutes per week)" if slope is not None else ""
-        reasons.append(
-            f"Recovery after activation is taking longer over {t.trend_weeks} weeks{per_week}"
-        )
-        evidence["recovery_slope_per_week"] = slope
-        level = "alert"
-    if not signals or level is None:
+    chart_reasons, chart_signals, chart_evidence, chart_level = _chart_reasons(s, t)
+    reasons += chart_reasons
+    signals += chart_signals
+    evidence.update(chart_evidence)
+    if chart_level is not None and level != "alert":
+        level = chart_level
+    if level is None:
         return None
     return Flag(
         code="deterioration",
@@ -647,7 +735,9 @@ CLIENT_FLAGS: Final[tuple[FlagDefinition, ...]] = (
         "Deterioration",
         "Reliable deterioration on any measure by the practice's convention: alert when seen "
         "at 2 consecutive administrations (or at least twice the reliable change at once), "
-        "watch on a first unconfirmed one; or recovery worsening (alert).",
+        "watch on a first unconfirmed one; or the recovery or non-recovery monitoring chart "
+        "crossing its limit (alert); the recognition chart crossing its limit (watch). The "
+        "charts compare the client with their own usual (DOMAIN.md §5.5).",
         deterioration_flag,
     ),
     FlagDefinition(

@@ -60,6 +60,13 @@ from practice_dashboard.domain.instruments import (
     ReliableChangeCategory,
     score_measure,
 )
+from practice_dashboard.domain.monitoring import (
+    EpisodeTimes,
+    MonitoringChart,
+    MonitoringSettings,
+    duration_chart,
+    unrecovered_chart,
+)
 from practice_dashboard.domain.stats import (
     DAYS_PER_WEEK,
     SECONDS_PER_DAY,
@@ -174,6 +181,15 @@ class PersonalBaseline:
 
 
 @dataclass(frozen=True, slots=True)
+class MonitoringCharts:
+    """The person-specific monitoring charts behind ``deterioration`` (domain/monitoring.py)."""
+
+    recovery: MonitoringChart
+    unrecovered: MonitoringChart
+    recognition: MonitoringChart
+
+
+@dataclass(frozen=True, slots=True)
 class ClientMetrics:
     start: datetime
     end: datetime
@@ -184,6 +200,7 @@ class ClientMetrics:
     engagement: EngagementMetrics
     measures: tuple[MeasureProgress, ...]
     baseline: PersonalBaseline
+    monitoring: MonitoringCharts
     flags: tuple[Flag, ...]
 
 
@@ -577,8 +594,8 @@ def _confirmed(
     th: Thresholds,
 ) -> bool:
     """The latest ``deterioration_confirmations`` administrations were each reliably worse
-    than the first,
-    or the latest change is so large that it confirms itself (``flags.large_change``)."""
+    than the first, or the latest change is so large that it confirms itself
+    (``flags.large_change``)."""
     later = series[1:]
     baseline = series[0].value
     latest = change_verdict(instrument, baseline, series[-1].value, convention, scale=scale)
@@ -715,13 +732,20 @@ def _compare(baseline: FloatArray, current: FloatArray, th: Thresholds) -> Basel
     )
 
 
-def personal_baseline(ctx: MetricContext) -> PersonalBaseline:
-    """The client's own first 28 days in care, extended to the 8th episode if that is later."""
+def _baseline_bounds(ctx: MetricContext) -> tuple[float, float]:
+    """(day 28 after intake, onset of the 8th episode since intake or -inf)."""
     th = ctx.thresholds
     day_end = ctx.intake + th.baseline_days * SECONDS_PER_DAY
     first = int(np.searchsorted(ctx.ep_t, ctx.intake, side="left"))
     nth = first + th.baseline_episodes - 1
     eighth = float(ctx.ep_t[nth]) if nth < ctx.ep_t.size else -math.inf
+    return day_end, eighth
+
+
+def personal_baseline(ctx: MetricContext) -> PersonalBaseline:
+    """The client's own first 28 days in care, extended to the 8th episode if that is later."""
+    th = ctx.thresholds
+    day_end, eighth = _baseline_bounds(ctx)
 
     # The baseline never overlaps the window it is compared with: it stops at `start`.
     def in_period(t: FloatArray) -> npt.NDArray[np.bool_]:
@@ -758,6 +782,70 @@ BASELINE: Final[MetricDefinition[PersonalBaseline]] = MetricDefinition(
 )
 
 
+# --- monitoring charts ------------------------------------------------------------------
+
+
+def monitoring_settings(th: Thresholds) -> MonitoringSettings:
+    """The chart settings in force: the practice's thresholds."""
+    return MonitoringSettings(
+        allowance=th.monitoring_allowance,
+        limit=th.monitoring_limit,
+        winsor=th.monitoring_winsor,
+        min_reference=th.monitoring_min_reference,
+        max_autocorrelation=th.monitoring_max_autocorrelation,
+        autocorrelation_window=th.monitoring_autocorrelation_window,
+        unrecovered_limit=th.unrecovered_limit,
+        unrecovered_prior_share=th.unrecovered_prior_share,
+        unrecovered_prior_weight=th.unrecovered_prior_weight,
+        unrecovered_shift=th.unrecovered_shift,
+        unrecovered_after_minutes=th.unrecovered_after_minutes,
+    )
+
+
+def monitoring_charts(ctx: MetricContext, *, restart_at: datetime | None) -> MonitoringCharts:
+    """The charts up to the as-of time, from intake: a return or a recognition recorded
+    after the as-of time was not known then (the episode is still open, or unrecorded)."""
+    settings = monitoring_settings(ctx.thresholds)
+    known = ctx.ep_slice(ctx.intake, ctx.as_of)
+    onset = ctx.ep_t[known]
+    recovery = ctx.ep_recovery[known]
+    recognition = ctx.ep_recognition[known]
+    returned_later = np.isfinite(recovery) & (onset + recovery * 60 > ctx.as_of)
+    censored = ctx.ep_censored[known] | returned_later
+    recovery = np.where(returned_later, math.nan, recovery)
+    recognition = np.where(onset + recognition * 60 > ctx.as_of, math.nan, recognition)
+    day_end, eighth = _baseline_bounds(ctx)
+    # Monitoring starts after the baseline period; the 8th episode itself is baseline.
+    start = max(day_end, np.nextafter(eighth, math.inf))
+    restart = _ts(restart_at, "restart_at") if restart_at is not None else None
+    recovery_eps = [
+        EpisodeTimes(float(t), float(m), bool(c))
+        for t, m, c in zip(onset, recovery, censored, strict=True)
+    ]
+    recognition_eps = [
+        EpisodeTimes(float(t), float(m), False) for t, m in zip(onset, recognition, strict=True)
+    ]
+    return MonitoringCharts(
+        recovery=duration_chart(
+            "recovery", recovery_eps, monitoring_from=start, restart_at=restart, settings=settings
+        ),
+        unrecovered=unrecovered_chart(
+            recovery_eps,
+            as_of=ctx.as_of,
+            monitoring_from=start,
+            restart_at=restart,
+            settings=settings,
+        ),
+        recognition=duration_chart(
+            "recognition",
+            recognition_eps,
+            monitoring_from=start,
+            restart_at=restart,
+            settings=settings,
+        ),
+    )
+
+
 METRICS: Final[tuple[MetricDefinition[Any], ...]] = (
     EPISODES_PER_WEEK,
     RECOVERY,
@@ -778,8 +866,8 @@ def client_signals(
     ctx: MetricContext,
     *,
     engagement: EngagementDetail,
-    recovery: RecoveryMetrics,
     measures: Sequence[MeasureProgress],
+    charts: MonitoringCharts,
 ) -> ClientSignals:
     """The plain figures the client flags are computed from."""
     th, facts = ctx.thresholds, ctx.facts
@@ -852,9 +940,11 @@ def client_signals(
         recent_activation_median=median(recent_act),
         recent_time_in_window=float(recent_within.mean()) if recent_within.size else None,
         recent_observations=int(recent_act.size),
-        recovery_trend=recovery.trend.direction,
-        recovery_slope_per_week=recovery.trend.slope_per_week,
         deteriorations=deteriorations,
+        recovery_chart=charts.recovery,
+        unrecovered_chart=charts.unrecovered,
+        recognition_chart=charts.recognition,
+        as_of=datetime.fromtimestamp(ctx.as_of, UTC),
         days_since_last_data=_days(ctx.as_of - last_data) if ctx.as_of >= last_data else 0,
     )
 
@@ -894,13 +984,19 @@ def compute_client_metrics(
     end: datetime,
     now: datetime,
     thresholds: Thresholds,
+    monitoring_restart_at: datetime | None = None,
 ) -> ClientMetrics:
-    """All metrics and flags for one client (see the module docstring for time windows)."""
+    """All metrics and flags for one client (see the module docstring for time windows).
+
+    ``monitoring_restart_at``: when ``deterioration`` was last acknowledged (the monitoring
+    charts restart from zero then, DOMAIN.md §5.5).
+    """
     ctx = MetricContext.build(facts, start=start, end=end, now=now, thresholds=thresholds)
     recovery = RECOVERY.compute(ctx)
     engagement = engagement_detail(ctx)
     measures = MEASURES.compute(ctx)
-    signals = client_signals(ctx, engagement=engagement, recovery=recovery, measures=measures)
+    charts = monitoring_charts(ctx, restart_at=monitoring_restart_at)
+    signals = client_signals(ctx, engagement=engagement, measures=measures, charts=charts)
     return ClientMetrics(
         start=start,
         end=end,
@@ -911,6 +1007,7 @@ def compute_client_metrics(
         engagement=engagement.metrics,
         measures=measures,
         baseline=BASELINE.compute(ctx),
+        monitoring=charts,
         flags=evaluate_client_flags(signals, thresholds),
     )
 

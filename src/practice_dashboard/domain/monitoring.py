@@ -11,16 +11,18 @@ turned into a normal score through its exact t distribution, so a young baseline
 multiply false alarms. The score is divided by the square root of the variance inflation
 ``(1 + phi) / (1 - phi)`` of an AR(1) process, phi being the bias-corrected lag-1
 autocorrelation of those earlier episodes (Kendall 1954 bias ``-(1 + 4 phi) / n``), so a bad
-week that makes several slow recoveries is weighed as one piece of evidence, not several.
+week that makes several slow recoveries is weighed as one piece of evidence, not several. phi
+is estimated from the first ``monitoring_autocorrelation_window`` reference episodes only.
 Scores are winsorised at +/- ``monitoring_winsor`` so one extreme episode cannot signal alone.
 The CUSUM is Page's (1954, *Biometrika* 41:100-115): ``S = max(0, S + z - k)``, signal when
 ``S > h``.
 
 **Unrecovered chart** (rising non-recovery). An episode not back to baseline is censored, not
 missing. A Bernoulli CUSUM (Reynolds & Stoumbos 1999, *J Quality Technology* 31:87-108) on
-"not back to baseline" per episode, against the client's own share (earlier episodes, with a
-prior of ``unrecovered_prior_share`` worth ``unrecovered_prior_weight`` episodes so one early
-unrecovered episode does not set the norm), tuned to a rise of ``unrecovered_shift``. An
+"not back to baseline" per episode, against the client's own share (the episodes before
+monitoring started, or before the restart, with a prior of ``unrecovered_prior_share`` worth
+``unrecovered_prior_weight`` episodes so one early unrecovered episode does not set the norm),
+tuned to a rise of ``unrecovered_shift``. An
 episode counts as unrecovered only once it is older than the 95th percentile of the client's
 recovery times (or ``unrecovered_after_minutes`` while there are too few): until then it may
 still be returning and is left out (pending).
@@ -53,6 +55,18 @@ _NORMAL: Final = NormalDist()
 _P_FLOOR: Final = 1e-12
 
 
+#: What each chart's alert means in plain words, at the default settings, from the latest run
+#: of ``python -m bench.flag_calibration`` (README "Flag calibration"); shown beside the flag.
+OPERATING_CHARACTERISTICS: Final = {
+    "recovery": "At the default settings this is raised for about 1 in 20 stable clients over "
+    "six months of weekly reviews (measured by simulation).",
+    "unrecovered": "At the default settings this is raised for about 1 in 20 stable clients "
+    "over six months of weekly reviews (measured by simulation).",
+    "recognition": "At the default settings this is raised for about 1 in 20 stable clients "
+    "over six months of weekly reviews (measured by simulation).",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class MonitoringSettings:
     """The configurable numbers of the charts (copied from the practice's Thresholds)."""
@@ -62,6 +76,7 @@ class MonitoringSettings:
     winsor: float  # scores are capped at +/- this
     min_reference: int  # earlier values needed before an episode is scored
     max_autocorrelation: float
+    autocorrelation_window: int  # the first this many reference values estimate phi
     unrecovered_limit: float  # h for the Bernoulli chart
     unrecovered_prior_share: float
     unrecovered_prior_weight: float
@@ -104,6 +119,11 @@ class EpisodeTimes:
     onset: float
     minutes: float  # NaN = no value (not back to baseline, or not recorded)
     censored: bool  # recovery charts: True = not back to baseline
+
+
+def page_step(statistic: float, score: float, allowance: float) -> float:
+    """One step of Page's upper CUSUM: ``S_t = max(0, S_{t-1} + z_t - k)`` (Page 1954)."""
+    return max(0.0, statistic + score - allowance)
 
 
 def _t_cdf(t: float, df: int) -> float:
@@ -162,14 +182,20 @@ class _Reference:
     def sd(self) -> float:
         return math.sqrt(self._m2 / (self.n - 1)) if self.n > 1 else 0.0
 
-    def autocorrelation(self, cap: float) -> float:
-        """Lag-1 autocorrelation, bias-corrected (Kendall 1954), within [0, cap]."""
-        n = self.n
-        if n < 6 or self._m2 <= 0:
+    def autocorrelation(self, cap: float, window: int) -> float:
+        """Lag-1 autocorrelation of the first ``window`` values, bias-corrected (Kendall 1954),
+        within [0, cap]. Only the early values: a later rise in the values (the very change to
+        be caught) would look like autocorrelation and weaken the scores that should reveal it.
+        """
+        v = self.values[:window]
+        n = len(v)
+        if n < 6:
             return 0.0
-        mean, v = self.mean, self.values
-        lagged = sum((v[i] - mean) * (v[i - 1] - mean) for i in range(1, n))
-        r1 = lagged / self._m2
+        mean = sum(v) / n
+        total = sum((x - mean) ** 2 for x in v)
+        if total <= 0:
+            return 0.0
+        r1 = sum((v[i] - mean) * (v[i - 1] - mean) for i in range(1, n)) / total
         return min(max(r1 + (1 + 4 * r1) / n, 0.0), cap)
 
     def percentile95(self) -> float:
@@ -224,13 +250,13 @@ def duration_chart(
         y = math.log(ep.minutes)
         score: float | None = None
         if ref.n >= s.min_reference:
-            phi_now = ref.autocorrelation(s.max_autocorrelation)
+            phi_now = ref.autocorrelation(s.max_autocorrelation, s.autocorrelation_window)
             z = self_starting_score(y, ref.mean, ref.sd, ref.n)
             z = max(-s.winsor, min(s.winsor, z))
             score = z / math.sqrt((1 + phi_now) / (1 - phi_now))
         if monitoring_from is not None and ep.onset >= monitoring_from:
             if score is not None:
-                statistic = max(0.0, statistic + score - s.allowance)
+                statistic = page_step(statistic, score, s.allowance)
                 if statistic > s.limit and signal_at is None:
                     signal_at = ep.onset
             points.append(ChartPoint(_dt(ep.onset), ep.minutes, score, statistic))
@@ -277,12 +303,13 @@ def unrecovered_chart(
     previous_signal: float | None = None
     restarted = False
     seen = unrecovered = 0
-    share: float | None = None
+    p0: float | None = None
     for ep in episodes:
         if restart_at is not None and not restarted and ep.onset >= restart_at:
             restarted = True
             statistic = 0.0
             previous_signal, signal_at = signal_at, None
+            p0 = None  # re-learned from everything before the restart
         if ep.censored:
             wait = (
                 math.exp(durations.percentile95())
@@ -294,14 +321,17 @@ def unrecovered_chart(
         elif not (ep.minutes > 0):
             continue  # a return before onset: unknown, not evidence
         x = 1 if ep.censored else 0
-        p0 = (unrecovered + s.unrecovered_prior_share * s.unrecovered_prior_weight) / (
-            seen + s.unrecovered_prior_weight
-        )
-        p1 = min(p0 + s.unrecovered_shift, 0.99)
-        score = math.log(p1 / p0) if x else math.log((1 - p1) / (1 - p0))
-        share = p0
-        if monitoring_from is not None and ep.onset >= monitoring_from:
-            statistic = max(0.0, statistic + score)
+        monitored = monitoring_from is not None and ep.onset >= monitoring_from
+        if p0 is None and monitored:
+            # The usual share is fixed when monitoring (re)starts, so an episode added later
+            # can only add evidence, never dilute it.
+            p0 = (unrecovered + s.unrecovered_prior_share * s.unrecovered_prior_weight) / (
+                seen + s.unrecovered_prior_weight
+            )
+        if p0 is not None and monitored:
+            p1 = min(p0 + s.unrecovered_shift, 0.99)
+            score = math.log(p1 / p0) if x else math.log((1 - p1) / (1 - p0))
+            statistic = page_step(statistic, score, 0.0)
             if statistic > s.unrecovered_limit and signal_at is None:
                 signal_at = ep.onset
             points.append(ChartPoint(_dt(ep.onset), None if x else ep.minutes, score, statistic))
@@ -323,7 +353,7 @@ def unrecovered_chart(
         previous_signal_at=_dt(previous_signal) if previous_signal is not None else None,
         reference_n=seen,
         reference_median_minutes=None,
-        reference_share=share,
+        reference_share=p0,
         serial_correlation=None,
         status=_status(points, signal_at),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -71,6 +72,16 @@ def flag_views(
         )
         views.append(view)
     return views
+
+
+def monitoring_restart(
+    acknowledgements: dict[tuple[uuid.UUID, str], FlagAcknowledgement], client_id: uuid.UUID
+) -> datetime | None:
+    """When the client's monitoring charts restart: the standing acknowledgement of
+    ``deterioration`` (DOMAIN.md §5.5: after a signal is reviewed, the next needs new evidence).
+    """
+    ack = acknowledgements.get((client_id, "deterioration"))
+    return ack.at if ack is not None and ack.withdrawn_at is None else None
 
 
 def active(views: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

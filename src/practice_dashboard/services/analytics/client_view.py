@@ -25,6 +25,7 @@ from practice_dashboard.services import access, audit
 from practice_dashboard.services.analytics.acknowledgements import (
     flag_views,
     latest_acknowledgements,
+    monitoring_restart,
 )
 from practice_dashboard.services.analytics.fact_loading import load_facts
 from practice_dashboard.services.analytics.metrics import DEFAULT_PERIOD
@@ -93,18 +94,29 @@ def load_client_view(
     client = access.get_visible_client(db, actor.user, client_id)
     facts = load_facts(db, [client], [client.id])[client.id]
     thresholds = settings.thresholds
+    acknowledgements = latest_acknowledgements(db, [client.id])
+    restart = monitoring_restart(acknowledgements, client.id)
     metrics = compute_client_metrics(
-        facts, start=end - DEFAULT_PERIOD, end=end, now=now, thresholds=thresholds
+        facts,
+        start=end - DEFAULT_PERIOD,
+        end=end,
+        now=now,
+        thresholds=thresholds,
+        monitoring_restart_at=restart if restart is not None and restart < end else None,
     )
     # Flags are always today's (what can be acknowledged now), whatever period is viewed.
     current = (
         metrics
         if end >= now
         else compute_client_metrics(
-            facts, start=now - DEFAULT_PERIOD, end=now, now=now, thresholds=thresholds
+            facts,
+            start=now - DEFAULT_PERIOD,
+            end=now,
+            now=now,
+            thresholds=thresholds,
+            monitoring_restart_at=restart,
         )
     )
-    acknowledgements = latest_acknowledgements(db, [client.id])
     flags = flag_views(_sorted_flags(current.flags), client.id, acknowledgements)
 
     user_ids = {client.practitioner_id} | {a.acknowledged_by_id for a in acknowledgements.values()}

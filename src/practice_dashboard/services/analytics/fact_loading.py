@@ -52,10 +52,10 @@ def load_facts(
 ) -> dict[uuid.UUID, ClientFacts]:
     """Facts for `clients`; `client_ids` is the same set as a list or a subquery of ids.
 
-    With `since`, observations and episodes are read only from then on (sessions and measures
-    always in full: engagement medians and measure baselines look at the whole course of care),
-    and each client's latest observation or episode time is read separately so "days since last
-    data" stays exact.
+    With `since`, observations are read only from then on (episodes, sessions and measures
+    always in full: the monitoring charts, engagement medians and measure baselines look at the
+    whole course of care), and each client's latest observation or episode time is read
+    separately so "days since last data" stays exact.
     """
     # Entered-in-error records are filtered here, once: every figure, chart, flag, summary
     # and packet is computed from these facts, so such a record leaves all of them at once.
@@ -72,8 +72,6 @@ def load_facts(
         Episode.recognized_at,
         Episode.baseline_at,
     ).where(_in(Episode.client_id, client_ids), Episode.counted())
-    if since is not None:
-        episode_rows = episode_rows.where(Episode.started_at >= since)
     for cid, started, peak, recognized, baseline in db.execute(
         episode_rows.order_by(Episode.client_id, Episode.started_at, Episode.id)
     ):

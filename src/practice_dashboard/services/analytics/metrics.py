@@ -17,6 +17,7 @@ from practice_dashboard.services import access, audit
 from practice_dashboard.services.analytics.acknowledgements import (
     flag_views,
     latest_acknowledgements,
+    monitoring_restart,
 )
 from practice_dashboard.services.analytics.fact_loading import load_facts
 from practice_dashboard.services.audit import Actor
@@ -38,10 +39,16 @@ def client_metrics(
     client = access.get_visible_client(db, actor.user, client_id)
     start, end = resolve_window(start, end, now)
     facts = load_facts(db, [client], [client.id])[client.id]
-    metrics = compute_client_metrics(
-        facts, start=start, end=end, now=now, thresholds=settings.thresholds
-    )
     acknowledgements = latest_acknowledgements(db, [client.id])
+    restart = monitoring_restart(acknowledgements, client.id)
+    metrics = compute_client_metrics(
+        facts,
+        start=start,
+        end=end,
+        now=now,
+        thresholds=settings.thresholds,
+        monitoring_restart_at=restart if restart is not None and restart < end else None,
+    )
     audit.record(db, actor, "read", "metrics", client.id, client_id=client.id)
     result = asdict(metrics)
     result["client_id"] = client.id
@@ -63,8 +70,14 @@ def acknowledge_flag(
     """Quieten a flag until its evidence changes (a new signal or a higher level)."""
     client: Client = access.get_visible_client(db, actor.user, client_id, for_write=True)
     facts = load_facts(db, [client], [client.id])[client.id]
+    restart = monitoring_restart(latest_acknowledgements(db, [client.id]), client.id)
     metrics = compute_client_metrics(
-        facts, start=now - DEFAULT_PERIOD, end=now, now=now, thresholds=settings.thresholds
+        facts,
+        start=now - DEFAULT_PERIOD,
+        end=now,
+        now=now,
+        thresholds=settings.thresholds,
+        monitoring_restart_at=restart,
     )
     flag = next((f for f in metrics.flags if f.code == code), None)
     if flag is None:

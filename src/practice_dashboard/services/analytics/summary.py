@@ -40,6 +40,7 @@ from practice_dashboard.services.analytics.acknowledgements import (
     active,
     flag_views,
     latest_acknowledgements,
+    monitoring_restart,
 )
 from practice_dashboard.services.analytics.fact_loading import load_facts
 
@@ -113,7 +114,12 @@ def refresh(
     for client in clients:
         client_facts = facts[client.id]
         metrics = compute_client_metrics(
-            client_facts, start=now - HEADLINE_PERIOD, end=now, now=now, thresholds=thresholds
+            client_facts,
+            start=now - HEADLINE_PERIOD,
+            end=now,
+            now=now,
+            thresholds=thresholds,
+            monitoring_restart_at=monitoring_restart(acknowledgements, client.id),
         )
         headline = _headline(client_facts, metrics, now)
         views = flag_views(metrics.flags, client.id, acknowledgements)

@@ -54,6 +54,7 @@ from practice_dashboard.services import access, audit
 from practice_dashboard.services.analytics.acknowledgements import (
     flag_views,
     latest_acknowledgements,
+    monitoring_restart,
 )
 from practice_dashboard.services.analytics.client_view import (
     AnnotationMark,
@@ -254,8 +255,14 @@ def client_figures(
     people: dict[str, str],
 ) -> ClientFigures:
     th = settings.thresholds
+    restart = monitoring_restart(acknowledgements, client.id)
     metrics = compute_client_metrics(
-        facts, start=period.end - DEFAULT_PERIOD, end=period.end, now=now, thresholds=th
+        facts,
+        start=period.end - DEFAULT_PERIOD,
+        end=period.end,
+        now=now,
+        thresholds=th,
+        monitoring_restart_at=restart if restart is not None and restart < period.end else None,
     )
     lo, hi = _ts(period.start), _ts(period.end)
     return ClientFigures(
