@@ -253,15 +253,15 @@ def _table(all_rows: list[dict[str, Any]]) -> str:
         keys.setdefault((row["instrument"], row["convention"], row["rule"]), []).append(row)
     head = (
         f"{'instrument':<10} {'convention':<22} {'rule':<10} {'ever alert':>11} "
-        f"{'95% CI (per seed)':>24} {'ever watch':>11} {'retest r':>9} {'total SD':>9}"
+        f"{'95% CI of each seed':<40} {'ever watch':>11} {'retest r':>9} {'total SD':>9}"
     )
     lines = [head, "-" * len(head)]
     for (instrument, convention, rule), rows in keys.items():
-        alert = statistics.fmean(r["ever_alert"] for r in rows)
+        alert = statistics.fmean(r["ever_alert"] for r in rows)  # mean over seeds
         watch = statistics.fmean(r["ever_watch"] for r in rows)
         cis = ", ".join(f"{lo:.1%}-{hi:.1%}" for lo, hi in (r["ever_alert_ci"] for r in rows))
         lines.append(
-            f"{instrument:<10} {convention:<22} {rule:<10} {alert:>11.1%} {cis:>24} "
+            f"{instrument:<10} {convention:<22} {rule:<10} {alert:>11.1%} {cis:<40} "
             f"{watch:>11.1%} {rows[0]['retest_r']:>9.3f} {rows[0]['total_sd']:>9.2f}"
         )
     return "\n".join(lines)

@@ -389,6 +389,11 @@ class TestMeasureDeteriorationConfirmation:
         assert "NHS Talking Therapies threshold of 6.0 points" in flag.reasons[0]
         assert flag.evidence["phq9_confirmed"] == "no"
         assert flag.evidence["phq9_minimum_reliable_change"] == 6.0
+        # the measured false-alarm rate of this rule, stated beside the flag (README)
+        assert flag.evidence["phq9_false_alarms"] == (
+            "about 5% of stable clients measured monthly for a year (simulated, measurement "
+            "error only)"
+        )
         assert flag.evidence["deterioration_rule"] == (
             "alert when seen at 2 consecutive administrations, or at once for a change of at "
             "least 2 times the reliable change; watch on a first unconfirmed one"
@@ -427,6 +432,8 @@ class TestMeasureDeteriorationConfirmation:
             "alert on a first reliable deterioration, or at once for a change of at least 2 "
             "times the reliable change"
         )
+        # no measured rate for a rule other than the default
+        assert "phq9_false_alarms" not in flag.evidence
 
     def test_level_is_the_highest_over_measures(self) -> None:
         gad = MeasureChangeSignal("gad7", None, "GAD-7", 5.0, 4.0, confirmed=True)

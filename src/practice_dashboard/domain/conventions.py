@@ -40,6 +40,19 @@ DEFAULT_CONVENTION: Final[ConventionCode] = "jacobson_truax"
 #: What a verdict says when it rests on a reliability constant still marked **verify**.
 UNVERIFIED_NOTE: Final = "reliable change threshold not yet verified against its source"
 
+#: Share of stable clients (measurement error only) ever shown a measure-based deterioration
+#: `alert` over a baseline and 12 monthly administrations, at the default confirmation rule,
+#: from the latest run of ``python -m bench.flag_calibration.measures --seeds 1 2 3
+#: --clients 1000`` (README "Measure deterioration: false alarms"); shown beside the flag.
+FALSE_ALARMS: Final[Mapping[tuple[str, str], float]] = MappingProxyType(
+    {
+        ("phq9", "jacobson_truax"): 0.019,
+        ("phq9", "nhs_talking_therapies"): 0.052,
+        ("gad7", "jacobson_truax"): 0.039,
+        ("gad7", "nhs_talking_therapies"): 0.166,
+    }
+)
+
 
 @dataclass(frozen=True, slots=True)
 class FixedThreshold:

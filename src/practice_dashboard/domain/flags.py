@@ -33,6 +33,7 @@ from typing import Final, Literal, cast, get_args
 
 from practice_dashboard.domain.conventions import (
     DEFAULT_CONVENTION,
+    FALSE_ALARMS,
     UNVERIFIED_NOTE,
     ConventionCode,
     as_convention_code,
@@ -556,6 +557,12 @@ def large_change(change: float, minimum_reliable_change: float, t: Thresholds) -
 
 def _measure_deterioration(s: ClientSignals, t: Thresholds) -> _FlagPart:
     """Reliable deterioration on measures: `alert` once confirmed, `watch` before."""
+    defaults = Thresholds()
+    # The measured false-alarm rates hold for the default rule only.
+    default_rule = (t.deterioration_confirmations, t.deterioration_immediate_multiple) == (
+        defaults.deterioration_confirmations,
+        defaults.deterioration_immediate_multiple,
+    )
     reasons: list[str] = []
     signals: list[str] = []
     evidence: Evidence = {}
@@ -583,6 +590,12 @@ def _measure_deterioration(s: ClientSignals, t: Thresholds) -> _FlagPart:
         evidence[f"{key}_change"] = d.change
         evidence[f"{key}_minimum_reliable_change"] = d.minimum_reliable_change
         evidence[f"{key}_confirmed"] = "yes" if d.confirmed else "no"
+        share = FALSE_ALARMS.get((d.instrument, d.convention)) if default_rule else None
+        if share is not None:
+            evidence[f"{key}_false_alarms"] = (
+                f"about {share:.0%} of stable clients measured monthly for a year "
+                "(simulated, measurement error only)"
+            )
         level = "alert" if d.confirmed else (level or "watch")
     if signals:
         evidence["deterioration_rule"] = confirmation_rule(t)
