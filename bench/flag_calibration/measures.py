@@ -47,7 +47,7 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
@@ -203,9 +203,13 @@ def measure_false_alarms(
     *,
     instruments: Sequence[Instrument] = (PHQ9, GAD7),
     base: Thresholds | None = None,
+    rules: Mapping[str, int] = RULES,
 ) -> list[dict[str, Any]]:
     """One row per instrument, convention and rule: the share of stable clients ever shown a
-    deterioration `alert` / `watch` over a baseline and 12 monthly administrations."""
+    deterioration `alert` / `watch` over a baseline and 12 monthly administrations.
+
+    ``rules`` maps a rule's name to ``deterioration_confirmations`` (default: ``first`` = 1,
+    ``confirmed`` = 2)."""
     base = base if base is not None else Thresholds()
     rng = np.random.default_rng(seed)
     rows: list[dict[str, Any]] = []
@@ -217,7 +221,7 @@ def measure_false_alarms(
         answers = _answers(levels[None, :, :], population.noise, shocks, instrument.item_max)
         facts = [_facts(instrument, answers[:, c, :]) for c in range(clients)]
         for convention in _conventions(instrument):
-            for rule, confirmations in RULES.items():
+            for rule, confirmations in rules.items():
                 thresholds = replace(
                     base,
                     rci_conventions=((instrument.code, convention),),
