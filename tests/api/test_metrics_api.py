@@ -7,6 +7,7 @@ The app uses the real clock for "now", so data that depends on recency is built 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -14,7 +15,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import sessionmaker
 
+from practice_dashboard.app import create_app
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.domain.periods import OUT_OF_RANGE
@@ -1320,3 +1324,62 @@ class TestMetricsQueryCount:
             assert api.get(_metrics_url(client), headers=headers).status_code == 200
             counts.append(queries.count)
         assert counts[0] == counts[1], queries.statements
+
+
+class TestNhsTalkingTherapiesConvention:
+    """A practice using the NHS Talking Therapies convention for PHQ-9 (DOMAIN.md §3.3-3.4):
+    metrics, flags and the measure list all judge change by it."""
+
+    @pytest.fixture
+    def nhs_api(
+        self, settings: Settings, session_factory: sessionmaker[OrmSession]
+    ) -> Iterator[TestClient]:
+        nhs = settings.model_copy(update={"rci_conventions": {"phq9": "nhs_talking_therapies"}})
+        app = create_app(nhs)
+        app.state.session_factory = session_factory
+        with TestClient(app) as test_client:
+            yield test_client
+
+    def test_six_points_is_reliable_under_nhs_not_under_jacobson_truax(
+        self,
+        api: TestClient,
+        nhs_api: TestClient,
+        db: DbSession,
+        people: People,
+        headers: dict[str, str],
+    ) -> None:
+        # PHQ-9 4 -> 10: +6 reaches NHS Talking Therapies' 6 points; under Jacobson-Truax
+        # RCI = 6 / 3.1113 = 1.93 <= 1.96, no reliable change.
+        client = make_client(db, people.owner, intake_date=date(2026, 1, 5))
+        now = datetime.now(UTC)
+        make_observation(db, client, observed_at=now - timedelta(days=1))
+        for days, items in ((40, [1, 1, 1, 1, 0, 0, 0, 0, 0]), (2, [2, 2, 2, 1, 1, 1, 1, 0, 0])):
+            make_measure(
+                db,
+                client,
+                administered_at=now - timedelta(days=days),
+                items=items,
+                total=float(sum(items)),  # as the service stores it
+            )
+        db.commit()
+        [nhs] = nhs_api.get(_metrics_url(client), headers=headers).json()["measures"]
+        [jt] = api.get(_metrics_url(client), headers=headers).json()["measures"]
+        assert (nhs["convention"], nhs["reliable_change"]) == (
+            "nhs_talking_therapies",
+            "deteriorated",
+        )
+        assert (nhs["minimum_reliable_change"], nhs["unverified_constant"]) == (6.0, False)
+        assert nhs["rci"] == pytest.approx(6 / (math.sqrt(2) * 5.5 * 0.4))
+        assert (jt["convention"], jt["reliable_change"]) == ("jacobson_truax", "no_reliable_change")
+        flags = {
+            f["code"]: f for f in nhs_api.get(_metrics_url(client), headers=headers).json()["flags"]
+        }
+        assert flags["deterioration"]["level"] == "watch"  # seen once: not yet confirmed
+        assert (
+            "NHS Talking Therapies threshold of 6.0 points" in flags["deterioration"]["reasons"][0]
+        )
+        # The measure list judges the change from baseline by the same convention.
+        listed = nhs_api.get(f"/api/v1/clients/{client.id}/measures", headers=headers).json()
+        assert [m["reliable_change"] for m in listed["items"]] == ["deteriorated", None]
+        listed = api.get(f"/api/v1/clients/{client.id}/measures", headers=headers).json()
+        assert [m["reliable_change"] for m in listed["items"]] == ["no_reliable_change", None]
