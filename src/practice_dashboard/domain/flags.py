@@ -179,6 +179,9 @@ class Thresholds:
         return instrument.concern_cutoff
 
 
+_DEFAULTS: Final = Thresholds()
+
+
 @dataclass(frozen=True, slots=True)
 class Flag:
     """One computed flag. ``signals`` names what fired; ``fingerprint`` is derived from it."""
@@ -557,11 +560,10 @@ def large_change(change: float, minimum_reliable_change: float, t: Thresholds) -
 
 def _measure_deterioration(s: ClientSignals, t: Thresholds) -> _FlagPart:
     """Reliable deterioration on measures: `alert` once confirmed, `watch` before."""
-    defaults = Thresholds()
     # The measured false-alarm rates hold for the default rule only.
     default_rule = (t.deterioration_confirmations, t.deterioration_immediate_multiple) == (
-        defaults.deterioration_confirmations,
-        defaults.deterioration_immediate_multiple,
+        _DEFAULTS.deterioration_confirmations,
+        _DEFAULTS.deterioration_immediate_multiple,
     )
     reasons: list[str] = []
     signals: list[str] = []
