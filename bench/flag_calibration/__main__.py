@@ -108,6 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     stable = [rs for rs in by_name.values() if rs[0].scenario.stable]
     if stable:
         print()
+        print("Stable clients over a year (52 weekly reviews), ever alerted:")
+        for rs in stable:
+            print(f"  {rs[0].scenario.name}: {_summary([r.year_rate for r in rs])}")
+        print()
         print("Recognition chart (`watch`), stable clients, ever raised over 26 weekly reviews:")
         for rs in stable:
             print(f"  {rs[0].scenario.name}: {_summary([r.recognition_watch for r in rs])}")

@@ -488,7 +488,7 @@ class TestKnownAnswer:
         assert baseline["activation"]["baseline_n"] == 0
         assert baseline["activation"]["status"] == "insufficient_data"
 
-    def test_worsening_recovery_is_a_deterioration(
+    def test_a_worsening_trend_describes_but_does_not_alert(
         self, api: TestClient, db: DbSession, people: People, headers: dict[str, str]
     ) -> None:
         end = _now()
@@ -507,10 +507,9 @@ class TestKnownAnswer:
         # n = 6, S = 15: exact-ish p = 0.024 (normal approximation with continuity).
         assert trend["p_value"] < 0.05
         assert trend["direction"] == "worsening"
-        [flag] = [f for f in body["flags"] if f["code"] == "deterioration"]
-        assert flag["level"] == "alert"
-        assert flag["signals"] == ["recovery"]
-        assert flag["evidence"]["recovery_slope_per_week"] == pytest.approx(10.0)
+        # The trend describes; the monitoring chart warns (DESIGN.md "Flags"). Six episodes
+        # are still the client's baseline (the first 8 episodes), so nothing is monitored yet.
+        assert [f for f in body["flags"] if f["code"] == "deterioration"] == []
 
     def test_five_points_never_make_a_trend(
         self, api: TestClient, db: DbSession, people: People, headers: dict[str, str]
