@@ -122,7 +122,7 @@ class Thresholds:
     # --- deterioration: monitoring charts (domain/monitoring.py; DOMAIN.md §5.5) ---
     # Chosen from their operating characteristics, measured by bench.flag_calibration.
     monitoring_allowance: float = 0.4  # k: tuned to a shift of 0.8 SD of log minutes
-    monitoring_limit: float = 5.5  # h of the recovery and recognition charts
+    monitoring_limit: float = 5.75  # h of the recovery and recognition charts
     monitoring_winsor: float = 3.0
     monitoring_min_reference: int = 5
     monitoring_max_autocorrelation: float = 0.8
