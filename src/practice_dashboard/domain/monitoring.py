@@ -51,6 +51,8 @@ ChartQuantity = Literal["recovery", "unrecovered", "recognition"]
 ChartStatus = Literal["insufficient_data", "in_control", "signal"]
 
 _NORMAL: Final = NormalDist()
+#: Degrees of freedom up to which the t CDF is summed exactly (see self_starting_score).
+EXACT_T_MAX_DF: Final = 100
 #: Keeps the normal score finite for a t probability of exactly 0 or 1.
 _P_FLOOR: Final = 1e-12
 
@@ -106,7 +108,8 @@ class MonitoringChart:
     signal_at: datetime | None  # first crossing of the limit since the (re)start
     previous_signal_at: datetime | None  # the last crossing before the restart
     reference_n: int
-    reference_median_minutes: float | None  # the client's usual, from earlier episodes
+    # the client's usual, from earlier episodes (at the crossing, when the chart crossed)
+    reference_median_minutes: float | None
     reference_share: float | None  # unrecovered chart: the client's usual share
     serial_correlation: float | None  # the AR(1) allowance in force at the last episode
     status: ChartStatus
@@ -158,7 +161,12 @@ def self_starting_score(value: float, mean: float, sd: float, n: int) -> float:
     if n < 2 or sd <= 0:
         return 0.0
     t = (value - mean) / (sd * math.sqrt(1 + 1 / n))
-    p = min(max(_t_cdf(t, n - 1), _P_FLOOR), 1 - _P_FLOOR)
+    df = n - 1
+    if df > EXACT_T_MAX_DF:
+        # Wallace (1959, Ann Math Stat 30:1121-1124): z = sign(t) sqrt((df - 1/2) ln(1 + t^2/df)),
+        # within 0.002 of the exact score from here on; the exact series costs O(df) per value.
+        return math.copysign(math.sqrt((df - 0.5) * math.log1p(t * t / df)), t)
+    p = min(max(_t_cdf(t, df), _P_FLOOR), 1 - _P_FLOOR)
     return _NORMAL.inv_cdf(p)
 
 
@@ -170,6 +178,7 @@ class _Reference:
         self.n = 0
         self.mean = 0.0
         self._m2 = 0.0
+        self._phi: tuple[tuple[int, float], float] | None = None
 
     def add(self, value: float) -> None:
         self.values.append(value)
@@ -187,6 +196,8 @@ class _Reference:
         within [0, cap]. Only the early values: a later rise in the values (the very change to
         be caught) would look like autocorrelation and weaken the scores that should reveal it.
         """
+        if self._phi is not None and self._phi[0] == (min(self.n, window), cap):
+            return self._phi[1]
         v = self.values[:window]
         n = len(v)
         if n < 6:
@@ -196,7 +207,9 @@ class _Reference:
         if total <= 0:
             return 0.0
         r1 = sum((v[i] - mean) * (v[i - 1] - mean) for i in range(1, n)) / total
-        return min(max(r1 + (1 + 4 * r1) / n, 0.0), cap)
+        phi = min(max(r1 + (1 + 4 * r1) / n, 0.0), cap)
+        self._phi = ((n, cap), phi)  # unchanged until the window fills further
+        return phi
 
     def percentile95(self) -> float:
         ordered = sorted(self.values)
@@ -240,6 +253,7 @@ def duration_chart(
     previous_signal: float | None = None
     restarted = False
     phi_now: float | None = None
+    usual_at_signal: float | None = None
     for ep in episodes:
         if not (ep.minutes > 0):  # NaN, or a zero duration with no log
             continue
@@ -259,6 +273,9 @@ def duration_chart(
                 statistic = page_step(statistic, score, s.allowance)
                 if statistic > s.limit and signal_at is None:
                     signal_at = ep.onset
+                    # "Their usual" is the reference the crossing was judged against; later
+                    # slow episodes still teach the reference but must not redefine it.
+                    usual_at_signal = _median_minutes(ref.values)
             points.append(ChartPoint(_dt(ep.onset), ep.minutes, score, statistic))
         ref.add(y)
     if restart_at is not None and not restarted:
@@ -274,7 +291,9 @@ def duration_chart(
         signal_at=_dt(signal_at) if signal_at is not None else None,
         previous_signal_at=_dt(previous_signal) if previous_signal is not None else None,
         reference_n=ref.n,
-        reference_median_minutes=_median_minutes(ref.values),
+        reference_median_minutes=(
+            usual_at_signal if signal_at is not None else _median_minutes(ref.values)
+        ),
         reference_share=None,
         serial_correlation=phi_now,
         status=_status(points, signal_at),
