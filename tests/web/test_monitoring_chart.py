@@ -193,7 +193,8 @@ class TestASignal:
         notes = [p.words() for p in page.find_all("p", cls="chart-note")]
         assert (
             f"The lines restarted from zero on {local.day} {local:%b %Y}, when the deterioration "
-            "flag was acknowledged, so a new crossing means new evidence (the crossing before "
+            "flag was acknowledged or a care change was noted, so a new crossing means new "
+            "evidence (the crossing before "
             f"it: {signal.day} {signal:%b %Y})." in notes
         )
 

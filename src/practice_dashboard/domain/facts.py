@@ -134,6 +134,9 @@ class ClientFacts:
     # When observations and episodes were loaded only for a recent period (the caseload
     # summary), the time of the client's latest one of either, so "days since last data" holds.
     last_data_at: datetime | None = None
+    # Times of the client's "care change" notes: the monitoring charts restart from the latest
+    # (DOMAIN.md §5.5), so an alert after a change of plan means new evidence.
+    care_changes: tuple[datetime, ...] = field(default_factory=tuple)
 
 
 def known_at(at: datetime | None, moment: datetime) -> datetime | None:
@@ -165,4 +168,5 @@ def facts_as_of(facts: ClientFacts, moment: datetime) -> ClientFacts:
         sessions=tuple(s for s in facts.sessions if s.starts_at <= moment),
         measures=tuple(m for m in facts.measures if m.administered_at <= moment),
         last_data_at=known_at(facts.last_data_at, moment),
+        care_changes=tuple(c for c in facts.care_changes if c <= moment),
     )

@@ -69,7 +69,7 @@ PANELS: Final[tuple[tuple[ChartQuantity, _Words], ...]] = (
 ADDED_UP: Final = "added up episode by episode; the flag is raised when it crosses the line"
 NOT_ENOUGH: Final = "not enough episodes yet"
 MONITORING_STARTS: Final = "Monitoring starts (after the personal baseline)"
-RESTARTED: Final = "Restarted when the flag was acknowledged"
+RESTARTED: Final = "Restarted (flag acknowledged, or a care change noted)"
 CROSSED: Final = "Crossed the line"
 CROSSED_BEFORE_RESTART: Final = "Crossed the line before the restart"
 #: Vertical room of each panel (paper fractions, top to bottom) and the figure's height.
@@ -287,7 +287,8 @@ def monitoring_chart(frame: _Frame, now: float) -> Chart:
         before = recovery.previous_signal_at
         notes.append(
             f"The lines restarted from zero on {clock.date(_ts(restart))}, when the "
-            "deterioration flag was acknowledged, so a new crossing means new evidence"
+            "deterioration flag was acknowledged or a care change was noted, so a new crossing "
+            "means new evidence"
             + (f" (the crossing before it: {clock.date(_ts(before))})" if before else "")
             + "."
         )
