@@ -24,7 +24,15 @@ from practice_dashboard.domain.facts import (
     ObservationFact,
     SessionFact,
 )
-from practice_dashboard.models import Client, Episode, Measure, Observation, Session
+from practice_dashboard.models import (
+    Annotation,
+    AnnotationKind,
+    Client,
+    Episode,
+    Measure,
+    Observation,
+    Session,
+)
 
 
 def _in(column: Any, client_ids: Any) -> ColumnElement[bool]:
@@ -139,6 +147,19 @@ def load_facts(
             )
         )
 
+    care_changes: dict[Any, list[datetime]] = defaultdict(list)
+    for cid, at in db.execute(
+        select(_key(Annotation.client_id, single), Annotation.at)
+        .where(
+            _in(Annotation.client_id, client_ids),
+            Annotation.kind == AnnotationKind.CARE_CHANGE,
+            Annotation.archived_at.is_(None),
+            Annotation.counted(),
+        )
+        .order_by(Annotation.client_id, Annotation.at)
+    ):
+        care_changes[cid].append(at)
+
     last_data: dict[uuid.UUID, datetime] = {}
     if since is not None:
         for model, column in (
@@ -163,7 +184,8 @@ def load_facts(
             observations=tuple(observations[key]),
             sessions=tuple(sessions[key]),
             measures=tuple(measures[key]),
-            last_data_at=last_data.get(key),
+            last_data_at=last_data.get(client_id),
+            care_changes=tuple(care_changes[key]),
         )
         for key, client_id in keys.items()
     }
