@@ -46,6 +46,7 @@ from practice_dashboard.models.enums import (
     Zone,
 )
 from practice_dashboard.services import demo
+from practice_dashboard.services.demo.roster import ROSTER
 from practice_dashboard.services.exchange import fhir as fx
 from practice_dashboard.services.records.measure import scored_fields
 from tests.builders import (
@@ -831,7 +832,7 @@ def test_every_demo_client_exports_a_valid_bundle(
         for model in (Observation, Episode)
     }
     measures = list(db.scalars(select(Measure)))
-    assert len(clients) == 40
+    assert len(clients) == len(ROSTER)  # every demo client
     all_errors: list[str] = []
     for client in clients:
         response = api.get(f"/api/v1/clients/{client.id}/export.fhir.json", headers=headers)
