@@ -80,6 +80,11 @@ class Thresholds:
     engagement_gap_cadence_multiple: float = 2.0
     homework_completion_min: float = 0.40
     engagement_rating_drop: float = 3.0
+    # --- engagement_risk from the check-in link (domain/assignments.py, issue 11) ---
+    assessment_grace_days: int = 3  # an assigned questionnaire overdue by more: a signal
+    checkins_quiet_days: int = 7  # no client check-in for at least this many days ...
+    checkins_usual_window_days: int = 28  # ... after one in which the client checked in on
+    checkins_usual_share: float = 0.5  # at least this share of the days
     # --- burnout_risk (client) ---
     cbi_high: float = 50.0  # Kristensen et al. 2005 "high burnout"
     burnout_window_days: int = 14
