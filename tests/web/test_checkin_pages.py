@@ -25,7 +25,13 @@ from practice_dashboard.models import (
 )
 from practice_dashboard.models.enums import ClientStatus, Source, Zone
 from practice_dashboard.security import install_log_redaction
-from tests.builders import CHECKIN_CODE, make_checkin_link, make_client, make_user
+from tests.builders import (
+    CHECKIN_CODE,
+    auth_headers,
+    make_checkin_link,
+    make_client,
+    make_user,
+)
 from tests.html import parse
 
 ROUTES = "practice_dashboard.web.routes.checkin_pages"
@@ -131,6 +137,25 @@ class TestFlow:
         assert all(token not in (e.detail or "") for e in events)
         db.refresh(row)
         assert row.last_used_at is not None
+
+    def test_the_practitioner_sees_the_link_as_the_actor(
+        self,
+        api: TestClient,
+        settings: Settings,
+        owner: User,
+        client: Client,
+        link: tuple[str, CheckinLink],
+    ) -> None:
+        token, _ = link
+        csrf = _open(api, token)
+        api.post(f"/c/{token}/activated", data={"csrf_token": csrf, "peak_intensity": "4"})
+        events = api.get(
+            f"/api/v1/audit-events?client_id={client.id}", headers=auth_headers(settings, owner)
+        ).json()["items"]
+        created = next(e for e in events if (e["action"], e["entity"]) == ("create", "episode"))
+        assert created["actor_name"] == "client via check-in link"
+        assert created["actor_id"] is None
+        assert all(token not in str(e) for e in events)
 
     def test_daily_check_in_in_the_practitioners_words(
         self,
@@ -254,6 +279,21 @@ class TestFlow:
             follow_redirects=False,
         )
         assert response.status_code == 303, response.text
+        db.refresh(episode)
+        assert episode.started_at == earlier.replace(second=0, microsecond=0).astimezone(UTC)
+        # From a page opened before that change: refused, nothing overwritten.
+        later = episode.started_at + timedelta(minutes=5)
+        local = later.astimezone(ZONE)
+        stale = api.post(
+            f"/c/{token}/episodes/{episode.id}",
+            data={
+                "csrf_token": csrf,
+                "version": version,
+                "started_at_date": local.strftime("%Y-%m-%d"),
+                "started_at_time": local.strftime("%H:%M"),
+            },
+        )
+        assert stale.status_code == 409
         db.refresh(episode)
         assert episode.started_at == earlier.replace(second=0, microsecond=0).astimezone(UTC)
 

@@ -476,9 +476,10 @@ class TestEscaping:
             if "argument #5" in point[1]
         ]
         assert len(hovers) == 1
-        _, trigger, strategies = hovers[0]
+        _, trigger, strategies, self_report = hovers[0]
         assert trigger == "&lt;script&gt;alert(1)&lt;/script&gt; argument #5"
         assert strategies == "breathing, &lt;/script&gt;&lt;b&gt;x&lt;/b&gt;"
+        assert self_report == ""  # entered by the practitioner
         label = next(
             a
             for a in charts["chart-states"]["layout"]["annotations"]

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from practice_dashboard.models.enums import Source
 from practice_dashboard.schemas.common import (
     Correctable,
     CorrectionInput,
@@ -28,6 +29,10 @@ class EpisodeCreate(InputSchema):
         default=None, description="Return to baseline; null = not back yet, or unknown"
     )
     session_id: uuid.UUID | None = None
+    source: Source = Field(
+        default=Source.PRACTITIONER,
+        description="practitioner, or client: reported by the client themselves",
+    )
     trigger: str | None = Field(default=None, max_length=500)
     trigger_category: str | None = Field(default=None, max_length=80)
     strategies: list[Strategy] = Field(default_factory=list, max_length=30)
@@ -47,6 +52,7 @@ class EpisodeCreate(InputSchema):
 
 class EpisodeUpdate(CorrectionInput):
     started_at: UtcDatetime | None = None
+    source: Source | None = None
     recognized_at: UtcDatetime | None = None
     peak_intensity: Scale | None = None
     baseline_at: UtcDatetime | None = None
@@ -60,6 +66,7 @@ class EpisodeUpdate(CorrectionInput):
 class EpisodeRead(Correctable):
     client_id: uuid.UUID
     session_id: uuid.UUID | None
+    source: Source
     started_at: datetime
     recognized_at: datetime | None
     peak_intensity: int

@@ -12,7 +12,12 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any, Final
 
 from practice_dashboard.domain.instruments import instrument_name
-from practice_dashboard.domain.labels import ANNOTATION_KIND_WORDS, ATTENDANCE_WORDS, zone_word
+from practice_dashboard.domain.labels import (
+    ANNOTATION_KIND_WORDS,
+    ATTENDANCE_WORDS,
+    SOURCE_WORDS,
+    zone_word,
+)
 from practice_dashboard.models import RecordKind
 from practice_dashboard.web.forms.registry import (
     annotation_fields,
@@ -56,6 +61,7 @@ def _labels() -> dict[RecordKind, dict[str, str]]:
     }
     labels = {kind: {s.name: s.label for s in fields} for kind, fields in specs.items()}
     labels[RecordKind.MEASURE] = {"administered_at": "Administered at", "source": "Completed by"}
+    labels[RecordKind.EPISODE] = {"source": "Reported by", **labels[RecordKind.EPISODE]}
     return labels
 
 
@@ -114,7 +120,7 @@ def summary(kind: RecordKind, record: Any, vocabulary: str) -> str:
             value = getattr(record, name)
             if value is not None:
                 parts.append(f"{word} {value}")
-        parts.append("self-report" if record.source.value == "client" else "observed")
+        parts.append(SOURCE_WORDS["client"] if record.source.value == "client" else "observed")
         return ", ".join(parts)
     if kind == RecordKind.EPISODE:
         parts = [f"peak {record.peak_intensity}"]
@@ -126,6 +132,8 @@ def summary(kind: RecordKind, record: Any, vocabulary: str) -> str:
         )
         if record.trigger:
             parts.append(f"trigger: {record.trigger}")
+        if record.source.value == "client":
+            parts.append(SOURCE_WORDS["client"])
         return ", ".join(parts)
     if kind == RecordKind.MEASURE:
         name = instrument_name(record.instrument)

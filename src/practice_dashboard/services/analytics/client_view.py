@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
-from practice_dashboard.domain.facts import ClientFacts, minutes_between
+from practice_dashboard.domain.facts import ClientFacts, Source, minutes_between
 from practice_dashboard.domain.flags import Flag, flag_sort_key
 from practice_dashboard.domain.metrics import ClientMetrics, compute_client_metrics
 from practice_dashboard.domain.periods import DEFAULT_REPORT_PERIOD
@@ -44,6 +44,8 @@ class EpisodeDetail:
     baseline_at: datetime | None
     trigger: str | None
     strategies: tuple[str, ...]
+    # Reported by the client (check-in link), not entered by the practitioner.
+    self_reported: bool = False
 
     @property
     def recovery_minutes(self) -> float | None:
@@ -140,14 +142,17 @@ def load_client_view(
         )
     )
     episodes = tuple(
-        EpisodeDetail(started, peak, baseline, trigger, tuple(strategies or ()))
-        for started, peak, baseline, trigger, strategies in db.execute(
+        EpisodeDetail(
+            started, peak, baseline, trigger, tuple(strategies or ()), source == Source.CLIENT
+        )
+        for started, peak, baseline, trigger, strategies, source in db.execute(
             select(
                 Episode.started_at,
                 Episode.peak_intensity,
                 Episode.baseline_at,
                 Episode.trigger,
                 Episode.strategies,
+                Episode.source,
             )
             .where(
                 Episode.client_id == client.id,

@@ -26,7 +26,6 @@ from practice_dashboard.schemas.checkin import CheckinLinkCreate, CheckinLinkUpd
 from practice_dashboard.security import (
     CHECKIN_PATH_PREFIX,
     backoff_seconds,
-    burn_password_check,
     hash_password,
     verify_password,
 )
@@ -275,7 +274,7 @@ def check_code(
     actor = LinkActor(link_id=link.id, client_id=link.client_id, ip=ip)
     wait = retry_after(link, now)
     if wait:
-        burn_password_check(settings, code)
+        # Not even hashed: a flood of attempts during the wait costs the server nothing.
         return CodeOutcome(accepted=False, retry_after=wait)
     if verify_password(settings, link.code_hash, code):
         link.failed_code_attempts = 0

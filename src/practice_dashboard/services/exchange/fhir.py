@@ -432,10 +432,13 @@ class _Builder:
                 "code": local("activation-episode"),
                 "subject": _ref(self.patient),
                 "effectivePeriod": period,
+                "method": local(
+                    "self-report" if row.source == Source.CLIENT else "practitioner-observation"
+                ),
                 "component": components,
             }
-            if row.recorded_by_id is not None:
-                resource["performer"] = [_ref(self.practitioner(row.recorded_by_id))]
+            if row.source == Source.CLIENT or row.recorded_by_id is not None:
+                resource["performer"] = [self.performer(row.source, row.recorded_by_id)]
             self.encounter_of(resource, row.session_id)
             self.add(row.id, resource)
 

@@ -20,7 +20,7 @@ from practice_dashboard.services.common import check_range, in_time_range, page
 from practice_dashboard.services.records import revisions
 from practice_dashboard.services.records.session import check_session_belongs
 
-REQUIRED = ("started_at", "peak_intensity", "strategies")
+REQUIRED = ("started_at", "source", "peak_intensity", "strategies")
 
 
 def time_problems(

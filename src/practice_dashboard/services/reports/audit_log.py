@@ -27,6 +27,7 @@ from typing import Final
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
 
 from practice_dashboard.db import DbSession, SessionFactory
+from practice_dashboard.domain.labels import CHECKIN_ACTOR
 from practice_dashboard.models import AuditEvent, Client, Supervision, User
 from practice_dashboard.models.enums import Role
 from practice_dashboard.services import audit
@@ -139,7 +140,8 @@ def _shown(user: User, event: AuditEvent, name: str | None, email: str | None) -
         id=event.id,
         at=event.at,
         actor_id=event.actor_id,
-        actor_name=name,
+        # A client's entries through their check-in link have the link, not a user, as actor.
+        actor_name=CHECKIN_ACTOR if event.checkin_link_id is not None else name,
         actor_email=email,
         action=event.action,
         entity=event.entity,

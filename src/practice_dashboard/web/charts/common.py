@@ -362,14 +362,25 @@ def hover(template: str) -> str:
     return template + "<extra></extra>"
 
 
-def _markers(name: str, color: str, symbol: str, *, size: int = 9, **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "scatter",
-        "mode": "markers",
-        "name": name,
-        "marker": {"color": color, "symbol": symbol, "size": size, "line": {"width": 0}},
-        **extra,
-    }
+#: Below a chart with any client-reported point: how those points are told apart.
+SELF_REPORT_NOTE = "Open markers are the client's own reports (self-report)."
+
+
+def _markers(
+    name: str,
+    color: str,
+    symbol: str,
+    *,
+    size: int = 9,
+    self_reported: list[bool] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A marker trace; points the client reported themselves are drawn open (outline only)."""
+    marker: dict[str, Any] = {"color": color, "symbol": symbol, "size": size, "line": {"width": 0}}
+    if self_reported and any(self_reported):
+        marker["symbol"] = [f"{symbol}-open" if s else symbol for s in self_reported]
+        marker["line"] = {"color": color, "width": [2 if s else 0 for s in self_reported]}
+    return {"type": "scatter", "mode": "markers", "name": name, "marker": marker, **extra}
 
 
 def _figure(traces: list[dict[str, Any]], layout: dict[str, Any]) -> Figure:

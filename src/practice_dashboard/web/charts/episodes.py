@@ -12,6 +12,7 @@ from practice_dashboard.web.charts.common import (
     _WHEN,
     BLUE,
     ORANGE,
+    SELF_REPORT_NOTE,
     Chart,
     _figure,
     _Frame,
@@ -37,6 +38,7 @@ def _episode_hover(e: EpisodeDetail) -> list[str]:
         duration_words(minutes) if minutes is not None else "",
         escape(e.trigger) or "—",
         escape(", ".join(e.strategies)) or "—",
+        "<br>self-reported" if e.self_reported else "",
     ]
 
 
@@ -69,10 +71,11 @@ def episodes_chart(frame: _Frame) -> Chart:
                 size=10,
                 x=clock.xs([t[i] for i in keep]),
                 y=[group[i].peak_intensity for i in keep],
+                self_reported=[group[i].self_reported for i in keep],
                 customdata=[_episode_hover(group[i]) for i in keep],
                 hovertemplate=hover(
                     f"{_WHEN}<br>Peak %{{y}}/10, {outcome}<br>Trigger: %{{customdata[1]}}"
-                    "<br>Strategies: %{customdata[2]}"
+                    "<br>Strategies: %{customdata[2]}%{customdata[3]}"
                 ),
             )
         )
@@ -90,6 +93,8 @@ def episodes_chart(frame: _Frame) -> Chart:
             f"{n - back:,} not back to baseline or not recorded; median peak intensity "
             f"{fmt_number(peak)} of 10."
         )
+    if any(e.self_reported for e in episodes):
+        summary = f"{summary} {SELF_REPORT_NOTE}"
     for note in notes:
         _note(layout, note)
     return Chart(

@@ -11,6 +11,7 @@ from practice_dashboard.domain.facts import (
 from practice_dashboard.domain.labels import zone_word
 from practice_dashboard.web.charts.common import (
     _WHEN,
+    SELF_REPORT_NOTE,
     ZONE_STYLE,
     Chart,
     _figure,
@@ -74,6 +75,7 @@ def states_chart(frame: _Frame) -> Chart:
                 size=8,
                 x=clock.xs([t[i] for i in idx]),
                 y=[obs[i].activation for i in idx],
+                self_reported=[obs[i].source == Source.CLIENT for i in idx],
                 customdata=extra,
                 hovertemplate=hover(
                     f"{_WHEN}<br>{word}{observed}, activation %{{y}}/10%{{customdata}}"
@@ -99,4 +101,6 @@ def states_chart(frame: _Frame) -> Chart:
             f"Of {_plural(len(obs), 'check-in')} on {_plural(days, 'day')} in this period, "
             f"{shares}{observed}."
         )
+        if any(o.source == Source.CLIENT for o in obs):
+            summary = f"{summary} {SELF_REPORT_NOTE}"
     return Chart("chart-states", "States over time", summary, _figure(traces, layout), tuple(notes))

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.dependencies import DbDep, SettingsDep, client_ip
-from practice_dashboard.errors import Invalid, NotFound
+from practice_dashboard.errors import Conflict, Invalid, NotFound
 from practice_dashboard.models import CheckinLink, Episode
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.schemas.checkin import (
@@ -563,6 +563,17 @@ async def times_submit(
             return _home(visit, "times")
         except NotFound:
             return _not_here(request, settings, visit)
+        except Conflict:
+            errors = {"started_at": "These times were changed since you opened this page."}
+            db.refresh(episode)
+            return _times_page(
+                request,
+                settings,
+                visit,
+                episode,
+                FormState(specs, raw, form_id="", errors=errors),
+                status_code=409,
+            )
         except Invalid as exc:
             errors = messages_from_invalid(exc, specs)
     form = FormState(specs, raw, form_id="", errors=errors)

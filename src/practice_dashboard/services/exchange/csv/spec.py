@@ -268,6 +268,7 @@ SPECS: Final[dict[CsvKind, KindSpec]] = {
             *CLIENT_REF,
             Column("session_id", ID),
             Column("started_at", TIME, required=True),
+            Column("source", CODE),
             Column("recognized_at", TIME),
             Column("peak_intensity", INT, required=True),
             Column("baseline_at", TIME),
