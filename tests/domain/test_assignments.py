@@ -8,7 +8,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from practice_dashboard.domain.assignments import AssignmentFact, assignment_status, local_day
+from practice_dashboard.domain.assignments import (
+    assignment_status,
+    local_day,
+    overdue_assessments,
+)
+from practice_dashboard.domain.facts import AssignmentFact, MeasureFact
 
 LONDON = ZoneInfo("Europe/London")
 PHQ9_FORTNIGHTLY = AssignmentFact("phq9", every_days=14, starts_on=date(2026, 3, 2))
@@ -148,3 +153,26 @@ class TestPracticeDays:
     def test_naive_times_are_refused(self) -> None:
         with pytest.raises(ValueError, match="timezone-aware"):
             local_day(datetime(2026, 3, 2, 12), LONDON)  # noqa: DTZ001
+
+
+class TestOverdueSignal:
+    def test_only_beyond_the_grace_period_most_overdue_first(self) -> None:
+        gad7 = AssignmentFact("gad7", every_days=28, starts_on=date(2026, 2, 1))
+        phq9 = AssignmentFact("phq9", every_days=14, starts_on=date(2026, 2, 1))
+        cbi = AssignmentFact("cbi", every_days=28, starts_on=date(2026, 3, 8))
+        measures = [
+            # GAD-7 answered 1 Feb: next due 1 March; on 12 March 11 days overdue.
+            MeasureFact("gad7", at(date(2026, 2, 1)), (1,) * 7),
+            # PHQ-9 answered 20 Feb: next due 6 March, 6 days overdue.
+            MeasureFact("phq9", at(date(2026, 2, 20)), (0,) * 9),
+        ]
+        # CBI first due 8 March: 4 days overdue, beyond 3; with a grace period of 5, only
+        # GAD-7 and PHQ-9 remain.
+        found = overdue_assessments(
+            [phq9, gad7, cbi], measures, today=date(2026, 3, 12), grace_days=5
+        )
+        assert [(o.instrument, o.label, o.due_on, o.days_overdue) for o in found] == [
+            ("gad7", "GAD-7", date(2026, 3, 1), 11),
+            ("phq9", "PHQ-9", date(2026, 3, 6), 6),
+        ]
+        assert len(overdue_assessments([cbi], [], today=date(2026, 3, 12), grace_days=3)) == 1

@@ -114,8 +114,8 @@ class TestDue:
         legends = [n.words() for n in form.find_all("legend")]
         # Kroenke, Spitzer & Williams 2001: nine items, item 9 in its published wording.
         assert len(legends) == PHQ9.item_count
-        assert legends[8] == f"9. {PHQ9.item_text[8]}"  # type: ignore[index]
-        assert PHQ9.stem in form.words()  # type: ignore[operator]
+        assert legends[8] == f"9. {PHQ9.item_text[8]}"
+        assert PHQ9.stem in form.words()
         words = form.words()
         assert "Kroenke" in words
         assert "Pfizer" in words

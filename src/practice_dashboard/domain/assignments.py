@@ -26,21 +26,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
+from practice_dashboard.domain.facts import AssignmentFact, MeasureFact
+from practice_dashboard.domain.flags import OverdueAssessment
+from practice_dashboard.domain.instruments import instrument_name
+
 #: The shortest and longest rhythm (days): under a day or over a year is not a rhythm.
 EVERY_DAYS_MIN = 1
 EVERY_DAYS_MAX = 365
 #: Instruments whose licence forbids electronic forms (DOMAIN.md §2.1: PCOMS): never assigned.
 NEVER_ASSIGNED = frozenset({"ors", "srs"})
-
-
-@dataclass(frozen=True, slots=True)
-class AssignmentFact:
-    """One live (not archived) assignment."""
-
-    instrument: str
-    every_days: int
-    starts_on: date
-    ends_on: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +98,30 @@ def assignment_status(
         overdue_beyond_grace=overdue > grace_days,
         ended=False,
     )
+
+
+def overdue_assessments(
+    assignments: Iterable[AssignmentFact],
+    measures: Iterable[MeasureFact],
+    *,
+    today: date,
+    grace_days: int,
+    zone: tzinfo = UTC,
+) -> tuple[OverdueAssessment, ...]:
+    """The assigned questionnaires overdue beyond the grace period, most overdue first (the
+    `assessment_overdue` engagement signal)."""
+    measures = list(measures)
+    found = []
+    for assignment in assignments:
+        times = [m.administered_at for m in measures if m.instrument == assignment.instrument]
+        status = assignment_status(assignment, times, today=today, grace_days=grace_days, zone=zone)
+        if status.overdue_beyond_grace and status.next_due_on is not None:
+            found.append(
+                OverdueAssessment(
+                    instrument=assignment.instrument,
+                    label=instrument_name(assignment.instrument),
+                    due_on=status.next_due_on,
+                    days_overdue=status.overdue_days,
+                )
+            )
+    return tuple(sorted(found, key=lambda o: (-o.days_overdue, o.instrument)))

@@ -8,7 +8,7 @@ All datetimes are timezone-aware (UTC from the database).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
@@ -80,6 +80,7 @@ class EpisodeFact:
     peak_intensity: int
     recognized_at: datetime | None = None
     baseline_at: datetime | None = None  # None = not back to baseline, or unknown (censored)
+    source: Source = Source.PRACTITIONER
 
     @property
     def recovery_minutes(self) -> float | None:
@@ -121,6 +122,16 @@ class MeasureFact:
 
 
 @dataclass(frozen=True, slots=True)
+class AssignmentFact:
+    """One live (not archived) questionnaire assignment (domain/assignments.py has the rule)."""
+
+    instrument: str
+    every_days: int
+    starts_on: date
+    ends_on: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ClientFacts:
     """Everything the analytics need about one client, sorted by time ascending."""
 
@@ -134,3 +145,7 @@ class ClientFacts:
     # When observations and episodes were loaded only for a recent period (the caseload
     # summary), the time of the client's latest one of either, so "days since last data" holds.
     last_data_at: datetime | None = None
+    # Questionnaires the client is asked to answer through their check-in link.
+    assignments: tuple[AssignmentFact, ...] = field(default_factory=tuple)
+    # The practice's time zone: where its calendar days begin (due dates, quiet days).
+    timezone: tzinfo = UTC

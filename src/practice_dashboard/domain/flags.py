@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
 from typing import Final, Literal
 
@@ -194,6 +194,16 @@ class MeasureChangeSignal:
 
 
 @dataclass(frozen=True, slots=True)
+class OverdueAssessment:
+    """An assigned questionnaire overdue by more than the grace period."""
+
+    instrument: str
+    label: str  # the instrument's display name, e.g. "GAD-7"
+    due_on: date
+    days_overdue: int
+
+
+@dataclass(frozen=True, slots=True)
 class ClientSignals:
     """Plain figures the client flags are computed from (None = not computable)."""
 
@@ -207,6 +217,10 @@ class ClientSignals:
     homework_sessions: int = 0
     latest_engagement_rating: float | None = None
     engagement_rating_median: float | None = None
+    # check-in link: overdue questionnaires (most overdue first), and a usual checker's silence
+    overdue_assessments: tuple[OverdueAssessment, ...] = ()
+    days_since_last_checkin: int | None = None  # None: the client never checked in
+    usual_checkin_days: int = 0  # days with a check-in in the window before the quiet spell
     # safety
     latest_phq9_item9: int | None = None
     latest_phq9_at: datetime | None = None
@@ -335,6 +349,29 @@ def engagement_risk_flag(s: ClientSignals, t: Thresholds) -> Flag | None:
         )
         evidence["latest_engagement_rating"] = s.latest_engagement_rating
         evidence["engagement_rating_median"] = s.engagement_rating_median
+    if s.overdue_assessments:
+        signals.append("assessment_overdue")
+        for overdue in s.overdue_assessments:
+            reasons.append(
+                f"The assigned {overdue.label} was due on {overdue.due_on.isoformat()} and is "
+                f"{overdue.days_overdue} days overdue (grace period: {t.assessment_grace_days} "
+                "days)"
+            )
+        most = s.overdue_assessments[0]
+        evidence["assessment_instrument"] = most.label
+        evidence["assessment_due_on"] = most.due_on.isoformat()
+        evidence["assessment_days_overdue"] = most.days_overdue
+        if len(s.overdue_assessments) > 1:
+            evidence["assessments_overdue"] = len(s.overdue_assessments)
+    if checkins_quiet(s, t):
+        signals.append("checkins_quiet")
+        reasons.append(
+            f"No check-in through the link for {s.days_since_last_checkin} days, from a client "
+            f"who checked in on {s.usual_checkin_days} of the {t.checkins_usual_window_days} "
+            "days before"
+        )
+        evidence["days_since_last_checkin"] = s.days_since_last_checkin
+        evidence["usual_checkin_days"] = s.usual_checkin_days
     if not signals:
         return None
     return Flag(
@@ -345,6 +382,18 @@ def engagement_risk_flag(s: ClientSignals, t: Thresholds) -> Flag | None:
         suggestion="Check in about what gets in the way of attending and of the work "
         "between sessions.",
         signals=tuple(signals),
+    )
+
+
+def checkins_quiet(s: ClientSignals, t: Thresholds) -> bool:
+    """An active client who usually checks in (a check-in on at least `checkins_usual_share`
+    of the `checkins_usual_window_days` days up to their last one) and has not for
+    `checkins_quiet_days` days or more. Our definition (issue 11), not a published rule."""
+    return (
+        s.status == ClientStatus.ACTIVE
+        and s.days_since_last_checkin is not None
+        and s.days_since_last_checkin >= t.checkins_quiet_days
+        and s.usual_checkin_days >= t.checkins_usual_share * t.checkins_usual_window_days
     )
 
 
@@ -541,7 +590,9 @@ CLIENT_FLAGS: Final[tuple[FlagDefinition, ...]] = (
         "Engagement",
         ">= 2 no-shows/late cancels among the last 6 due sessions; or days since last "
         "attended > 2 x cadence (active clients); or homework completion < 40 %; or latest "
-        "engagement rating >= 3 below the client's median. 1 signal = watch, 2+ = alert.",
+        "engagement rating >= 3 below the client's median; or an assigned questionnaire "
+        "overdue by more than 3 days; or no check-in for 7 days from an active client who "
+        "checked in on at least half of the 28 days before. 1 signal = watch, 2+ = alert.",
         engagement_risk_flag,
     ),
     FlagDefinition(

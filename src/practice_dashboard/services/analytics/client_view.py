@@ -94,7 +94,7 @@ def load_client_view(
 ) -> ClientView:
     """The client page's data for the period [start, end); audited as a read of the client."""
     client = access.get_visible_client(db, actor.user, client_id)
-    facts = load_facts(db, [client], [client.id])[client.id]
+    facts = load_facts(db, [client], [client.id], timezone=settings.timezone)[client.id]
     thresholds = settings.thresholds
     acknowledgements = latest_acknowledgements(db, [client.id])
     restart = monitoring_restart(acknowledgements, client.id)

@@ -38,7 +38,7 @@ def client_metrics(
 ) -> dict[str, Any]:
     client = access.get_visible_client(db, actor.user, client_id)
     start, end = resolve_window(start, end, now)
-    facts = load_facts(db, [client], [client.id])[client.id]
+    facts = load_facts(db, [client], [client.id], timezone=settings.timezone)[client.id]
     acknowledgements = latest_acknowledgements(db, [client.id])
     restart = monitoring_restart(acknowledgements, client.id)
     metrics = compute_client_metrics(
@@ -69,7 +69,7 @@ def acknowledge_flag(
 ) -> FlagAcknowledgement:
     """Quieten a flag until its evidence changes (a new signal or a higher level)."""
     client: Client = access.get_visible_client(db, actor.user, client_id, for_write=True)
-    facts = load_facts(db, [client], [client.id])[client.id]
+    facts = load_facts(db, [client], [client.id], timezone=settings.timezone)[client.id]
     restart = monitoring_restart(latest_acknowledgements(db, [client.id]), client.id)
     metrics = compute_client_metrics(
         facts,

@@ -115,7 +115,9 @@ def refresh(
         return 0
     ids = [c.id for c in clients]
     id_filter = client_ids if isinstance(client_ids, Select) else ids
-    facts = load_facts(db, clients, id_filter, since=now - FACTS_LOOKBACK)
+    facts = load_facts(
+        db, clients, id_filter, timezone=settings.timezone, since=now - FACTS_LOOKBACK
+    )
     acknowledgements = latest_acknowledgements(db, id_filter)
     thresholds = settings.thresholds
     today = practice_today(settings, now)

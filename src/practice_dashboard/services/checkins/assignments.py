@@ -20,10 +20,10 @@ from sqlalchemy import select
 from practice_dashboard.db import DbSession
 from practice_dashboard.domain.assignments import (
     NEVER_ASSIGNED,
-    AssignmentFact,
     AssignmentStatus,
     assignment_status,
 )
+from practice_dashboard.domain.facts import AssignmentFact
 from practice_dashboard.domain.instruments import INSTRUMENTS
 from practice_dashboard.errors import Invalid, NotFound
 from practice_dashboard.models import Assignment, Client, Measure

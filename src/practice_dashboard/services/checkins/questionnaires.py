@@ -135,7 +135,7 @@ def own_progress(
     """The client's recovery time and time in window over the last periods, from the metrics
     the practitioner sees (no flags, no labels); the read is audited with the link as actor."""
     client = db.get_one(Client, link.client_id)
-    facts = load_facts(db, [client], [client.id])[client.id]
+    facts = load_facts(db, [client], [client.id], timezone=settings.timezone)[client.id]
     periods = []
     for k in range(PROGRESS_PERIODS, 0, -1):
         end = now - (k - 1) * PROGRESS_PERIOD
