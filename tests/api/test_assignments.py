@@ -220,3 +220,35 @@ class TestChangeAndStop:
         url = f"/api/v1/assignments/{assignment['id']}"
         response = api.delete(url, headers=auth_headers(settings, stranger))
         assert response.status_code == 404
+
+
+class TestEngagementSignal:
+    def test_an_overdue_assignment_reaches_the_caseload_and_leaves_when_stopped(
+        self,
+        api: TestClient,
+        settings: Settings,
+        client: Client,
+        headers: dict[str, str],
+        today: date,
+    ) -> None:
+        # GAD-7 first due 10 days ago, never answered: 10 days overdue > 3 (grace period).
+        body = {
+            "instrument": "gad7",
+            "every_days": 28,
+            "starts_on": (today - timedelta(days=10)).isoformat(),
+        }
+        created = api.post(_url(client), json=body, headers=headers).json()
+
+        def engagement() -> dict[str, Any] | None:
+            (row,) = api.get("/api/v1/caseload", headers=headers).json()["items"]
+            return next((f for f in row["flags"] if f["code"] == "engagement_risk"), None)
+
+        flag = engagement()
+        assert flag is not None
+        assert flag["evidence"]["assessment_instrument"] == "GAD-7"
+        assert flag["evidence"]["assessment_due_on"] == body["starts_on"]
+        assert flag["evidence"]["assessment_days_overdue"] == 10
+        metrics = api.get(f"/api/v1/clients/{client.id}/metrics", headers=headers).json()
+        assert "engagement_risk" in {f["code"] for f in metrics["flags"]}
+        api.delete(f"/api/v1/assignments/{created['id']}?version=1", headers=headers)
+        assert engagement() is None
