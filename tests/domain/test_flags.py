@@ -213,6 +213,7 @@ class TestEngagementFromTheCheckinLink:
         assert flag.reasons == (
             "The assigned GAD-7 was due on 2026-02-20 and is 9 days overdue (grace period: 3 days)",
         )
+        assert flag.suggestion.startswith("Check in about what gets in the way of the check-ins")
         assert flag.evidence == {
             "assessment_instrument": "GAD-7",
             "assessment_due_on": "2026-02-20",

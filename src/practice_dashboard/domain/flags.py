@@ -379,10 +379,19 @@ def engagement_risk_flag(s: ClientSignals, t: Thresholds) -> Flag | None:
         level=_level(len(signals)),
         reasons=tuple(reasons),
         evidence=evidence,
-        suggestion="Check in about what gets in the way of attending and of the work "
-        "between sessions.",
+        suggestion=(
+            "Check in about what gets in the way of the check-ins and questionnaires between "
+            "sessions."
+            if set(signals) <= LINK_SIGNALS
+            else "Check in about what gets in the way of attending and of the work between "
+            "sessions."
+        ),
         signals=tuple(signals),
     )
+
+
+#: Engagement signals that come from the client's check-in link alone.
+LINK_SIGNALS: Final = frozenset({"assessment_overdue", "checkins_quiet"})
 
 
 def checkins_quiet(s: ClientSignals, t: Thresholds) -> bool:
