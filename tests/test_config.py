@@ -64,3 +64,61 @@ class TestLimits:
     def test_argon2_below_owasp_minimum_is_refused(self, field: str, value: int) -> None:
         with pytest.raises(ValidationError, match="OWASP"):
             Settings(environment="test", secret_key="s" * 40, **{field: value})
+
+
+class TestReliableChangeConventions:
+    """DOMAIN.md §3.4: the convention per instrument; a bad choice stops the app at start."""
+
+    def test_from_the_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv(
+            "PRACTICE_DASHBOARD_RCI_CONVENTIONS", '{"phq9": "nhs_talking_therapies"}'
+        )
+        settings = Settings(environment="test", secret_key="s" * 40)
+        assert settings.thresholds.convention_for("phq9") == "nhs_talking_therapies"
+        assert settings.thresholds.convention_for("gad7") == "jacobson_truax"
+
+    @pytest.mark.parametrize(
+        ("choice", "message"),
+        [
+            ('{"phq10": "jacobson_truax"}', "unknown instrument 'phq10'"),
+            ('{"phq9": "nhs"}', "phq9: unknown convention 'nhs'"),
+            (
+                '{"ors": "nhs_talking_therapies"}',
+                "the NHS Talking Therapies convention does not cover ORS",
+            ),
+        ],
+    )
+    def test_a_bad_choice_refuses_to_start(
+        self, monkeypatch: pytest.MonkeyPatch, choice: str, message: str
+    ) -> None:
+        monkeypatch.setenv("PRACTICE_DASHBOARD_RCI_CONVENTIONS", choice)
+        with pytest.raises(ValidationError, match="PRACTICE_DASHBOARD_RCI_CONVENTIONS") as err:
+            Settings(environment="test", secret_key="s" * 40)
+        assert message in str(err.value)
+
+
+class TestFlagThresholdOverrides:
+    def test_srs_operator_and_confirmations(self) -> None:
+        settings = Settings(
+            environment="test",
+            secret_key="s" * 40,
+            flag_thresholds={"srs_concern_operator": "<", "deterioration_confirmations": 1},
+        )
+        assert settings.thresholds.srs_concern.operator == "<"
+        assert settings.thresholds.deterioration_confirmations == 1
+
+    @pytest.mark.parametrize(
+        ("overrides", "message"),
+        [
+            ({"srs_concern_operator": "=="}, "srs_concern_operator must be one of"),
+            ({"srs_concern_operator": 36}, "srs_concern_operator must be text"),
+            ({"stale_days": "thirty"}, "stale_days must be a number"),
+            ({"deterioration_confirmations": 0}, "deterioration_confirmations must be at least 1"),
+            ({"rci_conventions": 1}, "unknown flag thresholds: rci_conventions"),
+        ],
+    )
+    def test_bad_overrides_refuse_to_start(
+        self, overrides: dict[str, object], message: str
+    ) -> None:
+        with pytest.raises(ValidationError, match=message):
+            Settings(environment="test", secret_key="s" * 40, flag_thresholds=overrides)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from practice_dashboard.domain.conventions import validate_conventions
 from practice_dashboard.domain.flags import Thresholds
 
 # OWASP Password Storage Cheat Sheet: argon2id with at least 19 MiB memory and 2 iterations.
@@ -102,7 +103,12 @@ class Settings(BaseSettings):
     summary_refresh_interval_seconds: int = Field(default=300, ge=0)
     # Per-practice overrides of any flag or metric threshold, as JSON, for example
     # PRACTICE_DASHBOARD_FLAG_THRESHOLDS='{"max_caseload": 40, "stale_days": 21}'.
-    flag_thresholds: dict[str, float] = Field(default_factory=dict)
+    # An operator (e.g. "srs_concern_operator": "<") is the one threshold given as text.
+    flag_thresholds: dict[str, float | str] = Field(default_factory=dict)
+    # The reliable-change convention per instrument (DOMAIN.md §3.4): "jacobson_truax" (the
+    # default) or, for phq9 and gad7 only, "nhs_talking_therapies"; for example
+    # PRACTICE_DASHBOARD_RCI_CONVENTIONS='{"phq9": "nhs_talking_therapies"}'.
+    rci_conventions: dict[str, str] = Field(default_factory=dict)
     log_sql: bool = False
 
     @field_validator("practice_timezone")
@@ -149,12 +155,37 @@ class Settings(BaseSettings):
 
     @field_validator("flag_thresholds")
     @classmethod
-    def _known_thresholds(cls, value: dict[str, float]) -> dict[str, float]:
-        known = {f.name: f.type for f in fields(Thresholds)}
-        unknown = sorted(set(value) - set(known))
+    def _known_thresholds(cls, value: dict[str, float | str]) -> dict[str, float | str]:
+        defaults = Thresholds()
+        # Conventions have their own setting; every other field is one number or operator.
+        known = {f.name for f in fields(Thresholds)} - {"rci_conventions"}
+        unknown = sorted(set(value) - known)
         if unknown:
             raise ValueError(f"unknown flag thresholds: {', '.join(unknown)}")
+        for name, given in value.items():
+            wants_text = isinstance(getattr(defaults, name), str)
+            if wants_text != isinstance(given, str):
+                kind = "text" if wants_text else "a number"
+                raise ValueError(f"flag threshold {name} must be {kind}, got {given!r}")
         return value
+
+    @field_validator("rci_conventions")
+    @classmethod
+    def _known_conventions(cls, value: dict[str, str]) -> dict[str, str]:
+        problems = validate_conventions(value)
+        if problems:
+            raise ValueError(f"PRACTICE_DASHBOARD_RCI_CONVENTIONS: {'; '.join(problems)}")
+        return value
+
+    @model_validator(mode="after")
+    def _thresholds_are_consistent(self) -> Settings:
+        # Build them once at start, so a bad operator or count stops the app here with the
+        # domain's own message rather than on the first page that computes a flag.
+        try:
+            self.thresholds  # noqa: B018
+        except ValueError as exc:
+            raise ValueError(f"PRACTICE_DASHBOARD_FLAG_THRESHOLDS: {exc}") from exc
+        return self
 
     @property
     def thresholds(self) -> Thresholds:
@@ -164,7 +195,8 @@ class Settings(BaseSettings):
             name: type(getattr(defaults, name))(value)
             for name, value in self.flag_thresholds.items()
         }
-        return replace(defaults, **overrides)
+        conventions = tuple(sorted(self.rci_conventions.items()))
+        return replace(defaults, rci_conventions=conventions, **overrides)
 
     @property
     def timezone(self) -> ZoneInfo:

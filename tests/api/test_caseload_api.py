@@ -120,14 +120,18 @@ def practice(db: DbSession, settings: Settings) -> Practice:
             db, charlie, starts_at=_at(days), attendance=Attendance.NO_SHOW, engagement=None
         )
 
-    # Bravo (Ann, active): PHQ-9 from 3 to 12, a reliable deterioration: alert.
+    # Bravo (Ann, active): PHQ-9 from 3 to 12 and 12 again, a reliable deterioration confirmed
+    # at two consecutive administrations (DOMAIN.md §3.4): alert.
     bravo = make_client(db, ann, display_name="Bravo", intake_date=intake)
     _episode(db, bravo, -4, 25)
     make_session(
         db, bravo, starts_at=times["bravo_next"], attendance=Attendance.SCHEDULED, engagement=None
     )
     make_measure(db, bravo, administered_at=_at(-40), items=[1, 1, 1] + [0] * 6, total=3.0)
-    make_measure(db, bravo, administered_at=_at(-2), items=[2, 2, 2, 2, 1, 1, 1, 1, 0], total=12.0)
+    for days in (-20, -2):
+        make_measure(
+            db, bravo, administered_at=_at(days), items=[2, 2, 2, 2, 1, 1, 1, 1, 0], total=12.0
+        )
     db.commit()
     clients = {"delta": delta, "Alpha": alpha, "charlie": charlie, "Bravo": bravo}
     return Practice(ann, bob, boss, clients, times)
@@ -247,11 +251,12 @@ class TestSorting:
     def test_a_safety_alert_outranks_other_alerts(
         self, api: TestClient, db: DbSession, practice: Practice, boss: dict[str, str]
     ) -> None:
-        # "Aaron" has an alert (deterioration) and sorts before Alpha by name.
+        # "Aaron" has an alert (deterioration, confirmed twice) and sorts before Alpha by name.
         aaron = make_client(db, practice.ann, display_name="Aaron")
         make_observation(db, aaron, observed_at=_at(-1))
         make_measure(db, aaron, administered_at=_at(-40), items=[0] * 9, total=0.0)
-        make_measure(db, aaron, administered_at=_at(-1), items=[2] * 6 + [0] * 3, total=12.0)
+        for days in (-20, -1):
+            make_measure(db, aaron, administered_at=_at(days), items=[2] * 6 + [0] * 3, total=12.0)
         db.commit()
         assert _names(api, boss)[:3] == ["Alpha", "Aaron", "Bravo"]
 

@@ -7,6 +7,7 @@ The app uses the real clock for "now", so data that depends on recency is built 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -14,7 +15,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import sessionmaker
 
+from practice_dashboard.app import create_app
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.domain.periods import OUT_OF_RANGE
@@ -398,6 +402,15 @@ class TestKnownAnswer:
         assert phq9["rci"] == pytest.approx(-9 / (math.sqrt(2) * 5.5 * 0.4))
         assert phq9["reliable_change"] == "improved"
         assert phq9["clinically_significant"] is True  # from >= 10 to below 10
+        # Issue 10: the convention in force and the latest administration's own signals.
+        assert phq9["convention"] == "jacobson_truax"
+        assert phq9["minimum_reliable_change"] == pytest.approx(1.96 * math.sqrt(2) * 5.5 * 0.4)
+        assert phq9["unverified_constant"] is True  # SD_ref 5.5 is marked verify
+        assert phq9["confirmed"] is False  # an improvement, not a deterioration
+        assert phq9["positive_screen"] is False  # 6 < 10
+        assert phq9["concern"] is None
+        assert phq9["prorated"] is False
+        assert phq9["item9_unanswered"] is False
 
     def test_cbi_progress_per_scale_and_ors_higher_is_better(
         self, api: TestClient, db: DbSession, people: People, headers: dict[str, str]
@@ -447,6 +460,9 @@ class TestKnownAnswer:
         assert ors["change"] == 7.0
         assert ors["reliable_change"] == "improved"
         assert ors["clinically_significant"] is True
+        assert ors["positive_screen"] is False  # 27 is not in the clinical range (< 25)
+        assert ors["item9_unanswered"] is None  # PHQ-9 only
+        assert personal["positive_screen"] is False  # 25 < 50 ("high burnout")
         assert body["flags"] == []
 
     def test_personal_baseline(
@@ -472,7 +488,7 @@ class TestKnownAnswer:
         assert baseline["activation"]["baseline_n"] == 0
         assert baseline["activation"]["status"] == "insufficient_data"
 
-    def test_worsening_recovery_is_a_deterioration(
+    def test_a_worsening_trend_describes_but_does_not_alert(
         self, api: TestClient, db: DbSession, people: People, headers: dict[str, str]
     ) -> None:
         end = _now()
@@ -491,10 +507,9 @@ class TestKnownAnswer:
         # n = 6, S = 15: exact-ish p = 0.024 (normal approximation with continuity).
         assert trend["p_value"] < 0.05
         assert trend["direction"] == "worsening"
-        [flag] = [f for f in body["flags"] if f["code"] == "deterioration"]
-        assert flag["level"] == "alert"
-        assert flag["signals"] == ["recovery"]
-        assert flag["evidence"]["recovery_slope_per_week"] == pytest.approx(10.0)
+        # The trend describes; the monitoring chart warns (DESIGN.md "Flags"). Six episodes
+        # are still the client's baseline (the first 8 episodes), so nothing is monitored yet.
+        assert [f for f in body["flags"] if f["code"] == "deterioration"] == []
 
     def test_five_points_never_make_a_trend(
         self, api: TestClient, db: DbSession, people: People, headers: dict[str, str]
@@ -1172,30 +1187,96 @@ class TestFlags:
     def test_deterioration_on_a_reliable_phq9_worsening(
         self, api: TestClient, db: DbSession, client: Client, headers: dict[str, str]
     ) -> None:
+        # 3 -> 12 (+9, beyond Jacobson-Truax's 6.098): a first, unconfirmed deterioration is
+        # a watch; confirmed at the next administration (3 -> 11, +8) it is an alert
+        # (DOMAIN.md §3.4).
         _recent_observation(db, client)
         now = datetime.now(UTC)
-        make_measure(
-            db,
-            client,
-            administered_at=now - timedelta(days=40),
-            items=[1, 1, 1] + [0] * 6,
-            total=3.0,
-        )
-        make_measure(
-            db,
-            client,
-            administered_at=now - timedelta(days=2),
-            items=[2, 2, 2, 2, 1, 1, 1, 1, 0],
-            total=12.0,
-        )
+        for days, items in (
+            (40, [1, 1, 1] + [0] * 6),
+            (20, [2, 2, 2, 2, 1, 1, 1, 1, 0]),
+        ):
+            make_measure(
+                db, client, administered_at=now - timedelta(days=days), items=items, total=None
+            )
         db.commit()
         flags = _flags(api, client, headers)
         assert set(flags) == {"deterioration"}
         flag = flags["deterioration"]
         _assert_explained(flag)
-        assert flag["level"] == "alert"
+        assert flag["level"] == "watch"
         assert flag["signals"] == ["phq9"]
-        assert flag["evidence"] == {"phq9_change": 9.0}
+        assert flag["evidence"]["phq9_change"] == 9.0
+        assert flag["evidence"]["phq9_confirmed"] == "no"
+        assert flag["evidence"]["deterioration_rule"].startswith(
+            "alert when seen at 2 consecutive administrations"
+        )
+        assert "reliable change threshold not yet verified" in flag["reasons"][0]
+        make_measure(
+            db,
+            client,
+            administered_at=now - timedelta(days=2),
+            items=[2, 2, 2, 2, 1, 1, 1, 0, 0],
+            total=None,
+        )
+        db.commit()
+        flag = _flags(api, client, headers)["deterioration"]
+        assert flag["level"] == "alert"
+        assert flag["evidence"]["phq9_change"] == 8.0
+        assert flag["evidence"]["phq9_confirmed"] == "yes"
+        body = api.get(_metrics_url(client), headers=headers).json()
+        [phq9] = body["measures"]
+        assert (phq9["reliable_change"], phq9["confirmed"]) == ("deteriorated", True)
+
+    def test_prorated_phq9_with_item9_unanswered(
+        self, api: TestClient, db: DbSession, client: Client, headers: dict[str, str]
+    ) -> None:
+        # 8 items answered 2, item 9 left empty: 16 x 9 / 8 = 18, prorated (DOMAIN.md §2.2);
+        # item 9 is noted as unanswered, never read as 0: a safety watch.
+        _recent_observation(db, client)
+        at = datetime.now(UTC) - timedelta(days=1)
+        response = api.post(
+            f"/api/v1/clients/{client.id}/measures",
+            json={
+                "instrument": "phq9",
+                "administered_at": at.isoformat(),
+                "items": [2, 2, 2, 2, 2, 2, 2, 2, None],
+            },
+            headers=headers,
+        )
+        assert response.status_code == 201, response.text
+        body = api.get(_metrics_url(client), headers=headers).json()
+        [phq9] = body["measures"]
+        assert phq9["latest"]["total"] == 18.0
+        assert (phq9["prorated"], phq9["item9_unanswered"], phq9["positive_screen"]) == (
+            True,
+            True,
+            True,
+        )
+        flags = {f["code"]: f for f in body["flags"]}
+        assert flags["safety"]["level"] == "watch"
+        assert flags["safety"]["evidence"] == {"phq9_item9_unanswered_at": at.date().isoformat()}
+
+    def test_srs_alliance_concern_is_an_engagement_signal(
+        self, api: TestClient, db: DbSession, client: Client, headers: dict[str, str]
+    ) -> None:
+        _recent_observation(db, client)
+        at = datetime.now(UTC) - timedelta(days=1)
+        make_measure(
+            db, client, instrument="srs", administered_at=at, items=None, total=34.0, severity=None
+        )
+        db.commit()
+        body = api.get(_metrics_url(client), headers=headers).json()
+        [srs] = body["measures"]
+        assert (srs["concern"], srs["convention"], srs["minimum_reliable_change"]) == (
+            True,
+            None,
+            None,
+        )
+        flag = _flags(api, client, headers)["engagement_risk"]
+        assert (flag["level"], flag["signals"]) == ("watch", ["alliance"])
+        assert flag["evidence"]["srs_total"] == 34.0
+        assert flag["evidence"]["srs_concern_cutoff"] == "<= 36"
 
     def test_stale_data_for_an_active_client(
         self, api: TestClient, db: DbSession, client: Client, headers: dict[str, str]
@@ -1242,3 +1323,62 @@ class TestMetricsQueryCount:
             assert api.get(_metrics_url(client), headers=headers).status_code == 200
             counts.append(queries.count)
         assert counts[0] == counts[1], queries.statements
+
+
+class TestNhsTalkingTherapiesConvention:
+    """A practice using the NHS Talking Therapies convention for PHQ-9 (DOMAIN.md §3.3-3.4):
+    metrics, flags and the measure list all judge change by it."""
+
+    @pytest.fixture
+    def nhs_api(
+        self, settings: Settings, session_factory: sessionmaker[OrmSession]
+    ) -> Iterator[TestClient]:
+        nhs = settings.model_copy(update={"rci_conventions": {"phq9": "nhs_talking_therapies"}})
+        app = create_app(nhs)
+        app.state.session_factory = session_factory
+        with TestClient(app) as test_client:
+            yield test_client
+
+    def test_six_points_is_reliable_under_nhs_not_under_jacobson_truax(
+        self,
+        api: TestClient,
+        nhs_api: TestClient,
+        db: DbSession,
+        people: People,
+        headers: dict[str, str],
+    ) -> None:
+        # PHQ-9 4 -> 10: +6 reaches NHS Talking Therapies' 6 points; under Jacobson-Truax
+        # RCI = 6 / 3.1113 = 1.93 <= 1.96, no reliable change.
+        client = make_client(db, people.owner, intake_date=date(2026, 1, 5))
+        now = datetime.now(UTC)
+        make_observation(db, client, observed_at=now - timedelta(days=1))
+        for days, items in ((40, [1, 1, 1, 1, 0, 0, 0, 0, 0]), (2, [2, 2, 2, 1, 1, 1, 1, 0, 0])):
+            make_measure(
+                db,
+                client,
+                administered_at=now - timedelta(days=days),
+                items=items,
+                total=float(sum(items)),  # as the service stores it
+            )
+        db.commit()
+        [nhs] = nhs_api.get(_metrics_url(client), headers=headers).json()["measures"]
+        [jt] = api.get(_metrics_url(client), headers=headers).json()["measures"]
+        assert (nhs["convention"], nhs["reliable_change"]) == (
+            "nhs_talking_therapies",
+            "deteriorated",
+        )
+        assert (nhs["minimum_reliable_change"], nhs["unverified_constant"]) == (6.0, False)
+        assert nhs["rci"] == pytest.approx(6 / (math.sqrt(2) * 5.5 * 0.4))
+        assert (jt["convention"], jt["reliable_change"]) == ("jacobson_truax", "no_reliable_change")
+        flags = {
+            f["code"]: f for f in nhs_api.get(_metrics_url(client), headers=headers).json()["flags"]
+        }
+        assert flags["deterioration"]["level"] == "watch"  # seen once: not yet confirmed
+        assert (
+            "NHS Talking Therapies threshold of 6.0 points" in flags["deterioration"]["reasons"][0]
+        )
+        # The measure list judges the change from baseline by the same convention.
+        listed = nhs_api.get(f"/api/v1/clients/{client.id}/measures", headers=headers).json()
+        assert [m["reliable_change"] for m in listed["items"]] == ["deteriorated", None]
+        listed = api.get(f"/api/v1/clients/{client.id}/measures", headers=headers).json()
+        assert [m["reliable_change"] for m in listed["items"]] == ["no_reliable_change", None]

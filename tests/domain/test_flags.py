@@ -29,6 +29,7 @@ from practice_dashboard.domain.flags import (
     flag_rank,
     flag_sort_key,
     is_acknowledged,
+    large_change,
     practitioner_load,
     safety_flag,
     stale_data_flag,
@@ -129,6 +130,34 @@ class TestSafety:
         assert flag is not None
 
 
+class TestItem9Unanswered:
+    """Issue 10 part 3: an unanswered PHQ-9 item 9 is noted, never silently taken as 0."""
+
+    AT = datetime(2026, 5, 6, 9, 30, tzinfo=UTC)
+
+    def test_is_a_watch_asking_directly(self) -> None:
+        flag = safety_flag(signals(phq9_item9_unanswered_at=self.AT), T)
+        assert flag is not None
+        assert flag.level == "watch"
+        assert flag.reasons == (
+            "In the latest PHQ-9, item 9 (thoughts of being better off dead or of self-harm) "
+            "was left unanswered on 2026-05-06; ask directly",
+        )
+        assert flag.signals == ("phq9_item9_unanswered@2026-05-06T09:30",)
+        assert flag.evidence == {"phq9_item9_unanswered_at": "2026-05-06"}
+
+    def test_never_lowers_an_alert_from_an_answer_above_zero(self) -> None:
+        earlier = datetime(2026, 4, 1, tzinfo=UTC)
+        flag = safety_flag(
+            signals(latest_phq9_item9=2, latest_phq9_at=earlier, phq9_item9_unanswered_at=self.AT),
+            T,
+        )
+        assert flag is not None
+        assert flag.level == "alert"
+        assert len(flag.reasons) == 2
+        assert "risk-assessment protocol" in flag.suggestion
+
+
 class TestEngagementRisk:
     def test_one_signal_is_watch(self) -> None:
         flag = engagement_risk_flag(signals(due_sessions=6, missed_due_sessions=2), T)
@@ -193,6 +222,45 @@ class TestEngagementRisk:
         strict = replace(T, engagement_missed_min=1)
         flag = engagement_risk_flag(signals(due_sessions=6, missed_due_sessions=1), strict)
         assert flag is not None
+
+
+class TestAllianceConcern:
+    """SRS total around 36 or below: an alliance concern (DOMAIN.md §2.10), an engagement
+    signal whose number and operator are configuration."""
+
+    AT = datetime(2026, 5, 6, tzinfo=UTC)
+
+    def test_at_36_is_a_watch_with_its_evidence(self) -> None:
+        flag = engagement_risk_flag(signals(latest_srs_total=36.0, latest_srs_at=self.AT), T)
+        assert flag is not None
+        assert (flag.level, flag.signals) == ("watch", ("alliance",))
+        assert flag.reasons == (
+            "The latest SRS total on 2026-05-06 was 36: alliance concern (<= 36)",
+        )
+        assert flag.evidence == {
+            "srs_total": 36.0,
+            "srs_administered_at": "2026-05-06",
+            "srs_concern_cutoff": "<= 36",
+        }
+
+    def test_above_36_is_quiet(self) -> None:
+        assert engagement_risk_flag(signals(latest_srs_total=36.5), T) is None
+
+    def test_operator_is_configurable(self) -> None:
+        strictly_below = replace(T, srs_concern_operator="<")
+        assert engagement_risk_flag(signals(latest_srs_total=36.0), strictly_below) is None
+        assert engagement_risk_flag(signals(latest_srs_total=35.0), strictly_below) is not None
+
+    def test_counts_as_one_engagement_signal(self) -> None:
+        flag = engagement_risk_flag(
+            signals(latest_srs_total=30.0, due_sessions=6, missed_due_sessions=2), T
+        )
+        assert flag is not None
+        assert (flag.level, flag.signals) == ("alert", ("missed", "alliance"))
+
+    def test_unknown_operator_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="srs_concern_operator must be one of"):
+            replace(T, srs_concern_operator="==")
 
 
 GAD7_LATE = OverdueAssessment("gad7", "GAD-7", date(2026, 2, 20), 9)
@@ -324,6 +392,8 @@ class TestBurnoutRisk:
 
 class TestDeterioration:
     def test_measure_and_recovery(self) -> None:
+        # An unconfirmed measure signal is a watch on its own; recovery worsening is an alert,
+        # and the flag's level is the highest of its signals.
         s = signals(
             deteriorations=(MeasureChangeSignal("phq9", None, "PHQ-9", 8.0, 6.1),),
             recovery_chart=SLOWER,
@@ -336,8 +406,9 @@ class TestDeterioration:
         assert flag.evidence["recovery_signal_at"] == "2026-02-20"
         assert flag.evidence["recovery_limit"] == T.monitoring_limit
         assert flag.reasons[0] == (
-            "PHQ-9 changed by +8.0 since the first administration, beyond the 6.1-point "
-            "reliable change"
+            "PHQ-9 changed by +8.0 since the first administration, reliable by the "
+            "Jacobson–Truax threshold of 6.1 points; seen once so far: an alert follows if the "
+            "next administration confirms it"
         )
 
     def test_cbi_scale_signal_name(self) -> None:
@@ -388,6 +459,88 @@ class TestDeterioration:
         assert second is not None
         assert first.level == second.level
         assert not is_acknowledged(second, first.level, first.fingerprint)
+
+
+class TestMeasureDeteriorationConfirmation:
+    """DOMAIN.md §3.4: alert only once confirmed at two consecutive administrations."""
+
+    FIRST = MeasureChangeSignal("phq9", None, "PHQ-9", 7.0, 6.0, convention="nhs_talking_therapies")
+
+    def test_first_unconfirmed_is_a_watch_and_names_the_rule(self) -> None:
+        flag = deterioration_flag(signals(deteriorations=(self.FIRST,)), T)
+        assert flag is not None
+        assert (flag.level, flag.signals) == ("watch", ("phq9",))
+        assert "NHS Talking Therapies threshold of 6.0 points" in flag.reasons[0]
+        assert flag.evidence["phq9_confirmed"] == "no"
+        assert flag.evidence["phq9_minimum_reliable_change"] == 6.0
+        # the measured false-alarm rate of this rule, stated beside the flag (README)
+        assert flag.evidence["phq9_false_alarms"] == (
+            "about 5% of stable clients measured monthly for a year (simulated, measurement "
+            "error only)"
+        )
+        assert flag.evidence["deterioration_rule"] == (
+            "alert when seen at 2 consecutive administrations, or at once for a change of at "
+            "least 2 times the reliable change; watch on a first unconfirmed one"
+        )
+
+    def test_confirmed_is_an_alert(self) -> None:
+        confirmed = replace(self.FIRST, confirmed=True)
+        flag = deterioration_flag(signals(deteriorations=(confirmed,)), T)
+        assert flag is not None
+        assert flag.level == "alert"
+        assert "confirmed at 2 consecutive administrations" in flag.reasons[0]
+        assert flag.evidence["phq9_confirmed"] == "yes"
+
+    def test_a_change_of_twice_the_threshold_confirms_at_once(self) -> None:
+        # 2 x 6 = 12 points: 12 confirms at once, 11 does not; 0 turns the route off.
+        assert large_change(12.0, 6.0, T)
+        assert large_change(-12.0, 6.0, T)
+        assert not large_change(11.0, 6.0, T)
+        assert not large_change(12.0, 6.0, replace(T, deterioration_immediate_multiple=0.0))
+        flag = deterioration_flag(
+            signals(deteriorations=(replace(self.FIRST, change=12.0, confirmed=True),)), T
+        )
+        assert flag is not None
+        assert flag.level == "alert"
+        assert flag.reasons[0].endswith("; at least 2 times the reliable change at once")
+
+    def test_one_confirmation_rule_alerts_on_the_first(self) -> None:
+        # With deterioration_confirmations = 1 the metrics mark every deterioration confirmed.
+        first_rule = replace(T, deterioration_confirmations=1)
+        flag = deterioration_flag(
+            signals(deteriorations=(replace(self.FIRST, confirmed=True),)), first_rule
+        )
+        assert flag is not None
+        assert flag.level == "alert"
+        assert flag.evidence["deterioration_rule"] == (
+            "alert on a first reliable deterioration, or at once for a change of at least 2 "
+            "times the reliable change"
+        )
+        # no measured rate for a rule other than the default
+        assert "phq9_false_alarms" not in flag.evidence
+
+    def test_level_is_the_highest_over_measures(self) -> None:
+        gad = MeasureChangeSignal("gad7", None, "GAD-7", 5.0, 4.0, confirmed=True)
+        flag = deterioration_flag(signals(deteriorations=(self.FIRST, gad)), T)
+        assert flag is not None
+        assert (flag.level, flag.signals) == ("alert", ("phq9", "gad7"))
+
+    def test_an_unverified_constant_is_said(self) -> None:
+        d = MeasureChangeSignal("gad7", None, "GAD-7", 6.0, 5.71, unverified_constant=True)
+        flag = deterioration_flag(signals(deteriorations=(d,)), T)
+        assert flag is not None
+        assert (
+            "(reliable change threshold not yet verified against its source)" in (flag.reasons[0])
+        )
+
+    def test_watch_then_alert_speaks_again_after_acknowledging_the_watch(self) -> None:
+        watch = deterioration_flag(signals(deteriorations=(self.FIRST,)), T)
+        alert = deterioration_flag(
+            signals(deteriorations=(replace(self.FIRST, confirmed=True),)), T
+        )
+        assert watch is not None
+        assert alert is not None
+        assert not is_acknowledged(alert, watch.level, watch.fingerprint)
 
 
 class TestStaleData:

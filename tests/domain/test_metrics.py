@@ -430,6 +430,142 @@ class TestMeasures:
         assert p.latest.total == 18.0
 
 
+class TestMeasureConventionsAndSignals:
+    """Issue 10 parts 2-3: the convention in force and the latest administration's signals."""
+
+    def test_jacobson_truax_by_default_with_its_unverified_constant(self) -> None:
+        # PHQ-9 18 -> 8 (see TestMeasures): Jacobson-Truax threshold 1.96 * 3.11127 = 6.098,
+        # resting on SD_ref 5.5 marked "verify" in the registry.
+        facts = client(measures=(measure(-60, "phq9", PHQ_18), measure(-5, "phq9", PHQ_8)))
+        (p,) = metrics(facts).measures
+        assert p.convention == "jacobson_truax"
+        assert p.minimum_reliable_change == pytest.approx(6.0981, abs=1e-4)
+        assert p.unverified_constant is True
+        assert p.confirmed is False  # improved, not deteriorated
+        # latest 8 < 10: not a positive screen; nothing missing; item 9 answered
+        assert (p.positive_screen, p.prorated, p.item9_unanswered) == (False, False, False)
+        assert p.concern is None  # PHQ-9 has no concern cutoff
+
+    def test_nhs_convention_from_the_thresholds(self) -> None:
+        # 4 -> 10 is exactly 6 points: reliable under NHS Talking Therapies (DOMAIN.md §3.3),
+        # not under Jacobson-Truax (RCI 1.928).
+        four = (1, 1, 1, 1, 0, 0, 0, 0, 0)
+        ten = (2, 2, 2, 1, 1, 1, 1, 0, 0)
+        facts = client(measures=(measure(-60, "phq9", four), measure(-5, "phq9", ten)))
+        (jt,) = metrics(facts).measures
+        nhs_th = dataclasses.replace(
+            Thresholds(), rci_conventions=(("phq9", "nhs_talking_therapies"),)
+        )
+        (nhs,) = metrics(facts, thresholds=nhs_th).measures
+        assert jt.reliable_change == "no_reliable_change"
+        assert (nhs.reliable_change, nhs.convention) == ("deteriorated", "nhs_talking_therapies")
+        assert (nhs.minimum_reliable_change, nhs.unverified_constant) == (6, False)
+        assert nhs.positive_screen is True  # 10 >= 10
+        assert nhs.confirmed is False  # seen once
+        flag = next(f for f in metrics(facts, thresholds=nhs_th).flags if f.code == "deterioration")
+        assert flag.level == "watch"
+
+    def test_confirmed_needs_the_two_latest_both_reliably_worse(self) -> None:
+        # 4 -> 11 -> 5 -> 11 -> 12 (Jacobson-Truax, threshold 6.098 from baseline 4):
+        # the 3rd is not worse, so confirmation needs the 4th and 5th both >= 10.1.
+        def phq(total: int) -> tuple[int, ...]:
+            return (*(min(3, max(0, total - 3 * k)) for k in range(8)), 0)
+
+        totals = (4, 11, 5, 11, 12)
+        history = [measure(-100 + 20 * k, "phq9", phq(v)) for k, v in enumerate(totals)]
+        assert [sum(phq(v)) for v in totals] == list(totals)
+        after_2 = metrics(client(measures=tuple(history[:2]))).measures[0]
+        after_4 = metrics(client(measures=tuple(history[:4]))).measures[0]
+        after_5 = metrics(client(measures=tuple(history))).measures[0]
+        assert (after_2.reliable_change, after_2.confirmed) == ("deteriorated", False)
+        assert (after_4.reliable_change, after_4.confirmed) == ("deteriorated", False)
+        assert (after_5.reliable_change, after_5.confirmed) == ("deteriorated", True)
+        # With one confirmation required, the first deterioration is already confirmed.
+        first_rule = dataclasses.replace(Thresholds(), deterioration_confirmations=1)
+        assert (
+            metrics(client(measures=tuple(history[:2])), thresholds=first_rule)
+            .measures[0]
+            .confirmed
+        )
+
+    def test_a_change_of_twice_the_reliable_change_confirms_at_once(self) -> None:
+        # 0 -> 13: +13 >= 2 x 6.098 = 12.196, confirmed by one administration (DOMAIN.md
+        # §3.4: "or a larger change"); 0 -> 12 is not (12 < 12.196).
+        zero = (0,) * 9
+        thirteen = (3, 3, 3, 2, 2, 0, 0, 0, 0)
+        twelve = (3, 3, 3, 2, 1, 0, 0, 0, 0)
+        large = metrics(
+            client(measures=(measure(-60, "phq9", zero), measure(-5, "phq9", thirteen)))
+        )
+        short = metrics(client(measures=(measure(-60, "phq9", zero), measure(-5, "phq9", twelve))))
+        assert (large.measures[0].confirmed, short.measures[0].confirmed) == (True, False)
+        levels = [
+            next(f.level for f in m.flags if f.code == "deterioration") for m in (large, short)
+        ]
+        assert levels == ["alert", "watch"]
+
+    def test_single_administration_has_a_rule_but_no_verdict(self) -> None:
+        (p,) = metrics(client(measures=(measure(-5, "gad7", (3, 3, 2, 2, 1, 1, 0)),))).measures
+        # GAD-7 12 >= 10: positive screen (Spitzer et al. 2006)
+        assert (p.reliable_change, p.confirmed, p.positive_screen) == (None, None, True)
+        assert p.convention == "jacobson_truax"
+        # 1.96 * sqrt(2) * 5.0 * sqrt(1 - 0.83) = 5.7143 (registry: r 0.83, SD_ref 5.0)
+        assert p.minimum_reliable_change == pytest.approx(5.7143, abs=1e-4)
+        assert p.item9_unanswered is None  # GAD-7 has no item 9 rule
+
+    def test_prorated_total_and_unanswered_item9(self) -> None:
+        # items 1-8 answered 2, item 9 missing: 16 x 9 / 8 = 18 (prorated, DOMAIN.md §2.2)
+        items = (2, 2, 2, 2, 2, 2, 2, 2, None)
+        (p,) = metrics(client(measures=(measure(-5, "phq9", items),))).measures
+        assert p.latest.total == 18.0
+        assert (p.prorated, p.item9_unanswered, p.positive_screen) == (True, True, True)
+
+    def test_ors_clinical_range_and_srs_concern(self) -> None:
+        # ORS < 25 is the adult clinical range (Miller et al. 2003); SRS <= 36 a concern.
+        facts = client(measures=(measure(-5, "ors", total=24), measure(-4, "srs", total=36)))
+        ors, srs = metrics(facts).measures
+        assert (ors.instrument, ors.positive_screen, ors.concern) == ("ors", True, None)
+        assert (srs.instrument, srs.concern, srs.positive_screen) == ("srs", True, None)
+        assert (srs.convention, srs.minimum_reliable_change, srs.unverified_constant) == (
+            None,
+            None,
+            None,
+        )
+        strictly_below = dataclasses.replace(Thresholds(), srs_concern_operator="<")
+        srs_strict = metrics(facts, thresholds=strictly_below).measures[1]
+        assert srs_strict.concern is False
+
+    def test_cbi_scale_screen_is_its_high_burnout_line(self) -> None:
+        items = (2,) * 6 + (1,) * 6 + (3,) + (None,) * 6  # personal 50, work 25
+        personal, work = metrics(client(measures=(measure(-3, "cbi", items),))).measures
+        assert (personal.positive_screen, work.positive_screen) == (True, False)
+
+
+class TestNewSignalsAsFlags:
+    def test_unanswered_item9_in_the_latest_phq9_is_a_safety_watch(self) -> None:
+        items = (1, 1, 1, 1, 1, 1, 1, 1, None)
+        flags = metrics(client(measures=(measure(-2, "phq9", items),))).flags
+        assert [(f.code, f.level) for f in flags if f.code == "safety"] == [("safety", "watch")]
+        assert "left unanswered on " + at(-2).date().isoformat() in flags[0].reasons[0]
+
+    def test_an_earlier_item9_above_zero_keeps_the_alert(self) -> None:
+        unanswered = (1, 1, 1, 1, 1, 1, 1, 1, None)
+        facts = client(measures=(measure(-30, "phq9", PHQ_18), measure(-2, "phq9", unanswered)))
+        safety = metrics(facts).flags[0]
+        assert (safety.code, safety.level, len(safety.reasons)) == ("safety", "alert", 2)
+
+    def test_an_answered_latest_phq9_clears_the_unanswered_note(self) -> None:
+        unanswered = (1, 1, 1, 1, 1, 1, 1, 1, None)
+        facts = client(measures=(measure(-30, "phq9", unanswered), measure(-2, "phq9", PHQ_8)))
+        assert all(f.code != "safety" for f in metrics(facts).flags)
+
+    def test_srs_concern_is_an_engagement_signal(self) -> None:
+        facts = client(measures=(measure(-20, "srs", total=39), measure(-3, "srs", total=33)))
+        flag = next(f for f in metrics(facts).flags if f.code == "engagement_risk")
+        assert (flag.level, flag.signals) == ("watch", ("alliance",))
+        assert flag.evidence["srs_total"] == 33.0
+
+
 class TestPersonalBaseline:
     # intake 2026-01-05 = END - 91 d; baseline episodes on days 1-5 after intake
     INTAKE = date(2026, 1, 5)
@@ -566,13 +702,26 @@ class TestFlagsFromFacts:
         assert m.monitoring.recovery.signal_at >= at(-18)
 
     def test_reliable_deterioration_on_a_measure(self) -> None:
-        # PHQ-9 2 -> 12: RCI = +10 / 3.11127 = 3.21 -> deteriorated -> alert
+        # PHQ-9 2 -> 12: RCI = +10 / 3.11127 = 3.21 -> deteriorated. Seen once, and 10 is
+        # under twice the 6.098-point reliable change: a watch (DOMAIN.md §3.4).
         low = (1, 1, 0, 0, 0, 0, 0, 0, 0)
         high = (2, 2, 2, 2, 2, 1, 1, 0, 0)
         facts = client(measures=(measure(-50, "phq9", low), measure(-3, "phq9", high)))
         flag = next(f for f in metrics(facts).flags if f.code == "deterioration")
         assert flag.signals == ("phq9",)
+        assert flag.level == "watch"
         assert flag.evidence["phq9_change"] == 10.0
+        # ...confirmed by a second administration still reliably worse: an alert
+        again = client(
+            measures=(
+                measure(-50, "phq9", low),
+                measure(-20, "phq9", high),
+                measure(-3, "phq9", high),
+            )
+        )
+        flag = next(f for f in metrics(again).flags if f.code == "deterioration")
+        assert flag.level == "alert"
+        assert flag.evidence["phq9_confirmed"] == "yes"
 
     def test_cbi_burnout(self) -> None:
         items = (2,) * 6 + (3,) * 6 + (1,) + (None,) * 6  # personal 50, work 75

@@ -448,6 +448,46 @@ class TestContent:
         assert "Showing the last 6 months" in alert
 
 
+class TestMeasureRemarks:
+    """Issue 10 part 3: the latest administration's signals and an unverified threshold are
+    said beside the measure's chart, in the words of domain/labels.py."""
+
+    def test_positive_screen_prorated_item9_and_unverified(
+        self, api: TestClient, db: DbSession, settings: Settings
+    ) -> None:
+        owner = make_user(db, settings)
+        client = make_client(db, owner)
+        now = _now()
+        make_measure(
+            db, client, administered_at=now - timedelta(days=30), items=[0] * 9, total=None
+        )
+        # 8 items answered 2, item 9 empty: 16 x 9 / 8 = 18, prorated; 18 >= 10.
+        make_measure(
+            db,
+            client,
+            administered_at=now - timedelta(days=2),
+            items=[2] * 8 + [None],
+            total=None,
+            severity=None,
+        )
+        login(api, db, settings, owner)
+        page = parse(api.get(f"/clients/{client.id}").text)
+        figure = page.by_id("chart-measure-phq9").parent
+        assert figure is not None
+        notes = [n.words() for n in figure.find_all("p", cls="chart-note")]
+        assert notes == [
+            "PHQ-9: positive screen (>= 10); prorated total (items missing); item 9 left "
+            "unanswered: ask directly; Jacobson–Truax: reliable from ±6.1 points; reliable "
+            "change threshold not yet verified against its source; deterioration confirmed."
+        ]
+        # 0 -> 18 is at least twice the 6.1-point reliable change: confirmed at once, an alert
+        assert "flag-alert" in page.find("article", data_flag="deterioration").classes
+        # ...and the safety watch asks the same question
+        safety = page.find("article", data_flag="safety")
+        assert "flag-watch" in safety.classes
+        assert "left unanswered" in safety.words()
+
+
 class TestEscaping:
     def test_names_triggers_and_annotations_stay_text(
         self, api: TestClient, db: DbSession, settings: Settings

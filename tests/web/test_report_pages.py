@@ -10,7 +10,7 @@ import csv
 import io
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -25,7 +25,7 @@ from practice_dashboard.models.enums import Role
 from practice_dashboard.services import periods
 from practice_dashboard.services.reports import supervision_packet as packets
 from practice_dashboard.web.printing import PRINT_CHART_WIDTH, css_string
-from tests.builders import login_cookies, make_client, make_user, supervise
+from tests.builders import login_cookies, make_client, make_measure, make_user, supervise
 from tests.html import Node, parse
 from tests.services.reports.test_reports import (
     CHART_AXIS_TITLES,
@@ -209,6 +209,32 @@ class TestPrintView:
         rows = page.one("table", id="change-table").find_all("tr", data_figure="recovery")
         assert cell(rows[0], "baseline").startswith("—")
         assert cell(rows[0], "comparison").startswith("no baseline yet")
+
+    def test_measure_remarks_in_the_measures_table(
+        self, api: TestClient, db: DbSession, settings: Settings
+    ) -> None:
+        # Issue 10: the latest administration's signals and an unverified threshold are said
+        # in the table, in the words of domain/labels.py.
+        owner = make_user(db, settings)
+        client = make_client(db, owner, display_name="Remarks Client")
+        now = datetime.now(UTC)
+        for days, items in ((30, [0] * 9), (2, [1] * 8 + [None])):
+            make_measure(
+                db, client, administered_at=now - timedelta(days=days), items=items, total=None
+            )
+        login(api, db, settings, owner)
+        page = parse(api.get(f"/clients/{client.id}/summary").text)
+        (phq9,) = page.one("table", id="measures-table").find_all("tr", data_measure="phq9")
+        # 8 x 1 = 8, prorated to 9 (8 x 9 / 8): not a positive screen (< 10)
+        assert cell(phq9, "latest").startswith("9 (mild)")
+        assert "prorated total (items missing)" in cell(phq9, "latest")
+        assert "item 9 left unanswered: ask directly" in cell(phq9, "latest")
+        assert "positive screen" not in cell(phq9, "latest")
+        reliable = cell(phq9, "reliable")
+        assert reliable.startswith("reliable deterioration")
+        assert "Jacobson–Truax: reliable from ±6.1 points" in reliable
+        assert "reliable change threshold not yet verified against its source" in reliable
+        assert "deterioration not yet confirmed" in reliable
 
     def test_a_name_cannot_break_out_of_the_page_style(
         self, api: TestClient, db: DbSession, settings: Settings

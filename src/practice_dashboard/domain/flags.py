@@ -29,10 +29,26 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
-from typing import Final, Literal
+from typing import Final, Literal, cast, get_args
 
+from practice_dashboard.domain.conventions import (
+    DEFAULT_CONVENTION,
+    FALSE_ALARMS,
+    UNVERIFIED_NOTE,
+    ConventionCode,
+    as_convention_code,
+    convention_name,
+    validate_conventions,
+)
 from practice_dashboard.domain.facts import ClientStatus
-from practice_dashboard.domain.instruments import CBI, PHQ9
+from practice_dashboard.domain.instruments import (
+    CBI,
+    PHQ9,
+    SRS,
+    Comparison,
+    Cutoff,
+    Instrument,
+)
 from practice_dashboard.domain.monitoring import OPERATING_CHARACTERISTICS, MonitoringChart
 
 FlagLevel = Literal["watch", "alert"]
@@ -52,6 +68,11 @@ LEVEL_RANK: Final[Mapping[str, int]] = MappingProxyType({"watch": 1, "alert": 2}
 SAFETY_RANK: Final = 3
 #: Fingerprints fit the acknowledgement table's column.
 FINGERPRINT_MAX_LENGTH: Final = 64
+
+# The SRS alliance-concern line of the registry (Duncan et al. 2003): the practice may move
+# the number and the operator (DOMAIN.md §2.10), the registry keeps the published default.
+assert SRS.concern_cutoff is not None
+_SRS_CONCERN: Final[Cutoff] = SRS.concern_cutoff
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +112,18 @@ class Thresholds:
     burnout_activation_median_min: float = 7.0
     burnout_time_in_window_max: float = 0.40
     burnout_min_observations: int = 3
+    # --- engagement_risk: SRS alliance concern (DOMAIN.md §2.10; operator is configuration) ---
+    srs_concern_total: float = float(_SRS_CONCERN.value)
+    srs_concern_operator: str = _SRS_CONCERN.operator
+    # --- deterioration on a measure (DOMAIN.md §3.4) ---
+    # Consecutive administrations that must each be reliably worse than the first before an
+    # `alert` (1 = alert on the first; a first unconfirmed one is a `watch`).
+    deterioration_confirmations: int = 2
+    # A change of at least this many times the reliable change alerts at once (0 = never).
+    deterioration_immediate_multiple: float = 2.0
+    # Reliable-change convention per instrument, as (instrument, convention) pairs; an
+    # instrument not named follows Jacobson-Truax. Set by PRACTICE_DASHBOARD_RCI_CONVENTIONS.
+    rci_conventions: tuple[tuple[str, str], ...] = ()
     # --- deterioration: monitoring charts (domain/monitoring.py; DOMAIN.md §5.5) ---
     # Chosen from their operating characteristics, measured by bench.flag_calibration.
     monitoring_allowance: float = 0.4  # k: tuned to a shift of 0.8 SD of log minutes
@@ -113,6 +146,45 @@ class Thresholds:
     max_sessions_7d: int = 28
     max_alert_share: float = 0.30
     practitioner_cbi_high: float = 50.0
+
+    def __post_init__(self) -> None:
+        problems = validate_conventions(dict(self.rci_conventions))
+        if self.srs_concern_operator not in get_args(Comparison):
+            problems.append(
+                f"srs_concern_operator must be one of {', '.join(get_args(Comparison))}, "
+                f"got {self.srs_concern_operator!r}"
+            )
+        if self.deterioration_confirmations < 1:
+            problems.append("deterioration_confirmations must be at least 1")
+        if self.deterioration_immediate_multiple < 0:
+            problems.append("deterioration_immediate_multiple must not be negative")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def convention_for(self, instrument: str) -> ConventionCode:
+        """The reliable-change convention the practice chose for an instrument code."""
+        chosen = dict(self.rci_conventions).get(instrument, DEFAULT_CONVENTION)
+        return as_convention_code(chosen)
+
+    @property
+    def srs_concern(self) -> Cutoff:
+        """The SRS alliance-concern cutoff in force (the registry's, as configured)."""
+        return Cutoff(
+            self.srs_concern_total,
+            cast(Comparison, self.srs_concern_operator),
+            _SRS_CONCERN.label,
+            _SRS_CONCERN.citation,
+        )
+
+    def concern_cutoff(self, instrument: Instrument) -> Cutoff | None:
+        """An instrument's concern cutoff in force: the SRS line as configured, else the
+        registry's own (None when it has none)."""
+        if instrument.code == SRS.code:
+            return self.srs_concern
+        return instrument.concern_cutoff
+
+
+_DEFAULTS: Final = Thresholds()
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +263,11 @@ class MeasureChangeSignal:
     label: str  # e.g. "PHQ-9", "CBI work-related"
     change: float
     minimum_reliable_change: float
+    # Seen at the latest `deterioration_confirmations` administrations, or a large change
+    # (see `large_change`; DOMAIN.md §3.4): then an alert, else a watch.
+    confirmed: bool = False
+    convention: ConventionCode = DEFAULT_CONVENTION
+    unverified_constant: bool = False  # the threshold rests on a constant marked "verify"
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +301,11 @@ class ClientSignals:
     # safety
     latest_phq9_item9: int | None = None
     latest_phq9_at: datetime | None = None
+    # set when the latest PHQ-9 left item 9 unanswered: when it was given
+    phq9_item9_unanswered_at: datetime | None = None
+    # alliance: the latest SRS total (practitioner-entered) and when
+    latest_srs_total: float | None = None
+    latest_srs_at: datetime | None = None
     # burnout
     latest_cbi_personal: float | None = None
     latest_cbi_work_related: float | None = None
@@ -282,23 +364,52 @@ def _level(signal_count: int) -> FlagLevel:
 
 
 def safety_flag(s: ClientSignals, _t: Thresholds) -> Flag | None:
-    """Latest PHQ-9 item 9 above 0, whatever the total (DOMAIN.md §1.5, §2.2)."""
-    if s.latest_phq9_item9 is None or s.latest_phq9_item9 <= 0:
-        return None
-    when = _date(s.latest_phq9_at)
-    on = f" on {when}" if when else ""
-    return Flag(
-        code="safety",
-        level="alert",
-        reasons=(
+    """Latest PHQ-9 item 9 above 0, whatever the total (DOMAIN.md §1.5, §2.2): alert.
+
+    Item 9 left unanswered in the latest PHQ-9 is a `watch` of its own: it is never read as 0,
+    and it never lowers the alert of an earlier answer above 0.
+    """
+    reasons: list[str] = []
+    signals: list[str] = []
+    evidence: Evidence = {}
+    level: FlagLevel | None = None
+    if s.latest_phq9_item9 is not None and s.latest_phq9_item9 > 0:
+        when = _date(s.latest_phq9_at)
+        on = f" on {when}" if when else ""
+        reasons.append(
             f"In the latest {PHQ9.short_name}{on}, item 9 (thoughts of being better off dead or of "
-            f"self-harm) was answered {s.latest_phq9_item9} of 3, whatever the total",
-        ),
-        evidence={"phq9_item9": s.latest_phq9_item9, "administered_at": when},
-        suggestion="Follow the practice's risk-assessment protocol and check in promptly.",
+            f"self-harm) was answered {s.latest_phq9_item9} of 3, whatever the total"
+        )
+        evidence.update({"phq9_item9": s.latest_phq9_item9, "administered_at": when})
         # The date makes each administration a new signal: acknowledging one PHQ-9 never
         # quietens the next.
-        signals=(f"phq9_item9@{_stamp(s.latest_phq9_at)}" if s.latest_phq9_at else "phq9_item9",),
+        signals.append(
+            f"phq9_item9@{_stamp(s.latest_phq9_at)}" if s.latest_phq9_at else "phq9_item9"
+        )
+        level = "alert"
+    if s.phq9_item9_unanswered_at is not None:
+        when = _date(s.phq9_item9_unanswered_at)
+        reasons.append(
+            f"In the latest {PHQ9.short_name}, item 9 (thoughts of being better off dead or of "
+            f"self-harm) was left unanswered on {when}; ask directly"
+        )
+        evidence["phq9_item9_unanswered_at"] = when
+        signals.append(f"phq9_item9_unanswered@{_stamp(s.phq9_item9_unanswered_at)}")
+        level = level or "watch"
+    if level is None:
+        return None
+    return Flag(
+        code="safety",
+        level=level,
+        reasons=tuple(reasons),
+        evidence=evidence,
+        suggestion=(
+            "Follow the practice's risk-assessment protocol and check in promptly."
+            if level == "alert"
+            else "Ask directly about thoughts of self-harm at the next contact, and follow "
+            "the practice's risk-assessment protocol if they are present."
+        ),
+        signals=tuple(signals),
     )
 
 
@@ -349,6 +460,18 @@ def engagement_risk_flag(s: ClientSignals, t: Thresholds) -> Flag | None:
         )
         evidence["latest_engagement_rating"] = s.latest_engagement_rating
         evidence["engagement_rating_median"] = s.engagement_rating_median
+    concern = t.srs_concern
+    if s.latest_srs_total is not None and concern.met(s.latest_srs_total):
+        signals.append("alliance")
+        when = _date(s.latest_srs_at)
+        on = f" on {when}" if when else ""
+        reasons.append(
+            f"The latest {SRS.short_name} total{on} was {_fmt(s.latest_srs_total)}: "
+            f"{concern.label} ({concern.operator} {_fmt(concern.value)})"
+        )
+        evidence["srs_total"] = s.latest_srs_total
+        evidence["srs_administered_at"] = when
+        evidence["srs_concern_cutoff"] = f"{concern.operator} {_fmt(concern.value)}"
     if s.overdue_assessments:
         signals.append("assessment_overdue")
         for overdue in s.overdue_assessments:
@@ -384,7 +507,7 @@ def engagement_risk_flag(s: ClientSignals, t: Thresholds) -> Flag | None:
             "sessions."
             if set(signals) <= LINK_SIGNALS
             else "Check in about what gets in the way of attending and of the work between "
-            "sessions."
+            "sessions, and about how the work together feels."
         ),
         signals=tuple(signals),
     )
@@ -464,6 +587,86 @@ def burnout_risk_flag(s: ClientSignals, t: Thresholds) -> Flag | None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _FlagPart:
+    """What one group of signals contributes to a flag; ``level`` None = nothing fired."""
+
+    level: FlagLevel | None
+    reasons: tuple[str, ...]
+    signals: tuple[str, ...]
+    evidence: Evidence
+
+
+def confirmation_rule(t: Thresholds) -> str:
+    """The rule in force for measure-based deterioration, in words (DOMAIN.md §3.4)."""
+    n = t.deterioration_confirmations
+    if n <= 1:
+        rule = "alert on a first reliable deterioration"
+    else:
+        rule = f"alert when seen at {n} consecutive administrations"
+    if t.deterioration_immediate_multiple > 0:
+        rule += (
+            f", or at once for a change of at least {_fmt(t.deterioration_immediate_multiple)}"
+            " times the reliable change"
+        )
+    if n > 1:
+        rule += "; watch on a first unconfirmed one"
+    return rule
+
+
+def large_change(change: float, minimum_reliable_change: float, t: Thresholds) -> bool:
+    """A change so large that it confirms a deterioration at once (DOMAIN.md §3.4: "two
+    consecutive administrations, or a larger change")."""
+    multiple = t.deterioration_immediate_multiple
+    return multiple > 0 and abs(change) >= multiple * minimum_reliable_change
+
+
+def _measure_deterioration(s: ClientSignals, t: Thresholds) -> _FlagPart:
+    """Reliable deterioration on measures: `alert` once confirmed, `watch` before."""
+    # The measured false-alarm rates hold for the default rule only.
+    default_rule = (t.deterioration_confirmations, t.deterioration_immediate_multiple) == (
+        _DEFAULTS.deterioration_confirmations,
+        _DEFAULTS.deterioration_immediate_multiple,
+    )
+    reasons: list[str] = []
+    signals: list[str] = []
+    evidence: Evidence = {}
+    level: FlagLevel | None = None
+    for d in s.deteriorations:
+        key = d.instrument if d.scale is None else f"{d.instrument}_{d.scale}"
+        large = large_change(d.change, d.minimum_reliable_change, t)
+        signals.append(key)
+        reason = (
+            f"{d.label} changed by {d.change:+.1f} since the first administration, reliable "
+            f"by the {convention_name(d.convention)} threshold of "
+            f"{d.minimum_reliable_change:.1f} points"
+        )
+        if d.unverified_constant:
+            reason += f" ({UNVERIFIED_NOTE})"
+        if d.confirmed and large:
+            multiple = _fmt(t.deterioration_immediate_multiple)
+            reason += f"; at least {multiple} times the reliable change at once"
+        elif d.confirmed:
+            n = t.deterioration_confirmations
+            reason += f"; confirmed at {n} consecutive administration{'s' if n > 1 else ''}"
+        else:
+            reason += "; seen once so far: an alert follows if the next administration confirms it"
+        reasons.append(reason)
+        evidence[f"{key}_change"] = d.change
+        evidence[f"{key}_minimum_reliable_change"] = d.minimum_reliable_change
+        evidence[f"{key}_confirmed"] = "yes" if d.confirmed else "no"
+        share = FALSE_ALARMS.get((d.instrument, d.convention)) if default_rule else None
+        if share is not None:
+            evidence[f"{key}_false_alarms"] = (
+                f"about {share:.0%} of stable clients measured monthly for a year "
+                "(simulated, measurement error only)"
+            )
+        level = "alert" if d.confirmed else (level or "watch")
+    if signals:
+        evidence["deterioration_rule"] = confirmation_rule(t)
+    return _FlagPart(level, tuple(reasons), tuple(signals), evidence)
+
+
 def chart_signal(chart: MonitoringChart | None, s: ClientSignals, t: Thresholds) -> datetime | None:
     """The crossing a flag reports: one since the chart (re)started, or else the crossing that
     was acknowledged (the chart restarted then), kept on view for a while, marked acknowledged.
@@ -535,20 +738,13 @@ def _chart_reasons(
 
 
 def deterioration_flag(s: ClientSignals, t: Thresholds) -> Flag | None:
-    """Reliable deterioration on any measure, or a monitoring chart crossing its limit."""
-    reasons: list[str] = []
-    signals: list[str] = []
-    evidence: Evidence = {}
-    level: FlagLevel | None = None
-    for d in s.deteriorations:
-        key = d.instrument if d.scale is None else f"{d.instrument}_{d.scale}"
-        signals.append(key)
-        reasons.append(
-            f"{d.label} changed by {d.change:+.1f} since the first administration, beyond "
-            f"the {d.minimum_reliable_change:.1f}-point reliable change"
-        )
-        evidence[f"{key}_change"] = d.change
-        level = "alert"
+    """Reliable deterioration on a measure (alert once confirmed, watch before), or a
+    monitoring chart crossing its limit; the level is the highest over its signals."""
+    measures = _measure_deterioration(s, t)
+    reasons = list(measures.reasons)
+    signals = list(measures.signals)
+    evidence: Evidence = dict(measures.evidence)
+    level = measures.level
     chart_reasons, chart_signals, chart_evidence, chart_level = _chart_reasons(s, t)
     reasons += chart_reasons
     signals += chart_signals
@@ -591,7 +787,8 @@ CLIENT_FLAGS: Final[tuple[FlagDefinition, ...]] = (
     FlagDefinition(
         "safety",
         "Safety",
-        "Latest PHQ-9 item 9 above 0, whatever the total (alert). Never suppressed.",
+        "Latest PHQ-9 item 9 above 0, whatever the total (alert). Never suppressed. Item 9 "
+        "left unanswered in the latest PHQ-9 (watch; never read as 0).",
         safety_flag,
     ),
     FlagDefinition(
@@ -599,9 +796,11 @@ CLIENT_FLAGS: Final[tuple[FlagDefinition, ...]] = (
         "Engagement",
         ">= 2 no-shows/late cancels among the last 6 due sessions; or days since last "
         "attended > 2 x cadence (active clients); or homework completion < 40 %; or latest "
-        "engagement rating >= 3 below the client's median; or an assigned questionnaire "
-        "overdue by more than 3 days; or no check-in for 7 days from an active client who "
-        "checked in on at least half of the 28 days before. 1 signal = watch, 2+ = alert.",
+        "engagement rating >= 3 below the client's median; or the latest SRS total at or "
+        "below 36 (alliance concern; number and operator configurable); or an assigned "
+        "questionnaire overdue by more than 3 days; or no check-in for 7 days from an active "
+        "client who checked in on at least half of the 28 days before. 1 signal = watch, "
+        "2+ = alert.",
         engagement_risk_flag,
     ),
     FlagDefinition(
@@ -614,9 +813,11 @@ CLIENT_FLAGS: Final[tuple[FlagDefinition, ...]] = (
     FlagDefinition(
         "deterioration",
         "Deterioration",
-        "Reliable deterioration on any measure, or the recovery or non-recovery monitoring "
-        "chart crossing its limit (alert); the recognition chart crossing its limit (watch). "
-        "The charts compare the client with their own usual (DOMAIN.md §5.5).",
+        "Reliable deterioration on any measure by the practice's convention: alert when seen "
+        "at 2 consecutive administrations (or at least twice the reliable change at once), "
+        "watch on a first unconfirmed one; or the recovery or non-recovery monitoring chart "
+        "crossing its limit (alert); the recognition chart crossing its limit (watch). The "
+        "charts compare the client with their own usual (DOMAIN.md §5.5).",
         deterioration_flag,
     ),
     FlagDefinition(

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from practice_dashboard.domain.instruments import instrument_name
+from practice_dashboard.domain.conventions import UNVERIFIED_NOTE, convention_name
+from practice_dashboard.domain.instruments import INSTRUMENTS, Cutoff, instrument_name
+from practice_dashboard.domain.metrics import MeasureProgress
 
 ZONE_WORDS: Final[dict[str, dict[str, str]]] = {
     "window": {"within": "within window", "hyper": "hyperarousal", "hypo": "hypoarousal"},
@@ -56,6 +58,14 @@ RELIABLE_CHANGE_WORDS: Final[dict[str, str]] = {
 SOURCE_WORDS: Final[dict[str, str]] = {"practitioner": "practitioner", "client": "self-report"}
 #: The actor of entries made through a client's check-in link, in the audit trail.
 CHECKIN_ACTOR: Final = "client via check-in link"
+#: A measure's latest administration, as its remarks say (issue 10: no signal dropped).
+PRORATED_WORDS: Final = "prorated total (items missing)"
+ITEM9_UNANSWERED_WORDS: Final = "item 9 left unanswered: ask directly"
+#: Whether a reliable deterioration was seen at consecutive administrations (DOMAIN.md §3.4).
+CONFIRMED_WORDS: Final[dict[bool, str]] = {
+    True: "deterioration confirmed",
+    False: "deterioration not yet confirmed",
+}
 ATTENDANCE_WORDS: Final[dict[str, str]] = {
     "scheduled": "scheduled",
     "attended": "attended",
@@ -85,6 +95,46 @@ RECORD_KIND_WORDS: Final[dict[str, str]] = {
     "measures": "measures",
     "annotations": "timeline notes",
 }
+
+
+def _cutoff_words(cutoff: Cutoff) -> str:
+    value = f"{cutoff.value:g}"
+    return f"{cutoff.label} ({cutoff.operator} {value})"
+
+
+def latest_remarks(p: MeasureProgress) -> tuple[str, ...]:
+    """What the latest administration signals on its own: "positive screen (>= 10)",
+    "alliance concern", "prorated total (items missing)", an unanswered PHQ-9 item 9."""
+    instrument = INSTRUMENTS.get(p.instrument)
+    remarks: list[str] = []
+    if p.positive_screen and instrument is not None:
+        sub = instrument.subscale(p.scale) if p.scale is not None else None
+        cutoff = sub.cutoff if sub is not None and sub.cutoff else instrument.clinical_cutoff
+        if cutoff is not None:
+            remarks.append(_cutoff_words(cutoff))
+    if p.concern and instrument is not None and instrument.concern_cutoff is not None:
+        remarks.append(instrument.concern_cutoff.label)
+    if p.prorated:
+        remarks.append(PRORATED_WORDS)
+    if p.item9_unanswered:
+        remarks.append(ITEM9_UNANSWERED_WORDS)
+    return tuple(remarks)
+
+
+def verdict_remarks(p: MeasureProgress) -> tuple[str, ...]:
+    """How the change was judged: the convention and its threshold, an unverified constant,
+    and whether a deterioration is confirmed."""
+    remarks: list[str] = []
+    if p.convention is not None and p.minimum_reliable_change is not None:
+        remarks.append(
+            f"{convention_name(p.convention)}: reliable from "
+            f"±{f'{p.minimum_reliable_change:.1f}'.removesuffix('.0')} points"
+        )
+    if p.unverified_constant:
+        remarks.append(UNVERIFIED_NOTE)
+    if p.reliable_change == "deteriorated" and p.confirmed is not None:
+        remarks.append(CONFIRMED_WORDS[p.confirmed])
+    return tuple(remarks)
 
 
 def zone_word(zone: str, vocabulary: str) -> str:

@@ -30,6 +30,12 @@ import numpy.typing as npt
 
 from practice_dashboard.domain.assignments import overdue_assessments
 from practice_dashboard.domain.checkin_activity import checkin_activity
+from practice_dashboard.domain.conventions import (
+    DEFAULT_CONVENTION,
+    ConventionCode,
+    change_rule,
+    change_verdict,
+)
 from practice_dashboard.domain.facts import (
     DUE_ATTENDANCE,
     HOMEWORK_SCORE,
@@ -45,14 +51,15 @@ from practice_dashboard.domain.flags import (
     MeasureChangeSignal,
     Thresholds,
     evaluate_client_flags,
+    large_change,
 )
 from practice_dashboard.domain.instruments import (
     INSTRUMENTS,
-    RCI_Z,
+    PHQ9,
+    SRS,
     Instrument,
     MeasureScore,
     ReliableChangeCategory,
-    reliable_change,
     score_measure,
 )
 from practice_dashboard.domain.monitoring import (
@@ -122,7 +129,12 @@ class MeasureSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class MeasureProgress:
-    """First (baseline) versus latest valid administration of one instrument (or CBI scale)."""
+    """First (baseline) versus latest valid administration of one instrument (or CBI scale).
+
+    ``reliable_change`` follows the practice's convention for the instrument (``convention``,
+    DOMAIN.md §3.4); ``rci`` is the Jacobson-Truax index whenever reliability data exist.
+    The last five fields describe the latest administration on its own.
+    """
 
     instrument: str
     scale: str | None  # None for a total; the scale code for instruments without a total
@@ -132,6 +144,17 @@ class MeasureProgress:
     rci: float | None
     reliable_change: ReliableChangeCategory | None
     clinically_significant: bool | None
+    convention: ConventionCode | None  # None: no reliable-change rule for this measure
+    minimum_reliable_change: float | None  # points a change must reach to be reliable
+    unverified_constant: bool | None  # the threshold rests on a constant marked "verify"
+    # Deterioration seen at the latest `deterioration_confirmations` (2) administrations,
+    # each versus baseline, or a change of at least twice the reliable change (configurable);
+    # False when not (yet) confirmed; None without a verdict.
+    confirmed: bool | None
+    positive_screen: bool | None  # clinical cutoff met (PHQ-9/GAD-7 >= 10, ORS < 25, CBI >= 50)
+    concern: bool | None  # concern cutoff met (SRS alliance concern, as configured)
+    prorated: bool  # the latest total was prorated over missing items
+    item9_unanswered: bool | None  # PHQ-9 only: item 9 left unanswered (never taken as 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -555,33 +578,85 @@ def _scored_measures(
     return by_code
 
 
+@dataclass(frozen=True, slots=True)
+class _Scored:
+    """One valid administration's value for a measure (total or one CBI scale)."""
+
+    fact: MeasureFact
+    score: MeasureScore
+    value: float
+    severity: str | None
+
+
+def _confirmed(
+    instrument: Instrument,
+    scale: str | None,
+    series: Sequence[_Scored],
+    convention: ConventionCode,
+    th: Thresholds,
+) -> bool:
+    """The latest ``deterioration_confirmations`` administrations were each reliably worse
+    than the first, or the latest change is so large that it confirms itself
+    (``flags.large_change``)."""
+    later = series[1:]
+    baseline = series[0].value
+    latest = change_verdict(instrument, baseline, series[-1].value, convention, scale=scale)
+    if latest is None or latest.reliable_change != "deteriorated":
+        return False
+    if large_change(latest.change, latest.minimum_reliable_change, th):
+        return True
+    if len(later) < th.deterioration_confirmations:
+        return False
+    for row in later[-th.deterioration_confirmations :]:
+        verdict = change_verdict(instrument, baseline, row.value, convention, scale=scale)
+        if verdict is None or verdict.reliable_change != "deteriorated":
+            return False
+    return True
+
+
 def _progress(
     instrument: Instrument,
     scale: str | None,
-    series: Sequence[tuple[datetime, float, str | None]],
+    series: Sequence[_Scored],
+    th: Thresholds,
 ) -> MeasureProgress:
-    (t0, v0, sev0), (t1, v1, sev1) = series[0], series[-1]
-    base = MeasureSnapshot(t0, v0, sev0)
-    last = MeasureSnapshot(t1, v1, sev1)
-    if len(series) < 2:
-        return MeasureProgress(instrument.code, scale, base, last, None, None, None, None)
-    has_reliability = (
-        instrument.reliability is not None
-        if scale is None
-        else (sub := instrument.subscale(scale)) is not None and sub.reliability is not None
+    first, last = series[0], series[-1]
+    convention = th.convention_for(instrument.code)
+    rule = change_rule(instrument, convention, scale=scale)
+    verdict = (
+        change_verdict(instrument, first.value, last.value, convention, scale=scale)
+        if len(series) >= 2
+        else None
     )
-    if not has_reliability:
-        return MeasureProgress(instrument.code, scale, base, last, v1 - v0, None, None, None)
-    rc = reliable_change(instrument, v0, v1, scale=scale)
+    latest = last.score
+    if scale is None:
+        positive_screen = latest.positive_screen
+    else:
+        positive_screen = latest.subscale_high.get(scale)
+    concern_cutoff = th.concern_cutoff(instrument)
+    items = last.fact.items
+    item9_unanswered = None
+    if instrument.safety_item is not None and items is not None:
+        item9_unanswered = items[instrument.safety_item - 1] is None
     return MeasureProgress(
-        instrument.code,
-        scale,
-        base,
-        last,
-        rc.change,
-        rc.rci,
-        rc.reliable_change,
-        rc.clinically_significant,
+        instrument=instrument.code,
+        scale=scale,
+        baseline=MeasureSnapshot(first.fact.administered_at, first.value, first.severity),
+        latest=MeasureSnapshot(last.fact.administered_at, last.value, last.severity),
+        change=last.value - first.value if len(series) >= 2 else None,
+        rci=verdict.rci if verdict is not None else None,
+        reliable_change=verdict.reliable_change if verdict is not None else None,
+        clinically_significant=verdict.clinically_significant if verdict is not None else None,
+        convention=rule.convention if rule is not None else None,
+        minimum_reliable_change=rule.minimum_reliable_change if rule is not None else None,
+        unverified_constant=rule.unverified_constant if rule is not None else None,
+        confirmed=(
+            _confirmed(instrument, scale, series, convention, th) if verdict is not None else None
+        ),
+        positive_screen=positive_screen,
+        concern=concern_cutoff.met(last.value) if concern_cutoff is not None else None,
+        prorated=latest.prorated,
+        item9_unanswered=item9_unanswered,
     )
 
 
@@ -594,19 +669,18 @@ def measure_progress(ctx: MetricContext) -> tuple[MeasureProgress, ...]:
         if not rows:
             continue
         if instrument.has_total:
-            series = [(m.administered_at, s.total, s.severity) for m, s in rows]
-            totals = [(t, v, sev) for t, v, sev in series if v is not None]
+            totals = [_Scored(m, s, s.total, s.severity) for m, s in rows if s.total is not None]
             if totals:
-                out.append(_progress(instrument, None, totals))
+                out.append(_progress(instrument, None, totals, ctx.thresholds))
             continue
         for sub in instrument.subscales:
             values = [
-                (m.administered_at, v, None)
+                _Scored(m, s, v, None)
                 for m, s in rows
                 if (v := s.subscales.get(sub.code)) is not None
             ]
             if values:
-                out.append(_progress(instrument, sub.code, values))
+                out.append(_progress(instrument, sub.code, values, ctx.thresholds))
     return tuple(out)
 
 
@@ -617,8 +691,12 @@ MEASURES: Final[MetricDefinition[tuple[MeasureProgress, ...]]] = MetricDefinitio
     definition=(
         "Per instrument, first (baseline) versus latest valid administration before the "
         "as-of time: change, Reliable Change Index (Jacobson & Truax 1991, z = 1.96), "
-        "reliable improvement/deterioration and clinically significant change where the "
-        "instrument has a cutoff. Instruments without a total (CBI) get one entry per scale."
+        "reliable improvement/deterioration by the practice's convention for the instrument "
+        "(Jacobson-Truax, or NHS Talking Therapies' 6 PHQ-9 / 4 GAD-7 points) and clinically "
+        "significant change where the instrument has a cutoff; confirmed = the latest 2 "
+        "administrations each reliably worse than the first. The latest administration's "
+        "positive screen, concern, prorating and (PHQ-9) unanswered item 9. Instruments "
+        "without a total (CBI) get one entry per scale."
     ),
     compute=measure_progress,
 )
@@ -832,7 +910,12 @@ def client_signals(
             scale=p.scale,
             label=INSTRUMENTS[p.instrument].label(p.scale),
             change=p.change if p.change is not None else math.nan,
-            minimum_reliable_change=_min_reliable_change(p),
+            minimum_reliable_change=(
+                p.minimum_reliable_change if p.minimum_reliable_change is not None else math.nan
+            ),
+            confirmed=bool(p.confirmed),
+            convention=p.convention or DEFAULT_CONVENTION,
+            unverified_constant=bool(p.unverified_constant),
         )
         for p in measures
         if p.reliable_change == "deteriorated"
@@ -851,6 +934,7 @@ def client_signals(
     checkins = checkin_activity(
         facts, as_of_dt, today=today, window_days=th.checkins_usual_window_days
     )
+    srs_total, srs_at = _latest_srs(ctx)
     return ClientSignals(
         status=facts.status,
         session_cadence_days=facts.session_cadence_days,
@@ -866,6 +950,9 @@ def client_signals(
         usual_checkin_days=checkins.usual_days,
         latest_phq9_item9=item9,
         latest_phq9_at=item9_at,
+        phq9_item9_unanswered_at=_phq9_item9_unanswered_at(ctx),
+        latest_srs_total=srs_total,
+        latest_srs_at=srs_at,
         latest_cbi_personal=cbi_personal,
         latest_cbi_work_related=cbi_work,
         latest_cbi_at=cbi_at,
@@ -881,10 +968,32 @@ def client_signals(
     )
 
 
-def _min_reliable_change(p: MeasureProgress) -> float:
-    if p.change is None or p.rci is None or p.rci == 0:
-        return math.nan
-    return abs(p.change / p.rci) * RCI_Z  # = z * S_diff
+def _phq9_item9_unanswered_at(ctx: MetricContext) -> datetime | None:
+    """When the latest PHQ-9 before `now` left item 9 unanswered (None otherwise)."""
+    phq9 = [
+        m
+        for m in ctx.facts.measures
+        if m.instrument == PHQ9.code and _ts(m.administered_at) < ctx.now
+    ]
+    if not phq9:
+        return None
+    latest = max(phq9, key=lambda m: _ts(m.administered_at))
+    assert PHQ9.safety_item is not None
+    index = PHQ9.safety_item - 1
+    items = latest.items
+    if items is not None and index < len(items) and items[index] is None:
+        return latest.administered_at
+    return None
+
+
+def _latest_srs(ctx: MetricContext) -> tuple[float | None, datetime | None]:
+    """The latest valid SRS total before the as-of time, and when it was given."""
+    for m in sorted(ctx.facts.measures, key=lambda m: _ts(m.administered_at), reverse=True):
+        if m.instrument == SRS.code and _ts(m.administered_at) < ctx.as_of:
+            score = score_measure(m)
+            if score.valid and score.total is not None:
+                return score.total, m.administered_at
+    return None, None
 
 
 def compute_client_metrics(

@@ -70,7 +70,11 @@ class MeasureRead(Correctable):
     rci: float | None = Field(
         default=None, description="Reliable Change Index of that change (Jacobson & Truax 1991)"
     )
-    reliable_change: ReliableChangeCategory | None = None
+    reliable_change: ReliableChangeCategory | None = Field(
+        default=None,
+        description="By the practice's reliable-change convention for the instrument "
+        "(Jacobson-Truax, or NHS Talking Therapies for PHQ-9/GAD-7)",
+    )
     subscale_changes: dict[str, ScaleChange] | None = Field(
         default=None, description="Per scale, for instruments scored as scales (CBI)"
     )

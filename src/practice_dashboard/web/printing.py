@@ -175,9 +175,7 @@ def measure_line(row: MeasureRow, tz: Any) -> dict[str, Any]:
     significant = "—"
     if row.change is not None and row.rci is not None and row.clinically_significant is not None:
         significant = "yes" if row.clinically_significant else "no"
-    notes = []
-    if row.minimum_reliable_change is not None:
-        notes.append(f"reliable change needs ±{fmt_number(row.minimum_reliable_change)}")
+    notes = list(row.verdict_remarks)
     if row.anchor is not None:
         notes.append(f"published anchor {fmt_number(row.anchor)}")
     if row.cutoff:
@@ -192,6 +190,7 @@ def measure_line(row: MeasureRow, tz: Any) -> dict[str, Any]:
         "baseline_at": local_date(row.baseline.administered_at, tz),
         "latest": _score(row.latest.total, row.latest_band),
         "latest_at": local_date(row.latest.administered_at, tz),
+        "latest_remarks": row.latest_remarks,
         "change": "—" if row.change is None else signed(row.change),
         "rci": "—" if row.rci is None else signed(row.rci, 2),
         "verdict": verdict,

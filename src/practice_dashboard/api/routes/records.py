@@ -283,6 +283,7 @@ def list_measures(
     client_id: uuid.UUID,
     actor: CurrentActor,
     db: DbDep,
+    settings: SettingsDep,
     paging: PagingDep,
     instrument: Annotated[str | None, Query(max_length=40)] = None,
     start: Start = None,
@@ -301,7 +302,9 @@ def list_measures(
     )
     # Each with its change from the client's baseline and its RCI (one more query).
     return Page[MeasureRead](
-        items=measure_service.with_baseline_change(db, client_id, items),
+        items=measure_service.with_baseline_change(
+            db, client_id, items, thresholds=settings.thresholds
+        ),
         total=total,
         limit=paging.limit,
         offset=paging.offset,
@@ -315,19 +318,31 @@ def list_measures(
     tags=["measures"],
 )
 def create_measure(
-    client_id: uuid.UUID, data: MeasureCreate, actor: CurrentActor, db: DbDep
+    client_id: uuid.UUID,
+    data: MeasureCreate,
+    actor: CurrentActor,
+    db: DbDep,
+    settings: SettingsDep,
 ) -> MeasureRead:
     """Record one administration of an instrument; items are validated and scored."""
     measure = measure_service.create_measure(db, client_id=client_id, data=data, actor=actor)
-    [read] = measure_service.with_baseline_change(db, measure.client_id, [measure])
+    [read] = measure_service.with_baseline_change(
+        db, measure.client_id, [measure], thresholds=settings.thresholds
+    )
     return read
 
 
 @router.patch("/measures/{measure_id}", response_model=MeasureRead, tags=["measures"])
 def update_measure(
-    measure_id: uuid.UUID, data: MeasureUpdate, actor: CurrentActor, db: DbDep
+    measure_id: uuid.UUID,
+    data: MeasureUpdate,
+    actor: CurrentActor,
+    db: DbDep,
+    settings: SettingsDep,
 ) -> MeasureRead:
     """Correct a measure (its items are re-scored), or mark it entered in error; send `version`."""
     measure = measure_service.update_measure(db, measure_id=measure_id, data=data, actor=actor)
-    [read] = measure_service.with_baseline_change(db, measure.client_id, [measure])
+    [read] = measure_service.with_baseline_change(
+        db, measure.client_id, [measure], thresholds=settings.thresholds
+    )
     return read

@@ -9,11 +9,12 @@ from typing import Any
 from sqlalchemy import select
 
 from practice_dashboard.db import DbSession
+from practice_dashboard.domain.conventions import change_verdict
 from practice_dashboard.domain.facts import CLOCK_SLACK, MeasureFact
+from practice_dashboard.domain.flags import Thresholds
 from practice_dashboard.domain.instruments import (
     INSTRUMENTS,
     Instrument,
-    reliable_change,
     score_measure,
     validate_measure,
 )
@@ -112,31 +113,33 @@ def create_measure(
     return measure
 
 
-def _has_reliability(instrument: Instrument, scale: str | None) -> bool:
-    if scale is None:
-        return instrument.reliability is not None
-    sub = instrument.subscale(scale)
-    return sub is not None and sub.reliability is not None
-
-
 def _change(
-    instrument: Instrument, scale: str | None, baseline: float, value: float
+    instrument: Instrument,
+    scale: str | None,
+    baseline: float,
+    value: float,
+    thresholds: Thresholds,
 ) -> ScaleChange:
-    if not _has_reliability(instrument, scale):
+    """The change and its verdict by the practice's convention for the instrument."""
+    convention = thresholds.convention_for(instrument.code)
+    verdict = change_verdict(instrument, baseline, value, convention, scale=scale)
+    if verdict is None:
         return ScaleChange(change=value - baseline, rci=None, reliable_change=None)
-    rc = reliable_change(instrument, baseline, value, scale=scale)
-    return ScaleChange(change=rc.change, rci=rc.rci, reliable_change=rc.reliable_change)
+    return ScaleChange(
+        change=verdict.change, rci=verdict.rci, reliable_change=verdict.reliable_change
+    )
 
 
 def with_baseline_change(
-    db: DbSession, client_id: uuid.UUID, measures: list[Measure]
+    db: DbSession, client_id: uuid.UUID, measures: list[Measure], *, thresholds: Thresholds
 ) -> list[MeasureRead]:
     """The measures as returned by the API, each with its change from the client's baseline.
 
     The baseline of an instrument is the client's first administration of it with a score
     (per scale for instruments scored as scales, like the CBI); the RCI follows Jacobson &
-    Truax (1991) with the registry's reliability figures, as in the metrics. One query
-    whatever the number of measures.
+    Truax (1991) with the registry's reliability figures, and the verdict the practice's
+    convention for the instrument, as in the metrics. One query whatever the number of
+    measures.
     """
     codes = sorted({m.instrument for m in measures})
     # Baseline per (instrument, scale or None): (measure id, administered_at, score).
@@ -176,7 +179,7 @@ def with_baseline_change(
             if base is not None:
                 update["baseline_at"] = base[1]
             if base is not None and m.total is not None and base[0] != m.id:
-                change = _change(instrument, None, base[2], m.total)
+                change = _change(instrument, None, base[2], m.total, thresholds)
                 update["change_from_baseline"] = change.change
                 update["rci"] = change.rci
                 update["reliable_change"] = change.reliable_change
@@ -189,7 +192,7 @@ def with_baseline_change(
                 value = (m.subscales or {}).get(sub.code)
                 base = baselines.get((m.instrument, sub.code))
                 if value is not None and base is not None and base[0] != m.id:
-                    scales[sub.code] = _change(instrument, sub.code, base[2], value)
+                    scales[sub.code] = _change(instrument, sub.code, base[2], value, thresholds)
             update["subscale_changes"] = scales or None
         out.append(read.model_copy(update=update))
     return out

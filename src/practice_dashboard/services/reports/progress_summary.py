@@ -36,12 +36,11 @@ from practice_dashboard.domain.facts import ClientFacts
 from practice_dashboard.domain.flags import Flag, flag_name, flag_sort_key
 from practice_dashboard.domain.instruments import (
     INSTRUMENTS,
-    RCI_Z,
     Instrument,
     Reliability,
-    rci_components,
     score_measure,
 )
+from practice_dashboard.domain.labels import latest_remarks, verdict_remarks
 from practice_dashboard.domain.metrics import (
     ClientMetrics,
     MeasureProgress,
@@ -89,6 +88,10 @@ class MeasureRow:
     cutoff: str | None  # "positive screen (>= 10)"
     reliability_note: str | None  # citation; "(verify)" when the registry marks it so
     administrations_in_period: int
+    # The latest administration's own signals ("positive screen (>= 10)", "prorated total
+    # ...") and how the change was judged (convention, unverified constant, confirmation).
+    latest_remarks: tuple[str, ...] = ()
+    verdict_remarks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,10 +183,8 @@ def _measure_row(instrument: Instrument, p: MeasureProgress, count: int) -> Meas
         sub = instrument.subscale(p.scale)
         reliability = sub.reliability if sub else None
         cutoff = sub.cutoff if sub and sub.cutoff else cutoff
-    minimum = None
     note = None
-    if reliability is not None:
-        minimum = RCI_Z * rci_components(reliability.r, reliability.sd_ref)[1]
+    if reliability is not None and p.convention == "jacobson_truax":
         note = reliability.citation
         if reliability.verify and "verify" not in note:
             note += " (verify)"
@@ -200,11 +201,13 @@ def _measure_row(instrument: Instrument, p: MeasureProgress, count: int) -> Meas
         rci=p.rci,
         reliable_change=p.reliable_change,
         clinically_significant=p.clinically_significant,
-        minimum_reliable_change=minimum,
+        minimum_reliable_change=p.minimum_reliable_change,
         anchor=instrument.reliable_change_anchor,
         cutoff=f"{cutoff.label} ({cutoff.operator} {fmt})" if cutoff else None,
         reliability_note=note,
         administrations_in_period=count,
+        latest_remarks=latest_remarks(p),
+        verdict_remarks=verdict_remarks(p),
     )
 
 

@@ -223,7 +223,9 @@ def measure_brief(row: MeasureRow) -> str:
     text += f": {verdict} (RCI {row.rci:+.1f})"
     if row.clinically_significant:
         text += ", clinically significant"
-    return text
+    # The latest administration's signals and how the change was judged (issue 10).
+    remarks = (*row.latest_remarks, *row.verdict_remarks)
+    return text + (f"; {'; '.join(remarks)}" if remarks else "")
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,14 +6,18 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from practice_dashboard.domain.conventions import change_rule, change_verdict, convention_name
 from practice_dashboard.domain.instruments import (
     INSTRUMENTS,
     Instrument,
     MeasureScore,
-    reliable_change,
     score_measure,
 )
-from practice_dashboard.domain.labels import RELIABLE_CHANGE_WORDS
+from practice_dashboard.domain.labels import (
+    RELIABLE_CHANGE_WORDS,
+    latest_remarks,
+    verdict_remarks,
+)
 from practice_dashboard.domain.metrics import MeasureProgress
 from practice_dashboard.web.charts.common import (
     BLUE,
@@ -115,17 +119,27 @@ def _progress_phrase(
             f"one {name} score so far, {value(last.total, last.severity)}: "
             "change needs a second administration"
         )
-    if progress.rci is None:
+    if progress.reliable_change is None:
         verdict = "no Reliable Change Index (no reliability data for it)"
     else:
-        verdict = RELIABLE_CHANGE_WORDS.get(
-            progress.reliable_change or "", RELIABLE_CHANGE_WORDS["no_reliable_change"]
-        )
-        verdict += f" (RCI {progress.rci:+.1f})"
+        verdict = RELIABLE_CHANGE_WORDS[progress.reliable_change]
+        if progress.convention == "jacobson_truax" and progress.rci is not None:
+            verdict += f" (RCI {progress.rci:+.1f})"
+        elif progress.convention is not None:
+            verdict += f" ({convention_name(progress.convention)})"
     return (
         f"{name} went from {value(base.total, base.severity)} on {day(base.administered_at)} "
         f"to {value(last.total, last.severity)} on {day(last.administered_at)}: {verdict}"
     )
+
+
+def _measure_notes(instrument: Instrument, progress: MeasureProgress) -> str:
+    """The latest administration's own signals and how change is judged, in one line."""
+    remarks = (*latest_remarks(progress), *verdict_remarks(progress))
+    if not remarks:
+        return ""
+    name = instrument.short_name if progress.scale is None else instrument.label(progress.scale)
+    return f"{name}: {'; '.join(remarks)}."
 
 
 def measure_charts(frame: _Frame) -> list[Chart]:
@@ -216,6 +230,7 @@ def measure_charts(frame: _Frame) -> list[Chart]:
                 }
             )
         progress = [p for p in view.metrics.measures if p.instrument == code]
+        notes = tuple(_measure_notes(instrument, p) for p in progress)
         if progress:
             summary = "; ".join(
                 _progress_phrase(instrument, p, lambda d: clock.date(_ts(d))) for p in progress
@@ -235,6 +250,7 @@ def measure_charts(frame: _Frame) -> list[Chart]:
                 instrument.name,
                 summary,
                 _figure(traces, layout),
+                notes=tuple(n for n in notes if n),
             )
         )
     if not charts:
@@ -260,21 +276,20 @@ def _reliable_change_markers(
     shown_legend: set[str],
 ) -> list[dict[str, Any]]:
     """Rings around administrations whose change from the first one is reliable (RCI)."""
-    reliability = (
-        instrument.reliability
-        if scale is None
-        else getattr(instrument.subscale(scale), "reliability", None)
-    )
-    if reliability is None or len(points) < 2:
+    convention = frame.thresholds.convention_for(instrument.code)
+    if change_rule(instrument, convention, scale=scale) is None or len(points) < 2:
         return []
     t0, v0, _ = points[0]
-    found: dict[str, list[tuple[float, float, float]]] = {"improved": [], "deteriorated": []}
+    found: dict[str, list[tuple[float, float, float | None]]] = {
+        "improved": [],
+        "deteriorated": [],
+    }
     for t, v, _ in points[1:]:
         if not frame.start <= t < frame.end:
             continue
-        rc = reliable_change(instrument, v0, v, scale=scale)
-        if rc.reliable_change in found:
-            found[rc.reliable_change].append((t, v, rc.rci))
+        verdict = change_verdict(instrument, v0, v, convention, scale=scale)
+        if verdict is not None and verdict.reliable_change in found:
+            found[verdict.reliable_change].append((t, v, verdict.rci))
     styles = {
         "improved": ("Reliable improvement since first", GREEN, "star-diamond-open"),
         "deteriorated": ("Reliable deterioration since first", VERMILLION, "x-open"),
@@ -303,8 +318,8 @@ def _reliable_change_markers(
                 "hoverinfo": "text",
                 "hovertext": [
                     f"{frame.clock.day(t)}<br>{plotly_text(name)}: {label.lower()}"
-                    f"<br>{frame.clock.date(t0)}: {fmt_number(v0)} → {fmt_number(v)}, "
-                    f"RCI {rci:+.1f}"
+                    f"<br>{frame.clock.date(t0)}: {fmt_number(v0)} → {fmt_number(v)}"
+                    + (f", RCI {rci:+.1f}" if rci is not None else "")
                     for t, v, rci in hits
                 ],
             }
