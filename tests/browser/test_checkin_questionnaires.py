@@ -144,3 +144,29 @@ def test_questionnaire_pages_pass_axe_at_390(
     finally:
         practitioner.close()
     assert problems == [], "\n".join(map(str, problems))
+
+
+def test_a_questionnaire_without_javascript(
+    live_app: LiveApp,
+    browser: Browser,
+    therapist_api: httpx.Client,  # noqa: F811 - the fixture imported above
+) -> None:
+    client, url = _client_with_questionnaires(therapist_api, live_app, "No-script questionnaire")
+    context = browser.new_context(viewport=PHONE, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        _enter_code(page, url)
+        page.click("text=Questionnaires due (2)")
+        page.click("a:has-text('GAD-7')")
+        for item in range(1, 8):
+            page.check(f"#f-item_{item}-1")
+        page.click("button:has-text('Save my answers')")
+        expect(page.locator("[role=status]")).to_contain_text("your answers are saved")
+        expect(page.locator("a:has-text('Questionnaires due (1)')")).to_be_visible()
+    finally:
+        context.close()
+    measures = therapist_api.get(f"/api/v1/clients/{client['id']}/measures").json()["items"]
+    # GAD-7: seven answers of 1 sum to 7 (Spitzer et al. 2006), "mild" (5-9).
+    assert [(m["instrument"], m["source"], m["total"], m["severity"]) for m in measures] == [
+        ("gad7", "client", 7.0, "mild")
+    ]
