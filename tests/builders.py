@@ -194,3 +194,39 @@ def login_cookies(db: DbSession, settings: Settings, user: User) -> tuple[dict[s
     token, login = login_session.start(db, settings, user=user, now=datetime.now(UTC), ip=None)
     db.flush()
     return {login_session.COOKIE_NAME: token}, login.csrf_token
+
+
+#: Recovery minutes vary around a client's usual by these factors, in turn (a spread of about
+#: 0.15 in log minutes, so a monitoring chart has an SD to standardise with).
+RECOVERY_JITTER = (1.0, 0.8, 1.15, 0.9, 1.25, 0.85, 1.05, 0.95, 1.2, 0.75)
+
+
+def make_recovery_course(
+    db: DbSession,
+    client: Client,
+    *,
+    first: datetime,
+    until: datetime,
+    change: datetime | None = None,
+    usual_minutes: float = 45,
+    slow_minutes: float = 150,
+    every: timedelta = timedelta(hours=84),
+) -> list[Episode]:
+    """Episodes from `first`, one every `every` (default: two a week) before `until`, noticed
+    after 5 minutes and back at about `usual_minutes`; from `change` on, about `slow_minutes`."""
+    episodes = []
+    i = 0
+    while (start := first + i * every) < until:
+        slow = change is not None and start >= change
+        minutes = (slow_minutes if slow else usual_minutes) * RECOVERY_JITTER[i % 10]
+        episodes.append(
+            make_episode(
+                db,
+                client,
+                started_at=start,
+                recognized_at=start + timedelta(minutes=5),
+                baseline_at=start + timedelta(minutes=minutes),
+            )
+        )
+        i += 1
+    return episodes

@@ -25,6 +25,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
 from bench.flag_calibration import oracle
+from bench.flag_calibration.measures import TARGET as MEASURE_TARGET
+from bench.flag_calibration.measures import measure_false_alarms
+from bench.flag_calibration.measures import table as measure_table
 from bench.flag_calibration.recovery import Scenario, ScenarioResult, run_scenario, scenarios
 from practice_dashboard.domain.flags import Thresholds
 
@@ -69,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=400, help="per scenario and seed")
     parser.add_argument("--verify", type=int, default=5, help="clients replayed review by review")
     parser.add_argument("--only", default="", help="run scenarios whose name contains this")
+    parser.add_argument("--no-measures", action="store_true", help="skip the PHQ-9/GAD-7 part")
     parser.add_argument("--set", nargs="*", default=[], help="threshold NAME=VALUE overrides")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
@@ -148,6 +152,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"x2 within 6 weeks {b['x2']:.1%}, unrecovered 50% within 8 weeks "
                 f"{b['unrecovered']:.1%}"
             )
+    if not args.no_measures:
+        rows = [row for seed in seeds for row in measure_false_alarms(seed, args.clients)]
+        print()
+        print(
+            "Measures: stable clients, baseline + 12 monthly administrations (measurement "
+            f"error only), {args.clients} clients per seed:"
+        )
+        print(measure_table(rows))
+        default = [
+            r["ever_alert"]
+            for r in rows
+            if (r["instrument"], r["convention"], r["rule"])
+            == ("phq9", "jacobson_truax", "confirmed")
+        ]
+        worst = max(default)
+        print(
+            f"| false alarms | stable PHQ-9, monthly, ever `alert` in a year (default rule) "
+            f"| <= {MEASURE_TARGET:.0%} | {_summary(default)} "
+            f"| {'yes' if worst <= MEASURE_TARGET else 'NO'} |"
+        )
     print()
     print(f"({time.perf_counter() - started:.0f} s)")
     return 0

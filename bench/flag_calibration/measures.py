@@ -251,7 +251,7 @@ def measure_false_alarms(
     return rows
 
 
-def _table(all_rows: list[dict[str, Any]]) -> str:
+def table(all_rows: list[dict[str, Any]]) -> str:
     keys: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for row in all_rows:
         keys.setdefault((row["instrument"], row["convention"], row["rule"]), []).append(row)
@@ -280,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(
         f"Stable clients, baseline + {ADMINISTRATIONS} monthly administrations, "
         f"{args.clients} clients x seeds {', '.join(map(str, args.seeds))}; "
-        f"target: ever alert <= {TARGET:.0%}\n{_table(rows)}"
+        f"target: ever alert <= {TARGET:.0%}\n{table(rows)}"
     )
 
 

@@ -62,6 +62,11 @@
       if (!target) return;
       var figure = JSON.parse(node.textContent);
       var config = Object.assign({ responsive: true }, figure.config || {}, PLOTLY_CONFIG);
+      // The element keeps the figure's height (a tall figure would otherwise spill over the
+      // caption under it, whose place was laid out before the chart was drawn).
+      if (figure.layout && figure.layout.height) {
+        target.style.minHeight = figure.layout.height + "px";
+      }
       window.Plotly.newPlot(target, figure.data, figure.layout, config).then(function () {
         target.dataset.rendered = "1";
       });

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from urllib.parse import urlsplit
 
 import pytest
@@ -134,6 +135,15 @@ def test_practitioner_pages_pass_axe(live_app: LiveApp, axe_page: Page) -> None:
     page.click("main form button[type=submit]")
     expect(page.locator("#activation-error")).to_be_visible()
     check(page, f"observation form with errors ({width})", problems)
+    # The client page as a replay (as of today: every client was in care by then, whatever
+    # its intake), with its banner; and a refused day.
+    today = datetime.now(live_app.settings.timezone).date().isoformat()
+    page.goto(f"{live_app.url}{client}?as_of={today}")
+    expect(page.locator("#as-of-notice")).to_be_visible()
+    check(page, f"client page as of a day ({width})", problems)
+    page.goto(f"{live_app.url}{client}?as_of=tomorrow")
+    expect(page.locator("#as-of-problem")).to_be_visible()
+    check(page, f"client page with a refused day ({width})", problems)
     page.goto(f"{live_app.url}{MISSING_CLIENT}")
     check(page, f"404 ({width})", problems)
     shot(page, f"axe-practitioner-{width}")

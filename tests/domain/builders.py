@@ -81,6 +81,7 @@ def client(
     observations: tuple[ObservationFact, ...] = (),
     sessions: tuple[SessionFact, ...] = (),
     measures: tuple[MeasureFact, ...] = (),
+    care_changes: tuple[datetime, ...] = (),
 ) -> ClientFacts:
     return ClientFacts(
         status=status,
@@ -90,6 +91,7 @@ def client(
         observations=tuple(sorted(observations, key=lambda o: o.observed_at)),
         sessions=tuple(sorted(sessions, key=lambda s: s.starts_at)),
         measures=tuple(sorted(measures, key=lambda m: m.administered_at)),
+        care_changes=care_changes,
     )
 
 

@@ -701,6 +701,22 @@ class TestFlagsFromFacts:
         assert m.monitoring.recovery.signal_at is not None
         assert m.monitoring.recovery.signal_at >= at(-18)
 
+    def test_a_care_change_note_restarts_the_monitoring(self) -> None:
+        # DOMAIN.md §5.5: after a change of plan the chart restarts, so the next alert means
+        # new evidence; the crossing before it stays on view for a while as the previous one.
+        usual = tuple(ep(-110 + 3 * j, 30.0 + 10.0 * (j % 4)) for j in range(30))
+        slow = tuple(ep(-18 + 3 * j, 240.0) for j in range(6))
+        crossed = metrics(client(episodes=usual + slow)).monitoring.recovery
+        assert crossed.signal_at is not None
+        restarted = metrics(client(episodes=usual + slow, care_changes=(at(-1),)))
+        chart = restarted.monitoring.recovery
+        assert chart.signal_at is None
+        assert chart.previous_signal_at == crossed.signal_at
+        assert chart.restarted_at == at(-1)
+        # A note after the as-of time is not known yet.
+        later = metrics(client(episodes=usual + slow, care_changes=(at(5),)))
+        assert later.monitoring.recovery.signal_at == crossed.signal_at
+
     def test_reliable_deterioration_on_a_measure(self) -> None:
         # PHQ-9 2 -> 12: RCI = +10 / 3.11127 = 3.21 -> deteriorated. Seen once, and 10 is
         # under twice the 6.098-point reliable change: a watch (DOMAIN.md §3.4).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from statistics import NormalDist
 
 import pytest
 from hypothesis import given, settings
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from practice_dashboard.domain.flags import Thresholds
 from practice_dashboard.domain.metrics import monitoring_settings
 from practice_dashboard.domain.monitoring import (
+    EXACT_T_MAX_DF,
     EpisodeTimes,
     _t_cdf,
     duration_chart,
@@ -64,6 +66,16 @@ class TestSelfStartingScore:
         # 1987, eq. 2-3: the t-statistic mapped to a normal score).
         assert self_starting_score(4.0, 2.0, 1.0, 3) == pytest.approx(1.2123, abs=1e-4)
         assert self_starting_score(2.0, 2.0, 1.0, 3) == pytest.approx(0.0, abs=1e-12)
+
+    def test_long_references_use_wallace_within_its_error(self) -> None:
+        # Beyond EXACT_T_MAX_DF the score uses Wallace's (1959) closed form; it stays within
+        # 0.002 of the exact t-to-normal transform over the winsorised range.
+        for df in (EXACT_T_MAX_DF + 1, 250, 600):
+            n = df + 1
+            for value in (-3.0, -1.0, 0.3, 1.7, 3.0):
+                t = value / math.sqrt(1 + 1 / n)
+                exact = NormalDist().inv_cdf(_t_cdf(t, df))
+                assert self_starting_score(value, 0.0, 1.0, n) == pytest.approx(exact, abs=0.002)
 
     def test_too_little_reference_scores_zero(self) -> None:
         assert self_starting_score(9.0, 2.0, 1.0, 1) == 0.0

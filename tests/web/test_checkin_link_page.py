@@ -135,3 +135,18 @@ def test_supervisor_reads_the_state_only_and_others_see_nothing(
     api.cookies.clear()
     log_in(api, db, settings, stranger)
     assert api.get(f"/clients/{client.id}/checkin-link").status_code == 404
+
+
+def test_the_client_page_says_when_the_link_was_last_used(
+    api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client
+) -> None:
+    log_in(api, db, settings, owner)
+    page = parse(api.get(f"/clients/{client.id}").text)
+    assert page.by_id("checkin-link-state").words() == "Check-in link: none yet"
+    make_checkin_link(db, settings, client, last_used_at=datetime(2026, 6, 1, 11, 0, tzinfo=UTC))
+    db.commit()
+    page = parse(api.get(f"/clients/{client.id}").text)
+    # 11:00 UTC is 12:00 in London (summer time), the practice's time zone.
+    assert page.by_id("checkin-link-state").words() == (
+        "Check-in link: working, last used 01 Jun 2026 12:00"
+    )

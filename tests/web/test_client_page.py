@@ -324,6 +324,7 @@ class TestContent:
         expected = {
             "chart-episodes",
             "chart-recovery",
+            "chart-monitoring",
             "chart-capacity",
             "chart-states",
             "chart-engagement",

@@ -7,7 +7,7 @@ All datetimes are timezone-aware (UTC from the database).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from types import MappingProxyType
@@ -145,7 +145,44 @@ class ClientFacts:
     # When observations and episodes were loaded only for a recent period (the caseload
     # summary), the time of the client's latest one of either, so "days since last data" holds.
     last_data_at: datetime | None = None
+    # Times of the client's "care change" notes: the monitoring charts restart from the latest
+    # (DOMAIN.md §5.5), so an alert after a change of plan means new evidence.
+    care_changes: tuple[datetime, ...] = field(default_factory=tuple)
+
     # Questionnaires the client is asked to answer through their check-in link.
     assignments: tuple[AssignmentFact, ...] = field(default_factory=tuple)
     # The practice's time zone: where its calendar days begin (due dates, quiet days).
     timezone: tzinfo = UTC
+
+
+def known_at(at: datetime | None, moment: datetime) -> datetime | None:
+    """A record's time as it was known at ``moment``: None if it had not happened yet."""
+    return at if at is not None and at <= moment else None
+
+
+def facts_as_of(facts: ClientFacts, moment: datetime) -> ClientFacts:
+    """What was known at ``moment``: every record timed after it is left out.
+
+    Episodes with onset up to ``moment`` are kept; a return to baseline or a recognition timed
+    after it was not known yet, so it becomes None (not back yet, not noticed yet).
+    Observations, sessions (by start) and measures (by administration) are kept up to
+    ``moment``, inclusive. The client's status and the records' corrections are today's: the
+    facts carry no history of either.
+    """
+    return replace(
+        facts,
+        episodes=tuple(
+            replace(
+                e,
+                recognized_at=known_at(e.recognized_at, moment),
+                baseline_at=known_at(e.baseline_at, moment),
+            )
+            for e in facts.episodes
+            if e.started_at <= moment
+        ),
+        observations=tuple(o for o in facts.observations if o.observed_at <= moment),
+        sessions=tuple(s for s in facts.sessions if s.starts_at <= moment),
+        measures=tuple(m for m in facts.measures if m.administered_at <= moment),
+        last_data_at=known_at(facts.last_data_at, moment),
+        care_changes=tuple(c for c in facts.care_changes if c <= moment),
+    )

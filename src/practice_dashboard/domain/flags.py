@@ -127,7 +127,7 @@ class Thresholds:
     # --- deterioration: monitoring charts (domain/monitoring.py; DOMAIN.md §5.5) ---
     # Chosen from their operating characteristics, measured by bench.flag_calibration.
     monitoring_allowance: float = 0.4  # k: tuned to a shift of 0.8 SD of log minutes
-    monitoring_limit: float = 5.5  # h of the recovery and recognition charts
+    monitoring_limit: float = 5.75  # h of the recovery and recognition charts
     monitoring_winsor: float = 3.0
     monitoring_min_reference: int = 5
     monitoring_max_autocorrelation: float = 0.8
@@ -682,6 +682,19 @@ def chart_signal(chart: MonitoringChart | None, s: ClientSignals, t: Thresholds)
     return None
 
 
+#: What each chart's crossing means, in plain words, and the level it raises.
+_CHART_WORDS: Final[Mapping[str, tuple[str, FlagLevel]]] = MappingProxyType(
+    {
+        "recovery": ("Recovery after activation has been slower than this client's usual", "alert"),
+        "unrecovered": (
+            "More activation episodes than usual have not come back to baseline",
+            "alert",
+        ),
+        "recognition": ("Noticing activation has been taking longer than usual", "watch"),
+    }
+)
+
+
 def _chart_reasons(
     s: ClientSignals, t: Thresholds
 ) -> tuple[list[str], list[str], Evidence, FlagLevel | None]:
@@ -690,50 +703,31 @@ def _chart_reasons(
     signals: list[str] = []
     evidence: Evidence = {}
     level: FlagLevel | None = None
-    recovery = s.recovery_chart
-    if recovery is not None and (at := chart_signal(recovery, s, t)) is not None:
-        usual = recovery.reference_median_minutes
-        usual_words = f" (their usual: about {usual:.0f} minutes)" if usual is not None else ""
+    for chart in (s.recovery_chart, s.unrecovered_chart, s.recognition_chart):
+        if chart is None or (at := chart_signal(chart, s, t)) is None:
+            continue
+        name = chart.quantity
+        words, chart_level = _CHART_WORDS[name]
+        usual: float | None
+        if chart.reference_share is not None:
+            usual = round(chart.reference_share, 3)
+            usual_words = f" (their usual: about {chart.reference_share:.0%})"
+        elif chart.reference_median_minutes is not None:
+            usual = round(chart.reference_median_minutes, 1)
+            usual_words = f" (their usual: about {chart.reference_median_minutes:.0f} minutes)"
+        else:
+            usual, usual_words = None, ""
         reasons.append(
-            f"Recovery after activation has been slower than this client's usual{usual_words}: "
-            f"the monitoring chart crossed its limit on {at:%Y-%m-%d}. "
-            f"{OPERATING_CHARACTERISTICS['recovery']}"
+            f"{words}{usual_words}: the monitoring chart crossed its limit on {at:%Y-%m-%d}. "
+            f"{OPERATING_CHARACTERISTICS[name]}"
         )
-        signals.append(f"recovery@{at:%Y-%m-%d}")
-        evidence["recovery_signal_at"] = _date(at)
-        evidence["recovery_statistic"] = round(recovery.statistic, 2)
-        evidence["recovery_limit"] = recovery.limit
-        evidence["recovery_usual_minutes"] = round(usual, 1) if usual is not None else None
-        level = "alert"
-    unrecovered = s.unrecovered_chart
-    if unrecovered is not None and (at := chart_signal(unrecovered, s, t)) is not None:
-        share = unrecovered.reference_share
-        share_words = f" (their usual: about {share:.0%})" if share is not None else ""
-        reasons.append(
-            f"More activation episodes than usual have not come back to baseline{share_words}: "
-            f"the monitoring chart crossed its limit on {at:%Y-%m-%d}. "
-            f"{OPERATING_CHARACTERISTICS['unrecovered']}"
-        )
-        signals.append(f"unrecovered@{at:%Y-%m-%d}")
-        evidence["unrecovered_signal_at"] = _date(at)
-        evidence["unrecovered_statistic"] = round(unrecovered.statistic, 2)
-        evidence["unrecovered_limit"] = unrecovered.limit
-        evidence["unrecovered_usual_share"] = round(share, 3) if share is not None else None
-        level = "alert"
-    recognition = s.recognition_chart
-    if recognition is not None and (at := chart_signal(recognition, s, t)) is not None:
-        usual = recognition.reference_median_minutes
-        usual_words = f" (their usual: about {usual:.0f} minutes)" if usual is not None else ""
-        reasons.append(
-            f"Noticing activation has been taking longer than usual{usual_words}: the "
-            f"monitoring chart crossed its limit on {at:%Y-%m-%d}. "
-            f"{OPERATING_CHARACTERISTICS['recognition']}"
-        )
-        signals.append(f"recognition@{at:%Y-%m-%d}")
-        evidence["recognition_signal_at"] = _date(at)
-        evidence["recognition_statistic"] = round(recognition.statistic, 2)
-        evidence["recognition_limit"] = recognition.limit
-        level = level or "watch"
+        signals.append(f"{name}@{at:%Y-%m-%d}")
+        evidence[f"{name}_signal_at"] = _date(at)
+        evidence[f"{name}_statistic"] = round(chart.statistic, 2)
+        evidence[f"{name}_limit"] = chart.limit
+        evidence[f"{name}_usual"] = usual
+        if level != "alert":
+            level = chart_level
     return reasons, signals, evidence, level
 
 

@@ -819,7 +819,12 @@ def monitoring_charts(ctx: MetricContext, *, restart_at: datetime | None) -> Mon
     day_end, eighth = _baseline_bounds(ctx)
     # Monitoring starts after the baseline period; the 8th episode itself is baseline.
     start = max(day_end, np.nextafter(eighth, math.inf))
-    restart = _ts(restart_at, "restart_at") if restart_at is not None else None
+    # The charts restart from the later of the standing acknowledgement and the latest care
+    # change note known at the as-of time.
+    restarts = [_ts(c) for c in ctx.facts.care_changes if _ts(c) < ctx.as_of]
+    if restart_at is not None:
+        restarts.append(_ts(restart_at, "restart_at"))
+    restart = max(restarts) if restarts else None
     recovery_eps = [
         EpisodeTimes(float(t), float(m), bool(c))
         for t, m, c in zip(onset, recovery, censored, strict=True)
@@ -1008,7 +1013,7 @@ def compute_client_metrics(
     """All metrics and flags for one client (see the module docstring for time windows).
 
     ``monitoring_restart_at``: when ``deterioration`` was last acknowledged (the monitoring
-    charts restart from zero then, DOMAIN.md §5.5).
+    charts restart from zero then, or from a later care change note, DOMAIN.md §5.5).
     """
     ctx = MetricContext.build(facts, start=start, end=end, now=now, thresholds=thresholds)
     recovery = RECOVERY.compute(ctx)

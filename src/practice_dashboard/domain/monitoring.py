@@ -51,6 +51,8 @@ ChartQuantity = Literal["recovery", "unrecovered", "recognition"]
 ChartStatus = Literal["insufficient_data", "in_control", "signal"]
 
 _NORMAL: Final = NormalDist()
+#: Degrees of freedom up to which the t CDF is summed exactly (see self_starting_score).
+EXACT_T_MAX_DF: Final = 100
 #: Keeps the normal score finite for a t probability of exactly 0 or 1.
 _P_FLOOR: Final = 1e-12
 
@@ -106,7 +108,8 @@ class MonitoringChart:
     signal_at: datetime | None  # first crossing of the limit since the (re)start
     previous_signal_at: datetime | None  # the last crossing before the restart
     reference_n: int
-    reference_median_minutes: float | None  # the client's usual, from earlier episodes
+    # the client's usual, from earlier episodes (at the crossing, when the chart crossed)
+    reference_median_minutes: float | None
     reference_share: float | None  # unrecovered chart: the client's usual share
     serial_correlation: float | None  # the AR(1) allowance in force at the last episode
     status: ChartStatus
@@ -158,7 +161,12 @@ def self_starting_score(value: float, mean: float, sd: float, n: int) -> float:
     if n < 2 or sd <= 0:
         return 0.0
     t = (value - mean) / (sd * math.sqrt(1 + 1 / n))
-    p = min(max(_t_cdf(t, n - 1), _P_FLOOR), 1 - _P_FLOOR)
+    df = n - 1
+    if df > EXACT_T_MAX_DF:
+        # Wallace (1959, Ann Math Stat 30:1121-1124): z = sign(t) sqrt((df - 1/2) ln(1 + t^2/df)),
+        # within 0.002 of the exact score from here on; the exact series costs O(df) per value.
+        return math.copysign(math.sqrt((df - 0.5) * math.log1p(t * t / df)), t)
+    p = min(max(_t_cdf(t, df), _P_FLOOR), 1 - _P_FLOOR)
     return _NORMAL.inv_cdf(p)
 
 
@@ -170,6 +178,7 @@ class _Reference:
         self.n = 0
         self.mean = 0.0
         self._m2 = 0.0
+        self._phi: tuple[tuple[int, float], float] | None = None
 
     def add(self, value: float) -> None:
         self.values.append(value)
@@ -187,6 +196,8 @@ class _Reference:
         within [0, cap]. Only the early values: a later rise in the values (the very change to
         be caught) would look like autocorrelation and weaken the scores that should reveal it.
         """
+        if self._phi is not None and self._phi[0] == (min(self.n, window), cap):
+            return self._phi[1]
         v = self.values[:window]
         n = len(v)
         if n < 6:
@@ -196,7 +207,9 @@ class _Reference:
         if total <= 0:
             return 0.0
         r1 = sum((v[i] - mean) * (v[i - 1] - mean) for i in range(1, n)) / total
-        return min(max(r1 + (1 + 4 * r1) / n, 0.0), cap)
+        phi = min(max(r1 + (1 + 4 * r1) / n, 0.0), cap)
+        self._phi = ((n, cap), phi)  # unchanged until the window fills further
+        return phi
 
     def percentile95(self) -> float:
         ordered = sorted(self.values)
@@ -219,6 +232,77 @@ def _median_minutes(log_values: Sequence[float]) -> float | None:
     return math.exp(middle)
 
 
+class _Run:
+    """A CUSUM's running state: the statistic, its crossing, the restart and the points."""
+
+    def __init__(self, limit: float, restart_at: float | None) -> None:
+        self.limit = limit
+        self.restart_at = restart_at
+        self.statistic = 0.0
+        self.points: list[ChartPoint] = []
+        self.signal_at: float | None = None
+        self.previous_signal: float | None = None
+        self.restarted = False
+
+    def reached(self, onset: float) -> bool:
+        """Restart from zero at the first episode on or after ``restart_at`` (True then)."""
+        if self.restart_at is None or self.restarted or onset < self.restart_at:
+            return False
+        self.restarted = True
+        self.statistic = 0.0
+        self.previous_signal, self.signal_at = self.signal_at, None
+        return True
+
+    def add(
+        self, onset: float, minutes: float | None, score: float | None, allowance: float
+    ) -> bool:
+        """One monitored episode; True when the statistic crosses the limit with it."""
+        crossed = False
+        if score is not None:
+            self.statistic = page_step(self.statistic, score, allowance)
+            if self.statistic > self.limit and self.signal_at is None:
+                self.signal_at = onset
+                crossed = True
+        self.points.append(ChartPoint(_dt(onset), minutes, score, self.statistic))
+        return crossed
+
+    def finish(self) -> None:
+        """A restart after the last episode still restarts the chart."""
+        if self.restart_at is not None and not self.restarted:
+            self.previous_signal, self.signal_at, self.statistic = self.signal_at, None, 0.0
+            self.restarted = True
+
+    def chart(
+        self,
+        quantity: ChartQuantity,
+        *,
+        allowance: float,
+        monitoring_from: float | None,
+        reference_n: int,
+        reference_median_minutes: float | None = None,
+        reference_share: float | None = None,
+        serial_correlation: float | None = None,
+    ) -> MonitoringChart:
+        return MonitoringChart(
+            quantity=quantity,
+            limit=self.limit,
+            allowance=allowance,
+            monitoring_from=_dt(monitoring_from) if monitoring_from is not None else None,
+            restarted_at=_dt(self.restart_at) if self.restart_at is not None else None,
+            points=tuple(self.points),
+            statistic=self.statistic,
+            signal_at=_dt(self.signal_at) if self.signal_at is not None else None,
+            previous_signal_at=(
+                _dt(self.previous_signal) if self.previous_signal is not None else None
+            ),
+            reference_n=reference_n,
+            reference_median_minutes=reference_median_minutes,
+            reference_share=reference_share,
+            serial_correlation=serial_correlation,
+            status=_status(self.points, self.signal_at),
+        )
+
+
 def duration_chart(
     quantity: Literal["recovery", "recognition"],
     episodes: Sequence[EpisodeTimes],
@@ -234,19 +318,13 @@ def duration_chart(
     """
     s = settings
     ref = _Reference()
-    statistic = 0.0
-    points: list[ChartPoint] = []
-    signal_at: float | None = None
-    previous_signal: float | None = None
-    restarted = False
+    run = _Run(s.limit, restart_at)
     phi_now: float | None = None
+    usual_at_signal: float | None = None
     for ep in episodes:
         if not (ep.minutes > 0):  # NaN, or a zero duration with no log
             continue
-        if restart_at is not None and not restarted and ep.onset >= restart_at:
-            restarted = True
-            statistic = 0.0
-            previous_signal, signal_at = signal_at, None
+        run.reached(ep.onset)
         y = math.log(ep.minutes)
         score: float | None = None
         if ref.n >= s.min_reference:
@@ -255,29 +333,21 @@ def duration_chart(
             z = max(-s.winsor, min(s.winsor, z))
             score = z / math.sqrt((1 + phi_now) / (1 - phi_now))
         if monitoring_from is not None and ep.onset >= monitoring_from:
-            if score is not None:
-                statistic = page_step(statistic, score, s.allowance)
-                if statistic > s.limit and signal_at is None:
-                    signal_at = ep.onset
-            points.append(ChartPoint(_dt(ep.onset), ep.minutes, score, statistic))
+            if run.add(ep.onset, ep.minutes, score, s.allowance):
+                # "Their usual" is the reference the crossing was judged against; later slow
+                # episodes still teach the reference but must not redefine it.
+                usual_at_signal = _median_minutes(ref.values)
         ref.add(y)
-    if restart_at is not None and not restarted:
-        previous_signal, signal_at, statistic = signal_at, None, 0.0
-    return MonitoringChart(
-        quantity=quantity,
-        limit=s.limit,
+    run.finish()
+    return run.chart(
+        quantity,
         allowance=s.allowance,
-        monitoring_from=_dt(monitoring_from) if monitoring_from is not None else None,
-        restarted_at=_dt(restart_at) if restart_at is not None else None,
-        points=tuple(points),
-        statistic=statistic,
-        signal_at=_dt(signal_at) if signal_at is not None else None,
-        previous_signal_at=_dt(previous_signal) if previous_signal is not None else None,
+        monitoring_from=monitoring_from,
         reference_n=ref.n,
-        reference_median_minutes=_median_minutes(ref.values),
-        reference_share=None,
+        reference_median_minutes=(
+            usual_at_signal if run.signal_at is not None else _median_minutes(ref.values)
+        ),
         serial_correlation=phi_now,
-        status=_status(points, signal_at),
     )
 
 
@@ -297,18 +367,11 @@ def unrecovered_chart(
     """
     s = settings
     durations = _Reference()
-    statistic = 0.0
-    points: list[ChartPoint] = []
-    signal_at: float | None = None
-    previous_signal: float | None = None
-    restarted = False
+    run = _Run(s.unrecovered_limit, restart_at)
     seen = unrecovered = 0
     p0: float | None = None
     for ep in episodes:
-        if restart_at is not None and not restarted and ep.onset >= restart_at:
-            restarted = True
-            statistic = 0.0
-            previous_signal, signal_at = signal_at, None
+        if run.reached(ep.onset):
             p0 = None  # re-learned from everything before the restart
         if ep.censored:
             wait = (
@@ -331,31 +394,18 @@ def unrecovered_chart(
         if p0 is not None and monitored:
             p1 = min(p0 + s.unrecovered_shift, 0.99)
             score = math.log(p1 / p0) if x else math.log((1 - p1) / (1 - p0))
-            statistic = page_step(statistic, score, 0.0)
-            if statistic > s.unrecovered_limit and signal_at is None:
-                signal_at = ep.onset
-            points.append(ChartPoint(_dt(ep.onset), None if x else ep.minutes, score, statistic))
+            run.add(ep.onset, None if x else ep.minutes, score, 0.0)
         seen += 1
         unrecovered += x
         if not x:
             durations.add(math.log(ep.minutes))
-    if restart_at is not None and not restarted:
-        previous_signal, signal_at, statistic = signal_at, None, 0.0
-    return MonitoringChart(
-        quantity="unrecovered",
-        limit=s.unrecovered_limit,
+    run.finish()
+    return run.chart(
+        "unrecovered",
         allowance=0.0,
-        monitoring_from=_dt(monitoring_from) if monitoring_from is not None else None,
-        restarted_at=_dt(restart_at) if restart_at is not None else None,
-        points=tuple(points),
-        statistic=statistic,
-        signal_at=_dt(signal_at) if signal_at is not None else None,
-        previous_signal_at=_dt(previous_signal) if previous_signal is not None else None,
+        monitoring_from=monitoring_from,
         reference_n=seen,
-        reference_median_minutes=None,
         reference_share=p0,
-        serial_correlation=None,
-        status=_status(points, signal_at),
     )
 
 

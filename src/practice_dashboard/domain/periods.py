@@ -15,6 +15,8 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Final, Literal
 
 Bound = Literal["start", "end"]
+#: The query fields a period's problem can name: its bounds, and the day it is asked "as of".
+PeriodField = Literal["start", "end", "as_of"]
 
 #: Plausible dates: nothing clinical happened before 1900, and nothing is planned past 2100.
 EARLIEST_DAY: Final = date(1900, 1, 1)
@@ -30,13 +32,21 @@ OUT_OF_RANGE: Final = f"use a date between {EARLIEST_DAY.isoformat()} and {LATES
 START_NOT_BEFORE_END: Final = "the start must be before the end, and not in the future"
 END_NOT_AFTER_START: Final = "the end must be after the start"
 TOO_LONG: Final = "the period may be at most 10 years"
+AS_OF_UNREADABLE: Final = "use a date like 2026-01-31"
+AS_OF_FUTURE: Final = "the day may not be after today (in the practice's time zone)"
+END_AFTER_AS_OF: Final = "the end may not be after the end of the as_of day"
+START_NOT_BEFORE_AS_OF: Final = "the start must be before the end of the as_of day"
+
+
+def as_of_before_intake(intake: date) -> str:
+    return f"the day may not be before the client's intake ({intake.isoformat()})"
 
 
 class PeriodError(ValueError):
     """A period that cannot be used: one message per bad field."""
 
-    def __init__(self, problems: Sequence[tuple[Bound, str]]) -> None:
-        self.problems: tuple[tuple[Bound, str], ...] = tuple(problems)
+    def __init__(self, problems: Sequence[tuple[PeriodField, str]]) -> None:
+        self.problems: tuple[tuple[PeriodField, str], ...] = tuple(problems)
         super().__init__("; ".join(f"{field}: {msg}" for field, msg in self.problems))
 
 
@@ -102,7 +112,7 @@ def parse_bounds(
     start: str | None, end: str | None, tz: tzinfo, *, require_offset: bool = False
 ) -> tuple[datetime | None, datetime | None]:
     """Both bounds; every bad field is reported at once."""
-    problems: list[tuple[Bound, str]] = []
+    problems: list[tuple[PeriodField, str]] = []
     bounds: dict[Bound, datetime | None] = {"start": None, "end": None}
     given: tuple[tuple[Bound, str | None], ...] = (("start", start), ("end", end))
     for field, value in given:
@@ -160,7 +170,7 @@ def metrics_window(
     """The metrics' ``[start, end)``: default the 28 days up to now (or up to `end`); the end
     is taken as given, so a reversed or empty window is the end's fault."""
     given: tuple[tuple[Bound, datetime | None], ...] = (("start", start), ("end", end))
-    problems = [
+    problems: list[tuple[PeriodField, str]] = [
         (field, OUT_OF_RANGE)
         for field, value in given
         if value is not None and not plausible(value.date())
@@ -174,3 +184,54 @@ def metrics_window(
     if end - start > MAX_PERIOD:
         raise PeriodError([("start", TOO_LONG)])
     return start, end
+
+
+# --------------------------------------------------------------------------------------------
+# As of a day: what the dashboard would have said at the end of it
+# --------------------------------------------------------------------------------------------
+
+
+def parse_day(value: str) -> date:
+    """The ``as_of`` day: a local date written YYYY-MM-DD (a PeriodError naming it otherwise)."""
+    text = value.strip()
+    try:
+        if len(text) != 10:  # fromisoformat would also read "20260131" or a week date
+            raise ValueError(text)
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise PeriodError([("as_of", AS_OF_UNREADABLE)]) from None
+    if not plausible(day):
+        raise PeriodError([("as_of", OUT_OF_RANGE)])
+    return day
+
+
+def as_of_moment(day: date, *, now: datetime, tz: tzinfo, intake: date) -> datetime:
+    """The end of ``day`` in the practice's time zone, in UTC: the next local midnight, or
+    ``now`` for today (the rest of today has not happened). The day must lie between the
+    client's intake and today."""
+    if day > now.astimezone(tz).date():
+        raise PeriodError([("as_of", AS_OF_FUTURE)])
+    if day < intake:
+        raise PeriodError([("as_of", as_of_before_intake(intake))])
+    day_end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+    return min(day_end, now)
+
+
+def metrics_window_as_of(
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    moment: datetime,
+    default_length: timedelta = DEFAULT_METRICS_PERIOD,
+) -> tuple[datetime, datetime]:
+    """The metrics' window when asked as of ``moment``: it ends at the moment by default, and
+    a given bound must not reach past it (``end`` at most the moment, ``start`` before it);
+    otherwise the rules of :func:`metrics_window`, with the moment as "now"."""
+    problems: list[tuple[PeriodField, str]] = []
+    if start is not None and plausible(start.date()) and start >= moment:
+        problems.append(("start", START_NOT_BEFORE_AS_OF))
+    if end is not None and plausible(end.date()) and end > moment:
+        problems.append(("end", END_AFTER_AS_OF))
+    if problems:
+        raise PeriodError(problems)
+    return metrics_window(start, end, now=moment, default_length=default_length)

@@ -12,6 +12,7 @@ from practice_dashboard.domain.metrics import (
     CapacityMetrics,
     EngagementMetrics,
     MeasureProgress,
+    MonitoringCharts,
     PersonalBaseline,
     RecognitionMetrics,
     RecoveryMetrics,
@@ -60,7 +61,18 @@ class MetricsRead(Schema):
     engagement: EngagementMetrics
     measures: list[MeasureProgress]
     baseline: PersonalBaseline
+    monitoring: MonitoringCharts = Field(
+        description="The person-specific monitoring charts behind `deterioration` "
+        "(self-starting CUSUMs on recovery and recognition minutes, a Bernoulli CUSUM on "
+        "not coming back to baseline): each chart's points (the statistic after each episode "
+        "since monitoring began), its limit, when it crossed it (`signal_at`), when it "
+        "restarted from an acknowledgement, the client's usual, and its status"
+    )
     flags: list[FlagRead]
+    as_of: date | None = Field(
+        default=None,
+        description="The day these figures are as of (the `as_of` asked for; null: now)",
+    )
 
 
 class AcknowledgeFlag(InputSchema):

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 
 from practice_dashboard.domain.periods import (
     DEFAULT_REPORT_PERIOD,
     PeriodError,
     ReportPeriod,
+    as_of_moment,
     metrics_window,
+    metrics_window_as_of,
     parse_bounds,
+    parse_day,
     report_period,
 )
 from practice_dashboard.errors import Invalid
@@ -49,10 +52,32 @@ def parse_instants(
 
 
 def resolve_window(
-    start: datetime | None, end: datetime | None, now: datetime
+    start: datetime | None, end: datetime | None, now: datetime, *, as_of: datetime | None = None
 ) -> tuple[datetime, datetime]:
-    """The metrics' window (default the 28 days up to now); a bad one is a 422."""
+    """The metrics' window (default the 28 days up to now, or up to the ``as_of`` moment, which
+    it may not reach past); a bad one is a 422."""
     try:
+        if as_of is not None:
+            return metrics_window_as_of(start, end, moment=as_of)
         return metrics_window(start, end, now=now)
+    except PeriodError as exc:
+        raise invalid(exc) from None
+
+
+def parse_as_of(value: str | None) -> date | None:
+    """The API's ``as_of`` day (YYYY-MM-DD); blank is None, anything else a 422 naming it."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return parse_day(value)
+    except PeriodError as exc:
+        raise invalid(exc) from None
+
+
+def resolve_as_of(day: date, *, intake: date, now: datetime, tz: tzinfo) -> datetime:
+    """The moment ``as_of`` asks about: the end of that day (a 422 before intake or after
+    today)."""
+    try:
+        return as_of_moment(day, now=now, tz=tz, intake=intake)
     except PeriodError as exc:
         raise invalid(exc) from None

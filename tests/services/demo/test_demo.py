@@ -470,6 +470,7 @@ class TestTheDashboardTellsEachStory:
             ("burnout_risk", "watch"),
             ("burnout_risk", "alert"),
             ("deterioration", "alert"),
+            ("deterioration", "watch"),
             ("stale_data", "watch"),
         }
 

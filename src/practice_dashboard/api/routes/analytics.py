@@ -20,7 +20,7 @@ from practice_dashboard.schemas.metrics import (
 from practice_dashboard.services.analytics import caseload as caseload_service
 from practice_dashboard.services.analytics import metrics as metrics_service
 from practice_dashboard.services.analytics.caseload import CaseloadSort
-from practice_dashboard.services.periods import parse_instants
+from practice_dashboard.services.periods import parse_as_of, parse_instants
 
 MetricsStart = Annotated[
     str | None,
@@ -29,6 +29,20 @@ MetricsStart = Annotated[
 MetricsEnd = Annotated[
     str | None,
     Query(max_length=40, description="Up to this time (exclusive, ISO 8601 with offset)"),
+]
+
+MetricsAsOf = Annotated[
+    str | None,
+    Query(
+        max_length=40,
+        description=(
+            "A day (YYYY-MM-DD): what the dashboard would have said at the end of that day in "
+            "the practice's time zone (today: now), from the records with times up to then "
+            "and the flag acknowledgements as they stood then. From the client's intake day "
+            "to today. The period then ends at that moment by default; `end` may not be after "
+            "it and `start` must be before it."
+        ),
+    ),
 ]
 
 router = APIRouter(tags=["analytics"])
@@ -42,14 +56,18 @@ def client_metrics(
     settings: SettingsDep,
     start: MetricsStart = None,
     end: MetricsEnd = None,
+    as_of: MetricsAsOf = None,
 ) -> Any:
-    """Episodes, recovery, recognition, capacity, engagement, measures, baseline and flags.
+    """Episodes, recovery, recognition, capacity, engagement, measures, baseline, the
+    monitoring charts and flags.
 
-    The period defaults to the 28 days up to now; trends use the 12 weeks up to `end`. A figure
-    that cannot be computed from the data is null, never 0.
+    The period defaults to the 28 days up to now (or up to the end of the `as_of` day); trends
+    use the 12 weeks up to `end`. A figure that cannot be computed from the data is null,
+    never 0.
     """
     since, until = parse_instants(start, end, tz=settings.timezone)
-    return metrics_service.client_metrics(
+    day = parse_as_of(as_of)
+    result = metrics_service.client_metrics(
         db,
         client_id=client_id,
         actor=actor,
@@ -57,7 +75,11 @@ def client_metrics(
         start=since,
         end=until,
         now=utcnow(),
+        as_of=day,
     )
+    # Validated here from the domain's dataclasses: handed back as a dict of them, FastAPI
+    # would deep-copy each (dataclasses.asdict), a point per episode of the monitoring charts.
+    return MetricsRead.model_validate(result)
 
 
 @router.post(

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
-from practice_dashboard.domain.facts import ClientFacts, Source, minutes_between
+from practice_dashboard.domain.facts import (
+    ClientFacts,
+    Source,
+    facts_as_of,
+    known_at,
+    minutes_between,
+)
 from practice_dashboard.domain.flags import Flag, flag_sort_key
 from practice_dashboard.domain.metrics import ClientMetrics, compute_client_metrics
 from practice_dashboard.domain.periods import DEFAULT_REPORT_PERIOD
@@ -69,6 +75,7 @@ class ClientView:
     can_write: bool
     start: datetime  # the charts' period [start, end)
     end: datetime
+    as_of: datetime | None  # a replay: the page as it stood at this moment ("now" then)
     facts: ClientFacts
     metrics: ClientMetrics  # the 28 days up to `end`
     flags: list[dict[str, Any]]  # current flags (as of now), acknowledgement attached
@@ -91,13 +98,20 @@ def load_client_view(
     start: datetime,
     end: datetime,
     now: datetime,
+    as_of: datetime | None = None,
 ) -> ClientView:
-    """The client page's data for the period [start, end); audited as a read of the client."""
+    """The client page's data for the period [start, end); audited as a read of the client.
+
+    ``as_of``: the page as it stood at that moment (pass it as ``now`` too, and a period that
+    ends by then): only the records known then, the acknowledgements as they stood then.
+    """
     client = access.get_visible_client(db, actor.user, client_id)
     facts = load_facts(db, [client], [client.id], timezone=settings.timezone)[client.id]
+    if as_of is not None:
+        facts = facts_as_of(facts, as_of)
     thresholds = settings.thresholds
-    acknowledgements = latest_acknowledgements(db, [client.id])
-    restart = monitoring_restart(acknowledgements, client.id)
+    acknowledgements = latest_acknowledgements(db, [client.id], as_of=as_of)
+    restart = monitoring_restart(acknowledgements, client.id, as_of=as_of)
     metrics = compute_client_metrics(
         facts,
         start=end - DEFAULT_PERIOD,
@@ -119,7 +133,7 @@ def load_client_view(
             monitoring_restart_at=restart,
         )
     )
-    flags = flag_views(_sorted_flags(current.flags), client.id, acknowledgements)
+    flags = flag_views(_sorted_flags(current.flags), client.id, acknowledgements, as_of=as_of)
 
     user_ids = {client.practitioner_id} | {a.acknowledged_by_id for a in acknowledgements.values()}
     people = {
@@ -143,7 +157,12 @@ def load_client_view(
     )
     episodes = tuple(
         EpisodeDetail(
-            started, peak, baseline, trigger, tuple(strategies or ()), source == Source.CLIENT
+            started,
+            peak,
+            baseline if as_of is None else known_at(baseline, as_of),
+            trigger,
+            tuple(strategies or ()),
+            source == Source.CLIENT,
         )
         for started, peak, baseline, trigger, strategies, source in db.execute(
             select(
@@ -163,13 +182,16 @@ def load_client_view(
             .order_by(Episode.started_at, Episode.id)
         )
     )
-    audit.record(db, actor, "read", "client", client.id, client_id=client.id, detail="page")
+    # Plain words an admin may read in the audit log (services/reports/audit_log.py).
+    detail = "page" if as_of is None else f"page as_of {as_of.astimezone(UTC):%Y-%m-%d %H:%M} utc"
+    audit.record(db, actor, "read", "client", client.id, client_id=client.id, detail=detail)
     return ClientView(
         client=client,
         practitioner_name=people.get(str(client.practitioner_id), "—"),
         can_write=access.can_write(actor.user, client),
         start=start,
         end=end,
+        as_of=as_of,
         facts=facts,
         metrics=metrics,
         flags=flags,

@@ -25,7 +25,16 @@ from practice_dashboard.domain.facts import (
     ObservationFact,
     SessionFact,
 )
-from practice_dashboard.models import Assignment, Client, Episode, Measure, Observation, Session
+from practice_dashboard.models import (
+    Annotation,
+    AnnotationKind,
+    Assignment,
+    Client,
+    Episode,
+    Measure,
+    Observation,
+    Session,
+)
 
 
 def _in(column: Any, client_ids: Any) -> ColumnElement[bool]:
@@ -143,6 +152,19 @@ def load_facts(
             )
         )
 
+    care_changes: dict[Any, list[datetime]] = defaultdict(list)
+    for cid, at in db.execute(
+        select(_key(Annotation.client_id, single), Annotation.at)
+        .where(
+            _in(Annotation.client_id, client_ids),
+            Annotation.kind == AnnotationKind.CARE_CHANGE,
+            Annotation.archived_at.is_(None),
+            Annotation.counted(),
+        )
+        .order_by(Annotation.client_id, Annotation.at)
+    ):
+        care_changes[cid].append(at)
+
     # Live questionnaire assignments: one query for every client at once.
     assignments: dict[Any, list[AssignmentFact]] = defaultdict(list)
     for cid, instrument, every_days, starts_on, ends_on in db.execute(
@@ -182,7 +204,8 @@ def load_facts(
             observations=tuple(observations[key]),
             sessions=tuple(sessions[key]),
             measures=tuple(measures[key]),
-            last_data_at=last_data.get(key),
+            last_data_at=last_data.get(client_id),
+            care_changes=tuple(care_changes[key]),
             assignments=tuple(assignments[key]),
             timezone=timezone,
         )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict
-from datetime import datetime
+from dataclasses import fields
+from datetime import date, datetime
 from typing import Any
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
+from practice_dashboard.domain.facts import facts_as_of
 from practice_dashboard.domain.metrics import compute_client_metrics
 from practice_dashboard.domain.periods import DEFAULT_METRICS_PERIOD
 from practice_dashboard.errors import Conflict, Invalid
@@ -21,7 +22,7 @@ from practice_dashboard.services.analytics.acknowledgements import (
 )
 from practice_dashboard.services.analytics.fact_loading import load_facts
 from practice_dashboard.services.audit import Actor
-from practice_dashboard.services.periods import resolve_window
+from practice_dashboard.services.periods import resolve_as_of, resolve_window
 
 DEFAULT_PERIOD = DEFAULT_METRICS_PERIOD
 
@@ -35,12 +36,25 @@ def client_metrics(
     start: datetime | None,
     end: datetime | None,
     now: datetime,
+    as_of: date | None = None,
 ) -> dict[str, Any]:
+    """The metrics and flags for ``[start, end)``, default the 28 days up to now.
+
+    ``as_of``: what the dashboard would have said at the end of that day (practice time zone;
+    today: now), from the data with times up to then and the acknowledgements as they stood
+    then. The window then ends at that moment by default and may not reach past it.
+    """
     client = access.get_visible_client(db, actor.user, client_id)
-    start, end = resolve_window(start, end, now)
+    moment: datetime | None = None
+    if as_of is not None:
+        moment = resolve_as_of(as_of, intake=client.intake_date, now=now, tz=settings.timezone)
+        now = moment
+    start, end = resolve_window(start, end, now, as_of=moment)
     facts = load_facts(db, [client], [client.id], timezone=settings.timezone)[client.id]
-    acknowledgements = latest_acknowledgements(db, [client.id])
-    restart = monitoring_restart(acknowledgements, client.id)
+    if moment is not None:
+        facts = facts_as_of(facts, moment)
+    acknowledgements = latest_acknowledgements(db, [client.id], as_of=moment)
+    restart = monitoring_restart(acknowledgements, client.id, as_of=moment)
     metrics = compute_client_metrics(
         facts,
         start=start,
@@ -49,10 +63,14 @@ def client_metrics(
         thresholds=settings.thresholds,
         monitoring_restart_at=restart if restart is not None and restart < end else None,
     )
-    audit.record(db, actor, "read", "metrics", client.id, client_id=client.id)
-    result = asdict(metrics)
+    detail = f"as_of {as_of.isoformat()}" if as_of is not None else None
+    audit.record(db, actor, "read", "metrics", client.id, client_id=client.id, detail=detail)
+    # The figures as they are (frozen dataclasses), not deep-copied by asdict: the monitoring
+    # charts hold a point per episode, thousands over a long course of care.
+    result: dict[str, Any] = {f.name: getattr(metrics, f.name) for f in fields(metrics)}
     result["client_id"] = client.id
-    result["flags"] = flag_views(metrics.flags, client.id, acknowledgements)
+    result["as_of"] = as_of
+    result["flags"] = flag_views(metrics.flags, client.id, acknowledgements, as_of=moment)
     return result
 
 

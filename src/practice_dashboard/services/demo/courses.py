@@ -28,6 +28,7 @@ CourseName = Literal[
     "strained",
     "stale",
     "safety_concern",
+    "new_worry",
     "completed",
 ]
 
@@ -427,6 +428,18 @@ COURSES: Final[dict[CourseName, Course]] = {
             safety_item=1,
             settling_per_year=-0.4,
             story=Story(flags=frozenset({("safety", "alert")})),
+        ),
+        Course(
+            "new_worry",
+            "settled, but the latest GAD-7 rose sharply: a first reliable deterioration to "
+            "talk over (a watch until the next administration confirms it)",
+            start=replace(_BASE, recovery_minutes=70, phq9=8, gad7=5),
+            end=replace(_BASE, recovery_minutes=68, phq9=9, gad7=13),
+            ramp="late",
+            ramp_days=21,
+            intake_weeks=(20, 52),
+            settling_per_year=-0.4,
+            story=Story(flags=frozenset({("deterioration", "watch")})),
         ),
         Course(
             "completed",

@@ -70,6 +70,7 @@ ROSTER: Final = (
     ClientPlan("supervisor", "improving"),
     ClientPlan("supervisor", "slow_improver", cadence=14),
     ClientPlan("supervisor", "plateaued", ors=True),
+    ClientPlan("supervisor", "new_worry"),
 )
 
 # Pseudonyms: first name and last initial, drawn in a fixed shuffled order.
@@ -147,6 +148,7 @@ GOALS: Final[dict[CourseName, tuple[str, ...]]] = {
     "strained": ("Get through a demanding quarter without losing sleep or friendships.",),
     "stale": ("Notice body signals before overwhelm; practise orienting daily.",),
     "safety_concern": ("Feel less hopeless; rebuild safety in everyday routines.",),
+    "new_worry": ("Keep the steadiness built so far through a change at home.",),
     "completed": ("Reduce panic at work and feel able to rest again.",),
 }
 

@@ -365,6 +365,7 @@ def progress_summary(
         can_write=False,
         start=period.start,
         end=period.end,
+        as_of=None,
         facts=facts,
         metrics=figures.metrics,
         flags=[],

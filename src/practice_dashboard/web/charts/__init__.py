@@ -28,6 +28,7 @@ from practice_dashboard.web.charts.common import (
 from practice_dashboard.web.charts.engagement import engagement_chart
 from practice_dashboard.web.charts.episodes import episodes_chart
 from practice_dashboard.web.charts.measures import measure_charts
+from practice_dashboard.web.charts.monitoring import monitoring_chart
 from practice_dashboard.web.charts.recovery import recovery_chart
 from practice_dashboard.web.charts.states import states_chart
 
@@ -59,6 +60,7 @@ def build_charts(
     return [
         episodes_chart(frame),
         recovery_chart(frame),
+        monitoring_chart(frame, _ts(now)),
         capacity_chart(frame, obs),
         states_chart(frame),
         engagement_chart(frame, _ts(now)),

@@ -16,15 +16,17 @@ from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.domain.flags import FLAG_NAMES, flag_name
 from practice_dashboard.domain.labels import TREND_WORDS, evidence_label
 from practice_dashboard.domain.metrics import ClientMetrics
-from practice_dashboard.domain.periods import PeriodError, report_period
+from practice_dashboard.domain.periods import PeriodError, as_of_moment, parse_day, report_period
 from practice_dashboard.domain.windows import Window
 from practice_dashboard.errors import Conflict, Invalid, NotFound
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.services import access
 from practice_dashboard.services.analytics import metrics as metrics_service
 from practice_dashboard.services.analytics.client_view import ClientView, load_client_view
+from practice_dashboard.services.checkins import links
 from practice_dashboard.web.charts import attendance_counts, build_charts, fmt_number, fmt_p
 from practice_dashboard.web.deps import CsrfLogin, PageContext, WebActor, WebLogin
+from practice_dashboard.web.routes.checkin_link_page import STATE_WORDS
 from practice_dashboard.web.routes.record_pages import saved_entry
 from practice_dashboard.web.templating import minutes, percent, templates
 
@@ -78,6 +80,29 @@ def resolve_page_period(
         end_date=chosen.end_date,
         custom=bool(start or end),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """The page as it stood at the end of a day (``?as_of=``), or why that day was refused."""
+
+    day: date | None = None
+    moment: datetime | None = None
+    problem: str | None = None
+
+
+def resolve_replay(value: str | None, *, now: datetime, tz: tzinfo, intake: date) -> Replay:
+    """The ``as_of`` day's moment, by the API's rules (domain/periods.py); a bad day is a
+    notice above the page (with the API's words), and today is shown."""
+    if not value or not value.strip():
+        return Replay()
+    try:
+        day = parse_day(value)
+        moment = as_of_moment(day, now=now, tz=tz, intake=intake)
+    except PeriodError as exc:
+        reasons = "; ".join(f"{field}: {msg}" for field, msg in exc.problems)
+        return Replay(problem=f"That day could not be shown ({reasons}). Showing today.")
+    return Replay(day=day, moment=moment)
 
 
 # --------------------------------------------------------------------------------------------
@@ -296,6 +321,7 @@ def _render(
     client_id: uuid.UUID,
     start: str | None,
     end: str | None,
+    as_of: str | None = None,
     status_code: int = 200,
     **extra: Any,
 ) -> Response:
@@ -303,6 +329,9 @@ def _render(
     tz = settings.timezone
     # The intake date sets the default period, which the view is then loaded for.
     intake = access.get_visible_client(db, actor.user, client_id).intake_date
+    replay = resolve_replay(as_of, now=now, tz=tz, intake=intake)
+    if replay.moment is not None:
+        now = replay.moment  # the page as it stood then: "now" was the end of that day
     period = resolve_page_period(start, end, now=now, tz=tz, intake=intake)
     view = load_client_view(
         db,
@@ -312,6 +341,7 @@ def _render(
         start=period.start,
         end=period.end,
         now=now,
+        as_of=replay.moment,
     )
     charts = build_charts(
         view,
@@ -332,6 +362,9 @@ def _render(
     ]
     page_path = f"/clients/{view.client.id}"
     period_query = {k: v for k, v in (("start", start), ("end", end)) if v and period.custom}
+    if replay.day is not None:
+        for _, query in quick:
+            query["as_of"] = replay.day.isoformat()
     return templates.TemplateResponse(
         context["request"],
         "client.html",
@@ -347,6 +380,7 @@ def _render(
                 (label, f"{page_path}?{urlencode(q)}" if q else page_path) for label, q in quick
             ],
             "page_path": page_path,
+            "replay": replay,
             "figures_current": view.metrics.end >= now,
             "metrics_start": view.metrics.start.astimezone(tz),
             # the end is exclusive: show the last day it covers
@@ -354,6 +388,9 @@ def _render(
             "headlines": headlines(view, settings, now),
             "flag_cards": flag_cards(view, tz),
             "charts": charts,
+            # The check-in link's state and when it was last used (owner and supervisor).
+            "checkin_link": links.find_link(db, client_id=view.client.id, actor=actor, now=now),
+            "checkin_state_words": STATE_WORDS,
             "flag_errors": extra.pop("flag_errors", {}),
             "flag_notes": extra.pop("flag_notes", {}),
             **extra,
@@ -375,8 +412,10 @@ def client_page(
     acknowledged: Annotated[str | None, Query(max_length=40)] = None,
     unacknowledged: Annotated[str | None, Query(max_length=40)] = None,
     saved: Annotated[str | None, Query(max_length=80)] = None,
+    as_of: DateParam = None,
 ) -> Response:
-    """One client's progress: figures, flags and charts (404 outside the caller's scope)."""
+    """One client's progress: figures, flags and charts (404 outside the caller's scope);
+    with ``as_of``, as they stood at the end of that day."""
     cid = _client_uuid(client_id)
     return _render(
         context,
@@ -386,6 +425,7 @@ def client_page(
         client_id=cid,
         start=start,
         end=end,
+        as_of=as_of,
         acknowledged=FLAG_NAMES.get(acknowledged or "", None),
         unacknowledged=FLAG_NAMES.get(unacknowledged or "", None),
         saved_entry=saved_entry(db, actor, cid, saved, context["vocabulary"]) if saved else None,
