@@ -31,6 +31,17 @@ _PLACEHOLDER_SECRETS = {
 }
 
 
+DEFAULT_CRISIS_TEXT = (
+    "If you are thinking about harming yourself, or you feel you are in danger, please get help "
+    "now: call your local emergency number (999 or 112 in the UK, 112 in the EU, 911 in the US "
+    "and Canada) or go to the nearest emergency department.\n"
+    "You can also talk to someone at any time, for free: in the UK and Ireland, Samaritans on "
+    "116 123.\n"
+    "These pages are not watched in real time, so your practitioner may not see your answers "
+    "straight away."
+)
+
+
 def default_database_url() -> str:
     return f"sqlite:///{Path('var/practice-dashboard.db').resolve()}"
 
@@ -69,6 +80,9 @@ class Settings(BaseSettings):
     checkin_code_free_attempts: int = Field(default=5, ge=1)
     checkin_code_max_delay_seconds: int = Field(default=900, ge=1)
     checkin_code_max_failures: int = Field(default=20, ge=2)
+    # Shown at once on the check-in page when a client answers PHQ-9 item 9 above 0. Plain
+    # text (markup stays text); line breaks are kept. Put the practice's own numbers here.
+    crisis_text: str = Field(default=DEFAULT_CRISIS_TEXT, min_length=1, max_length=2000)
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     max_batch_size: int = Field(default=1_000, ge=1)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)

@@ -17,7 +17,7 @@ from sqlalchemy import delete, select, update
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
-from practice_dashboard.models import Client, ClientSummary, User
+from practice_dashboard.models import Assignment, Client, ClientSummary, User
 from practice_dashboard.models.enums import Attendance, ClientStatus, Role, Zone
 from practice_dashboard.services.analytics import summary
 from tests.builders import (
@@ -536,6 +536,16 @@ class TestQueryCount:
             make_observation(db, client, observed_at=_at(-1))
             _episode(db, client, -2, 30)
             make_measure(db, client, administered_at=_at(-5))
+            # A questionnaire assignment per client: read for all clients in one query.
+            db.add(
+                Assignment(
+                    client_id=client.id,
+                    instrument="gad7",
+                    every_days=28,
+                    starts_on=_at(-40).date(),
+                    created_by_id=owner.id,
+                )
+            )
 
     @pytest.mark.parametrize("role", [Role.THERAPIST, Role.SUPERVISOR])
     @pytest.mark.parametrize("stale", [False, True], ids=["fresh", "stale"])

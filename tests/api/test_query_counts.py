@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
-from practice_dashboard.models import Client, User
+from practice_dashboard.models import Assignment, Client, User
 from practice_dashboard.models.enums import Role
 from tests.builders import (
     NOW,
@@ -139,5 +139,32 @@ def test_batch_write_uses_a_fixed_number_of_queries(
         queries.reset()
         response = api.post(f"/api/v1/clients/{client.id}/observations", json=rows, headers=headers)
         assert response.status_code == 201, response.text
+        counts.append(queries.count)
+    assert counts[0] == counts[1], queries.statements
+
+
+def test_assignment_list_uses_a_fixed_number_of_queries(
+    api: TestClient, db: DbSession, settings: Settings, queries: QueryCounter
+) -> None:
+    owner = make_user(db, settings)
+    client = make_client(db, owner)
+    headers = auth_headers(settings, owner)
+    counts = []
+    for codes in (("phq9",), ("gad7", "cbi")):
+        for code in codes:
+            db.add(
+                Assignment(
+                    client_id=client.id,
+                    instrument=code,
+                    every_days=14,
+                    starts_on=NOW.date(),
+                    created_by_id=owner.id,
+                )
+            )
+            make_measure(db, client, instrument=code, administered_at=NOW)
+        db.commit()
+        queries.reset()
+        response = api.get(f"/api/v1/clients/{client.id}/assignments", headers=headers)
+        assert response.status_code == 200
         counts.append(queries.count)
     assert counts[0] == counts[1], queries.statements

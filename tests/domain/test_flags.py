@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import get_args
 
 import pytest
@@ -17,6 +17,7 @@ from practice_dashboard.domain.flags import (
     Flag,
     FlagCode,
     MeasureChangeSignal,
+    OverdueAssessment,
     PractitionerLoadFacts,
     Thresholds,
     burnout_risk_flag,
@@ -260,6 +261,89 @@ class TestAllianceConcern:
     def test_unknown_operator_is_refused(self) -> None:
         with pytest.raises(ValueError, match="srs_concern_operator must be one of"):
             replace(T, srs_concern_operator="==")
+
+
+GAD7_LATE = OverdueAssessment("gad7", "GAD-7", date(2026, 2, 20), 9)
+
+
+class TestEngagementFromTheCheckinLink:
+    """Issue 11: an overdue assigned questionnaire and a usual checker gone quiet."""
+
+    def test_defaults(self) -> None:
+        assert T.assessment_grace_days == 3
+        assert (T.checkins_quiet_days, T.checkins_usual_window_days) == (7, 28)
+        assert T.checkins_usual_share == 0.5
+
+    def test_an_overdue_questionnaire_is_a_signal_with_its_evidence(self) -> None:
+        flag = engagement_risk_flag(signals(overdue_assessments=(GAD7_LATE,)), T)
+        assert flag is not None
+        assert (flag.level, flag.signals) == ("watch", ("assessment_overdue",))
+        assert flag.reasons == (
+            "The assigned GAD-7 was due on 2026-02-20 and is 9 days overdue (grace period: 3 days)",
+        )
+        assert flag.suggestion.startswith("Check in about what gets in the way of the check-ins")
+        assert flag.evidence == {
+            "assessment_instrument": "GAD-7",
+            "assessment_due_on": "2026-02-20",
+            "assessment_days_overdue": 9,
+        }
+
+    def test_several_overdue_questionnaires_are_one_signal(self) -> None:
+        phq9 = OverdueAssessment("phq9", "PHQ-9", date(2026, 2, 25), 4)
+        flag = engagement_risk_flag(signals(overdue_assessments=(GAD7_LATE, phq9)), T)
+        assert flag is not None
+        assert flag.level == "watch"
+        assert len(flag.reasons) == 2
+        assert flag.evidence["assessments_overdue"] == 2
+
+    @pytest.mark.parametrize(
+        ("quiet", "usual", "fires"),
+        [
+            (7, 14, True),  # 7 days quiet after check-ins on 14 of 28 days (half): fires
+            (6, 28, False),  # not quiet long enough
+            (7, 13, False),  # checked in on fewer than half of the days: not "usually"
+            (30, 28, True),
+        ],
+    )
+    def test_a_usual_checker_gone_quiet(self, quiet: int, usual: int, fires: bool) -> None:
+        flag = engagement_risk_flag(
+            signals(days_since_last_checkin=quiet, usual_checkin_days=usual), T
+        )
+        assert (flag is not None) == fires
+        if flag is not None:
+            assert flag.signals == ("checkins_quiet",)
+            assert flag.evidence == {
+                "days_since_last_checkin": quiet,
+                "usual_checkin_days": usual,
+            }
+            assert f"checked in on {usual} of the 28 days before" in flag.reasons[0]
+
+    def test_quiet_only_for_active_clients_and_never_without_a_checkin(self) -> None:
+        paused = signals(
+            status=ClientStatus.PAUSED, days_since_last_checkin=10, usual_checkin_days=20
+        )
+        assert engagement_risk_flag(paused, T) is None
+        assert engagement_risk_flag(signals(days_since_last_checkin=None), T) is None
+
+    def test_both_are_two_signals_an_alert(self) -> None:
+        flag = engagement_risk_flag(
+            signals(
+                overdue_assessments=(GAD7_LATE,),
+                days_since_last_checkin=8,
+                usual_checkin_days=20,
+            ),
+            T,
+        )
+        assert flag is not None
+        assert flag.level == "alert"
+        assert flag.signals == ("assessment_overdue", "checkins_quiet")
+
+    def test_configurable(self) -> None:
+        lenient = replace(T, checkins_quiet_days=14)
+        assert (
+            engagement_risk_flag(signals(days_since_last_checkin=8, usual_checkin_days=20), lenient)
+            is None
+        )
 
 
 class TestBurnoutRisk:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from practice_dashboard.domain.facts import (
+    AssignmentFact,
     Attendance,
     ClientFacts,
     ClientStatus,
@@ -19,6 +20,7 @@ from practice_dashboard.domain.facts import (
     HomeworkCompletion,
     ObservationFact,
     SessionFact,
+    Source,
     Zone,
 )
 from practice_dashboard.domain.flags import Thresholds
@@ -746,6 +748,30 @@ class TestFlagsFromFacts:
         )
         assert flag.level == "alert"
         assert set(flag.signals) == {"cbi_personal", "cbi_work"}
+
+    def test_check_in_link_signals(self) -> None:
+        # END is Monday 6 April 2026 00:00 UTC, so "today" is 5 April (the window ends at
+        # midnight). GAD-7 every 28 days from 1 March, answered 1 March: due 29 March, 7 days
+        # overdue > 3. Daily client check-ins from 27 Feb to 26 March (28 days), nothing
+        # since: 5 April - 26 March = 10 days quiet >= 7.
+        checkins = tuple(dataclasses.replace(obs(-38 + d), source=Source.CLIENT) for d in range(28))
+        facts = dataclasses.replace(
+            client(
+                observations=checkins,
+                measures=(measure(-36, "gad7", (1,) * 7),),
+            ),
+            assignments=(AssignmentFact("gad7", 28, date(2026, 3, 1)),),
+        )
+        flag = next(f for f in metrics(facts).flags if f.code == "engagement_risk")
+        assert flag.level == "alert"
+        assert flag.signals == ("assessment_overdue", "checkins_quiet")
+        assert flag.evidence["assessment_due_on"] == "2026-03-29"
+        assert flag.evidence["assessment_days_overdue"] == 7
+        assert flag.evidence["days_since_last_checkin"] == 10
+        assert flag.evidence["usual_checkin_days"] == 28
+        # The same client at the end of 29 March: GAD-7 due that day, 3 days quiet: no flag.
+        earlier = metrics(facts, start=at(-35), end=at(-7), now=END)
+        assert all(f.code != "engagement_risk" for f in earlier.flags)
 
 
 class TestLargeClient:

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
-from practice_dashboard.models import Client, User
+from practice_dashboard.models import Assignment, Client, User
 from practice_dashboard.models.enums import Attendance, Role
 from practice_dashboard.services import access
 from tests.builders import (
@@ -63,6 +63,7 @@ class Practice:
     observation_id: uuid.UUID
     measure_id: uuid.UUID
     annotation_id: uuid.UUID
+    assignment_id: uuid.UUID
 
 
 @pytest.fixture
@@ -82,6 +83,14 @@ def practice(db: DbSession, settings: Settings) -> Practice:
     annotation = make_annotation(db, client)
     booking = make_session(db, client, attendance=Attendance.SCHEDULED, engagement=None)
     make_checkin_link(db, settings, client)
+    assignment = Assignment(
+        client_id=client.id,
+        instrument="gad7",
+        every_days=28,
+        starts_on=NOW.date(),
+        created_by_id=owner.id,
+    )
+    db.add(assignment)
     db.commit()
     users = {
         "owner": owner,
@@ -99,6 +108,7 @@ def practice(db: DbSession, settings: Settings) -> Practice:
         observation.id,
         measure.id,
         annotation.id,
+        assignment.id,
     )
 
 
@@ -179,6 +189,20 @@ def _route_cases(
         ("POST", f"/api/v1/clients/{c}/checkin-link", {"code": "1357"}, CREATED),
         ("PATCH", f"/api/v1/clients/{c}/checkin-link", {"renew": True}, WRITE),
         ("DELETE", f"/api/v1/clients/{c}/checkin-link", None, WRITE),
+        ("GET", f"/api/v1/clients/{c}/assignments", None, READ),
+        (
+            "POST",
+            f"/api/v1/clients/{c}/assignments",
+            {"instrument": "phq9", "every_days": 14, "starts_on": NOW.date().isoformat()},
+            CREATED,
+        ),
+        (
+            "PATCH",
+            f"/api/v1/assignments/{p.assignment_id}",
+            {"every_days": 14, "version": 1},
+            WRITE,
+        ),
+        ("DELETE", f"/api/v1/assignments/{p.assignment_id}", None, WRITE),
     ]
 
 
@@ -211,6 +235,10 @@ CASE_IDS = [
     "create-checkin-link",
     "renew-checkin-link",
     "revoke-checkin-link",
+    "list-assignments",
+    "create-assignment",
+    "update-assignment",
+    "archive-assignment",
 ]
 
 

@@ -3,6 +3,7 @@ from fastapi import APIRouter
 from practice_dashboard.api.routes import (
     analytics,
     annotations,
+    assignments,
     audit_log,
     auth,
     checkin_links,
@@ -23,6 +24,7 @@ api_router.include_router(auth.router)
 api_router.include_router(users.router)
 api_router.include_router(clients.router)
 api_router.include_router(checkin_links.router)
+api_router.include_router(assignments.router)
 api_router.include_router(records.router)
 api_router.include_router(schedule.router)
 api_router.include_router(annotations.router)

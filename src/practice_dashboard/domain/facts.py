@@ -8,7 +8,7 @@ All datetimes are timezone-aware (UTC from the database).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
@@ -80,6 +80,7 @@ class EpisodeFact:
     peak_intensity: int
     recognized_at: datetime | None = None
     baseline_at: datetime | None = None  # None = not back to baseline, or unknown (censored)
+    source: Source = Source.PRACTITIONER
 
     @property
     def recovery_minutes(self) -> float | None:
@@ -121,6 +122,16 @@ class MeasureFact:
 
 
 @dataclass(frozen=True, slots=True)
+class AssignmentFact:
+    """One live (not archived) questionnaire assignment (domain/assignments.py has the rule)."""
+
+    instrument: str
+    every_days: int
+    starts_on: date
+    ends_on: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ClientFacts:
     """Everything the analytics need about one client, sorted by time ascending."""
 
@@ -137,6 +148,11 @@ class ClientFacts:
     # Times of the client's "care change" notes: the monitoring charts restart from the latest
     # (DOMAIN.md §5.5), so an alert after a change of plan means new evidence.
     care_changes: tuple[datetime, ...] = field(default_factory=tuple)
+
+    # Questionnaires the client is asked to answer through their check-in link.
+    assignments: tuple[AssignmentFact, ...] = field(default_factory=tuple)
+    # The practice's time zone: where its calendar days begin (due dates, quiet days).
+    timezone: tzinfo = UTC
 
 
 def known_at(at: datetime | None, moment: datetime) -> datetime | None:

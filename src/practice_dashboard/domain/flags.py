@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
 from typing import Final, Literal, cast, get_args
 
@@ -101,6 +101,11 @@ class Thresholds:
     engagement_gap_cadence_multiple: float = 2.0
     homework_completion_min: float = 0.40
     engagement_rating_drop: float = 3.0
+    # --- engagement_risk from the check-in link (domain/assignments.py, issue 11) ---
+    assessment_grace_days: int = 3  # an assigned questionnaire overdue by more: a signal
+    checkins_quiet_days: int = 7  # no client check-in for at least this many days ...
+    checkins_usual_window_days: int = 28  # ... after one in which the client checked in on
+    checkins_usual_share: float = 0.5  # at least this share of the days
     # --- burnout_risk (client) ---
     cbi_high: float = 50.0  # Kristensen et al. 2005 "high burnout"
     burnout_window_days: int = 14
@@ -266,6 +271,16 @@ class MeasureChangeSignal:
 
 
 @dataclass(frozen=True, slots=True)
+class OverdueAssessment:
+    """An assigned questionnaire overdue by more than the grace period."""
+
+    instrument: str
+    label: str  # the instrument's display name, e.g. "GAD-7"
+    due_on: date
+    days_overdue: int
+
+
+@dataclass(frozen=True, slots=True)
 class ClientSignals:
     """Plain figures the client flags are computed from (None = not computable)."""
 
@@ -279,6 +294,10 @@ class ClientSignals:
     homework_sessions: int = 0
     latest_engagement_rating: float | None = None
     engagement_rating_median: float | None = None
+    # check-in link: overdue questionnaires (most overdue first), and a usual checker's silence
+    overdue_assessments: tuple[OverdueAssessment, ...] = ()
+    days_since_last_checkin: int | None = None  # None: the client never checked in
+    usual_checkin_days: int = 0  # days with a check-in in the window before the quiet spell
     # safety
     latest_phq9_item9: int | None = None
     latest_phq9_at: datetime | None = None
@@ -453,6 +472,29 @@ def engagement_risk_flag(s: ClientSignals, t: Thresholds) -> Flag | None:
         evidence["srs_total"] = s.latest_srs_total
         evidence["srs_administered_at"] = when
         evidence["srs_concern_cutoff"] = f"{concern.operator} {_fmt(concern.value)}"
+    if s.overdue_assessments:
+        signals.append("assessment_overdue")
+        for overdue in s.overdue_assessments:
+            reasons.append(
+                f"The assigned {overdue.label} was due on {overdue.due_on.isoformat()} and is "
+                f"{overdue.days_overdue} days overdue (grace period: {t.assessment_grace_days} "
+                "days)"
+            )
+        most = s.overdue_assessments[0]
+        evidence["assessment_instrument"] = most.label
+        evidence["assessment_due_on"] = most.due_on.isoformat()
+        evidence["assessment_days_overdue"] = most.days_overdue
+        if len(s.overdue_assessments) > 1:
+            evidence["assessments_overdue"] = len(s.overdue_assessments)
+    if checkins_quiet(s, t):
+        signals.append("checkins_quiet")
+        reasons.append(
+            f"No check-in through the link for {s.days_since_last_checkin} days, from a client "
+            f"who checked in on {s.usual_checkin_days} of the {t.checkins_usual_window_days} "
+            "days before"
+        )
+        evidence["days_since_last_checkin"] = s.days_since_last_checkin
+        evidence["usual_checkin_days"] = s.usual_checkin_days
     if not signals:
         return None
     return Flag(
@@ -460,9 +502,30 @@ def engagement_risk_flag(s: ClientSignals, t: Thresholds) -> Flag | None:
         level=_level(len(signals)),
         reasons=tuple(reasons),
         evidence=evidence,
-        suggestion="Check in about what gets in the way of attending and of the work "
-        "between sessions, and about how the work together feels.",
+        suggestion=(
+            "Check in about what gets in the way of the check-ins and questionnaires between "
+            "sessions."
+            if set(signals) <= LINK_SIGNALS
+            else "Check in about what gets in the way of attending and of the work between "
+            "sessions, and about how the work together feels."
+        ),
         signals=tuple(signals),
+    )
+
+
+#: Engagement signals that come from the client's check-in link alone.
+LINK_SIGNALS: Final = frozenset({"assessment_overdue", "checkins_quiet"})
+
+
+def checkins_quiet(s: ClientSignals, t: Thresholds) -> bool:
+    """An active client who usually checks in (a check-in on at least `checkins_usual_share`
+    of the `checkins_usual_window_days` days up to their last one) and has not for
+    `checkins_quiet_days` days or more. Our definition (issue 11), not a published rule."""
+    return (
+        s.status == ClientStatus.ACTIVE
+        and s.days_since_last_checkin is not None
+        and s.days_since_last_checkin >= t.checkins_quiet_days
+        and s.usual_checkin_days >= t.checkins_usual_share * t.checkins_usual_window_days
     )
 
 
@@ -728,7 +791,9 @@ CLIENT_FLAGS: Final[tuple[FlagDefinition, ...]] = (
         ">= 2 no-shows/late cancels among the last 6 due sessions; or days since last "
         "attended > 2 x cadence (active clients); or homework completion < 40 %; or latest "
         "engagement rating >= 3 below the client's median; or the latest SRS total at or "
-        "below 36 (alliance concern; number and operator configurable). 1 signal = watch, "
+        "below 36 (alliance concern; number and operator configurable); or an assigned "
+        "questionnaire overdue by more than 3 days; or no check-in for 7 days from an active "
+        "client who checked in on at least half of the 28 days before. 1 signal = watch, "
         "2+ = alert.",
         engagement_risk_flag,
     ),

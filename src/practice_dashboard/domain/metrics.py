@@ -28,6 +28,8 @@ from typing import Any, Final, Generic, Literal, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from practice_dashboard.domain.assignments import overdue_assessments
+from practice_dashboard.domain.checkin_activity import checkin_activity
 from practice_dashboard.domain.conventions import (
     DEFAULT_CONVENTION,
     ConventionCode,
@@ -923,6 +925,20 @@ def client_signals(
         for p in measures
         if p.reliable_change == "deteriorated"
     )
+    # The check-in link: questionnaires overdue on the practice's calendar day of `as_of` (the
+    # last moment before it: a window ending at midnight reads that day), and silence.
+    as_of_dt = datetime.fromtimestamp(ctx.as_of, UTC)
+    today = (as_of_dt - timedelta(microseconds=1)).astimezone(facts.timezone).date()
+    overdue = overdue_assessments(
+        facts.assignments,
+        (m for m in facts.measures if _ts(m.administered_at) < ctx.as_of),
+        today=today,
+        grace_days=th.assessment_grace_days,
+        zone=facts.timezone,
+    )
+    checkins = checkin_activity(
+        facts, as_of_dt, today=today, window_days=th.checkins_usual_window_days
+    )
     srs_total, srs_at = _latest_srs(ctx)
     return ClientSignals(
         status=facts.status,
@@ -934,6 +950,9 @@ def client_signals(
         homework_sessions=engagement.homework_sessions,
         latest_engagement_rating=engagement.latest_rating,
         engagement_rating_median=engagement.rating_median,
+        overdue_assessments=overdue,
+        days_since_last_checkin=checkins.days_since_last,
+        usual_checkin_days=checkins.usual_days,
         latest_phq9_item9=item9,
         latest_phq9_at=item9_at,
         phq9_item9_unanswered_at=_phq9_item9_unanswered_at(ctx),

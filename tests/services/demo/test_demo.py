@@ -444,7 +444,7 @@ def _metrics(loaded: DemoDb, db: DbSession) -> dict[Any, tuple[Client, ClientMet
     """Every client's metrics and flags as the dashboard computes them, at noon on TODAY."""
     now = datetime.combine(TODAY, time(12), tzinfo=loaded.settings.timezone)
     clients = list(db.scalars(select(Client)))
-    facts = load_facts(db, clients, [c.id for c in clients])
+    facts = load_facts(db, clients, [c.id for c in clients], timezone=loaded.settings.timezone)
     return {
         c.id: (
             c,

@@ -106,7 +106,7 @@ def load_client_view(
     ends by then): only the records known then, the acknowledgements as they stood then.
     """
     client = access.get_visible_client(db, actor.user, client_id)
-    facts = load_facts(db, [client], [client.id])[client.id]
+    facts = load_facts(db, [client], [client.id], timezone=settings.timezone)[client.id]
     if as_of is not None:
         facts = facts_as_of(facts, as_of)
     thresholds = settings.thresholds

@@ -10,13 +10,14 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import ColumnElement, Uuid, func, literal, select, type_coerce
 
 from practice_dashboard.db import DbSession
 from practice_dashboard.domain.facts import (
+    AssignmentFact,
     ClientFacts,
     ClientStatus,
     EpisodeFact,
@@ -27,6 +28,7 @@ from practice_dashboard.domain.facts import (
 from practice_dashboard.models import (
     Annotation,
     AnnotationKind,
+    Assignment,
     Client,
     Episode,
     Measure,
@@ -56,6 +58,7 @@ def load_facts(
     clients: Iterable[Client],
     client_ids: Any,
     *,
+    timezone: tzinfo,
     since: datetime | None = None,
 ) -> dict[uuid.UUID, ClientFacts]:
     """Facts for `clients`; `client_ids` is the same set as a list or a subquery of ids.
@@ -63,7 +66,8 @@ def load_facts(
     With `since`, observations are read only from then on (episodes, sessions and measures
     always in full: the monitoring charts, engagement medians and measure baselines look at the
     whole course of care), and each client's latest observation or episode time is read
-    separately so "days since last data" stays exact.
+    separately so "days since last data" stays exact. `timezone` is the practice's: where its
+    calendar days begin (questionnaire due dates, days without a check-in).
     """
     # Entered-in-error records are filtered here, once: every figure, chart, flag, summary
     # and packet is computed from these facts, so such a record leaves all of them at once.
@@ -79,11 +83,12 @@ def load_facts(
         Episode.peak_intensity,
         Episode.recognized_at,
         Episode.baseline_at,
+        Episode.source,
     ).where(_in(Episode.client_id, client_ids), Episode.counted())
-    for cid, started, peak, recognized, baseline in db.execute(
+    for cid, started, peak, recognized, baseline, source in db.execute(
         episode_rows.order_by(Episode.client_id, Episode.started_at, Episode.id)
     ):
-        episodes[cid].append(EpisodeFact(started, peak, recognized, baseline))
+        episodes[cid].append(EpisodeFact(started, peak, recognized, baseline, source))
 
     observations: dict[Any, list[ObservationFact]] = defaultdict(list)
     observation_rows = select(
@@ -160,6 +165,21 @@ def load_facts(
     ):
         care_changes[cid].append(at)
 
+    # Live questionnaire assignments: one query for every client at once.
+    assignments: dict[Any, list[AssignmentFact]] = defaultdict(list)
+    for cid, instrument, every_days, starts_on, ends_on in db.execute(
+        select(
+            _key(Assignment.client_id, single),
+            Assignment.instrument,
+            Assignment.every_days,
+            Assignment.starts_on,
+            Assignment.ends_on,
+        )
+        .where(_in(Assignment.client_id, client_ids), Assignment.archived_at.is_(None))
+        .order_by(Assignment.client_id, Assignment.starts_on, Assignment.id)
+    ):
+        assignments[cid].append(AssignmentFact(instrument, every_days, starts_on, ends_on))
+
     last_data: dict[uuid.UUID, datetime] = {}
     if since is not None:
         for model, column in (
@@ -186,6 +206,8 @@ def load_facts(
             measures=tuple(measures[key]),
             last_data_at=last_data.get(client_id),
             care_changes=tuple(care_changes[key]),
+            assignments=tuple(assignments[key]),
+            timezone=timezone,
         )
         for key, client_id in keys.items()
     }

@@ -50,7 +50,7 @@ def client_metrics(
         moment = resolve_as_of(as_of, intake=client.intake_date, now=now, tz=settings.timezone)
         now = moment
     start, end = resolve_window(start, end, now, as_of=moment)
-    facts = load_facts(db, [client], [client.id])[client.id]
+    facts = load_facts(db, [client], [client.id], timezone=settings.timezone)[client.id]
     if moment is not None:
         facts = facts_as_of(facts, moment)
     acknowledgements = latest_acknowledgements(db, [client.id], as_of=moment)
@@ -87,7 +87,7 @@ def acknowledge_flag(
 ) -> FlagAcknowledgement:
     """Quieten a flag until its evidence changes (a new signal or a higher level)."""
     client: Client = access.get_visible_client(db, actor.user, client_id, for_write=True)
-    facts = load_facts(db, [client], [client.id])[client.id]
+    facts = load_facts(db, [client], [client.id], timezone=settings.timezone)[client.id]
     restart = monitoring_restart(latest_acknowledgements(db, [client.id]), client.id)
     metrics = compute_client_metrics(
         facts,

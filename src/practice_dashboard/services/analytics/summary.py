@@ -27,6 +27,7 @@ from practice_dashboard.domain.metrics import ClientMetrics, compute_client_metr
 from practice_dashboard.domain.windows import weekly_recovery
 from practice_dashboard.models import (
     Annotation,
+    Assignment,
     Client,
     ClientSummary,
     Episode,
@@ -47,7 +48,15 @@ from practice_dashboard.services.analytics.fact_loading import load_facts
 # Headline windows: 28 days for the figures, 12 weeks for trends (+ a week of slack).
 HEADLINE_PERIOD = timedelta(days=28)
 FACTS_LOOKBACK = timedelta(weeks=13)
-_CLIENT_RECORDS = (Observation, Episode, Session, Measure, Annotation, FlagAcknowledgement)
+_CLIENT_RECORDS = (
+    Observation,
+    Episode,
+    Session,
+    Measure,
+    Annotation,
+    FlagAcknowledgement,
+    Assignment,
+)
 _DIRTY = "summary_dirty_clients"
 _SETTINGS = "settings"
 
@@ -106,7 +115,9 @@ def refresh(
         return 0
     ids = [c.id for c in clients]
     id_filter = client_ids if isinstance(client_ids, Select) else ids
-    facts = load_facts(db, clients, id_filter, since=now - FACTS_LOOKBACK)
+    facts = load_facts(
+        db, clients, id_filter, timezone=settings.timezone, since=now - FACTS_LOOKBACK
+    )
     acknowledgements = latest_acknowledgements(db, id_filter)
     thresholds = settings.thresholds
     today = practice_today(settings, now)

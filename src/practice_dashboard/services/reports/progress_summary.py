@@ -309,7 +309,7 @@ def progress_summary(
     """One client's progress over `period` (404 outside the caller's scope). Not audited:
     call :func:`audit_summary_export` once the summary was delivered."""
     client = access.get_visible_client(db, actor.user, client_id)
-    facts = load_facts(db, [client], [client.id])[client.id]
+    facts = load_facts(db, [client], [client.id], timezone=settings.timezone)[client.id]
     acknowledgements = latest_acknowledgements(db, [client.id])
     people = user_names(
         db, {client.practitioner_id} | {a.acknowledged_by_id for a in acknowledgements.values()}

@@ -143,7 +143,7 @@ def supervision_packet(
     for i in range(0, len(clients), PACKET_BATCH):
         batch = clients[i : i + PACKET_BATCH]
         batch_ids = [c.id for c in batch]
-        facts = load_facts(db, batch, batch_ids)
+        facts = load_facts(db, batch, batch_ids, timezone=settings.timezone)
         acknowledgements = latest_acknowledgements(db, batch_ids)
         ack_people = user_names(db, {a.acknowledged_by_id for a in acknowledgements.values()})
         for client in batch:

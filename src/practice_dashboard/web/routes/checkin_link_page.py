@@ -18,6 +18,7 @@ from practice_dashboard.services import access
 from practice_dashboard.services.checkins import links
 from practice_dashboard.web.deps import CsrfLogin, PageContext, WebActor, WebLogin
 from practice_dashboard.web.qr import qr_svg
+from practice_dashboard.web.routes.assignment_forms import questionnaire_section
 from practice_dashboard.web.templating import templates
 
 router = APIRouter()
@@ -33,6 +34,8 @@ DONE_WORDS = {
     "code": "The code was changed.",
     "progress": "Saved.",
     "revoked": "The link was revoked. It opens nothing from now on.",
+    "assigned": "The questionnaire is assigned.",
+    "stopped": "The assignment is stopped; nothing more is due.",
 }
 
 
@@ -64,6 +67,7 @@ def _page(
             "can_write": access.can_write(actor.user, client),
             "view": view,
             "state_words": STATE_WORDS,
+            **questionnaire_section(db, context["request"].app.state.settings, actor, client),
             **extra,
         },
         status_code=status_code,

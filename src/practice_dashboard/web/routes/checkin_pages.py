@@ -38,7 +38,7 @@ from practice_dashboard.security import (
     create_checkin_session,
     decode_checkin_session,
 )
-from practice_dashboard.services.checkins import entries, links
+from practice_dashboard.services.checkins import entries, links, questionnaires
 from practice_dashboard.web.deps import secure_cookie
 from practice_dashboard.web.forms import registry
 from practice_dashboard.web.forms.fields import FieldSpec
@@ -58,6 +58,7 @@ DONE_WORDS: Final[dict[str, str]] = {
     "back": "Saved. Well noticed.",
     "daily": "Thank you, your check-in is saved.",
     "times": "The times are corrected.",
+    "questionnaire": "Thank you, your answers are saved.",
 }
 
 
@@ -285,6 +286,7 @@ def home(
             "peak_spec": start_specs[0],
             "done": DONE_WORDS.get(done or ""),
             "show_progress": visit.link.show_progress,
+            "questionnaires_due": questionnaires.due(db, settings, visit.link, now),
         },
     )
 
