@@ -87,6 +87,7 @@ class Tally:
     timeouts: int = 0
     transport_errors: int = 0
     stopped_early: int = 0
+    completed: int = 0
 
     @property
     def requests(self) -> int:
@@ -276,8 +277,8 @@ async def request(
 async def submit(
     http: httpx.AsyncClient, tally: Tally, base: str, step: str, rng: random.Random
 ) -> None:
-    """Open a form, fill in what a person must (a choice for each required radio), send it,
-    and follow the redirect home."""
+    """Open a form, fill in what a person must (a choice in each radio group), send it, and
+    follow the redirect home."""
     page = await request(http, tally, "GET", f"{base}/{step}", 200, label=step)
     form = read_form(page.text, f"{base}/{step}")
     if form.action is None:
@@ -311,6 +312,7 @@ async def one_client(
             for _ in range(rounds):
                 for step in WRITES:
                     await submit(http, tally, base, step, rng)
+            tally.completed += 1
         except ClientStopped:
             tally.stopped_early += 1
 
@@ -374,7 +376,11 @@ def run_engine(engine_name: str, args: argparse.Namespace, cli: Path) -> None:
             wall = time.perf_counter() - started
         finally:
             server.terminate()
-            server.wait(timeout=30)
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:  # requests still stuck: no graceful end
+                server.kill()
+                server.wait(timeout=15)
         stored = stored_rows(url, [m.client_id for m in made])
         server_log = log.read_text(errors="replace")
         if args.keep_log:
@@ -403,7 +409,8 @@ def report(
     if unacknowledged:
         print(f"   stored without an acknowledgement (reply not received): {unacknowledged}")
     print(
-        f"   clients {args.clients}, requests {tally.requests}, wall time {wall:.1f} s"
+        f"   clients {args.clients} ({tally.completed} completed every step), "
+        f"requests {tally.requests}, wall time {wall:.1f} s"
         + ("" if finished else f" (time cap {args.time_cap:.0f} s reached)")
     )
     print(
