@@ -12,8 +12,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from practice_dashboard.web.charts.common import SELF_REPORT_NOTE
 from tests.browser.accessibility import Violation, blocking_violations, require_axe
 from tests.browser.conftest import LiveApp, shot
+from tests.browser.test_dashboard import THERAPIST, log_in
 from tests.browser.test_pages import therapist_api  # noqa: F401 - a fixture
 
 PHONE = {"width": 390, "height": 844}
@@ -68,6 +70,7 @@ def _no_page_wider_than_the_phone(page: Page) -> None:
 def test_a_client_checks_in_from_their_phone(
     live_app: LiveApp,
     phone: Page,
+    browser: Browser,
     therapist_api: httpx.Client,  # noqa: F811 - the fixture imported above
 ) -> None:
     client, url = _link(therapist_api, "Phone client")
@@ -107,6 +110,27 @@ def test_a_client_checks_in_from_their_phone(
     assert [(e["source"], e["recovery_minutes"]) for e in episodes] == [("client", 40)]
     observations = therapist_api.get(f"/api/v1/clients/{client['id']}/observations").json()
     assert [(o["source"], o["activation"]) for o in observations["items"]] == [("client", 3)]
+
+    # The practitioner then sees the new points on the client page, marked as self-report:
+    # open markers on the episode and state charts, and each chart's summary says so.
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    practitioner = context.new_page()
+    try:
+        log_in(practitioner, live_app, THERAPIST)
+        practitioner.goto(f"{live_app.url}/clients/{client['id']}")
+        for chart_id in ("chart-episodes", "chart-states"):
+            symbols = practitioner.evaluate(
+                """id => document.getElementById(id).data
+                    .filter(t => t.mode === "markers")
+                    .flatMap(t => [].concat(t.marker.symbol))""",
+                chart_id,
+            )
+            assert symbols, chart_id
+            assert all(str(s).endswith("-open") for s in symbols), (chart_id, symbols)
+        expect(practitioner.locator("main")).to_contain_text(SELF_REPORT_NOTE)
+        shot(practitioner, "checkin-self-report-on-client-page")
+    finally:
+        context.close()
 
 
 def test_the_pages_work_without_javascript(

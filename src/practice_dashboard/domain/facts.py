@@ -119,6 +119,7 @@ class MeasureFact:
     administered_at: datetime
     items: tuple[int | None, ...] | None = None  # None for total-only instruments (ORS, SRS)
     total: float | None = None  # practitioner-entered total for ORS/SRS
+    source: Source = Source.CLIENT  # a questionnaire is the client's own answer by default
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +159,19 @@ class ClientFacts:
 def known_at(at: datetime | None, moment: datetime) -> datetime | None:
     """A record's time as it was known at ``moment``: None if it had not happened yet."""
     return at if at is not None and at <= moment else None
+
+
+def facts_from_source(facts: ClientFacts, source: Source) -> ClientFacts:
+    """Only the episodes, observations and measures reported by ``source`` (the client's own
+    check-ins, or what the practitioner entered), for metrics filtered by source. Sessions are
+    the practitioner's record of care and are kept whole.
+    """
+    return replace(
+        facts,
+        episodes=tuple(e for e in facts.episodes if e.source == source),
+        observations=tuple(o for o in facts.observations if o.source == source),
+        measures=tuple(m for m in facts.measures if m.source == source),
+    )
 
 
 def facts_as_of(facts: ClientFacts, moment: datetime) -> ClientFacts:

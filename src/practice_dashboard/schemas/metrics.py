@@ -17,7 +17,7 @@ from practice_dashboard.domain.metrics import (
     RecognitionMetrics,
     RecoveryMetrics,
 )
-from practice_dashboard.models.enums import ClientStatus
+from practice_dashboard.models.enums import ClientStatus, Source
 from practice_dashboard.schemas.common import InputSchema, Schema
 
 
@@ -72,6 +72,10 @@ class MetricsRead(Schema):
     as_of: date | None = Field(
         default=None,
         description="The day these figures are as of (the `as_of` asked for; null: now)",
+    )
+    source: Source | None = Field(
+        default=None,
+        description="Whose reports these figures are from (the `source` asked for; null: both)",
     )
 
 

@@ -9,7 +9,7 @@ from practice_dashboard.api.deps import CurrentActor, PagingDep
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.domain.flags import FlagCode, FlagLevel
 from practice_dashboard.models.base import utcnow
-from practice_dashboard.models.enums import ClientStatus
+from practice_dashboard.models.enums import ClientStatus, Source
 from practice_dashboard.schemas.metrics import (
     AcknowledgeFlag,
     AcknowledgementRead,
@@ -45,6 +45,17 @@ MetricsAsOf = Annotated[
     ),
 ]
 
+MetricsSource = Annotated[
+    Source | None,
+    Query(
+        description=(
+            "Only what the client reported through their check-in link (`client`) or what the "
+            "practitioner entered (`practitioner`): episodes, observations and measures. "
+            "Sessions always count. Unset: both together."
+        ),
+    ),
+]
+
 router = APIRouter(tags=["analytics"])
 
 
@@ -57,6 +68,7 @@ def client_metrics(
     start: MetricsStart = None,
     end: MetricsEnd = None,
     as_of: MetricsAsOf = None,
+    source: MetricsSource = None,
 ) -> Any:
     """Episodes, recovery, recognition, capacity, engagement, measures, baseline, the
     monitoring charts and flags.
@@ -76,6 +88,7 @@ def client_metrics(
         end=until,
         now=utcnow(),
         as_of=day,
+        source=source,
     )
     # Validated here from the domain's dataclasses: handed back as a dict of them, FastAPI
     # would deep-copy each (dataclasses.asdict), a point per episode of the monitoring charts.

@@ -131,13 +131,14 @@ def load_facts(
         sessions[cid].append(SessionFact(starts, attendance, engagement, assigned, completed))
 
     measures: dict[Any, list[MeasureFact]] = defaultdict(list)
-    for cid, instrument, at, items, total in db.execute(
+    for cid, instrument, at, items, total, source in db.execute(
         select(
             _key(Measure.client_id, single),
             Measure.instrument,
             Measure.administered_at,
             Measure.items,
             Measure.total,
+            Measure.source,
         )
         .where(_in(Measure.client_id, client_ids), Measure.counted())
         .order_by(Measure.client_id, Measure.administered_at, Measure.id)
@@ -149,6 +150,7 @@ def load_facts(
                 tuple(items) if items is not None else None,
                 # Only total-only instruments carry an entered total; others are re-scored.
                 total if items is None else None,
+                source,
             )
         )
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
-from practice_dashboard.domain.facts import facts_as_of
+from practice_dashboard.domain.facts import Source, facts_as_of, facts_from_source
 from practice_dashboard.domain.metrics import compute_client_metrics
 from practice_dashboard.domain.periods import DEFAULT_METRICS_PERIOD
 from practice_dashboard.errors import Conflict, Invalid
@@ -37,8 +37,12 @@ def client_metrics(
     end: datetime | None,
     now: datetime,
     as_of: date | None = None,
+    source: Source | None = None,
 ) -> dict[str, Any]:
     """The metrics and flags for ``[start, end)``, default the 28 days up to now.
+
+    ``source``: only the episodes, observations and measures the client reported through their
+    check-in link (``client``) or the practitioner entered (``practitioner``).
 
     ``as_of``: what the dashboard would have said at the end of that day (practice time zone;
     today: now), from the data with times up to then and the acknowledgements as they stood
@@ -53,6 +57,8 @@ def client_metrics(
     facts = load_facts(db, [client], [client.id], timezone=settings.timezone)[client.id]
     if moment is not None:
         facts = facts_as_of(facts, moment)
+    if source is not None:
+        facts = facts_from_source(facts, source)
     acknowledgements = latest_acknowledgements(db, [client.id], as_of=moment)
     restart = monitoring_restart(acknowledgements, client.id, as_of=moment)
     metrics = compute_client_metrics(
@@ -63,13 +69,17 @@ def client_metrics(
         thresholds=settings.thresholds,
         monitoring_restart_at=restart if restart is not None and restart < end else None,
     )
-    detail = f"as_of {as_of.isoformat()}" if as_of is not None else None
+    details = ([f"as_of {as_of.isoformat()}"] if as_of is not None else []) + (
+        [f"source {source.value}"] if source is not None else []
+    )
+    detail = ", ".join(details) or None
     audit.record(db, actor, "read", "metrics", client.id, client_id=client.id, detail=detail)
     # The figures as they are (frozen dataclasses), not deep-copied by asdict: the monitoring
     # charts hold a point per episode, thousands over a long course of care.
     result: dict[str, Any] = {f.name: getattr(metrics, f.name) for f in fields(metrics)}
     result["client_id"] = client.id
     result["as_of"] = as_of
+    result["source"] = source
     result["flags"] = flag_views(metrics.flags, client.id, acknowledgements, as_of=moment)
     return result
 

@@ -126,6 +126,20 @@ def _csrf_ok(visit: Visit, raw: Mapping[str, str]) -> bool:
     return submitted is not None and secrets.compare_digest(visit.claims.csrf_token, submitted)
 
 
+async def posted_visit(
+    request: Request, db: DbSession, settings: Settings, token: str
+) -> tuple[Visit, dict[str, str]] | Response:
+    """A form posted on a working link: the visit and the form's fields, or the page to show
+    instead (gone, the code, or "this form has expired" when the CSRF token does not match)."""
+    raw = await _form(request)
+    visit = _visit(request, db, settings, token)
+    if isinstance(visit, Response):
+        return visit
+    if not _csrf_ok(visit, raw):
+        return _expired_form(request, settings, visit)
+    return visit, raw
+
+
 def _expired_form(request: Request, settings: Settings, visit: Visit) -> Response:
     return _render(
         request,
@@ -251,12 +265,10 @@ async def enter_code(token: str, request: Request, db: DbDep, settings: Settings
 @router.post("/{token}/leave")
 async def leave(token: str, request: Request, db: DbDep, settings: SettingsDep) -> Response:
     """Close the pages on this phone: the code is needed again."""
-    raw = await _form(request)
-    visit = _visit(request, db, settings, token)
-    if isinstance(visit, Response):
-        return visit
-    if not _csrf_ok(visit, raw):
-        return _expired_form(request, settings, visit)
+    posted = await posted_visit(request, db, settings, token)
+    if isinstance(posted, Response):
+        return posted
+    visit, _ = posted
     response = RedirectResponse(visit.base, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
     return response
@@ -371,12 +383,10 @@ def start_form(token: str, request: Request, db: DbDep, settings: SettingsDep) -
 
 @router.post("/{token}/activated")
 async def start_submit(token: str, request: Request, db: DbDep, settings: SettingsDep) -> Response:
-    raw = await _form(request)
-    visit = _visit(request, db, settings, token)
-    if isinstance(visit, Response):
-        return visit
-    if not _csrf_ok(visit, raw):
-        return _expired_form(request, settings, visit)
+    posted = await posted_visit(request, db, settings, token)
+    if isinstance(posted, Response):
+        return posted
+    visit, raw = posted
     specs = registry.checkin_start_fields()
     data, errors = _parse(CheckinEpisodeStart, specs, raw, settings)
     if data is not None:
@@ -419,12 +429,10 @@ def close_form(token: str, request: Request, db: DbDep, settings: SettingsDep) -
 
 @router.post("/{token}/back")
 async def close_submit(token: str, request: Request, db: DbDep, settings: SettingsDep) -> Response:
-    raw = await _form(request)
-    visit = _visit(request, db, settings, token)
-    if isinstance(visit, Response):
-        return visit
-    if not _csrf_ok(visit, raw):
-        return _expired_form(request, settings, visit)
+    posted = await posted_visit(request, db, settings, token)
+    if isinstance(posted, Response):
+        return posted
+    visit, raw = posted
     specs = registry.checkin_close_fields()
     data, errors = _parse(CheckinEpisodeClose, specs, raw, settings)
     if data is not None:
@@ -459,12 +467,10 @@ def daily_form(token: str, request: Request, db: DbDep, settings: SettingsDep) -
 
 @router.post("/{token}/daily")
 async def daily_submit(token: str, request: Request, db: DbDep, settings: SettingsDep) -> Response:
-    raw = await _form(request)
-    visit = _visit(request, db, settings, token)
-    if isinstance(visit, Response):
-        return visit
-    if not _csrf_ok(visit, raw):
-        return _expired_form(request, settings, visit)
+    posted = await posted_visit(request, db, settings, token)
+    if isinstance(posted, Response):
+        return posted
+    visit, raw = posted
     specs = registry.checkin_daily_fields(entries.zone_vocabulary(db, settings, visit.link))
     data, errors = _parse(CheckinDaily, specs, raw, settings)
     if data is not None:
@@ -532,12 +538,10 @@ def times_form(
 async def times_submit(
     token: str, episode_id: uuid.UUID, request: Request, db: DbDep, settings: SettingsDep
 ) -> Response:
-    raw = await _form(request)
-    visit = _visit(request, db, settings, token)
-    if isinstance(visit, Response):
-        return visit
-    if not _csrf_ok(visit, raw):
-        return _expired_form(request, settings, visit)
+    posted = await posted_visit(request, db, settings, token)
+    if isinstance(posted, Response):
+        return posted
+    visit, raw = posted
     episode = _own_episode(db, visit, episode_id)
     if episode is None:
         return _not_here(request, settings, visit)

@@ -25,12 +25,10 @@ from practice_dashboard.web.forms.registry import measure_fields
 from practice_dashboard.web.forms.state import FormState
 from practice_dashboard.web.routes.checkin_pages import (
     Visit,
-    _csrf_ok,
-    _expired_form,
-    _form,
     _home,
     _render,
     _visit,
+    posted_visit,
 )
 from practice_dashboard.web.routes.log_forms.measure import (
     NOT_ANSWERED,
@@ -161,12 +159,10 @@ def questionnaire_form(
 async def questionnaire_submit(
     token: str, code: str, request: Request, db: DbDep, settings: SettingsDep
 ) -> Response:
-    raw = await _form(request)
-    visit = _visit(request, db, settings, token)
-    if isinstance(visit, Response):
-        return visit
-    if not _csrf_ok(visit, raw):
-        return _expired_form(request, settings, visit)
+    posted = await posted_visit(request, db, settings, token)
+    if isinstance(posted, Response):
+        return posted
+    visit, raw = posted
     instrument = _due_instrument(db, settings, visit, code[:40])
     if instrument is None:
         return _not_due(request, settings, visit)
