@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Final
 
 import jwt
 from argon2 import PasswordHasher, Type
@@ -43,13 +45,21 @@ def password_hasher(settings: Settings) -> PasswordHasher:
     )
 
 
+#: argon2 is CPU- and memory-hard by design (64 MiB each by default): only a few run at once,
+#: however many logins or check-in codes arrive together; the rest wait their turn.
+HASHING_AT_ONCE: Final = 2
+_hashing = threading.BoundedSemaphore(HASHING_AT_ONCE)
+
+
 def hash_password(settings: Settings, password: str) -> str:
-    return password_hasher(settings).hash(password)
+    with _hashing:
+        return password_hasher(settings).hash(password)
 
 
 def verify_password(settings: Settings, password_hash: str, password: str) -> bool:
     try:
-        return password_hasher(settings).verify(password_hash, password)
+        with _hashing:
+            return password_hasher(settings).verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -14,9 +14,9 @@ import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
@@ -121,17 +121,23 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v[:MAX_FORM_FIELD] for k, v in form.items() if isinstance(v, str)}
 
 
+#: A posted form's text fields, read by an async dependency so that the route itself can be a
+#: plain function: FastAPI runs it in the thread pool, and its database work and the code's
+#: argon2 check never block the event loop (they did: 200 clients entering codes at once
+#: stalled the worker, bench/checkin_load.py).
+FormFields = Annotated[dict[str, str], Depends(_form)]
+
+
 def _csrf_ok(visit: Visit, raw: Mapping[str, str]) -> bool:
     submitted = raw.get("csrf_token")
     return submitted is not None and secrets.compare_digest(visit.claims.csrf_token, submitted)
 
 
-async def posted_visit(
-    request: Request, db: DbSession, settings: Settings, token: str
+def posted_visit(
+    request: Request, db: DbSession, settings: Settings, token: str, raw: dict[str, str]
 ) -> tuple[Visit, dict[str, str]] | Response:
     """A form posted on a working link: the visit and the form's fields, or the page to show
     instead (gone, the code, or "this form has expired" when the CSRF token does not match)."""
-    raw = await _form(request)
     visit = _visit(request, db, settings, token)
     if isinstance(visit, Response):
         return visit
@@ -225,8 +231,9 @@ def _code_page(
 
 
 @router.post("/{token}/code")
-async def enter_code(token: str, request: Request, db: DbDep, settings: SettingsDep) -> Response:
-    raw = await _form(request)
+def enter_code(
+    token: str, request: Request, db: DbDep, settings: SettingsDep, raw: FormFields
+) -> Response:
     now = utcnow()
     link = links.open_link(db, token=token, now=now, lock=True)
     if link is None:
@@ -263,9 +270,11 @@ async def enter_code(token: str, request: Request, db: DbDep, settings: Settings
 
 
 @router.post("/{token}/leave")
-async def leave(token: str, request: Request, db: DbDep, settings: SettingsDep) -> Response:
+def leave(
+    token: str, request: Request, db: DbDep, settings: SettingsDep, raw: FormFields
+) -> Response:
     """Close the pages on this phone: the code is needed again."""
-    posted = await posted_visit(request, db, settings, token)
+    posted = posted_visit(request, db, settings, token, raw)
     if isinstance(posted, Response):
         return posted
     visit, _ = posted
@@ -382,8 +391,10 @@ def start_form(token: str, request: Request, db: DbDep, settings: SettingsDep) -
 
 
 @router.post("/{token}/activated")
-async def start_submit(token: str, request: Request, db: DbDep, settings: SettingsDep) -> Response:
-    posted = await posted_visit(request, db, settings, token)
+def start_submit(
+    token: str, request: Request, db: DbDep, settings: SettingsDep, raw: FormFields
+) -> Response:
+    posted = posted_visit(request, db, settings, token, raw)
     if isinstance(posted, Response):
         return posted
     visit, raw = posted
@@ -428,8 +439,10 @@ def close_form(token: str, request: Request, db: DbDep, settings: SettingsDep) -
 
 
 @router.post("/{token}/back")
-async def close_submit(token: str, request: Request, db: DbDep, settings: SettingsDep) -> Response:
-    posted = await posted_visit(request, db, settings, token)
+def close_submit(
+    token: str, request: Request, db: DbDep, settings: SettingsDep, raw: FormFields
+) -> Response:
+    posted = posted_visit(request, db, settings, token, raw)
     if isinstance(posted, Response):
         return posted
     visit, raw = posted
@@ -466,8 +479,10 @@ def daily_form(token: str, request: Request, db: DbDep, settings: SettingsDep) -
 
 
 @router.post("/{token}/daily")
-async def daily_submit(token: str, request: Request, db: DbDep, settings: SettingsDep) -> Response:
-    posted = await posted_visit(request, db, settings, token)
+def daily_submit(
+    token: str, request: Request, db: DbDep, settings: SettingsDep, raw: FormFields
+) -> Response:
+    posted = posted_visit(request, db, settings, token, raw)
     if isinstance(posted, Response):
         return posted
     visit, raw = posted
@@ -535,10 +550,15 @@ def times_form(
 
 
 @router.post("/{token}/episodes/{episode_id}")
-async def times_submit(
-    token: str, episode_id: uuid.UUID, request: Request, db: DbDep, settings: SettingsDep
+def times_submit(
+    token: str,
+    episode_id: uuid.UUID,
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    raw: FormFields,
 ) -> Response:
-    posted = await posted_visit(request, db, settings, token)
+    posted = posted_visit(request, db, settings, token, raw)
     if isinstance(posted, Response):
         return posted
     visit, raw = posted

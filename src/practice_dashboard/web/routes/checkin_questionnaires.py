@@ -24,6 +24,7 @@ from practice_dashboard.services.checkins import questionnaires
 from practice_dashboard.web.forms.registry import measure_fields
 from practice_dashboard.web.forms.state import FormState
 from practice_dashboard.web.routes.checkin_pages import (
+    FormFields,
     Visit,
     _home,
     _render,
@@ -156,10 +157,15 @@ def questionnaire_form(
 
 
 @router.post("/{token}/questionnaires/{code}")
-async def questionnaire_submit(
-    token: str, code: str, request: Request, db: DbDep, settings: SettingsDep
+def questionnaire_submit(
+    token: str,
+    code: str,
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    raw: FormFields,
 ) -> Response:
-    posted = await posted_visit(request, db, settings, token)
+    posted = posted_visit(request, db, settings, token, raw)
     if isinstance(posted, Response):
         return posted
     visit, raw = posted
