@@ -240,6 +240,20 @@ def open_link(
     return link if state_of(link, client, now) == "live" else None
 
 
+def live_link_locked(db: DbSession, link_id: uuid.UUID, now: datetime) -> CheckinLink | None:
+    """The link by id, locked, if it still works (as :func:`open_link`)."""
+    row = db.execute(
+        select(CheckinLink, Client)
+        .join(Client, Client.id == CheckinLink.client_id)
+        .where(CheckinLink.id == link_id)
+        .with_for_update(of=CheckinLink)
+    ).one_or_none()
+    if row is None:
+        return None
+    link, client = row
+    return link if state_of(link, client, now) == "live" else None
+
+
 @dataclass(frozen=True, slots=True)
 class CodeOutcome:
     """The answer to a code: accepted, or how long to wait (0 = may try again now), or
@@ -271,12 +285,27 @@ def check_code(
     `checkin_code_free_attempts` each one doubles the wait, and after
     `checkin_code_max_failures` in a row the link is revoked. The caller commits either way.
     """
-    actor = LinkActor(link_id=link.id, client_id=link.client_id, ip=ip)
     wait = retry_after(link, now)
     if wait:
         # Not even hashed: a flood of attempts during the wait costs the server nothing.
         return CodeOutcome(accepted=False, retry_after=wait)
-    if verify_password(settings, link.code_hash, code):
+    matched = verify_password(settings, link.code_hash, code)
+    return record_code(db, settings, link=link, matched=matched, now=now, ip=ip)
+
+
+def record_code(
+    db: DbSession,
+    settings: Settings,
+    *,
+    link: CheckinLink,
+    matched: bool,
+    now: datetime,
+    ip: str | None,
+) -> CodeOutcome:
+    """Record a checked code on its link (locked by the caller): open it, or count the miss,
+    set the wait, and revoke the link after too many."""
+    actor = LinkActor(link_id=link.id, client_id=link.client_id, ip=ip)
+    if matched:
         link.failed_code_attempts = 0
         link.locked_until = None
         link.last_used_at = now

@@ -37,6 +37,7 @@ from practice_dashboard.security import (
     CheckinSessionClaims,
     create_checkin_session,
     decode_checkin_session,
+    verify_password,
 )
 from practice_dashboard.services.checkins import entries, links, questionnaires
 from practice_dashboard.web.deps import secure_cookie
@@ -235,7 +236,7 @@ def enter_code(
     token: str, request: Request, db: DbDep, settings: SettingsDep, raw: FormFields
 ) -> Response:
     now = utcnow()
-    link = links.open_link(db, token=token, now=now, lock=True)
+    link = links.open_link(db, token=token, now=now)
     if link is None:
         return _gone(request, settings)
     expected = request.cookies.get(CODE_CSRF_COOKIE)
@@ -248,9 +249,24 @@ def enter_code(
             error="The page had expired; please enter your code again.",
             status_code=400,
         )
-    outcome = links.check_code(
-        db, settings, link=link, code=raw.get("code", "")[:20], now=now, ip=client_ip(request)
-    )
+    outcome = links.CodeOutcome(accepted=False, retry_after=links.retry_after(link, now))
+    if not outcome.retry_after:
+        # argon2 is slow by design: the code is checked outside any transaction (on SQLite a
+        # transaction holds the write lock; 200 clients entering codes at once queued behind
+        # it past the busy timeout), then the outcome is written on the link, re-read locked.
+        link_id, code_hash = link.id, link.code_hash
+        db.commit()
+        matched = verify_password(settings, code_hash, raw.get("code", "")[:20])
+        relocked = links.live_link_locked(db, link_id, now)
+        if relocked is None:
+            return _gone(request, settings)
+        link = relocked
+        outcome = links.CodeOutcome(accepted=False, retry_after=links.retry_after(link, now))
+        if not outcome.retry_after and link.code_hash == code_hash:
+            outcome = links.record_code(
+                db, settings, link=link, matched=matched, now=now, ip=client_ip(request)
+            )
+        # else: another attempt set a wait meanwhile, or the code was changed: not counted.
     if outcome.revoked:
         return _gone(request, settings)
     if not outcome.accepted:
