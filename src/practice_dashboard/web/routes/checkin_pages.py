@@ -390,19 +390,30 @@ def _parse(
         return None, messages_from_validation(exc, specs)
 
 
-@router.get("/{token}/activated")
-def start_form(token: str, request: Request, db: DbDep, settings: SettingsDep) -> Response:
+def _episode_form(
+    request: Request,
+    db: DbSession,
+    settings: Settings,
+    token: str,
+    *,
+    page: _Page,
+    specs: tuple[FieldSpec, ...],
+    open_episode_as: str,
+) -> Response:
+    """An empty episode form ("activated" or "back"), with the client's open episode."""
     visit = _visit(request, db, settings, token)
     if isinstance(visit, Response):
         return visit
-    form = FormState(registry.checkin_start_fields(), {}, form_id="")
-    return _form_page(
-        request,
-        settings,
-        visit,
-        _START,
-        form,
-        extra={"open_episode": entries.open_episode(db, visit.link)},
+    form = FormState(specs, {}, form_id="")
+    extra = {open_episode_as: entries.open_episode(db, visit.link)}
+    return _form_page(request, settings, visit, page, form, extra=extra)
+
+
+@router.get("/{token}/activated")
+def start_form(token: str, request: Request, db: DbDep, settings: SettingsDep) -> Response:
+    specs = registry.checkin_start_fields()
+    return _episode_form(
+        request, db, settings, token, page=_START, specs=specs, open_episode_as="open_episode"
     )
 
 
@@ -440,17 +451,9 @@ def start_submit(
 
 @router.get("/{token}/back")
 def close_form(token: str, request: Request, db: DbDep, settings: SettingsDep) -> Response:
-    visit = _visit(request, db, settings, token)
-    if isinstance(visit, Response):
-        return visit
-    form = FormState(registry.checkin_close_fields(), {}, form_id="")
-    return _form_page(
-        request,
-        settings,
-        visit,
-        _BACK,
-        form,
-        extra={"episode": entries.open_episode(db, visit.link)},
+    specs = registry.checkin_close_fields()
+    return _episode_form(
+        request, db, settings, token, page=_BACK, specs=specs, open_episode_as="episode"
     )
 
 
