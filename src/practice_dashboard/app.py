@@ -14,7 +14,7 @@ from practice_dashboard.api.routes import health
 from practice_dashboard.config import Settings, get_settings
 from practice_dashboard.db import create_db_engine, create_session_factory
 from practice_dashboard.errors import install_error_handlers
-from practice_dashboard.middleware import BodySizeLimit
+from practice_dashboard.middleware import BodySizeLimit, InFlightLimit
 from practice_dashboard.security import install_log_redaction
 from practice_dashboard.services.analytics import summary
 from practice_dashboard.services.analytics.refresher import SummaryRefresher
@@ -68,4 +68,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
+    # Outermost: an overloaded worker answers 503 before any other work is done.
+    app.add_middleware(
+        InFlightLimit,
+        limit=settings.max_requests_in_flight,
+        queue_seconds=settings.request_queue_seconds,
+    )
     return app

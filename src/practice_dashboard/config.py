@@ -85,7 +85,20 @@ class Settings(BaseSettings):
     crisis_text: str = Field(default=DEFAULT_CRISIS_TEXT, min_length=1, max_length=2000)
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     max_batch_size: int = Field(default=1_000, ge=1)
-    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+    # How long a SQLite writer waits for the write lock; kept under the 5 s "hang" limit (a
+    # writer holds the lock only for its own short transaction).
+    sqlite_busy_timeout_ms: int = Field(default=5_000, ge=0)
+    # Database connections per worker process: pool + overflow. The defaults (20) leave room
+    # for 4 workers under PostgreSQL's default max_connections of 100; a request waits at most
+    # `db_pool_timeout_seconds` for one.
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Overload: at most this many requests are worked on at once per worker (fewer than the
+    # connections and the 40 threads, so none waits on another's thread or connection); the
+    # rest queue for up to `request_queue_seconds`, then get a fast 503 with Retry-After.
+    max_requests_in_flight: int = Field(default=16, ge=1)
+    request_queue_seconds: float = Field(default=3.0, ge=0)
     # Browser logins: idle and absolute limits (capped at 30 minutes and 12 hours), and whether
     # the cookie is Secure: None = when the request came over HTTPS (behind a proxy too).
     session_idle_minutes: int = Field(default=30, ge=1, le=30)
@@ -185,6 +198,17 @@ class Settings(BaseSettings):
             self.thresholds  # noqa: B018
         except ValueError as exc:
             raise ValueError(f"PRACTICE_DASHBOARD_FLAG_THRESHOLDS: {exc}") from exc
+        return self
+
+    @model_validator(mode="after")
+    def _in_flight_fits_the_pool(self) -> Settings:
+        # Each request in flight holds at most one connection; more would wait on the pool.
+        connections = self.db_pool_size + self.db_max_overflow
+        if self.max_requests_in_flight > connections:
+            raise ValueError(
+                f"max_requests_in_flight ({self.max_requests_in_flight}) must not exceed "
+                f"db_pool_size + db_max_overflow ({connections})"
+            )
         return self
 
     @property

@@ -2,23 +2,43 @@
 
 The request dependency and `session_scope()` share one rule: commit when the work returns,
 roll back when it raises. Services only ever `flush()`, so a failed batch writes nothing.
+
+A unit of work is either *reading* (a GET page or API call) or *writing*. A reading one runs in
+a deferred SQLite transaction, so it never holds the write lock while it works; the small writes
+a read still causes (its audit rows, a login's "last seen" touch) are queued with
+`defer_write()` and written last, in one short write transaction after the read. A writing unit
+of work runs the same queue just before it commits. Flushing or executing a write while reading
+raises `WriteWhileReading`: such a write would take SQLite's lock in the middle of the read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
+from sqlalchemy.util import immutabledict
 
 from practice_dashboard.config import Settings
 
 DbSession = Session
 SessionFactory = sessionmaker[Session]
+
+# Connection execution option read by the SQLite begin listener: BEGIN (deferred) when true.
+_DEFERRED_BEGIN = "practice_dashboard_deferred_begin"
+# Session.info keys: whether the unit of work is reading, and its queued writes.
+_READING = "practice_dashboard.reading"
+_QUEUED = "practice_dashboard.queued_writes"
+
+QueuedWrite = Callable[[Session], None]
+
+
+class WriteWhileReading(RuntimeError):
+    """A read request tried to write inside its read transaction (use `defer_write`)."""
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
@@ -37,10 +57,11 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # Almost every request writes (client reads are audited), so every transaction takes the
-        # write lock up front: a writer then waits on busy_timeout instead of failing later with
-        # "database is locked" when a deferred transaction tries to upgrade.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front: they then wait on busy_timeout instead of failing
+        # with "database is locked" when a deferred transaction tries to upgrade. Readers begin
+        # deferred (a snapshot, no lock) and never upgrade: their writes are queued (above).
+        deferred = connection.get_execution_options().get(_DEFERRED_BEGIN, False)
+        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 def create_db_engine(settings: Settings) -> Engine:
@@ -55,6 +76,7 @@ def create_db_engine(settings: Settings) -> Engine:
                 "check_same_thread": False,
                 "timeout": settings.sqlite_busy_timeout_ms / 1000,
             },
+            **_pool_arguments(settings),
         )
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
         return engine
@@ -64,9 +86,18 @@ def create_db_engine(settings: Settings) -> Engine:
         url,
         echo=settings.log_sql,
         pool_pre_ping=True,
-        pool_size=10,
-        max_overflow=20,
+        **_pool_arguments(settings),
     )
+
+
+def _pool_arguments(settings: Settings) -> dict[str, Any]:
+    # Sized from settings so that (workers x (size + overflow)) fits the server's connection
+    # limit, and bounded in time so a starved request fails fast instead of hanging.
+    return {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_timeout": settings.db_pool_timeout_seconds,
+    }
 
 
 def create_session_factory(engine: Engine) -> SessionFactory:
@@ -79,9 +110,106 @@ def session_scope(factory: SessionFactory) -> Iterator[Session]:
     db = factory()
     try:
         yield db
+    except BaseException:
+        end_unit_of_work(db, keep_changes=False)
+        raise
+    else:
+        end_unit_of_work(db, keep_changes=True)
+    finally:
+        db.close()
+
+
+def start_reading(db: Session) -> None:
+    """Make `db` a reading unit of work: deferred transactions, writes queued to the end."""
+    _set_reading(db, reading=True)
+
+
+def is_reading(db: Session) -> bool:
+    return bool(db.info.get(_READING))
+
+
+def _set_reading(db: Session, *, reading: bool) -> None:
+    db.info[_READING] = reading
+    # Applied by the Session to the connection of each new transaction (SQLAlchemy 2.1).
+    db.execution_options = immutabledict({_DEFERRED_BEGIN: reading})
+
+
+def defer_write(db: Session, write: QueuedWrite, *, durable: bool = False) -> None:
+    """Run `write(db)` at the end of the unit of work, in its write transaction.
+
+    A writing unit of work runs it just before it commits; a reading one in a short write
+    transaction after the read. `durable` writes (denials, failed logins) are made even when
+    the unit of work is rolled back, in a transaction of their own.
+    """
+    db.info.setdefault(_QUEUED, []).append((write, durable))
+
+
+@contextmanager
+def writing(db: Session) -> Iterator[Session]:
+    """A short write transaction inside a reading unit of work (e.g. refreshing summaries).
+
+    The read so far is committed (it wrote nothing), the block runs and commits in a write
+    transaction, and reading resumes in a new deferred transaction. In a writing unit of work
+    the block simply joins the current transaction.
+    """
+    if not is_reading(db):
+        yield db
+        return
+    db.commit()
+    _set_reading(db, reading=False)
+    try:
+        yield db
         db.commit()
     except BaseException:
         db.rollback()
         raise
     finally:
-        db.close()
+        _set_reading(db, reading=True)
+
+
+def end_unit_of_work(db: Session, *, keep_changes: bool) -> None:
+    """Commit (`keep_changes`) or roll back, then make the queued writes that remain.
+
+    After a rollback only the durable queued writes remain. A reading unit of work has kept
+    its whole queue: it is written now, in one short write transaction.
+    """
+    if keep_changes:
+        db.commit()
+    else:
+        db.rollback()
+        queued = db.info.get(_QUEUED, [])
+        db.info[_QUEUED] = [item for item in queued if item[1]]
+    if db.info.get(_QUEUED):
+        _set_reading(db, reading=False)
+        try:
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
+
+
+@event.listens_for(Session, "before_commit")
+def _run_queued_writes(db: Session) -> None:
+    # Savepoints and reads keep the queue: it is written once, at the end of the unit of work.
+    if is_reading(db) or db.in_nested_transaction():
+        return
+    for write, _durable in db.info.pop(_QUEUED, []):
+        write(db)
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_flush_while_reading(db: Session, _context: Any, _instances: Any) -> None:
+    if is_reading(db) and (db.new or db.deleted or any(db.is_modified(o) for o in db.dirty)):
+        raise WriteWhileReading(
+            "a read request flushed a write inside its read transaction; queue it with "
+            "db.defer_write() or wrap it in db.writing()"
+        )
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_execute_while_reading(state: ORMExecuteState) -> None:
+    if is_reading(state.session) and (state.is_insert or state.is_update or state.is_delete):
+        raise WriteWhileReading(
+            "a read request executed a write inside its read transaction; queue it with "
+            "db.defer_write() or wrap it in db.writing()"
+        )

@@ -11,8 +11,16 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from practice_dashboard.config import Settings
-from practice_dashboard.db import DbSession, SessionFactory
-from practice_dashboard.errors import AppError
+from practice_dashboard.db import DbSession, SessionFactory, end_unit_of_work, start_reading
+from practice_dashboard.errors import AppError, Forbidden, NotFound
+from practice_dashboard.models import User
+from practice_dashboard.security import redact_checkin_tokens
+from practice_dashboard.services import audit
+
+# Requests that only read: a deferred transaction, their audit rows written after the read.
+READ_METHODS = frozenset({"GET", "HEAD"})
+# The `request.state` attribute naming the signed-in caller, for the record of a refusal.
+_CALLER = "audit_caller"
 
 
 def get_settings(request: Request) -> Settings:
@@ -21,24 +29,48 @@ def get_settings(request: Request) -> Settings:
 
 
 def get_db(request: Request) -> Iterator[DbSession]:
-    """The unit of work: commit when the handler returns, roll back when it raises."""
+    """The unit of work: commit when the handler returns, roll back when it raises.
+
+    GET and HEAD read (db.start_reading); a 403 or 404 for a signed-in caller is recorded as
+    a refusal, written after the rollback, with the same answer to the caller.
+    """
     factory: SessionFactory = request.app.state.session_factory
     db = factory()
+    if request.method in READ_METHODS:
+        start_reading(db)
     try:
         yield db
     except AppError as exc:
-        if exc.keep_changes:
-            db.commit()
-        else:
-            db.rollback()
+        if isinstance(exc, Forbidden | NotFound):
+            _record_refusal(db, request, exc)
+        end_unit_of_work(db, keep_changes=exc.keep_changes)
         raise
     except BaseException:
-        db.rollback()
+        end_unit_of_work(db, keep_changes=False)
         raise
     else:
-        db.commit()
+        end_unit_of_work(db, keep_changes=True)
     finally:
         db.close()
+
+
+def note_caller(request: Request, user: User) -> None:
+    """Remember who is signed in, so a refusal later in the request names them."""
+    setattr(request.state, _CALLER, user)
+
+
+def _record_refusal(db: DbSession, request: Request, exc: AppError) -> None:
+    user: User | None = getattr(request.state, _CALLER, None)
+    if user is None:
+        return  # not signed in: the 401 / login redirect is the whole story
+    path = redact_checkin_tokens(request.url.path)
+    audit.record_refusal(
+        db,
+        audit.Actor(user=user, ip=client_ip(request)),
+        audit.DENIED,
+        "request",
+        detail=f"{exc.status_code} {request.method} {path}",
+    )
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

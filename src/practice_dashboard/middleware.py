@@ -1,8 +1,10 @@
-"""ASGI middleware: refuse oversized request bodies before anything reads them."""
+"""ASGI middleware: refuse oversized request bodies before anything reads them; shed overload."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -75,3 +77,60 @@ class _TooLarge(HTTPException):
 
     def __init__(self, max_bytes: int) -> None:
         super().__init__(413, f"Request body too large; the limit is {max_bytes} bytes")
+
+
+class InFlightLimit:
+    """At most `limit` requests worked on at once; the rest wait up to `queue_seconds`, then 503.
+
+    Every request runs its database work in the thread pool and holds one pooled connection,
+    so past a few requests per core more at once only adds waiting, and past the pool's size
+    requests wait on each other's connections. Capping here keeps the pool and the threads
+    free, and answers overload fast (503 with Retry-After) instead of hanging for 30 s. Static
+    files and the health checks are not counted.
+    """
+
+    EXEMPT_PREFIXES = ("/static/", "/healthz", "/readyz")
+
+    def __init__(self, app: ASGIApp, limit: int, queue_seconds: float) -> None:
+        self.app = app
+        self.queue_seconds = queue_seconds
+        self.retry_after = max(1, math.ceil(queue_seconds))
+        self.limit = limit
+        # One semaphore per event loop (a test client may run the app on more than one).
+        self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots[0] is not loop:
+            self._slots = (loop, asyncio.Semaphore(self.limit))
+        return self._slots[1]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(self.EXEMPT_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        slots = self._semaphore()
+        try:
+            await asyncio.wait_for(slots.acquire(), timeout=self.queue_seconds)
+        except TimeoutError:
+            await self._shed(send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            slots.release()
+
+    async def _shed(self, send: Send) -> None:
+        body = json.dumps({"detail": "The server is busy; try again in a moment"}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", str(self.retry_after).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

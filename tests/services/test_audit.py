@@ -1,11 +1,13 @@
-"""The audit trail: every read of a client's record and every write, in the same transaction.
+"""The audit trail: every read of a client's record, every write and every refusal; chained.
 
-A failed write (422, 409, 403) leaves no audit event; a write whose audit event cannot be
-recorded is not written either.
+A failed write (422, 409) leaves no audit event; a refusal (403, 404, a failed login) leaves
+one "denied"/"login_failed" row and the same answer; a write whose audit event cannot be
+recorded is not written either. Every row is hash-chained and UPDATE/DELETE are refused.
 """
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +17,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
@@ -26,6 +29,7 @@ from tests.builders import (
     NOW,
     PASSWORD,
     auth_headers,
+    login_cookies,
     make_client,
     make_episode,
     make_measure,
@@ -388,7 +392,7 @@ class TestFailedWritesLeaveNoEvent:
         assert response.status_code == 409
         assert log.new() == []
 
-    def test_supervisor_write_is_403_without_an_event(
+    def test_supervisor_write_is_403_with_only_the_refusal_recorded(
         self, api: TestClient, practice: Practice, log: AuditLog
     ) -> None:
         response = api.post(
@@ -397,7 +401,15 @@ class TestFailedWritesLeaveNoEvent:
             headers=practice.headers(practice.supervisor),
         )
         assert response.status_code == 403
-        assert log.new() == []
+        [event] = log.new()
+        assert (event.actor_id, event.action, event.entity, event.client_id) == (
+            practice.supervisor.id,
+            "denied",
+            "request",
+            None,
+        )
+        assert event.detail == f"403 POST {practice.c}/episodes"
+        assert event.ip == "testclient"
 
     def test_duplicate_user_is_422_without_an_event(
         self, api: TestClient, practice: Practice, log: AuditLog
@@ -466,3 +478,158 @@ class TestAuditSharesTheTransaction:
     def test_an_unauditable_read_is_not_answered(self, api: TestClient, practice: Practice) -> None:
         with pytest.raises(RuntimeError):
             api.get(practice.c, headers=practice.headers())
+
+
+class TestRefusalsAreRecorded:
+    """A refusal leaves one row, written after the rollback; the answer is unchanged."""
+
+    @pytest.fixture
+    def stranger(self, db: DbSession, settings: Settings) -> User:
+        user = make_user(db, settings, Role.THERAPIST)
+        db.commit()
+        return user
+
+    def test_404_for_another_practitioners_client(
+        self, api: TestClient, practice: Practice, log: AuditLog, stranger: User
+    ) -> None:
+        headers = practice.headers(stranger)
+        nobody = f"/api/v1/clients/{uuid.uuid4()}/metrics"
+        # The same answer as for a client that does not exist: the row is no oracle.
+        expected = api.get(nobody, headers=headers)
+        log.reset()
+        response = api.get(f"{practice.c}/metrics", headers=headers)
+        assert (response.status_code, response.json()) == (404, expected.json())
+        [event] = log.new()
+        assert (event.actor_id, event.action, event.entity, event.client_id) == (
+            stranger.id,
+            "denied",
+            "request",
+            None,
+        )
+        assert event.detail == f"404 GET {practice.c}/metrics"
+
+    def test_404_on_a_page_is_recorded_too(
+        self, api: TestClient, db: DbSession, practice: Practice, log: AuditLog, stranger: User
+    ) -> None:
+        cookies, _csrf = login_cookies(db, practice.settings, stranger)
+        db.commit()
+        log.reset()
+        api.cookies.update(cookies)
+        response = api.get(f"/clients/{practice.client.id}")
+        assert response.status_code == 404
+        assert [(e.action, e.detail) for e in log.new()] == [
+            ("denied", f"404 GET /clients/{practice.client.id}")
+        ]
+
+    def test_wrong_password(self, api: TestClient, practice: Practice, log: AuditLog) -> None:
+        response = api.post(
+            "/api/v1/auth/token", data={"username": practice.owner.email, "password": "wrong"}
+        )
+        assert response.status_code == 401
+        assert log.summary() == [("login_failed", "user", str(practice.owner.id), None)]
+
+    def test_unknown_account_is_recorded_without_the_address(
+        self, api: TestClient, practice: Practice, log: AuditLog
+    ) -> None:
+        known = api.post(
+            "/api/v1/auth/token", data={"username": practice.owner.email, "password": "wrong"}
+        )
+        log.reset()
+        response = api.post(
+            "/api/v1/auth/token", data={"username": "nobody@example.org", "password": "wrong"}
+        )
+        assert (response.status_code, response.json()) == (401, known.json())
+        [event] = log.new()
+        assert (event.actor_id, event.action, event.entity_id, event.ip) == (
+            None,
+            "login_failed",
+            None,
+            "testclient",
+        )
+        assert "nobody" not in repr([event.detail, event.entity_id])
+
+    def test_missing_token_is_not_a_refusal_row(
+        self, api: TestClient, practice: Practice, log: AuditLog
+    ) -> None:
+        assert api.get(practice.c).status_code == 401
+        assert log.new() == []
+
+
+class TestListViewsNameTheClientsShown:
+    @pytest.fixture
+    def second(self, db: DbSession, practice: Practice) -> Client:
+        client = make_client(db, practice.owner, display_name="Zed")
+        db.commit()
+        return client
+
+    def test_client_list(
+        self, api: TestClient, practice: Practice, log: AuditLog, second: Client
+    ) -> None:
+        response = api.get("/api/v1/clients", params={"limit": 1}, headers=practice.headers())
+        shown = [item["id"] for item in response.json()["items"]]
+        assert len(shown) == 1
+        [event] = log.new()
+        assert (event.action, event.entity, event.client_ids) == ("list", "client", shown)
+
+    def test_caseload(
+        self, api: TestClient, practice: Practice, log: AuditLog, second: Client
+    ) -> None:
+        response = api.get("/api/v1/caseload", headers=practice.headers())
+        assert response.status_code == 200, response.text
+        [event] = [e for e in log.new() if e.entity == "caseload"]
+        assert sorted(event.client_ids or []) == sorted(
+            str(i) for i in (practice.client.id, second.id)
+        )
+
+
+class TestTheChain:
+    def test_rows_are_chained_in_order_and_verify(
+        self, api: TestClient, db: DbSession, practice: Practice, log: AuditLog
+    ) -> None:
+        for _ in range(3):
+            api.get(practice.c, headers=practice.headers())
+        api.post(f"{practice.c}/episodes", json={"started_at": AT, "peak_intensity": 3})
+        rows = db.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
+        assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
+        assert rows[0].prev_hash == audit.GENESIS_HASH
+        assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(rows))
+        report = audit.verify_chain(db, batch=2)
+        assert (report.ok, report.checked) == (True, len(rows))
+
+    def test_verify_names_the_first_changed_row(
+        self, api: TestClient, db: DbSession, practice: Practice, log: AuditLog
+    ) -> None:
+        for _ in range(3):
+            api.get(practice.c, headers=practice.headers())
+        target = db.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).offset(1)).first()
+        assert target is not None
+        seq, target_id = target.seq, target.id
+        savepoint = db.begin_nested()
+        try:
+            _drop_append_only_triggers(db)
+            db.execute(update(AuditEvent).where(AuditEvent.id == target_id).values(detail="x"))
+            report = audit.verify_chain(db)
+        finally:
+            savepoint.rollback()  # the triggers come back
+        assert (report.ok, report.broken_seq, report.broken_id) == (False, seq, target_id)
+        assert report.checked == seq - 1
+        assert "changed" in (report.problem or "")
+
+    @pytest.mark.parametrize("change", ["update", "delete"])
+    def test_the_database_refuses_to_change_audit_rows(
+        self, api: TestClient, db: DbSession, practice: Practice, change: str
+    ) -> None:
+        api.get(practice.c, headers=practice.headers())
+        statement = (
+            update(AuditEvent).values(detail="edited") if change == "update" else delete(AuditEvent)
+        )
+        with pytest.raises(DBAPIError, match="append-only"), db.begin_nested():
+            db.execute(statement)
+        assert audit.verify_chain(db).ok
+
+
+def _drop_append_only_triggers(db: DbSession) -> None:
+    if db.get_bind().dialect.name == "sqlite":
+        db.execute(text("DROP TRIGGER audit_event_no_update"))
+    else:
+        db.execute(text("DROP TRIGGER audit_event_no_change ON audit_event"))

@@ -10,7 +10,7 @@ from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel
 
-from practice_dashboard.dependencies import DbDep, SettingsDep, client_ip
+from practice_dashboard.dependencies import DbDep, SettingsDep, client_ip, note_caller
 from practice_dashboard.errors import Forbidden, Unauthorized
 from practice_dashboard.models import User
 from practice_dashboard.models.enums import Role
@@ -24,7 +24,10 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=F
 
 
 def get_current_user(
-    db: DbDep, settings: SettingsDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+    db: DbDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    request: Request,
 ) -> User:
     """The active account a bearer token belongs to, if the token is still current; else 401."""
     if not token:
@@ -36,6 +39,7 @@ def get_current_user(
     # A token from before the last password change, reset or deactivation no longer counts.
     if user is None or not user.is_active or claims.generation != user.token_generation:
         raise Unauthorized("Invalid or expired token")
+    note_caller(request, user)
     return user
 
 

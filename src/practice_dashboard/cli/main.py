@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from practice_dashboard.cli import accounts, demo, serve
+from practice_dashboard.cli.audit import audit_app
 from practice_dashboard.cli.export import export_app, import_app
 
 app = typer.Typer(help="Practice Dashboard: serve, migrate, manage accounts, load demo data.")
@@ -17,6 +18,7 @@ app.command("refresh-summaries")(serve.refresh_summaries)
 # The export/import groups import their command modules when used (cli/export.py).
 app.add_typer(export_app, name="export")
 app.add_typer(import_app, name="import")
+app.add_typer(audit_app, name="audit")
 
 
 if __name__ == "__main__":  # pragma: no cover

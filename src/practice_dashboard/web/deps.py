@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from practice_dashboard.dependencies import DbDep, SettingsDep, client_ip
+from practice_dashboard.dependencies import DbDep, SettingsDep, client_ip, note_caller
 from practice_dashboard.errors import AppError, Forbidden
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import Role
@@ -31,7 +31,10 @@ def get_optional_login(request: Request, db: DbDep, settings: SettingsDep) -> Ac
     token = request.cookies.get(COOKIE_NAME)
     if not token:
         return None
-    return login_session.resolve(db, settings, token=token, now=utcnow())
+    login = login_session.resolve(db, settings, token=token, now=utcnow())
+    if login is not None:
+        note_caller(request, login.user)
+    return login
 
 
 OptionalLogin = Annotated[ActiveLogin | None, Depends(get_optional_login)]

@@ -161,7 +161,8 @@ class TestObservations:
         assert stored[1].notes == "=after work"  # the formula guard's quote is taken off
         assert stored[1].source == Source.CLIENT
         assert _audit(db, "observation") == [
-            ("import", None, "csv upload.csv: 2 rows, 2 new, 0 already present, 0 problems"),
+            # Never the file's name: it can carry a client's name (issue 12, item 8).
+            ("import", None, "csv: 2 rows, 2 new, 0 already present, 0 problems"),
             ("import", client.id, "csv: 2 new, 0 already present"),
         ]
 

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from practice_dashboard.config import Settings
-from practice_dashboard.db import DbSession
+from practice_dashboard.db import DbSession, defer_write
 from practice_dashboard.models import LoginSession, User
 
 COOKIE_NAME = "pd_session"
@@ -58,12 +59,22 @@ def resolve(db: DbSession, settings: Settings, *, token: str, now: datetime) -> 
     login, user = row
     idle_limit = login.last_seen_at + timedelta(minutes=settings.session_idle_minutes)
     if now >= login.expires_at or now >= idle_limit or not user.is_active:
-        end(db, login=login, now=now)
+        _queue_update(db, login, ended_at=now)
         return None
     if now - login.last_seen_at >= TOUCH_EVERY:
-        login.last_seen_at = now
-        db.flush()
+        # Queued to the end of the unit of work: on a page view (a read) it is written in the
+        # short write transaction after the read, never inside it.
+        _queue_update(db, login, last_seen_at=now)
     return ActiveLogin(user=user, login=login)
+
+
+def _queue_update(db: DbSession, login: LoginSession, **values: datetime) -> None:
+    login_id = login.id
+
+    def write(session: Session) -> None:
+        session.execute(update(LoginSession).where(LoginSession.id == login_id).values(**values))
+
+    defer_write(db, write)
 
 
 def end(db: DbSession, *, login: LoginSession, now: datetime) -> None:

@@ -124,9 +124,12 @@ def authenticate(
     user = get_by_email(db, email)
     if user is None:
         burn_password_check(settings, password)
+        # Recorded without the address typed (it may be anyone's); the IP is the trace.
+        audit.record_refusal(db, None, "login_failed", "user", detail="unknown account", ip=ip)
         raise Unauthorized("Incorrect e-mail or password")
     wait = login_retry_after(settings, user.failed_login_count, user.last_failed_login_at, now)
     if wait > 0:
+        audit.record_refusal(db, Actor(user, ip), "login_throttled", "user", user.id)
         # Refused before the password is checked, so guessing gains nothing while throttled.
         raise TooManyRequests(
             f"Too many failed attempts; try again in {wait} seconds",
@@ -140,7 +143,7 @@ def authenticate(
             .where(User.id == user.id)
             .values(failed_login_count=User.failed_login_count + 1, last_failed_login_at=now)
         )
-        audit.record(db, Actor(user, ip), "login_failed", "user", user.id)
+        audit.record_refusal(db, Actor(user, ip), "login_failed", "user", user.id)
         db.flush()
         # keep_changes: the failure count must survive the 401 that rolls back everything else.
         raise Unauthorized("Incorrect e-mail or password", keep_changes=True)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Select, and_, case, func, nulls_last, select
 
 from practice_dashboard.config import Settings
-from practice_dashboard.db import DbSession
+from practice_dashboard.db import DbSession, writing
 from practice_dashboard.domain.flags import LEVEL_RANK, PractitionerLoadFacts, practitioner_load
 from practice_dashboard.models import Client, ClientSummary, SelfCheck, Session, Supervision, User
 from practice_dashboard.models.enums import Attendance, ClientStatus, Role
@@ -78,7 +78,9 @@ def caseload(
     if budget:
         stale = list(db.scalars(summary.stale_client_ids(today, visible, limit=budget, now=now)))
         if stale:
-            summary.refresh(db, stale, settings=settings, now=now)
+            # A page view reads: the refresh gets a short write transaction of its own.
+            with writing(db):
+                summary.refresh(db, stale, settings=settings, now=now)
 
     stmt = (
         select(Client, ClientSummary, User.full_name)
@@ -119,7 +121,14 @@ def caseload(
         .limit(limit)
         .offset(offset)
     ).all()
-    audit.record(db, actor, "list", "caseload", detail=f"{len(rows)} of {total}")
+    audit.record(
+        db,
+        actor,
+        "list",
+        "caseload",
+        detail=f"{len(rows)} of {total}",
+        client_ids=[client.id for client, _summary, _name in rows],
+    )
     not_current = db.scalar(
         select(func.count()).select_from(
             summary.stale_client_ids(today, visible, now=now).order_by(None).subquery()

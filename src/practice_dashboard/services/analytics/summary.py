@@ -222,7 +222,8 @@ def install(factory: Any, settings: Settings) -> None:
     factory.kw.setdefault("info", {})[_SETTINGS] = settings
     if not event.contains(OrmSession, "after_flush", _collect_dirty):
         event.listen(OrmSession, "after_flush", _collect_dirty)
-        event.listen(OrmSession, "before_commit", _refresh_dirty)
+        # First among the commit hooks: the audit rows queued for the end are chained after it.
+        event.listen(OrmSession, "before_commit", _refresh_dirty, insert=True)
         event.listen(OrmSession, "after_rollback", _forget_dirty)
 
 

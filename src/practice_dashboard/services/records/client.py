@@ -46,7 +46,14 @@ def list_clients(
     items, total = page(
         db, stmt, order_by=(Client.display_name, Client.id), limit=limit, offset=offset
     )
-    audit.record(db, actor, "list", "client", detail=f"{len(items)} of {total}")
+    audit.record(
+        db,
+        actor,
+        "list",
+        "client",
+        detail=f"{len(items)} of {total}",
+        client_ids=[client.id for client in items],
+    )
     return items, total
 
 

@@ -257,7 +257,14 @@ def week_schedule(
         )
         .order_by(Session.starts_at, Client.display_name, Session.id)
     ).all()
-    audit.record(db, actor, "list", "session", detail=f"schedule: {len(rows)}")
+    audit.record(
+        db,
+        actor,
+        "list",
+        "session",
+        detail=f"schedule: {len(rows)}",
+        client_ids=sorted({client.id for _session, client in rows}),
+    )
     return [(session, client) for session, client in rows]
 
 

@@ -100,14 +100,14 @@ def _audit(
     """One event for the import, and one per client whose records it read or wrote."""
     action = "import" if report.committed else "import_dry_run" if report.ok else "import_refused"
     entity = ENTITY[report.kind]
-    name = (report.filename or "upload")[:120]
+    # Never the uploaded file's name: it can carry a client's name, and admins read this log.
     audit.record(
         db,
         actor,
         action,
         entity,
         detail=(
-            f"csv {name}: {report.rows} rows, {report.new} new, "
+            f"csv: {report.rows} rows, {report.new} new, "
             f"{report.already_present} already present, {report.problem_count} problems"
         ),
     )

@@ -1,0 +1,266 @@
+"""Read load through the real server: the client page and the metrics API at rising concurrency.
+
+    .venv/bin/python -m bench.load                                  # both databases
+    .venv/bin/python -m bench.load --engine sqlite --seconds 5
+
+Per engine: a scratch database (SQLite in a temp folder; PostgreSQL a scratch database on
+127.0.0.1:5432, skipped with a message when unreachable), migrated, with a small practice from
+`bench.generate` (20 clients over 2 years plus one client with 5 years of daily data). The
+installed `practice-dashboard serve` (uvicorn, loopback, a free port; 1 worker on SQLite, 1 and
+2 workers on PostgreSQL) serves it with its default settings. The long client's practitioner
+then asks for that client's page (`/clients/{id}`, signed in with a browser login) and its
+metrics (`/api/v1/clients/{id}/metrics`, bearer token) from `c` concurrent callers, each
+sending its next request as soon as the last is answered, for `--seconds` at each of
+c = 1, 16, 64 and 128. Every request is a read that the server audits.
+
+Counted per row: answered requests and their rate, latency percentiles, server errors (5xx
+other than 503), 503s (the overload guard shedding load, with Retry-After), hangs (answers
+slower than 5 s, and requests that got no answer within `--timeout`). Loopback only; bounded by
+`--seconds` per step and `--timeout` per request; the scratch databases are removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from bench.checkin_load import postgres_reachable, scratch_database, server_env
+from bench.generate import generate
+from bench.run import percentile
+from bench.startup import answers, free_port
+from practice_dashboard.cli.common import unit_of_work
+from practice_dashboard.config import Settings
+from practice_dashboard.db import create_db_engine
+from practice_dashboard.models import User
+from practice_dashboard.security import create_access_token
+from practice_dashboard.services.accounts import login_session
+from practice_dashboard.services.accounts.login_session import COOKIE_NAME
+
+CONCURRENCY = (1, 16, 64, 128)
+HANG_SECONDS = 5.0
+SHED = 503
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    name: str
+    path: str
+    headers: dict[str, str]
+    cookies: dict[str, str]
+
+
+@dataclass
+class Step:
+    latencies_s: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    no_answer: int = 0
+    wall_s: float = 0.0
+
+    @property
+    def answered(self) -> int:
+        return len(self.latencies_s)
+
+    @property
+    def server_errors(self) -> int:
+        return sum(n for status, n in self.statuses.items() if status >= 500 and status != SHED)
+
+    @property
+    def hangs(self) -> int:
+        return sum(1 for t in self.latencies_s if t > HANG_SECONDS) + self.no_answer
+
+    @property
+    def ok_per_second(self) -> float:
+        return self.statuses[200] / self.wall_s if self.wall_s else 0.0
+
+
+def prepare(url: str, cli: Path, settings: Settings) -> tuple[list[Target], int]:
+    """Migrate, generate the practice, sign its long client's practitioner in twice."""
+    subprocess.run(
+        [str(cli), "migrate"], env=server_env(url), check=True, stdout=subprocess.DEVNULL
+    )
+    engine = create_db_engine(settings)
+    try:
+        practice = generate(engine, settings, clients=20)
+    finally:
+        engine.dispose()
+    now = datetime.now(UTC)
+    with unit_of_work(settings) as db:
+        owner = db.get(User, practice.long_owner_id)
+        assert owner is not None
+        cookie, _ = login_session.start(db, settings, user=owner, now=now, ip="127.0.0.1")
+    token = create_access_token(settings, owner.id, now, generation=owner.token_generation)
+    client = practice.long_client_id
+    targets = [
+        Target("client page", f"/clients/{client}", {}, {COOKIE_NAME: cookie}),
+        Target(
+            "metrics API",
+            f"/api/v1/clients/{client}/metrics",
+            {"Authorization": f"Bearer {token}"},
+            {},
+        ),
+    ]
+    return targets, practice.rows
+
+
+async def caller(http: httpx.AsyncClient, target: Target, until: float, step: Step) -> None:
+    while time.perf_counter() < until:
+        started = time.perf_counter()
+        try:
+            response = await http.get(target.path)
+        except httpx.TimeoutException:
+            step.no_answer += 1
+            continue
+        step.latencies_s.append(time.perf_counter() - started)
+        step.statuses[response.status_code] += 1
+        if response.status_code == SHED:
+            # What a polite client does with Retry-After (capped: the step is short).
+            await asyncio.sleep(min(float(response.headers.get("retry-after", "1")), 1.0))
+
+
+async def run_step(
+    port: int, target: Target, concurrency: int, seconds: float, timeout: float
+) -> Step:
+    step = Step()
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}",
+        headers=target.headers,
+        cookies=target.cookies,
+        timeout=timeout,
+        limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+    ) as http:
+        await http.get(target.path)  # warm: the first answer pays for imports and caches
+        started = time.perf_counter()
+        until = started + seconds
+        await asyncio.gather(*(caller(http, target, until, step) for _ in range(concurrency)))
+        step.wall_s = time.perf_counter() - started
+    return step
+
+
+def start_server(
+    cli: Path, url: str, workers: int, port: int, log: Path
+) -> subprocess.Popen[bytes]:
+    env = {**server_env(url), "PRACTICE_DASHBOARD_SUMMARY_REFRESH_INTERVAL_SECONDS": "0"}
+    with log.open("wb") as sink:
+        server = subprocess.Popen(
+            [str(cli), "serve", "--port", str(port), "--workers", str(workers), "--no-migrate"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
+    started = time.perf_counter()
+    while not answers(f"http://127.0.0.1:{port}/healthz"):
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited with {server.returncode}: {log.read_text()}")
+        if time.perf_counter() - started > 60:
+            server.terminate()
+            raise RuntimeError("the server did not answer within 60 s")
+        time.sleep(0.05)
+    return server
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(timeout=15)
+
+
+def row(label: str, concurrency: int, step: Step) -> str:
+    lat = [t * 1000 for t in step.latencies_s]
+
+    def ms(q: float) -> str:
+        return f"{percentile(lat, q):.0f}" if lat else "-"
+
+    return (
+        f"| {label} | {concurrency} | {step.answered} | {step.ok_per_second:.1f} | {ms(50)} | "
+        f"{ms(95)} | {max(lat):.0f} | {step.server_errors} | {step.statuses[SHED]} | "
+        f"{step.hangs} |"
+        if lat
+        else f"| {label} | {concurrency} | 0 | 0 | - | - | - | - | - | {step.hangs} |"
+    )
+
+
+HEADER = (
+    "| engine, target | concurrency | answered | OK/s | p50 ms | p95 ms | max ms | "
+    "5xx (not 503) | 503 shed | hangs > 5 s |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+)
+
+
+def run_engine(engine_name: str, args: argparse.Namespace, cli: Path) -> list[str]:
+    workers_list = (1,) if engine_name == "sqlite" else tuple(args.pg_workers)
+    lines: list[str] = []
+    with scratch_database(engine_name) as url, tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            database_url=url, secret_key=server_env(url)["SECRET_KEY"], environment="development"
+        )
+        started = time.perf_counter()
+        targets, rows = prepare(url, cli, settings)
+        print(
+            f"== {engine_name}: {rows:,} records in {time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
+        for workers in workers_list:
+            port = free_port()
+            log = Path(tmp) / f"server-{workers}.log"
+            server = start_server(cli, url, workers, port, log)
+            try:
+                for target in targets:
+                    for concurrency in args.concurrency:
+                        step = asyncio.run(
+                            run_step(port, target, concurrency, args.seconds, args.timeout)
+                        )
+                        label = f"{engine_name} {workers}w, {target.name}"
+                        lines.append(row(label, concurrency, step))
+                        print(lines[-1], flush=True)
+            finally:
+                stop(server)
+            errors = [
+                line for line in log.read_text(errors="replace").splitlines() if "ERROR" in line
+            ]
+            if errors:
+                print(f"   server log: {len(errors)} ERROR lines, first: {errors[0][:200]}")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--engine", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--seconds", type=float, default=8.0, help="Length of each step")
+    parser.add_argument("--timeout", type=float, default=30.0, help="Per-request limit")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=list(CONCURRENCY))
+    parser.add_argument("--pg-workers", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+    cli = Path(sys.executable).parent / "practice-dashboard"
+    if not cli.exists():
+        found = shutil.which("practice-dashboard")
+        if found is None:
+            sys.exit("practice-dashboard is not installed (run scripts/bootstrap.sh)")
+        cli = Path(found)
+    engines = ("sqlite", "postgresql") if args.engine == "both" else (args.engine,)
+    lines: list[str] = []
+    for engine_name in engines:
+        if engine_name == "postgresql" and (why := postgres_reachable()) is not None:
+            print(f"== postgresql skipped: {why}")
+            continue
+        lines += run_engine(engine_name, args, cli)
+    print()
+    print(HEADER)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
