@@ -15,7 +15,8 @@ c = 1, 16, 64 and 128. Every request is a read that the server audits.
 
 Counted per row: answered requests and their rate, latency percentiles, server errors (5xx
 other than 503), 503s (the overload guard shedding load, with Retry-After), hangs (answers
-slower than 5 s, and requests that got no answer within `--timeout`). Loopback only; bounded by
+slower than 5 s, and requests that got no answer within `--timeout`) and connections closed
+without an answer (dropped). Loopback only; bounded by
 `--seconds` per step and `--timeout` per request; the scratch databases are removed.
 """
 
@@ -63,8 +64,10 @@ class Target:
 @dataclass
 class Step:
     latencies_s: list[float] = field(default_factory=list)
+    ok_latencies_s: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
     no_answer: int = 0
+    dropped: int = 0
     wall_s: float = 0.0
 
     @property
@@ -121,8 +124,15 @@ async def caller(http: httpx.AsyncClient, target: Target, until: float, step: St
         except httpx.TimeoutException:
             step.no_answer += 1
             continue
-        step.latencies_s.append(time.perf_counter() - started)
+        except httpx.TransportError:
+            step.dropped += 1  # the connection closed without an answer
+            await asyncio.sleep(0.1)
+            continue
+        elapsed = time.perf_counter() - started
+        step.latencies_s.append(elapsed)
         step.statuses[response.status_code] += 1
+        if response.status_code == 200:
+            step.ok_latencies_s.append(elapsed)
         if response.status_code == SHED:
             # What a polite client does with Retry-After (capped: the step is short).
             await asyncio.sleep(min(float(response.headers.get("retry-after", "1")), 1.0))
@@ -180,23 +190,27 @@ def stop(server: subprocess.Popen[bytes]) -> None:
 
 def row(label: str, concurrency: int, step: Step) -> str:
     lat = [t * 1000 for t in step.latencies_s]
+    ok = [t * 1000 for t in step.ok_latencies_s]
 
     def ms(q: float) -> str:
         return f"{percentile(lat, q):.0f}" if lat else "-"
 
+    ok_max = f"{max(ok):.0f}" if ok else "-"
+
     return (
-        f"| {label} | {concurrency} | {step.answered} | {step.ok_per_second:.1f} | {ms(50)} | "
-        f"{ms(95)} | {max(lat):.0f} | {step.server_errors} | {step.statuses[SHED]} | "
-        f"{step.hangs} |"
+        f"| {label} | {concurrency} | {step.answered} | {step.ok_per_second:.1f} | {ms(0.5)} | "
+        f"{ms(0.95)} | {max(lat):.0f} | {ok_max} | {step.server_errors} | {step.statuses[SHED]} | "
+        f"{step.hangs} | {step.dropped} |"
         if lat
-        else f"| {label} | {concurrency} | 0 | 0 | - | - | - | - | - | {step.hangs} |"
+        else f"| {label} | {concurrency} | 0 | 0 | - | - | - | - | - | - | {step.hangs} | "
+        f"{step.dropped} |"
     )
 
 
 HEADER = (
-    "| engine, target | concurrency | answered | OK/s | p50 ms | p95 ms | max ms | "
-    "5xx (not 503) | 503 shed | hangs > 5 s |\n"
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "| engine, target | concurrency | answered | OK/s | p50 ms | p95 ms | max ms | max ms (200) | "
+    "5xx (not 503) | 503 shed | hangs > 5 s | dropped |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
@@ -232,7 +246,9 @@ def run_engine(engine_name: str, args: argparse.Namespace, cli: Path) -> list[st
                 line for line in log.read_text(errors="replace").splitlines() if "ERROR" in line
             ]
             if errors:
-                print(f"   server log: {len(errors)} ERROR lines, first: {errors[0][:200]}")
+                print(f"   server log: {len(errors)} ERROR lines, first: {errors[0][:300]}")
+            if args.keep_log:
+                Path(args.keep_log).write_text(log.read_text(errors="replace"))
     return lines
 
 
@@ -243,6 +259,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=30.0, help="Per-request limit")
     parser.add_argument("--concurrency", type=int, nargs="+", default=list(CONCURRENCY))
     parser.add_argument("--pg-workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--keep-log", help="Copy the (last) server log here")
     args = parser.parse_args()
     cli = Path(sys.executable).parent / "practice-dashboard"
     if not cli.exists():

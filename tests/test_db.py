@@ -27,11 +27,12 @@ from practice_dashboard.db import (
 from practice_dashboard.models import AuditEvent, Client, User
 from practice_dashboard.models.enums import Role
 from practice_dashboard.services import access
+from tests import databases
 from tests.builders import auth_headers, make_client, make_user
 from tests.conftest import make_settings
-from tests.databases import fresh_database, test_backend
+from tests.databases import fresh_database
 
-sqlite_only = pytest.mark.skipif(test_backend() != "sqlite", reason="SQLite's write lock")
+sqlite_only = pytest.mark.skipif(databases.test_backend() != "sqlite", reason="SQLite's write lock")
 
 
 @pytest.fixture

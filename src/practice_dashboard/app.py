@@ -73,5 +73,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         InFlightLimit,
         limit=settings.max_requests_in_flight,
         queue_seconds=settings.request_queue_seconds,
+        queue_length=settings.request_queue_length,
     )
     return app

@@ -95,10 +95,13 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
     # Overload: at most this many requests are worked on at once per worker (fewer than the
-    # connections and the 40 threads, so none waits on another's thread or connection); the
-    # rest queue for up to `request_queue_seconds`, then get a fast 503 with Retry-After.
-    max_requests_in_flight: int = Field(default=16, ge=1)
-    request_queue_seconds: float = Field(default=3.0, ge=0)
+    # connections and the 40 threads, so none waits on another's thread or connection; and a
+    # worker is one Python process, so more CPU-bound threads add no throughput, only delay);
+    # up to `request_queue_length` more wait up to `request_queue_seconds`; the rest get a
+    # fast 503 with Retry-After instead of an answer after many seconds.
+    max_requests_in_flight: int = Field(default=4, ge=1)
+    request_queue_length: int = Field(default=16, ge=0)
+    request_queue_seconds: float = Field(default=2.0, ge=0)
     # Browser logins: idle and absolute limits (capped at 30 minutes and 12 hours), and whether
     # the cookie is Secure: None = when the request came over HTTPS (behind a proxy too).
     session_idle_minutes: int = Field(default=30, ge=1, le=30)

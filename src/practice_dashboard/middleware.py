@@ -80,7 +80,8 @@ class _TooLarge(HTTPException):
 
 
 class InFlightLimit:
-    """At most `limit` requests worked on at once; the rest wait up to `queue_seconds`, then 503.
+    """At most `limit` requests worked on at once; up to `queue_length` more wait for at most
+    `queue_seconds`; the rest, and those that waited too long, get a 503 with Retry-After.
 
     Every request runs its database work in the thread pool and holds one pooled connection,
     so past a few requests per core more at once only adds waiting, and past the pool's size
@@ -91,9 +92,11 @@ class InFlightLimit:
 
     EXEMPT_PREFIXES = ("/static/", "/healthz", "/readyz")
 
-    def __init__(self, app: ASGIApp, limit: int, queue_seconds: float) -> None:
+    def __init__(self, app: ASGIApp, limit: int, queue_seconds: float, queue_length: int) -> None:
         self.app = app
         self.queue_seconds = queue_seconds
+        self.queue_length = queue_length
+        self.waiting = 0
         self.retry_after = max(1, math.ceil(queue_seconds))
         self.limit = limit
         # One semaphore per event loop (a test client may run the app on more than one).
@@ -110,11 +113,18 @@ class InFlightLimit:
             await self.app(scope, receive, send)
             return
         slots = self._semaphore()
+        if slots.locked() and self.waiting >= self.queue_length:
+            # A full queue would not drain within the wait: answer now, cheaply.
+            await self._shed(send)
+            return
+        self.waiting += 1
         try:
             await asyncio.wait_for(slots.acquire(), timeout=self.queue_seconds)
         except TimeoutError:
             await self._shed(send)
             return
+        finally:
+            self.waiting -= 1
         try:
             await self.app(scope, receive, send)
         finally:
