@@ -113,18 +113,21 @@ class InFlightLimit:
             await self.app(scope, receive, send)
             return
         slots = self._semaphore()
-        if slots.locked() and self.waiting >= self.queue_length:
+        if not slots.locked():
+            await slots.acquire()  # a free slot: taken at once, without suspending
+        elif self.waiting >= self.queue_length:
             # A full queue would not drain within the wait: answer now, cheaply.
             await self._shed(send)
             return
-        self.waiting += 1
-        try:
-            await asyncio.wait_for(slots.acquire(), timeout=self.queue_seconds)
-        except TimeoutError:
-            await self._shed(send)
-            return
-        finally:
-            self.waiting -= 1
+        else:
+            self.waiting += 1
+            try:
+                await asyncio.wait_for(slots.acquire(), timeout=self.queue_seconds)
+            except TimeoutError:
+                await self._shed(send)
+                return
+            finally:
+                self.waiting -= 1
         try:
             await self.app(scope, receive, send)
         finally:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from practice_dashboard.cli.main import app
@@ -196,3 +196,33 @@ class TestExportsAreOwnerOnly:
         assert result.exit_code == 0, result.output
         assert stat.S_ISFIFO(fifo.stat().st_mode)
         assert received[0].startswith(b"id,")
+
+
+def test_audit_verify_reports_ok_then_the_first_changed_row(cli_env: str) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    for n in range(3):  # each new account writes one audit row
+        args = ["create-user", "--email", f"u{n}@example.org", "--role", "coach"]
+        result = runner.invoke(app, [*args, "--full-name", "U", "--password", "a long passphrase"])
+        assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["audit", "verify", "--batch", "2"])
+    assert result.exit_code == 0, result.output
+    assert "OK: 3 audit rows" in result.output
+
+    # Tamper with the second row behind the app's back (the trigger dropped first).
+    engine = create_db_engine(get_settings())
+    with engine.begin() as connection:
+        sqlite = engine.dialect.name == "sqlite"
+        connection.execute(
+            text(
+                "DROP TRIGGER audit_event_no_update"
+                if sqlite
+                else "DROP TRIGGER audit_event_no_change ON audit_event"
+            )
+        )
+        connection.execute(text("UPDATE audit_event SET ip = '10.9.9.9' WHERE seq = 2"))
+    engine.dispose()
+    result = runner.invoke(app, ["audit", "verify"])
+    assert result.exit_code == 1
+    assert "audit chain broken at seq 2" in result.output
+    assert "the row was changed" in result.output
+    assert "1 rows before it are intact" in result.output

@@ -11,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from practice_dashboard import migrate
 from practice_dashboard.db import create_db_engine
@@ -269,3 +269,48 @@ def test_episodes_from_before_check_ins_are_practitioner_entered(empty_engine: E
 def _uuid_param(engine: Engine, value: uuid.UUID) -> object:
     # SQLAlchemy's Uuid stores 32 hex characters on SQLite and a native uuid on PostgreSQL.
     return value.hex if engine.dialect.name == "sqlite" else value
+
+
+def test_audit_rows_from_before_the_chain_are_chained_and_append_only(
+    empty_engine: Engine,
+) -> None:
+    """Audit rows written at the previous head survive, chained in (at, id) order; the chain
+    verifies, and the database then refuses to change or delete them."""
+    from sqlalchemy.orm import Session
+
+    from practice_dashboard.services import audit
+
+    migrate.upgrade(empty_engine, "6184245412f6")  # check-in links: the previous head
+    base = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    written = [  # inserted out of time order, with a detail that needs escaping
+        (uuid.uuid4(), base.replace(hour=11), "read", 'said "hi" é'),
+        (uuid.uuid4(), base.replace(hour=9, microsecond=123456), "login", None),
+        (uuid.uuid4(), base.replace(hour=10), "list", "3 of 3"),
+    ]
+    with empty_engine.begin() as connection:
+        for event_id, at, action, detail in written:
+            connection.execute(
+                text(
+                    "INSERT INTO audit_event (id, action, entity, at, ip, detail) "
+                    "VALUES (:id, :action, 'client', :at, '10.0.0.1', :detail)"
+                ),
+                {
+                    "id": _uuid_param(empty_engine, event_id),
+                    "action": action,
+                    "at": at.replace(tzinfo=None) if _is_sqlite(empty_engine) else at,
+                    "detail": detail,
+                },
+            )
+    migrate.upgrade(empty_engine)
+    with Session(empty_engine) as db:
+        rows = db.execute(text("SELECT action, seq FROM audit_event ORDER BY seq")).all()
+        assert [tuple(r) for r in rows] == [("login", 1), ("list", 2), ("read", 3)]
+        report = audit.verify_chain(db)
+        assert (report.ok, report.checked) == (True, 3)
+    for statement in ("UPDATE audit_event SET detail = 'x'", "DELETE FROM audit_event"):
+        with empty_engine.connect() as connection, pytest.raises(DBAPIError, match="append-only"):
+            connection.execute(text(statement))
+
+
+def _is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"

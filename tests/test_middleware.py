@@ -1,0 +1,94 @@
+"""The overload guard: a fast 503 with Retry-After instead of a long wait."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+from starlette.types import Receive, Scope, Send
+
+from practice_dashboard.app import create_app
+from practice_dashboard.config import Settings
+from practice_dashboard.middleware import InFlightLimit
+
+
+class SlowApp:
+    """Answers 200 once `release` is set, so requests pile up as on a busy worker."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.started = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.started += 1
+        await self.release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+
+async def _burst(
+    limit: int, queue_length: int, queue_seconds: float, requests: int, path: str = "/x"
+) -> tuple[list[httpx.Response], list[float], SlowApp]:
+    inner = SlowApp()
+    guarded = InFlightLimit(
+        inner, limit=limit, queue_seconds=queue_seconds, queue_length=queue_length
+    )
+    transport = httpx.ASGITransport(app=guarded)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        started = time.perf_counter()
+        answered_at: list[float] = []
+
+        async def one() -> httpx.Response:
+            response = await http.get(path)
+            answered_at.append(time.perf_counter() - started)
+            return response
+
+        tasks = [asyncio.create_task(one()) for _ in range(requests)]
+        await asyncio.sleep(queue_seconds + 0.3)  # the queue has given up by now
+        inner.release.set()
+        responses = await asyncio.gather(*tasks)
+    return responses, sorted(answered_at), inner
+
+
+def test_beyond_the_queue_is_a_fast_503_with_retry_after() -> None:
+    responses, answered_at, inner = asyncio.run(
+        _burst(limit=1, queue_length=1, queue_seconds=1.0, requests=5)
+    )
+    statuses = sorted(r.status_code for r in responses)
+    # One worked on, one queued until it gave up, three shed at once.
+    assert statuses == [200, 503, 503, 503, 503]
+    shed = [r for r in responses if r.status_code == 503]
+    assert all(r.headers["retry-after"] == "1" for r in shed)
+    assert shed[0].json() == {"detail": "The server is busy; try again in a moment"}
+    assert answered_at[2] < 0.5  # the three beyond the queue did not wait
+    assert inner.started == 1
+
+
+def test_a_queued_request_is_served_when_a_slot_frees_in_time() -> None:
+    async def scenario() -> list[int]:
+        inner = SlowApp()
+        guarded = InFlightLimit(inner, limit=1, queue_seconds=5.0, queue_length=4)
+        transport = httpx.ASGITransport(app=guarded)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            tasks = [asyncio.create_task(http.get("/x")) for _ in range(3)]
+            await asyncio.sleep(0.2)
+            inner.release.set()
+            return sorted(r.status_code for r in await asyncio.gather(*tasks))
+
+    assert asyncio.run(scenario()) == [200, 200, 200]
+
+
+def test_health_checks_are_never_shed() -> None:
+    responses, _, _ = asyncio.run(
+        _burst(limit=1, queue_length=0, queue_seconds=0.1, requests=3, path="/healthz")
+    )
+    assert [r.status_code for r in responses] == [200, 200, 200]
+
+
+def test_the_app_is_guarded_from_settings(settings: Settings) -> None:
+    app = create_app(
+        settings.model_copy(update={"max_requests_in_flight": 3, "request_queue_seconds": 1.5})
+    )
+    [guard] = [m for m in app.user_middleware if m.cls is InFlightLimit]
+    assert (guard.kwargs["limit"], guard.kwargs["queue_seconds"]) == (3, 1.5)
