@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     # up to `request_queue_length` more wait up to `request_queue_seconds`; the rest get a
     # fast 503 with Retry-After instead of an answer after many seconds.
     max_requests_in_flight: int = Field(default=2, ge=1)
-    request_queue_length: int = Field(default=8, ge=0)
+    request_queue_length: int = Field(default=16, ge=0)
     request_queue_seconds: float = Field(default=1.5, ge=0)
     # Browser logins: idle and absolute limits (capped at 30 minutes and 12 hours), and whether
     # the cookie is Secure: None = when the request came over HTTPS (behind a proxy too).
