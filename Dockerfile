@@ -5,6 +5,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PRACTICE_DASHBOARD_ENVIRONMENT=production
+# X-Forwarded-* are believed only from these peers: set it to the reverse proxy's address
+# (docker-compose.yml does), so nobody else can forge a client's address.
+ENV PRACTICE_DASHBOARD_FORWARDED_ALLOW_IPS=127.0.0.1
 
 # Chromium prints the PDF progress summaries; fonts because the slim image has none.
 RUN apt-get update \

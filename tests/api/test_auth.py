@@ -395,6 +395,58 @@ class TestAdminOnlyUserRoutes:
         assert [item["supervisee_id"] for item in links] == [new_id]
 
 
+class TestAnAdminsOwnAccount:
+    """The page refuses it, and so does the API: one rule, in services/accounts."""
+
+    @pytest.mark.parametrize(
+        ("change", "field"), [({"role": "therapist"}, "role"), ({"is_active": False}, "is_active")]
+    )
+    def test_an_admin_cannot_demote_or_deactivate_themselves(
+        self,
+        api: TestClient,
+        db: DbSession,
+        settings: Settings,
+        admin: User,
+        change: dict[str, object],
+        field: str,
+    ) -> None:
+        headers = auth_headers(settings, admin)
+        response = api.patch(
+            f"/api/v1/users/{admin.id}", json={**change, "version": admin.version}, headers=headers
+        )
+        assert response.status_code == 422
+        [problem] = response.json()["detail"]
+        assert problem["loc"] == ["body", field]
+        assert "ask another admin" in problem["msg"]
+        stored = _reload(db, admin)
+        assert (stored.role, stored.is_active, stored.version) == (Role.ADMIN, True, 1)
+        assert api.get("/api/v1/me", headers=headers).status_code == 200
+
+    def test_other_changes_to_their_own_account_are_fine(
+        self, api: TestClient, db: DbSession, settings: Settings, admin: User
+    ) -> None:
+        response = api.patch(
+            f"/api/v1/users/{admin.id}",
+            json={"full_name": "Renamed", "role": "admin", "is_active": True, "version": 1},
+            headers=auth_headers(settings, admin),
+        )
+        assert response.status_code == 200
+        assert _reload(db, admin).full_name == "Renamed"
+
+    def test_another_admin_may_demote_them(
+        self, api: TestClient, db: DbSession, settings: Settings, admin: User
+    ) -> None:
+        second = make_user(db, settings, Role.ADMIN)
+        db.commit()
+        response = api.patch(
+            f"/api/v1/users/{admin.id}",
+            json={"role": "supervisor", "version": admin.version},
+            headers=auth_headers(settings, second),
+        )
+        assert response.status_code == 200
+        assert _reload(db, admin).role == Role.SUPERVISOR
+
+
 class TestNewUserValidation:
     @pytest.mark.parametrize("email", ["user@example.org", "  USER@Example.ORG  "])
     def test_duplicate_email_is_422_whatever_the_case(
