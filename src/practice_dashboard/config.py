@@ -72,9 +72,11 @@ class Settings(BaseSettings):
     # Login throttling, counted per (e-mail, source address) and per source address: after
     # this many failures that pair (or, for spraying, that source) waits, doubling each time.
     # A source that has not been failing is never held back by another source's guesses.
-    # Failures are forgotten after a quiet `login_failure_forget_hours`.
+    # Failures are forgotten after a quiet `login_failure_forget_hours`; a source's counter
+    # also forgets one failure per `login_source_forgive_minutes` without failures.
     login_free_attempts: int = Field(default=5, ge=1)
     login_source_free_attempts: int = Field(default=20, ge=1)
+    login_source_forgive_minutes: int = Field(default=3, ge=1, le=24 * 60)
     login_max_delay_seconds: int = Field(default=900, ge=1)
     login_failure_forget_hours: int = Field(default=24, ge=1, le=24 * 30)
     # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed: the reverse proxy's

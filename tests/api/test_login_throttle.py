@@ -236,6 +236,23 @@ class TestSpraying:
         assert response.status_code == 429
         assert response.headers["retry-after"] == "1"
 
+    def test_an_office_behind_one_address_mistyping_now_and_then_never_waits(
+        self,
+        strict_app: tuple[TestClient, Settings],
+        db: DbSession,
+        user: User,
+        clock: datetime,
+    ) -> None:
+        client, settings = strict_app
+        # Far more failures than the source's free attempts, but one every 5 minutes: each
+        # quiet spell forgives more than the one failure before it.
+        gap = 5 * 60
+        assert gap > settings.login_source_forgive_minutes * 60
+        for n in range(settings.login_source_free_attempts * 4):
+            assert _login(client, f"colleague{n % 3}@example.org", "typo").status_code == 401
+            _age(db, gap)
+        assert _login(client, user.email, PASSWORD).status_code == 200
+
 
 class TestUnknownAndKnownAlike:
     def _answers(self, client: TestClient, email: str, attempts: int) -> list[Response]:

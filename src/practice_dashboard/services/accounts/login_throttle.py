@@ -78,12 +78,26 @@ def _forget_before(settings: Settings, now: datetime) -> datetime:
     return now - timedelta(hours=settings.login_failure_forget_hours)
 
 
+def _failures(settings: Settings, keys: ThrottleKeys, row: LoginFailure, now: datetime) -> int:
+    """The failures a counter holds now.
+
+    A day without failures forgets them all. A source's counter also forgets one failure per
+    `login_source_forgive_minutes` without failures: an office behind one address, where
+    someone mistypes now and then, never adds up to a wait, while a spraying source does.
+    """
+    if row.last_failed_at < _forget_before(settings, now):
+        return 0
+    if row.key != keys.source:
+        return row.failures
+    forgiven = max(
+        0, (now - row.last_failed_at) // timedelta(minutes=settings.login_source_forgive_minutes)
+    )
+    return max(0, row.failures - forgiven)
+
+
 def _wait(settings: Settings, keys: ThrottleKeys, rows: list[LoginFailure], now: datetime) -> int:
-    forget_before = _forget_before(settings, now)
     wait = 0
     for row in rows:
-        if row.last_failed_at < forget_before:
-            continue  # a quiet day: counted from zero again
         free = (
             settings.login_free_attempts
             if row.key == keys.pair
@@ -92,7 +106,7 @@ def _wait(settings: Settings, keys: ThrottleKeys, rows: list[LoginFailure], now:
         wait = max(
             wait,
             retry_after_seconds(
-                row.failures,
+                _failures(settings, keys, row, now),
                 row.last_failed_at,
                 now,
                 free_attempts=free,
@@ -148,7 +162,6 @@ def settle(
     wait = _wait(settings, keys, rows, now)
     if wait:
         return wait
-    forget_before = _forget_before(settings, now)
     if accepted:
         for row in rows:
             if row.key == keys.pair:
@@ -157,7 +170,7 @@ def settle(
                 db.delete(row)  # only made to be locked
     else:
         for row in rows:
-            row.failures = (0 if row.last_failed_at < forget_before else row.failures) + 1
+            row.failures = _failures(settings, keys, row, now) + 1
             row.last_failed_at = now
         db.flush()  # before pruning, which would otherwise take these rows for stale ones
         prune(db, settings, now=now)
