@@ -248,7 +248,7 @@ def edit_account(
     )
     if own:
         # Locking oneself out (or leaving the practice without an admin) needs a second admin.
-        errors = {"form": "; ".join(message for _, message in own).capitalize() + "."}
+        errors = {"form": " ".join(f"{m[:1].upper()}{m[1:]}." for _, m in own)}
         return _edit_page(context, account, form=form, errors=errors, status_code=422)
     if not version.strip().isdigit():
         errors = {"form": "This form is missing its version; reload the page and try again."}
