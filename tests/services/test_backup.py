@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
 
@@ -68,6 +69,15 @@ def _wait_for(condition: Callable[[], bool], seconds: float = 60) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.01)
+
+
+def _previous_revision() -> str:
+    """The revision just before head: a backup taken by the previous release."""
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    head = script.get_revision(script.get_current_head() or "head")
+    assert head is not None
+    assert isinstance(head.down_revision, str)
+    return head.down_revision
 
 
 class Writer(threading.Thread):
@@ -233,22 +243,16 @@ class TestRestoreTarget:
     def test_an_older_schema_restores_and_asks_for_migrate(
         self, target: Settings, tmp_path: Path
     ) -> None:
+        previous = _previous_revision()
         with fresh_database() as url:
             old = make_settings(url)
             engine = _engine(old)
-            previous = migrate.alembic_config()
-            from alembic.script import ScriptDirectory
-
-            script = ScriptDirectory.from_config(previous)
-            head = script.get_revision(script.get_current_head())
-            assert head is not None
-            assert isinstance(head.down_revision, str)
-            migrate.upgrade(engine, head.down_revision)
+            migrate.upgrade(engine, previous)
             engine.dispose()
             backup.backup(old, tmp_path / "old.backup")
         check = backup.restore(target, tmp_path / "old.backup")
         assert check.problems == []
-        assert check.revision == head.down_revision
+        assert check.revision == previous
         assert check.needs_migrate
 
 
