@@ -161,6 +161,7 @@ def _engine_checks(engine: Engine) -> list[str]:
 
 
 class TestBackupUnderConcurrentWrites:
+    @pytest.mark.slow
     def test_restore_holds_every_write_acknowledged_before_the_backup(
         self, source: Settings, target: Settings, tmp_path: Path
     ) -> None:
