@@ -128,4 +128,21 @@ def test_backup_into_a_missing_folder_fails_clearly(
     use(practice)
     result = runner.invoke(app, ["backup", "/nonexistent-folder/practice.backup"])
     assert result.exit_code == 1
-    assert "cannot write /nonexistent-folder/practice.backup" in result.output
+    assert "cannot use /nonexistent-folder" in result.output
+
+
+def test_restore_into_a_database_that_does_not_answer_fails_clearly(
+    practice: str, use_database: UseDatabase, tmp_path: Path
+) -> None:
+    out = tmp_path / "practice.backup"
+    use_database(practice)
+    assert runner.invoke(app, ["backup", str(out)]).exit_code == 0
+    if practice.startswith("sqlite"):
+        # A folder where the database file should be: SQLite cannot open it.
+        (tmp_path / "taken.db").mkdir()
+        use_database(f"sqlite:///{tmp_path / 'taken.db'}")
+    else:
+        use_database(practice.rsplit("/", 1)[0] + "/no_such_database_here")
+    result = runner.invoke(app, ["restore", str(out)])
+    assert result.exit_code == 1
+    assert "error: cannot use the database" in result.output

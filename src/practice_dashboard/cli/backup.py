@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -22,12 +24,8 @@ def backup(
     from practice_dashboard.config import get_settings
     from practice_dashboard.services import backup as backups
 
-    try:
+    with _failures_reported():
         summary = backups.backup(get_settings(), out)
-    except backups.BackupError as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"cannot write {out}: {exc.strerror}")
     _print_backup(summary)
 
 
@@ -40,13 +38,27 @@ def restore(
     from practice_dashboard.config import get_settings
     from practice_dashboard.services import backup as backups
 
-    try:
+    with _failures_reported():
         check = backups.restore(get_settings(), source)
-    except backups.BackupError as exc:
+    _print_restore(check)
+
+
+@contextmanager
+def _failures_reported() -> Iterator[None]:
+    """A refusal, a file that cannot be written or read, or a database that does not answer:
+    one `error:` line instead of a traceback."""
+    from sqlalchemy.exc import OperationalError
+
+    from practice_dashboard.services.backup import BackupError
+
+    try:
+        yield
+    except BackupError as exc:
         fail(str(exc))
     except OSError as exc:
-        fail(f"cannot read {source}: {exc.strerror}")
-    _print_restore(check)
+        fail(f"cannot use {exc.filename or 'a file'}: {exc.strerror}")
+    except OperationalError as exc:
+        fail(f"cannot use the database: {exc.orig}")
 
 
 def _counts_line(counts: dict[str, int]) -> str:
