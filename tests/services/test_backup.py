@@ -309,6 +309,15 @@ class TestBackupFile:
         assert taken.revision == backup.verify_restored(_engine(source)).head
 
     @sqlite_only
+    def test_never_replaces_the_database_itself(self, source: Settings) -> None:
+        database = Path(make_url(source.database_url).database or "")
+        before = database.read_bytes()
+        for out in (database, database.with_name(database.name + "-wal")):
+            with pytest.raises(backup.BackupError, match="is the database itself"):
+                backup.backup(source, out)
+        assert database.read_bytes() == before
+
+    @sqlite_only
     def test_gzipped_sqlite_backup_round_trips(
         self, source: Settings, target: Settings, tmp_path: Path
     ) -> None:

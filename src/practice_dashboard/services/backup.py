@@ -160,6 +160,8 @@ def _sqlite_connect(path: Path) -> sqlite3.Connection:
 def _sqlite_backup(db_path: Path, out: Path, *, gzipped: bool) -> BackupSummary:
     if not db_path.is_file():
         raise BackupError(f"no SQLite database at {db_path}")
+    if out.resolve() in {db_path.resolve(), *_sqlite_companions(db_path.resolve())}:
+        raise BackupError(f"{out} is the database itself: choose another file for the backup")
     taken_at = datetime.now(UTC)
     with _owner_only_temp(out.parent, out.name) as copy_path:
         with (
@@ -190,6 +192,10 @@ def _sqlite_backup(db_path: Path, out: Path, *, gzipped: bool) -> BackupSummary:
         taken_at=taken_at,
         counts=counts,
     )
+
+
+def _sqlite_companions(db_path: Path) -> list[Path]:
+    return [db_path.with_name(db_path.name + suffix) for suffix in ("-wal", "-shm", "-journal")]
 
 
 def _sqlite_counts_and_revision(db: sqlite3.Connection) -> tuple[dict[str, int], str | None]:
@@ -324,6 +330,8 @@ def _postgres_backup(settings: Settings, url: URL, out: Path) -> BackupSummary:
                         [
                             pg_dump,
                             "--format=custom",
+                            # Never wait for a password prompt (cron has no terminal).
+                            "--no-password",
                             f"--snapshot={snapshot}",
                             "--dbname",
                             conninfo,
@@ -355,6 +363,7 @@ def _postgres_restore(url: URL, source: Path) -> None:
         [
             pg_restore,
             "--exit-on-error",
+            "--no-password",
             "--single-transaction",
             "--no-owner",
             "--no-privileges",
