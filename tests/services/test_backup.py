@@ -285,6 +285,22 @@ class TestVerifyRestored:
         )
         assert not check.needs_migrate
 
+    def test_reports_a_schema_revision_this_app_does_not_know(
+        self, source: Settings, target: Settings, tmp_path: Path
+    ) -> None:
+        backup.backup(source, tmp_path / "practice.backup")
+        backup.restore(target, tmp_path / "practice.backup")
+        engine = _engine(target)
+        try:
+            with engine.begin() as connection:
+                connection.execute(text("UPDATE alembic_version SET version_num = 'f00dfeed'"))
+            check = backup.verify_restored(engine)
+        finally:
+            engine.dispose()
+        assert check.revision == "f00dfeed"
+        assert any("newer than this app knows" in problem for problem in check.problems)
+        assert not check.needs_migrate
+
 
 class TestBackupFile:
     def test_is_owner_only_even_when_it_replaces_a_readable_file(
