@@ -8,6 +8,7 @@ exactly the answers accounts get.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,14 +21,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
 
+from practice_dashboard import migrate
 from practice_dashboard.app import create_app
 from practice_dashboard.config import Settings
-from practice_dashboard.db import DbSession
+from practice_dashboard.db import DbSession, create_db_engine, create_session_factory, session_scope
 from practice_dashboard.models import LoginFailure, User
 from practice_dashboard.models.enums import Role
 from practice_dashboard.services.accounts import login_throttle
 from tests.builders import PASSWORD, make_user
 from tests.conftest import make_settings
+from tests.databases import fresh_database
 
 TOKEN = "/api/v1/auth/token"
 BAD_LOGIN = {"detail": "Incorrect e-mail or password"}
@@ -297,3 +300,36 @@ class TestUnknownAndKnownAlike:
             checks.clear()
             assert _login(client, email, "guess").status_code == 429
             assert checks == [], email
+
+
+class TestABurstOfGuesses:
+    """Concurrent guesses on a real engine (not the tests' one shared connection)."""
+
+    @pytest.fixture
+    def served(self) -> Iterator[tuple[FastAPI, str]]:
+        with fresh_database() as url:
+            settings = make_settings(url)
+            engine = create_db_engine(settings)
+            migrate.upgrade(engine)
+            with session_scope(create_session_factory(engine)) as db:
+                email = make_user(db, settings).email
+            engine.dispose()
+            yield create_app(settings), email
+
+    def test_only_the_free_attempts_are_answered(
+        self, served: tuple[FastAPI, str], clock: datetime
+    ) -> None:
+        app, email = served
+        guesses = 12
+        with TestClient(app, client=(ATTACKER, 50000)) as client:
+            # Every guess passes the first look at the counters together; the second look,
+            # under the counters' lock after the password check, answers all but the free
+            # attempts with the wait, so a burst learns no more than single guesses would.
+            with ThreadPoolExecutor(max_workers=guesses) as pool:
+                answers = list(
+                    pool.map(lambda n: _login(client, email, f"guess {n}"), range(guesses))
+                )
+            statuses = sorted(r.status_code for r in answers)
+            free = app.state.settings.login_free_attempts
+            assert statuses == [401] * free + [429] * (guesses - free)
+            assert _login(client, email, PASSWORD).status_code == 429
