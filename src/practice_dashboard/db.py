@@ -213,3 +213,30 @@ def _refuse_execute_while_reading(state: ORMExecuteState) -> None:
             "a read request executed a write inside its read transaction; queue it with "
             "db.defer_write() or wrap it in db.writing()"
         )
+
+
+@contextmanager
+def separate_transaction(db: Session) -> Iterator[Session]:
+    """A short transaction of its own on `db`'s database, committed when the block ends.
+
+    For the few records that must outlive the request's rollback (failed logins). It must run
+    while `db` holds no transaction: on SQLite that transaction would hold the write lock this
+    one waits for; in the tests (one connection, savepoints) this one would nest inside it.
+    """
+    if db.in_transaction():
+        raise RuntimeError("separate_transaction() while the unit of work is in a transaction")
+    side = Session(
+        bind=db.get_bind(),
+        expire_on_commit=False,
+        autoflush=False,
+        # Tests bind the app to one connection: commit then only releases a savepoint.
+        join_transaction_mode="create_savepoint",
+    )
+    try:
+        yield side
+        side.commit()
+    except BaseException:
+        side.rollback()
+        raise
+    finally:
+        side.close()
