@@ -53,7 +53,7 @@ async def _burst(
 
 def test_beyond_the_queue_is_a_fast_503_with_retry_after() -> None:
     responses, answered_at, inner = asyncio.run(
-        _burst(limit=1, queue_length=1, queue_seconds=1.0, requests=5)
+        _burst(limit=1, queue_length=1, queue_seconds=1.0, requests=5, path="/api/v1/x")
     )
     statuses = sorted(r.status_code for r in responses)
     # One worked on, one queued until it gave up, three shed at once.
@@ -63,6 +63,14 @@ def test_beyond_the_queue_is_a_fast_503_with_retry_after() -> None:
     assert shed[0].json() == {"detail": "The server is busy; try again in a moment"}
     assert answered_at[2] < 0.5  # the three beyond the queue did not wait
     assert inner.started == 1
+
+
+def test_a_page_is_shed_with_a_page() -> None:
+    responses, _, _ = asyncio.run(_burst(limit=1, queue_length=0, queue_seconds=0.5, requests=2))
+    [shed] = [r for r in responses if r.status_code == 503]
+    assert shed.headers["content-type"].startswith("text/html")
+    assert shed.headers["retry-after"] == "1"
+    assert "The server is busy" in shed.text
 
 
 def test_a_queued_request_is_served_when_a_slot_frees_in_time() -> None:

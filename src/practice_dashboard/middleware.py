@@ -79,6 +79,15 @@ class _TooLarge(HTTPException):
         super().__init__(413, f"Request body too large; the limit is {max_bytes} bytes")
 
 
+_BUSY_JSON = json.dumps({"detail": "The server is busy; try again in a moment"}).encode()
+_BUSY_HTML = (
+    b'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+    b'<meta name="viewport" content="width=device-width, initial-scale=1">'
+    b"<title>Busy</title></head><body><h1>The server is busy</h1>"
+    b"<p>Nothing was changed. Please try again in a moment.</p></body></html>"
+)
+
+
 class InFlightLimit:
     """At most `limit` requests worked on at once; up to `queue_length` more wait for at most
     `queue_seconds`; the rest, and those that waited too long, get a 503 with Retry-After.
@@ -117,14 +126,14 @@ class InFlightLimit:
             await slots.acquire()  # a free slot: taken at once, without suspending
         elif self.waiting >= self.queue_length:
             # A full queue would not drain within the wait: answer now, cheaply.
-            await self._shed(send)
+            await self._shed(scope, send)
             return
         else:
             self.waiting += 1
             try:
                 await asyncio.wait_for(slots.acquire(), timeout=self.queue_seconds)
             except TimeoutError:
-                await self._shed(send)
+                await self._shed(scope, send)
                 return
             finally:
                 self.waiting -= 1
@@ -133,16 +142,22 @@ class InFlightLimit:
         finally:
             slots.release()
 
-    async def _shed(self, send: Send) -> None:
-        body = json.dumps({"detail": "The server is busy; try again in a moment"}).encode()
+    async def _shed(self, scope: Scope, send: Send) -> None:
+        # JSON under /api; a page elsewhere (a person's browser, a client's phone). Both plain
+        # constants: a shed request gets no templates, no database, nothing that costs.
+        if scope["path"].startswith("/api/"):
+            body, kind = _BUSY_JSON, b"application/json"
+        else:
+            body, kind = _BUSY_HTML, b"text/html; charset=utf-8"
         await send(
             {
                 "type": "http.response.start",
                 "status": 503,
                 "headers": [
-                    (b"content-type", b"application/json"),
+                    (b"content-type", kind),
                     (b"content-length", str(len(body)).encode()),
                     (b"retry-after", str(self.retry_after).encode()),
+                    (b"cache-control", b"no-store"),
                 ],
             }
         )
