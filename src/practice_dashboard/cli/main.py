@@ -12,6 +12,7 @@ app.command()(serve.serve)
 app.command()(serve.migrate)
 app.command("create-user")(accounts.create_user)
 app.command()(accounts.supervise)
+app.command("reset-mfa")(accounts.reset_mfa)
 app.command()(demo.demo)
 app.command("refresh-summaries")(serve.refresh_summaries)
 # The export/import groups import their command modules when used (cli/export.py).

@@ -9,6 +9,7 @@ from practice_dashboard.models.episode import Episode
 from practice_dashboard.models.flag import FlagAcknowledgement
 from practice_dashboard.models.login_session import LoginSession
 from practice_dashboard.models.measure import Measure
+from practice_dashboard.models.mfa import MfaAuthenticator, MfaRecoveryCode
 from practice_dashboard.models.observation import Observation
 from practice_dashboard.models.revision import RecordKind, Revision
 from practice_dashboard.models.self_check import SelfCheck
@@ -29,6 +30,8 @@ __all__ = [
     "FlagAcknowledgement",
     "LoginSession",
     "Measure",
+    "MfaAuthenticator",
+    "MfaRecoveryCode",
     "Observation",
     "RecordKind",
     "Revision",
