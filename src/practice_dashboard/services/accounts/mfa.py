@@ -170,7 +170,7 @@ def confirm_enrolment(
     found.failed_count = 0
     found.last_failed_at = None
     db.flush()
-    codes = _new_recovery_codes(db, user_id=user.id)
+    codes = issue_recovery_codes(db, user_id=user.id)
     audit.record(db, actor, ENROLLED, "user", user.id)
     return codes
 
@@ -180,7 +180,7 @@ def renew_recovery_codes(
 ) -> list[str]:
     """New recovery codes (the old ones stop working), given a current authenticator code."""
     verify(db, settings, user=user, code=code, now=now, actor=actor, allow_recovery=False)
-    codes = _new_recovery_codes(db, user_id=user.id)
+    codes = issue_recovery_codes(db, user_id=user.id)
     audit.record(db, actor, RECOVERY_RENEWED, "user", user.id)
     return codes
 
@@ -256,7 +256,7 @@ def check_for_token(
         raise Forbidden(ENROL_FIRST)
 
 
-def reset(db: DbSession, *, user: User, now: datetime, actor: AnyActor) -> None:
+def reset(db: DbSession, *, user: User, now: datetime, actor: AnyActor | None) -> None:
     """Remove the account's authenticator and recovery codes, and end all its logins and
     tokens: the person sets up a new one at their next login (admin only; audited)."""
     db.execute(delete(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user.id))
@@ -326,7 +326,7 @@ def _hash(normalised: str) -> str:
     return hashlib.sha256(normalised.encode()).hexdigest()
 
 
-def _new_recovery_codes(db: DbSession, *, user_id: uuid.UUID) -> list[str]:
+def issue_recovery_codes(db: DbSession, *, user_id: uuid.UUID) -> list[str]:
     """Replace the account's recovery codes; returns them grouped for reading (shown once)."""
     db.execute(delete(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user_id))
     raw = [
@@ -349,5 +349,7 @@ def _retry_after(settings: Settings, found: MfaAuthenticator, now: datetime) -> 
         free_attempts=settings.mfa_code_free_attempts,
         max_delay_seconds=settings.mfa_code_max_delay_seconds,
     )
+    if delay == 0:
+        return 0
     remaining = (found.last_failed_at + timedelta(seconds=delay) - now).total_seconds()
     return max(0, int(remaining + 0.999))
