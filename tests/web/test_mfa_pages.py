@@ -416,6 +416,11 @@ class TestAdminReset:
         user, _ = enrolled
         their_cookies, _ = login_cookies(db, settings, user)
         csrf = _login(api, db, settings, admin)
+        listed = parse(api.get("/admin/users").text)
+        row = listed.by_id("accounts-table").find("tr", data_user=str(user.id))
+        assert row.one("td", data_mfa="on").words() == "on"
+        admin_row = listed.by_id("accounts-table").find("tr", data_user=str(admin.id))
+        assert admin_row.one("td", data_mfa="off").words() == "not set up"
         page = parse(api.get(f"/admin/users/{user.id}").text)
         assert page.by_id("mfa-state").words().startswith("On since")
         form = page.by_id("mfa-reset-form")

@@ -80,7 +80,8 @@ def _parse_uuid(value: str) -> uuid.UUID | None:
 
 
 def _users_context(db: DbDep) -> dict[str, Any]:
-    """Every account and every supervision link: two queries, whatever the numbers."""
+    """Every account, every supervision link and who has two-factor authentication: three
+    queries, whatever the numbers."""
     users = list(db.scalars(select(User).order_by(func.lower(User.full_name), User.id)))
     by_id = {u.id: u for u in users}
     links = [
@@ -97,6 +98,7 @@ def _users_context(db: DbDep) -> dict[str, Any]:
         supervises.setdefault(link["supervisor"].id, []).append(link["supervisee"])
     return {
         "users": users,
+        "mfa_enrolled": mfa.enrolled_user_ids(db),
         "links": links,
         "supervises": supervises,
         "supervisors": [u for u in users if u.role == Role.SUPERVISOR and u.is_active],
