@@ -195,6 +195,19 @@ class TestEnrolment:
         assert len(first.secret) >= 32  # 160 bits
         assert not mfa.is_enrolled(db, user.id)
 
+    def test_two_tabs_starting_at_once_get_the_same_key(
+        self, db: DbSession, settings: Settings, user: User, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        first = mfa.start_enrolment(db, settings, user=user)
+        real = mfa._authenticator
+        calls = iter([None])
+        # The second tab looked before the first one's row was there.
+        monkeypatch.setattr(
+            mfa, "_authenticator", lambda db, user_id: next(calls, real(db, user_id))
+        )
+        assert mfa.start_enrolment(db, settings, user=user) == first
+        assert len(db.scalars(select(MfaAuthenticator)).all()) == 1
+
     def test_the_uri_names_the_practice_and_the_account(
         self, db: DbSession, settings: Settings, user: User
     ) -> None:

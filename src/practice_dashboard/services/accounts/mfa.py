@@ -24,10 +24,17 @@ from typing import Final
 import pyotp
 from pyotp.exceptions import OTPVerificationError
 from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
-from practice_dashboard.errors import Forbidden, Invalid, TooManyRequests, Unauthorized
+from practice_dashboard.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    TooManyRequests,
+    Unauthorized,
+)
 from practice_dashboard.models import MfaAuthenticator, MfaRecoveryCode, User
 from practice_dashboard.security import backoff_seconds
 from practice_dashboard.services import audit
@@ -146,8 +153,16 @@ def start_enrolment(db: DbSession, settings: Settings, *, user: User) -> Enrolme
         raise Forbidden("Two-factor authentication is already on for this account")
     if found is None:
         found = MfaAuthenticator(user_id=user.id, secret=pyotp.random_base32(), failed_count=0)
-        db.add(found)
-        db.flush()
+        try:
+            with db.begin_nested():
+                db.add(found)
+                db.flush()
+        except IntegrityError:
+            # The same person's other tab got there first: show the key it stored (the
+            # savepoint's rollback has already taken the new row out of the session).
+            found = _authenticator(db, user.id)
+            if found is None or found.confirmed_at is not None:
+                raise Conflict("Two-factor set-up changed meanwhile; reload the page") from None
     uri = _totp(found.secret).provisioning_uri(name=user.email, issuer_name=settings.practice_name)
     return Enrolment(secret=found.secret, uri=uri)
 
