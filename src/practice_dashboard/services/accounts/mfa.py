@@ -39,7 +39,7 @@ from practice_dashboard.models import MfaAuthenticator, MfaRecoveryCode, User
 from practice_dashboard.security import backoff_seconds
 from practice_dashboard.services import audit
 from practice_dashboard.services.accounts import user as user_service
-from practice_dashboard.services.audit import AnyActor
+from practice_dashboard.services.audit import Actor, AnyActor
 
 TOTP_DIGITS: Final = 6
 TOTP_STEP_SECONDS: Final = 30
@@ -68,6 +68,7 @@ NEEDS_SECOND_FACTOR: Final = (
     "This account has two-factor authentication: send the 6-digit code from the "
     "authenticator app (or a recovery code) as `otp`"
 )
+OWN_RESET: Final = "an admin cannot reset their own two-factor authentication; ask another admin"
 ENROL_FIRST: Final = (
     "This practice requires two-factor authentication: log in to the dashboard in a browser "
     "to set up an authenticator app, then ask for a token again"
@@ -273,7 +274,13 @@ def check_for_token(
 
 def reset(db: DbSession, *, user: User, now: datetime, actor: AnyActor | None) -> None:
     """Remove the account's authenticator and recovery codes, and end all its logins and
-    tokens: the person sets up a new one at their next login (admin only; audited)."""
+    tokens: the person sets up a new one at their next login (admin only; audited).
+
+    Never one's own (a 422 on `user_id`): a stolen admin login must not be able to strip the
+    admin's second factor; another admin, or the CLI (no actor), resets it.
+    """
+    if isinstance(actor, Actor) and actor.user.id == user.id:
+        raise Invalid([(("user_id",), OWN_RESET)], location="path")
     db.execute(delete(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user.id))
     db.execute(delete(MfaAuthenticator).where(MfaAuthenticator.user_id == user.id))
     user_service.end_all_logins(db, user=user, now=now)

@@ -287,7 +287,7 @@ def edit_account(
 @router.post("/users/{user_id}/mfa/reset", name="admin_user_mfa_reset")
 def reset_account_mfa(
     context: PageContext,
-    login: CsrfLogin,
+    _login: CsrfLogin,
     _admin: AdminLogin,
     actor: WebActor,
     db: DbDep,
@@ -295,11 +295,11 @@ def reset_account_mfa(
 ) -> Response:
     """Remove an account's second factor (lost phone): its logins end, it sets up a new one."""
     account = _account(db, user_id)
-    if account.id == login.user.id:
-        # Otherwise a stolen admin login could strip the admin's own second factor.
-        errors = {"mfa": "You cannot reset your own two-factor authentication; ask another admin."}
+    try:
+        mfa.reset(db, user=account, now=utcnow(), actor=actor)
+    except Invalid as exc:
+        errors = _invalid_errors(exc, {"user_id": "mfa"})
         return _edit_page(context, account, db=db, errors=errors, status_code=422)
-    mfa.reset(db, user=account, now=utcnow(), actor=actor)
     url = context["request"].app.url_path_for("admin_user", user_id=str(account.id))
     return RedirectResponse(f"{url}?mfa_reset=1", status_code=303)
 
