@@ -23,7 +23,7 @@ from practice_dashboard.models.enums import Role
 from practice_dashboard.services.accounts import mfa, pending_login
 from practice_dashboard.services.accounts.login_session import COOKIE_NAME
 from tests.builders import PASSWORD, MfaSetup, login_cookies, make_mfa, make_user
-from tests.conftest import make_settings
+from tests.conftest import QueryCounter, make_settings
 from tests.html import parse
 
 PAGES = "practice_dashboard.web.routes.mfa_pages"
@@ -398,6 +398,25 @@ class TestPracticeRequiresMfa:
         response = _code_step(strict_api, setup.code())
         assert response.headers["location"] == "/settings"
         assert strict_api.get("/settings", follow_redirects=False).status_code == 200
+
+    def test_the_check_costs_one_statement_per_page(
+        self,
+        api: TestClient,
+        strict_api: TestClient,
+        db: DbSession,
+        settings: Settings,
+        enrolled: tuple[User, MfaSetup],
+        queries: QueryCounter,
+    ) -> None:
+        user, _ = enrolled
+        counts = []
+        for client in (api, strict_api):
+            _login(client, db, settings, user)
+            client.get("/settings")  # the login's first touch is written once
+            queries.reset()
+            assert client.get("/settings").status_code == 200
+            counts.append(queries.count)
+        assert counts[1] == counts[0] + 1, queries.statements
 
 
 class TestAdminReset:
