@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pyotp
 import pytest
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import select
@@ -22,6 +24,7 @@ from practice_dashboard.models import AuditEvent, LoginSession, MfaAuthenticator
 from practice_dashboard.models.enums import Role
 from practice_dashboard.services.accounts import mfa, pending_login
 from practice_dashboard.services.accounts.login_session import COOKIE_NAME
+from practice_dashboard.web.deps import require_any_login, require_login
 from tests.builders import PASSWORD, MfaSetup, login_cookies, make_mfa, make_user
 from tests.conftest import QueryCounter, make_settings
 from tests.html import parse
@@ -417,6 +420,35 @@ class TestPracticeRequiresMfa:
             assert client.get("/settings").status_code == 200
             counts.append(queries.count)
         assert counts[1] == counts[0] + 1, queries.statements
+
+
+def _dependency_calls(dependant: Dependant) -> set[object]:
+    found: set[object] = set()
+    for sub in dependant.dependencies:
+        found.add(sub.call)
+        found |= _dependency_calls(sub)
+    return found
+
+
+# Pages open without a login, and the few a login may use before its second factor is set up.
+PUBLIC_PAGES = {"/healthz", "/readyz", "/login", "/login/mfa", "/docs", "/vendor/plotly.min.js"}
+BEFORE_SET_UP = {"/logout", "/account/mfa", "/account/mfa/confirm"}
+
+
+def test_every_other_page_needs_the_second_factor_when_required(app: FastAPI) -> None:
+    """Every page behind a login goes through `require_login`, which holds the requirement,
+    so a new page cannot open to an account that has not set it up."""
+    open_early, unguarded = set(), set()
+    for route in iter_route_contexts(app.routes):
+        dependant = getattr(route.route, "dependant", None)
+        if dependant is None or route.path.startswith(("/api/", "/c/")):
+            continue  # the JSON API (bearer tokens) and the client's check-in pages
+        calls = _dependency_calls(dependant)
+        if require_login in calls:
+            continue
+        (open_early if require_any_login in calls else unguarded).add(route.path)
+    assert open_early == BEFORE_SET_UP
+    assert unguarded == PUBLIC_PAGES
 
 
 class TestAdminReset:
