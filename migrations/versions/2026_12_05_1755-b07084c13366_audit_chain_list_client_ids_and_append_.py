@@ -5,7 +5,7 @@ chained in (at, id) order. List views record the clients shown (`client_ids`). T
 UPDATE and DELETE on audit_event (and TRUNCATE on PostgreSQL).
 
 Revision ID: b07084c13366
-Revises: 9523a37104c2
+Revises: 06bc0e884fa6
 Create Date: 2026-12-05 17:55:52.075973+00:00
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 
 
 revision: str = "b07084c13366"
-down_revision: str | None = "9523a37104c2"
+down_revision: str | None = "06bc0e884fa6"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
