@@ -42,7 +42,7 @@ def _authenticator(db: DbSession, user: User) -> MfaAuthenticator:
 
 
 def _actions(db: DbSession, user: User) -> list[str]:
-    db.flush()  # audit rows are flushed with the unit of work
+    db.commit()  # audit rows are written when the unit of work ends
     return list(
         db.scalars(
             select(AuditEvent.action)
@@ -254,7 +254,7 @@ class TestReset:
         _, login = login_session.start(db, settings, user=user, now=T0, ip=None)
         generation = user.token_generation
         mfa.reset(db, user=user, now=T0, actor=Actor(admin))
-        db.flush()
+        db.commit()  # the unit of work ends: its audit rows are written
         db.expire_all()
         assert not mfa.is_enrolled(db, user.id)
         assert db.scalars(select(MfaAuthenticator)).all() == []

@@ -27,7 +27,7 @@ from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from practice_dashboard.config import Settings
-from practice_dashboard.db import DbSession
+from practice_dashboard.db import DbSession, writing
 from practice_dashboard.errors import (
     Conflict,
     Forbidden,
@@ -155,7 +155,8 @@ def start_enrolment(db: DbSession, settings: Settings, *, user: User) -> Enrolme
     if found is None:
         found = MfaAuthenticator(user_id=user.id, secret=pyotp.random_base32(), failed_count=0)
         try:
-            with db.begin_nested():
+            # The set-up page is a read: the new key gets a short write transaction of its own.
+            with writing(db), db.begin_nested():
                 db.add(found)
                 db.flush()
         except IntegrityError:
