@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from practice_dashboard import __version__
+from practice_dashboard.api.openapi import install_openapi
 from practice_dashboard.api.router import api_router
 from practice_dashboard.api.routes import health
 from practice_dashboard.config import Settings, get_settings
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(api_router)
     app.include_router(web_router)
+    install_openapi(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from practice_dashboard.api.deps import CurrentUser
+from practice_dashboard.api.responses import AUTHENTICATED, errors
 from practice_dashboard.dependencies import DbDep, SettingsDep, client_ip
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.schemas.user import Token, UserRead
@@ -15,7 +16,7 @@ from practice_dashboard.services.accounts import user as user_service
 router = APIRouter(tags=["auth"])
 
 
-@router.post("/auth/token", response_model=Token)
+@router.post("/auth/token", response_model=Token, responses=errors(401, 413, 429))
 def login_for_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     db: DbDep,
@@ -33,7 +34,7 @@ def login_for_token(
     )
 
 
-@router.get("/me", response_model=UserRead)
+@router.get("/me", response_model=UserRead, responses=AUTHENTICATED)
 def me(user: CurrentUser) -> UserRead:
     """The caller's own account."""
     return UserRead.model_validate(user)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, status
 from sqlalchemy import select
 
 from practice_dashboard.api.deps import AdminUser, CurrentActor, PagingDep, page_of
+from practice_dashboard.api.responses import ADMIN, errors
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.models import Supervision, User
 from practice_dashboard.schemas.common import Page
@@ -19,7 +20,7 @@ from practice_dashboard.schemas.user import (
 from practice_dashboard.services.accounts import user as user_service
 from practice_dashboard.services.common import page
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], responses=ADMIN)
 
 
 @router.get("", response_model=Page[UserRead])
@@ -31,7 +32,9 @@ def list_users(_admin: AdminUser, db: DbDep, paging: PagingDep) -> Page[UserRead
     return page_of(UserRead, items, total, paging)
 
 
-@router.post("", response_model=UserRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "", response_model=UserRead, status_code=status.HTTP_201_CREATED, responses=errors(413)
+)
 def create_user(
     data: UserCreate, _admin: AdminUser, actor: CurrentActor, db: DbDep, settings: SettingsDep
 ) -> UserRead:
@@ -39,7 +42,7 @@ def create_user(
     return UserRead.model_validate(user_service.create_user(db, settings, data=data, actor=actor))
 
 
-@router.patch("/{user_id}", response_model=UserRead)
+@router.patch("/{user_id}", response_model=UserRead, responses=errors(404, 413))
 def update_user(
     user_id: uuid.UUID,
     data: UserUpdate,
@@ -55,7 +58,7 @@ def update_user(
     )
 
 
-@router.get("/{user_id}/supervisees", response_model=list[SupervisionRead])
+@router.get("/{user_id}/supervisees", response_model=list[SupervisionRead], responses=errors(404))
 def list_supervisees(user_id: uuid.UUID, _admin: AdminUser, db: DbDep) -> list[SupervisionRead]:
     """The supervision links of a supervisor (admin only)."""
     user_service.get_user(db, user_id)
@@ -68,7 +71,10 @@ def list_supervisees(user_id: uuid.UUID, _admin: AdminUser, db: DbDep) -> list[S
 
 
 @router.post(
-    "/{user_id}/supervisees", response_model=SupervisionRead, status_code=status.HTTP_201_CREATED
+    "/{user_id}/supervisees",
+    response_model=SupervisionRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(404, 409, 413),
 )
 def add_supervisee(
     user_id: uuid.UUID,
@@ -84,7 +90,11 @@ def add_supervisee(
     )
 
 
-@router.delete("/{user_id}/supervisees/{supervisee_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{user_id}/supervisees/{supervisee_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(404),
+)
 def remove_supervisee(
     user_id: uuid.UUID,
     supervisee_id: uuid.UUID,

@@ -56,9 +56,7 @@ def create_user(
 def update_user(
     db: DbSession, settings: Settings, *, user: User, data: UserUpdate, actor: Actor
 ) -> User:
-    changed = apply_update(
-        user, data, required=("full_name", "role", "is_active"), exclude={"password"}
-    )
+    changed = apply_update(user, data, exclude={"password"})
     if data.password is not None:
         user.password_hash = hash_password(settings, data.password)
         changed["password"] = True
