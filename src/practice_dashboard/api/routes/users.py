@@ -42,7 +42,7 @@ def create_user(
     return UserRead.model_validate(user_service.create_user(db, settings, data=data, actor=actor))
 
 
-@router.patch("/{user_id}", response_model=UserRead, responses=errors(404, 413))
+@router.patch("/{user_id}", response_model=UserRead, responses=errors(404, 409, 413))
 def update_user(
     user_id: uuid.UUID,
     data: UserUpdate,
