@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field
 
 from practice_dashboard.api.deps import CurrentActor
-from practice_dashboard.api.responses import AUTHENTICATED, Responses, errors
+from practice_dashboard.api.responses import AUTHENTICATED, CLIENT_READ, Responses, errors
 from practice_dashboard.db import SessionFactory
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.models.base import utcnow
@@ -93,8 +93,7 @@ def _download(request: Request, plan: ExportPlan, tz: tzinfo) -> StreamingRespon
 @router.get(
     "/clients/{client_id}/export.csv",
     response_class=StreamingResponse,
-    # Supervisors see the client but may not copy the record out: 403.
-    responses=_CSV_RESPONSE | errors(401, 403, 404),
+    responses=_CSV_RESPONSE | CLIENT_READ,
 )
 def export_client_csv(
     client_id: uuid.UUID,

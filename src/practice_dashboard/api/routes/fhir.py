@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from practice_dashboard.api.deps import CurrentActor
-from practice_dashboard.api.responses import errors
+from practice_dashboard.api.responses import CLIENT_READ
 from practice_dashboard.dependencies import DbDep
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.services.exchange import fhir as fhir_export
@@ -24,8 +24,7 @@ FHIR_JSON = "application/fhir+json"
     response_class=Response,
     responses={
         200: {"content": {FHIR_JSON: {}}, "description": "A FHIR R4 collection Bundle"},
-        # Supervisors see the client but may not copy the record out: 403.
-        **errors(401, 403, 404),
+        **CLIENT_READ,
     },
 )
 def export_fhir(client_id: uuid.UUID, actor: CurrentActor, db: DbDep) -> Response:
