@@ -136,7 +136,7 @@ class DocumentClient:
         headers = {}
         if authenticated and op.get("security") and self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        response = self.http.request(
+        response: httpx.Response = self.http.request(
             method, url, params=dict(query or {}), json=body, headers=headers
         )
         check_response(self.doc, op, response)

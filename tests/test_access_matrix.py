@@ -467,7 +467,7 @@ def _request(
         elif body is not None:
             kwargs["json"] = body
     elif method == "POST":
-        kwargs["data"] = {"csrf_token": csrf, **(body or {})}
+        kwargs["data"] = {"csrf_token": csrf, **dict(body or {})}
     return api.request(method, _url(practice, path), follow_redirects=False, **kwargs)
 
 

@@ -24,8 +24,7 @@ class ErrorMessage(BaseModel):
 _WHY: dict[int, str] = {
     401: "Not authenticated: no bearer token, or an expired or revoked one (or, for the token "
     "route, a wrong e-mail or password)",
-    403: "Not allowed: supervision gives read-only access, copies of a record are for its "
-    "practitioner, and accounts are for admins",
+    403: "Not allowed: supervision gives read-only access, and accounts are for admins",
     404: "Not found, or not visible to the caller (the two are never told apart)",
     409: "Conflict: the `version` sent is not the stored one (or the change was already made); "
     "reload and try again",
