@@ -5,8 +5,9 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+
+from practice_dashboard.models.base import utcnow
+from practice_dashboard.services import readiness
 
 router = APIRouter(tags=["health"])
 
@@ -17,7 +18,7 @@ class Liveness(BaseModel):
 
 class Readiness(BaseModel):
     status: Literal["ok", "unavailable"]
-    database: Literal["ok", "unreachable"]
+    database: Literal["ok", "unwritable"]
 
 
 @router.get("/healthz", response_model=Liveness)
@@ -29,13 +30,10 @@ def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     response_model=Readiness,
-    responses={503: {"model": Readiness, "description": "The database does not answer"}},
+    responses={503: {"model": Readiness, "description": "The database cannot take a write"}},
 )
 def readyz(request: Request) -> JSONResponse:
-    """Readiness: the database answers."""
-    try:
-        with request.app.state.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except SQLAlchemyError:
-        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    """Readiness: the database answers and takes a write (503 when it cannot)."""
+    if not readiness.database_writable(request.app.state.engine, now=utcnow()):
+        return JSONResponse({"status": "unavailable", "database": "unwritable"}, status_code=503)
     return JSONResponse({"status": "ok", "database": "ok"})
