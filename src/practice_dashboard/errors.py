@@ -12,8 +12,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
+from starlette.staticfiles import StaticFiles
 
 from practice_dashboard.security import redact_checkin_tokens
 
@@ -106,6 +109,30 @@ def _wants_json(request: Request) -> bool:
     return path.startswith("/api/") or path in ("/healthz", "/readyz", "/openapi.json")
 
 
+def allowed_methods(request: Request) -> str:
+    """The `Allow` header for a 405: every method some route serves at this path.
+
+    Starlette answers a 405 with the methods of the first route whose path matched, which is
+    wrong when routes share a path (GET and PATCH /clients/{id} are two routes).
+    """
+    # Matched from the application's root (a mounted app's scope has its own root path), with
+    # a method no route serves, so every route at this path matches partially.
+    root_path = request.scope.get("app_root_path", request.scope.get("root_path", ""))
+    scope = {**request.scope, "root_path": root_path, "method": "\0"}
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        match, _ = route.matches(scope)
+        if match == Match.NONE:
+            continue
+        if isinstance(route.original_route, Mount) and isinstance(
+            route.original_route.app, StaticFiles
+        ):
+            methods |= {"GET", "HEAD"}
+        else:
+            methods |= set(route.methods or ())
+    return ", ".join(sorted(methods))
+
+
 def install_error_handlers(app: FastAPI, *, html_renderer: HtmlErrorRenderer) -> None:
     """JSON errors under /api (and the health checks); `html_renderer` for every other path."""
 
@@ -121,9 +148,13 @@ def install_error_handlers(app: FastAPI, *, html_renderer: HtmlErrorRenderer) ->
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 405:
+            exc.headers = {**(exc.headers or {}), "Allow": allowed_methods(request)}
         if _wants_json(request):
             return await http_exception_handler(request, exc)
-        return html_renderer(request, exc.status_code, str(exc.detail))
+        response = html_renderer(request, exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         # Logged with its traceback for the operators; the person sees a calm page, never a trace.

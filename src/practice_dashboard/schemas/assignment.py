@@ -10,7 +10,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, StrictInt
 
 from practice_dashboard.domain.assignments import EVERY_DAYS_MAX, EVERY_DAYS_MIN
-from practice_dashboard.schemas.common import InputSchema, Schema
+from practice_dashboard.schemas.common import InputSchema, NotNull, Schema
 
 
 def _rhythm(value: int) -> int:
@@ -46,8 +46,8 @@ class AssignmentUpdate(InputSchema):
     """A change of rhythm or dates; another instrument is a new assignment."""
 
     version: int
-    every_days: EveryDays | None = None
-    starts_on: date | None = None
+    every_days: Annotated[EveryDays | None, NotNull] = None
+    starts_on: Annotated[date | None, NotNull] = None
     ends_on: date | None = None
 
 

@@ -12,9 +12,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     StrictInt,
     field_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 from practice_dashboard.models.base import STATUS_REASON_MAX
 from practice_dashboard.models.enums import RecordStatus
@@ -50,6 +54,57 @@ StatusReason = Annotated[
 ]
 
 
+class _NotNull:
+    """Marks an update's field that may be left out (the stored value stays) but not be null.
+
+    The field keeps `X | None = None` in Python, so "not sent" needs no sentinel; an explicit
+    null is a 422 naming the field, and the OpenAPI document declares the field non-nullable,
+    so a generated client never offers null where the server refuses it.
+    """
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(_refuse_null, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        branches = json_schema.pop("anyOf", None)
+        if branches is None:
+            return json_schema
+        kept = [b for b in branches if b != {"type": "null"}]
+        if len(kept) == 1:
+            return {**json_schema, **kept[0]}
+        return {**json_schema, "anyOf": kept}
+
+
+def _refuse_null(value: Any) -> Any:
+    # Defaults are not validated, so only a null the caller sent gets here.
+    if value is None:
+        raise PydanticCustomError("value_error", "may not be null")
+    return value
+
+
+# `name: Annotated[str | None, NotNull] = None`: optional in an update, never null.
+NotNull = _NotNull()
+
+
+def _allows_null(schema: dict[str, Any]) -> bool:
+    types = schema.get("type")
+    if types == "null" or (isinstance(types, list) and "null" in types):
+        return True
+    return any(_allows_null(branch) for branch in schema.get("anyOf", ()))
+
+
+def _no_null_default(schema: dict[str, Any]) -> None:
+    # A property that refuses null does not advertise null as its default ("left out").
+    for prop in schema.get("properties", {}).values():
+        if "default" in prop and prop["default"] is None and not _allows_null(prop):
+            del prop["default"]
+
+
 class Schema(BaseModel):
     """Base for responses: read straight from ORM attributes."""
 
@@ -59,7 +114,9 @@ class Schema(BaseModel):
 class InputSchema(BaseModel):
     """Base for request bodies: unknown fields are an error, strings are trimmed, no NULs."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_extra=_no_null_default
+    )
 
     # PostgreSQL cannot store a NUL in text (SQLite would, silently): refuse it in every field.
     @field_validator("*")
@@ -98,7 +155,7 @@ class CorrectionInput(InputSchema):
     """What every edit of a client-scoped record carries besides the fields it changes."""
 
     version: int = Field(description="The version this change is based on")
-    status: RecordStatus | None = Field(
+    status: Annotated[RecordStatus | None, NotNull] = Field(
         default=None, description="entered_in_error takes the record out of every figure"
     )
     status_reason: StatusReason | None = None

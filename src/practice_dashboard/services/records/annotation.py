@@ -22,8 +22,6 @@ from practice_dashboard.services.common import (
 )
 from practice_dashboard.services.records import revisions
 
-REQUIRED = ("at", "kind", "label")
-
 
 def list_annotations(
     db: DbSession,
@@ -92,7 +90,6 @@ def update_annotation(
         client=client,
         data=data,
         actor=actor,
-        required=REQUIRED,
     )
     return annotation
 

@@ -29,8 +29,6 @@ from practice_dashboard.services.common import (
 )
 from practice_dashboard.services.records import revisions
 
-REQUIRED = ("starts_at", "duration_minutes", "kind", "modality", "attendance", "homework_assigned")
-
 
 def attendance_problems(
     *,
@@ -133,7 +131,6 @@ def update_session(
         client=client,
         data=data,
         actor=actor,
-        required=REQUIRED,
         validate=lambda _sent: _validate(session, now),
     )
     return session

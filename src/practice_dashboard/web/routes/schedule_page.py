@@ -248,6 +248,8 @@ def complete_booking(
 ) -> Response:
     """One action: attended, no-show, late cancel or cancelled; attended goes on to the notes."""
     sid = _session_uuid(session_id)
+    # Who may change it is settled before what was sent: a stranger's 404, a supervisor's 403.
+    access.get_visible_child(db, actor.user, Session, sid, for_write=True)
     try:
         data = SessionCompletion.model_validate(
             {"attendance": raw.get("attendance", ""), "version": posted_version(raw) or -1}
