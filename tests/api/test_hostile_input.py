@@ -618,11 +618,11 @@ PROBES: list[Probe] = [
         "NUL in a check-in path", "GET", "/c/{token}/episodes/%00", 422, "episode_id", auth=False
     ),
     Probe(
+        # The check-in page refuses a code that is not digits on its own page.
         "NUL in the check-in code",
         "POST",
         "/c/{token}/code",
-        422,
-        "code",
+        400,
         form={"code": "\x00"},
         auth=False,
     ),

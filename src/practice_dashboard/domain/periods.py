@@ -78,11 +78,12 @@ def plausible(day: date) -> bool:
 
 
 #: Sessions and dated notes may be planned this far ahead (a booking series covers at most a
-#: year); everything else has already happened, give or take `facts.CLOCK_SLACK`.
-PLANNING_HORIZON: Final = timedelta(days=731)
+#: year; an annual review or a planned care change may be booked years out); everything else
+#: has already happened, give or take `facts.CLOCK_SLACK`.
+PLANNING_HORIZON: Final = timedelta(days=5 * 365 + 1)
+BEYOND_PLANNING_HORIZON: Final = "must not be more than five years ahead"
 DAY_OUT_OF_RANGE: Final = f"must be between {EARLIEST_DAY.isoformat()} and {LATEST_DAY.isoformat()}"
 TIME_OUT_OF_RANGE: Final = DAY_OUT_OF_RANGE + " (UTC)"
-BEYOND_PLANNING_HORIZON: Final = "must not be more than two years ahead"
 
 
 def plausible_time(value: datetime) -> bool:

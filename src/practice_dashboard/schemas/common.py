@@ -43,7 +43,7 @@ def _to_utc(value: datetime) -> datetime:
     except OverflowError:  # 9999-12-31T23:59:59-05:00 has no UTC: a 422, not a 500
         raise ValueError("the time is out of range") from None
     # The one plausible range for every stored time (the services add each field's horizon:
-    # no later than now for what happened, two years ahead for bookings): year 1 or 9999 would
+    # no later than now for what happened, five years ahead for bookings): year 1 or 9999 would
     # break every conversion to the practice's clock downstream.
     if not plausible_time(value):
         raise ValueError(TIME_OUT_OF_RANGE)
