@@ -28,20 +28,24 @@ from practice_dashboard.models import (
     Session,
     User,
 )
-from practice_dashboard.models.enums import Attendance
+from practice_dashboard.models.enums import Attendance, Role
 from practice_dashboard.web.routes.record_pages import PATHS as RECORD_PATHS
 from tests.builders import (
+    CHECKIN_CODE,
     auth_headers,
     login_cookies,
     make_annotation,
+    make_checkin_link,
     make_client,
     make_episode,
     make_measure,
     make_observation,
     make_session,
     make_user,
+    supervise,
 )
 from tests.conftest import make_settings
+from tests.html import parse
 
 # The first minute of year 1 has no local time west of Greenwich, the last of year 9999 none
 # east of it: each is read by a practice on the side where it overflows.
@@ -176,6 +180,40 @@ class TestStoredExtremeTimes:
                 )
             ),
         ]
+        assert _failures(reader, paths) == []
+
+    def test_supervision_pages_answer_200(
+        self, reader: TestClient, db: DbSession, settings: Settings, owner: User, at: datetime
+    ) -> None:
+        client = poison(db, owner, at)
+        supervisor = make_user(db, settings, Role.SUPERVISOR)
+        supervise(db, supervisor, owner)
+        cookies, _csrf = login_cookies(db, settings, supervisor)
+        db.commit()
+        reader.cookies.update(cookies)
+        paths = [
+            "/supervision",
+            "/supervision/packet.pdf",
+            "/supervision/packet.csv",
+            f"/clients/{client.id}",
+        ]
+        assert _failures(reader, paths) == []
+
+    def test_the_clients_check_in_pages_answer_200(
+        self, reader: TestClient, db: DbSession, settings: Settings, owner: User, at: datetime
+    ) -> None:
+        client = poison(db, owner, at)
+        token, _link = make_checkin_link(db, settings, client, show_progress=True)
+        db.commit()
+        page = reader.get(f"/c/{token}")
+        csrf = parse(page.text).one("input", name="csrf_token").attrs["value"]
+        entered = reader.post(
+            f"/c/{token}/code",
+            data={"code": CHECKIN_CODE, "csrf_token": csrf},
+            follow_redirects=False,
+        )
+        assert entered.status_code == 303
+        paths = [f"/c/{token}{page}" for page in ("", "/progress", "/daily", "/questionnaires")]
         assert _failures(reader, paths) == []
 
     def test_the_stored_time_is_shown_as_its_iso_text(
