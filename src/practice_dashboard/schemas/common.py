@@ -97,9 +97,10 @@ class Schema(BaseModel):
 
 
 class InputSchema(BaseModel):
-    """Base for request bodies: unknown fields are an error, strings are trimmed, no NULs."""
+    """Base for request bodies: unknown fields are an error, strings are trimmed, no NULs, and
+    numbers are finite (Python's JSON parser reads NaN and Infinity)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
     # PostgreSQL cannot store a NUL in text (SQLite would, silently): refuse it in every field.
     @field_validator("*")
