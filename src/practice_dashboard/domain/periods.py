@@ -82,7 +82,8 @@ def plausible(day: date) -> bool:
 #: has already happened, give or take `facts.CLOCK_SLACK`.
 PLANNING_HORIZON: Final = timedelta(days=5 * 365 + 1)
 BEYOND_PLANNING_HORIZON: Final = "must not be more than five years ahead"
-DAY_OUT_OF_RANGE: Final = f"must be between {EARLIEST_DAY.isoformat()} and {LATEST_DAY.isoformat()}"
+DAY_RANGE: Final = f"{EARLIEST_DAY.isoformat()} and {LATEST_DAY.isoformat()}"
+DAY_OUT_OF_RANGE: Final = f"must be between {DAY_RANGE}"
 TIME_OUT_OF_RANGE: Final = DAY_OUT_OF_RANGE + " (UTC)"
 
 
