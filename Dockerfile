@@ -5,10 +5,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PRACTICE_DASHBOARD_ENVIRONMENT=production
+# X-Forwarded-* are believed only from these peers: set it to the reverse proxy's address
+# (docker-compose.yml does), so nobody else can forge a client's address.
+ENV PRACTICE_DASHBOARD_FORWARDED_ALLOW_IPS=127.0.0.1
 
-# Chromium prints the PDF progress summaries; fonts because the slim image has none.
+# Chromium prints the PDF progress summaries; fonts because the slim image has none;
+# pg_dump and pg_restore for `practice-dashboard backup` and `restore` (the distribution's
+# client, at least as new as the compose file's PostgreSQL server).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends chromium fonts-dejavu-core fonts-liberation \
+    postgresql-client \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

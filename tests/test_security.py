@@ -16,8 +16,7 @@ from practice_dashboard.security import (
     create_access_token,
     decode_access_token,
     hash_password,
-    login_delay_seconds,
-    login_retry_after,
+    retry_after_seconds,
     verify_password,
 )
 
@@ -92,9 +91,17 @@ class TestLoginThrottle:
         [(0, 0), (4, 0), (5, 1), (6, 2), (9, 16), (14, 512), (15, 900), (99, 900)],
     )
     def test_delay_doubles_to_a_ceiling(self, cfg: Settings, failures: int, delay: int) -> None:
-        assert login_delay_seconds(cfg, failures) == delay
+        wait = retry_after_seconds(
+            failures,
+            T0,
+            T0,
+            free_attempts=cfg.login_free_attempts,
+            max_delay_seconds=cfg.login_max_delay_seconds,
+        )
+        assert wait == delay
 
     def test_throttle_always_expires(self, cfg: Settings) -> None:
-        assert login_retry_after(cfg, 50, T0, T0 + timedelta(seconds=10)) == 890
-        assert login_retry_after(cfg, 50, T0, T0 + timedelta(seconds=900)) == 0
-        assert login_retry_after(cfg, 50, None, T0) == 0
+        limits = {"free_attempts": 5, "max_delay_seconds": 900}
+        assert retry_after_seconds(50, T0, T0 + timedelta(seconds=10), **limits) == 890
+        assert retry_after_seconds(50, T0, T0 + timedelta(seconds=900), **limits) == 0
+        assert retry_after_seconds(50, None, T0, **limits) == 0

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from practice_dashboard import __version__
 from practice_dashboard.api.router import api_router
@@ -71,4 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
+    # Outermost: the client address and scheme everything else sees (audit trail, login
+    # throttling, Secure cookies). X-Forwarded-* are believed only from the configured proxy;
+    # uvicorn's own proxy handling is off (cli/serve.py), so this is the one place it happens.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     return app

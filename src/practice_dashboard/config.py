@@ -69,9 +69,21 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = 65_536
     argon2_time_cost: int = 3
     argon2_parallelism: int = 1
-    # Login throttling: after this many failures the account waits, doubling each time.
+    # Login throttling, counted per (e-mail, source address) and per source address: after
+    # this many failures that pair (or, for spraying, that source) waits, doubling each time.
+    # A source that has not been failing is never held back by another source's guesses.
+    # Failures are forgotten after a quiet `login_failure_forget_hours`; a source's counter
+    # also forgets one failure per `login_source_forgive_minutes` without failures.
     login_free_attempts: int = Field(default=5, ge=1)
+    login_source_free_attempts: int = Field(default=20, ge=1)
+    login_source_forgive_minutes: int = Field(default=3, ge=1, le=24 * 60)
     login_max_delay_seconds: int = Field(default=900, ge=1)
+    login_failure_forget_hours: int = Field(default=24, ge=1, le=24 * 30)
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed: the reverse proxy's
+    # address(es) or networks, comma-separated. Empty = trust nobody; "*" = anybody, which lets
+    # any client forge its address (audit trail, login throttling) unless the app's port is
+    # reachable only through the proxy.
+    forwarded_allow_ips: str = "127.0.0.1"
     # Client check-in links: lifetime (renewable), the signed browser session after the code,
     # and wrong codes: free attempts, then a doubling wait up to the ceiling; after
     # `checkin_code_max_failures` wrong codes in a row the link is revoked.

@@ -85,3 +85,30 @@ def session_scope(factory: SessionFactory) -> Iterator[Session]:
         raise
     finally:
         db.close()
+
+
+@contextmanager
+def separate_transaction(db: Session) -> Iterator[Session]:
+    """A short transaction of its own on `db`'s database, committed when the block ends.
+
+    For the few records that must outlive the request's rollback (failed logins). It must run
+    while `db` holds no transaction: on SQLite that transaction would hold the write lock this
+    one waits for; in the tests (one connection, savepoints) this one would nest inside it.
+    """
+    if db.in_transaction():
+        raise RuntimeError("separate_transaction() while the unit of work is in a transaction")
+    side = Session(
+        bind=db.get_bind(),
+        expire_on_commit=False,
+        autoflush=False,
+        # Tests bind the app to one connection: commit then only releases a savepoint.
+        join_transaction_mode="create_savepoint",
+    )
+    try:
+        yield side
+        side.commit()
+    except BaseException:
+        side.rollback()
+        raise
+    finally:
+        side.close()

@@ -136,26 +136,21 @@ def backoff_seconds(failed_count: int, *, free_attempts: int, max_delay_seconds:
     return int(min(max_delay_seconds, 2 ** min(over, 30)))
 
 
-def login_delay_seconds(settings: Settings, failed_count: int) -> int:
-    """How long an account must wait after `failed_count` consecutive failures.
-
-    The first few attempts are free; then the wait doubles up to a ceiling. It always expires,
-    so an attacker can slow a practitioner's login but never lock them out for good.
-    """
-    return backoff_seconds(
-        failed_count,
-        free_attempts=settings.login_free_attempts,
-        max_delay_seconds=settings.login_max_delay_seconds,
-    )
-
-
-def login_retry_after(
-    settings: Settings, failed_count: int, last_failed_at: datetime | None, now: datetime
+def retry_after_seconds(
+    failed_count: int,
+    last_failed_at: datetime | None,
+    now: datetime,
+    *,
+    free_attempts: int,
+    max_delay_seconds: int,
 ) -> int:
-    """Seconds still to wait before the next attempt is considered (0 = may try now)."""
+    """Seconds still to wait after `failed_count` failures, the last at `last_failed_at`
+    (0 = may try now). The wait always expires, so nobody can be locked out for good."""
     if last_failed_at is None:
         return 0
-    delay = login_delay_seconds(settings, failed_count)
+    delay = backoff_seconds(
+        failed_count, free_attempts=free_attempts, max_delay_seconds=max_delay_seconds
+    )
     remaining = (last_failed_at + timedelta(seconds=delay) - now).total_seconds()
     return max(0, int(remaining + 0.999))
 

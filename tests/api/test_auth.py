@@ -1,4 +1,5 @@
-"""Login, bearer tokens, login throttling, password storage and the admin-only user routes."""
+"""Login, bearer tokens, password storage and the admin-only user routes (throttling:
+test_login_throttle.py)."""
 
 from __future__ import annotations
 
@@ -51,14 +52,6 @@ def admin(db: DbSession, settings: Settings) -> User:
     admin = make_user(db, settings, Role.ADMIN)
     db.commit()
     return admin
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> datetime:
-    """Freeze the login clock, so throttle windows do not depend on how fast the suite runs."""
-    frozen = datetime.now(UTC).replace(microsecond=0)
-    monkeypatch.setattr("practice_dashboard.api.routes.auth.utcnow", lambda: frozen)
-    return frozen
 
 
 class TestLogin:
@@ -265,91 +258,6 @@ class TestAccountChangesEndLogins:
         assert _reload(db, user).token_generation == 0
 
 
-class TestLoginThrottle:
-    def _fail(self, api: TestClient, user: User, times: int) -> None:
-        for _ in range(times):
-            assert _login(api, user.email, "wrong password").status_code == 401
-
-    def test_each_failure_is_counted_and_kept(
-        self, api: TestClient, db: DbSession, user: User, clock: datetime
-    ) -> None:
-        self._fail(api, user, 2)
-        stored = _reload(db, user)
-        assert (stored.failed_login_count, stored.last_failed_login_at) == (2, clock)
-
-    def test_after_the_free_attempts_the_account_waits(
-        self, api: TestClient, db: DbSession, settings: Settings, user: User, clock: datetime
-    ) -> None:
-        self._fail(api, user, settings.login_free_attempts)
-
-        for password in ("wrong password", PASSWORD):  # even the right one is not checked
-            response = _login(api, user.email, password)
-            assert response.status_code == 429
-            assert response.headers["retry-after"] == "1"
-            assert "try again in 1 seconds" in response.json()["detail"]
-        assert _reload(db, user).failed_login_count == settings.login_free_attempts
-
-    def test_the_wait_expires_and_a_correct_login_resets_the_counter(
-        self, api: TestClient, db: DbSession, settings: Settings, user: User, clock: datetime
-    ) -> None:
-        self._fail(api, user, settings.login_free_attempts)
-        assert _login(api, user.email, PASSWORD).status_code == 429
-
-        stored = _reload(db, user)
-        stored.last_failed_login_at = clock - timedelta(seconds=1)  # the 1 s wait has passed
-        db.commit()
-
-        assert _login(api, user.email, PASSWORD).status_code == 200
-        stored = _reload(db, user)
-        assert (stored.failed_login_count, stored.last_failed_login_at) == (0, None)
-
-    def test_the_wait_doubles_with_each_further_failure(
-        self, api: TestClient, db: DbSession, settings: Settings, user: User, clock: datetime
-    ) -> None:
-        self._fail(api, user, settings.login_free_attempts)
-        for expected_wait in (2, 4, 8):
-            stored = _reload(db, user)
-            stored.last_failed_login_at = clock - timedelta(seconds=expected_wait)
-            db.commit()
-            assert _login(api, user.email, "wrong password").status_code == 401
-            response = _login(api, user.email, PASSWORD)
-            assert response.status_code == 429
-            assert response.headers["retry-after"] == str(expected_wait)
-
-    def test_no_permanent_lockout(
-        self, api: TestClient, db: DbSession, settings: Settings, user: User, clock: datetime
-    ) -> None:
-        stored = _reload(db, user)
-        stored.failed_login_count = 10_000
-        stored.last_failed_login_at = clock
-        db.commit()
-
-        response = _login(api, user.email, PASSWORD)
-        assert response.status_code == 429
-        assert response.headers["retry-after"] == str(settings.login_max_delay_seconds)
-
-        stored = _reload(db, user)
-        stored.last_failed_login_at = clock - timedelta(seconds=settings.login_max_delay_seconds)
-        db.commit()
-        assert _login(api, user.email, PASSWORD).status_code == 200
-
-    def test_a_correct_login_before_the_limit_starts_the_count_again(
-        self, api: TestClient, db: DbSession, settings: Settings, user: User, clock: datetime
-    ) -> None:
-        self._fail(api, user, settings.login_free_attempts - 1)
-        assert _login(api, user.email, PASSWORD).status_code == 200
-        assert _reload(db, user).failed_login_count == 0
-        # A full set of free attempts again, none of them throttled.
-        self._fail(api, user, settings.login_free_attempts - 1)
-        assert _login(api, user.email, PASSWORD).status_code == 200
-
-    def test_unknown_email_is_never_throttled(
-        self, api: TestClient, settings: Settings, clock: datetime
-    ) -> None:
-        for _ in range(settings.login_free_attempts + 1):
-            assert _login(api, "nobody@example.org", "guess").status_code == 401
-
-
 class TestPasswordStorage:
     def test_created_users_get_an_argon2id_hash_at_least_at_the_owasp_floor(
         self, api: TestClient, db: DbSession, settings: Settings, admin: User
@@ -485,6 +393,58 @@ class TestAdminOnlyUserRoutes:
         )
         links = api.get(f"/api/v1/users/{boss.id}/supervisees", headers=headers).json()
         assert [item["supervisee_id"] for item in links] == [new_id]
+
+
+class TestAnAdminsOwnAccount:
+    """The page refuses it, and so does the API: one rule, in services/accounts."""
+
+    @pytest.mark.parametrize(
+        ("change", "field"), [({"role": "therapist"}, "role"), ({"is_active": False}, "is_active")]
+    )
+    def test_an_admin_cannot_demote_or_deactivate_themselves(
+        self,
+        api: TestClient,
+        db: DbSession,
+        settings: Settings,
+        admin: User,
+        change: dict[str, object],
+        field: str,
+    ) -> None:
+        headers = auth_headers(settings, admin)
+        response = api.patch(
+            f"/api/v1/users/{admin.id}", json={**change, "version": admin.version}, headers=headers
+        )
+        assert response.status_code == 422
+        [problem] = response.json()["detail"]
+        assert problem["loc"] == ["body", field]
+        assert "ask another admin" in problem["msg"]
+        stored = _reload(db, admin)
+        assert (stored.role, stored.is_active, stored.version) == (Role.ADMIN, True, 1)
+        assert api.get("/api/v1/me", headers=headers).status_code == 200
+
+    def test_other_changes_to_their_own_account_are_fine(
+        self, api: TestClient, db: DbSession, settings: Settings, admin: User
+    ) -> None:
+        response = api.patch(
+            f"/api/v1/users/{admin.id}",
+            json={"full_name": "Renamed", "role": "admin", "is_active": True, "version": 1},
+            headers=auth_headers(settings, admin),
+        )
+        assert response.status_code == 200
+        assert _reload(db, admin).full_name == "Renamed"
+
+    def test_another_admin_may_demote_them(
+        self, api: TestClient, db: DbSession, settings: Settings, admin: User
+    ) -> None:
+        second = make_user(db, settings, Role.ADMIN)
+        db.commit()
+        response = api.patch(
+            f"/api/v1/users/{admin.id}",
+            json={"role": "supervisor", "version": admin.version},
+            headers=auth_headers(settings, second),
+        )
+        assert response.status_code == 200
+        assert _reload(db, admin).role == Role.SUPERVISOR
 
 
 class TestNewUserValidation:

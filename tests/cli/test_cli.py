@@ -196,3 +196,38 @@ class TestExportsAreOwnerOnly:
         assert result.exit_code == 0, result.output
         assert stat.S_ISFIFO(fifo.stat().st_mode)
         assert received[0].startswith(b"id,")
+
+
+class TestServe:
+    """`serve` leaves forwarded headers to the app, which believes only the configured proxy."""
+
+    def _serve(self, monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, object], str]:
+        import uvicorn
+
+        seen: dict[str, object] = {}
+
+        def run(target: str, **options: object) -> None:
+            seen.update(options, target=target)
+
+        monkeypatch.setattr(uvicorn, "run", run)
+        result = runner.invoke(app, ["serve", "--no-migrate"])
+        assert result.exit_code == 0, result.output
+        return seen, result.output
+
+    def test_uvicorn_does_not_believe_forwarded_headers_itself(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+        options, output = self._serve(monkeypatch)
+        assert options["proxy_headers"] is False
+        assert "forwarded_allow_ips" not in options
+        assert "warning" not in output
+
+    def test_uvicorns_old_variable_is_ignored_with_a_warning(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("FORWARDED_ALLOW_IPS", "*")
+        options, output = self._serve(monkeypatch)
+        assert options["proxy_headers"] is False
+        assert "FORWARDED_ALLOW_IPS is ignored" in output
+        assert "PRACTICE_DASHBOARD_FORWARDED_ALLOW_IPS" in output

@@ -266,6 +266,48 @@ def test_episodes_from_before_check_ins_are_practitioner_entered(empty_engine: E
     assert tuple(episode) == ("practitioner", 2)
 
 
+def test_login_failures_and_heartbeat_start_empty_and_accounts_survive(
+    empty_engine: Engine,
+) -> None:
+    """Accounts from before the login-throttle tables keep working; the new tables start
+    empty, and a throttling key is counted in one row only."""
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    before = script.get_revision("9523a37104c2").down_revision  # login failures, heartbeat
+    assert isinstance(before, str)
+    migrate.upgrade(empty_engine, before)
+    now = datetime.now(UTC)
+    uid = _uuid_param(empty_engine, uuid.uuid4())
+    with empty_engine.begin() as connection:
+        connection.execute(
+            text(
+                'INSERT INTO "user" (id, email, full_name, role, password_hash, is_active, '
+                "failed_login_count, last_failed_login_at, zone_vocabulary, token_generation, "
+                "version, created_at, updated_at) VALUES (:uid, 'f@example.org', 'F', "
+                "'therapist', 'x', :t, 3, :now, NULL, 2, 1, :now, :now)"
+            ),
+            {"uid": uid, "t": True, "now": now},
+        )
+    migrate.upgrade(empty_engine)
+    failure = (
+        "INSERT INTO login_failure (id, key, failures, last_failed_at, created_at, updated_at) "
+        "VALUES (:id, :key, 1, :now, :now, :now)"
+    )
+    with empty_engine.connect() as connection:
+        user = connection.execute(
+            text('SELECT email, token_generation, failed_login_count FROM "user"')
+        ).one()
+        assert connection.execute(text("SELECT count(*) FROM login_failure")).scalar() == 0
+        assert connection.execute(text("SELECT count(*) FROM heartbeat")).scalar() == 0
+        first = {"id": _uuid_param(empty_engine, uuid.uuid4()), "key": "k" * 64, "now": now}
+        connection.execute(text(failure), first)
+        with pytest.raises(IntegrityError):
+            connection.execute(
+                text(failure), {**first, "id": _uuid_param(empty_engine, uuid.uuid4())}
+            )
+        connection.rollback()
+    assert tuple(user) == ("f@example.org", 2, 3)
+
+
 def _uuid_param(engine: Engine, value: uuid.UUID) -> object:
     # SQLAlchemy's Uuid stores 32 hex characters on SQLite and a native uuid on PostgreSQL.
     return value.hex if engine.dialect.name == "sqlite" else value

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import select
 
 from practice_dashboard.config import Settings
@@ -178,3 +180,85 @@ class TestHeadersAndErrors:
         response = api.get("/settings?x=1", follow_redirects=False)
         assert response.status_code == 303
         assert response.headers["location"] == "/login?next=/settings%3Fx%3D1"
+
+
+class TestLoginThrottle:
+    def _answers(self, app: FastAPI, address: str, email: str, attempts: int) -> list[Response]:
+        with TestClient(app, client=(address, 50000)) as client:
+            out = []
+            for n in range(attempts):
+                out.append(
+                    client.post(
+                        "/login",
+                        data={
+                            "email": email,
+                            "password": f"guess {n}",
+                            "csrf_token": _login_form(client),
+                        },
+                        follow_redirects=False,
+                    )
+                )
+            return out
+
+    def _alert(self, response: Response) -> str:
+        alert = parse(response.text).find("p", role="alert")
+        return alert.words() if alert else ""
+
+    def test_unknown_and_known_emails_get_the_same_pages(
+        self, app: FastAPI, db: DbSession, settings: Settings
+    ) -> None:
+        user = make_user(db, settings)
+        db.commit()
+        attempts = settings.login_free_attempts + 2
+        known = self._answers(app, "203.0.113.66", user.email, attempts)
+        unknown = self._answers(app, "198.51.100.7", "nobody@example.org", attempts)
+        assert [(r.status_code, self._alert(r)) for r in known] == [
+            (r.status_code, self._alert(r)) for r in unknown
+        ]
+        assert [r.status_code for r in known][-3:] == [401, 429, 429]
+
+    def test_another_source_logs_in_while_the_guessing_one_waits(
+        self, app: FastAPI, db: DbSession, settings: Settings
+    ) -> None:
+        user = make_user(db, settings)
+        db.commit()
+        self._answers(app, "203.0.113.66", user.email, settings.login_free_attempts)
+        with TestClient(app, client=("203.0.113.66", 50000)) as attacker:
+            response = attacker.post(
+                "/login",
+                data={
+                    "email": user.email,
+                    "password": PASSWORD,
+                    "csrf_token": _login_form(attacker),
+                },
+                follow_redirects=False,
+            )
+            assert response.status_code == 429
+            assert "try again in" in self._alert(response)
+        with TestClient(app, client=("198.51.100.7", 50000)) as owner:
+            response = owner.post(
+                "/login",
+                data={"email": user.email, "password": PASSWORD, "csrf_token": _login_form(owner)},
+                follow_redirects=False,
+            )
+            assert response.status_code == 303
+
+    def test_a_login_posted_with_a_live_login_cookie_still_works(
+        self, api: TestClient, db: DbSession, settings: Settings
+    ) -> None:
+        # The page context reads the cookie's login first; the password check then runs in
+        # transactions of its own.
+        first, second = make_user(db, settings), make_user(db, settings)
+        cookies, _ = login_cookies(db, settings, first)
+        db.commit()
+        token = _login_form(api)  # e.g. a second tab, opened before the first login
+        api.cookies.update(cookies)
+        for password, status in (("wrong", 401), (PASSWORD, 303)):
+            response = api.post(
+                "/login",
+                data={"email": second.email, "password": password, "csrf_token": token},
+                follow_redirects=False,
+            )
+            assert response.status_code == status
+            if status == 401:  # the form comes back with a fresh token
+                token = response.cookies["pd_login_csrf"]

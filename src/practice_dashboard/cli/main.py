@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from practice_dashboard.cli import accounts, demo, serve
+from practice_dashboard.cli import accounts, backup, demo, serve
 from practice_dashboard.cli.export import export_app, import_app
 
-app = typer.Typer(help="Practice Dashboard: serve, migrate, manage accounts, load demo data.")
+app = typer.Typer(
+    help="Practice Dashboard: serve, migrate, back up, manage accounts, load demo data."
+)
 app.command()(serve.serve)
 app.command()(serve.migrate)
 app.command("create-user")(accounts.create_user)
 app.command()(accounts.supervise)
 app.command()(demo.demo)
 app.command("refresh-summaries")(serve.refresh_summaries)
+app.command()(backup.backup)
+app.command()(backup.restore)
 # The export/import groups import their command modules when used (cli/export.py).
 app.add_typer(export_app, name="export")
 app.add_typer(import_app, name="import")

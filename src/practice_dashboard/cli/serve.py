@@ -22,6 +22,14 @@ def serve(
     """Serve the dashboard and the JSON API with uvicorn."""
     import uvicorn
 
+    if "FORWARDED_ALLOW_IPS" in os.environ:
+        # uvicorn's own variable, which earlier versions passed on: now ignored, and saying
+        # so beats a proxy's address silently standing in for every client.
+        typer.echo(
+            "warning: FORWARDED_ALLOW_IPS is ignored; set PRACTICE_DASHBOARD_FORWARDED_ALLOW_IPS "
+            "to the reverse proxy's address",
+            err=True,
+        )
     if migrate_first:
         migrate()
     uvicorn.run(
@@ -30,8 +38,9 @@ def serve(
         port=port,
         workers=workers,
         reload=reload,
-        proxy_headers=True,
-        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        # The app believes X-Forwarded-* only from PRACTICE_DASHBOARD_FORWARDED_ALLOW_IPS
+        # (create_app); uvicorn's own handling would trust its FORWARDED_ALLOW_IPS as well.
+        proxy_headers=False,
     )
 
 

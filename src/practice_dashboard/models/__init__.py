@@ -7,6 +7,8 @@ from practice_dashboard.models.checkin import Assignment, CheckinLink
 from practice_dashboard.models.client import Client
 from practice_dashboard.models.episode import Episode
 from practice_dashboard.models.flag import FlagAcknowledgement
+from practice_dashboard.models.heartbeat import Heartbeat
+from practice_dashboard.models.login_failure import LoginFailure
 from practice_dashboard.models.login_session import LoginSession
 from practice_dashboard.models.measure import Measure
 from practice_dashboard.models.observation import Observation
@@ -27,6 +29,8 @@ __all__ = [
     "ClientSummary",
     "Episode",
     "FlagAcknowledgement",
+    "Heartbeat",
+    "LoginFailure",
     "LoginSession",
     "Measure",
     "Observation",

@@ -12,14 +12,19 @@ from practice_dashboard.schemas.common import InputSchema, Record, Schema
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def _normalise_email(value: str) -> str:
-    value = value.strip().lower()
+def normalise_email(value: str) -> str:
+    """The form e-mails are stored and looked up in: accounts are case-insensitive."""
+    return value.strip().lower()
+
+
+def _valid_email(value: str) -> str:
+    value = normalise_email(value)
     if not _EMAIL.match(value):
         raise ValueError("must be an e-mail address like name@example.org")
     return value
 
 
-Email = Annotated[str, Field(max_length=320), AfterValidator(_normalise_email)]
+Email = Annotated[str, Field(max_length=320), AfterValidator(_valid_email)]
 Password = Annotated[
     str,
     Field(min_length=12, max_length=256, description="At least 12 characters"),

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+
+from practice_dashboard.models.base import utcnow
+from practice_dashboard.services import readiness
 
 router = APIRouter(tags=["health"])
 
@@ -16,10 +17,7 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
-    """Readiness: the database answers."""
-    try:
-        with request.app.state.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except SQLAlchemyError:
-        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    """Readiness: the database answers and takes a write (503 when it cannot)."""
+    if not readiness.database_writable(request.app.state.engine, now=utcnow()):
+        return JSONResponse({"status": "unavailable", "database": "unwritable"}, status_code=503)
     return JSONResponse({"status": "ok", "database": "ok"})

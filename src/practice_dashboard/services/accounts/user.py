@@ -9,21 +9,25 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from practice_dashboard.config import Settings
-from practice_dashboard.db import DbSession
+from practice_dashboard.db import DbSession, separate_transaction
 from practice_dashboard.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
 from practice_dashboard.models import Supervision, User
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import Role
-from practice_dashboard.schemas.user import SupervisionCreate, UserCreate, UserUpdate
+from practice_dashboard.schemas.user import (
+    SupervisionCreate,
+    UserCreate,
+    UserUpdate,
+    normalise_email,
+)
 from practice_dashboard.security import (
     burn_password_check,
     hash_password,
-    login_retry_after,
     needs_rehash,
     verify_password,
 )
 from practice_dashboard.services import audit
-from practice_dashboard.services.accounts import login_session
+from practice_dashboard.services.accounts import login_session, login_throttle
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.common import apply_update
 
@@ -31,7 +35,8 @@ PRACTITIONER_ROLES = (Role.THERAPIST, Role.COACH, Role.SUPERVISOR)
 
 
 def get_by_email(db: DbSession, email: str) -> User | None:
-    return db.scalars(select(User).where(User.email == email.strip().lower())).one_or_none()
+    email = normalise_email(email)
+    return db.scalars(select(User).where(User.email == email)).one_or_none()
 
 
 def create_user(
@@ -53,9 +58,34 @@ def create_user(
     return user
 
 
+def own_account_problems(
+    *, account: User, actor: User, role: str | None, is_active: bool | None
+) -> list[tuple[tuple[str], str]]:
+    """Why an admin may not make this change to their own account (empty: they may).
+
+    Giving up one's own admin role or deactivating oneself could leave the practice without
+    an admin; another admin has to do it.
+    """
+    if account.id != actor.id:
+        return []
+    problems: list[tuple[tuple[str], str]] = []
+    if role is not None and role != Role.ADMIN:
+        problems.append((("role",), "you cannot give up your own admin role; ask another admin"))
+    if is_active is False:
+        problems.append(
+            (("is_active",), "you cannot deactivate your own account; ask another admin")
+        )
+    return problems
+
+
 def update_user(
     db: DbSession, settings: Settings, *, user: User, data: UserUpdate, actor: Actor
 ) -> User:
+    problems = own_account_problems(
+        account=user, actor=actor.user, role=data.role, is_active=data.is_active
+    )
+    if problems:
+        raise Invalid(problems)
     changed = apply_update(
         user, data, required=("full_name", "role", "is_active"), exclude={"password"}
     )
@@ -117,40 +147,58 @@ def add_supervisee(
     return link
 
 
+BAD_LOGIN = "Incorrect e-mail or password"
+
+
+def _throttled(wait: int) -> TooManyRequests:
+    # One answer for every throttled attempt, whichever counter holds it and whoever the
+    # e-mail belongs to (or not).
+    return TooManyRequests(
+        f"Too many failed attempts; try again in {wait} seconds",
+        headers={"Retry-After": str(wait)},
+    )
+
+
 def authenticate(
     db: DbSession, settings: Settings, *, email: str, password: str, now: datetime, ip: str | None
 ) -> User:
-    """The user for these credentials, or Unauthorized; throttles repeated failures per account."""
-    user = get_by_email(db, email)
-    if user is None:
-        burn_password_check(settings, password)
-        raise Unauthorized("Incorrect e-mail or password")
-    wait = login_retry_after(settings, user.failed_login_count, user.last_failed_login_at, now)
-    if wait > 0:
+    """The user for these credentials, or Unauthorized; throttled per (e-mail, source) and
+    per source (services/accounts/login_throttle.py).
+
+    Known and unknown e-mails take the same steps (an argon2 check, the same counters) and get
+    the same answers. The throttle is read and written in short transactions of their own, and
+    argon2 runs outside any transaction, so a login never holds SQLite's write lock while it
+    hashes. Call it before the unit of work `db` has begun (see `separate_transaction`).
+    """
+    keys = login_throttle.keys_for(settings, email=email, ip=ip)
+    with separate_transaction(db) as side:
+        wait = login_throttle.retry_after(side, settings, keys=keys, now=now)
         # Refused before the password is checked, so guessing gains nothing while throttled.
-        raise TooManyRequests(
-            f"Too many failed attempts; try again in {wait} seconds",
-            headers={"Retry-After": str(wait)},
-        )
-    if not verify_password(settings, user.password_hash, password) or not user.is_active:
-        # A core UPDATE: an atomic increment under concurrent guesses, and it leaves the row's
-        # optimistic `version` alone so an admin's pending edit does not turn into a conflict.
+        found = None if wait else get_by_email(side, email)
+    if wait:
+        raise _throttled(wait)
+    if found is None:
+        burn_password_check(settings, password)
+        accepted = False
+    else:
+        accepted = verify_password(settings, found.password_hash, password) and found.is_active
+    with separate_transaction(db) as side:
+        wait = login_throttle.settle(side, settings, keys=keys, accepted=accepted, now=now)
+    if wait:
+        raise _throttled(wait)
+    user = db.get(User, found.id) if found is not None else None
+    if user is None or not accepted:
+        if user is not None:
+            audit.record(db, Actor(user, ip), "login_failed", "user", user.id)
+            db.flush()
+        # keep_changes: the audit row must survive the 401 that rolls back everything else.
+        raise Unauthorized(BAD_LOGIN, keep_changes=True)
+    if needs_rehash(settings, user.password_hash):
         db.execute(
             update(User)
             .where(User.id == user.id)
-            .values(failed_login_count=User.failed_login_count + 1, last_failed_login_at=now)
+            .values(password_hash=hash_password(settings, password))
         )
-        audit.record(db, Actor(user, ip), "login_failed", "user", user.id)
-        db.flush()
-        # keep_changes: the failure count must survive the 401 that rolls back everything else.
-        raise Unauthorized("Incorrect e-mail or password", keep_changes=True)
-    values: dict[str, object] = {}
-    if user.failed_login_count or user.last_failed_login_at:
-        values.update(failed_login_count=0, last_failed_login_at=None)
-    if needs_rehash(settings, user.password_hash):
-        values["password_hash"] = hash_password(settings, password)
-    if values:
-        db.execute(update(User).where(User.id == user.id).values(**values))
     audit.record(db, Actor(user, ip), "login", "user", user.id)
     db.flush()
     return user

@@ -243,12 +243,12 @@ def edit_account(
     # The version this admin's edit is based on goes back into the form unchanged, so a
     # corrected resubmission is still checked against what they saw.
     form = {"full_name": full_name, "role": role, "is_active": active, "version": version}
-    if account.id == login.user.id and (role != Role.ADMIN.value or not active):
+    own = user_service.own_account_problems(
+        account=account, actor=login.user, role=role, is_active=active
+    )
+    if own:
         # Locking oneself out (or leaving the practice without an admin) needs a second admin.
-        errors = {
-            "form": "You cannot deactivate your own account or give up your own admin role; "
-            "ask another admin."
-        }
+        errors = {"form": " ".join(f"{m[:1].upper()}{m[1:]}." for _, m in own)}
         return _edit_page(context, account, form=form, errors=errors, status_code=422)
     if not version.strip().isdigit():
         errors = {"form": "This form is missing its version; reload the page and try again."}

@@ -95,6 +95,10 @@ def login_submit(
             error="The login form expired; please try again.",
         )
     now = utcnow()
+    if db.in_transaction():
+        # The page context read a login cookie; end that read, because the password check runs
+        # in short transactions of its own (on SQLite this one would hold the write lock).
+        db.commit()
     try:
         user = user_service.authenticate(
             db, settings, email=email, password=password, now=now, ip=client_ip(request)
