@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import count
 from typing import Any
+
+import pyotp
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
@@ -15,6 +18,7 @@ from practice_dashboard.models import (
     Client,
     Episode,
     Measure,
+    MfaAuthenticator,
     Observation,
     Session,
     Supervision,
@@ -230,3 +234,30 @@ def make_recovery_course(
         )
         i += 1
     return episodes
+
+
+@dataclass(frozen=True)
+class MfaSetup:
+    """A confirmed authenticator for a test account: its key and its ten recovery codes."""
+
+    secret: str
+    recovery_codes: list[str]
+
+    def code(self, at: datetime | None = None, *, steps: int = 0) -> str:
+        """The app's code at `at` (default now), `steps` time steps later."""
+        return pyotp.TOTP(self.secret).at(at or datetime.now(UTC), counter_offset=steps)
+
+
+def make_mfa(db: DbSession, user: User, **overrides: Any) -> MfaSetup:
+    """Two-factor authentication on for `user` (no code used yet), with recovery codes."""
+    from practice_dashboard.services.accounts import mfa
+
+    values: dict[str, Any] = {
+        "secret": pyotp.random_base32(),
+        "confirmed_at": datetime.now(UTC),
+        "failed_count": 0,
+    }
+    values.update(overrides)
+    db.add(MfaAuthenticator(user_id=user.id, **values))
+    db.flush()
+    return MfaSetup(values["secret"], mfa.issue_recovery_codes(db, user_id=user.id))

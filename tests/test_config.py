@@ -122,3 +122,25 @@ class TestFlagThresholdOverrides:
     ) -> None:
         with pytest.raises(ValidationError, match=message):
             Settings(environment="test", secret_key="s" * 40, flag_thresholds=overrides)
+
+
+class TestRequireMfa:
+    @pytest.mark.parametrize(
+        ("environment", "required"),
+        [("production", True), ("development", False), ("test", False)],
+    )
+    def test_by_default_on_in_production_only(self, environment: str, required: bool) -> None:
+        settings = Settings(environment=environment, secret_key="k" * 40, database_url="sqlite://")
+        assert settings.require_mfa is None
+        assert settings.mfa_required is required
+
+    @pytest.mark.parametrize(("value", "required"), [("false", False), ("true", True)])
+    def test_the_setting_wins(
+        self, monkeypatch: pytest.MonkeyPatch, value: str, required: bool
+    ) -> None:
+        monkeypatch.setenv("PRACTICE_DASHBOARD_REQUIRE_MFA", value)
+        for environment in ("production", "test"):
+            settings = Settings(
+                environment=environment, secret_key="k" * 40, database_url="sqlite://"
+            )
+            assert settings.mfa_required is required

@@ -20,7 +20,8 @@ from practice_dashboard.middleware import BodySizeLimit
 from practice_dashboard.security import install_log_redaction
 from practice_dashboard.services.analytics import summary
 from practice_dashboard.services.analytics.refresher import SummaryRefresher
-from practice_dashboard.web.error_pages import render_error_page
+from practice_dashboard.web.deps import MfaEnrolmentRequired
+from practice_dashboard.web.error_pages import mfa_enrolment_redirect, render_error_page
 from practice_dashboard.web.printing import print_renderer
 from practice_dashboard.web.router import web_router
 from practice_dashboard.web.security import SecurityHeaders
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.print_renderer = print_renderer  # for the API's PDFs (services.reports.printing)
 
     install_error_handlers(app, html_renderer=render_error_page)
+    # Its own handler (before AppError's by class): a redirect to the set-up page, not /login.
+    app.add_exception_handler(MfaEnrolmentRequired, mfa_enrolment_redirect)
     install_log_redaction()
 
     app.include_router(health.router)

@@ -103,6 +103,15 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(default=30, ge=1, le=30)
     session_absolute_hours: int = Field(default=12, ge=1, le=12)
     cookie_secure: bool | None = None
+    # Two-factor login (TOTP authenticator app plus one-time recovery codes) for every account:
+    # None = on in production, off elsewhere. When on, an account without an authenticator is
+    # sent to set one up after its password and can reach nothing else, and gets no API token.
+    require_mfa: bool | None = None
+    # Wrong second-factor codes per account: free attempts, then a doubling wait up to the
+    # ceiling; and how long the step between the password and the code may take.
+    mfa_code_free_attempts: int = Field(default=5, ge=1)
+    mfa_code_max_delay_seconds: int = Field(default=900, ge=1)
+    mfa_pending_minutes: int = Field(default=5, ge=1, le=30)
     # How zones are named in the dashboard; each user may choose otherwise. The stored data is
     # the same: within / hyper / hypo.
     zone_vocabulary: Literal["window", "polyvagal"] = "window"
@@ -213,6 +222,13 @@ class Settings(BaseSettings):
     @property
     def timezone(self) -> ZoneInfo:
         return ZoneInfo(self.practice_timezone)
+
+    @property
+    def mfa_required(self) -> bool:
+        """Whether every account needs a second factor (REQUIRE_MFA, else production only)."""
+        if self.require_mfa is not None:
+            return self.require_mfa
+        return self.environment == "production"
 
     @property
     def is_sqlite(self) -> bool:

@@ -231,3 +231,28 @@ class TestServe:
         assert options["proxy_headers"] is False
         assert "FORWARDED_ALLOW_IPS is ignored" in output
         assert "PRACTICE_DASHBOARD_FORWARDED_ALLOW_IPS" in output
+
+
+def test_reset_mfa(cli_env: str) -> None:
+    from practice_dashboard.models import AuditEvent, MfaAuthenticator
+    from practice_dashboard.services.accounts import mfa
+    from tests.builders import make_mfa, make_user
+
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    engine = create_db_engine(get_settings())
+    factory = create_session_factory(engine)
+    with session_scope(factory) as db:
+        user = make_user(db, get_settings(), email="lost.phone@example.org")
+        make_mfa(db, user)
+    result = runner.invoke(app, ["reset-mfa", "--email", "Lost.Phone@example.org"])
+    assert result.exit_code == 0, result.output
+    assert "reset for lost.phone@example.org" in result.output
+    with session_scope(factory) as db:
+        assert db.scalars(select(MfaAuthenticator)).all() == []
+        event = db.scalars(select(AuditEvent).where(AuditEvent.action == mfa.RESET)).one()
+        assert event.actor_id is None  # the operator at the command line
+        assert db.scalars(select(User)).one().token_generation == 1
+    result = runner.invoke(app, ["reset-mfa", "--email", "nobody@example.org"])
+    assert result.exit_code == 1
+    assert "no account with e-mail nobody@example.org" in result.output
+    engine.dispose()

@@ -308,6 +308,45 @@ def test_login_failures_and_heartbeat_start_empty_and_accounts_survive(
     assert tuple(user) == ("f@example.org", 2, 3)
 
 
+def test_accounts_from_before_two_factor_start_without_it(empty_engine: Engine) -> None:
+    """An account written before the MFA tables existed survives untouched and starts with no
+    second factor; the new tables hold one authenticator per account and unique code hashes."""
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    before = script.get_revision("06bc0e884fa6").down_revision  # MFA tables
+    assert isinstance(before, str)
+    migrate.upgrade(empty_engine, before)
+    now = datetime.now(UTC)
+    uid = _uuid_param(empty_engine, uuid.uuid4())
+    with empty_engine.begin() as connection:
+        connection.execute(
+            text(
+                'INSERT INTO "user" (id, email, full_name, role, password_hash, is_active, '
+                "failed_login_count, zone_vocabulary, token_generation, version, created_at, "
+                "updated_at) VALUES (:uid, 'm@example.org', 'M', 'admin', 'x', :t, 0, NULL, "
+                "4, 2, :now, :now)"
+            ),
+            {"uid": uid, "t": True, "now": now},
+        )
+    migrate.upgrade(empty_engine)
+    authenticator = (
+        "INSERT INTO mfa_authenticator (id, user_id, secret, failed_count, created_at, "
+        "updated_at) VALUES (:id, :uid, 'ABC', 0, :now, :now)"
+    )
+    with empty_engine.connect() as connection:
+        account = connection.execute(
+            text('SELECT email, role, token_generation, version FROM "user"')
+        ).one()
+        assert connection.execute(text("SELECT count(*) FROM mfa_authenticator")).scalar() == 0
+        assert connection.execute(text("SELECT count(*) FROM mfa_recovery_code")).scalar() == 0
+        first = {"id": _uuid_param(empty_engine, uuid.uuid4()), "uid": uid, "now": now}
+        connection.execute(text(authenticator), first)
+        second = {**first, "id": _uuid_param(empty_engine, uuid.uuid4())}
+        with pytest.raises(IntegrityError):
+            connection.execute(text(authenticator), second)
+        connection.rollback()
+    assert tuple(account) == ("m@example.org", "admin", 4, 2)
+
+
 def _uuid_param(engine: Engine, value: uuid.UUID) -> object:
     # SQLAlchemy's Uuid stores 32 hex characters on SQLite and a native uuid on PostgreSQL.
     return value.hex if engine.dialect.name == "sqlite" else value

@@ -60,3 +60,18 @@ def supervise(
             db, supervisor=boss, data=SupervisionCreate(supervisee_id=worker.id), actor=None
         )
         typer.echo(f"{boss.email} now supervises {worker.email} ({link.id})")
+
+
+def reset_mfa(
+    email: Annotated[str, typer.Option(help="The e-mail of the account to reset")],
+) -> None:
+    """Remove an account's two-factor authentication and end its logins (lost phone; e.g. the
+    only admin, whom no other admin can reset); it sets up a new one at its next login."""
+    from practice_dashboard.config import get_settings
+    from practice_dashboard.models.base import utcnow
+    from practice_dashboard.services.accounts import mfa
+
+    with refusals_reported(), unit_of_work(get_settings()) as db:
+        user = find_user(db, email, active_only=False)
+        mfa.reset(db, user=user, now=utcnow(), actor=None)
+        typer.echo(f"two-factor authentication reset for {user.email}; its logins have ended")

@@ -11,6 +11,7 @@ from practice_dashboard.models.heartbeat import Heartbeat
 from practice_dashboard.models.login_failure import LoginFailure
 from practice_dashboard.models.login_session import LoginSession
 from practice_dashboard.models.measure import Measure
+from practice_dashboard.models.mfa import MfaAuthenticator, MfaRecoveryCode
 from practice_dashboard.models.observation import Observation
 from practice_dashboard.models.revision import RecordKind, Revision
 from practice_dashboard.models.self_check import SelfCheck
@@ -33,6 +34,8 @@ __all__ = [
     "LoginFailure",
     "LoginSession",
     "Measure",
+    "MfaAuthenticator",
+    "MfaRecoveryCode",
     "Observation",
     "RecordKind",
     "Revision",

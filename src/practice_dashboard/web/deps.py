@@ -10,7 +10,7 @@ from practice_dashboard.dependencies import DbDep, SettingsDep, client_ip
 from practice_dashboard.errors import AppError, Forbidden
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import Role
-from practice_dashboard.services.accounts import login_session
+from practice_dashboard.services.accounts import login_session, mfa
 from practice_dashboard.services.accounts.login_session import COOKIE_NAME, ActiveLogin
 from practice_dashboard.services.audit import Actor
 
@@ -37,9 +37,30 @@ def get_optional_login(request: Request, db: DbDep, settings: SettingsDep) -> Ac
 OptionalLogin = Annotated[ActiveLogin | None, Depends(get_optional_login)]
 
 
-def require_login(login: OptionalLogin) -> ActiveLogin:
+class MfaEnrolmentRequired(AppError):
+    """Rendered as a redirect to the set-up page: the practice requires a second factor and
+    this account has none yet, so nothing else opens until it is set up."""
+
+    status_code = 303
+    default_detail = "Set up two-factor authentication to continue"
+
+
+def require_any_login(login: OptionalLogin) -> ActiveLogin:
+    """A live login, whether or not it still has to set up its second factor."""
     if login is None:
         raise LoginRequired()
+    return login
+
+
+EnrolmentLogin = Annotated[ActiveLogin, Depends(require_any_login)]
+
+
+def require_login(login: EnrolmentLogin, db: DbDep, settings: SettingsDep) -> ActiveLogin:
+    """A live login that may use the dashboard: enrolled in MFA when the practice requires it."""
+    # Checked on every page (not only at login): turning the setting on also stops logins
+    # that began before it, and an admin's MFA reset takes effect at once.
+    if settings.mfa_required and not mfa.is_enrolled(db, login.user.id):
+        raise MfaEnrolmentRequired()
     return login
 
 
@@ -53,8 +74,7 @@ def web_actor(login: WebLogin, request: Request) -> Actor:
 WebActor = Annotated[Actor, Depends(web_actor)]
 
 
-async def verify_csrf(request: Request, login: WebLogin) -> ActiveLogin:
-    """Every state-changing form carries the login's CSRF token (synchroniser token pattern)."""
+async def _check_csrf(request: Request, login: ActiveLogin) -> ActiveLogin:
     form = await request.form()
     submitted = form.get("csrf_token")
     if not login_session.csrf_matches(
@@ -66,7 +86,21 @@ async def verify_csrf(request: Request, login: WebLogin) -> ActiveLogin:
     return login
 
 
+async def verify_csrf(request: Request, login: WebLogin) -> ActiveLogin:
+    """Every state-changing form carries the login's CSRF token (synchroniser token pattern)."""
+    return await _check_csrf(request, login)
+
+
 CsrfLogin = Annotated[ActiveLogin, Depends(verify_csrf)]
+
+
+async def verify_enrolment_csrf(request: Request, login: EnrolmentLogin) -> ActiveLogin:
+    """The CSRF check for the few forms open before the second factor is set up (the set-up
+    itself, logging out)."""
+    return await _check_csrf(request, login)
+
+
+EnrolmentCsrfLogin = Annotated[ActiveLogin, Depends(verify_enrolment_csrf)]
 
 
 def require_admin_page(login: WebLogin) -> ActiveLogin:

@@ -8,7 +8,7 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
-from practice_dashboard.web.deps import LoginRequired
+from practice_dashboard.web.deps import LoginRequired, MfaEnrolmentRequired
 from practice_dashboard.web.templating import templates
 
 TITLES: Final[dict[int, str]] = {
@@ -39,3 +39,9 @@ def render_error_page(request: Request, status_code: int, detail: str) -> Respon
         },
         status_code=status_code,
     )
+
+
+async def mfa_enrolment_redirect(request: Request, exc: Exception) -> Response:
+    """Any page, for an account that must set up its second factor first: to the set-up page."""
+    assert isinstance(exc, MfaEnrolmentRequired)
+    return RedirectResponse(request.app.url_path_for("account_mfa"), status_code=303)

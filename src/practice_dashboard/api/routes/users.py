@@ -8,6 +8,7 @@ from sqlalchemy import select
 from practice_dashboard.api.deps import AdminUser, CurrentActor, PagingDep, page_of
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.models import Supervision, User
+from practice_dashboard.models.base import utcnow
 from practice_dashboard.schemas.common import Page
 from practice_dashboard.schemas.user import (
     SupervisionCreate,
@@ -16,6 +17,7 @@ from practice_dashboard.schemas.user import (
     UserRead,
     UserUpdate,
 )
+from practice_dashboard.services.accounts import mfa
 from practice_dashboard.services.accounts import user as user_service
 from practice_dashboard.services.common import page
 
@@ -96,3 +98,20 @@ def remove_supervisee(
     user_service.remove_supervisee(
         db, supervisor_id=user_id, supervisee_id=supervisee_id, actor=actor
     )
+
+
+@router.post(
+    "/{user_id}/mfa/reset",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={
+        401: {"description": "No valid bearer token"},
+        403: {"description": "The caller is not an admin"},
+        404: {"description": "No such account"},
+        422: {"description": "An admin's own two-factor authentication (ask another admin)"},
+    },
+)
+def reset_mfa(user_id: uuid.UUID, _admin: AdminUser, actor: CurrentActor, db: DbDep) -> None:
+    """Remove an account's two-factor authentication (admin only; audited): its logins and
+    tokens end, and it sets up a new authenticator at its next login."""
+    user = user_service.get_user(db, user_id)
+    mfa.reset(db, user=user, now=utcnow(), actor=actor)

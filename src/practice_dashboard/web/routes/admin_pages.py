@@ -19,8 +19,10 @@ from sqlalchemy import func, select
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.errors import Conflict, Invalid, NotFound
 from practice_dashboard.models import Supervision, User
+from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import Role
 from practice_dashboard.schemas.user import SupervisionCreate, UserCreate, UserUpdate
+from practice_dashboard.services.accounts import mfa
 from practice_dashboard.services.accounts import user as user_service
 from practice_dashboard.web.deps import AdminLogin, CsrfLogin, PageContext, WebActor
 from practice_dashboard.web.forms.registry import ACCOUNT_FIELDS, ACCOUNT_MESSAGES
@@ -78,7 +80,8 @@ def _parse_uuid(value: str) -> uuid.UUID | None:
 
 
 def _users_context(db: DbDep) -> dict[str, Any]:
-    """Every account and every supervision link: two queries, whatever the numbers."""
+    """Every account, every supervision link and who has two-factor authentication: three
+    queries, whatever the numbers."""
     users = list(db.scalars(select(User).order_by(func.lower(User.full_name), User.id)))
     by_id = {u.id: u for u in users}
     links = [
@@ -95,6 +98,7 @@ def _users_context(db: DbDep) -> dict[str, Any]:
         supervises.setdefault(link["supervisor"].id, []).append(link["supervisee"])
     return {
         "users": users,
+        "mfa_enrolled": mfa.enrolled_user_ids(db),
         "links": links,
         "supervises": supervises,
         "supervisors": [u for u in users if u.role == Role.SUPERVISOR and u.is_active],
@@ -177,10 +181,12 @@ def _edit_page(
     context: dict[str, Any],
     account: User,
     *,
+    db: DbDep,
     form: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     conflict: bool = False,
     saved: bool = False,
+    mfa_reset: bool = False,
     status_code: int = 200,
 ) -> Response:
     values = form or {
@@ -202,6 +208,8 @@ def _edit_page(
             "errors": errors or {},
             "conflict": conflict,
             "saved": saved,
+            "mfa": mfa.status(db, account.id),
+            "mfa_reset": mfa_reset,
         },
         status_code=status_code,
     )
@@ -217,10 +225,15 @@ def _account(db: DbDep, user_id: str) -> User:
 
 @router.get("/users/{user_id}", name="admin_user")
 def edit_account_page(
-    context: PageContext, _admin: AdminLogin, db: DbDep, user_id: str, saved: bool = False
+    context: PageContext,
+    _admin: AdminLogin,
+    db: DbDep,
+    user_id: str,
+    saved: bool = False,
+    mfa_reset: bool = False,
 ) -> Response:
     """One account's name, role and active state."""
-    return _edit_page(context, _account(db, user_id), saved=saved)
+    return _edit_page(context, _account(db, user_id), db=db, saved=saved, mfa_reset=mfa_reset)
 
 
 @router.post("/users/{user_id}")
@@ -249,10 +262,10 @@ def edit_account(
     if own:
         # Locking oneself out (or leaving the practice without an admin) needs a second admin.
         errors = {"form": " ".join(f"{m[:1].upper()}{m[1:]}." for _, m in own)}
-        return _edit_page(context, account, form=form, errors=errors, status_code=422)
+        return _edit_page(context, account, db=db, form=form, errors=errors, status_code=422)
     if not version.strip().isdigit():
         errors = {"form": "This form is missing its version; reload the page and try again."}
-        return _edit_page(context, account, form=form, errors=errors, status_code=422)
+        return _edit_page(context, account, db=db, form=form, errors=errors, status_code=422)
     try:
         data = UserUpdate.model_validate(
             {"full_name": full_name, "role": role, "is_active": active, "version": int(version)}
@@ -260,15 +273,35 @@ def edit_account(
         user_service.update_user(db, settings, user=account, data=data, actor=actor)
     except ValidationError as exc:
         return _edit_page(
-            context, account, form=form, errors=_validation_errors(exc), status_code=422
+            context, account, db=db, form=form, errors=_validation_errors(exc), status_code=422
         )
     except Conflict:
         # Keep what this admin entered, show what is stored now; saving again is a deliberate
         # choice made with both in view (the hidden version is now the current one).
         form["version"] = str(account.version)
-        return _edit_page(context, account, form=form, conflict=True, status_code=409)
+        return _edit_page(context, account, db=db, form=form, conflict=True, status_code=409)
     url = context["request"].app.url_path_for("admin_user", user_id=str(account.id))
     return RedirectResponse(f"{url}?saved=1", status_code=303)
+
+
+@router.post("/users/{user_id}/mfa/reset", name="admin_user_mfa_reset")
+def reset_account_mfa(
+    context: PageContext,
+    _login: CsrfLogin,
+    _admin: AdminLogin,
+    actor: WebActor,
+    db: DbDep,
+    user_id: str,
+) -> Response:
+    """Remove an account's second factor (lost phone): its logins end, it sets up a new one."""
+    account = _account(db, user_id)
+    try:
+        mfa.reset(db, user=account, now=utcnow(), actor=actor)
+    except Invalid as exc:
+        errors = _invalid_errors(exc, {"user_id": "mfa"})
+        return _edit_page(context, account, db=db, errors=errors, status_code=422)
+    url = context["request"].app.url_path_for("admin_user", user_id=str(account.id))
+    return RedirectResponse(f"{url}?mfa_reset=1", status_code=303)
 
 
 @router.post("/supervision", name="admin_supervision_add")

@@ -22,6 +22,7 @@ from practice_dashboard.domain.periods import OUT_OF_RANGE, plausible
 from practice_dashboard.errors import Invalid
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import Role
+from practice_dashboard.services.accounts import mfa
 from practice_dashboard.services.reports import audit_log
 from practice_dashboard.services.reports.audit_log import AuditFilters
 from practice_dashboard.web.deps import PageContext, WebActor
@@ -57,6 +58,7 @@ ACTIONS: Final = (
     "list",
     "login",
     "login_failed",
+    *mfa.AUDIT_ACTIONS,
     "read",
     "restore",
     "unacknowledge",

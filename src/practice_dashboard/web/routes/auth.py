@@ -14,18 +14,21 @@ from practice_dashboard.models.base import utcnow
 from practice_dashboard.services.accounts import login_session
 from practice_dashboard.services.accounts import user as user_service
 from practice_dashboard.services.accounts.login_session import COOKIE_NAME
-from practice_dashboard.web.deps import CsrfLogin, OptionalLogin, PageContext, secure_cookie
+from practice_dashboard.web.deps import (
+    EnrolmentCsrfLogin,
+    OptionalLogin,
+    PageContext,
+    secure_cookie,
+)
+from practice_dashboard.web.login_flow import (
+    LOGIN_CSRF_COOKIE,
+    LOGIN_PATH,
+    after_password,
+    safe_next,
+)
 from practice_dashboard.web.templating import templates
 
 router = APIRouter()
-LOGIN_CSRF_COOKIE = "pd_login_csrf"
-
-
-def _safe_next(target: str | None) -> str:
-    # Only same-site paths: never redirect to another host after login.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return "/"
 
 
 @router.get("/login", name="login")
@@ -37,7 +40,7 @@ def login_page(
     next: str | None = None,
 ) -> Response:
     if login is not None:
-        return RedirectResponse(_safe_next(next), status_code=303)
+        return RedirectResponse(safe_next(next), status_code=303)
     return _login_form(request, context, settings, next=next)
 
 
@@ -56,7 +59,7 @@ def _login_form(
     response = templates.TemplateResponse(
         request,
         "login.html",
-        {**context, "login_csrf": token, "next": _safe_next(next), "error": error, "email": email},
+        {**context, "login_csrf": token, "next": safe_next(next), "error": error, "email": email},
         status_code=status_code,
     )
     response.set_cookie(
@@ -66,7 +69,7 @@ def _login_form(
         samesite="strict",
         secure=secure_cookie(request, settings.cookie_secure),
         max_age=3600,
-        path="/login",
+        path=LOGIN_PATH,
     )
     return response
 
@@ -124,23 +127,11 @@ def login_submit(
             status_code=429,
             error=exc.detail,
         )
-    token, _ = login_session.start(db, settings, user=user, now=now, ip=client_ip(request))
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(
-        COOKIE_NAME,
-        token,
-        httponly=True,
-        samesite="lax",
-        secure=secure_cookie(request, settings.cookie_secure),
-        max_age=settings.session_absolute_hours * 3600,
-        path="/",
-    )
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
-    return response
+    return after_password(request, db, settings, user=user, next=next, now=now)
 
 
 @router.post("/logout", name="logout")
-def logout(login: CsrfLogin, db: DbDep) -> Response:
+def logout(login: EnrolmentCsrfLogin, db: DbDep) -> Response:
     """Ends the login on the server, so the cookie is useless even if it was copied."""
     login_session.end(db, login=login.login, now=utcnow())
     response = RedirectResponse("/login", status_code=303)
