@@ -603,6 +603,24 @@ PROBES: list[Probe] = [
         auth=False,
     ),
     Probe(
+        "NUL in the token second factor",
+        "POST",
+        "/api/v1/auth/token",
+        422,
+        "otp",
+        form={"username": "a@example.org", "password": "x", "otp": "12\x0034"},
+        auth=False,
+    ),
+    # Without a pending login the code step sends the browser back to the login page.
+    Probe(
+        "NUL in the login code step",
+        "POST",
+        "/login/mfa",
+        303,
+        form={"code": "\x00", "csrf_token": "t"},
+        auth=False,
+    ),
+    Probe(
         "surrogate-free junk token form",
         "POST",
         "/api/v1/auth/token",
@@ -697,7 +715,7 @@ def quiet(app: FastAPI) -> Iterator[TestClient]:
 def _send(api: TestClient, probe: Probe, world: World) -> Any:
     path = probe.path.format(**world.ids)
     headers = dict(world.headers) if probe.auth else {}
-    kwargs: dict[str, Any] = {"params": probe.params, "headers": headers}
+    kwargs: dict[str, Any] = {"params": probe.params, "headers": headers, "follow_redirects": False}
     if probe.raw is not None:
         headers["content-type"] = "application/json"
         raw = probe.raw
