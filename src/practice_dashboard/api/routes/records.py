@@ -126,7 +126,11 @@ async def _observation_payload(
     """One observation object or a JSON list of them; errors name the row and the field."""
     try:
         raw = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except RecursionError as exc:  # [[[[… a hundred thousand deep: refused, not a 500
+        raise RequestValidationError(
+            [{"loc": ("body",), "msg": "invalid JSON: nested too deeply", "type": "json_invalid"}]
+        ) from exc
+    except ValueError as exc:  # not JSON, not UTF-8, or a number of thousands of digits
         raise RequestValidationError(
             [{"loc": ("body",), "msg": f"invalid JSON: {exc}", "type": "json_invalid"}]
         ) from exc
