@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Iterator
 
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
+from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
 from practice_dashboard.errors import Invalid, NotFound, install_error_handlers
@@ -66,3 +69,42 @@ class TestRenderers:
         assert broken.text == (
             "page 500 /broken: The error was logged. Please try again in a moment."
         )
+
+
+class TestAllowHeader:
+    """A 405's `Allow` lists every method served at the path, whichever route serves it."""
+
+    @pytest.mark.parametrize(
+        ("method", "path", "allow"),
+        [
+            # Three routes share the path, one method each.
+            ("PUT", f"/api/v1/clients/{uuid.uuid4()}", "DELETE, GET, PATCH"),
+            ("PUT", f"/api/v1/clients/{uuid.uuid4()}/checkin-link", "DELETE, GET, PATCH, POST"),
+            ("GET", f"/api/v1/sessions/{uuid.uuid4()}", "DELETE, PATCH"),
+            ("DELETE", "/api/v1/clients", "GET, POST"),
+            ("PUT", "/openapi.json", "GET, HEAD"),
+            # Pages keep the header on their HTML error page.
+            ("DELETE", "/login", "GET, POST"),
+            # A fixed path and a path parameter both match /clients/new.
+            ("PUT", "/clients/new", "GET, POST"),
+            ("PUT", "/static/css/app.css", "GET, HEAD"),
+        ],
+    )
+    def test_examples(self, api: TestClient, method: str, path: str, allow: str) -> None:
+        response = api.request(method, path)
+        assert (response.status_code, response.headers.get("allow")) == (405, allow)
+
+    def test_every_route_is_listed_for_its_path(self, app: FastAPI, api: TestClient) -> None:
+        served: dict[str, set[str]] = {}
+        for route in iter_route_contexts(app.routes):
+            if route.methods and route.path:
+                served.setdefault(route.path, set()).update(route.methods)
+        wrong = []
+        for path, methods in served.items():
+            # Each path parameter filled with a value its own route accepts (a UUID or a word).
+            url = re.sub(r"\{[^}]+\}", str(uuid.UUID(int=7)), path)
+            response = api.request("PUT", url)  # no route serves PUT
+            allow = set(response.headers.get("allow", "").split(", "))
+            if response.status_code != 405 or not methods <= allow:
+                wrong.append((path, response.status_code, sorted(methods), sorted(allow)))
+        assert wrong == []

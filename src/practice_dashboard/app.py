@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from practice_dashboard import __version__
+from practice_dashboard.api.openapi import install_openapi
 from practice_dashboard.api.router import api_router
 from practice_dashboard.api.routes import health
 from practice_dashboard.config import Settings, get_settings
 from practice_dashboard.db import create_db_engine, create_session_factory
+from practice_dashboard.dependencies import no_nul_characters
 from practice_dashboard.errors import install_error_handlers
 from practice_dashboard.middleware import BodySizeLimit, InFlightLimit
 from practice_dashboard.security import install_log_redaction
@@ -54,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # /docs is served from local files by the web layer (no CDN).
         docs_url=None,
         redoc_url=None,
+        # PostgreSQL cannot store a NUL: refused in every parameter of every route, up front.
+        dependencies=[Depends(no_nul_characters)],
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -69,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(api_router)
     app.include_router(web_router)
+    install_openapi(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)

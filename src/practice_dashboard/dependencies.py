@@ -12,7 +12,7 @@ from fastapi import Depends, Request
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession, SessionFactory, end_unit_of_work, start_reading
-from practice_dashboard.errors import AppError, Forbidden, NotFound
+from practice_dashboard.errors import AppError, Forbidden, NotFound, refuse_nul
 from practice_dashboard.models import User
 from practice_dashboard.security import redact_checkin_tokens
 from practice_dashboard.services import audit
@@ -80,3 +80,38 @@ DbDep = Annotated[DbSession, Depends(get_db, scope="function")]
 
 def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
+
+
+async def no_nul_characters(request: Request) -> None:
+    """Refuse a NUL in any path or query parameter (a 422 naming each): run for every route,
+    before its own parameters are read or the database is asked anything. JSON bodies are
+    checked by their schemas (`schemas.common.InputSchema`), forms by `no_nul_in_form`."""
+    problems = [
+        ("path", name)
+        for name, value in request.path_params.items()
+        if isinstance(value, str) and "\x00" in value
+    ]
+    problems += [
+        ("query", name)
+        for name, value in request.query_params.multi_items()
+        if "\x00" in name or "\x00" in value
+    ]
+    if problems:
+        raise refuse_nul(problems)
+
+
+async def no_nul_in_form(request: Request) -> None:
+    """Refuse a NUL in any field of a posted form (a 422 naming each): for the API's forms (the
+    token, the CSV upload) and the login form. The dashboard's record forms read their fields
+    through the input schemas, which show the same refusal next to the field."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        return
+    form = await request.form()  # already read (and size-limited) by the route: cached
+    problems = [
+        ("body", name)
+        for name, value in form.multi_items()
+        if "\x00" in name or (isinstance(value, str) and "\x00" in value)
+    ]
+    if problems:
+        raise refuse_nul(problems)

@@ -34,6 +34,7 @@ from practice_dashboard.models.enums import (
     Zone,
 )
 from practice_dashboard.web.forms import parse_local_datetime
+from practice_dashboard.web.forms.parsing import FieldProblem
 from practice_dashboard.web.routes.log_forms import common as log_forms
 from practice_dashboard.web.templating import templates
 from tests.builders import login_cookies, make_client, make_session, make_user, supervise
@@ -570,6 +571,18 @@ class TestMessagesNextToFields:
         assert kept_values == (tomorrow, "6", "hyper")
         assert count(db, Observation, practice.client) == 0
 
+    @pytest.mark.parametrize("day", ["0001-01-01", "1899-12-31", "9999-12-31"])
+    def test_observation_at_an_implausible_time(
+        self, api: TestClient, db: DbSession, practice: Practice, day: str
+    ) -> None:
+        """Issue 12: the forms apply the API's plausible range (one rule, in the schemas)."""
+        _page, values = fresh_form(api, practice.url("observations"))
+        data = {**values, **GOOD["observations"], **pair("observed_at", f"{day}T10:00")}
+        response = post(api, practice.url("observations"), data)
+        assert response.status_code == 422
+        assert_message_next_to(parse(response.text), "observed_at", "between 1900-01-01")
+        assert count(db, Observation, practice.client) == 0
+
     def test_engagement_needs_an_attended_session(
         self, api: TestClient, db: DbSession, practice: Practice
     ) -> None:
@@ -871,6 +884,15 @@ class TestPracticeTime:
         assert parse_local_datetime("2026-07-01T12:00+02:00", LONDON) == datetime(
             2026, 7, 1, 10, 0, tzinfo=UTC
         )
+
+    @pytest.mark.parametrize(
+        ("typed", "zone"),
+        [("0001-01-01T00:00", "Asia/Tokyo"), ("9999-12-31T23:59", "America/New_York")],
+    )
+    def test_a_time_with_no_utc_equivalent_is_a_field_problem(self, typed: str, zone: str) -> None:
+        """Was an OverflowError (a 500): year 1 east of UTC, year 9999 west of it."""
+        with pytest.raises(FieldProblem, match="between 1900-01-01"):
+            parse_local_datetime(typed, ZoneInfo(zone))
 
     def test_a_form_time_is_converted_to_utc(
         self, api: TestClient, db: DbSession, practice: Practice

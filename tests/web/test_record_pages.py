@@ -112,6 +112,22 @@ class TestRecordPage:
         assert "Enter a date like 2026-05-31." in words
         assert "Choose one of the kinds listed." in words
 
+    @pytest.mark.parametrize(("start", "end"), [("0001-01-01", ""), ("", "9999-12-31")])
+    def test_a_period_outside_the_plausible_range_is_named(
+        self,
+        api: TestClient,
+        db: DbSession,
+        settings: Settings,
+        owner: User,
+        client: Client,
+        start: str,
+        end: str,
+    ) -> None:
+        """Issue 12: year 1 east of UTC, or the day after 9999-12-31, was a 500."""
+        log_in(api, db, settings, owner)
+        page = _page(api, f"/clients/{client.id}/record?start={start}&end={end}", 422)
+        assert "between 1900-01-01 and 2100-12-31" in page.by_id("filter-errors").words()
+
     def test_entered_in_error_is_struck_through_with_its_reason(
         self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client
     ) -> None:

@@ -157,6 +157,18 @@ class TestWeekPage:
         assert response.status_code == 200
         assert "not a date" in parse(response.text).one("p", cls="notice").words()
 
+    @pytest.mark.parametrize("week", ["0001-01-01", "9999-12-31"])
+    def test_a_week_outside_the_plausible_range_falls_back(
+        self, api: TestClient, csrf: str, week: str
+    ) -> None:
+        """Issue 12: year 1 has no Monday before it, year 9999 no week after it (was a 500)."""
+        response = api.get(f"/schedule?week={week}")
+        assert response.status_code == 200
+        assert (
+            "between 1900-01-01 and 2100-12-31"
+            in parse(response.text).one("p", cls="notice").words()
+        )
+
     def test_supervisor_sees_bookings_without_buttons(
         self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client
     ) -> None:

@@ -1,4 +1,4 @@
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from practice_dashboard.api.routes import (
     analytics,
@@ -18,8 +18,9 @@ from practice_dashboard.api.routes import (
     self_checks,
     users,
 )
+from practice_dashboard.dependencies import no_nul_in_form
 
-api_router = APIRouter(prefix="/api/v1")
+api_router = APIRouter(prefix="/api/v1", dependencies=[Depends(no_nul_in_form)])
 api_router.include_router(auth.router)
 api_router.include_router(users.router)
 api_router.include_router(clients.router)

@@ -77,6 +77,43 @@ def plausible(day: date) -> bool:
     return EARLIEST_DAY <= day <= LATEST_DAY
 
 
+#: Sessions and dated notes may be planned this far ahead (a booking series covers at most a
+#: year; an annual review or a planned care change may be booked years out); everything else
+#: has already happened, give or take `facts.CLOCK_SLACK`.
+PLANNING_HORIZON: Final = timedelta(days=5 * 365 + 1)
+BEYOND_PLANNING_HORIZON: Final = "must not be more than five years ahead"
+DAY_RANGE: Final = f"{EARLIEST_DAY.isoformat()} and {LATEST_DAY.isoformat()}"
+DAY_OUT_OF_RANGE: Final = f"must be between {DAY_RANGE}"
+TIME_OUT_OF_RANGE: Final = DAY_OUT_OF_RANGE + " (UTC)"
+
+
+def plausible_time(value: datetime) -> bool:
+    """An aware time within 1900-2100 (UTC): one whose arithmetic and local time never fail."""
+    in_utc = local(value, UTC)
+    return in_utc is not None and EARLIEST_DAY <= in_utc.date() <= LATEST_DAY
+
+
+def local(value: datetime, tz: tzinfo) -> datetime | None:
+    """`value` on the practice's clock; None when that clock cannot show it (a year-1 value
+    stored before the range rule, west of UTC, or year 9999 east of it)."""
+    try:
+        return value.astimezone(tz)
+    except (OverflowError, ValueError):
+        return None
+
+
+def local_text(value: datetime, tz: tzinfo, fmt: str) -> str:
+    """`value` formatted on the practice's clock; never raises: a time the clock cannot show
+    is written as its own ISO 8601 text, so an old implausible row still renders."""
+    shown = local(value, tz)
+    if shown is None:
+        return value.isoformat()
+    try:
+        return shown.strftime(fmt)
+    except ValueError:
+        return shown.isoformat()
+
+
 def parse_bound(
     value: str | None, tz: tzinfo, *, field: Bound, require_offset: bool = False
 ) -> datetime | None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import Field
 
@@ -11,6 +12,7 @@ from practice_dashboard.schemas.common import (
     CorrectionInput,
     InputSchema,
     LongText,
+    NotNull,
     UtcDatetime,
 )
 
@@ -23,9 +25,9 @@ class AnnotationCreate(InputSchema):
 
 
 class AnnotationUpdate(CorrectionInput):
-    at: UtcDatetime | None = None
-    kind: AnnotationKind | None = None
-    label: str | None = Field(default=None, min_length=1, max_length=200)
+    at: Annotated[UtcDatetime | None, NotNull] = None
+    kind: Annotated[AnnotationKind | None, NotNull] = None
+    label: Annotated[str | None, NotNull] = Field(default=None, min_length=1, max_length=200)
     notes: LongText | None = None
 
 

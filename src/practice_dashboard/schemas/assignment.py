@@ -10,7 +10,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, StrictInt
 
 from practice_dashboard.domain.assignments import EVERY_DAYS_MAX, EVERY_DAYS_MIN
-from practice_dashboard.schemas.common import InputSchema, Schema
+from practice_dashboard.schemas.common import InputSchema, NotNull, PlausibleDate, Schema
 
 
 def _rhythm(value: int) -> int:
@@ -38,17 +38,17 @@ class AssignmentCreate(InputSchema):
         max_length=40, description="Registry code: phq9, gad7 or cbi (never ors/srs)"
     )
     every_days: EveryDays
-    starts_on: date = Field(description="The first administration is due on this day")
-    ends_on: date | None = Field(default=None, description="Nothing is due after this day")
+    starts_on: PlausibleDate = Field(description="The first administration is due on this day")
+    ends_on: PlausibleDate | None = Field(default=None, description="Nothing is due after this day")
 
 
 class AssignmentUpdate(InputSchema):
     """A change of rhythm or dates; another instrument is a new assignment."""
 
     version: int
-    every_days: EveryDays | None = None
-    starts_on: date | None = None
-    ends_on: date | None = None
+    every_days: Annotated[EveryDays | None, NotNull] = None
+    starts_on: Annotated[PlausibleDate | None, NotNull] = None
+    ends_on: PlausibleDate | None = None
 
 
 class AssignmentRead(Schema):

@@ -1,34 +1,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from practice_dashboard.models.enums import ClientStatus
-from practice_dashboard.schemas.common import InputSchema, LongText, Record
-
-# A date outside these is a typing slip (year 20266, birth year 0202), never a real client's.
-EARLIEST_DATE = date(1900, 1, 1)
-LATEST_DATE = date(2100, 12, 31)
-
-
-def _plausible(value: date) -> date:
-    if not EARLIEST_DATE <= value <= LATEST_DATE:
-        raise ValueError(f"must be between {EARLIEST_DATE} and {LATEST_DATE}")
-    return value
-
-
-def _born(value: date) -> date:
-    # A day of slack: "today" differs across time zones.
-    if value > datetime.now(UTC).date() + timedelta(days=1):
-        raise ValueError("a date of birth cannot be in the future")
-    return value
-
-
-PlausibleDate = Annotated[date, AfterValidator(_plausible)]
-BirthDate = Annotated[PlausibleDate, AfterValidator(_born)]
+from practice_dashboard.schemas.common import (
+    BirthDate,
+    InputSchema,
+    LongText,
+    NotNull,
+    PlausibleDate,
+    Record,
+)
 
 
 class ClientCreate(InputSchema):
@@ -56,14 +42,14 @@ class ClientCreate(InputSchema):
 
 
 class ClientUpdate(InputSchema):
-    display_name: str | None = Field(default=None, min_length=1, max_length=120)
+    display_name: Annotated[str | None, NotNull] = Field(default=None, min_length=1, max_length=120)
     external_ref: str | None = Field(default=None, max_length=120)
     date_of_birth: BirthDate | None = None
-    status: ClientStatus | None = None
-    intake_date: PlausibleDate | None = None
+    status: Annotated[ClientStatus | None, NotNull] = None
+    intake_date: Annotated[PlausibleDate | None, NotNull] = None
     discharged_on: PlausibleDate | None = None
     goals: LongText | None = None
-    session_cadence_days: int | None = Field(default=None, ge=1, le=365)
+    session_cadence_days: Annotated[int | None, NotNull] = Field(default=None, ge=1, le=365)
     version: int = Field(description="The version this change is based on")
 
 

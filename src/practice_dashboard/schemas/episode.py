@@ -12,6 +12,7 @@ from practice_dashboard.schemas.common import (
     CorrectionInput,
     InputSchema,
     LongText,
+    NotNull,
     Scale,
     UtcDatetime,
 )
@@ -51,14 +52,14 @@ class EpisodeCreate(InputSchema):
 
 
 class EpisodeUpdate(CorrectionInput):
-    started_at: UtcDatetime | None = None
-    source: Source | None = None
+    started_at: Annotated[UtcDatetime | None, NotNull] = None
+    source: Annotated[Source | None, NotNull] = None
     recognized_at: UtcDatetime | None = None
-    peak_intensity: Scale | None = None
+    peak_intensity: Annotated[Scale | None, NotNull] = None
     baseline_at: UtcDatetime | None = None
     trigger: str | None = Field(default=None, max_length=500)
     trigger_category: str | None = Field(default=None, max_length=80)
-    strategies: list[Strategy] | None = Field(default=None, max_length=30)
+    strategies: Annotated[list[Strategy] | None, NotNull] = Field(default=None, max_length=30)
     self_compassion: Scale | None = None
     notes: LongText | None = None
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, StrictInt
 
@@ -12,6 +12,7 @@ from practice_dashboard.schemas.common import (
     Correctable,
     CorrectionInput,
     InputSchema,
+    NotNull,
     Schema,
     UtcDatetime,
 )
@@ -35,10 +36,10 @@ class MeasureCreate(InputSchema):
 class MeasureUpdate(CorrectionInput):
     """A correction of an administration; the instrument stays (another one is a new measure)."""
 
-    administered_at: UtcDatetime | None = None
+    administered_at: Annotated[UtcDatetime | None, NotNull] = None
     items: list[StrictInt | None] | None = Field(default=None, max_length=200)
     total: float | None = None
-    source: Source | None = None
+    source: Annotated[Source | None, NotNull] = None
 
 
 class ScaleChange(Schema):

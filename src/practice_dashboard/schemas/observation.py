@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import Field
 
@@ -11,6 +12,7 @@ from practice_dashboard.schemas.common import (
     CorrectionInput,
     InputSchema,
     LongText,
+    NotNull,
     Scale,
     UtcDatetime,
 )
@@ -29,11 +31,11 @@ class ObservationCreate(InputSchema):
 
 
 class ObservationUpdate(CorrectionInput):
-    observed_at: UtcDatetime | None = None
+    observed_at: Annotated[UtcDatetime | None, NotNull] = None
     session_id: uuid.UUID | None = None
-    source: Source | None = None
-    zone: Zone | None = None
-    activation: Scale | None = None
+    source: Annotated[Source | None, NotNull] = None
+    zone: Annotated[Zone | None, NotNull] = None
+    activation: Annotated[Scale | None, NotNull] = None
     capacity: Scale | None = None
     safety: Scale | None = None
     body_connection: Scale | None = None

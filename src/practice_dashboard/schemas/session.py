@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import Field, StrictInt, ValidationInfo, field_validator
 
@@ -11,6 +12,7 @@ from practice_dashboard.schemas.common import (
     CorrectionInput,
     InputSchema,
     LongText,
+    NotNull,
     Scale,
     UtcDatetime,
 )
@@ -33,13 +35,13 @@ class SessionCreate(InputSchema):
 
 
 class SessionUpdate(CorrectionInput):
-    starts_at: UtcDatetime | None = None
-    duration_minutes: StrictInt | None = Field(default=None, ge=1, le=480)
-    kind: SessionKind | None = None
-    modality: Modality | None = None
-    attendance: Attendance | None = None
+    starts_at: Annotated[UtcDatetime | None, NotNull] = None
+    duration_minutes: Annotated[StrictInt | None, NotNull] = Field(default=None, ge=1, le=480)
+    kind: Annotated[SessionKind | None, NotNull] = None
+    modality: Annotated[Modality | None, NotNull] = None
+    attendance: Annotated[Attendance | None, NotNull] = None
     engagement: Scale | None = None
-    homework_assigned: bool | None = None
+    homework_assigned: Annotated[bool | None, NotNull] = None
     homework_completed: HomeworkCompletion | None = None
     notes: LongText | None = None
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 from practice_dashboard.models.enums import Role
-from practice_dashboard.schemas.common import InputSchema, Record, Schema
+from practice_dashboard.schemas.common import InputSchema, NotNull, Record, Schema
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -39,9 +39,9 @@ class UserCreate(InputSchema):
 
 
 class UserUpdate(InputSchema):
-    full_name: str | None = Field(default=None, min_length=1, max_length=200)
-    role: Role | None = None
-    is_active: bool | None = None
+    full_name: Annotated[str | None, NotNull] = Field(default=None, min_length=1, max_length=200)
+    role: Annotated[Role | None, NotNull] = None
+    is_active: Annotated[bool | None, NotNull] = None
     password: Password | None = None
     version: int = Field(description="The version this change is based on")
 

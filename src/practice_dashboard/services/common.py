@@ -55,19 +55,14 @@ def check_version(record: Any, version: int | None) -> None:
         )
 
 
-def apply_update(
-    record: Any, change: BaseModel, *, required: Iterable[str] = (), exclude: Iterable[str] = ()
-) -> dict[str, Any]:
+def apply_update(record: Any, change: BaseModel, *, exclude: Iterable[str] = ()) -> dict[str, Any]:
     """Copy the fields the caller sent onto `record`, refusing a stale `version`.
 
     Returns the changed fields. Fields the caller did not send are left as they are; an explicit
-    null clears an optional field and is refused for a required one.
+    null clears an optional field (the schemas refuse null for a required one: `NotNull`).
     """
     data = change.model_dump(exclude_unset=True, exclude={"version", *exclude})
     check_version(record, getattr(change, "version", None))
-    nulls = [name for name in required if name in data and data[name] is None]
-    if nulls:
-        raise Invalid([((name,), "may not be null") for name in nulls])
     changed = {}
     for name, value in data.items():
         if getattr(record, name) != value:

@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from practice_dashboard.domain.flags import flag_name
 from practice_dashboard.domain.instruments import instrument_name
 from practice_dashboard.domain.labels import ZONE_HINTS, ZONE_WORDS, duration_words, zone_word
+from practice_dashboard.domain.periods import local_text
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
@@ -41,14 +42,14 @@ def plotly_url() -> str:
 def local_time(value: datetime | None, tz: Any, fmt: str = "%d %b %Y %H:%M") -> str:
     if value is None:
         return "—"
-    return value.astimezone(tz).strftime(fmt)
+    return local_text(value, tz, fmt)  # total: a stored year-1 time shows as its ISO text
 
 
 def local_date(value: datetime | date | None, tz: Any, fmt: str = "%d %b %Y") -> str:
     if value is None:
         return "—"
     if isinstance(value, datetime):
-        value = value.astimezone(tz)
+        return local_text(value, tz, fmt)
     return value.strftime(fmt)
 
 

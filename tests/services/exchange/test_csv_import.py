@@ -305,6 +305,36 @@ class TestBadFiles:
             (9, None, "has 5 cells; the header has 15"),
         ]  # fmt: skip
 
+    def test_an_implausible_time_is_refused_naming_its_column(
+        self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client
+    ) -> None:
+        """Issue 12: a year-1 time used to be stored, then broke that client's exports."""
+        content = _csv(
+            OBS,
+            _obs(client, observed_at="0001-01-01T00:00:00Z"),
+            _obs(client, observed_at="9999-12-31T23:59:59+05:00"),
+            _obs(client, observed_at="9999-12-31T23:59:59-05:00"),
+            _obs(client, observed_at="1899-12-31T12:00:00Z"),
+        )
+        problems = self._refused(api, db, settings, owner, content)
+        assert [(row, column) for row, column, _msg in problems] == [
+            (2, "observed_at"),
+            (3, "observed_at"),
+            (4, "observed_at"),
+            (5, "observed_at"),
+        ]
+        assert "between 1900-01-01 and 2100-12-31" in problems[0][2]
+
+    def test_an_annotation_beyond_the_planning_horizon_is_refused(
+        self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client
+    ) -> None:
+        header = COLUMNS[CsvKind.ANNOTATIONS]
+        row = {"client_id": client.id, "at": "2099-01-01T00:00:00Z", "kind": "other", "label": "x"}
+        content = _csv(header, [row.get(name, "") for name in header])
+        status, body = _post(api, settings, owner, "annotations", content)
+        assert status == 422, body
+        assert _problems(body) == [(2, "at", "must not be more than five years ahead")]
+
     def test_a_future_time_is_refused_like_the_api_does(
         self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client
     ) -> None:

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, status
 
 from practice_dashboard.api.deps import CurrentActor, PagingDep
+from practice_dashboard.api.responses import AUTHENTICATED, CLIENT_READ, errors
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.domain.flags import FlagCode, FlagLevel
 from practice_dashboard.models.base import utcnow
@@ -59,7 +60,7 @@ MetricsSource = Annotated[
 router = APIRouter(tags=["analytics"])
 
 
-@router.get("/clients/{client_id}/metrics", response_model=MetricsRead)
+@router.get("/clients/{client_id}/metrics", response_model=MetricsRead, responses=CLIENT_READ)
 def client_metrics(
     client_id: uuid.UUID,
     actor: CurrentActor,
@@ -99,6 +100,7 @@ def client_metrics(
     "/clients/{client_id}/flags/{code}/acknowledge",
     response_model=AcknowledgementRead,
     status_code=status.HTTP_201_CREATED,
+    responses=errors(401, 403, 404, 409, 413),
 )
 def acknowledge_flag(
     client_id: uuid.UUID,
@@ -124,6 +126,7 @@ def acknowledge_flag(
 @router.post(
     "/clients/{client_id}/flags/{code}/unacknowledge",
     response_model=AcknowledgementWithdrawn,
+    responses=errors(401, 403, 404),
 )
 def unacknowledge_flag(
     client_id: uuid.UUID,
@@ -137,7 +140,7 @@ def unacknowledge_flag(
     )
 
 
-@router.get("/caseload", response_model=CaseloadRead, name="api_caseload")
+@router.get("/caseload", response_model=CaseloadRead, name="api_caseload", responses=AUTHENTICATED)
 def caseload(
     actor: CurrentActor,
     db: DbDep,

@@ -5,6 +5,12 @@ import uuid
 from fastapi import APIRouter, status
 
 from practice_dashboard.api.deps import CurrentActor, End, PagingDep, Start, VersionQuery, page_of
+from practice_dashboard.api.responses import (
+    CLIENT_READ,
+    CLIENT_WRITE,
+    VERSIONED_ACTION,
+    VERSIONED_WRITE,
+)
 from practice_dashboard.dependencies import DbDep
 from practice_dashboard.schemas.annotation import AnnotationCreate, AnnotationRead, AnnotationUpdate
 from practice_dashboard.schemas.common import Page
@@ -13,7 +19,9 @@ from practice_dashboard.services.records import annotation as annotation_service
 router = APIRouter(tags=["annotations"])
 
 
-@router.get("/clients/{client_id}/annotations", response_model=Page[AnnotationRead])
+@router.get(
+    "/clients/{client_id}/annotations", response_model=Page[AnnotationRead], responses=CLIENT_READ
+)
 def list_annotations(
     client_id: uuid.UUID,
     actor: CurrentActor,
@@ -39,6 +47,7 @@ def list_annotations(
     "/clients/{client_id}/annotations",
     response_model=AnnotationRead,
     status_code=status.HTTP_201_CREATED,
+    responses=CLIENT_WRITE,
 )
 def create_annotation(
     client_id: uuid.UUID, data: AnnotationCreate, actor: CurrentActor, db: DbDep
@@ -49,7 +58,9 @@ def create_annotation(
     )
 
 
-@router.patch("/annotations/{annotation_id}", response_model=AnnotationRead)
+@router.patch(
+    "/annotations/{annotation_id}", response_model=AnnotationRead, responses=VERSIONED_WRITE
+)
 def update_annotation(
     annotation_id: uuid.UUID, data: AnnotationUpdate, actor: CurrentActor, db: DbDep
 ) -> AnnotationRead:
@@ -61,7 +72,9 @@ def update_annotation(
     )
 
 
-@router.delete("/annotations/{annotation_id}", response_model=AnnotationRead)
+@router.delete(
+    "/annotations/{annotation_id}", response_model=AnnotationRead, responses=VERSIONED_ACTION
+)
 def delete_annotation(
     annotation_id: uuid.UUID, actor: CurrentActor, db: DbDep, version: VersionQuery = None
 ) -> AnnotationRead:

@@ -7,6 +7,12 @@ import uuid
 from fastapi import APIRouter, status
 
 from practice_dashboard.api.deps import CurrentActor, VersionQuery
+from practice_dashboard.api.responses import (
+    CLIENT_READ,
+    CLIENT_WRITE,
+    VERSIONED_ACTION,
+    VERSIONED_WRITE,
+)
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.dependencies import DbDep, SettingsDep
@@ -50,7 +56,9 @@ def _read_one(db: DbSession, settings: Settings, assignment: Assignment) -> Assi
     return _read(view)
 
 
-@router.get("/clients/{client_id}/assignments", response_model=Page[AssignmentRead])
+@router.get(
+    "/clients/{client_id}/assignments", response_model=Page[AssignmentRead], responses=CLIENT_READ
+)
 def list_assignments(
     client_id: uuid.UUID, actor: CurrentActor, db: DbDep, settings: SettingsDep
 ) -> Page[AssignmentRead]:
@@ -72,6 +80,7 @@ def list_assignments(
     "/clients/{client_id}/assignments",
     response_model=AssignmentRead,
     status_code=status.HTTP_201_CREATED,
+    responses=CLIENT_WRITE,
 )
 def create_assignment(
     client_id: uuid.UUID,
@@ -91,7 +100,9 @@ def create_assignment(
     return _read_one(db, settings, assignment)
 
 
-@router.patch("/assignments/{assignment_id}", response_model=AssignmentRead)
+@router.patch(
+    "/assignments/{assignment_id}", response_model=AssignmentRead, responses=VERSIONED_WRITE
+)
 def update_assignment(
     assignment_id: uuid.UUID,
     data: AssignmentUpdate,
@@ -110,7 +121,9 @@ def update_assignment(
     return _read_one(db, settings, assignment)
 
 
-@router.delete("/assignments/{assignment_id}", response_model=AssignmentRead)
+@router.delete(
+    "/assignments/{assignment_id}", response_model=AssignmentRead, responses=VERSIONED_ACTION
+)
 def delete_assignment(
     assignment_id: uuid.UUID,
     actor: CurrentActor,

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from practice_dashboard.api.deps import CurrentActor, End, PagingDep, Start, page_of
+from practice_dashboard.api.responses import AUTHENTICATED
 from practice_dashboard.db import SessionFactory
 from practice_dashboard.dependencies import DbDep
 from practice_dashboard.models.base import utcnow
@@ -58,7 +59,7 @@ def get_filters(
 Filters = Annotated[AuditFilters, Depends(get_filters)]
 
 
-@router.get("", response_model=Page[AuditEventRead])
+@router.get("", response_model=Page[AuditEventRead], responses=AUTHENTICATED)
 def list_audit_events(
     actor: CurrentActor, db: DbDep, paging: PagingDep, filters: Filters
 ) -> Page[AuditEventRead]:
@@ -73,7 +74,7 @@ def list_audit_events(
 @router.get(
     "/export.csv",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}}, "description": "Streamed CSV"}},
+    responses={200: {"content": {"text/csv": {}}, "description": "Streamed CSV"}, **AUTHENTICATED},
 )
 def export_audit_events(
     actor: CurrentActor, db: DbDep, request: Request, filters: Filters

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from practice_dashboard.api.deps import CurrentUser
+from practice_dashboard.api.responses import AUTHENTICATED, errors
 from practice_dashboard.dependencies import DbDep, SettingsDep, client_ip
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.schemas.user import Token, UserRead
@@ -29,21 +30,20 @@ OtpField = Annotated[
 ]
 
 
-@router.post(
-    "/auth/token",
-    response_model=Token,
-    responses={
-        401: {
-            "description": "Wrong e-mail or password; or the account has two-factor "
-            "authentication and `otp` is missing, wrong or already used"
-        },
-        403: {
-            "description": "The practice requires two-factor authentication and the account "
-            "has none yet: set it up in the dashboard first"
-        },
-        429: {"description": "Too many wrong passwords or codes; wait `Retry-After` seconds"},
-    },
+# The token route's own words for its errors (the body is the shared `ErrorMessage`).
+_TOKEN_ERRORS = errors(401, 403, 413, 429)
+_TOKEN_ERRORS[401]["description"] = (
+    "Wrong e-mail or password; or the account has two-factor authentication and `otp` is "
+    "missing, wrong or already used"
 )
+_TOKEN_ERRORS[403]["description"] = (
+    "The practice requires two-factor authentication and the account has none yet: set it up "
+    "in the dashboard first"
+)
+_TOKEN_ERRORS[429]["description"] = "Too many wrong passwords or codes; wait `Retry-After` seconds"
+
+
+@router.post("/auth/token", response_model=Token, responses=_TOKEN_ERRORS)
 def login_for_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     db: DbDep,
@@ -67,7 +67,7 @@ def login_for_token(
     )
 
 
-@router.get("/me", response_model=UserRead)
+@router.get("/me", response_model=UserRead, responses=AUTHENTICATED)
 def me(user: CurrentUser) -> UserRead:
     """The caller's own account."""
     return UserRead.model_validate(user)

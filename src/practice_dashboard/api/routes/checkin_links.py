@@ -7,6 +7,7 @@ import uuid
 from fastapi import APIRouter, Request, status
 
 from practice_dashboard.api.deps import CurrentActor
+from practice_dashboard.api.responses import CLIENT_READ, CLIENT_WRITE, errors
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.schemas.checkin import (
@@ -18,7 +19,9 @@ from practice_dashboard.schemas.checkin import (
 from practice_dashboard.services.checkins import links
 from practice_dashboard.services.checkins.links import LinkView
 
-router = APIRouter(prefix="/clients/{client_id}/checkin-link", tags=["check-in links"])
+router = APIRouter(
+    prefix="/clients/{client_id}/checkin-link", tags=["check-in links"], responses=CLIENT_READ
+)
 
 
 def _read(view: LinkView) -> dict[str, object]:
@@ -36,7 +39,12 @@ def _read(view: LinkView) -> dict[str, object]:
     }
 
 
-@router.post("", response_model=CheckinLinkCreated, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=CheckinLinkCreated,
+    status_code=status.HTTP_201_CREATED,
+    responses=CLIENT_WRITE,
+)
 def create_link(
     client_id: uuid.UUID,
     data: CheckinLinkCreate,
@@ -61,7 +69,7 @@ def read_link(client_id: uuid.UUID, actor: CurrentActor, db: DbDep) -> CheckinLi
     return CheckinLinkRead.model_validate(_read(view))
 
 
-@router.patch("", response_model=CheckinLinkRead)
+@router.patch("", response_model=CheckinLinkRead, responses=CLIENT_WRITE)
 def update_link(
     client_id: uuid.UUID,
     data: CheckinLinkUpdate,
@@ -76,7 +84,7 @@ def update_link(
     return CheckinLinkRead.model_validate(_read(view))
 
 
-@router.delete("", response_model=CheckinLinkRead)
+@router.delete("", response_model=CheckinLinkRead, responses=errors(403))
 def revoke_link(client_id: uuid.UUID, actor: CurrentActor, db: DbDep) -> CheckinLinkRead:
     """Revoke the link at once: it opens nothing from now on."""
     view = links.revoke_link(db, client_id=client_id, actor=actor, now=utcnow())

@@ -6,6 +6,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from practice_dashboard.api.deps import CurrentActor, PagingDep, VersionQuery, page_of
+from practice_dashboard.api.responses import (
+    AUTHENTICATED,
+    CLIENT_READ,
+    VERSIONED_ACTION,
+    VERSIONED_WRITE,
+    errors,
+)
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import ClientStatus
@@ -13,7 +20,7 @@ from practice_dashboard.schemas.client import ClientCreate, ClientRead, ClientUp
 from practice_dashboard.schemas.common import Page
 from practice_dashboard.services.records import client as client_service
 
-router = APIRouter(prefix="/clients", tags=["clients"])
+router = APIRouter(prefix="/clients", tags=["clients"], responses=AUTHENTICATED)
 
 
 @router.get("", response_model=Page[ClientRead])
@@ -40,7 +47,9 @@ def list_clients(
     return page_of(ClientRead, items, total, paging)
 
 
-@router.post("", response_model=ClientRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "", response_model=ClientRead, status_code=status.HTTP_201_CREATED, responses=errors(413)
+)
 def create_client(
     data: ClientCreate, actor: CurrentActor, db: DbDep, settings: SettingsDep
 ) -> ClientRead:
@@ -51,7 +60,7 @@ def create_client(
     )
 
 
-@router.get("/{client_id}", response_model=ClientRead)
+@router.get("/{client_id}", response_model=ClientRead, responses=CLIENT_READ)
 def read_client(client_id: uuid.UUID, actor: CurrentActor, db: DbDep) -> ClientRead:
     """One client (404 if the caller may not see it)."""
     return ClientRead.model_validate(
@@ -59,7 +68,7 @@ def read_client(client_id: uuid.UUID, actor: CurrentActor, db: DbDep) -> ClientR
     )
 
 
-@router.patch("/{client_id}", response_model=ClientRead)
+@router.patch("/{client_id}", response_model=ClientRead, responses=VERSIONED_WRITE)
 def update_client(
     client_id: uuid.UUID, data: ClientUpdate, actor: CurrentActor, db: DbDep
 ) -> ClientRead:
@@ -69,7 +78,7 @@ def update_client(
     )
 
 
-@router.delete("/{client_id}", response_model=ClientRead)
+@router.delete("/{client_id}", response_model=ClientRead, responses=VERSIONED_ACTION)
 def archive_client(
     client_id: uuid.UUID, actor: CurrentActor, db: DbDep, version: VersionQuery = None
 ) -> ClientRead:
@@ -79,7 +88,7 @@ def archive_client(
     )
 
 
-@router.post("/{client_id}/restore", response_model=ClientRead)
+@router.post("/{client_id}/restore", response_model=ClientRead, responses=VERSIONED_ACTION)
 def restore_client(
     client_id: uuid.UUID, actor: CurrentActor, db: DbDep, version: VersionQuery = None
 ) -> ClientRead:

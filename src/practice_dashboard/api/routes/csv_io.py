@@ -5,15 +5,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import tzinfo
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import Field
 
 from practice_dashboard.api.deps import CurrentActor
+from practice_dashboard.api.responses import AUTHENTICATED, CLIENT_READ, Responses, errors
 from practice_dashboard.db import SessionFactory
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.models.base import utcnow
+from practice_dashboard.schemas.common import Schema
 from practice_dashboard.services.analytics.summary import practice_today
 from practice_dashboard.services.exchange.csv import export as csv_export
 from practice_dashboard.services.exchange.csv import importer as csv_import
@@ -26,8 +29,48 @@ KindQuery = Annotated[
     CsvKind,
     Query(description="clients, sessions, observations, episodes, measures or annotations"),
 ]
-_CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+_CSV_RESPONSE: Responses = {
     200: {"content": {"text/csv": {}}, "description": "UTF-8 CSV with a header row"}
+}
+
+
+class ImportProblem(Schema):
+    row: int = Field(description="The file's line: 1 is the header, 0 the file as a whole")
+    column: str | None
+    message: str
+
+
+class ImportReportRead(Schema):
+    """What an import found and did (services.exchange.csv.importer.report.as_dict)."""
+
+    kind: CsvKind
+    filename: str | None
+    dry_run: bool
+    committed: bool
+    rows: int
+    new: int
+    already_present: int
+    clients: int
+    problem_count: int
+    problems: list[ImportProblem] = Field(description="The first problems found, in file order")
+
+
+_IMPORT_RESPONSES: Responses = {
+    **errors(401, 413),
+    422: {
+        "description": "Nothing imported: the report lists every problem (or the request "
+        "itself was invalid)",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        {"$ref": "#/components/schemas/ImportReportRead"},
+                        {"$ref": "#/components/schemas/HTTPValidationError"},
+                    ]
+                }
+            }
+        },
+    },
 }
 
 
@@ -50,7 +93,7 @@ def _download(request: Request, plan: ExportPlan, tz: tzinfo) -> StreamingRespon
 @router.get(
     "/clients/{client_id}/export.csv",
     response_class=StreamingResponse,
-    responses=_CSV_RESPONSE,
+    responses=_CSV_RESPONSE | CLIENT_READ,
 )
 def export_client_csv(
     client_id: uuid.UUID,
@@ -71,7 +114,9 @@ def export_client_csv(
     return _download(request, plan, settings.timezone)
 
 
-@router.get("/export.csv", response_class=StreamingResponse, responses=_CSV_RESPONSE)
+@router.get(
+    "/export.csv", response_class=StreamingResponse, responses=_CSV_RESPONSE | AUTHENTICATED
+)
 def export_caseload_csv(
     request: Request,
     actor: CurrentActor,
@@ -86,7 +131,7 @@ def export_caseload_csv(
     return _download(request, plan, settings.timezone)
 
 
-@router.post("/import.csv")
+@router.post("/import.csv", response_model=ImportReportRead, responses=_IMPORT_RESPONSES)
 def import_csv(
     file: Annotated[UploadFile, File(description="A UTF-8 CSV file of one kind")],
     actor: CurrentActor,

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from practice_dashboard.api.deps import CurrentActor
+from practice_dashboard.api.responses import CLIENT_READ
 from practice_dashboard.dependencies import DbDep
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.services.exchange import fhir as fhir_export
@@ -21,7 +22,10 @@ FHIR_JSON = "application/fhir+json"
 @router.get(
     "/clients/{client_id}/export.fhir.json",
     response_class=Response,
-    responses={200: {"content": {FHIR_JSON: {}}, "description": "A FHIR R4 collection Bundle"}},
+    responses={
+        200: {"content": {FHIR_JSON: {}}, "description": "A FHIR R4 collection Bundle"},
+        **CLIENT_READ,
+    },
 )
 def export_fhir(client_id: uuid.UUID, actor: CurrentActor, db: DbDep) -> Response:
     """The client's record as a FHIR R4 `collection` Bundle (404 if not visible); audited."""

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.services import readiness
@@ -9,13 +12,26 @@ from practice_dashboard.services import readiness
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+class Liveness(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ok", "unavailable"]
+    database: Literal["ok", "unwritable"]
+
+
+@router.get("/healthz", response_model=Liveness)
 def healthz() -> dict[str, str]:
     """Liveness: the process is up."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "The database cannot take a write"}},
+)
 def readyz(request: Request) -> JSONResponse:
     """Readiness: the database answers and takes a write (503 when it cannot)."""
     if not readiness.database_writable(request.app.state.engine, now=utcnow()):

@@ -11,6 +11,13 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
 from practice_dashboard.api.deps import CurrentActor, End, PagingDep, Start, VersionQuery, page_of
+from practice_dashboard.api.openapi import one_or_many_body
+from practice_dashboard.api.responses import (
+    CLIENT_READ,
+    CLIENT_WRITE,
+    VERSIONED_ACTION,
+    VERSIONED_WRITE,
+)
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.models.enums import Attendance, Source, Zone
 from practice_dashboard.schemas.common import Page
@@ -33,7 +40,12 @@ router = APIRouter(tags=["records"])
 # -- sessions -----------------------------------------------------------------------------------
 
 
-@router.get("/clients/{client_id}/sessions", response_model=Page[SessionRead], tags=["sessions"])
+@router.get(
+    "/clients/{client_id}/sessions",
+    response_model=Page[SessionRead],
+    tags=["sessions"],
+    responses=CLIENT_READ,
+)
 def list_sessions(
     client_id: uuid.UUID,
     actor: CurrentActor,
@@ -62,6 +74,7 @@ def list_sessions(
     response_model=SessionRead,
     status_code=status.HTTP_201_CREATED,
     tags=["sessions"],
+    responses=CLIENT_WRITE,
 )
 def create_session(
     client_id: uuid.UUID, data: SessionCreate, actor: CurrentActor, db: DbDep
@@ -72,7 +85,12 @@ def create_session(
     )
 
 
-@router.patch("/sessions/{session_id}", response_model=SessionRead, tags=["sessions"])
+@router.patch(
+    "/sessions/{session_id}",
+    response_model=SessionRead,
+    tags=["sessions"],
+    responses=VERSIONED_WRITE,
+)
 def update_session(
     session_id: uuid.UUID, data: SessionUpdate, actor: CurrentActor, db: DbDep
 ) -> SessionRead:
@@ -82,7 +100,12 @@ def update_session(
     )
 
 
-@router.delete("/sessions/{session_id}", response_model=SessionRead, tags=["sessions"])
+@router.delete(
+    "/sessions/{session_id}",
+    response_model=SessionRead,
+    tags=["sessions"],
+    responses=VERSIONED_ACTION,
+)
 def delete_session(
     session_id: uuid.UUID, actor: CurrentActor, db: DbDep, version: VersionQuery = None
 ) -> SessionRead:
@@ -103,7 +126,11 @@ async def _observation_payload(
     """One observation object or a JSON list of them; errors name the row and the field."""
     try:
         raw = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except RecursionError as exc:  # [[[[… a hundred thousand deep: refused, not a 500
+        raise RequestValidationError(
+            [{"loc": ("body",), "msg": "invalid JSON: nested too deeply", "type": "json_invalid"}]
+        ) from exc
+    except ValueError as exc:  # not JSON, not UTF-8, or a number of thousands of digits
         raise RequestValidationError(
             [{"loc": ("body",), "msg": f"invalid JSON: {exc}", "type": "json_invalid"}]
         ) from exc
@@ -139,29 +166,14 @@ async def _observation_payload(
     return rows, batch
 
 
-_OBSERVATION_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "oneOf": [
-                        {"$ref": "#/components/schemas/ObservationCreate"},
-                        {
-                            "type": "array",
-                            "items": {"$ref": "#/components/schemas/ObservationCreate"},
-                            "description": "A batch: all rows are written, or none",
-                        },
-                    ]
-                }
-            }
-        },
-    }
-}
+_OBSERVATION_BODY = one_or_many_body(ObservationCreate, what="observations")
 
 
 @router.get(
-    "/clients/{client_id}/observations", response_model=Page[ObservationRead], tags=["observations"]
+    "/clients/{client_id}/observations",
+    response_model=Page[ObservationRead],
+    tags=["observations"],
+    responses=CLIENT_READ,
 )
 def list_observations(
     client_id: uuid.UUID,
@@ -197,6 +209,7 @@ ObservationPayload = Annotated[tuple[list[ObservationCreate], bool], Depends(_ob
     tags=["observations"],
     response_model=ObservationRead | list[ObservationRead],
     openapi_extra=_OBSERVATION_BODY,
+    responses=CLIENT_WRITE,
 )
 def create_observations(
     client_id: uuid.UUID, payload: ObservationPayload, actor: CurrentActor, db: DbDep
@@ -212,7 +225,10 @@ def create_observations(
 
 
 @router.patch(
-    "/observations/{observation_id}", response_model=ObservationRead, tags=["observations"]
+    "/observations/{observation_id}",
+    response_model=ObservationRead,
+    tags=["observations"],
+    responses=VERSIONED_WRITE,
 )
 def update_observation(
     observation_id: uuid.UUID, data: ObservationUpdate, actor: CurrentActor, db: DbDep
@@ -228,7 +244,12 @@ def update_observation(
 # -- episodes -----------------------------------------------------------------------------------
 
 
-@router.get("/clients/{client_id}/episodes", response_model=Page[EpisodeRead], tags=["episodes"])
+@router.get(
+    "/clients/{client_id}/episodes",
+    response_model=Page[EpisodeRead],
+    tags=["episodes"],
+    responses=CLIENT_READ,
+)
 def list_episodes(
     client_id: uuid.UUID,
     actor: CurrentActor,
@@ -255,6 +276,7 @@ def list_episodes(
     response_model=EpisodeRead,
     status_code=status.HTTP_201_CREATED,
     tags=["episodes"],
+    responses=CLIENT_WRITE,
 )
 def create_episode(
     client_id: uuid.UUID, data: EpisodeCreate, actor: CurrentActor, db: DbDep
@@ -265,7 +287,12 @@ def create_episode(
     )
 
 
-@router.patch("/episodes/{episode_id}", response_model=EpisodeRead, tags=["episodes"])
+@router.patch(
+    "/episodes/{episode_id}",
+    response_model=EpisodeRead,
+    tags=["episodes"],
+    responses=VERSIONED_WRITE,
+)
 def update_episode(
     episode_id: uuid.UUID, data: EpisodeUpdate, actor: CurrentActor, db: DbDep
 ) -> EpisodeRead:
@@ -278,7 +305,12 @@ def update_episode(
 # -- measures -----------------------------------------------------------------------------------
 
 
-@router.get("/clients/{client_id}/measures", response_model=Page[MeasureRead], tags=["measures"])
+@router.get(
+    "/clients/{client_id}/measures",
+    response_model=Page[MeasureRead],
+    tags=["measures"],
+    responses=CLIENT_READ,
+)
 def list_measures(
     client_id: uuid.UUID,
     actor: CurrentActor,
@@ -316,6 +348,7 @@ def list_measures(
     response_model=MeasureRead,
     status_code=status.HTTP_201_CREATED,
     tags=["measures"],
+    responses=CLIENT_WRITE,
 )
 def create_measure(
     client_id: uuid.UUID,
@@ -332,7 +365,12 @@ def create_measure(
     return read
 
 
-@router.patch("/measures/{measure_id}", response_model=MeasureRead, tags=["measures"])
+@router.patch(
+    "/measures/{measure_id}",
+    response_model=MeasureRead,
+    tags=["measures"],
+    responses=VERSIONED_WRITE,
+)
 def update_measure(
     measure_id: uuid.UUID,
     data: MeasureUpdate,

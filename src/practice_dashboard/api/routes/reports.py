@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from practice_dashboard.api.deps import CurrentActor
+from practice_dashboard.api.responses import errors
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.services import periods
@@ -50,8 +51,7 @@ PeriodBound = Annotated[
     response_class=Response,
     responses={
         200: {"content": {"application/pdf": {}}, "description": "The progress summary"},
-        404: {"description": "No such client, or not visible to the caller"},
-        503: {"description": "The server has no Chromium to make PDFs"},
+        **errors(401, 404, 503),
     },
 )
 def client_summary_pdf(

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from fastapi import APIRouter
 
 from practice_dashboard.api.deps import CurrentActor
+from practice_dashboard.api.responses import CLIENT_READ
 from practice_dashboard.dependencies import DbDep
 from practice_dashboard.models import RecordKind
 from practice_dashboard.schemas.revision import History, RevisionRead
@@ -58,5 +59,6 @@ for _kind in RecordKind:
         _history_route(_kind),
         methods=["GET"],
         response_model=History,
+        responses=CLIENT_READ,
         name=f"{_kind.value}_history",
     )

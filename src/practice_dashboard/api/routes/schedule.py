@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel
 
 from practice_dashboard.api.deps import CurrentActor
+from practice_dashboard.api.responses import AUTHENTICATED, CLIENT_WRITE, VERSIONED_WRITE
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.errors import Invalid
 from practice_dashboard.schemas.common import UtcDatetime
@@ -45,6 +46,7 @@ class ScheduleRead(BaseModel):
     "/clients/{client_id}/sessions/series",
     response_model=SeriesRead,
     status_code=status.HTTP_201_CREATED,
+    responses=CLIENT_WRITE,
 )
 def book_series(
     client_id: uuid.UUID,
@@ -60,7 +62,7 @@ def book_series(
     return SeriesRead(items=[SessionRead.model_validate(s) for s in sessions], total=len(sessions))
 
 
-@router.get("/schedule", response_model=ScheduleRead)
+@router.get("/schedule", response_model=ScheduleRead, responses=AUTHENTICATED)
 def schedule(
     actor: CurrentActor,
     db: DbDep,
@@ -86,7 +88,9 @@ def schedule(
     )
 
 
-@router.post("/sessions/{session_id}/attendance", response_model=SessionRead)
+@router.post(
+    "/sessions/{session_id}/attendance", response_model=SessionRead, responses=VERSIONED_WRITE
+)
 def complete_booking(
     session_id: uuid.UUID, data: SessionCompletion, actor: CurrentActor, db: DbDep
 ) -> SessionRead:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, status
 from sqlalchemy import select
 
 from practice_dashboard.api.deps import AdminUser, CurrentActor, PagingDep, page_of
+from practice_dashboard.api.responses import ADMIN, errors
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.models import Supervision, User
 from practice_dashboard.models.base import utcnow
@@ -21,7 +22,7 @@ from practice_dashboard.services.accounts import mfa
 from practice_dashboard.services.accounts import user as user_service
 from practice_dashboard.services.common import page
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], responses=ADMIN)
 
 
 @router.get("", response_model=Page[UserRead])
@@ -33,7 +34,9 @@ def list_users(_admin: AdminUser, db: DbDep, paging: PagingDep) -> Page[UserRead
     return page_of(UserRead, items, total, paging)
 
 
-@router.post("", response_model=UserRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "", response_model=UserRead, status_code=status.HTTP_201_CREATED, responses=errors(413)
+)
 def create_user(
     data: UserCreate, _admin: AdminUser, actor: CurrentActor, db: DbDep, settings: SettingsDep
 ) -> UserRead:
@@ -41,7 +44,7 @@ def create_user(
     return UserRead.model_validate(user_service.create_user(db, settings, data=data, actor=actor))
 
 
-@router.patch("/{user_id}", response_model=UserRead)
+@router.patch("/{user_id}", response_model=UserRead, responses=errors(404, 409, 413))
 def update_user(
     user_id: uuid.UUID,
     data: UserUpdate,
@@ -57,7 +60,7 @@ def update_user(
     )
 
 
-@router.get("/{user_id}/supervisees", response_model=list[SupervisionRead])
+@router.get("/{user_id}/supervisees", response_model=list[SupervisionRead], responses=errors(404))
 def list_supervisees(user_id: uuid.UUID, _admin: AdminUser, db: DbDep) -> list[SupervisionRead]:
     """The supervision links of a supervisor (admin only)."""
     user_service.get_user(db, user_id)
@@ -70,7 +73,10 @@ def list_supervisees(user_id: uuid.UUID, _admin: AdminUser, db: DbDep) -> list[S
 
 
 @router.post(
-    "/{user_id}/supervisees", response_model=SupervisionRead, status_code=status.HTTP_201_CREATED
+    "/{user_id}/supervisees",
+    response_model=SupervisionRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(404, 409, 413),
 )
 def add_supervisee(
     user_id: uuid.UUID,
@@ -86,7 +92,11 @@ def add_supervisee(
     )
 
 
-@router.delete("/{user_id}/supervisees/{supervisee_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{user_id}/supervisees/{supervisee_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(404),
+)
 def remove_supervisee(
     user_id: uuid.UUID,
     supervisee_id: uuid.UUID,
@@ -103,15 +113,11 @@ def remove_supervisee(
 @router.post(
     "/{user_id}/mfa/reset",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={
-        401: {"description": "No valid bearer token"},
-        403: {"description": "The caller is not an admin"},
-        404: {"description": "No such account"},
-        422: {"description": "An admin's own two-factor authentication (ask another admin)"},
-    },
+    responses=errors(404),
 )
 def reset_mfa(user_id: uuid.UUID, _admin: AdminUser, actor: CurrentActor, db: DbDep) -> None:
     """Remove an account's two-factor authentication (admin only; audited): its logins and
-    tokens end, and it sets up a new authenticator at its next login."""
+    tokens end, and it sets up a new authenticator at its next login. An admin's own is a 422:
+    another admin resets it."""
     user = user_service.get_user(db, user_id)
     mfa.reset(db, user=user, now=utcnow(), actor=actor)

@@ -86,9 +86,7 @@ def update_user(
     )
     if problems:
         raise Invalid(problems)
-    changed = apply_update(
-        user, data, required=("full_name", "role", "is_active"), exclude={"password"}
-    )
+    changed = apply_update(user, data, exclude={"password"})
     if data.password is not None:
         user.password_hash = hash_password(settings, data.password)
         changed["password"] = True

@@ -196,13 +196,6 @@ def update_assignment(
     assignment, client = _get(db, actor, assignment_id)
     check_version(assignment, data.version)
     sent = data.model_dump(exclude_unset=True)
-    problems: Problems = [
-        ((name,), "may not be null")
-        for name in ("every_days", "starts_on")
-        if name in sent and sent[name] is None
-    ]
-    if problems:
-        raise Invalid(problems)
     starts_on = sent.get("starts_on", assignment.starts_on)
     ends_on = sent["ends_on"] if "ends_on" in sent else assignment.ends_on
     # A start left as it was may lie further back than a year: only a new start is checked.

@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import select
 
 from practice_dashboard.db import DbSession
-from practice_dashboard.errors import NotFound
+from practice_dashboard.domain.periods import BEYOND_PLANNING_HORIZON, PLANNING_HORIZON
+from practice_dashboard.errors import Invalid, NotFound
 from practice_dashboard.models import Annotation, Client, RecordKind
 from practice_dashboard.models.base import utcnow, uuid7
 from practice_dashboard.schemas.annotation import AnnotationCreate, AnnotationUpdate
@@ -22,7 +23,16 @@ from practice_dashboard.services.common import (
 )
 from practice_dashboard.services.records import revisions
 
-REQUIRED = ("at", "kind", "label")
+
+def time_problems(at: datetime, now: datetime) -> list[tuple[tuple[str, ...], str]]:
+    """A dated note may mark a planned change (a medication step, a move), within the horizon
+    bookings have; as (field, message) for the API, the pages and the CSV import."""
+    return [(("at",), BEYOND_PLANNING_HORIZON)] if at > now + PLANNING_HORIZON else []
+
+
+def _check_time(at: datetime, now: datetime) -> None:
+    if problems := time_problems(at, now):
+        raise Invalid(problems)
 
 
 def list_annotations(
@@ -59,6 +69,7 @@ def create_annotation(
 ) -> Annotation:
     """`record_id` lets a form choose the new row's key, so a repeated submit saves once."""
     client = access.get_visible_client(db, actor.user, client_id, for_write=True)
+    _check_time(data.at, utcnow())
     annotation = Annotation(
         id=record_id or uuid7(),
         client_id=client.id,
@@ -85,6 +96,7 @@ def update_annotation(
 ) -> Annotation:
     """Correct a timeline note, or mark it entered in error, keeping its history."""
     annotation, client = _get(db, actor, annotation_id)
+    now = utcnow()
     revisions.correct(
         db,
         kind=RecordKind.ANNOTATION,
@@ -92,7 +104,7 @@ def update_annotation(
         client=client,
         data=data,
         actor=actor,
-        required=REQUIRED,
+        validate=lambda _sent: _check_time(annotation.at, now),
     )
     return annotation
 

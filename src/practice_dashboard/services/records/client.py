@@ -17,8 +17,6 @@ from practice_dashboard.services import access, audit
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.common import apply_update, check_version, page
 
-REQUIRED = ("display_name", "status", "intake_date", "session_cadence_days")
-
 
 def list_clients(
     db: DbSession,
@@ -90,7 +88,7 @@ def update_client(
     db: DbSession, *, client_id: uuid.UUID, data: ClientUpdate, actor: Actor
 ) -> Client:
     client = access.get_visible_client(db, actor.user, client_id, for_write=True)
-    changed = apply_update(client, data, required=REQUIRED)
+    changed = apply_update(client, data)
     if client.discharged_on and client.discharged_on < client.intake_date:
         raise Invalid([(("discharged_on",), "must not be before intake_date")])
     if changed:

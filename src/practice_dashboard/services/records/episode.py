@@ -20,8 +20,6 @@ from practice_dashboard.services.common import check_range, in_time_range, page
 from practice_dashboard.services.records import revisions
 from practice_dashboard.services.records.session import check_session_belongs
 
-REQUIRED = ("started_at", "source", "peak_intensity", "strategies")
-
 
 def time_problems(
     *,
@@ -125,7 +123,6 @@ def update_episode(
         client=client,
         data=data,
         actor=actor,
-        required=REQUIRED,
         validate=lambda sent: _validate(episode, now, sent),
     )
     return episode

@@ -205,8 +205,6 @@ def update_measure(
     measure, client = access.get_visible_child(db, actor.user, Measure, measure_id, for_write=True)
 
     def rescore(fields: dict[str, Any]) -> dict[str, Any]:
-        if "administered_at" in fields and fields["administered_at"] is None:
-            raise Invalid([(("administered_at",), "may not be null")])
         merged = {
             "administered_at": fields.get("administered_at", measure.administered_at),
             "items": fields.get("items", measure.items),
@@ -225,7 +223,6 @@ def update_measure(
         client=client,
         data=data,
         actor=actor,
-        required=("source",),
         derive=rescore,
     )
     return measure

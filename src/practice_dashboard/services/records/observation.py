@@ -21,8 +21,6 @@ from practice_dashboard.services.common import check_range, in_time_range, page
 from practice_dashboard.services.records import revisions
 from practice_dashboard.services.records.session import check_session_belongs, missing_sessions
 
-REQUIRED = ("observed_at", "source", "zone", "activation")
-
 
 def time_problems(observed_at: datetime, now: datetime) -> list[tuple[tuple[str, ...], str]]:
     """What the time rule refuses, as (field, message): for the API and the CSV import."""
@@ -129,7 +127,6 @@ def update_observation(
         client=client,
         data=data,
         actor=actor,
-        required=REQUIRED,
         validate=validate,
     )
     return observation

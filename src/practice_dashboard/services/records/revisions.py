@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -65,8 +65,6 @@ def _status_change(record: Any, fields: dict[str, Any]) -> dict[str, Any]:
     status = fields.get("status")
     reason = fields.get("status_reason")
     if status is None:
-        if "status" in fields:
-            raise Invalid([(("status",), "may not be null")])
         if reason is not None:
             raise Invalid([(("status_reason",), "only given with status entered_in_error")])
         return {}
@@ -95,7 +93,6 @@ def correct(
     client: Client,
     data: CorrectionInput,
     actor: AnyActor,
-    required: Iterable[str] = (),
     derive: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     validate: Callable[[set[str]], None] | None = None,
 ) -> dict[str, Any]:
@@ -110,9 +107,6 @@ def correct(
     sent = data.model_dump(exclude_unset=True, exclude={"version"})
     status = _status_change(record, sent)
     fields = {k: v for k, v in sent.items() if k not in _STATUS_FIELDS}
-    nulls = [name for name in required if name in fields and fields[name] is None]
-    if nulls:
-        raise Invalid([((name,), "may not be null") for name in nulls])
     if derive is not None and fields:
         fields = derive(fields)
     fields.update(status)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from practice_dashboard.db import DbSession
 from practice_dashboard.domain.facts import CLOCK_SLACK, DUE_ATTENDANCE
+from practice_dashboard.domain.periods import BEYOND_PLANNING_HORIZON, PLANNING_HORIZON
 from practice_dashboard.errors import Invalid
 from practice_dashboard.models import Client, RecordKind, Session
 from practice_dashboard.models.base import utcnow, uuid7
@@ -29,8 +30,6 @@ from practice_dashboard.services.common import (
 )
 from practice_dashboard.services.records import revisions
 
-REQUIRED = ("starts_at", "duration_minutes", "kind", "modality", "attendance", "homework_assigned")
-
 
 def attendance_problems(
     *,
@@ -42,6 +41,8 @@ def attendance_problems(
 ) -> list[tuple[tuple[str, ...], str]]:
     """What the attendance rules refuse, as (field, message): for the API and the CSV import."""
     problems: list[tuple[tuple[str, ...], str]] = []
+    if starts_at > now + PLANNING_HORIZON:
+        problems.append((("starts_at",), BEYOND_PLANNING_HORIZON))
     # Attendance can only be known once a session has begun; allow for clocks a little apart.
     if attendance in DUE_ATTENDANCE and starts_at > now + CLOCK_SLACK:
         problems.append(
@@ -133,7 +134,6 @@ def update_session(
         client=client,
         data=data,
         actor=actor,
-        required=REQUIRED,
         validate=lambda _sent: _validate(session, now),
     )
     return session
@@ -177,7 +177,9 @@ def _series_span_days(data: SessionSeriesCreate, cadence_days: int) -> int:
 
 
 def _check_bookable(client: Client, starts: list[datetime], tz: tzinfo, now: datetime) -> None:
-    """A discharged client has no future: nothing may be booked after their discharge."""
+    """Nothing is booked past the planning horizon, nor after a discharged client's discharge."""
+    if starts and starts[-1] > now + PLANNING_HORIZON:
+        raise Invalid([(("starts_at",), BEYOND_PLANNING_HORIZON)])
     if client.status != ClientStatus.DISCHARGED:
         return
     if client.discharged_on is not None:

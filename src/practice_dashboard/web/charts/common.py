@@ -154,12 +154,18 @@ class LocalClock:
         # zone in use today: look the offset up once per quarter hour, not once per point.
         offset = self._offsets.get(slot)
         if offset is None:
-            local = datetime.fromtimestamp(slot * _SLOT, self.tz).utcoffset()
+            try:
+                local = datetime.fromtimestamp(slot * _SLOT, self.tz).utcoffset()
+            except (OverflowError, OSError, ValueError):  # year 1 or 9999: no local time
+                local = None
             offset = self._offsets[slot] = local.total_seconds() if local else 0.0
         return offset
 
     def _local(self, ts: float) -> datetime:
-        return _EPOCH + timedelta(seconds=ts + self._offset(int(ts // _SLOT)))
+        try:
+            return _EPOCH + timedelta(seconds=ts + self._offset(int(ts // _SLOT)))
+        except OverflowError:  # a stored year-1 time west of UTC: shown on UTC's clock
+            return _EPOCH + timedelta(seconds=ts)
 
     def x(self, ts: float) -> str:
         return self.xs([ts])[0]

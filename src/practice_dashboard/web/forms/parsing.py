@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from practice_dashboard.domain import periods
 from practice_dashboard.web.forms.fields import DATE_PART, TIME_PART, FieldSpec
 from practice_dashboard.web.forms.messages import messages_from_validation
 
@@ -60,12 +61,15 @@ def parse_local_datetime(raw: str, tz: tzinfo) -> datetime:
         raise FieldProblem("Enter a date and time like 2026-05-31 14:30.") from exc
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz, fold=0)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 00:00 east of UTC has no UTC time
+        raise FieldProblem(periods.TIME_OUT_OF_RANGE) from None
 
 
 def local_input_values(name: str, value: datetime, tz: tzinfo) -> dict[str, str]:
     """An aware datetime as the two halves of the date-time pair called `name`."""
-    local = value.astimezone(tz)
+    local = periods.local(value, tz) or value  # a stored year-1 time: its UTC halves
     return {
         name + DATE_PART: local.strftime(DATE_FORMAT),
         name + TIME_PART: local.strftime(TIME_FORMAT),
@@ -81,14 +85,17 @@ def parse_after(raw: str, start: datetime, tz: tzinfo) -> datetime | None:
     text = raw.strip()
     if not text:
         return None
-    if minutes := _MINUTES_AFTER.fullmatch(text):
-        return start + timedelta(minutes=int(minutes[1]))
-    clock = _CLOCK.fullmatch(text)
-    if clock is None or int(clock[1]) > 23 or int(clock[2]) > 59:
-        raise FieldProblem(AFTER_PROBLEM)
-    day = start.astimezone(tz).date()
-    local = datetime.combine(day, time(int(clock[1]), int(clock[2]))).replace(tzinfo=tz, fold=0)
-    return local.astimezone(UTC)
+    try:
+        if minutes := _MINUTES_AFTER.fullmatch(text):
+            return start + timedelta(minutes=int(minutes[1]))
+        clock = _CLOCK.fullmatch(text)
+        if clock is None or int(clock[1]) > 23 or int(clock[2]) > 59:
+            raise FieldProblem(AFTER_PROBLEM)
+        day = start.astimezone(tz).date()
+        local = datetime.combine(day, time(int(clock[1]), int(clock[2])))
+        return local.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    except OverflowError:  # after an onset at the very end of year 9999
+        raise FieldProblem(periods.TIME_OUT_OF_RANGE) from None
 
 
 def parse_pair(spec: FieldSpec, raw: Mapping[str, str], tz: tzinfo) -> datetime | None:

@@ -105,6 +105,8 @@ def assign(
     from practice_dashboard.web.routes.checkin_link_page import _page
 
     cid = _cid(client_id)
+    # Who may change it is settled before what was sent: a stranger's 404, a supervisor's 403.
+    access.get_visible_client(db, actor.user, cid, for_write=True)
     typed = {
         "instrument": instrument,
         "every_days": every_days,

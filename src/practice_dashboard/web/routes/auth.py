@@ -5,10 +5,10 @@ from __future__ import annotations
 import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from practice_dashboard.dependencies import DbDep, SettingsDep, client_ip
+from practice_dashboard.dependencies import DbDep, SettingsDep, client_ip, no_nul_in_form
 from practice_dashboard.errors import TooManyRequests, Unauthorized
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.services.accounts import login_session
@@ -74,7 +74,8 @@ def _login_form(
     return response
 
 
-@router.post("/login")
+# A NUL in the e-mail would reach PostgreSQL's lookup (which refuses it): a 422 first.
+@router.post("/login", dependencies=[Depends(no_nul_in_form)])
 def login_submit(
     request: Request,
     db: DbDep,

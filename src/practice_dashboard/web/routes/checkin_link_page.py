@@ -99,6 +99,8 @@ def create_checkin_link(
     show_progress: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     cid = _cid(client_id)
+    # Who may change it is settled before what was sent: a stranger's 404, a supervisor's 403.
+    access.get_visible_client(db, actor.user, cid, for_write=True)
     try:
         data = CheckinLinkCreate(code=code.strip(), show_progress=show_progress == "on")
     except ValidationError:
@@ -135,11 +137,13 @@ def change_checkin_link(
     actor: WebActor,
     db: DbDep,
     settings: SettingsDep,
-    action: Annotated[str, Form(max_length=20)],
+    action: Annotated[str, Form(max_length=20)] = "",
     code: Annotated[str, Form(max_length=20)] = "",
     show_progress: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     cid = _cid(client_id)
+    # Who may change it is settled before what was sent: a stranger's 404, a supervisor's 403.
+    access.get_visible_client(db, actor.user, cid, for_write=True)
     now = utcnow()
     if action == "revoke":
         links.revoke_link(db, client_id=cid, actor=actor, now=now)

@@ -20,6 +20,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
 
 from practice_dashboard.dependencies import DbDep
+from practice_dashboard.domain import periods
 from practice_dashboard.errors import Conflict, Invalid, NotFound
 from practice_dashboard.models import RecordKind
 from practice_dashboard.models.base import STATUS_REASON_MAX
@@ -116,10 +117,14 @@ def _day(text: str, name: str, errors: dict[str, str]) -> date | None:
     if not text.strip():
         return None
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         errors[name] = "Enter a date like 2026-05-31."
         return None
+    if not periods.plausible(day):  # year 1 east of UTC has no UTC midnight
+        errors[name] = f"Enter a date between {periods.DAY_RANGE}."
+        return None
+    return day
 
 
 def _bounds(

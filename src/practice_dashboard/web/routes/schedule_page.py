@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from practice_dashboard.dependencies import DbDep
+from practice_dashboard.domain import periods
 from practice_dashboard.domain.labels import ATTENDANCE_WORDS
 from practice_dashboard.errors import Invalid, NotFound
 from practice_dashboard.models import Client, Session
@@ -75,9 +76,13 @@ def _parse_week(week: str | None, today: date) -> tuple[date, str | None]:
     if not week:
         return week_start(today), None
     try:
-        return week_start(date.fromisoformat(week.strip())), None
+        day = date.fromisoformat(week.strip())
     except ValueError:
         return week_start(today), f"“{week}” is not a date like 2026-05-31; showing this week."
+    # 0001-01-01 has no Monday before it, and 9999-12-31 no week after it: refused up front.
+    if not periods.plausible(day):
+        return week_start(today), f"“{week}” is not between {periods.DAY_RANGE}; showing this week."
+    return week_start(day), None
 
 
 def _week_url(monday: date) -> str:
@@ -248,6 +253,8 @@ def complete_booking(
 ) -> Response:
     """One action: attended, no-show, late cancel or cancelled; attended goes on to the notes."""
     sid = _session_uuid(session_id)
+    # Who may change it is settled before what was sent: a stranger's 404, a supervisor's 403.
+    access.get_visible_child(db, actor.user, Session, sid, for_write=True)
     try:
         data = SessionCompletion.model_validate(
             {"attendance": raw.get("attendance", ""), "version": posted_version(raw) or -1}

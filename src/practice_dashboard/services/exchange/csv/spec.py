@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel
 
+from practice_dashboard.domain.periods import local
 from practice_dashboard.models import Annotation, Client, Episode, Measure, Observation, Session
 from practice_dashboard.schemas.annotation import AnnotationCreate
 from practice_dashboard.schemas.client import ClientCreate
@@ -78,7 +79,11 @@ def _date(value: date | None, _tz: tzinfo) -> str:
 
 
 def _time(value: datetime | None, tz: tzinfo) -> str:
-    return "" if value is None else value.astimezone(tz).isoformat()
+    if value is None:
+        return ""
+    # A time the practice's clock cannot show (year 1 stored by an old release) is written in
+    # UTC: one bad cell must not cut the rest of a streamed file off.
+    return (local(value, tz) or value).isoformat()
 
 
 def _json(value: Any, _tz: tzinfo) -> str:

@@ -30,6 +30,7 @@ from practice_dashboard.services.exchange.csv.importer.keys import client_natura
 from practice_dashboard.services.exchange.csv.importer.report import field_problems, problems_from
 from practice_dashboard.services.exchange.csv.reader import Problem, shown
 from practice_dashboard.services.exchange.csv.spec import CsvKind
+from practice_dashboard.services.records import annotation as annotation_service
 from practice_dashboard.services.records import episode as episode_service
 from practice_dashboard.services.records import measure as measure_service
 from practice_dashboard.services.records import observation as observation_service
@@ -394,6 +395,7 @@ def _annotation_row(r: RowInput, m: AnnotationCreate) -> Pending | None:
     assert r.client is not None
     archived_at = r.archived_at()
     status = r.record_status()
+    r.add(annotation_service.time_problems(m.at, r.now))
     if r.problems:
         return None
     values = (r.record_id, r.client.hex, m.at, m.kind.value, m.label, m.notes, archived_at, *status)
