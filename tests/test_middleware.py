@@ -100,3 +100,67 @@ def test_the_app_is_guarded_from_settings(settings: Settings) -> None:
     )
     [guard] = [m for m in app.user_middleware if m.cls is InFlightLimit]
     assert (guard.kwargs["limit"], guard.kwargs["queue_seconds"]) == (3, 1.5)
+
+
+class TimedApp:
+    """Holds each request for `seconds`, as real work would."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await asyncio.sleep(self.seconds)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+
+def test_the_queue_is_as_deep_as_the_measured_work_allows() -> None:
+    """With requests measured at 0.2 s each on one slot, a 1.1 s budget admits five waiting
+    reads (expected waits 0.2 to 1.0 s): the rest are shed at once rather than after waiting;
+    a write (twice the budget) still queues where a read is shed. The work really takes 0.15 s,
+    so the last admitted read is served well inside its budget on a busy machine too."""
+
+    async def scenario() -> tuple[list[int], list[float], int, int]:
+        guarded = InFlightLimit(TimedApp(0.15), limit=1, queue_seconds=1.1, queue_length=100)
+        guarded.hold_seconds = 0.2  # as if measured on earlier requests
+        transport = httpx.ASGITransport(app=guarded)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            started = time.perf_counter()
+            shed_after: list[float] = []
+
+            async def read() -> int:
+                response = await http.get("/x")
+                if response.status_code == 503:
+                    shed_after.append(time.perf_counter() - started)
+                return response.status_code
+
+            reads = [asyncio.create_task(read()) for _ in range(12)]
+            await asyncio.sleep(0.05)
+            write = asyncio.create_task(http.post("/x"))
+            late_read = asyncio.create_task(http.get("/x"))
+            statuses = await asyncio.gather(*reads)
+            return (
+                sorted(statuses),
+                shed_after,
+                (await write).status_code,
+                (await late_read).status_code,
+            )
+
+    statuses, shed_after, write_status, late_status = asyncio.run(scenario())
+    # One at work and five waiting (the sixth would expect 1.2 s); the other six shed at once.
+    assert statuses == [200] * 6 + [503] * 6
+    assert max(shed_after) < 0.1
+    assert late_status == 503  # the queue is full for a read...
+    assert write_status == 200  # ...but not for a write, whose budget is 2.2 s
+
+
+def test_the_hold_estimate_follows_the_work() -> None:
+    async def scenario() -> float:
+        guarded = InFlightLimit(TimedApp(0.05), limit=2, queue_seconds=1.0, queue_length=10)
+        transport = httpx.ASGITransport(app=guarded)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            for _ in range(40):
+                await http.get("/x")
+        return guarded.hold_seconds
+
+    assert 0.04 < asyncio.run(scenario()) < 0.2

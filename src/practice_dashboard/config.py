@@ -109,11 +109,12 @@ class Settings(BaseSettings):
     # Overload: at most this many requests are worked on at once per worker (fewer than the
     # connections and the 40 threads, so none waits on another's thread or connection; and a
     # worker is one Python process, so more CPU-bound threads add no throughput, only delay);
-    # up to `request_queue_length` more wait up to `request_queue_seconds`; the rest get a
-    # fast 503 with Retry-After instead of an answer after many seconds.
+    # others wait while their expected wait (measured) fits `request_queue_seconds` (twice
+    # that for a write), at most `request_queue_length` of them; the rest get a fast 503 with
+    # Retry-After instead of an answer after many seconds.
     max_requests_in_flight: int = Field(default=2, ge=1)
-    request_queue_length: int = Field(default=16, ge=0)
-    request_queue_seconds: float = Field(default=1.5, ge=0)
+    request_queue_length: int = Field(default=128, ge=0)
+    request_queue_seconds: float = Field(default=2.0, ge=0)
     # Browser logins: idle and absolute limits (capped at 30 minutes and 12 hours), and whether
     # the cookie is Secure: None = when the request came over HTTPS (behind a proxy too).
     session_idle_minutes: int = Field(default=30, ge=1, le=30)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import time
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -89,24 +90,37 @@ _BUSY_HTML = (
 
 
 class InFlightLimit:
-    """At most `limit` requests worked on at once; up to `queue_length` more wait for at most
-    `queue_seconds`; the rest, and those that waited too long, get a 503 with Retry-After.
+    """At most `limit` requests worked on at once; others wait while their expected wait fits
+    the budget (`queue_seconds`; twice that for a write); the rest get a 503 with Retry-After.
 
     Every request runs its database work in the thread pool and holds one pooled connection,
     so past a few requests per core more at once only adds waiting, and past the pool's size
     requests wait on each other's connections. Capping here keeps the pool and the threads
-    free, and answers overload fast (503 with Retry-After) instead of hanging for 30 s. Static
-    files and the health checks are not counted.
+    free, and answers overload fast instead of hanging for 30 s.
+
+    The expected wait is the queue ahead times how long a request holds its slot (a moving
+    average of what this worker measured), shared by the slots: a burst of cheap requests
+    (a check-in page) queues deeply, a burst of dear ones (a five-year client page) is shed
+    sooner, and nobody is admitted only to be turned away when the budget runs out. A write
+    carries what a person typed, so it may wait twice as long before it is refused.
+    `queue_length` caps the queue whatever the estimate. Static files and the health checks
+    are not counted.
     """
 
     EXEMPT_PREFIXES = ("/static/", "/healthz", "/readyz")
+    READS = frozenset({"GET", "HEAD", "OPTIONS"})
+    WRITE_PATIENCE = 2.0
+    # The first estimate of a slot's hold, before any request has been measured, and how much
+    # each new measurement moves the average.
+    INITIAL_HOLD_SECONDS = 0.05
+    HOLD_WEIGHT = 0.1
 
     def __init__(self, app: ASGIApp, limit: int, queue_seconds: float, queue_length: int) -> None:
         self.app = app
         self.queue_seconds = queue_seconds
         self.queue_length = queue_length
         self.waiting = 0
-        self.retry_after = max(1, math.ceil(queue_seconds))
+        self.hold_seconds = self.INITIAL_HOLD_SECONDS
         self.limit = limit
         # One semaphore per event loop (a test client may run the app on more than one).
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
@@ -117,30 +131,45 @@ class InFlightLimit:
             self._slots = (loop, asyncio.Semaphore(self.limit))
         return self._slots[1]
 
+    def expected_wait(self) -> float:
+        """Seconds a request joining the queue now can expect to wait for a slot."""
+        return (self.waiting + 1) * self.hold_seconds / self.limit
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(self.EXEMPT_PREFIXES):
             await self.app(scope, receive, send)
             return
+        budget = self.queue_seconds
+        if scope.get("method", "GET") not in self.READS:
+            budget *= self.WRITE_PATIENCE
         slots = self._semaphore()
         if not slots.locked():
             await slots.acquire()  # a free slot: taken at once, without suspending
-        elif self.waiting >= self.queue_length:
-            # A full queue would not drain within the wait: answer now, cheaply.
+        elif self.waiting >= self.queue_length or self.expected_wait() > budget:
+            # The queue would not reach this request within its budget: answer now, cheaply.
             await self._shed(scope, send)
             return
         else:
             self.waiting += 1
             try:
-                await asyncio.wait_for(slots.acquire(), timeout=self.queue_seconds)
+                await asyncio.wait_for(slots.acquire(), timeout=budget)
             except TimeoutError:
                 await self._shed(scope, send)
                 return
             finally:
                 self.waiting -= 1
+        started = time.perf_counter()
         try:
             await self.app(scope, receive, send)
         finally:
             slots.release()
+            held = time.perf_counter() - started
+            self.hold_seconds += self.HOLD_WEIGHT * (held - self.hold_seconds)
+
+    @property
+    def retry_after(self) -> int:
+        """Whole seconds until the queue has likely drained (at least one)."""
+        return max(1, math.ceil(self.expected_wait()))
 
     async def _shed(self, scope: Scope, send: Send) -> None:
         # JSON under /api; a page elsewhere (a person's browser, a client's phone). Both plain

@@ -23,7 +23,7 @@ from practice_dashboard.models import AuditEvent, Client, Observation, User
 from practice_dashboard.models.base import utcnow, uuid7
 from practice_dashboard.models.enums import Zone
 from practice_dashboard.schemas.observation import ObservationCreate
-from practice_dashboard.services import backup
+from practice_dashboard.services import audit, backup
 from practice_dashboard.services.analytics import summary
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.records import observation
@@ -284,6 +284,31 @@ class TestVerifyRestored:
             "client rows refer by practitioner_id to a missing user" in p for p in check.problems
         )
         assert not check.needs_migrate
+
+    def test_reports_an_audit_trail_changed_after_the_backup(
+        self, source: Settings, target: Settings, tmp_path: Path
+    ) -> None:
+        engine = _engine(source)
+        with session_scope(create_session_factory(engine)) as db:
+            for action in ("read", "create", "read"):
+                audit.record(db, None, action, "client", uuid.uuid4())
+        engine.dispose()
+        backup.backup(source, tmp_path / "practice.backup")
+        assert backup.restore(target, tmp_path / "practice.backup").problems == []
+        engine = _engine(target)
+        try:
+            with engine.begin() as connection:
+                if connection.dialect.name == "sqlite":
+                    connection.execute(text("DROP TRIGGER audit_event_no_update"))
+                else:
+                    connection.execute(text("DROP TRIGGER audit_event_no_change ON audit_event"))
+                connection.execute(text("UPDATE audit_event SET action = 'export' WHERE seq = 2"))
+            check = backup.verify_restored(engine)
+        finally:
+            engine.dispose()
+        assert check.problems == [
+            next(p for p in check.problems if p.startswith("audit trail broken at seq 2"))
+        ]
 
     def test_reports_a_schema_revision_this_app_does_not_know(
         self, source: Settings, target: Settings, tmp_path: Path

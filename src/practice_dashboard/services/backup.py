@@ -27,11 +27,13 @@ from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, and_, exists, func, inspect, select, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session
 
 from practice_dashboard import __version__, migrate
 from practice_dashboard.config import Settings
 from practice_dashboard.db import create_db_engine
 from practice_dashboard.models import Base
+from practice_dashboard.services import audit
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PGDUMP_MAGIC = b"PGDMP"
@@ -137,8 +139,16 @@ def verify_restored(engine: Engine) -> RestoreCheck:
             problems.extend(f"table {name} is missing" for name in missing)
             problems.extend(_broken_references(connection))
         counts = _row_counts(connection, sorted(present))
-    # MERGE POINT (issue 12, audit hash chain): add the problems of `audit verify` here, so a
-    # restore whose chain does not verify fails like a corrupt page does.
+    if revision == head:
+        # The audit trail must still be whole: a restore whose chain does not verify fails
+        # like a corrupt page does (`practice-dashboard audit verify` walks the same chain).
+        with Session(engine) as db:
+            chain = audit.verify_chain(db)
+        if not chain.ok:
+            problems.append(
+                f"audit trail broken at seq {chain.broken_seq} (id {chain.broken_id}): "
+                f"{chain.problem}"
+            )
     return RestoreCheck(revision=revision, head=head, counts=counts, problems=problems)
 
 
