@@ -11,7 +11,10 @@ installed `practice-dashboard serve` (uvicorn, loopback, a free port; 1 worker o
 then asks for that client's page (`/clients/{id}`, signed in with a browser login) and its
 metrics (`/api/v1/clients/{id}/metrics`, bearer token) from `c` concurrent callers, each
 sending its next request as soon as the last is answered, for `--seconds` at each of
-c = 1, 16, 64 and 128. Every request is a read that the server audits.
+c = 1, 16, 64 and 128. Every request is a read that the server audits. A last step per server
+has one caller read the metrics while `--logins` callers (48 by default) post wrong passwords
+for made-up e-mails to `/api/v1/auth/token` as fast as they are answered: the signed-in
+caller's row, and the login answers by status.
 
 Counted per row: answered requests and their rate, latency percentiles, server errors (5xx
 other than 503), 503s (the overload guard shedding load, with Retry-After), hangs (answers
@@ -157,6 +160,49 @@ async def run_step(
     return step
 
 
+async def guesser(http: httpx.AsyncClient, until: float, answers: Counter[int]) -> None:
+    """Wrong passwords for made-up e-mails as fast as they are answered (an attacker's script)."""
+    n = 0
+    while time.perf_counter() < until:
+        n += 1
+        try:
+            response = await http.post(
+                "/api/v1/auth/token",
+                data={"username": f"guess{n}@example.org", "password": "not the password"},
+            )
+        except httpx.HTTPError:
+            answers[0] += 1
+            continue
+        answers[response.status_code] += 1
+
+
+async def run_logins_beside(
+    port: int, target: Target, guessers: int, seconds: float, timeout: float
+) -> tuple[Step, Counter[int]]:
+    """One signed-in caller on `target` while `guessers` post wrong logins beside it."""
+    step, answers = Step(), Counter[int]()
+    base = f"http://127.0.0.1:{port}"
+    async with (
+        httpx.AsyncClient(
+            base_url=base, headers=target.headers, cookies=target.cookies, timeout=timeout
+        ) as http,
+        httpx.AsyncClient(
+            base_url=base,
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=guessers, max_keepalive_connections=guessers),
+        ) as attackers,
+    ):
+        await http.get(target.path)
+        started = time.perf_counter()
+        until = started + seconds
+        await asyncio.gather(
+            caller(http, target, until, step),
+            *(guesser(attackers, until, answers) for _ in range(guessers)),
+        )
+        step.wall_s = time.perf_counter() - started
+    return step, answers
+
+
 def start_server(
     cli: Path, url: str, workers: int, port: int, log: Path
 ) -> subprocess.Popen[bytes]:
@@ -240,6 +286,18 @@ def run_engine(engine_name: str, args: argparse.Namespace, cli: Path) -> list[st
                         label = f"{engine_name} {workers}w, {target.name}"
                         lines.append(row(label, concurrency, step))
                         print(lines[-1], flush=True)
+                if args.logins:
+                    metrics = targets[-1]
+                    step, answers = asyncio.run(
+                        run_logins_beside(port, metrics, args.logins, args.seconds, args.timeout)
+                    )
+                    label = (
+                        f"{engine_name} {workers}w, {metrics.name} beside {args.logins} "
+                        "wrong logins"
+                    )
+                    lines.append(row(label, 1, step))
+                    print(lines[-1], flush=True)
+                    print(f"   login answers: {dict(sorted(answers.items()))}", flush=True)
             finally:
                 stop(server)
             errors = [
@@ -260,6 +318,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=list(CONCURRENCY))
     parser.add_argument("--pg-workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--keep-log", help="Copy the (last) server log here")
+    parser.add_argument(
+        "--logins",
+        type=int,
+        default=48,
+        help="Wrong-login callers beside one metrics caller (0: skip that step)",
+    )
     args = parser.parse_args()
     cli = Path(sys.executable).parent / "practice-dashboard"
     if not cli.exists():

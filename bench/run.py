@@ -62,19 +62,19 @@ def measure(
         timings.append((time.perf_counter() - started) * 1000)
         statements.append(counter.count - before)
         assert response.status_code == 200, response.text
-    row = {
-        "name": name,
-        "p50_ms": statistics.median(timings),
-        "p95_ms": percentile(timings, 0.95),
-        "statements": max(statements),
-        "bytes": len(response.content),
-    }
+    p50, p95, size = statistics.median(timings), percentile(timings, 0.95), len(response.content)
     print(
-        f"  {name:<58} p50 {row['p50_ms']:8.1f} ms   p95 {row['p95_ms']:8.1f} ms   "
-        f"{row['statements']:3d} SQL   {row['bytes'] / 1024:7.1f} KiB",
+        f"  {name:<58} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms   "
+        f"{max(statements):3d} SQL   {size / 1024:7.1f} KiB",
         flush=True,
     )
-    return row
+    return {
+        "name": name,
+        "p50_ms": p50,
+        "p95_ms": p95,
+        "statements": max(statements),
+        "bytes": size,
+    }
 
 
 def run_backend(backend: str, clients: int, repeat: int) -> list[dict[str, Any]]:
