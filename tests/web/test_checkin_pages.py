@@ -138,6 +138,21 @@ class TestFlow:
         db.refresh(row)
         assert row.last_used_at is not None
 
+    def test_opening_the_home_page_later_notes_the_use_after_the_read(
+        self, api: TestClient, db: DbSession, link: tuple[str, CheckinLink]
+    ) -> None:
+        """The home page is a read: the "last used" note is written after it (a write inside
+        the read transaction would be refused), and the page still answers."""
+        token, row = link
+        _open(api, token)
+        stale = datetime.now(UTC) - timedelta(days=2)
+        row.last_used_at = stale
+        db.commit()
+        assert api.get(f"/c/{token}").status_code == 200
+        db.refresh(row)
+        assert row.last_used_at is not None
+        assert row.last_used_at > stale
+
     def test_the_practitioner_sees_the_link_as_the_actor(
         self,
         api: TestClient,

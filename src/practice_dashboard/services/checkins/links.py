@@ -15,10 +15,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from practice_dashboard.config import Settings
-from practice_dashboard.db import DbSession
+from practice_dashboard.db import DbSession, defer_write, is_reading
 from practice_dashboard.errors import Invalid, NotFound
 from practice_dashboard.models import CheckinLink, Client
 from practice_dashboard.models.enums import ClientStatus
@@ -330,5 +331,16 @@ def record_code(
 def touch(db: DbSession, link: CheckinLink, now: datetime) -> None:
     """Note that the client used the link (shown to the practitioner as "last used")."""
     if link.last_used_at is None or now - link.last_used_at >= TOUCH_EVERY:
-        link.last_used_at = now
-        db.flush()
+        if not is_reading(db):
+            link.last_used_at = now
+            db.flush()
+            return
+        link_id = link.id
+
+        def write(session: Session) -> None:
+            session.execute(
+                update(CheckinLink).where(CheckinLink.id == link_id).values(last_used_at=now)
+            )
+
+        # A page view (a read) queues it to the short write transaction after the read.
+        defer_write(db, write)
