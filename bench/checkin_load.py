@@ -335,10 +335,13 @@ async def drive(
 # --- One engine --------------------------------------------------------------------------------
 
 
-def start_server(cli: Path, env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    cli: Path, env: dict[str, str], port: int, log: Path, *, workers: int = 1
+) -> subprocess.Popen[bytes]:
+    """`practice-dashboard serve` on loopback, once it answers `/healthz` (60 s at most)."""
     with log.open("wb") as sink:
         server = subprocess.Popen(
-            [str(cli), "serve", "--port", str(port), "--workers", "1", "--no-migrate"],
+            [str(cli), "serve", "--port", str(port), "--workers", str(workers), "--no-migrate"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=sink,
@@ -346,7 +349,7 @@ def start_server(cli: Path, env: dict[str, str], port: int, log: Path) -> subpro
     started = time.perf_counter()
     while not answers(f"http://127.0.0.1:{port}/healthz"):
         if server.poll() is not None:
-            raise RuntimeError(f"the server exited with {server.returncode}")
+            raise RuntimeError(f"the server exited with {server.returncode}: {log.read_text()}")
         if time.perf_counter() - started > 60:
             server.terminate()
             raise RuntimeError("the server did not answer within 60 s")

@@ -39,10 +39,10 @@ from pathlib import Path
 
 import httpx
 
-from bench.checkin_load import postgres_reachable, scratch_database, server_env
+from bench.checkin_load import postgres_reachable, scratch_database, server_env, start_server
 from bench.generate import generate
 from bench.run import percentile
-from bench.startup import answers, free_port
+from bench.startup import free_port
 from practice_dashboard.cli.common import unit_of_work
 from practice_dashboard.config import Settings
 from practice_dashboard.db import create_db_engine
@@ -203,28 +203,6 @@ async def run_logins_beside(
     return step, answers
 
 
-def start_server(
-    cli: Path, url: str, workers: int, port: int, log: Path
-) -> subprocess.Popen[bytes]:
-    env = {**server_env(url), "PRACTICE_DASHBOARD_SUMMARY_REFRESH_INTERVAL_SECONDS": "0"}
-    with log.open("wb") as sink:
-        server = subprocess.Popen(
-            [str(cli), "serve", "--port", str(port), "--workers", str(workers), "--no-migrate"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=sink,
-        )
-    started = time.perf_counter()
-    while not answers(f"http://127.0.0.1:{port}/healthz"):
-        if server.poll() is not None:
-            raise RuntimeError(f"the server exited with {server.returncode}: {log.read_text()}")
-        if time.perf_counter() - started > 60:
-            server.terminate()
-            raise RuntimeError("the server did not answer within 60 s")
-        time.sleep(0.05)
-    return server
-
-
 def stop(server: subprocess.Popen[bytes]) -> None:
     server.terminate()
     try:
@@ -276,7 +254,8 @@ def run_engine(engine_name: str, args: argparse.Namespace, cli: Path) -> list[st
         for workers in workers_list:
             port = free_port()
             log = Path(tmp) / f"server-{workers}.log"
-            server = start_server(cli, url, workers, port, log)
+            env = {**server_env(url), "PRACTICE_DASHBOARD_SUMMARY_REFRESH_INTERVAL_SECONDS": "0"}
+            server = start_server(cli, env, port, log, workers=workers)
             try:
                 for target in targets:
                     for concurrency in args.concurrency:

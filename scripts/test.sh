@@ -37,26 +37,43 @@ PY
 }
 
 if postgres_up; then
-  # The two legs run side by side (each is one Python process; this halves the wall time on
-  # two cores). Each leg's output is kept whole and printed when both are done.
+  # The legs run side by side (each one Python process; two cores) and each leg's output is
+  # kept whole and printed when all are done. With no arguments the browser tests run once, in
+  # a process of their own on PostgreSQL (the production engine): they test what a person
+  # does in the pages, which the engine underneath does not change, while every API and page
+  # test runs on both engines. With arguments, both legs run what the arguments select.
   logs=$(mktemp -d)
-  echo "==> pytest on SQLite and on PostgreSQL, side by side"
-  TEST_DATABASE=sqlite $PY -m pytest -p no:cacheprovider "$@" > "$logs/sqlite.log" 2>&1 &
-  sqlite_pid=$!
-  TEST_DATABASE=postgresql $PY -m pytest -p no:cacheprovider "$@" > "$logs/postgresql.log" 2>&1 &
-  postgres_pid=$!
-  sqlite_rc=0; postgres_rc=0
-  wait "$sqlite_pid" || sqlite_rc=$?
-  wait "$postgres_pid" || postgres_rc=$?
-  echo "==> pytest on SQLite"; cat "$logs/sqlite.log"
-  echo "==> pytest on PostgreSQL"; cat "$logs/postgresql.log"
+  declare -a names=() pids=()
+  run_leg() {  # name, database, pytest arguments...
+    local name=$1 database=$2
+    shift 2
+    TEST_DATABASE=$database $PY -m pytest -p no:cacheprovider "$@" > "$logs/$name.log" 2>&1 &
+    names+=("$name"); pids+=($!)
+  }
+  if [ $# -eq 0 ]; then
+    echo "==> pytest on SQLite and on PostgreSQL, and the browser tests (PostgreSQL), side by side"
+    run_leg browser postgresql tests/browser
+    run_leg sqlite sqlite --ignore=tests/browser
+    run_leg postgresql postgresql --ignore=tests/browser
+  else
+    echo "==> pytest on SQLite and on PostgreSQL, side by side"
+    run_leg sqlite sqlite "$@"
+    run_leg postgresql postgresql "$@"
+  fi
+  failed=0
+  for i in "${!pids[@]}"; do
+    rc=0
+    wait "${pids[$i]}" || rc=$?
+    [ $rc = 0 ] || failed=1
+    legs+=("${names[$i]}: $([ $rc = 0 ] && echo passed || echo "FAILED (exit $rc)")")
+  done
+  for name in "${names[@]}"; do
+    echo "==> pytest: $name"; cat "$logs/$name.log"
+  done
   rm -rf "$logs"
-  legs+=("sqlite: $([ $sqlite_rc = 0 ] && echo passed || echo "FAILED (exit $sqlite_rc)")")
-  legs+=("postgresql: $([ $postgres_rc = 0 ] && echo passed || echo "FAILED (exit $postgres_rc)")")
   echo "==> summary"
   printf '   %s\n' "${legs[@]}"
-  [ $sqlite_rc = 0 ] && [ $postgres_rc = 0 ]
-  exit $?
+  exit $failed
 elif [ "${CI:-}" = "true" ]; then
   echo "error: CI=true needs the PostgreSQL leg, but no server answered at $TEST_POSTGRES_URL" >&2
   exit 1

@@ -152,6 +152,21 @@ def verify_restored(engine: Engine) -> RestoreCheck:
     return RestoreCheck(revision=revision, head=head, counts=counts, problems=problems)
 
 
+def _summary(
+    engine: str, out: Path, revision: str | None, taken_at: datetime, counts: dict[str, int]
+) -> BackupSummary:
+    """What a finished backup holds, for the command to print."""
+    return BackupSummary(
+        engine=engine,
+        path=out,
+        size_bytes=out.stat().st_size,
+        revision=revision,
+        app_version=__version__,
+        taken_at=taken_at,
+        counts=counts,
+    )
+
+
 # --- SQLite ---------------------------------------------------------------------------------
 
 
@@ -193,15 +208,7 @@ def _sqlite_backup(db_path: Path, out: Path, *, gzipped: bool) -> BackupSummary:
                 os.replace(packed, out)
         else:
             os.replace(copy_path, out)
-    return BackupSummary(
-        engine="sqlite",
-        path=out,
-        size_bytes=out.stat().st_size,
-        revision=revision,
-        app_version=__version__,
-        taken_at=taken_at,
-        counts=counts,
-    )
+    return _summary("sqlite", out, revision, taken_at, counts)
 
 
 def _sqlite_companions(db_path: Path) -> list[Path]:
@@ -353,15 +360,7 @@ def _postgres_backup(settings: Settings, url: URL, out: Path) -> BackupSummary:
             os.replace(archive, out)
     finally:
         engine.dispose()
-    return BackupSummary(
-        engine="postgresql",
-        path=out,
-        size_bytes=out.stat().st_size,
-        revision=revision,
-        app_version=__version__,
-        taken_at=taken_at,
-        counts=counts,
-    )
+    return _summary("postgresql", out, revision, taken_at, counts)
 
 
 def _postgres_restore(url: URL, source: Path) -> None:
