@@ -181,3 +181,11 @@ def test_pool_sizes_come_from_settings(database_url: str) -> None:
 def test_requests_in_flight_must_fit_the_pool(database_url: str) -> None:
     with pytest.raises(ValueError, match="max_requests_in_flight"):
         make_settings(database_url, db_pool_size=4, db_max_overflow=0, max_requests_in_flight=5)
+
+
+def test_requests_in_flight_default_by_engine(database_url: str) -> None:
+    """One at a time on SQLite (all its work is Python in the worker), two on PostgreSQL;
+    a configured number wins."""
+    assert make_settings("sqlite:///x.db").requests_in_flight == 1
+    assert make_settings("postgresql+psycopg://h/db").requests_in_flight == 2
+    assert make_settings(database_url, max_requests_in_flight=3).requests_in_flight == 3

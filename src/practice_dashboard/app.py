@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost of all: an overloaded worker answers 503 before any other work is done.
     app.add_middleware(
         InFlightLimit,
-        limit=settings.max_requests_in_flight,
+        limit=settings.requests_in_flight,
         queue_seconds=settings.request_queue_seconds,
         queue_length=settings.request_queue_length,
     )

@@ -112,7 +112,10 @@ class Settings(BaseSettings):
     # others wait while their expected wait (measured) fits `request_queue_seconds` (twice
     # that for a write), at most `request_queue_length` of them; the rest get a fast 503 with
     # Retry-After instead of an answer after many seconds.
-    max_requests_in_flight: int = Field(default=2, ge=1)
+    # None: 1 on SQLite (all its work is Python in this process: two requests at once only
+    # trade the GIL, measured slower by bench.load), 2 on PostgreSQL (one waits on the
+    # server while the other computes).
+    max_requests_in_flight: int | None = Field(default=None, ge=1)
     request_queue_length: int = Field(default=128, ge=0)
     request_queue_seconds: float = Field(default=2.0, ge=0)
     # Browser logins: idle and absolute limits (capped at 30 minutes and 12 hours), and whether
@@ -229,12 +232,19 @@ class Settings(BaseSettings):
     def _in_flight_fits_the_pool(self) -> Settings:
         # Each request in flight holds at most one connection; more would wait on the pool.
         connections = self.db_pool_size + self.db_max_overflow
-        if self.max_requests_in_flight > connections:
+        if self.requests_in_flight > connections:
             raise ValueError(
-                f"max_requests_in_flight ({self.max_requests_in_flight}) must not exceed "
+                f"max_requests_in_flight ({self.requests_in_flight}) must not exceed "
                 f"db_pool_size + db_max_overflow ({connections})"
             )
         return self
+
+    @property
+    def requests_in_flight(self) -> int:
+        """How many requests one worker works on at once (`max_requests_in_flight`)."""
+        if self.max_requests_in_flight is not None:
+            return self.max_requests_in_flight
+        return 1 if self.is_sqlite else 2
 
     @property
     def thresholds(self) -> Thresholds:
