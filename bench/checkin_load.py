@@ -11,7 +11,9 @@ serves that database, and every client at once does what a phone's browser does:
 link, reads the CSRF token from the code form and enters its code, then `--rounds` times
 "Something activated me", "I'm back to baseline" and a daily check-in (GET each form, read
 it, POST it, follow the 303 home). A write is acknowledged by its 303 (the unit of work
-commits before the response is sent). Afterwards the stored rows are counted and compared with
+commits before the response is sent). A "busy" 503 from the overload guard is answered as a
+phone's browser and its owner would: the page reloads itself after Retry-After, a form is sent
+again (up to 10 tries each). Afterwards the stored rows are counted and compared with
 the acknowledged writes. Loopback only; bounded by `--time-cap`; temp files and the scratch
 database are removed.
 """
@@ -88,6 +90,7 @@ class Tally:
     transport_errors: int = 0
     stopped_early: int = 0
     completed: int = 0
+    busy_retries: int = 0
 
     @property
     def requests(self) -> int:
@@ -235,6 +238,11 @@ def stored_rows(database_url: str, client_ids: list[uuid.UUID]) -> Counter[str]:
 # --- The simulated clients ---------------------------------------------------------------------
 
 
+# The overload guard's answer, and how often a phone asks again after it before giving up.
+BUSY = 503
+BUSY_TRIES = 10
+
+
 class ClientStopped(Exception):
     """A step went wrong: this client's remaining steps are not attempted."""
 
@@ -250,18 +258,25 @@ async def request(
     write: str | None = None,
     label: str = "page",
 ) -> httpx.Response:
-    started = time.perf_counter()
-    try:
-        response = await http.request(method, url, data=data)
-    except httpx.TimeoutException:
-        tally.timeouts += 1
-        raise ClientStopped from None
-    except httpx.TransportError:
-        tally.transport_errors += 1
-        raise ClientStopped from None
-    elapsed = (time.perf_counter() - started) * 1000
-    tally.latencies_ms.append(elapsed)
-    tally.statuses[response.status_code] += 1
+    for attempt in range(BUSY_TRIES):
+        started = time.perf_counter()
+        try:
+            response = await http.request(method, url, data=data)
+        except httpx.TimeoutException:
+            tally.timeouts += 1
+            raise ClientStopped from None
+        except httpx.TransportError:
+            tally.transport_errors += 1
+            raise ClientStopped from None
+        elapsed = (time.perf_counter() - started) * 1000
+        tally.latencies_ms.append(elapsed)
+        tally.statuses[response.status_code] += 1
+        if response.status_code != BUSY or attempt == BUSY_TRIES - 1:
+            break
+        # "The server is busy": a page reloads itself after Retry-After (its meta refresh), a
+        # person goes back and sends the form again; the guard refused it before any work.
+        tally.busy_retries += 1
+        await asyncio.sleep(float(response.headers.get("retry-after", "1")))
     if write is not None:
         tally.write_latencies_ms.append(elapsed)
     if LOCK_ERROR.search(response.text):
@@ -403,7 +418,7 @@ def report(
     total_stored = sum(stored[w] for w in WRITES)
     lost = sum(max(0, tally.acknowledged[w] - stored[w]) for w in WRITES)
     unacknowledged = sum(max(0, stored[w] - tally.acknowledged[w]) for w in WRITES)
-    server_errors = {s: n for s, n in sorted(tally.statuses.items()) if s >= 500}
+    server_errors = {s: n for s, n in sorted(tally.statuses.items()) if s >= 500 and s != BUSY}
     lock_lines = len(LOCK_ERROR.findall(server_log))
     pool_timeouts = len(POOL_TIMEOUT.findall(server_log))
     print(f"   acknowledged {acknowledged}, stored {total_stored}, lost {lost}")
@@ -417,7 +432,9 @@ def report(
         + ("" if finished else f" (time cap {args.time_cap:.0f} s reached)")
     )
     print(
-        f"   server errors: {server_errors or 'none'}; lock errors: "
+        f"   server errors (not 503): {server_errors or 'none'}; 'busy' (503) answers "
+        f"{tally.statuses[BUSY]}, each asked again after Retry-After ({tally.busy_retries} "
+        f"times); lock errors: "
         f"{lock_lines} in the server log, {tally.lock_bodies} in responses; "
         f"pool timeouts {pool_timeouts}; timeouts {tally.timeouts}; "
         f"connection errors {tally.transport_errors}"

@@ -71,6 +71,27 @@ def test_a_page_is_shed_with_a_page() -> None:
     assert shed.headers["content-type"].startswith("text/html")
     assert shed.headers["retry-after"] == "1"
     assert "The server is busy" in shed.text
+    # A page asks again by itself once the wait is over.
+    assert '<meta http-equiv="refresh" content="1">' in shed.text
+
+
+def test_a_shed_form_post_asks_to_send_it_again_and_never_reloads() -> None:
+    async def scenario() -> httpx.Response:
+        inner = SlowApp()
+        guarded = InFlightLimit(inner, limit=1, queue_seconds=0.2, queue_length=0)
+        transport = httpx.ASGITransport(app=guarded)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            first = asyncio.create_task(http.get("/x"))
+            await asyncio.sleep(0.05)
+            shed = await http.post("/c/token/daily", data={"zone": "within"})
+            inner.release.set()
+            await first
+            return shed
+
+    shed = asyncio.run(scenario())
+    assert shed.status_code == 503
+    assert "send it again" in shed.text
+    assert "refresh" not in shed.text  # a reload would not send the form
 
 
 def test_a_queued_request_is_served_when_a_slot_frees_in_time() -> None:

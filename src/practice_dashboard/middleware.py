@@ -81,11 +81,21 @@ class _TooLarge(HTTPException):
 
 
 _BUSY_JSON = json.dumps({"detail": "The server is busy; try again in a moment"}).encode()
-_BUSY_HTML = (
-    b'<!doctype html><html lang="en"><head><meta charset="utf-8">'
-    b'<meta name="viewport" content="width=device-width, initial-scale=1">'
-    b"<title>Busy</title></head><body><h1>The server is busy</h1>"
-    b"<p>Nothing was changed. Please try again in a moment.</p></body></html>"
+_HTML = b"text/html; charset=utf-8"
+_BUSY_HEAD = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">'
+)
+_BUSY_PAGE_RETRIES = (
+    _BUSY_HEAD + '<meta http-equiv="refresh" content="{seconds}">'
+    "<title>Busy</title></head><body><h1>The server is busy</h1>"
+    "<p>Nothing was changed. This page will try again by itself in {seconds} seconds.</p>"
+    "</body></html>"
+)
+_BUSY_FORM = (
+    _BUSY_HEAD + "<title>Busy</title></head><body><h1>The server is busy</h1>"
+    "<p>Nothing was saved yet. Please go back and send it again in {seconds} seconds.</p>"
+    "</body></html>"
 )
 
 
@@ -172,12 +182,16 @@ class InFlightLimit:
         return max(1, math.ceil(self.expected_wait()))
 
     async def _shed(self, scope: Scope, send: Send) -> None:
-        # JSON under /api; a page elsewhere (a person's browser, a client's phone). Both plain
+        # JSON under /api; a page elsewhere (a person's browser, a client's phone). Built from
         # constants: a shed request gets no templates, no database, nothing that costs.
+        retry_after = self.retry_after
         if scope["path"].startswith("/api/"):
             body, kind = _BUSY_JSON, b"application/json"
+        elif scope.get("method", "GET") in self.READS:
+            # A page asks again by itself when the wait is over: nobody has to do anything.
+            body, kind = _BUSY_PAGE_RETRIES.format(seconds=retry_after).encode(), _HTML
         else:
-            body, kind = _BUSY_HTML, b"text/html; charset=utf-8"
+            body, kind = _BUSY_FORM.format(seconds=retry_after).encode(), _HTML
         await send(
             {
                 "type": "http.response.start",
@@ -185,7 +199,7 @@ class InFlightLimit:
                 "headers": [
                     (b"content-type", kind),
                     (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", str(self.retry_after).encode()),
+                    (b"retry-after", str(retry_after).encode()),
                     (b"cache-control", b"no-store"),
                 ],
             }
