@@ -105,18 +105,27 @@ def create_session_factory(engine: Engine) -> SessionFactory:
 
 
 @contextmanager
-def session_scope(factory: SessionFactory) -> Iterator[Session]:
-    """One unit of work for the CLI and the demo loader: commit on success, roll back on error."""
-    db = factory()
+def finishing(
+    db: Session, *, keep_on_error: Callable[[BaseException], bool] = lambda _exc: False
+) -> Iterator[Session]:
+    """The one rule of a unit of work: commit when the block returns, roll back when it raises
+    (unless `keep_on_error` says the error keeps the changes), then close the session."""
     try:
         yield db
-    except BaseException:
-        end_unit_of_work(db, keep_changes=False)
+    except BaseException as exc:
+        end_unit_of_work(db, keep_changes=keep_on_error(exc))
         raise
     else:
         end_unit_of_work(db, keep_changes=True)
     finally:
         db.close()
+
+
+@contextmanager
+def session_scope(factory: SessionFactory) -> Iterator[Session]:
+    """One unit of work for the CLI and the demo loader: commit on success, roll back on error."""
+    with finishing(factory()) as db:
+        yield db
 
 
 def start_reading(db: Session) -> None:

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from practice_dashboard.config import Settings
-from practice_dashboard.db import DbSession, SessionFactory, end_unit_of_work, start_reading
+from practice_dashboard.db import DbSession, SessionFactory, finishing, start_reading
 from practice_dashboard.errors import AppError, Forbidden, NotFound, refuse_nul
 from practice_dashboard.models import User
 from practice_dashboard.security import redact_checkin_tokens
@@ -38,20 +38,17 @@ def get_db(request: Request) -> Iterator[DbSession]:
     db = factory()
     if request.method in READ_METHODS:
         start_reading(db)
-    try:
-        yield db
-    except AppError as exc:
-        if isinstance(exc, Forbidden | NotFound):
+    with finishing(db, keep_on_error=_keeps_changes):
+        try:
+            yield db
+        except (Forbidden, NotFound) as exc:
             _record_refusal(db, request, exc)
-        end_unit_of_work(db, keep_changes=exc.keep_changes)
-        raise
-    except BaseException:
-        end_unit_of_work(db, keep_changes=False)
-        raise
-    else:
-        end_unit_of_work(db, keep_changes=True)
-    finally:
-        db.close()
+            raise
+
+
+def _keeps_changes(exc: BaseException) -> bool:
+    # An AppError may keep what was written before it (e.g. a failed login's counter).
+    return isinstance(exc, AppError) and exc.keep_changes
 
 
 def note_caller(request: Request, user: User) -> None:
