@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 from sqlalchemy.util import immutabledict
@@ -98,6 +98,13 @@ def _pool_arguments(settings: Settings) -> dict[str, Any]:
         "max_overflow": settings.db_max_overflow,
         "pool_timeout": settings.db_pool_timeout_seconds,
     }
+
+
+@contextmanager
+def reading_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection whose transactions begin deferred on SQLite: it reads without the write lock."""
+    with engine.connect() as connection:
+        yield connection.execution_options(**{_DEFERRED_BEGIN: True})
 
 
 def create_session_factory(engine: Engine) -> SessionFactory:
