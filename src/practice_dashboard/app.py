@@ -11,7 +11,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from practice_dashboard import __version__
 from practice_dashboard.api.openapi import install_openapi
-from practice_dashboard.api.router import api_router
+from practice_dashboard.api.router import include_api
 from practice_dashboard.api.routes import health
 from practice_dashboard.config import Settings, get_settings
 from practice_dashboard.db import create_db_engine, create_session_factory
@@ -24,7 +24,7 @@ from practice_dashboard.services.analytics.refresher import SummaryRefresher
 from practice_dashboard.web.deps import MfaEnrolmentRequired
 from practice_dashboard.web.error_pages import mfa_enrolment_redirect, render_error_page
 from practice_dashboard.web.printing import print_renderer
-from practice_dashboard.web.router import web_router
+from practice_dashboard.web.router import include_web
 from practice_dashboard.web.security import SecurityHeaders
 from practice_dashboard.web.templating import STATIC_DIR
 
@@ -71,8 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_log_redaction()
 
     app.include_router(health.router)
-    app.include_router(api_router)
-    app.include_router(web_router)
+    include_api(app)
+    include_web(app)
     install_openapi(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

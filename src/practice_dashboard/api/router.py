@@ -1,4 +1,13 @@
-from fastapi import APIRouter, Depends
+"""The JSON API under /api/v1: its routers, in matching order, and how the app includes them.
+
+Each router is included into the app on its own (`include_api`) rather than through one parent
+router: FastAPI rebuilds every route of a router that holds other routers once more when that
+parent is included, which cost about a fifth of a second at each start and bought nothing.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, FastAPI
 
 from practice_dashboard.api.routes import (
     analytics,
@@ -20,20 +29,29 @@ from practice_dashboard.api.routes import (
 )
 from practice_dashboard.dependencies import no_nul_in_form
 
-api_router = APIRouter(prefix="/api/v1", dependencies=[Depends(no_nul_in_form)])
-api_router.include_router(auth.router)
-api_router.include_router(users.router)
-api_router.include_router(clients.router)
-api_router.include_router(checkin_links.router)
-api_router.include_router(assignments.router)
-api_router.include_router(records.router)
-api_router.include_router(schedule.router)
-api_router.include_router(annotations.router)
-api_router.include_router(revisions.router)
-api_router.include_router(instruments.router)
-api_router.include_router(self_checks.router)
-api_router.include_router(analytics.router)
-api_router.include_router(csv_io.router)
-api_router.include_router(reports.router)
-api_router.include_router(fhir.router)
-api_router.include_router(audit_log.router)
+API_PREFIX = "/api/v1"
+
+api_routers: tuple[APIRouter, ...] = (
+    auth.router,
+    users.router,
+    clients.router,
+    checkin_links.router,
+    assignments.router,
+    records.router,
+    schedule.router,
+    annotations.router,
+    revisions.router,
+    instruments.router,
+    self_checks.router,
+    analytics.router,
+    csv_io.router,
+    reports.router,
+    fhir.router,
+    audit_log.router,
+)
+
+
+def include_api(app: FastAPI) -> None:
+    """Mount every API router under /api/v1, each refusing NUL characters in form fields."""
+    for router in api_routers:
+        app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(no_nul_in_form)])

@@ -20,6 +20,11 @@ from practice_dashboard.web.routes.log_forms import (
     session,
 )
 
-router = APIRouter()
-for _module in (session, observation, episode, measure, annotation):
-    router.include_router(_module.router)
+# Included one by one by web/router.py (a parent router would cost a rebuild of every route).
+routers: tuple[APIRouter, ...] = (
+    session.router,
+    observation.router,
+    episode.router,
+    measure.router,
+    annotation.router,
+)
