@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
 from sqlalchemy import JSON, Connection, DateTime, Table, TypeDecorator, Uuid
 from sqlalchemy import Enum as SaEnum
 from sqlalchemy.exc import DBAPIError
@@ -131,6 +130,9 @@ class BulkWriter:
             raise Refused(str(exc.orig) if exc.orig else str(exc)) from exc
 
     def _copy(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        # Imported here: a SQLite server never loads the PostgreSQL driver (9 MiB per worker).
+        import psycopg
+
         driver = self.connection.connection.driver_connection
         assert driver is not None
         try:
