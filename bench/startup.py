@@ -1,31 +1,81 @@
-"""Start-up of a worker: `practice-dashboard serve` to its first 200, and its idle memory.
+"""Start-up of a worker against its ceiling: `serve` to its first 200, idle memory, first page.
 
-    .venv/bin/python -m bench.startup              # 5 starts, median and spread
-    .venv/bin/python -m bench.startup --repeat 10
+    .venv/bin/python -m bench.startup                          # both databases, 5 rounds
+    .venv/bin/python -m bench.startup --engine sqlite --repeat 10
 
-Each start runs the installed `practice-dashboard serve` (uvicorn, one worker, its default
-`--migrate` against an already migrated database, as a real restart does) on a free loopback
-port with a fresh SQLite database and polls GET /healthz until it answers 200. It reports the
-wall time to that answer, the server's CPU time until then (steadier than wall time on a busy
-machine) and its resident memory (VmRSS) after a second of idleness.
+Per engine, a scratch database (as bench.load makes it: SQLite in a temp folder, PostgreSQL a
+scratch database on 127.0.0.1:5432, skipped with a message when unreachable), migrated and
+given bench.load's practice (20 clients plus one with 5 years of daily data). Each round then
+starts, one after the other (interleaved, so both see the same load on a busy machine):
+
+- the product: the installed `practice-dashboard serve` (uvicorn, one worker, its default
+  `--migrate` against the already migrated database, as a real restart does);
+- the ceiling: a minimal ASGI app that answers 200, run by `uvicorn.run` with the settings
+  `serve` gives uvicorn (one worker, loopback, proxy headers off), from the same interpreter.
+
+Each listens on a free loopback port and is polled on GET /healthz until it answers 200. Per
+start: the wall time to that answer, the server's CPU time until then (steadier than wall
+time on a busy machine) and its resident memory (VmRSS) after a second of idleness. The
+product then serves the long client's page once, signed in: the first page's latency after a
+start. The project's modules are byte-compiled first, as the Docker image does, so a start
+measures loading the code, not compiling it.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 HEALTH_PATH = "/healthz"
 TIMEOUT_S = 60.0
+ROOT = Path(__file__).resolve().parents[1]
+
+# The ceiling's server: what `practice-dashboard serve` passes to uvicorn, nothing else.
+CEILING_SERVER = (
+    "import sys, uvicorn; uvicorn.run('bench.startup:ceiling_app', host='127.0.0.1', "
+    "port=int(sys.argv[1]), workers=1, reload=False, proxy_headers=False)"
+)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+
+
+async def ceiling_app(
+    scope: Scope,
+    receive: Callable[[], Awaitable[Message]],
+    send: Callable[[Message], Awaitable[None]],
+) -> None:
+    """The least an ASGI app can be: lifespan acknowledged, 200 with a tiny body to anything."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    body = b'{"status":"ok"}'
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def free_port() -> int:
@@ -59,13 +109,23 @@ def answers(url: str) -> bool:
         return False
 
 
-def one_start(cli: Path, env: dict[str, str]) -> tuple[float, float, float]:
-    """Seconds from launch to the first 200, CPU seconds until then, and idle RSS in MiB."""
+@dataclass(frozen=True)
+class Start:
+    port: int
+    seconds: float  # launch to the first 200
+    cpu_s: float  # the server's CPU time until then
+    idle_rss_mib: float  # after a second of idleness
+
+
+@contextmanager
+def started(command: list[str], env: dict[str, str]) -> Iterator[Start]:
+    """Launch `command` (its last argument the port), wait for its first 200, measure, stop it."""
     port = free_port()
     url = f"http://127.0.0.1:{port}{HEALTH_PATH}"
-    started = time.perf_counter()
+    began = time.perf_counter()
     server = subprocess.Popen(
-        [str(cli), "serve", "--port", str(port)],
+        [*command, str(port)],
+        cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -73,42 +133,101 @@ def one_start(cli: Path, env: dict[str, str]) -> tuple[float, float, float]:
     try:
         while not answers(url):
             if server.poll() is not None:
-                raise RuntimeError(f"the server exited with {server.returncode}")
-            if time.perf_counter() - started > TIMEOUT_S:
+                raise RuntimeError(f"{command[0]} exited with {server.returncode}")
+            if time.perf_counter() - began > TIMEOUT_S:
                 raise RuntimeError(f"no 200 from {url} within {TIMEOUT_S:.0f} s")
-            time.sleep(0.02)
-        elapsed = time.perf_counter() - started
+            time.sleep(0.01)
+        seconds = time.perf_counter() - began
         cpu = cpu_seconds(server.pid)
         time.sleep(1.0)
-        return elapsed, cpu, rss_mib(server.pid)
+        yield Start(port, seconds, cpu, rss_mib(server.pid))
     finally:
         server.terminate()
         server.wait(timeout=10)
 
 
+def first_page_ms(port: int, path: str, cookies: dict[str, str]) -> float:
+    """Latency of one signed-in GET, which must answer 200."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        headers={"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())},
+    )
+    began = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{path} answered {response.status}")
+    return (time.perf_counter() - began) * 1000
+
+
+def spread(values: list[float], fmt: str) -> str:
+    low, mid, high = min(values), statistics.median(values), max(values)
+    return f"{low:{fmt}} / {mid:{fmt}} / {high:{fmt}}"
+
+
+def run_engine(engine_name: str, repeat: int, cli: Path) -> None:
+    # Imported here: bench.load imports this module's helpers, and the ceiling's server
+    # imports this module for `ceiling_app` alone.
+    from bench.checkin_load import scratch_database, server_env
+    from bench.load import prepare
+    from practice_dashboard.config import Settings
+
+    with scratch_database(engine_name) as url:
+        env = server_env(url)
+        settings = Settings(
+            database_url=url, secret_key=env["SECRET_KEY"], environment="development"
+        )
+        targets, rows = prepare(url, cli, settings)
+        page = next(target for target in targets if target.name == "client page")
+        product = [str(cli), "serve", "--port"]
+        ceiling = [sys.executable, "-c", CEILING_SERVER]
+        products: list[Start] = []
+        ceilings: list[Start] = []
+        pages: list[float] = []
+        for _ in range(repeat):
+            with started(ceiling, env) as start:
+                ceilings.append(start)
+            with started(product, env) as start:
+                products.append(start)
+                pages.append(first_page_ms(start.port, page.path, page.cookies))
+
+    def row(label: str, pick: Callable[[Start], float], fmt: str) -> str:
+        ours = [pick(s) for s in products]
+        theirs = [pick(s) for s in ceilings]
+        ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
+        return (
+            f"| {label} | {spread(ours, fmt)} | {spread(theirs, fmt)} | {spread(ratios, '.1f')} |"
+        )
+
+    print(
+        f"\n== {engine_name}: {repeat} rounds, product and ceiling interleaved; "
+        f"{rows:,} records; min / median / max"
+    )
+    print("| figure | product | ceiling | product ÷ ceiling |")
+    print("|---|---|---|---|")
+    print(row("`serve` to first 200 on /healthz, s", lambda s: s.seconds, ".2f"))
+    print(row("CPU until then, s", lambda s: s.cpu_s, ".2f"))
+    print(row("idle RSS per worker, MiB", lambda s: s.idle_rss_mib, ".0f"))
+    print(f"| first client page after start (5-year client), ms | {spread(pages, '.0f')} | | |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engine", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
+    from bench.checkin_load import postgres_reachable
+
     cli = Path(sys.executable).parent / "practice-dashboard"
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {
-            **os.environ,
-            "DATABASE_URL": f"sqlite:///{tmp}/startup.db",
-            "SECRET_KEY": "startup-benchmark-" + "k" * 32,
-            "PRACTICE_DASHBOARD_ENVIRONMENT": "development",
-        }
-        subprocess.run([str(cli), "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
-        runs = [one_start(cli, env) for _ in range(args.repeat)]
-    seconds = [s for s, _, _ in runs]
-    cpu = [c for _, c, _ in runs]
-    memory = [m for _, _, m in runs]
-    print(
-        f"first 200 on {HEALTH_PATH}: median {statistics.median(seconds):.2f} s "
-        f"(min {min(seconds):.2f}, max {max(seconds):.2f}, n={len(runs)}); "
-        f"CPU until then median {statistics.median(cpu):.2f} s; "
-        f"idle RSS median {statistics.median(memory):.0f} MiB"
-    )
+    # What the Docker image does at build time; a no-op when the bytecode is already there.
+    compileall.compile_dir(ROOT / "src", quiet=1)
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    engines = ("sqlite", "postgresql") if args.engine == "both" else (args.engine,)
+    for engine_name in engines:
+        if engine_name == "postgresql" and (why := postgres_reachable()) is not None:
+            print(f"\n== postgresql skipped: {why}")
+            continue
+        run_engine(engine_name, args.repeat, cli)
 
 
 if __name__ == "__main__":
