@@ -5,8 +5,7 @@ router: FastAPI rebuilds every route of a router that holds other routers once m
 parent is included, which cost about a fifth of a second at each start and bought nothing.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: it would shadow the `annotations` routes module.
 from fastapi import APIRouter, Depends, FastAPI
 
 from practice_dashboard.api.routes import (

@@ -1,0 +1,102 @@
+"""A worker's start: what importing the app loads, and the warm-up after it serves."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import fastapi.routing
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from practice_dashboard.warmup import warm_up
+from practice_dashboard.web.templating import templates
+
+# Loaded only by the requests (or commands) that use them; see each import site.
+LAZY_PACKAGES = ("alembic", "psycopg")
+
+
+def _loaded_after(code: str, database: Path) -> list[str]:
+    """Packages from LAZY_PACKAGES in sys.modules after running `code` in a fresh interpreter.
+
+    On SQLite whatever the test run's engine: the question is what the app itself imports,
+    and a PostgreSQL engine loads psycopg for its own connections.
+    """
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{database}",
+        "SECRET_KEY": "startup-test-" + "k" * 32,
+        "PRACTICE_DASHBOARD_ENVIRONMENT": "development",
+    }
+    lazy = set(LAZY_PACKAGES)
+    probe = (
+        f"{code}\nimport json, sys\n"
+        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {lazy!r})))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    loaded: list[str] = json.loads(result.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+class TestImports:
+    def test_importing_the_app_loads_no_lazy_package(self, tmp_path: Path) -> None:
+        assert _loaded_after("import practice_dashboard.asgi", tmp_path / "app.db") == []
+
+    def test_the_start_up_migration_check_of_a_current_database_loads_no_alembic(
+        self, tmp_path: Path
+    ) -> None:
+        database = tmp_path / "current.db"
+        migrate = "from practice_dashboard.cli.serve import migrate\nmigrate()"
+        # The first run builds the schema with Alembic; the second is a restart's check.
+        assert _loaded_after(migrate, database) == ["alembic"]
+        assert _loaded_after(migrate, database) == []
+
+
+@pytest.fixture
+def route_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Paths of the route handlers FastAPI builds while the test runs (its internal hook)."""
+    built: list[str] = []
+    original = fastapi.routing._populate_api_route_state
+
+    def counting(route: Any, path: str, *args: Any, **kwargs: Any) -> None:
+        built.append(path)
+        original(route, path, *args, **kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "_populate_api_route_state", counting)
+    return built
+
+
+class TestWarmUp:
+    def test_without_it_a_request_builds_the_routes_it_walks_past(
+        self, app: FastAPI, route_builds: list[str]
+    ) -> None:
+        with TestClient(app) as client:
+            assert client.get("/no-such-page").status_code == 404
+        assert len(route_builds) > 100
+
+    def test_after_it_no_request_builds_a_route(
+        self, app: FastAPI, route_builds: list[str]
+    ) -> None:
+        warm_up(app)
+        route_builds.clear()
+        with TestClient(app) as client:
+            assert client.get("/no-such-page").status_code == 404
+            assert client.get("/healthz").status_code == 200
+        assert route_builds == []
+
+    def test_it_compiles_every_page_template(self, app: FastAPI) -> None:
+        cache = templates.env.cache
+        assert cache is not None
+        cache.clear()
+        warm_up(app)
+        names = set(templates.env.list_templates(extensions=["html"]))
+        assert names
+        # Jinja keys its cache of compiled templates by (loader, name).
+        assert {name for _loader, name in cache.keys()} >= names
