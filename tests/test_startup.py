@@ -19,10 +19,11 @@ from practice_dashboard.web.templating import templates
 
 # Loaded only by the requests (or commands) that use them; see each import site.
 LAZY_PACKAGES = ("alembic", "psycopg")
+LAZY_MODULES = ("practice_dashboard.services.exchange.csv.importer",)
 
 
 def _loaded_after(code: str, database: Path) -> list[str]:
-    """Packages from LAZY_PACKAGES in sys.modules after running `code` in a fresh interpreter.
+    """What of LAZY_PACKAGES and LAZY_MODULES is loaded after `code` ran in a fresh interpreter.
 
     On SQLite whatever the test run's engine: the question is what the app itself imports,
     and a PostgreSQL engine loads psycopg for its own connections.
@@ -33,10 +34,11 @@ def _loaded_after(code: str, database: Path) -> list[str]:
         "SECRET_KEY": "startup-test-" + "k" * 32,
         "PRACTICE_DASHBOARD_ENVIRONMENT": "development",
     }
-    lazy = set(LAZY_PACKAGES)
+    lazy = set(LAZY_PACKAGES) | set(LAZY_MODULES)
     probe = (
         f"{code}\nimport json, sys\n"
-        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {lazy!r})))"
+        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {lazy!r}"
+        f" | set(sys.modules) & {lazy!r})))"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True

@@ -19,7 +19,6 @@ from practice_dashboard.models.base import utcnow
 from practice_dashboard.schemas.common import Schema
 from practice_dashboard.services.analytics.summary import practice_today
 from practice_dashboard.services.exchange.csv import export as csv_export
-from practice_dashboard.services.exchange.csv import importer as csv_import
 from practice_dashboard.services.exchange.csv.export import ExportPlan
 from practice_dashboard.services.exchange.csv.spec import CsvKind
 
@@ -145,6 +144,9 @@ def import_csv(
     Rows already stored (same `id`, or the same natural key) are skipped, so importing a
     file twice adds nothing. The request body limit applies; larger files go through the CLI.
     """
+    # Imported per import: a worker that never imports a CSV never loads the importer.
+    from practice_dashboard.services.exchange.csv import importer as csv_import
+
     report = csv_import.import_csv(
         db,
         actor=actor,

@@ -16,7 +16,7 @@ import base64
 import binascii
 import io
 import zlib
-from typing import Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, File, Form, UploadFile
@@ -24,10 +24,11 @@ from fastapi.responses import RedirectResponse, Response
 
 from practice_dashboard.config import Settings
 from practice_dashboard.dependencies import DbDep, SettingsDep
-from practice_dashboard.services.exchange.csv import importer as csv_import
-from practice_dashboard.services.exchange.csv.importer import ImportReport
 from practice_dashboard.services.exchange.csv.spec import IMPORT_ORDER, CsvKind
 from practice_dashboard.web.deps import CsrfLogin, PageContext, WebActor, WebLogin
+
+if TYPE_CHECKING:
+    from practice_dashboard.services.exchange.csv.importer import ImportReport
 from practice_dashboard.web.templating import templates
 
 router = APIRouter()
@@ -138,6 +139,9 @@ def check_import(
     if chosen is None:
         return _render(page, error="Choose what the file holds.", status_code=422)
     content = file.file.read()
+    # Imported per import: a worker that never imports a CSV never loads the importer.
+    from practice_dashboard.services.exchange.csv import importer as csv_import
+
     report = csv_import.import_csv(
         db,
         actor=actor,
@@ -188,6 +192,9 @@ def commit_import(
             error="The checked file did not come back intact; choose it again.",
             status_code=422,
         )
+    # Imported per import: a worker that never imports a CSV never loads the importer.
+    from practice_dashboard.services.exchange.csv import importer as csv_import
+
     report = csv_import.import_csv(
         db,
         actor=actor,
