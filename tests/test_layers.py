@@ -51,8 +51,8 @@ FORBIDDEN: Final[dict[str, tuple[str, ...]]] = {
     API: (WEB, CLI, APP),
     WEB: (API, CLI, APP),
     CLI: (WEB, API),
-    # Run by the launcher (asgi.py) on an assembled app: it reads the pages' templates only.
-    f"{ROOT}.warmup": (API, CLI, APP),
+    # Run by the launcher (asgi.py) on an assembled app, which it is handed.
+    f"{ROOT}.warmup": ENTRY_POINTS,
 }
 
 # The one sanctioned exception: the CLI prints PDFs from the very print view the pages serve
