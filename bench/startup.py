@@ -17,8 +17,9 @@ Each listens on a free loopback port and is polled on GET /healthz until it answ
 start: the wall time to that answer and the server's CPU time until then (steadier than wall
 time on a busy machine); then, once the server has gone idle (its background warm-up done),
 its CPU time and resident memory (VmRSS). The product then serves the long client's page
-once, signed in: the first page's latency after a start. The project's modules are byte-compiled first, as the Docker image does, so a start
-measures loading the code, not compiling it.
+once, signed in: the first page's latency after a start. The project's modules are
+byte-compiled first, as the Docker image does, so a start measures loading the code, not
+compiling it.
 """
 
 from __future__ import annotations
