@@ -122,13 +122,13 @@ def build_app(plan: Plan) -> Any:
 
     engine = create_db_engine(Settings())  # the server's environment: the product's database
     pages: dict[str, tuple[PagePlan, SizedPage]] = {}
-    for name, page in plan.pages.items():
+    for name, planned_page in plan.pages.items():
         connection = engine.raw_connection()
         try:
-            sample = fetch(connection, page.statements)
+            sample = fetch(connection, planned_page.statements)
         finally:
             connection.close()
-        pages[name] = (page, SizedPage(name, page.size, sample))
+        pages[name] = (planned_page, SizedPage(name, planned_page.size, sample))
 
     def healthz(_request: Request) -> Response:
         return Response(b"ok", media_type="text/plain")
