@@ -271,8 +271,12 @@ def raw_replay_ms(engine: Engine, statements: list[tuple[str, Any]]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def p50(call: Callable[[], float], n: int) -> float:
-    return statistics.median(call() for _ in range(n))
+def paired_p50(
+    product: Callable[[], float], ceiling: Callable[[], float], n: int
+) -> tuple[float, float]:
+    """Medians of `n` timings each, taken alternately, so both see the same machine load."""
+    pairs = [(product(), ceiling()) for _ in range(n)]
+    return statistics.median(p for p, _ in pairs), statistics.median(c for _, c in pairs)
 
 
 # --- The practice and the servers ------------------------------------------------------------
@@ -469,36 +473,38 @@ def one_round(
     n, seconds = args.requests, args.seconds
     raw = setup.plan.pages
     bearer = f"Bearer {setup.token}"
-    if "1" in want or "5" in want:
-        five_year = p50(lambda: setup.server_ms(setup.client_page), n)
-        if "1" in want:
-            figures["1"].product.append(five_year)
-            figures["1"].ceiling.append(
-                p50(lambda: raw_replay_ms(setup.engine, raw["client"].statements), n)
-            )
-        if "5" in want:
-            figures["5"].product.append(p50(lambda: setup.server_ms(setup.dense_page), n))
-            figures["5"].ceiling.append(five_year)
-    if "2" in want:
-        figures["2"].product.append(
-            p50(lambda: setup.server_ms(setup.metrics, Authorization=bearer), n)
-        )
-        figures["2"].ceiling.append(
-            p50(lambda: raw_replay_ms(setup.engine, raw["metrics"].statements), n)
-        )
+    pairs: dict[str, tuple[Callable[[], float], Callable[[], float]]] = {
+        "1": (
+            lambda: setup.server_ms(setup.client_page),
+            lambda: raw_replay_ms(setup.engine, raw["client"].statements),
+        ),
+        "2": (
+            lambda: setup.server_ms(setup.metrics, Authorization=bearer),
+            lambda: raw_replay_ms(setup.engine, raw["metrics"].statements),
+        ),
+        "5": (
+            lambda: setup.server_ms(setup.dense_page),
+            lambda: setup.server_ms(setup.client_page),
+        ),
+    }
+    for row, (product, ceiling) in pairs.items():
+        if row in want:
+            product_ms, ceiling_ms = paired_p50(product, ceiling, n)
+            figures[row].product.append(product_ms)
+            figures[row].ceiling.append(ceiling_ms)
     cookies = {login_session.COOKIE_NAME: setup.cookie}
     for row, name, path, callers in (
         ("3", "client", setup.client_page, 8),
         ("4", "caseload", setup.caseload, 8),
     ):
         if row in want:
-            product = Target(f"product {name}", path, IDENTITY, cookies)
-            ceiling = Target(f"ceiling {name}", f"/page/{name}", IDENTITY, {})
+            ours = Target(f"product {name}", path, IDENTITY, cookies)
+            least = Target(f"ceiling {name}", f"/page/{name}", IDENTITY, {})
             figures[row].product.append(
-                load_rps(ports.product, product, callers, seconds, setup.notes)
+                load_rps(ports.product, ours, callers, seconds, setup.notes)
             )
             figures[row].ceiling.append(
-                load_rps(ports.ceiling, ceiling, callers, seconds, setup.notes)
+                load_rps(ports.ceiling, least, callers, seconds, setup.notes)
             )
     if "6" in want:
         page = Target("product client page", setup.client_page, IDENTITY, cookies)
