@@ -50,6 +50,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -59,7 +61,7 @@ from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event, func, select, text
 
 from bench import ceiling_probes as probes
 from bench.ceiling_app import PagePlan, Plan, write_plan
@@ -71,7 +73,7 @@ from practice_dashboard import migrate
 from practice_dashboard.app import create_app
 from practice_dashboard.config import Settings
 from practice_dashboard.db import create_db_engine, create_session_factory, session_scope
-from practice_dashboard.models import User
+from practice_dashboard.models import Client, User
 from practice_dashboard.security import create_access_token
 from practice_dashboard.services.accounts import login_session
 from practice_dashboard.services.analytics import summary
@@ -298,6 +300,7 @@ class Setup:
     pdf: str
     clients: int
     notes: list[str] = field(default_factory=list)
+    trouble: Counter[str] = field(default_factory=Counter)
     plan: Plan = field(default_factory=Plan)
 
     @property
@@ -352,7 +355,7 @@ def build(stack: ExitStack, engine_name: str, clients: int) -> Setup:
         cookie, _ = login_session.start(db, settings, user=owner, now=now, ip="127.0.0.1")
         token = create_access_token(settings, owner.id, now, generation=owner.token_generation)
     print(
-        f"   practice: {practice.clients + 1} clients under one practitioner (a 5-year and a "
+        f"   practice: {practice.clients + 1} clients (a 5-year and a "
         f"dense 20-year client among them) in {time.perf_counter() - started:.0f} s",
         flush=True,
     )
@@ -370,10 +373,21 @@ def build(stack: ExitStack, engine_name: str, clients: int) -> Setup:
         metrics=f"/api/v1/clients/{client}/metrics",
         caseload="/?per_page=200",
         pdf=f"/clients/{client}/summary.pdf",
-        clients=practice.clients + 1,
+        clients=caseload_size(app.state.engine, practice.long_owner_id),
     )
     plan_pages(setup)
     return setup
+
+
+def caseload_size(engine: Engine, practitioner_id: uuid.UUID) -> int:
+    """Clients on the signed-in practitioner's caseload page (all on one page)."""
+    with engine.connect() as connection:
+        count = connection.scalar(
+            select(func.count())
+            .select_from(Client)
+            .where(Client.practitioner_id == practitioner_id)
+        )
+    return int(count or 0)
 
 
 def plan_pages(setup: Setup) -> None:
@@ -433,13 +447,16 @@ class Ports:
     product_2w: int = 0
 
 
-def load_rps(port: int, target: Target, callers: int, seconds: float, shed: list[str]) -> float:
+def load_rps(
+    port: int, target: Target, callers: int, seconds: float, trouble: Counter[str]
+) -> float:
+    """200s per second of a closed-loop step (bench.load's callers); what was not a 200 is
+    added up in `trouble` for the notes."""
     step = asyncio.run(run_step(port, target, callers, seconds, timeout=30.0))
-    if step.statuses[503] or step.server_errors or step.dropped or step.hangs:
-        shed.append(
-            f"{target.name} :{port} {callers} callers: {step.statuses[503]} shed (503), "
-            f"{step.server_errors} 5xx, {step.dropped} dropped, {step.hangs} hangs"
-        )
+    where = f"{target.name} on :{port}, {callers} callers"
+    trouble[f"{where}: 503 shed"] += step.statuses[503]
+    trouble[f"{where}: other 5xx"] += step.server_errors
+    trouble[f"{where}: dropped or over 5 s"] += step.dropped + step.hangs
     return step.ok_per_second
 
 
@@ -501,15 +518,15 @@ def one_round(
             ours = Target(f"product {name}", path, IDENTITY, cookies)
             least = Target(f"ceiling {name}", f"/page/{name}", IDENTITY, {})
             figures[row].product.append(
-                load_rps(ports.product, ours, callers, seconds, setup.notes)
+                load_rps(ports.product, ours, callers, seconds, setup.trouble)
             )
             figures[row].ceiling.append(
-                load_rps(ports.ceiling, least, callers, seconds, setup.notes)
+                load_rps(ports.ceiling, least, callers, seconds, setup.trouble)
             )
     if "6" in want:
         page = Target("product client page", setup.client_page, IDENTITY, cookies)
-        figures["6"].ceiling.append(load_rps(ports.product, page, 16, seconds, setup.notes))
-        figures["6"].product.append(load_rps(ports.product_2w, page, 16, seconds, setup.notes))
+        figures["6"].ceiling.append(load_rps(ports.product, page, 16, seconds, setup.trouble))
+        figures["6"].product.append(load_rps(ports.product_2w, page, 16, seconds, setup.trouble))
     base = f"http://127.0.0.1:{ports.product}"
     if "7" in want:
         files = probes.on_the_wire(
@@ -625,7 +642,7 @@ def run_engine(engine_name: str, args: argparse.Namespace, cli: Path) -> list[st
             "",
             *table(list(figures.values())),
             "",
-            *(f"- {note}" for note in setup.notes),
+            *(f"- {note}" for note in setup.trouble),
         ]
         if args.with_midnight:
             lines += midnight(engine_name)
@@ -639,7 +656,10 @@ def midnight(engine_name: str) -> list[str]:
         module = importlib.import_module("bench.midnight")
     except ModuleNotFoundError:
         return ["- 11 caseload after midnight: bench.midnight is not there yet"]
-    result = module.run(engine_name)
+    run = getattr(module, "run", None)
+    if run is None:
+        return ["- 11 caseload after midnight: bench.midnight has no run(engine_name)"]
+    result = run(engine_name)
     return [f"- 11 caseload after midnight: {line}" for line in (result or [])]
 
 
