@@ -642,7 +642,8 @@ def run_engine(engine_name: str, args: argparse.Namespace, cli: Path) -> list[st
             "",
             *table(list(figures.values())),
             "",
-            *(f"- {note}" for note in setup.trouble),
+            *(f"- {note}" for note in setup.notes),
+            *(f"- {what}: {n} in all rounds" for what, n in setup.trouble.items() if n),
         ]
         if args.with_midnight:
             lines += midnight(engine_name)
