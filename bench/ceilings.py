@@ -477,6 +477,12 @@ def warm_up(setup: Setup, ports: Ports, seconds: float) -> None:
         steps += [(ports.product_2w, Target("warm-up", setup.client_page, IDENTITY, cookies), 16)]
     for port, target, callers in steps:
         asyncio.run(run_step(port, target, callers, seconds, timeout=30.0))
+    if ports.ceiling:
+        sizes = []
+        for name, planned in setup.plan.pages.items():
+            body = httpx.get(f"http://127.0.0.1:{ports.ceiling}/page/{name}", headers=IDENTITY)
+            sizes.append(f"{name} {len(body.content):,} B (product {planned.size:,} B)")
+        setup.notes.append("DB+template pages as served: " + ", ".join(sizes))
 
 
 def one_round(
