@@ -251,3 +251,51 @@ def generate(
 
 def today() -> date:
     return datetime.now(UTC).date()
+
+
+def dense_client(
+    engine: Engine,
+    *,
+    practitioner_id: uuid.UUID,
+    years: int = 20,
+    seed: int = 20,
+) -> uuid.UUID:
+    """One more client under `practitioner_id` with `years` of daily check-ins, an activation
+    episode every third day or so, weekly sessions and monthly PHQ-9s: the history that a page
+    showing the last 6 months should not have to read in full."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC).replace(microsecond=0)
+    days = years * 365
+    client_id = uuid7()
+    with engine.begin() as connection:
+        connection.execute(
+            insert(Client),
+            [
+                {
+                    "id": client_id,
+                    "practitioner_id": practitioner_id,
+                    "display_name": f"Client dense {years} years",
+                    "status": "active",
+                    "intake_date": (now - timedelta(days=days)).date(),
+                    "session_cadence_days": 7,
+                    "version": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                    "external_ref": None,
+                    "date_of_birth": None,
+                    "discharged_on": None,
+                    "goals": None,
+                    "archived_at": None,
+                }
+            ],
+        )
+        rows = _client_rows(rng, client_id, practitioner_id, days, now)
+        for table, model in (
+            ("session", Session),
+            ("observation", Observation),
+            ("episode", Episode),
+            ("measure", Measure),
+        ):
+            for chunk in _chunks(rows[table]):
+                connection.execute(insert(model), chunk)
+    return client_id

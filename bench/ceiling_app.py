@@ -1,0 +1,182 @@
+"""The DB+template ceiling of `bench.ceilings`: a minimal page that runs the same raw SQL as a
+product page and renders a Jinja2 page of the same byte size, served like the product.
+
+    .venv/bin/python -m bench.ceiling_app --plan plan.pickle --port 8001
+
+The plan (written by `bench.ceilings`) holds, per page, the SELECT statements the product
+issued for it (text and DBAPI parameters, captured with a `before_cursor_execute` listener)
+and the product page's size in bytes. Each request checks out a pooled DBAPI connection of an
+engine made by the product's own `create_db_engine` (same driver, same connection set-up),
+runs every statement with `cursor.execute` + `fetchall`, and renders the rows as table cells,
+repeated or cut to come near the product page's size and padded with a comment to it exactly.
+No sign-in, no audit, no ORM: what is left is what any page of that size must cost.
+
+It is served by the product's own `practice-dashboard serve` (one worker, `--no-migrate`):
+`practice_dashboard.asgi` is replaced by this app before the command runs, so uvicorn gets
+whatever settings the product gives it today.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import sys
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class PagePlan:
+    """What one product page read (statement text, DBAPI parameters) and how big it was."""
+
+    statements: list[tuple[str, Any]]
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    pages: dict[str, PagePlan] = field(default_factory=dict)
+
+
+TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ name }}</title></head>
+<body><h1>{{ name }}</h1><table>
+{% for row in rows %}<tr>{% for value in row %}<td>{{ value }}</td>{% endfor %}</tr>
+{% endfor %}</table><!--{{ pad }}--></body></html>
+"""
+
+BLANK = (
+    b"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>blank</title></head>"
+    b"<body></body></html>"
+)
+
+
+def read_plan(path: Path) -> Plan:
+    with path.open("rb") as file:
+        plan = pickle.load(file)  # written by bench.ceilings in this run
+    assert isinstance(plan, Plan)
+    return plan
+
+
+def write_plan(plan: Plan, path: Path) -> None:
+    with path.open("wb") as file:
+        pickle.dump(plan, file)
+
+
+def fetch(connection: Any, statements: list[tuple[str, Any]]) -> list[tuple[Any, ...]]:
+    """Every row of every statement, through the raw DBAPI cursor."""
+    rows: list[tuple[Any, ...]] = []
+    cursor = connection.cursor()
+    try:
+        for statement, parameters in statements:
+            cursor.execute(statement, parameters)
+            rows.extend(tuple(row) for row in cursor.fetchall())
+    finally:
+        cursor.close()
+    return rows
+
+
+class SizedPage:
+    """Renders fetched rows to `size` bytes: the first `keep` rows (cycled when the page
+    needs more rows than the SQL returned), then a padding comment."""
+
+    def __init__(self, name: str, size: int, sample: list[tuple[Any, ...]]) -> None:
+        import jinja2
+
+        self.name = name
+        self.template = jinja2.Environment(autoescape=True).from_string(TEMPLATE)
+        self.keep = 0
+        self.pad = ""
+        empty = len(self._render([], "").encode())
+        if sample:
+            full = len(self._render(sample, "").encode())
+            per_row = max(1.0, (full - empty) / len(sample))
+            self.keep = max(0, int((size - empty) / per_row))
+            while self.keep and len(self._render(self._rows(sample), "").encode()) > size:
+                self.keep = int(self.keep * 0.98)
+        self.pad = " " * max(0, size - len(self._render(self._rows(sample), "").encode()))
+
+    def _rows(self, fetched: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        if not fetched:
+            return []
+        return [fetched[i % len(fetched)] for i in range(self.keep)]
+
+    def _render(self, rows: list[tuple[Any, ...]], pad: str) -> str:
+        return self.template.render(name=self.name, rows=rows, pad=pad)
+
+    def render(self, fetched: list[tuple[Any, ...]]) -> bytes:
+        return self._render(self._rows(fetched), self.pad).encode()
+
+
+def build_app(plan: Plan) -> Any:
+    """A Starlette app: /healthz, /blank and /page/{name} for each planned page."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from practice_dashboard.config import Settings
+    from practice_dashboard.db import create_db_engine
+
+    engine = create_db_engine(Settings())  # the server's environment: the product's database
+    pages: dict[str, tuple[PagePlan, SizedPage]] = {}
+    for name, planned_page in plan.pages.items():
+        connection = engine.raw_connection()
+        try:
+            sample = fetch(connection, planned_page.statements)
+        finally:
+            connection.close()
+        pages[name] = (planned_page, SizedPage(name, planned_page.size, sample))
+
+    def healthz(_request: Request) -> Response:
+        return Response(b"ok", media_type="text/plain")
+
+    def blank(_request: Request) -> Response:
+        return Response(BLANK, media_type="text/html; charset=utf-8")
+
+    def page(request: Request) -> Response:
+        found = pages.get(request.path_params["name"])
+        if found is None:
+            return Response(b"no such page", status_code=404)
+        planned, sized = found
+        connection = engine.raw_connection()
+        try:
+            rows = fetch(connection, planned.statements)
+        finally:
+            connection.close()  # back to the pool
+        return Response(sized.render(rows), media_type="text/html; charset=utf-8")
+
+    # Plain `def` endpoints run in the thread pool, as the product's routes do.
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/blank", blank),
+            Route("/page/{name}", page),
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plan", required=True, type=Path)
+    parser.add_argument("--port", required=True, type=int)
+    args = parser.parse_args()
+    # Run as __main__: the plan's classes are the ones of the module under its real name.
+    from bench import ceiling_app as named
+
+    # uvicorn imports the app by the product's import string; one worker imports it in this
+    # process, where this stand-in module answers for it.
+    stand_in = types.ModuleType("practice_dashboard.asgi")
+    stand_in.app = named.build_app(named.read_plan(args.plan))  # type: ignore[attr-defined]
+    sys.modules["practice_dashboard.asgi"] = stand_in
+    from practice_dashboard.cli.main import app as cli
+
+    sys.argv = ["practice-dashboard", "serve", "--port", str(args.port), "--workers", "1"]
+    sys.argv.append("--no-migrate")
+    cli()
+
+
+if __name__ == "__main__":
+    main()
