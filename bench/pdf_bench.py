@@ -51,11 +51,13 @@ TARGET_SECONDS = 1.0
 BLANK_PAGE = "<!doctype html><html><head><title>blank</title></head><body></body></html>"
 
 
-def timed(name: str, call: Callable[[], Any], repeat: int) -> float:
-    """Median seconds of `repeat` runs after one warm-up; prints the line."""
+def timed(name: str, call: Callable[[], Any], repeat: int, gap: float = 0.0) -> float:
+    """Median seconds of `repeat` runs after one warm-up, `gap` idle seconds before each;
+    prints the line."""
     result = call()
     timings = []
     for _ in range(repeat):
+        time.sleep(gap)
         started = time.perf_counter()
         result = call()
         timings.append(time.perf_counter() - started)
@@ -118,6 +120,13 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=35, help="two-year clients (default 35)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument(
+        "--gap",
+        type=float,
+        default=0.5,
+        help="idle seconds before each timed run (default 0.5: a practice's PDFs are seconds "
+        "apart, and the app opens the next PDF's tab in between; 0 = back to back)",
+    )
+    parser.add_argument(
         "--no-launch-per-pdf",
         action="store_true",
         help="skip the old one-browser-start-per-PDF comparison",
@@ -172,16 +181,19 @@ def main() -> int:
             "summary PDF, 5-year client, whole course (HTTP, end to end)",
             lambda: api.get(f"{path}/summary.pdf", params=whole_course, cookies=cookies["owner"]),
             args.repeat,
+            args.gap,
         )
         six_months_pdf = timed(
             "summary PDF, 5-year client, last 6 months",
             lambda: api.get(f"{path}/summary.pdf", cookies=cookies["owner"]),
             args.repeat,
+            args.gap,
         )
         timed(
             "summary print view (HTML), 5-year client, whole course",
             lambda: api.get(f"{path}/summary", params=whole_course, cookies=cookies["owner"]),
             args.repeat,
+            args.gap,
         )
 
         # The same summary, stage by stage.
@@ -208,6 +220,7 @@ def main() -> int:
                     summary, settings=settings, vocabulary="window", now=now, offline=True
                 ),
                 args.repeat,
+                args.gap,
             )
             print_seconds = timed(
                 "  stage: HTML + Chromium (PDF)",
@@ -215,6 +228,7 @@ def main() -> int:
                     print_renderer, summary, settings=settings, vocabulary="window", now=now
                 ),
                 args.repeat,
+                args.gap,
             )
             html = summary_document(
                 summary, settings=settings, vocabulary="window", now=now, offline=True
@@ -223,6 +237,7 @@ def main() -> int:
             "ceiling: a blank page through the same persistent Chromium",
             lambda: pdf.html_to_pdf(BLANK_PAGE, assets={}, settings=settings),
             args.repeat,
+            args.gap,
         )
         launch_seconds = None
         if not args.no_launch_per_pdf:
@@ -230,19 +245,25 @@ def main() -> int:
                 "  old way: the same HTML, one Chromium start per PDF",
                 lambda: launch_per_pdf(html, print_renderer.assets, executable),
                 args.repeat,
+                args.gap,
             )
 
         timed(
             f"packet PDF, all supervisees ({practice.clients} clients)",
             lambda: api.get("/supervision/packet.pdf", cookies=cookies["supervisor"]),
             args.repeat,
+            args.gap,
         )
         timed(
             f"packet CSV, all supervisees ({practice.clients} clients)",
             lambda: api.get("/supervision/packet.csv", cookies=cookies["supervisor"]),
             args.repeat,
+            args.gap,
         )
-        print(f"\n   product ÷ ceiling ({args.db}, medians of {args.repeat} after a warm-up)")
+        print(
+            f"\n   product ÷ ceiling ({args.db}, medians of {args.repeat} after a warm-up, "
+            f"{args.gap:g} s idle before each)"
+        )
         ratio_line("summary PDF, whole course (HTTP)", whole_course_pdf, blank_seconds)
         ratio_line("summary PDF, last 6 months (HTTP)", six_months_pdf, blank_seconds)
         ratio_line("HTML → PDF stage, whole course", print_seconds, blank_seconds)

@@ -316,19 +316,13 @@ class TestOffline:
         # The control for the test below: it would see a request that got out.
         flags = tuple(f for f in browser_module.FLAGS if not f.startswith("--host-resolver"))
         monkeypatch.setattr(browser_module, "FLAGS", flags)
-        guard = pdf._offline_guard
 
-        def let_through(browser: browser_module.Browser, session: str, folder: str) -> Any:
-            guard(browser, session, folder)
+        def let_through(tab: browser_module.Tab, method: str, params: dict[str, Any]) -> None:
+            if method == "Fetch.requestPaused":
+                request = {"requestId": params["requestId"]}
+                tab.browser.post("Fetch.continueRequest", request, session=tab.session)
 
-            def handle(method: str, params: dict[str, Any]) -> None:
-                if method == "Fetch.requestPaused":
-                    request = {"requestId": params["requestId"]}
-                    browser.post("Fetch.continueRequest", request, session=session)
-
-            return handle
-
-        monkeypatch.setattr(pdf, "_offline_guard", let_through)
+        monkeypatch.setattr(browser_module.Tab, "_on_event", let_through)
         pdf.html_to_pdf(reaching_out(listener.url), assets={})
         assert wait_until(lambda: {"/img.png", "/fetch", "/worker"} <= set(listener.seen))
 

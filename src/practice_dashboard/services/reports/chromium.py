@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -324,3 +325,78 @@ class Browser:
             os.close(self._in)
             self._in = -1
         shutil.rmtree(self._profile, ignore_errors=True)
+
+
+class Tab:
+    """A page in a browser context of its own, which may load only files under `folder`.
+
+    Every request the page (or a worker it starts) makes is paused by DevTools' Fetch domain
+    and let through only when it is a file under `folder`; anything else is failed unsent.
+    Closing the tab disposes its context: cookies, storage and cache go with it.
+    """
+
+    def __init__(self, browser: Browser, *, folder: str, deadline: float) -> None:
+        self.browser = browser
+        self.folder = folder
+        self.context = str(
+            browser.call(
+                "Target.createBrowserContext", {"disposeOnDetach": True}, deadline=deadline
+            )["browserContextId"]
+        )
+        self.session = ""
+        try:
+            target = browser.call(
+                "Target.createTarget",
+                {"url": "about:blank", "browserContextId": self.context},
+                deadline=deadline,
+            )["targetId"]
+            self.session = str(
+                browser.call(
+                    "Target.attachToTarget",
+                    {"targetId": target, "flatten": True},
+                    deadline=deadline,
+                )["sessionId"]
+            )
+            browser.on_events(self.session, self._on_event)
+            self.call("Fetch.enable", {"patterns": [{"urlPattern": "*"}]}, deadline=deadline)
+        except BaseException:
+            self.close(deadline=deadline)
+            raise
+
+    def call(
+        self, method: str, params: dict[str, Any] | None = None, *, deadline: float
+    ) -> dict[str, Any]:
+        """A command to this tab's page."""
+        return self.browser.call(method, params, session=self.session, deadline=deadline)
+
+    def _on_event(self, method: str, params: dict[str, Any]) -> None:
+        if method != "Fetch.requestPaused":
+            return
+        url = str(params["request"]["url"])
+        if url.startswith(self.folder):
+            self.browser.post(
+                "Fetch.continueRequest", {"requestId": params["requestId"]}, session=self.session
+            )
+            return
+        # The scheme and host only: a path or query could carry clinical words.
+        where = urlsplit(url)._replace(path="", query="", fragment="").geturl()
+        log.warning("A printed page asked for %s…; refused", where)
+        self.browser.post(
+            "Fetch.failRequest",
+            {"requestId": params["requestId"], "errorReason": "BlockedByClient"},
+            session=self.session,
+        )
+
+    def open(self, url: str, *, deadline: float) -> None:
+        """Start loading `url` (a file under the tab's folder)."""
+        navigation = self.call("Page.navigate", {"url": url}, deadline=deadline)
+        if navigation.get("errorText"):
+            raise ProtocolError(f"Page.navigate: {navigation['errorText']}")
+
+    def close(self, *, deadline: float) -> None:
+        """Dispose the tab's context (its page and renderer with it)."""
+        if self.session:
+            self.browser.on_events(self.session, None)
+        self.browser.call(
+            "Target.disposeBrowserContext", {"browserContextId": self.context}, deadline=deadline
+        )
