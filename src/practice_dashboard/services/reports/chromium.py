@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -48,6 +49,9 @@ FLAGS: Final = (
     "--hide-scrollbars",
     # Offline by construction: no host name resolves, so a stray URL fails instead of leaking.
     "--host-resolver-rules=MAP * ~NOTFOUND",
+    # No browser-UI pages (omnibox pop-ups) in each new window: two renderers per PDF saved.
+    "--disable-features=PreloadTopChromeWebUI,WebUIOmniboxPopup,WebUIOmniboxAimPopup,"
+    "WebUIOmniboxFullPopup",
 )
 
 #: The fds Chromium reads commands from and writes replies to (fixed by Chromium).
@@ -333,11 +337,15 @@ class Tab:
     Every request the page (or a worker it starts) makes is paused by DevTools' Fetch domain
     and let through only when it is a file under `folder`; anything else is failed unsent.
     Closing the tab disposes its context: cookies, storage and cache go with it.
+
+    The tab opens on `start`, a file of the caller's with nothing to fetch (a blank page):
+    starting there, not at about:blank, saves a renderer start, and nothing can be asked for
+    before the guard is on.
     """
 
-    def __init__(self, browser: Browser, *, folder: str, deadline: float) -> None:
+    def __init__(self, browser: Browser, *, start: Path, deadline: float) -> None:
         self.browser = browser
-        self.folder = folder
+        self.folder = start.parent.as_uri() + "/"
         self.context = str(
             browser.call(
                 "Target.createBrowserContext", {"disposeOnDetach": True}, deadline=deadline
@@ -347,7 +355,7 @@ class Tab:
         try:
             target = browser.call(
                 "Target.createTarget",
-                {"url": "about:blank", "browserContextId": self.context},
+                {"url": start.as_uri(), "browserContextId": self.context},
                 deadline=deadline,
             )["targetId"]
             self.session = str(
