@@ -234,6 +234,17 @@ class TestShutdown:
         # Helpers are re-parented when the browser ends; give init a moment to reap them.
         assert wait_until(lambda: group_members(pid) == [], seconds=5.0), group_members(pid)
 
+    def test_an_idle_browser_is_stopped_and_started_again_when_needed(self) -> None:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(pdf, "IDLE_SECONDS", 0.4)
+            pdf.html_to_pdf(page("Then idle"), assets={})
+            pid = pdf.browser_pid()
+            assert pid is not None
+            assert wait_until(lambda: pdf.browser_pid() is None)
+            assert wait_until(lambda: group_members(pid) == [], seconds=5.0)
+        assert pdf_pages(pdf.html_to_pdf(page("Woken"), assets={})) == ["Woken"]
+        assert pdf.browser_pid() not in (None, pid)
+
     def test_the_app_stops_its_browser_when_it_shuts_down(self, app: FastAPI) -> None:
         with TestClient(app):
             pdf.html_to_pdf(page("Served"), assets={})

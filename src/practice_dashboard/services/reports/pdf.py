@@ -66,6 +66,9 @@ PRINT_OPTIONS: Final[Mapping[str, Any]] = {
 }
 #: Seconds a spare tab may take to open in the background.
 SPARE_SECONDS: Final = 30.0
+#: Seconds without a PDF after which the browser is stopped, giving back its memory (~230 MB
+#: with its spare tab); the next PDF starts it again (~0.5-1 s more for that one PDF).
+IDLE_SECONDS: Final = 900.0
 #: True once the page at the given URL has loaded.
 _LOADED_JS: Final = 'location.href === %s && document.readyState === "complete"'
 #: True once the page has loaded and drawn its charts (see the module docstring).
@@ -85,6 +88,8 @@ _browser: Browser | None = None
 _spare_lock = threading.Lock()
 _spare: tuple[Browser, Future[Tab]] | None = None
 _blank_folder: Path | None = None
+#: When the last PDF ended (time.monotonic()), for the idle stop.
+_last_used = 0.0
 
 
 class PdfUnavailable(AppError):
@@ -140,7 +145,7 @@ def _place(source: Path, target: Path) -> None:
 
 def _running_browser(executable: str, deadline: float) -> Browser:
     """This process's browser, started (under the lock, so once) if none is running."""
-    global _browser
+    global _browser, _last_used
     with _browser_lock:
         current = _browser
         if current is not None and current.executable == executable and current.alive:
@@ -164,7 +169,38 @@ def _running_browser(executable: str, deadline: float) -> Browser:
             time.perf_counter() - started,
         )
         _browser = browser
-        return browser
+        _last_used = time.monotonic()
+    threading.Thread(
+        target=_stop_when_idle, args=(browser,), name="pdf-idle-stop", daemon=True
+    ).start()
+    return browser
+
+
+def _stop_when_idle(browser: Browser) -> None:
+    """Stop `browser` once no PDF has been made for IDLE_SECONDS (ends when it is gone)."""
+    global _browser
+    while True:
+        time.sleep(max(0.05, min(IDLE_SECONDS / 4, 60.0)))
+        with _browser_lock:
+            if _browser is not browser:
+                return
+            if time.monotonic() - _last_used < IDLE_SECONDS:
+                continue
+            # Only when no PDF holds a slot: none is printing or about to.
+            held = 0
+            while held < MAX_CONCURRENT and _slots.acquire(blocking=False):
+                held += 1
+            try:
+                if held < MAX_CONCURRENT:
+                    continue
+                _browser = None
+                _drop_spare()
+            finally:
+                for _ in range(held):
+                    _slots.release()
+        log.info("Chromium (pid %d) stopped after %.0f s without a PDF", browser.pid, IDLE_SECONDS)
+        browser.close()
+        return
 
 
 def _discard(browser: Browser) -> None:
@@ -373,6 +409,7 @@ def html_to_pdf(
 
 def _print_once(executable: str, page: Path, deadline: float) -> bytes:
     """One try: BrowserGone when the browser died (it is discarded), else bytes or PdfFailed."""
+    global _last_used
     browser: Browser | None = None
     try:
         browser = _running_browser(executable, deadline)
@@ -388,5 +425,6 @@ def _print_once(executable: str, page: Path, deadline: float) -> bytes:
         log.error("Chromium could not print a PDF: %s", error)
         raise PdfFailed() from error
     finally:
+        _last_used = time.monotonic()
         if browser is not None:
             _prepare_spare(browser)
