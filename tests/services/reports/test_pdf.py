@@ -136,6 +136,16 @@ class TestRestart:
         assert pdf_pages(data) == ["Survived"]
         assert pdf.browser_pid() not in (None, *pids)
 
+    def test_a_spare_tab_that_went_away_is_replaced(self) -> None:
+        pdf.html_to_pdf(page("First"), assets={})
+        assert wait_until(lambda: pdf._spare is not None and pdf._spare[1].done())
+        assert pdf._spare is not None
+        spare = pdf._spare[1].result()
+        spare.browser.call(
+            "Target.closeTarget", {"targetId": spare.target}, deadline=time.monotonic() + 10
+        )
+        assert pdf_pages(pdf.html_to_pdf(page("Second"), assets={})) == ["Second"]
+
     def test_a_browser_that_cannot_start_is_a_clean_failure(
         self, tmp_path: Path, settings: Settings
     ) -> None:

@@ -352,16 +352,19 @@ class Tab:
             )["browserContextId"]
         )
         self.session = ""
+        self.gone = False
         try:
-            target = browser.call(
-                "Target.createTarget",
-                {"url": start.as_uri(), "browserContextId": self.context},
-                deadline=deadline,
-            )["targetId"]
+            self.target = str(
+                browser.call(
+                    "Target.createTarget",
+                    {"url": start.as_uri(), "browserContextId": self.context},
+                    deadline=deadline,
+                )["targetId"]
+            )
             self.session = str(
                 browser.call(
                     "Target.attachToTarget",
-                    {"targetId": target, "flatten": True},
+                    {"targetId": self.target, "flatten": True},
                     deadline=deadline,
                 )["sessionId"]
             )
@@ -378,6 +381,9 @@ class Tab:
         return self.browser.call(method, params, session=self.session, deadline=deadline)
 
     def _on_event(self, method: str, params: dict[str, Any]) -> None:
+        if method in ("Inspector.detached", "Inspector.targetCrashed"):
+            self.gone = True  # closed, or its renderer ended: no command reaches it now
+            return
         if method != "Fetch.requestPaused":
             return
         url = str(params["request"]["url"])

@@ -304,8 +304,9 @@ def _take_tab(browser: Browser, deadline: float) -> Tab:
         except Exception as error:
             log.info("The spare PDF tab could not be opened (%s); opening another", error)
         else:
-            if tab.browser.alive:
+            if not tab.gone and tab.browser.alive:
                 return tab
+            _close_tab(tab, deadline)
     return _new_tab(browser, deadline)
 
 
@@ -343,7 +344,9 @@ def _wait_until(tab: Tab, expression: str, give_up: float, deadline: float) -> b
             if answer.get("result", {}).get("value") is True:
                 return True
         except ProtocolError:
-            pass  # between documents: the old one is gone, the new one not yet there
+            if tab.gone:
+                raise
+            # else between documents: the old one is gone, the new one not yet there
         now = time.monotonic()
         if now >= deadline:
             raise TimeoutError("the page did not load in time")
@@ -355,10 +358,19 @@ def _wait_until(tab: Tab, expression: str, give_up: float, deadline: float) -> b
 def _print_page(browser: Browser, page: Path, deadline: float) -> bytes:
     """`page` (a file in its own folder) as PDF, in a fresh browser context closed after."""
     url = page.as_uri()
+    folder = page.parent.as_uri() + "/"
     tab = _take_tab(browser, deadline)
     try:
-        tab.folder = page.parent.as_uri() + "/"
+        tab.folder = folder
         tab.open(url, deadline=deadline)
+    except ProtocolError as error:
+        # A spare tab whose page went while it waited (its renderer ended): take a new one.
+        log.info("The spare PDF tab was gone (%s); opening another", error)
+        _close_tab(tab, deadline)
+        tab = _new_tab(browser, deadline)
+        tab.folder = folder
+        tab.open(url, deadline=deadline)
+    try:
         charts = min(deadline, time.monotonic() + CHART_WAIT_SECONDS)
         ready = _READY_JS % json.dumps(url)
         if not _wait_until(tab, ready, charts, deadline):
