@@ -75,6 +75,17 @@ def timed(name: str, call: Callable[[], Any], repeat: int, gap: float = 0.0) -> 
     return median
 
 
+def assets_only_page(assets: Mapping[str, Path]) -> str:
+    """A page that loads the print view's files (styles, app.js, plotly.js) and draws nothing:
+    what loading them costs in each PDF, charts aside."""
+    links = "".join(
+        f'<link rel="stylesheet" href="{name}">' for name in assets if name.endswith(".css")
+    )
+    scripts = "".join(f'<script src="{name}"></script>' for name in assets if name.endswith(".js"))
+    head = f"<!doctype html><html><head><title>assets</title>{links}</head>"
+    return f"{head}<body>{scripts}</body></html>"
+
+
 def launch_per_pdf(html: str, assets: Mapping[str, Path], executable: str) -> bytes:
     """The old way, for comparison: one `chromium --print-to-pdf` start per PDF, printing
     after a virtual time budget, with the same offline flags."""
@@ -239,6 +250,16 @@ def main() -> int:
             args.repeat,
             args.gap,
         )
+        assets_seconds = timed(
+            "  reference: the print view's files loaded, nothing drawn",
+            lambda: pdf.html_to_pdf(
+                assets_only_page(print_renderer.assets),
+                assets=print_renderer.assets,
+                settings=settings,
+            ),
+            args.repeat,
+            args.gap,
+        )
         launch_seconds = None
         if not args.no_launch_per_pdf:
             launch_seconds = timed(
@@ -267,6 +288,11 @@ def main() -> int:
         ratio_line("summary PDF, whole course (HTTP)", whole_course_pdf, blank_seconds)
         ratio_line("summary PDF, last 6 months (HTTP)", six_months_pdf, blank_seconds)
         ratio_line("HTML → PDF stage, whole course", print_seconds, blank_seconds)
+        print(
+            f"  of the HTML → PDF stage: {blank_seconds:.3f} s a blank page's print, "
+            f"{assets_seconds - blank_seconds:.3f} s loading the page's files (plotly.js), "
+            f"{print_seconds - assets_seconds:.3f} s the summary's own layout, charts and pages"
+        )
         if launch_seconds is not None:
             print(
                 f"  old way (a Chromium start per PDF) {launch_seconds:.3f} s for the same "
