@@ -21,6 +21,7 @@ from practice_dashboard.middleware import BodySizeLimit, InFlightLimit
 from practice_dashboard.security import install_log_redaction
 from practice_dashboard.services.analytics import summary
 from practice_dashboard.services.analytics.refresher import SummaryRefresher
+from practice_dashboard.services.reports import pdf
 from practice_dashboard.web.deps import MfaEnrolmentRequired
 from practice_dashboard.web.error_pages import mfa_enrolment_redirect, render_error_page
 from practice_dashboard.web.printing import print_renderer
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         if refresher is not None:
             refresher.stop()
+        pdf.shutdown()  # the PDF browser, if this process started one
         engine.dispose()
 
     app = FastAPI(

@@ -2,7 +2,8 @@
 
 PDFs are read with pypdf (pure Python): page count, text per page (the client identifier
 must be on every page) and the charts' axis titles, which exist only once Plotly has drawn
-the charts. Each PDF starts Chromium (1-2 s), so only a few are made.
+the charts. PDFs are printed by the process's persistent Chromium (tests/services/reports/
+test_pdf.py tests that browser itself); each still takes a second or so, so only a few are made.
 """
 
 from __future__ import annotations
