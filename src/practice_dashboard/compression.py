@@ -161,7 +161,12 @@ class ResponseCompression:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope["path"].startswith(NOT_COMPRESSED_PATHS):
+        if (
+            scope["type"] == "http"
+            and not scope["path"].startswith(NOT_COMPRESSED_PATHS)
+            # GZipMiddleware looks only for the word: "gzip;q=0" means never.
+            and accepts_gzip(Headers(scope=scope))
+        ):
             await self.gzip(scope, receive, send)
         else:
             await self.app(scope, receive, send)
