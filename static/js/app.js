@@ -110,11 +110,22 @@
   });
 
   window.PracticeDashboard = { drawCharts: drawCharts, plotlyConfig: PLOTLY_CONFIG };
-  function ready() {
-    drawCharts();
-    scrollableTables();
+  // The charts are drawn in a task of their own after the next frame: the page's words and
+  // figures paint first, and DOMContentLoaded does not wait for the drawing. (A hidden page
+  // gets no frames, so it draws at once.)
+  function drawSoon() {
+    var draw = function () { window.setTimeout(drawCharts, 0); };
+    if (window.requestAnimationFrame && !document.hidden) window.requestAnimationFrame(draw);
+    else draw();
   }
-  if (document.readyState === "loading") {
+  function ready() {
+    scrollableTables();
+    drawSoon();
+  }
+  // Deferred (every page loads it so), this runs before DOMContentLoaded, while the document
+  // already reads "interactive".
+  var script = document.currentScript;
+  if (document.readyState === "loading" || (script && script.defer && document.readyState === "interactive")) {
     document.addEventListener("DOMContentLoaded", ready);
   } else {
     ready();
