@@ -3,7 +3,7 @@
 #
 #   bash scripts/vendor_plotly.sh            # the pinned version below
 #   bash scripts/vendor_plotly.sh 4.2.0      # another version (then update the pin in
-#                                            # tests/web/test_static_assets.py and README)
+#                                            # tests/web/test_vendored_plotly.py and README)
 #
 # "basic" holds the scatter, bar and pie traces plus every layout component (shapes,
 # annotations, date axes, mode bar): the charts use scatter traces only (web/charts/).
