@@ -145,7 +145,6 @@ MATRIX: dict[tuple[str, str], Entry] = {
     # (tests/api cover it); still listed, so that the route is accounted for.
     ("GET", "/readyz"): Entry(PUBLIC, sweep=False),
     ("GET", "/docs"): Entry(PUBLIC),
-    ("GET", "/vendor/plotly.min.js"): Entry(PUBLIC),
     ("GET", "/login"): Entry(PUBLIC(**dict.fromkeys(LOGGED_IN, 303))),  # logged in: onward
     ("POST", "/login"): Entry(
         PUBLIC(**dict.fromkeys(CALLERS, 303)), lambda p: p.login_form, cookies=LOGIN_CSRF

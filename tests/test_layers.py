@@ -46,6 +46,7 @@ FORBIDDEN: Final[dict[str, tuple[str, ...]]] = {
     f"{ROOT}.config": ENTRY_POINTS,
     f"{ROOT}.security": ENTRY_POINTS,
     f"{ROOT}.middleware": ENTRY_POINTS,
+    f"{ROOT}.compression": ENTRY_POINTS,
     # Shared by api and web, so it may import neither.
     f"{ROOT}.dependencies": ENTRY_POINTS,
     API: (WEB, CLI, APP),

@@ -14,8 +14,10 @@ from practice_dashboard.security import (
     TOKEN_AUDIENCE,
     AccessClaims,
     create_access_token,
+    csrf_token_matches,
     decode_access_token,
     hash_password,
+    mask_csrf_token,
     retry_after_seconds,
     verify_password,
 )
@@ -105,3 +107,33 @@ class TestLoginThrottle:
         assert retry_after_seconds(50, T0, T0 + timedelta(seconds=10), **limits) == 890
         assert retry_after_seconds(50, T0, T0 + timedelta(seconds=900), **limits) == 0
         assert retry_after_seconds(50, None, T0, **limits) == 0
+
+
+class TestCsrfMasking:
+    """BREACH (Gluck, Harris and Prado, 2013): a secret repeated in compressed pages leaks
+    through their lengths. Pages carry the CSRF token XOR a fresh pad instead."""
+
+    TOKEN = "Sz7xmaHmtgrF33_I8uKsgnnALosfwPXAZBK9P6q0FMc"
+
+    def test_every_mask_is_new_and_none_shows_the_token(self) -> None:
+        masks = {mask_csrf_token(self.TOKEN) for _ in range(50)}
+        assert len(masks) == 50
+        assert not any(self.TOKEN in m for m in masks)
+        assert all(csrf_token_matches(self.TOKEN, m) for m in masks)
+
+    def test_the_token_itself_is_still_accepted(self) -> None:
+        # Forms rendered before masking, and programs that hold the token themselves.
+        assert csrf_token_matches(self.TOKEN, self.TOKEN)
+
+    @pytest.mark.parametrize(
+        "submitted",
+        [None, "", "x", "%%%", "é" * 10, "AAAA", "Sz7xmaHmtgrF33_I8uKsgnnALosfwPXAZBK9P6q0FMd"],
+    )
+    def test_anything_else_is_refused(self, submitted: str | None) -> None:
+        assert not csrf_token_matches(self.TOKEN, submitted)
+
+    def test_a_changed_mask_is_refused(self) -> None:
+        masked = mask_csrf_token(self.TOKEN)
+        flipped = masked[:-1] + ("A" if masked[-1] != "A" else "B")
+        assert not csrf_token_matches(self.TOKEN, flipped)
+        assert not csrf_token_matches("another-token", masked)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import re
 import secrets
@@ -206,6 +208,40 @@ def decode_checkin_session(
         return CheckinSessionClaims(link_id=uuid.UUID(str(claims["sub"])), csrf_token=csrf)
     except ValueError:
         return None
+
+
+def mask_csrf_token(token: str) -> str:
+    """The token as a page carries it: a fresh random pad, then the token XOR the pad
+    (URL-safe base64). Every page shows different bytes for the same token, so a compressed
+    page's length cannot be used to guess it (BREACH); `csrf_token_matches` takes it back."""
+    raw = token.encode()
+    pad = secrets.token_bytes(len(raw))
+    masked = pad + bytes(p ^ t for p, t in zip(pad, raw, strict=True))
+    return base64.urlsafe_b64encode(masked).rstrip(b"=").decode("ascii")
+
+
+def _unmask(submitted: str) -> bytes | None:
+    try:
+        data = base64.urlsafe_b64decode(submitted + "=" * (-len(submitted) % 4))
+    except (ValueError, binascii.Error):
+        return None
+    if not data or len(data) % 2:
+        return None
+    half = len(data) // 2
+    return bytes(p ^ t for p, t in zip(data[:half], data[half:], strict=True))
+
+
+def csrf_token_matches(expected: str, submitted: str | None) -> bool:
+    """Whether a form's token is `expected`, masked (as pages carry it) or as it is (a form
+    rendered before masking, or a program that holds the token itself)."""
+    if submitted is None:
+        return False
+    want = expected.encode()
+    unmasked = _unmask(submitted)
+    # Both compared in constant time, whichever form was sent.
+    masked_ok = secrets.compare_digest(want, unmasked if unmasked is not None else b"")
+    plain_ok = secrets.compare_digest(want, submitted.encode())
+    return masked_ok or plain_ok
 
 
 def redact_checkin_tokens(text: str) -> str:

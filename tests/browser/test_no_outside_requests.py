@@ -115,7 +115,7 @@ def test_practitioner_pages_stay_on_the_app(live_app: LiveApp, page: Page) -> No
     # Off loopback, Swagger UI would ask validator.swagger.io about the API: switched off.
     assert page.evaluate("window.ui.getConfigs().validatorUrl") is None
     visit(page, live_app, "/clients/00000000-0000-4000-8000-000000000000", "error-404")
-    assert any(url.endswith("/vendor/plotly.min.js") or "plotly" in url for url in watch.seen)
+    assert any("/static/vendor/plotly/" in url for url in watch.seen)
     assert watch.outside == [], f"requests left the app: {watch.outside}"
 
 

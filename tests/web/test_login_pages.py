@@ -15,6 +15,7 @@ from practice_dashboard.db import DbSession
 from practice_dashboard.models import LoginSession
 from practice_dashboard.models.enums import Role
 from practice_dashboard.services.accounts.login_session import COOKIE_NAME
+from practice_dashboard.web.templating import plotly_url
 from tests.builders import PASSWORD, login_cookies, make_user
 from tests.html import parse
 
@@ -153,10 +154,11 @@ class TestHeadersAndErrors:
         assert "immutable" in response.headers["cache-control"]
 
     def test_plotly_is_served_locally(self, api: TestClient) -> None:
-        response = api.get("/vendor/plotly.min.js?v=1")
+        response = api.get(plotly_url())
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/javascript")
-        assert len(response.content) > 1_000_000
+        assert response.content.startswith(b"/**\n* plotly.js (basic - minified)")
+        assert "immutable" in response.headers["cache-control"]
 
     def test_docs_use_local_assets(self, api: TestClient) -> None:
         page = api.get("/docs").text

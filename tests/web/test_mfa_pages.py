@@ -431,7 +431,7 @@ def _dependency_calls(dependant: Dependant) -> set[object]:
 
 
 # Pages open without a login, and the few a login may use before its second factor is set up.
-PUBLIC_PAGES = {"/healthz", "/readyz", "/login", "/login/mfa", "/docs", "/vendor/plotly.min.js"}
+PUBLIC_PAGES = {"/healthz", "/readyz", "/login", "/login/mfa", "/docs"}
 BEFORE_SET_UP = {"/logout", "/account/mfa", "/account/mfa/confirm"}
 
 

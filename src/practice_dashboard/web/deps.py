@@ -10,6 +10,7 @@ from practice_dashboard.dependencies import DbDep, SettingsDep, client_ip, note_
 from practice_dashboard.errors import AppError, Forbidden
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import Role
+from practice_dashboard.security import mask_csrf_token
 from practice_dashboard.services.accounts import login_session, mfa
 from practice_dashboard.services.accounts.login_session import COOKIE_NAME, ActiveLogin
 from practice_dashboard.services.audit import Actor
@@ -122,7 +123,8 @@ def page_context(request: Request, settings: SettingsDep, login: OptionalLogin) 
     return {
         "request": request,
         "user": user,
-        "csrf_token": login.login.csrf_token if login else None,
+        # Masked afresh for each page (BREACH: pages are gzipped).
+        "csrf_token": mask_csrf_token(login.login.csrf_token) if login else None,
         "vocabulary": vocabulary,
         "practice_name": settings.practice_name,
         "tz": settings.timezone,

@@ -57,9 +57,9 @@ PRINT_CHART_WIDTH: Final = 680
 PRINT_ASSETS: Final[Mapping[str, Path]] = {
     "print.css": STATIC_DIR / "css" / "print.css",
     "app.js": STATIC_DIR / "js" / "app.js",
-    "plotly.min.js": PLOTLY_JS,
+    PLOTLY_JS.name: PLOTLY_JS,
 }
-OFFLINE_LINKS: Final = {"css": "print.css", "app_js": "app.js", "plotly": "plotly.min.js"}
+OFFLINE_LINKS: Final = {"css": "print.css", "app_js": "app.js", "plotly": PLOTLY_JS.name}
 
 _COMPARISON_WORDS: Final = {
     # key -> (better, worse) words; lower is better for both compared figures

@@ -19,7 +19,7 @@ _ALWAYS = [
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
 ]
-_CACHEABLE_PREFIXES = ("/static/", "/vendor/")
+_CACHEABLE_PREFIXES = ("/static/",)
 
 
 class SecurityHeaders:

@@ -8,7 +8,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import plotly
 from fastapi.templating import Jinja2Templates
 
 from practice_dashboard.domain.flags import flag_name
@@ -19,7 +18,9 @@ from practice_dashboard.domain.periods import local_text
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 STATIC_DIR = PROJECT_ROOT / "static"
-PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+#: The partial plotly.js bundle the charts draw with (scatter traces; see its README.md).
+PLOTLY_ASSET = "vendor/plotly/plotly-basic.min.js"
+PLOTLY_JS = STATIC_DIR / PLOTLY_ASSET
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 
@@ -36,7 +37,7 @@ def asset_url(path: str) -> str:
 
 
 def plotly_url() -> str:
-    return f"/vendor/plotly.min.js?v={plotly.__version__}"
+    return asset_url(PLOTLY_ASSET)
 
 
 def local_time(value: datetime | None, tz: Any, fmt: str = "%d %b %Y %H:%M") -> str:

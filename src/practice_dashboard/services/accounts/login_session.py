@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession, defer_write
 from practice_dashboard.models import LoginSession, User
+from practice_dashboard.security import csrf_token_matches
 
 COOKIE_NAME = "pd_session"
 # Only refresh `last_seen_at` this often: a write per page view is needless load.
@@ -93,4 +94,4 @@ def end_all_for(db: DbSession, *, user: User, now: datetime) -> None:
 
 
 def csrf_matches(login: LoginSession, submitted: str | None) -> bool:
-    return submitted is not None and secrets.compare_digest(login.csrf_token, submitted)
+    return csrf_token_matches(login.csrf_token, submitted)

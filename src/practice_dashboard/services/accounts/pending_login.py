@@ -17,7 +17,7 @@ from typing import Final
 import jwt
 
 from practice_dashboard.config import Settings
-from practice_dashboard.security import TOKEN_ALGORITHM
+from practice_dashboard.security import TOKEN_ALGORITHM, csrf_token_matches
 
 COOKIE_NAME: Final = "pd_mfa_pending"
 AUDIENCE: Final = "practice-dashboard-mfa-pending"
@@ -85,4 +85,4 @@ def read(settings: Settings, value: str | None, now: datetime) -> PendingLogin |
 
 
 def csrf_matches(pending: PendingLogin, submitted: str | None) -> bool:
-    return submitted is not None and secrets.compare_digest(pending.csrf_token, submitted)
+    return csrf_token_matches(pending.csrf_token, submitted)

@@ -36,7 +36,9 @@ from practice_dashboard.security import (
     CHECKIN_PATH_PREFIX,
     CheckinSessionClaims,
     create_checkin_session,
+    csrf_token_matches,
     decode_checkin_session,
+    mask_csrf_token,
     verify_password,
 )
 from practice_dashboard.services.checkins import entries, links, questionnaires
@@ -130,8 +132,7 @@ FormFields = Annotated[dict[str, str], Depends(_form)]
 
 
 def _csrf_ok(visit: Visit, raw: Mapping[str, str]) -> bool:
-    submitted = raw.get("csrf_token")
-    return submitted is not None and secrets.compare_digest(visit.claims.csrf_token, submitted)
+    return csrf_token_matches(visit.claims.csrf_token, raw.get("csrf_token"))
 
 
 def posted_visit(
@@ -177,7 +178,7 @@ def _render(
         {
             "practice_name": settings.practice_name,
             "base": visit.base,
-            "csrf_token": visit.claims.csrf_token,
+            "csrf_token": mask_csrf_token(visit.claims.csrf_token),
             "tz": settings.timezone,
             **context,
         },

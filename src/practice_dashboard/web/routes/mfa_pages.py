@@ -16,6 +16,7 @@ from practice_dashboard.dependencies import DbDep, SettingsDep, client_ip
 from practice_dashboard.errors import Invalid, TooManyRequests, Unauthorized
 from practice_dashboard.models import User
 from practice_dashboard.models.base import utcnow
+from practice_dashboard.security import mask_csrf_token
 from practice_dashboard.services.accounts import mfa, pending_login
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.web.deps import (
@@ -47,7 +48,7 @@ def _code_form(
     return templates.TemplateResponse(
         request,
         "login_mfa.html",
-        {**context, "pending_csrf": pending.csrf_token, "error": error},
+        {**context, "pending_csrf": mask_csrf_token(pending.csrf_token), "error": error},
         status_code=status_code,
     )
 

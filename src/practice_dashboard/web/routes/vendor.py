@@ -1,19 +1,13 @@
-"""Front-end files served from installed packages (offline: no CDN), and the API docs page."""
+"""The API docs page, drawn by the vendored Swagger UI (offline: no CDN)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 
-from practice_dashboard.web.templating import PLOTLY_JS, templates
+from practice_dashboard.web.templating import templates
 
 router = APIRouter()
-
-
-@router.get("/vendor/plotly.min.js", name="plotly_js")
-def plotly_js() -> Response:
-    """plotly.js from the installed plotly package (cached for a year via ?v=<version>)."""
-    return FileResponse(PLOTLY_JS, media_type="text/javascript")
 
 
 @router.get("/docs", name="api_docs")

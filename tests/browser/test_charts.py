@@ -1,0 +1,71 @@
+"""Every chart kind draws with the vendored partial plotly.js bundle, on a desk and on a phone.
+
+The bundle (static/vendor/plotly, "basic") holds only some trace types; a chart that used
+another would draw nothing, or throw. One demo client has every kind the product draws: the
+six course charts and a measure chart of each drawing path (a total with severity bands,
+PHQ-9 and GAD-7; a total with a cutoff line, ORS; subscales without a total, CBI).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import LiveApp, shot
+from tests.browser.test_dashboard import log_in
+
+OWNER = "therapist2@demo.practice"
+CLIENT = "Kwame A."
+CHART_IDS = [
+    "chart-episodes",
+    "chart-recovery",
+    "chart-monitoring",
+    "chart-capacity",
+    "chart-states",
+    "chart-engagement",
+    "chart-measure-phq9",
+    "chart-measure-gad7",
+    "chart-measure-cbi",
+    "chart-measure-ors",
+]
+SIZES = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_every_chart_kind_draws(live_app: LiveApp, page: Page, size: str) -> None:
+    page.set_viewport_size(SIZES[size])
+    log_in(page, live_app, OWNER)
+    page.locator("a.client-name", has_text=CLIENT).first.click()
+    expect(page.locator("h1")).to_have_attribute("title", CLIENT)
+    # app.js says so once every chart has been drawn (benchmarks wait for the same signal).
+    expect(page.locator("html[data-charts-drawn='1']")).to_have_count(1, timeout=15_000)
+    drawn = page.evaluate(
+        """() => Array.from(document.querySelectorAll("div.chart")).map(gd => ({
+               id: gd.id,
+               rendered: gd.dataset.rendered,
+               svg: gd.querySelectorAll(".main-svg").length,
+               points: (gd.data || []).reduce((n, t) => n + (t.x || t.y || []).length, 0),
+               width: gd.getBoundingClientRect().width,
+           }))"""
+    )
+    assert [c["id"] for c in drawn] == CHART_IDS
+    for chart in drawn:
+        assert chart["rendered"] == "1", chart
+        assert chart["svg"] >= 1, chart
+        assert chart["points"] > 0, chart
+        # Drawn within the screen: nothing to scroll sideways for on a phone.
+        assert 0 < chart["width"] <= SIZES[size]["width"], chart
+    marks = page.evaluate("performance.getEntriesByName('charts-drawn', 'mark').length")
+    assert marks == 1
+    # The scripts came deferred and from this app's static files (cached for good).
+    scripts = page.evaluate(
+        "Array.from(document.scripts).filter(s => s.src).map(s => [s.src, s.defer])"
+    )
+    assert [re.sub(r"^.*/static/|\?v=.*$", "", src) for src, _ in scripts] == [
+        "vendor/plotly/plotly-basic.min.js",
+        "js/app.js",
+    ]
+    assert all(deferred for _, deferred in scripts)
+    shot(page, f"charts-{size}")
