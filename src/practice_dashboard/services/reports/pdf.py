@@ -5,8 +5,8 @@ kept; each PDF gets a fresh, isolated browser context (no cookies, storage or ca
 with the last one), which is thrown away once the PDF is made. After each PDF the next one's
 context and tab are opened in the background (a spare tab on a blank page, its renderer
 running: starting a renderer is most of a small PDF's cost). The page is written to a
-private temporary folder together with the files it links to (plotly.min.js, app.js,
-print.css) and opened as ``file://…/report.html``.
+private temporary folder together with the files it links to (the partial plotly.js bundle,
+app.js, print.css) and opened as ``file://…/report.html``.
 
 Nothing reaches the network: the page links only files beside it, Chromium's background
 services are off, every host name resolves to nothing, and every request the page makes
@@ -131,7 +131,7 @@ def ensure_chromium(settings: Settings | None = None) -> str:
 
 
 def _place(source: Path, target: Path) -> None:
-    """A symlink where possible (plotly.min.js is 4-5 MB), else a copy."""
+    """A symlink where possible (the plotly.js bundle is over 1 MB), else a copy."""
     try:
         target.symlink_to(source)
     except OSError:
