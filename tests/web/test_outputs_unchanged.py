@@ -63,7 +63,7 @@ class _Captured:
     def __init__(self) -> None:
         self.context: dict[str, Any] = {}
 
-    def TemplateResponse(  # noqa: N802 - the name the route calls
+    def TemplateResponse(
         self, request: Any, name: str, context: dict[str, Any], status_code: int = 200
     ) -> None:
         self.context = context
