@@ -33,7 +33,7 @@ from practice_dashboard.services.analytics.acknowledgements import (
     latest_acknowledgements,
     monitoring_restart,
 )
-from practice_dashboard.services.analytics.fact_loading import load_facts
+from practice_dashboard.services.analytics.fact_loading import Reach, load_facts
 from practice_dashboard.services.analytics.metrics import DEFAULT_PERIOD
 from practice_dashboard.services.audit import Actor
 
@@ -106,10 +106,22 @@ def load_client_view(
     ends by then): only the records known then, the acknowledgements as they stood then.
     """
     client = access.get_visible_client(db, actor.user, client_id)
-    facts = load_facts(db, [client], [client.id], timezone=settings.timezone)[client.id]
+    thresholds = settings.thresholds
+    # The figures' 28 days up to `end`, today's flags when the period is past, the charts.
+    windows = [(end - DEFAULT_PERIOD, end, now)]
+    if end < now:
+        windows.append((now - DEFAULT_PERIOD, now, now))
+    reach = Reach(windows=tuple(windows), charts=(start, end))
+    facts = load_facts(
+        db,
+        [client],
+        [client.id],
+        timezone=settings.timezone,
+        reach=reach,
+        thresholds=thresholds,
+    )[client.id]
     if as_of is not None:
         facts = facts_as_of(facts, as_of)
-    thresholds = settings.thresholds
     acknowledgements = latest_acknowledgements(db, [client.id], as_of=as_of)
     restart = monitoring_restart(acknowledgements, client.id, as_of=as_of)
     metrics = compute_client_metrics(
