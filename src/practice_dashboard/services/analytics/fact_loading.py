@@ -22,7 +22,6 @@ from sqlalchemy import (
     Uuid,
     func,
     literal,
-    or_,
     select,
     type_coerce,
 )
@@ -289,30 +288,37 @@ def load_facts(
     ).where(_in(Observation.client_id, client_ids), Observation.counted())
     if since is not None:
         observation_rows = observation_rows.where(Observation.observed_at >= since)
+    # Each part is one index range (client, time), read in time order; the parts don't overlap.
+    parts = [observation_rows]
     if reach is not None and thresholds is not None:
         client = clients[0]
         intake = datetime.combine(client.intake_date, time(0), tzinfo=UTC)
         lower = _observations_from(db, client.id, episodes[0], reach.since(thresholds), thresholds)
-        observation_rows = observation_rows.where(
-            or_(
-                Observation.observed_at >= lower,
-                Observation.observed_at <= _baseline_reach(episodes[0], intake, thresholds),
+        baseline = _baseline_reach(episodes[0], intake, thresholds)
+        # Two statements whatever the history, so the count never depends on the data.
+        parts = [
+            observation_rows.where(Observation.observed_at <= baseline),
+            observation_rows.where(
+                Observation.observed_at >= lower
+                if baseline < lower
+                else Observation.observed_at > baseline
+            ),
+        ]
+    for part in parts:
+        for cid, observed, zone, activation, capacity, safety, body, source in rows(
+            part.order_by(Observation.client_id, Observation.observed_at, Observation.id)
+        ):
+            observations[cid].append(
+                ObservationFact(
+                    aware(observed),
+                    _ZONES[zone],
+                    activation,
+                    capacity,
+                    safety,
+                    body,
+                    _SOURCES[source],
+                )
             )
-        )
-    for cid, observed, zone, activation, capacity, safety, body, source in rows(
-        observation_rows.order_by(Observation.client_id, Observation.observed_at, Observation.id)
-    ):
-        observations[cid].append(
-            ObservationFact(
-                aware(observed),
-                _ZONES[zone],
-                activation,
-                capacity,
-                safety,
-                body,
-                _SOURCES[source],
-            )
-        )
 
     sessions: dict[Any, list[SessionFact]] = defaultdict(list)
     for cid, starts, attendance, engagement, assigned, completed in rows(
