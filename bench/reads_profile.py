@@ -135,6 +135,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=150)
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--profile", choices=("page", "metrics", "dense-page"), default=None)
+    parser.add_argument("--statements", action="store_true", help="print what each request sends")
     args = parser.parse_args()
     with ExitStack() as stack:
         url = stack.enter_context(fresh_database(args.db))
@@ -210,6 +211,9 @@ def main() -> None:
         for name, call in calls.items():
             server[name] = server_ms(call, args.repeat)
             selects = statements.record(call)
+            if args.statements:
+                for sent, _ in statements.seen:
+                    print("     ", " ".join(sent.split())[:150])
             raw = raw_sql_ms(app.state.engine, selects, args.repeat)
             print(
                 f"  {name:<32} server p50 {server[name]:7.1f} ms   raw SQL {raw:6.2f} ms "

@@ -201,6 +201,8 @@ def test_client_page_and_metrics_api_outputs_unchanged(
     monkeypatch.setattr(client_page, "utcnow", lambda: NOW)
     outputs = _outputs(db, settings)
     got = {key: _sha(text) for key, text in outputs.items()}
+    if dump_to := os.environ.get("GOLDEN_DUMP"):  # the full outputs, to diff two versions
+        Path(dump_to).write_text(json.dumps(outputs, indent=1, sort_keys=True))
     if os.environ.get("GOLDEN_WRITE") == "1":
         GOLDEN.parent.mkdir(exist_ok=True)
         GOLDEN.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n")

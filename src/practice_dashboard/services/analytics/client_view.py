@@ -99,13 +99,16 @@ def load_client_view(
     end: datetime,
     now: datetime,
     as_of: datetime | None = None,
+    client: Client | None = None,
 ) -> ClientView:
     """The client page's data for the period [start, end); audited as a read of the client.
 
     ``as_of``: the page as it stood at that moment (pass it as ``now`` too, and a period that
     ends by then): only the records known then, the acknowledgements as they stood then.
+    ``client``: the client as the caller already read it through ``access`` (not read again).
     """
-    client = access.get_visible_client(db, actor.user, client_id)
+    if client is None or client.id != client_id:
+        client = access.get_visible_client(db, actor.user, client_id)
     thresholds = settings.thresholds
     # The figures' 28 days up to `end`, today's flags when the period is past, the charts.
     windows = [(end - DEFAULT_PERIOD, end, now)]
