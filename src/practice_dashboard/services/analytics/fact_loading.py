@@ -195,20 +195,29 @@ def _observations_from(
         (e.started_at for e in episodes if e.source == Source.CLIENT and e.started_at < since),
         default=None,
     )
-    for source, latest in db.connection().execute(
-        select(_text(Observation.source), func.max(Observation.observed_at))
+    # Per source, the latest row before `since`: walked back along the (client, time) index
+    # from `since`, it stops at the first row that counts, whatever the length of the history.
+    sources = tuple(Source)
+    latest_of = (
+        select(Observation.observed_at)
         .where(
             Observation.client_id == client_id,
             Observation.counted(),
+            Observation.source == source,
             Observation.observed_at < since,
         )
-        .group_by(Observation.source)
-    ):
+        .order_by(Observation.observed_at.desc())
+        .limit(1)
+        .scalar_subquery()
+        for source in sources
+    )
+    row = db.connection().execute(select(*latest_of)).one()
+    for source, latest in zip(sources, row, strict=True):
         if latest is None:
             continue
         latest = _aware_time(latest)
         lower = min(lower, latest)
-        if source == Source.CLIENT.value and (client_last is None or latest > client_last):
+        if source == Source.CLIENT and (client_last is None or latest > client_last):
             client_last = latest
     if client_last is not None:
         lower = min(lower, client_last - timedelta(days=th.checkins_usual_window_days + 1))
