@@ -260,7 +260,11 @@ def load_facts(
         db.flush()  # as Session.execute would: the rows below are read past the ORM
     columns = _Columns.of(db)
     at, aware = columns.at, columns.time
-    rows = db.connection().execute
+    connection = db.connection()
+
+    def rows(statement: Any) -> Sequence[Any]:
+        # All at once: one fetchall of the driver, not a fetch per row.
+        return connection.execute(statement).all()
 
     episodes: dict[Any, list[EpisodeFact]] = defaultdict(list)
     episode_rows = select(
