@@ -10,7 +10,7 @@ from practice_dashboard.domain.facts import facts_as_of, facts_from_source
 from practice_dashboard.domain.metrics import compute_client_metrics
 from practice_dashboard.models import AnnotationKind, Assignment, Client
 from practice_dashboard.models.enums import Source, Zone
-from practice_dashboard.services.analytics.fact_loading import Reach, load_facts
+from practice_dashboard.services.analytics.fact_loading import Reach, _sqlite_time, load_facts
 from tests.builders import (
     NOW,
     make_annotation,
@@ -162,3 +162,14 @@ def test_reads_bounded_by_the_view_give_the_whole_history_figures(
             expected = compute_client_metrics(full, start=start, end=end, now=now, thresholds=th)
             got = compute_client_metrics(part, start=start, end=end, now=now, thresholds=th)
             assert repr(got) == repr(expected), (window, source)
+
+
+def test_sqlite_times_read_as_the_orm_reads_them() -> None:
+    """The column reader's SQLite path gives what models/base.py UTCDateTime gives: UTC-aware
+    times from SQLAlchemy's naive UTC text, and the same instant from text with an offset."""
+    assert _sqlite_time("2025-06-04 12:30:00.000250") == datetime(
+        2025, 6, 4, 12, 30, 0, 250, tzinfo=UTC
+    )
+    assert _sqlite_time("2025-06-04 12:30:00.000250").tzinfo is UTC
+    assert _sqlite_time("2025-06-04 14:30:00+02:00") == datetime(2025, 6, 4, 12, 30, tzinfo=UTC)
+    assert _sqlite_time("2025-06-04 14:30:00+02:00").tzinfo is UTC

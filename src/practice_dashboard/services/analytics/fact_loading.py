@@ -84,7 +84,10 @@ _HOMEWORK: Final = {m.value: m for m in HomeworkCompletion}
 
 def _sqlite_time(value: str) -> datetime:
     # SQLite keeps naive UTC text ("2025-06-04 12:30:00.000000"); one C parse gives it back aware.
-    return datetime.fromisoformat(value + "+00:00")
+    try:
+        return datetime.fromisoformat(value + "+00:00")
+    except ValueError:  # text written with an offset by some other tool: read it as it says
+        return _aware_time(datetime.fromisoformat(value))
 
 
 def _aware_time(value: datetime) -> datetime:
