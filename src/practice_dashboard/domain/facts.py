@@ -69,6 +69,8 @@ def minutes_between(start: datetime, later: datetime | None) -> float | None:
     """
     if later is None:
         return None
+    if start.tzinfo is UTC and later.tzinfo is UTC:  # as loaded: already the UTC difference
+        return (later - start).total_seconds() / 60
     # In UTC: Python subtracts two times of one zone on the wall clock, which is an hour off
     # across a daylight-saving change.
     return (later.astimezone(UTC) - start.astimezone(UTC)).total_seconds() / 60

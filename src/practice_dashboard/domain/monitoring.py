@@ -40,6 +40,7 @@ the README and in :data:`OPERATING_CHARACTERISTICS`.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -180,6 +181,9 @@ class _Reference:
 
     def __init__(self) -> None:
         self.values: list[float] = []
+        # The values in order, kept once a percentile is first asked for (insertion into a
+        # sorted list, not a sort per episode: a long course has thousands of episodes).
+        self._ordered: list[float] | None = None
         self.n = 0
         self.mean = 0.0
         self._m2 = 0.0
@@ -187,6 +191,8 @@ class _Reference:
 
     def add(self, value: float) -> None:
         self.values.append(value)
+        if self._ordered is not None:
+            bisect.insort(self._ordered, value)
         self.n += 1
         delta = value - self.mean
         self.mean += delta / self.n
@@ -217,7 +223,9 @@ class _Reference:
         return phi
 
     def percentile95(self) -> float:
-        ordered = sorted(self.values)
+        if self._ordered is None:
+            self._ordered = sorted(self.values)
+        ordered = self._ordered
         pos = 0.95 * (len(ordered) - 1)
         lo = math.floor(pos)
         hi = min(lo + 1, len(ordered) - 1)

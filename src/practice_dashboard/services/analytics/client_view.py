@@ -33,7 +33,7 @@ from practice_dashboard.services.analytics.acknowledgements import (
     latest_acknowledgements,
     monitoring_restart,
 )
-from practice_dashboard.services.analytics.fact_loading import load_facts
+from practice_dashboard.services.analytics.fact_loading import Reach, load_facts
 from practice_dashboard.services.analytics.metrics import DEFAULT_PERIOD
 from practice_dashboard.services.audit import Actor
 
@@ -99,17 +99,32 @@ def load_client_view(
     end: datetime,
     now: datetime,
     as_of: datetime | None = None,
+    client: Client | None = None,
 ) -> ClientView:
     """The client page's data for the period [start, end); audited as a read of the client.
 
     ``as_of``: the page as it stood at that moment (pass it as ``now`` too, and a period that
     ends by then): only the records known then, the acknowledgements as they stood then.
+    ``client``: the client as the caller already read it through ``access`` (not read again).
     """
-    client = access.get_visible_client(db, actor.user, client_id)
-    facts = load_facts(db, [client], [client.id], timezone=settings.timezone)[client.id]
+    if client is None or client.id != client_id:
+        client = access.get_visible_client(db, actor.user, client_id)
+    thresholds = settings.thresholds
+    # The figures' 28 days up to `end`, today's flags when the period is past, the charts.
+    windows = [(end - DEFAULT_PERIOD, end, now)]
+    if end < now:
+        windows.append((now - DEFAULT_PERIOD, now, now))
+    reach = Reach(windows=tuple(windows), charts=(start, end))
+    facts = load_facts(
+        db,
+        [client],
+        [client.id],
+        timezone=settings.timezone,
+        reach=reach,
+        thresholds=thresholds,
+    )[client.id]
     if as_of is not None:
         facts = facts_as_of(facts, as_of)
-    thresholds = settings.thresholds
     acknowledgements = latest_acknowledgements(db, [client.id], as_of=as_of)
     restart = monitoring_restart(acknowledgements, client.id, as_of=as_of)
     metrics = compute_client_metrics(

@@ -7,24 +7,41 @@ objects: the analytics need a few columns of thousands of rows.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
-from datetime import UTC, datetime, tzinfo
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta, tzinfo
+from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Uuid, func, literal, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    String,
+    Uuid,
+    func,
+    literal,
+    select,
+    type_coerce,
+)
+from sqlalchemy.sql.type_api import TypeEngine
 
 from practice_dashboard.db import DbSession
 from practice_dashboard.domain.facts import (
     AssignmentFact,
+    Attendance,
     ClientFacts,
     ClientStatus,
     EpisodeFact,
+    HomeworkCompletion,
     MeasureFact,
     ObservationFact,
     SessionFact,
+    Source,
+    Zone,
 )
+from practice_dashboard.domain.flags import Thresholds
 from practice_dashboard.models import (
     Annotation,
     AnnotationKind,
@@ -53,6 +70,163 @@ def _key(column: Any, single: bool) -> Any:
     return type_coerce(column, Uuid(as_uuid=False))
 
 
+# --------------------------------------------------------------------------------------------
+# Column reads: thousands of rows per client, so values are read as the driver gives them and
+# converted once per column kind, not through the ORM's result path and a TypeDecorator per
+# value (models/base.py UTCDateTime gives the same values: UTC-aware datetimes).
+# --------------------------------------------------------------------------------------------
+
+_ZONES: Final = {m.value: m for m in Zone}
+_SOURCES: Final = {m.value: m for m in Source}
+_ATTENDANCE: Final = {m.value: m for m in Attendance}
+_HOMEWORK: Final = {m.value: m for m in HomeworkCompletion}
+
+
+def _sqlite_time(value: str) -> datetime:
+    # SQLite keeps naive UTC text ("2025-06-04 12:30:00.000000"); one C parse gives it back aware.
+    try:
+        return datetime.fromisoformat(value + "+00:00")
+    except ValueError:  # text written with an offset by some other tool: read it as it says
+        return _aware_time(datetime.fromisoformat(value))
+
+
+def _aware_time(value: datetime) -> datetime:
+    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """How this database's raw time columns are read and turned into UTC-aware datetimes."""
+
+    raw_time: TypeEngine[Any]
+    time: Callable[[Any], datetime]
+
+    @staticmethod
+    def of(db: DbSession) -> _Columns:
+        if db.get_bind().dialect.name == "sqlite":
+            return _Columns(String(), _sqlite_time)
+        return _Columns(DateTime(timezone=True), _aware_time)
+
+    def at(self, column: Any) -> Any:
+        return type_coerce(column, self.raw_time)
+
+
+def _text(column: Any) -> Any:
+    return type_coerce(column, String())
+
+
+# --------------------------------------------------------------------------------------------
+# Reads bounded by what a view shows
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """What one view computes, so observations are read only where a figure or chart looks.
+
+    ``windows``: the ``(start, end, now)`` of each ``compute_client_metrics`` call the view
+    makes; ``charts``: the charts' period ``[start, end)``, if it draws any. Episodes,
+    sessions, measures, care changes and assignments are always read whole: the monitoring
+    charts (a self-starting CUSUM over every episode since the baseline), engagement and the
+    measures' first-versus-latest comparisons look at the whole course of care.
+    """
+
+    windows: tuple[tuple[datetime, datetime, datetime], ...]
+    charts: tuple[datetime, datetime] | None = None
+
+    def since(self, th: Thresholds) -> datetime:
+        """The earliest observation time any window-bound figure or chart of the view reads.
+
+        Per metrics call (domain/metrics.py): the window ``[start, end)``, the trend's
+        ``trend_weeks`` and the trailing ``trailing_window_days`` before ``end``, the burnout
+        window and the check-in window before ``as_of = min(end, now)``. The capacity chart
+        bins whole weeks and whole 28-day blocks counted back from the period's end
+        (web/charts/capacity.py). The check-in window is also counted back from the last
+        check-in day, which may lie up to ``checkins_usual_window_days`` before the window:
+        one more day of margin covers the practice's calendar day.
+        """
+        day = timedelta(days=1)
+        starts: list[datetime] = []
+        for start, end, now in self.windows:
+            as_of = min(end, now)
+            starts += [
+                start,
+                end - timedelta(weeks=th.trend_weeks),
+                end - th.trailing_window_days * day,
+                as_of - th.burnout_window_days * day,
+            ]
+        if self.charts is not None:
+            start, end = self.charts
+            span = (end - start).total_seconds()
+            weeks = max(1, math.ceil(span / timedelta(weeks=1).total_seconds()))
+            blocks = max(1, math.ceil(span / (28 * day).total_seconds()))
+            starts += [start, end - timedelta(weeks=weeks), end - blocks * 28 * day]
+        return min(starts) - (th.checkins_usual_window_days + 1) * day
+
+
+def _baseline_reach(episodes: Sequence[EpisodeFact], intake: datetime, th: Thresholds) -> datetime:
+    """The latest time the personal baseline period can reach (domain/metrics.py
+    ``_baseline_bounds``): day ``baseline_days`` after intake, or the onset of the
+    ``baseline_episodes``-th episode since intake, of all episodes or of one source's (the
+    metrics API may filter by source), whichever is latest."""
+    reach = intake + timedelta(days=th.baseline_days)
+    for source in (None, Source.CLIENT, Source.PRACTITIONER):
+        onsets = [
+            e.started_at
+            for e in episodes
+            if (source is None or e.source == source) and e.started_at >= intake
+        ]
+        if len(onsets) >= th.baseline_episodes:
+            reach = max(reach, sorted(onsets)[th.baseline_episodes - 1])
+    return reach
+
+
+def _observations_from(
+    db: DbSession,
+    client_id: uuid.UUID,
+    episodes: Sequence[EpisodeFact],
+    since: datetime,
+    th: Thresholds,
+) -> datetime:
+    """The lower bound that keeps every "latest before" figure exact: a client quiet since
+    before ``since`` still has their last observation of each source (days since last data,
+    by source when filtered) and the check-in window before their last check-in (an
+    observation or an episode they reported). Each such row is the last before a gap, so
+    reading down to it adds no more than that window's rows."""
+    lower = since
+    client_last = max(
+        (e.started_at for e in episodes if e.source == Source.CLIENT and e.started_at < since),
+        default=None,
+    )
+    # Per source, the latest row before `since`: walked back along the (client, time) index
+    # from `since`, it stops at the first row that counts, whatever the length of the history.
+    sources = tuple(Source)
+    latest_of = (
+        select(Observation.observed_at)
+        .where(
+            Observation.client_id == client_id,
+            Observation.counted(),
+            Observation.source == source,
+            Observation.observed_at < since,
+        )
+        .order_by(Observation.observed_at.desc())
+        .limit(1)
+        .scalar_subquery()
+        for source in sources
+    )
+    row = db.connection().execute(select(*latest_of)).one()
+    for source, latest in zip(sources, row, strict=True):
+        if latest is None:
+            continue
+        latest = _aware_time(latest)
+        lower = min(lower, latest)
+        if source == Source.CLIENT and (client_last is None or latest > client_last):
+            client_last = latest
+    if client_last is not None:
+        lower = min(lower, client_last - timedelta(days=th.checkins_usual_window_days + 1))
+    return lower
+
+
 def load_facts(
     db: DbSession,
     clients: Iterable[Client],
@@ -60,6 +234,8 @@ def load_facts(
     *,
     timezone: tzinfo,
     since: datetime | None = None,
+    reach: Reach | None = None,
+    thresholds: Thresholds | None = None,
 ) -> dict[uuid.UUID, ClientFacts]:
     """Facts for `clients`; `client_ids` is the same set as a list or a subquery of ids.
 
@@ -68,58 +244,107 @@ def load_facts(
     whole course of care), and each client's latest observation or episode time is read
     separately so "days since last data" stays exact. `timezone` is the practice's: where its
     calendar days begin (questionnaire due dates, days without a check-in).
+
+    With `reach` (one client; needs `thresholds`), observations are read only where the view
+    looks (`Reach.since`), during the personal baseline period, and back to the client's last
+    observations before that: every figure, flag and chart of the view comes out exactly as
+    from the whole history.
     """
     # Entered-in-error records are filtered here, once: every figure, chart, flag, summary
     # and packet is computed from these facts, so such a record leaves all of them at once.
     clients = list(clients)
     single = len(clients) == 1 and isinstance(client_ids, list | tuple) and len(client_ids) == 1
+    if reach is not None and (not single or thresholds is None or since is not None):
+        raise ValueError("a reach is for one client's view, with the practice's thresholds")
     keys: dict[Any, uuid.UUID] = (
         {0: clients[0].id} if single else {str(c.id): c.id for c in clients}
     )
+    if db.autoflush:
+        db.flush()  # as Session.execute would: the rows below are read past the ORM
+    columns = _Columns.of(db)
+    at, aware = columns.at, columns.time
+    connection = db.connection()
+
+    def rows(statement: Any) -> Sequence[Any]:
+        # All at once: one fetchall of the driver, not a fetch per row.
+        return connection.execute(statement).all()
+
     episodes: dict[Any, list[EpisodeFact]] = defaultdict(list)
     episode_rows = select(
         _key(Episode.client_id, single),
-        Episode.started_at,
+        at(Episode.started_at),
         Episode.peak_intensity,
-        Episode.recognized_at,
-        Episode.baseline_at,
-        Episode.source,
+        at(Episode.recognized_at),
+        at(Episode.baseline_at),
+        _text(Episode.source),
     ).where(_in(Episode.client_id, client_ids), Episode.counted())
-    for cid, started, peak, recognized, baseline, source in db.execute(
+    for cid, started, peak, recognized, baseline, source in rows(
         episode_rows.order_by(Episode.client_id, Episode.started_at, Episode.id)
     ):
-        episodes[cid].append(EpisodeFact(started, peak, recognized, baseline, source))
+        episodes[cid].append(
+            EpisodeFact(
+                aware(started),
+                peak,
+                None if recognized is None else aware(recognized),
+                None if baseline is None else aware(baseline),
+                _SOURCES[source],
+            )
+        )
 
     observations: dict[Any, list[ObservationFact]] = defaultdict(list)
     observation_rows = select(
         _key(Observation.client_id, single),
-        Observation.observed_at,
-        Observation.zone,
+        at(Observation.observed_at),
+        _text(Observation.zone),
         Observation.activation,
         Observation.capacity,
         Observation.safety,
         Observation.body_connection,
-        Observation.source,
+        _text(Observation.source),
     ).where(_in(Observation.client_id, client_ids), Observation.counted())
     if since is not None:
         observation_rows = observation_rows.where(Observation.observed_at >= since)
-    for cid, at, zone, activation, capacity, safety, body, source in db.execute(
-        observation_rows.order_by(Observation.client_id, Observation.observed_at, Observation.id)
-    ):
-        # Zone and Source come back as enum members already (the column type converts them).
-        observations[cid].append(
-            ObservationFact(at, zone, activation, capacity, safety, body, source)
-        )
+    # Each part is one index range (client, time), read in time order; the parts don't overlap.
+    parts = [observation_rows]
+    if reach is not None and thresholds is not None:
+        client = clients[0]
+        intake = datetime.combine(client.intake_date, time(0), tzinfo=UTC)
+        lower = _observations_from(db, client.id, episodes[0], reach.since(thresholds), thresholds)
+        baseline = _baseline_reach(episodes[0], intake, thresholds)
+        # Two statements whatever the history, so the count never depends on the data.
+        parts = [
+            observation_rows.where(Observation.observed_at <= baseline),
+            observation_rows.where(
+                Observation.observed_at >= lower
+                if baseline < lower
+                else Observation.observed_at > baseline
+            ),
+        ]
+    for part in parts:
+        for cid, observed, zone, activation, capacity, safety, body, source in rows(
+            part.order_by(Observation.client_id, Observation.observed_at, Observation.id)
+        ):
+            observations[cid].append(
+                ObservationFact(
+                    aware(observed),
+                    _ZONES[zone],
+                    activation,
+                    capacity,
+                    safety,
+                    body,
+                    _SOURCES[source],
+                )
+            )
 
     sessions: dict[Any, list[SessionFact]] = defaultdict(list)
-    for cid, starts, attendance, engagement, assigned, completed in db.execute(
+    for cid, starts, attendance, engagement, assigned, completed in rows(
         select(
             _key(Session.client_id, single),
-            Session.starts_at,
-            Session.attendance,
+            at(Session.starts_at),
+            _text(Session.attendance),
             Session.engagement,
             Session.homework_assigned,
-            Session.homework_completed,
+            _text(Session.homework_completed),
         )
         .where(
             _in(Session.client_id, client_ids),
@@ -128,17 +353,25 @@ def load_facts(
         )
         .order_by(Session.client_id, Session.starts_at, Session.id)
     ):
-        sessions[cid].append(SessionFact(starts, attendance, engagement, assigned, completed))
+        sessions[cid].append(
+            SessionFact(
+                aware(starts),
+                _ATTENDANCE[attendance],
+                engagement,
+                bool(assigned),
+                None if completed is None else _HOMEWORK[completed],
+            )
+        )
 
     measures: dict[Any, list[MeasureFact]] = defaultdict(list)
-    for cid, instrument, at, items, total, source in db.execute(
+    for cid, instrument, administered, items, total, source in rows(
         select(
             _key(Measure.client_id, single),
             Measure.instrument,
-            Measure.administered_at,
+            at(Measure.administered_at),
             Measure.items,
             Measure.total,
-            Measure.source,
+            _text(Measure.source),
         )
         .where(_in(Measure.client_id, client_ids), Measure.counted())
         .order_by(Measure.client_id, Measure.administered_at, Measure.id)
@@ -146,17 +379,17 @@ def load_facts(
         measures[cid].append(
             MeasureFact(
                 instrument,
-                at,
+                aware(administered),
                 tuple(items) if items is not None else None,
                 # Only total-only instruments carry an entered total; others are re-scored.
                 total if items is None else None,
-                source,
+                _SOURCES[source],
             )
         )
 
     care_changes: dict[Any, list[datetime]] = defaultdict(list)
-    for cid, at in db.execute(
-        select(_key(Annotation.client_id, single), Annotation.at)
+    for cid, noted in rows(
+        select(_key(Annotation.client_id, single), at(Annotation.at))
         .where(
             _in(Annotation.client_id, client_ids),
             Annotation.kind == AnnotationKind.CARE_CHANGE,
@@ -165,7 +398,7 @@ def load_facts(
         )
         .order_by(Annotation.client_id, Annotation.at)
     ):
-        care_changes[cid].append(at)
+        care_changes[cid].append(aware(noted))
 
     # Live questionnaire assignments: one query for every client at once.
     assignments: dict[Any, list[AssignmentFact]] = defaultdict(list)

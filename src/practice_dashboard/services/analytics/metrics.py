@@ -20,7 +20,7 @@ from practice_dashboard.services.analytics.acknowledgements import (
     latest_acknowledgements,
     monitoring_restart,
 )
-from practice_dashboard.services.analytics.fact_loading import load_facts
+from practice_dashboard.services.analytics.fact_loading import Reach, load_facts
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.periods import resolve_as_of, resolve_window
 
@@ -54,7 +54,14 @@ def client_metrics(
         moment = resolve_as_of(as_of, intake=client.intake_date, now=now, tz=settings.timezone)
         now = moment
     start, end = resolve_window(start, end, now, as_of=moment)
-    facts = load_facts(db, [client], [client.id], timezone=settings.timezone)[client.id]
+    facts = load_facts(
+        db,
+        [client],
+        [client.id],
+        timezone=settings.timezone,
+        reach=Reach(windows=((start, end, now),)),
+        thresholds=settings.thresholds,
+    )[client.id]
     if moment is not None:
         facts = facts_as_of(facts, moment)
     if source is not None:
@@ -97,7 +104,14 @@ def acknowledge_flag(
 ) -> FlagAcknowledgement:
     """Quieten a flag until its evidence changes (a new signal or a higher level)."""
     client: Client = access.get_visible_client(db, actor.user, client_id, for_write=True)
-    facts = load_facts(db, [client], [client.id], timezone=settings.timezone)[client.id]
+    facts = load_facts(
+        db,
+        [client],
+        [client.id],
+        timezone=settings.timezone,
+        reach=Reach(windows=((now - DEFAULT_PERIOD, now, now),)),
+        thresholds=settings.thresholds,
+    )[client.id]
     restart = monitoring_restart(latest_acknowledgements(db, [client.id]), client.id)
     metrics = compute_client_metrics(
         facts,

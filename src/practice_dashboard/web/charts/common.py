@@ -185,6 +185,11 @@ class LocalClock:
     def day(self, ts: float) -> str:
         return self._local(ts).strftime("%a %d %b %Y")
 
+    def days(self, ts: Sequence[float]) -> int:
+        """How many local calendar days the times fall on (the count of distinct ``day``s,
+        without a date string per point)."""
+        return len({self._local(v).date() for v in ts})
+
     def date(self, ts: float) -> str:
         """For sentences: "3 Feb 2026"."""
         d = self._local(ts)

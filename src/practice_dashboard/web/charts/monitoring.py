@@ -9,10 +9,11 @@ explain it live here, with the figure.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Any, Final
 
-from practice_dashboard.domain.monitoring import ChartQuantity, MonitoringChart
+from practice_dashboard.domain.monitoring import ChartPoint, ChartQuantity, MonitoringChart
 from practice_dashboard.web.charts.common import (
     _WHEN,
     BLUE,
@@ -121,6 +122,10 @@ def _axis(n: int) -> str:
     return "" if n == 1 else str(n)
 
 
+def _point_ts(point: ChartPoint) -> float:
+    return _ts(point.at)
+
+
 def _panel(
     frame: _Frame,
     n: int,
@@ -135,7 +140,11 @@ def _panel(
     axis = _axis(n)
     yref, yname = f"y{axis}", f"yaxis{axis}"
     first = n == 1
-    points = [p for p in chart.points if frame.start <= _ts(p.at) < frame.end]
+    # The points are in onset order (domain/monitoring.py): the period's are one run of them,
+    # found by bisection, not by a look at every episode of a long course.
+    lo = bisect.bisect_left(chart.points, frame.start, key=_point_ts)
+    hi = bisect.bisect_left(chart.points, frame.end, lo=lo, key=_point_ts)
+    points = list(chart.points[lo:hi])
     top = max([chart.limit, *(p.statistic for p in points)]) * 1.15
     layout[yname] = {
         "domain": list(_DOMAINS[n - 1]),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from practice_dashboard.domain.facts import EpisodeFact
 from practice_dashboard.domain.labels import TREND_WORDS
 from practice_dashboard.domain.stats import (
     rolling_median,
@@ -42,14 +44,38 @@ from practice_dashboard.web.charts.common import (
 # --------------------------------------------------------------------------------------------
 
 
+def _recovered(
+    episodes: Sequence[EpisodeFact], start: float, end: float, lookback: int
+) -> list[tuple[float, float]]:
+    """(onset, minutes) of the recovered episodes the chart reads, in time order: those from
+    ``start`` (the period's, and the trend's weeks before it) up to ``end``, after the
+    ``lookback`` recovered ones before ``start`` that a trailing rolling median reads.
+    The same points as from the whole course, without working out every earlier episode's
+    recovery time (a long course has thousands)."""
+    times = [_ts(e.started_at) for e in episodes]
+    drawn = [
+        (t, minutes)
+        for t, e in zip(times, episodes, strict=True)
+        if start <= t < end and (minutes := e.recovery_minutes) is not None and minutes >= 0
+    ]
+    earlier = sorted((i for i, t in enumerate(times) if t < start), key=times.__getitem__)
+    back: list[tuple[float, float]] = []
+    for i in reversed(earlier):  # latest first; onsets tied with the last one kept are all read
+        if len(back) >= lookback and (not back or times[i] < back[-1][0]):
+            break
+        minutes = episodes[i].recovery_minutes
+        if minutes is not None and minutes >= 0:
+            back.append((times[i], minutes))
+    return (sorted(back)[-lookback:] if lookback else []) + sorted(drawn)
+
+
 def recovery_chart(frame: _Frame) -> Chart:
     clock, view, th = frame.clock, frame.view, frame.thresholds
     facts = view.facts
-    recovered = sorted(
-        (_ts(e.started_at), minutes)
-        for e in facts.episodes
-        if (minutes := e.recovery_minutes) is not None and minutes >= 0
-    )
+    # The period, and the trend line's weeks (which may begin before the period).
+    window_start = frame.end - th.trend_weeks * _WEEK
+    reach = min(frame.start, window_start)
+    recovered = _recovered(facts.episodes, reach, frame.end, ROLLING_K - 1)
     t_all = [t for t, _ in recovered]
     y_all = [m for _, m in recovered]
     # Trailing (live display) rolling median over the whole course, so the period's first
@@ -137,7 +163,6 @@ def recovery_chart(frame: _Frame) -> Chart:
             )
 
     trend = view.metrics.recovery.trend
-    window_start = frame.end - th.trend_weeks * _WEEK
     tw = np.array([t for t in t_all if window_start <= t < frame.end], dtype=np.float64)
     yw = np.array([y for t, y in recovered if window_start <= t < frame.end], dtype=np.float64)
     fitted: tuple[float, float] | None = None

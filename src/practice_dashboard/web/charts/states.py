@@ -41,6 +41,8 @@ def states_chart(frame: _Frame) -> Chart:
     t = [_ts(o.observed_at) for o in obs]
     keep = _thin(t, [float(o.activation) for o in obs]) if obs else []
     observed = " (observed)" if vocab == "polyvagal" else ""
+    # Each drawn time formatted once, for the line and its state's markers alike.
+    x_of = dict(zip(keep, clock.xs([t[i] for i in keep]), strict=True))
     traces: list[dict[str, Any]] = []
     if keep:
         # A thin line in time order shows the movement between states.
@@ -49,7 +51,7 @@ def states_chart(frame: _Frame) -> Chart:
                 "type": "scatter",
                 "mode": "lines",
                 "name": "Activation, in time order",
-                "x": clock.xs([t[i] for i in keep]),
+                "x": [x_of[i] for i in keep],
                 "y": [obs[i].activation for i in keep],
                 "line": {"color": "#c3cad0", "width": 1},
                 "hoverinfo": "skip",
@@ -73,7 +75,7 @@ def states_chart(frame: _Frame) -> Chart:
                 color,
                 symbol,
                 size=8,
-                x=clock.xs([t[i] for i in idx]),
+                x=[x_of[i] for i in idx],
                 y=[obs[i].activation for i in idx],
                 self_reported=[obs[i].source == Source.CLIENT for i in idx],
                 customdata=extra,
@@ -96,7 +98,7 @@ def states_chart(frame: _Frame) -> Chart:
             f"{counts[z] / len(obs):.0%} {zone_word(z.value, vocab)}"
             for z in (Zone.WITHIN, Zone.HYPER, Zone.HYPO)
         )
-        days = len({clock.day(v) for v in t})
+        days = clock.days(t)
         summary = (
             f"Of {_plural(len(obs), 'check-in')} on {_plural(days, 'day')} in this period, "
             f"{shares}{observed}."

@@ -328,7 +328,8 @@ def _render(
     now = utcnow()
     tz = settings.timezone
     # The intake date sets the default period, which the view is then loaded for.
-    intake = access.get_visible_client(db, actor.user, client_id).intake_date
+    client = access.get_visible_client(db, actor.user, client_id)
+    intake = client.intake_date
     replay = resolve_replay(as_of, now=now, tz=tz, intake=intake)
     if replay.moment is not None:
         now = replay.moment  # the page as it stood then: "now" was the end of that day
@@ -342,6 +343,7 @@ def _render(
         end=period.end,
         now=now,
         as_of=replay.moment,
+        client=client,
     )
     charts = build_charts(
         view,

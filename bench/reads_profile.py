@@ -1,0 +1,233 @@
+"""Server time of the client page and the metrics API against the raw SQL they issue.
+
+    .venv/bin/python -m bench.reads_profile --db sqlite --repeat 20
+    .venv/bin/python -m bench.reads_profile --db postgresql --profile page   # cProfile, top 40
+
+A small generated practice (bench/generate.py, 150 clients) plus a dense 20-year client built
+here (three check-ins a day), so the 6-month page of a long, dense history can be compared with
+the 5-year client's. Per request: server p50 through the real app in-process, and the raw SQL
+ceiling: the SELECT statements that request issued, re-run with the same DBAPI driver and
+parameters, fetching every row. Figures are noisy on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import random
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event, insert, text
+
+from bench.generate import _chunks, _client_rows, generate
+from practice_dashboard import migrate
+from practice_dashboard.app import create_app
+from practice_dashboard.config import Settings
+from practice_dashboard.db import create_db_engine, create_session_factory, session_scope
+from practice_dashboard.models import Client, Episode, Measure, Observation, Session, User
+from practice_dashboard.models.base import utcnow, uuid7
+from practice_dashboard.security import create_access_token
+from practice_dashboard.services.accounts import login_session
+from practice_dashboard.services.analytics import metrics as metrics_service
+from practice_dashboard.web.routes import client_page
+from tests.databases import fresh_database
+
+DENSE_YEARS = 20
+DENSE_PER_DAY = 3
+
+
+def add_dense_client(engine: Engine, practitioner_id: uuid.UUID) -> uuid.UUID:
+    """A 20-year client with three check-ins a day (and the episodes, sessions and measures
+    that come with each pass of the generator)."""
+    rng = random.Random(20)
+    now = datetime.now(UTC).replace(microsecond=0)
+    days = DENSE_YEARS * 365
+    client_id = uuid7()
+    with engine.begin() as connection:
+        connection.execute(
+            insert(Client),
+            [
+                {
+                    "id": client_id,
+                    "practitioner_id": practitioner_id,
+                    "display_name": "Dense 20-year client",
+                    "status": "active",
+                    "intake_date": (now - timedelta(days=days)).date(),
+                    "session_cadence_days": 7,
+                    "version": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            ],
+        )
+        for n in range(DENSE_PER_DAY):
+            rows = _client_rows(rng, client_id, practitioner_id, days, now)
+            tables = (("observation", Observation), ("episode", Episode))
+            if n == 0:  # one course of sessions and questionnaires
+                tables += (("session", Session), ("measure", Measure))
+            for table, model in tables:
+                for chunk in _chunks(rows[table]):
+                    connection.execute(insert(model), chunk)
+    return client_id
+
+
+class Statements:
+    """The statements a request sends, kept to re-run as the raw SQL ceiling."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.seen: list[tuple[str, Any]] = []
+        self.recording = False
+        event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if self.recording:
+            self.seen.append((statement, parameters))
+
+    def record(self, call: Callable[[], Any]) -> list[tuple[str, Any]]:
+        self.seen, self.recording = [], True
+        try:
+            call()
+        finally:
+            self.recording = False
+        return [(s, p) for s, p in self.seen if s.lstrip().upper().startswith("SELECT")]
+
+
+def raw_sql_ms(engine: Engine, statements: list[tuple[str, Any]], repeat: int) -> float:
+    connection = engine.raw_connection()
+    try:
+        timings = []
+        for _ in range(repeat + 1):
+            started = time.perf_counter()
+            cursor = connection.cursor()
+            for statement, parameters in statements:
+                cursor.execute(statement, parameters)
+                cursor.fetchall()
+            cursor.close()
+            timings.append((time.perf_counter() - started) * 1000)
+        connection.rollback()
+    finally:
+        connection.close()
+    return statistics.median(timings[1:])
+
+
+def server_ms(call: Callable[[], Any], repeat: int) -> tuple[float, float]:
+    """Median wall time and median CPU time of this process (the app runs in its threads, so
+    on a busy machine the CPU time is the steadier figure of the product's own work)."""
+    call()
+    wall, cpu = [], []
+    for _ in range(repeat):
+        started, started_cpu = time.perf_counter(), time.process_time()
+        response = call()
+        cpu.append((time.process_time() - started_cpu) * 1000)
+        wall.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, response.text[:300]
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--clients", type=int, default=150)
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--profile", choices=("page", "metrics", "dense-page"), default=None)
+    parser.add_argument("--statements", action="store_true", help="print what each request sends")
+    args = parser.parse_args()
+    with ExitStack() as stack:
+        url = stack.enter_context(fresh_database(args.db))
+        settings = Settings(
+            environment="test",
+            database_url=url,
+            secret_key="bench-" + "k" * 40,
+            argon2_memory_kib=19_456,
+            argon2_time_cost=2,
+            summary_refresh_interval_seconds=0,
+        )
+        engine = create_db_engine(settings)
+        migrate.upgrade(engine)
+        practice = generate(engine, settings, clients=args.clients)
+        dense = add_dense_client(engine, practice.long_owner_id)
+        if args.db == "postgresql":
+            with engine.begin() as connection:
+                connection.execute(text("ANALYZE"))
+        engine.dispose()
+
+        app = create_app(settings)
+        statements = Statements(app.state.engine)
+        api = stack.enter_context(TestClient(app))
+        now = utcnow()
+        with session_scope(create_session_factory(app.state.engine)) as db:
+            owner = db.get(User, practice.long_owner_id)
+            assert owner is not None
+            token, _ = login_session.start(db, settings, user=owner, now=now, ip=None)
+        cookies = {login_session.COOKIE_NAME: token}
+        bearer = create_access_token(settings, practice.long_owner_id, now, generation=0)
+        headers = {"Authorization": f"Bearer {bearer}"}
+
+        calls: dict[str, Callable[[], Any]] = {}
+        for label, cid in (("5-year", practice.long_client_id), ("dense 20-year", dense)):
+            calls[f"page 6 months, {label}"] = lambda cid=cid: api.get(
+                f"/clients/{cid}", cookies=cookies
+            )
+            calls[f"metrics API, {label}"] = lambda cid=cid: api.get(
+                f"/api/v1/clients/{cid}/metrics", headers=headers
+            )
+        if args.profile:
+            name = {
+                "page": "page 6 months, 5-year",
+                "metrics": "metrics API, 5-year",
+                "dense-page": "page 6 months, dense 20-year",
+            }[args.profile]
+            # The route runs in a worker thread: profile inside it, around the handler's work.
+            profiler = cProfile.Profile()
+            module, attr = (
+                (metrics_service, "client_metrics")
+                if args.profile == "metrics"
+                else (client_page, "_render")
+            )
+            inner = getattr(module, attr)
+
+            def profiled(*a: Any, **k: Any) -> Any:
+                profiler.enable()
+                try:
+                    return inner(*a, **k)
+                finally:
+                    profiler.disable()
+
+            calls[name]()
+            setattr(module, attr, profiled)
+            for _ in range(args.repeat):
+                calls[name]()
+            setattr(module, attr, inner)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(60)
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+            return
+        print(f"== {args.db}: {args.clients} clients + 5-year + dense 20-year (busy machine)")
+        server: dict[str, float] = {}
+        for name, call in calls.items():
+            server[name], cpu = server_ms(call, args.repeat)
+            selects = statements.record(call)
+            if args.statements:
+                for sent, _ in statements.seen:
+                    print("     ", " ".join(sent.split())[:150])
+            raw = raw_sql_ms(app.state.engine, selects, args.repeat)
+            print(
+                f"  {name:<30} server p50 {server[name]:7.1f} ms (CPU {cpu:6.1f})   "
+                f"raw SQL {raw:6.2f} ms ({len(selects)} SELECTs)   "
+                f"ratio {server[name] / raw:5.1f}x (CPU {cpu / raw:5.1f}x)",
+                flush=True,
+            )
+        for kind in ("page 6 months", "metrics API"):
+            ratio = server[f"{kind}, dense 20-year"] / server[f"{kind}, 5-year"]
+            print(f"  {kind}: dense 20-year / 5-year = {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
