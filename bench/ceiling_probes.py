@@ -7,19 +7,13 @@ Loopback only: every URL here is a server this benchmark started on 127.0.0.1.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from playwright.sync_api import Browser, Response, sync_playwright
-
-from bench.startup import answers, free_port, rss_mib
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # The browser tests' flags (tests/browser/conftest.py): headless, no sandbox in a container,
@@ -166,68 +160,22 @@ def in_chromium(page_url: str, blank_url: str, cookie: tuple[str, str]) -> Brows
     return BrowserTimes(cold_dcl, cold_drawn, warm_dcl, warm_drawn, blank_cold, blank_warm)
 
 
+BLANK_PAGE = "<!doctype html><html><head><meta charset='utf-8'></head><body></body></html>"
+
+
 # --- PDF ------------------------------------------------------------------------------------
 
 
 def blank_print_seconds() -> float:
-    """One `chromium --headless --print-to-pdf` of a blank local HTML file: a browser start
-    and the least a print can cost."""
-    with tempfile.TemporaryDirectory(prefix="ceiling-pdf-") as folder:
-        root = Path(folder)
-        page = root / "blank.html"
-        page.write_text(
-            "<!doctype html><html><head><meta charset='utf-8'></head><body></body></html>"
-        )
-        out = root / "blank.pdf"
-        started = time.perf_counter()
-        subprocess.run(
-            [
-                CHROMIUM,
-                *CHROMIUM_ARGS,
-                "--no-pdf-header-footer",
-                f"--user-data-dir={root / 'profile'}",
-                f"--print-to-pdf={out}",
-                page.as_uri(),
-            ],
-            check=True,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, "HOME": str(root)},
-            timeout=60,
-        )
-        elapsed = time.perf_counter() - started
-        if not out.read_bytes().startswith(b"%PDF-"):
-            raise RuntimeError("Chromium printed no PDF of the blank page")
-        return elapsed
+    """A blank local page printed through the product's own persistent Chromium (started by
+    this process's first call, as the server's is by its first PDF): the least a PDF costs."""
+    from practice_dashboard.services.reports import pdf
 
-
-# --- Start-up -------------------------------------------------------------------------------
-
-
-def minimal_start(env: dict[str, str]) -> tuple[float, float]:
-    """Seconds from launch to the first 200 of the smallest uvicorn app (bench/hello_app.py,
-    one worker, loopback), and its idle RSS in MiB after a second: the ceiling of
-    `bench.startup.one_start`, measured the same way."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/healthz"
+    if pdf.browser_pid() is None:  # the server's browser is warm too: start ours unmeasured
+        pdf.html_to_pdf(BLANK_PAGE, assets={})
     started = time.perf_counter()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.hello_app:app", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        while not answers(url):
-            if server.poll() is not None:
-                raise RuntimeError(f"the minimal app exited with {server.returncode}")
-            if time.perf_counter() - started > START_TIMEOUT_S:
-                raise RuntimeError(f"no 200 from {url} within {START_TIMEOUT_S:.0f} s")
-            time.sleep(0.02)
-        elapsed = time.perf_counter() - started
-        time.sleep(1.0)
-        return elapsed, rss_mib(server.pid)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    document = pdf.html_to_pdf(BLANK_PAGE, assets={})
+    elapsed = time.perf_counter() - started
+    if not document.startswith(b"%PDF-"):
+        raise RuntimeError("Chromium printed no PDF of the blank page")
+    return elapsed

@@ -30,9 +30,9 @@ judges the median.
  8  the client page in Debian Chromium, cold (fresh context) and warm (reload):
     DOMContentLoaded and charts drawn, ÷ a blank page's DCL from the same loopback.
  9  summary PDF of the 5-year client (default period) through the product's HTTP endpoint ÷ a
-    one-shot `chromium --headless --print-to-pdf` of a blank local file.
-10  `practice-dashboard serve` to its first 200 and idle RSS (bench.startup.one_start, on this
-    engine's database) ÷ the smallest uvicorn app (bench/hello_app.py).
+    blank local page printed through the product's persistent Chromium (in this process).
+10  `practice-dashboard serve` to its first 200 and idle RSS (bench.startup.started, on this
+    engine's database) ÷ the smallest uvicorn app (bench.startup.ceiling_app), measured alike.
 11  caseload after midnight: `--with-midnight` runs `bench.midnight.run` when present.
 
 Load steps ask with Accept-Encoding: identity on both sides (server work, not compression).
@@ -69,7 +69,8 @@ from bench.ceiling_app import PagePlan, Plan, write_plan
 from bench.checkin_load import SECRET_KEY, postgres_reachable, server_env, start_server
 from bench.generate import dense_client, generate
 from bench.load import Target, run_step, stop
-from bench.startup import answers, free_port, one_start
+from bench.startup import CEILING_SERVER, answers, free_port
+from bench.startup import started as started_server
 from practice_dashboard import migrate
 from practice_dashboard.app import create_app
 from practice_dashboard.config import Settings
@@ -576,15 +577,18 @@ def one_round(
             raise RuntimeError(f"summary PDF answered {response.status_code}")
         figures["9"].ceiling.append(probes.blank_print_seconds())
     if "10a" in want or "10b" in want:
-        seconds_to_200, _cpu, rss = one_start(cli, env)
-        hello_seconds, hello_rss = probes.minimal_start(env)
-        for row, value, minimal in (
-            ("10a", seconds_to_200, hello_seconds),
-            ("10b", rss, hello_rss),
+        # bench.startup's measurement: launch to the first 200, idle RSS once settled.
+        with started_server([str(cli), "serve", "--port"], env) as product:
+            pass
+        with started_server([sys.executable, "-c", CEILING_SERVER], env) as minimal:
+            pass
+        for row, value, ceiling in (
+            ("10a", product.seconds, minimal.seconds),
+            ("10b", product.idle_rss_mib, minimal.idle_rss_mib),
         ):
             if row in want:
                 figures[row].product.append(value)
-                figures[row].ceiling.append(minimal)
+                figures[row].ceiling.append(ceiling)
 
 
 # --- One engine ------------------------------------------------------------------------------

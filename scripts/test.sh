@@ -41,7 +41,9 @@ if postgres_up; then
   # kept whole and printed when all are done. With no arguments the browser tests run once, in
   # a process of their own on PostgreSQL (the production engine): they test what a person
   # does in the pages, which the engine underneath does not change, while every API and page
-  # test runs on both engines. With arguments, both legs run what the arguments select.
+  # test runs on both engines. The benchmark's smoke run (tests/bench: it starts servers and
+  # Chromium, and itself covers both engines' code paths) joins that third process. With
+  # arguments, both legs run what the arguments select.
   logs=$(mktemp -d)
   declare -a names=() pids=()
   run_leg() {  # name, database, pytest arguments...
@@ -52,9 +54,9 @@ if postgres_up; then
   }
   if [ $# -eq 0 ]; then
     echo "==> pytest on SQLite and on PostgreSQL, and the browser tests (PostgreSQL), side by side"
-    run_leg browser postgresql tests/browser
-    run_leg sqlite sqlite --ignore=tests/browser
-    run_leg postgresql postgresql --ignore=tests/browser
+    run_leg browser postgresql tests/browser tests/bench
+    run_leg sqlite sqlite --ignore=tests/browser --ignore=tests/bench
+    run_leg postgresql postgresql --ignore=tests/browser --ignore=tests/bench
   else
     echo "==> pytest on SQLite and on PostgreSQL, side by side"
     run_leg sqlite sqlite "$@"
