@@ -271,12 +271,16 @@ class _Run:
     ) -> bool:
         """One monitored episode; True when the statistic crosses the limit with it."""
         crossed = False
+        statistic = self.statistic
         if score is not None:
-            self.statistic = page_step(self.statistic, score, allowance)
-            if self.statistic > self.limit and self.signal_at is None:
+            # page_step, inlined (a call per episode of a long course); same value, NaN included.
+            statistic = statistic + score - allowance
+            statistic = statistic if statistic > 0.0 else 0.0
+            self.statistic = statistic
+            if statistic > self.limit and self.signal_at is None:
                 self.signal_at = onset
                 crossed = True
-        self.points.append(ChartPoint(_dt(onset), minutes, score, self.statistic))
+        self.points.append(ChartPoint(_dt(onset), minutes, score, statistic))
         return crossed
 
     def finish(self) -> None:
@@ -334,22 +338,39 @@ def duration_chart(
     run = _Run(s.limit, restart_at)
     phi_now: float | None = None
     usual_at_signal: float | None = None
+    # Per episode of a long course (thousands): the settings read once, the restart looked at
+    # only while it is ahead, and the AR(1) divisor worked out once per phi (phi stops changing
+    # once the autocorrelation window is full). The arithmetic is the same, value for value.
+    min_reference, winsor, allowance = s.min_reference, s.winsor, s.allowance
+    cap, window = s.max_autocorrelation, s.autocorrelation_window
+    watch_from = math.inf if monitoring_from is None else monitoring_from
+    restart_ahead = restart_at is not None
+    fixed_phi = False
+    divisor_of: tuple[float, float] | None = None
+    log, sqrt = math.log, math.sqrt
     for ep in episodes:
-        if not (ep.minutes > 0):  # NaN, or a zero duration with no log
+        minutes = ep.minutes
+        if not (minutes > 0):  # NaN, or a zero duration with no log
             continue
-        run.reached(ep.onset)
-        y = math.log(ep.minutes)
+        onset = ep.onset
+        if restart_ahead and run.reached(onset):
+            restart_ahead = False
+        y = log(minutes)
         score: float | None = None
-        if ref.n >= s.min_reference:
-            phi_now = ref.autocorrelation(s.max_autocorrelation, s.autocorrelation_window)
+        if ref.n >= min_reference:
+            if not fixed_phi:
+                phi_now = ref.autocorrelation(cap, window)
+                fixed_phi = ref.n >= window
+            assert phi_now is not None
+            if divisor_of is None or divisor_of[0] != phi_now:
+                divisor_of = (phi_now, sqrt((1 + phi_now) / (1 - phi_now)))
             z = self_starting_score(y, ref.mean, ref.sd, ref.n)
-            z = max(-s.winsor, min(s.winsor, z))
-            score = z / math.sqrt((1 + phi_now) / (1 - phi_now))
-        if monitoring_from is not None and ep.onset >= monitoring_from:
-            if run.add(ep.onset, ep.minutes, score, s.allowance):
-                # "Their usual" is the reference the crossing was judged against; later slow
-                # episodes still teach the reference but must not redefine it.
-                usual_at_signal = _median_minutes(ref.values)
+            z = max(-winsor, min(winsor, z))
+            score = z / divisor_of[1]
+        if onset >= watch_from and run.add(onset, minutes, score, allowance):
+            # "Their usual" is the reference the crossing was judged against; later slow
+            # episodes still teach the reference but must not redefine it.
+            usual_at_signal = _median_minutes(ref.values)
         ref.add(y)
     run.finish()
     return run.chart(
@@ -383,6 +404,7 @@ def unrecovered_chart(
     run = _Run(s.unrecovered_limit, restart_at)
     seen = unrecovered = 0
     p0: float | None = None
+    scores: tuple[float, float, float] | None = None  # p0, and its two scores
     for ep in episodes:
         if run.reached(ep.onset):
             p0 = None  # re-learned from everything before the restart
@@ -405,9 +427,10 @@ def unrecovered_chart(
                 seen + s.unrecovered_prior_weight
             )
         if p0 is not None and monitored:
-            p1 = min(p0 + s.unrecovered_shift, 0.99)
-            score = math.log(p1 / p0) if x else math.log((1 - p1) / (1 - p0))
-            run.add(ep.onset, None if x else ep.minutes, score, 0.0)
+            if scores is None or scores[0] != p0:  # p0 is fixed from the (re)start on
+                p1 = min(p0 + s.unrecovered_shift, 0.99)
+                scores = (p0, math.log(p1 / p0), math.log((1 - p1) / (1 - p0)))
+            run.add(ep.onset, None if x else ep.minutes, scores[1] if x else scores[2], 0.0)
         seen += 1
         unrecovered += x
         if not x:

@@ -12,8 +12,10 @@ from practice_dashboard.db import DbSession
 from practice_dashboard.models import CheckinLink, Client, User
 from practice_dashboard.models.enums import ClientStatus
 from practice_dashboard.security import backoff_seconds
+from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.checkins import links
 from tests.builders import CHECKIN_CODE, make_checkin_link, make_client, make_user
+from tests.conftest import QueryCounter
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -86,3 +88,38 @@ def test_a_revoked_link_does_not_count(db: DbSession, settings: Settings, client
     _, new = make_checkin_link(db, settings, client)
     assert isinstance(old, CheckinLink)
     assert new.revoked_at is None
+
+
+class TestFindLink:
+    """The client page's link panel: the unrevoked link, or else the latest, in one query."""
+
+    def test_the_unrevoked_link_comes_before_a_later_revoked_one(
+        self, db: DbSession, settings: Settings, owner: User, client: Client
+    ) -> None:
+        _, live = make_checkin_link(db, settings, client, created_at=NOW - timedelta(days=2))
+        make_checkin_link(db, settings, client, created_at=NOW - timedelta(days=1), revoked_at=NOW)
+        view = links.find_link(db, client_id=client.id, actor=Actor(owner), now=NOW)
+        assert view is not None
+        assert view.link is live
+
+    def test_without_an_unrevoked_link_the_latest_one(
+        self, db: DbSession, settings: Settings, owner: User, client: Client
+    ) -> None:
+        make_checkin_link(db, settings, client, created_at=NOW - timedelta(days=3), revoked_at=NOW)
+        _, latest = make_checkin_link(
+            db, settings, client, created_at=NOW - timedelta(days=1), revoked_at=NOW
+        )
+        view = links.find_link(db, client_id=client.id, actor=Actor(owner), now=NOW)
+        assert view is not None
+        assert view.link is latest
+        assert view.state == "revoked"
+
+    def test_none_without_a_link(self, db: DbSession, owner: User, client: Client) -> None:
+        assert links.find_link(db, client_id=client.id, actor=Actor(owner), now=NOW) is None
+
+    def test_one_query_when_the_caller_already_read_the_client(
+        self, db: DbSession, owner: User, client: Client, queries: QueryCounter
+    ) -> None:
+        queries.reset()
+        links.find_link(db, client_id=client.id, actor=Actor(owner), now=NOW, client=client)
+        assert queries.count == 1, queries.statements

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from practice_dashboard.config import Settings
@@ -86,24 +86,33 @@ def _lock_client(db: DbSession, client: Client) -> None:
 
 
 def _current(db: DbSession, client_id: uuid.UUID) -> CheckinLink | None:
-    """The unrevoked link, or else the latest one."""
-    return (
-        _unrevoked(db, client_id)
-        or db.scalars(
-            select(CheckinLink)
-            .where(CheckinLink.client_id == client_id)
-            .order_by(CheckinLink.created_at.desc(), CheckinLink.id.desc())
-            .limit(1)
-        ).one_or_none()
-    )
+    """The unrevoked link, or else the latest one (one query: the unrevoked one sorts first;
+    there is at most one, by the partial unique index)."""
+    return db.scalars(
+        select(CheckinLink)
+        .where(CheckinLink.client_id == client_id)
+        .order_by(
+            case((CheckinLink.revoked_at.is_(None), 0), else_=1),
+            CheckinLink.created_at.desc(),
+            CheckinLink.id.desc(),
+        )
+        .limit(1)
+    ).one_or_none()
 
 
 def find_link(
-    db: DbSession, *, client_id: uuid.UUID, actor: Actor, now: datetime
+    db: DbSession,
+    *,
+    client_id: uuid.UUID,
+    actor: Actor,
+    now: datetime,
+    client: Client | None = None,
 ) -> LinkView | None:
     """The client's current link (unrevoked, or else the latest), or None. Not audited on its
-    own: the client page that shows it is."""
-    client = access.get_visible_client(db, actor.user, client_id)
+    own: the client page that shows it is. ``client``: the client as the caller already read
+    it through ``access`` (not read again)."""
+    if client is None or client.id != client_id:
+        client = access.get_visible_client(db, actor.user, client_id)
     link = _current(db, client.id)
     return None if link is None else LinkView(link, client, state_of(link, client, now))
 

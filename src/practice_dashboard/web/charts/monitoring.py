@@ -206,8 +206,14 @@ def _panel(
         (chart.previous_signal_at, CROSSED_BEFORE_RESTART, "star-open"),
     )
     for when, name, symbol in crossings:
-        crossing = next((p for p in chart.points if p.at == when), None)
-        if crossing is None or not frame.start <= _ts(crossing.at) < frame.end:
+        if when is None:
+            continue
+        # The first point at that time, found by bisection (onset order), not by a scan.
+        i = bisect.bisect_left(chart.points, _ts(when), key=_point_ts)
+        crossing = chart.points[i] if i < len(chart.points) else None
+        if crossing is None or crossing.at != when:
+            continue
+        if not frame.start <= _ts(crossing.at) < frame.end:
             continue
         traces.append(
             {

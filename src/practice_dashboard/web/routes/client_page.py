@@ -391,7 +391,9 @@ def _render(
             "flag_cards": flag_cards(view, tz),
             "charts": charts,
             # The check-in link's state and when it was last used (owner and supervisor).
-            "checkin_link": links.find_link(db, client_id=view.client.id, actor=actor, now=now),
+            "checkin_link": links.find_link(
+                db, client_id=view.client.id, actor=actor, now=now, client=view.client
+            ),
             "checkin_state_words": STATE_WORDS,
             "flag_errors": extra.pop("flag_errors", {}),
             "flag_notes": extra.pop("flag_notes", {}),
