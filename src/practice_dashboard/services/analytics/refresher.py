@@ -66,9 +66,7 @@ class SummaryRefresher:
         """The interval, or less when the roll-over window opens or the day turns sooner."""
         now = self._clock()
         settings = self._settings
-        midnight = day_start(
-            practice_today(settings, now) + timedelta(days=1), settings.timezone
-        )
+        midnight = day_start(practice_today(settings, now) + timedelta(days=1), settings.timezone)
         moments = [
             now + timedelta(seconds=settings.summary_refresh_interval_seconds),
             midnight - timedelta(minutes=settings.summary_rollover_minutes),
