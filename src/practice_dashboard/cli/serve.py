@@ -71,6 +71,7 @@ def refresh_summaries() -> None:
     with open_database(settings) as factory:
         report = summary_batches.rebuild(factory, settings=settings)
     typer.echo(
-        f"refreshed {report.written} client summaries in {report.batches} batches "
+        f"refreshed {report.written} client summaries in {report.batches} "
+        f"batch{'' if report.batches == 1 else 'es'} "
         f"(longest write lock {report.longest_hold * 1000:.0f} ms)"
     )
