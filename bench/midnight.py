@@ -363,7 +363,7 @@ def run_backend(backend: str, clients: int, callers: int, views_per_phase: int) 
         in_requests["summaries"] = 0
         clock.set(midnight + timedelta(days=1, seconds=1))
         cold = Phase("5. next midnight, NOT rolled over (as before)")
-        fire(app, views, cold, callers=callers, until=count(max(4, views_per_phase // 4)))
+        fire(app, views, cold, callers=callers, until=count(max(3, views_per_phase // 20)))
         report(cold, ceiling)
         print(f"   summaries computed inside requests: {in_requests['summaries']}", flush=True)
         app.state.engine.dispose()
