@@ -1,8 +1,8 @@
 """client summary per practice day
 
 A client's summary is keyed by (client, practice day), so the next day's summary can be rolled
-over ahead of need and stored beside today's. Alembic's autogenerate does not compare primary
-keys, so this step is written by hand; `tests/migrations` checks the key on both engines.
+over ahead of need and stored beside today's; `valid_until` is the day the next row takes over.
+Alembic's autogenerate does not compare primary keys, so the key change is written by hand; `tests/migrations` checks the key on both engines.
 Downgrade keeps each client's earliest row (today's; a row rolled over ahead is dropped).
 
 Revision ID: f21ec4c9276b
@@ -29,6 +29,7 @@ def _table_without_key() -> sa.Table:
         sa.MetaData(),
         sa.Column("client_id", sa.Uuid(), nullable=False),
         sa.Column("as_of", sa.Date(), nullable=False),
+        sa.Column("valid_until", sa.Date(), nullable=True),
         sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_attended_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("next_session_at", sa.DateTime(timezone=True), nullable=True),
@@ -60,6 +61,9 @@ def _set_primary_key(columns: list[str]) -> None:
 
 
 def upgrade() -> None:
+    # Existing rows are each client's only row: valid until replaced (NULL).
+    with op.batch_alter_table("client_summary", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("valid_until", sa.Date(), nullable=True))
     _set_primary_key(["client_id", "as_of"])
 
 
@@ -75,3 +79,5 @@ def downgrade() -> None:
         )
     )
     _set_primary_key(["client_id"])
+    with op.batch_alter_table("client_summary", schema=None) as batch_op:
+        batch_op.drop_column("valid_until")

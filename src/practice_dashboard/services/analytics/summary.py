@@ -21,9 +21,8 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, event, func, insert, or_, select
+from sqlalchemy import ColumnElement, Select, and_, delete, event, insert, or_, select
 from sqlalchemy.orm import Session as OrmSession
-from sqlalchemy.orm import aliased
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
@@ -83,17 +82,13 @@ def moment_for(day: date, *, settings: Settings, now: datetime) -> datetime:
 
 
 def current_summary(today: date) -> ColumnElement[bool]:
-    """Join condition pairing each `Client` with its summary for `today`: its newest row not
-    after today (a row rolled over for tomorrow waits; yesterday's stays shown until replaced).
-    Join from `Client` explicitly (`select_from`): the condition names a second summary."""
-    row = aliased(ClientSummary)
-    newest = (
-        select(func.max(row.as_of))
-        .where(row.client_id == Client.id, row.as_of <= today)
-        .correlate(Client)
-        .scalar_subquery()
+    """Join condition pairing each `Client` with its summary for `today`: the row whose days
+    include today (a row rolled over for tomorrow waits; yesterday's shows until replaced)."""
+    return and_(
+        ClientSummary.client_id == Client.id,
+        ClientSummary.as_of <= today,
+        or_(ClientSummary.valid_until.is_(None), ClientSummary.valid_until > today),
     )
-    return and_(ClientSummary.client_id == Client.id, ClientSummary.as_of == newest)
 
 
 def _headline(facts: ClientFacts, metrics: ClientMetrics, now: datetime) -> dict[str, Any]:
@@ -173,6 +168,7 @@ def compute_rows(
                 {
                     "client_id": client.id,
                     "as_of": day,
+                    "valid_until": None,
                     "computed_at": now,
                     "last_attended_at": headline["last_attended_at"],
                     "next_session_at": headline["next_session_at"],
@@ -222,6 +218,9 @@ def refresh(
     )
     days = [today, *sorted(ahead)]
     rows = compute_rows(db, clients, id_filter, days=days, settings=settings, now=now)
+    until = dict(zip(days, [*days[1:], None], strict=True))
+    for row in rows:
+        row["valid_until"] = until[row["as_of"]]
     db.execute(delete(ClientSummary).where(ClientSummary.client_id.in_(id_filter)))
     db.execute(insert(ClientSummary), rows)
     return len(clients)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, insert, literal, or_, select
+from sqlalchemy import Select, and_, delete, func, insert, literal, or_, select, update
 from sqlalchemy.orm import aliased
 
 from practice_dashboard.config import Settings
@@ -146,7 +146,22 @@ def store(db: DbSession, prepared: Prepared) -> list[uuid.UUID]:
             )
         )
         db.execute(insert(ClientSummary), rows)
+        _chain(db, kept)
     return [cid for cid in ids if cid not in keep]
+
+
+def _chain(db: DbSession, ids: Sequence[uuid.UUID]) -> None:
+    """Set each row's `valid_until` of `ids` to the day of the client's next row."""
+    later = aliased(ClientSummary)
+    db.execute(
+        update(ClientSummary)
+        .where(ClientSummary.client_id.in_(ids))
+        .values(
+            valid_until=select(func.min(later.as_of))
+            .where(later.client_id == ClientSummary.client_id, later.as_of > ClientSummary.as_of)
+            .scalar_subquery()
+        )
+    )
 
 
 def prune(db: DbSession, ids: Sequence[uuid.UUID], *, today: date) -> int:
