@@ -146,7 +146,7 @@ class Settings(BaseSettings):
     # ahead of need (0 = not ahead: at midnight they are recomputed after the fact), and how
     # long one batch of summary writes aims to hold the write lock (SQLite has one).
     summary_rollover_minutes: int = Field(default=60, ge=0, le=720)
-    summary_write_hold_ms: int = Field(default=50, ge=1, le=1000)
+    summary_write_hold_ms: int = Field(default=25, ge=1, le=1000)
     # Per-practice overrides of any flag or metric threshold, as JSON, for example
     # PRACTICE_DASHBOARD_FLAG_THRESHOLDS='{"max_caseload": 40, "stale_days": 21}'.
     # An operator (e.g. "srs_concern_operator": "<") is the one threshold given as text.

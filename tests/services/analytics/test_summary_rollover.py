@@ -17,7 +17,7 @@ from unittest.mock import patch
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
 
@@ -188,6 +188,39 @@ class TestRollOver:
         assert (report.written, report.pruned) == (0, 3)
         for client in clients:
             assert sorted(_rows(db, client.id)) == [day + timedelta(days=1)]
+
+    def test_rolling_over_rests_between_batches(
+        self,
+        db: DbSession,
+        settings: Settings,
+        session_factory: Factory,
+        owner: User,
+        day: date,
+        midnight: datetime,
+    ) -> None:
+        clients = [_client_near_midnight(db, owner, midnight) for _ in range(3)]
+        eve = midnight - timedelta(minutes=50)
+        summary_batches.bring_current(session_factory, settings=settings, clock=lambda: eve)
+        for client in clients:  # today's rows current, tomorrow's not yet computed
+            db.execute(
+                delete(ClientSummary).where(
+                    ClientSummary.client_id == client.id, ClientSummary.as_of > day
+                )
+            )
+        db.commit()
+        rests: list[float] = []
+        sizer = summary_batches.BatchSizer(1.0, size=1, largest=1)
+
+        def pause(seconds: float) -> bool:
+            rests.append(seconds)
+            return len(rests) == 2  # stopping after the second batch
+
+        report = summary_batches.bring_current(
+            session_factory, settings=settings, clock=lambda: eve, sizer=sizer, pause=pause
+        )
+        # One rest per batch, as long as the batch took (its hold is part of it).
+        assert report.written == len(rests) == 2
+        assert all(r >= h for r, h in zip(rests, report.holds, strict=True))
 
     def test_outside_the_window_nothing_is_rolled_over(
         self,

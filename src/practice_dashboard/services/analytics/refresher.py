@@ -60,6 +60,7 @@ class SummaryRefresher:
             clock=self._clock,
             sizer=self._sizer,
             stopping=self._stop.is_set,
+            pause=self._stop.wait,
         )
 
     def seconds_to_next_round(self) -> float:

@@ -187,7 +187,7 @@ class BatchSizer:
     # A ceiling well below what the target allows on a quiet machine (about 0.2 ms of writing
     # per client): on a busy one the process can lose the CPU while it holds the lock, and a
     # smaller batch has less time to lose it in.
-    largest: int = 100
+    largest: int = 50
 
     def record(self, clients: int, hold: float) -> None:
         if clients <= 0:
@@ -278,6 +278,7 @@ def bring_current(
     clock: Callable[[], datetime] = utcnow,
     sizer: BatchSizer | None = None,
     stopping: Callable[[], bool] = lambda: False,
+    pause: Callable[[float], bool] | None = None,
     report: BatchReport | None = None,
 ) -> BatchReport:
     """The refresher's round: bring every client's summary for today up to date, drop the
@@ -285,7 +286,9 @@ def bring_current(
 
     Each batch holds the write lock briefly (`BatchSizer`). A batch in which every client was
     skipped ends its step (the next round retries), so clients written to without pause
-    cannot keep the round busy.
+    cannot keep the round busy. Rolling over has the whole window, so with `pause` (wait that
+    many seconds; True when stopping) it rests as long as each batch took: the requests the
+    worker serves meanwhile keep at least half of it.
     """
     sizer = sizer or BatchSizer(settings.summary_write_hold_ms / 1000)
     report = report or BatchReport()
@@ -305,8 +308,12 @@ def bring_current(
         factory, settings=settings, now=clock(), sizer=sizer, report=report
     ):
         pass
-    while not stopping() and in_rollover_window(settings, clock()) and batch(_not_rolled_over, 1):
-        pass
+    while not stopping() and in_rollover_window(settings, clock()):
+        started = time.perf_counter()
+        if not batch(_not_rolled_over, 1) or (
+            pause is not None and pause(time.perf_counter() - started)
+        ):
+            break
     return report
 
 
