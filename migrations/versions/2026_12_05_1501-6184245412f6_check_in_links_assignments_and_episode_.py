@@ -46,7 +46,9 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("archived_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column(
+            "archived_at", sa.DateTime(timezone=True), nullable=True
+        ),
         sa.CheckConstraint(
             "ends_on IS NULL OR ends_on >= starts_on", name=op.f("ck_assignment_ends_after_start")
         ),
@@ -73,12 +75,20 @@ def upgrade() -> None:
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("code_hash", sa.String(length=255), nullable=False),
         sa.Column("created_by_id", sa.Uuid(), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column(
+            "expires_at", sa.DateTime(timezone=True), nullable=False
+        ),
+        sa.Column(
+            "revoked_at", sa.DateTime(timezone=True), nullable=True
+        ),
         sa.Column("revoked_by_id", sa.Uuid(), nullable=True),
-        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column(
+            "last_used_at", sa.DateTime(timezone=True), nullable=True
+        ),
         sa.Column("failed_code_attempts", sa.Integer(), nullable=False),
-        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column(
+            "locked_until", sa.DateTime(timezone=True), nullable=True
+        ),
         sa.Column("show_progress", sa.Boolean(), nullable=False),
         sa.Column(
             "created_at",
@@ -143,6 +153,7 @@ def upgrade() -> None:
                 nullable=False,
             )
         )
+
 
 
 def downgrade() -> None:

@@ -28,7 +28,9 @@ def upgrade() -> None:
         "heartbeat",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("probe", sa.String(length=40), nullable=False),
-        sa.Column("beat_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column(
+            "beat_at", sa.DateTime(timezone=True), nullable=False
+        ),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
