@@ -142,6 +142,11 @@ class Settings(BaseSettings):
     # looks for stale ones (0 = never; then run `practice-dashboard refresh-summaries` daily).
     summary_refresh_budget: int = Field(default=100, ge=0)
     summary_refresh_interval_seconds: int = Field(default=300, ge=0)
+    # How long before the practice's midnight the refresher computes the next day's summaries
+    # ahead of need (0 = not ahead: at midnight they are recomputed after the fact), and how
+    # long one batch of summary writes aims to hold the write lock (SQLite has one).
+    summary_rollover_minutes: int = Field(default=60, ge=0, le=720)
+    summary_write_hold_ms: int = Field(default=25, ge=1, le=1000)
     # Per-practice overrides of any flag or metric threshold, as JSON, for example
     # PRACTICE_DASHBOARD_FLAG_THRESHOLDS='{"max_caseload": 40, "stale_days": 21}'.
     # An operator (e.g. "srs_concern_operator": "<") is the one threshold given as text.

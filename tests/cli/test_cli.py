@@ -286,3 +286,21 @@ def test_audit_verify_reports_ok_then_the_first_changed_row(cli_env: str) -> Non
     assert "audit chain broken at seq 2" in result.output
     assert "the row was changed" in result.output
     assert "1 rows before it are intact" in result.output
+
+
+def test_refresh_summaries_writes_every_summary_in_short_batches(cli_env: str) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    settings = get_settings()
+    engine = create_db_engine(settings)
+    # No summary hooks on this factory: the clients start without summaries.
+    with session_scope(create_session_factory(engine)) as db:
+        therapist = make_user(db, settings)
+        for _ in range(3):
+            make_client(db, therapist)
+    result = runner.invoke(app, ["refresh-summaries"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("refreshed 3 client summaries in 1 batch ")
+    assert "longest write lock" in result.output
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM client_summary")).scalar() == 3
+    engine.dispose()

@@ -395,3 +395,53 @@ def test_audit_rows_from_before_the_chain_are_chained_and_append_only(
 
 def _is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def test_client_summaries_are_keyed_by_practice_day(empty_engine: Engine) -> None:
+    """A summary written at the previous head survives; a client can then keep tomorrow's row
+    beside today's; downgrading keeps today's and restores the one-row-per-client key."""
+    migrate.upgrade(empty_engine, "b07084c13366")
+    now = datetime.now(UTC)
+    ids = {
+        "uid": _uuid_param(empty_engine, uuid.uuid4()),
+        "cid": _uuid_param(empty_engine, uuid.uuid4()),
+    }
+    summary_row = (
+        "INSERT INTO client_summary (client_id, as_of, computed_at, recovery_direction, "
+        "flag_rank, raised_rank, flag_codes, headline, flags) VALUES "
+        "(:cid, :day, :now, 'improving', 0, 0, ' ', '{}', '[]')"
+    )
+    with empty_engine.begin() as connection:
+        for statement in (
+            'INSERT INTO "user" (id, email, full_name, role, password_hash, is_active, '
+            "failed_login_count, version, created_at, updated_at) VALUES "
+            "(:uid, 'c@example.org', 'C', 'therapist', 'x', :t, 0, 1, :now, :now)",
+            "INSERT INTO client (id, practitioner_id, display_name, status, intake_date, "
+            "session_cadence_days, version, created_at, updated_at) VALUES "
+            "(:cid, :uid, 'D', 'active', '2026-01-05', 7, 1, :now, :now)",
+            summary_row,
+        ):
+            connection.execute(text(statement), {**ids, "t": True, "now": now, "day": "2026-12-05"})
+    migrate.upgrade(empty_engine)
+    assert inspect(empty_engine).get_pk_constraint("client_summary")["constrained_columns"] == [
+        "client_id",
+        "as_of",
+    ]
+    with empty_engine.begin() as connection:
+        connection.execute(text(summary_row), {**ids, "now": now, "day": "2026-12-06"})
+        with pytest.raises(IntegrityError), connection.begin_nested():
+            connection.execute(text(summary_row), {**ids, "now": now, "day": "2026-12-06"})
+        days = connection.execute(
+            text("SELECT as_of, recovery_direction FROM client_summary ORDER BY as_of")
+        ).all()
+    assert [(str(d), r) for d, r in days] == [
+        ("2026-12-05", "improving"),
+        ("2026-12-06", "improving"),
+    ]
+    migrate.downgrade(empty_engine, "b07084c13366")
+    assert inspect(empty_engine).get_pk_constraint("client_summary")["constrained_columns"] == [
+        "client_id"
+    ]
+    with empty_engine.connect() as connection:
+        left = connection.execute(text("SELECT as_of FROM client_summary")).scalars().all()
+    assert [str(d) for d in left] == ["2026-12-05"]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from practice_dashboard.cli.common import unit_of_work
+from practice_dashboard.cli.common import open_database
 
 
 def serve(
@@ -60,11 +60,18 @@ def migrate(revision: Annotated[str, typer.Argument(help="Target revision")] = "
 
 
 def refresh_summaries() -> None:
-    """Recompute every client's caseload summary (e.g. nightly from cron, after bulk loads)."""
+    """Recompute every client's caseload summary (e.g. nightly from cron, after bulk loads).
+
+    In batches, each written in a short transaction, so a running server keeps answering.
+    """
     from practice_dashboard.config import get_settings
-    from practice_dashboard.services.analytics import summary
+    from practice_dashboard.services.analytics import summary_batches
 
     settings = get_settings()
-    with unit_of_work(settings) as db:
-        count = summary.refresh_all(db, settings=settings)
-    typer.echo(f"refreshed {count} client summaries")
+    with open_database(settings) as factory:
+        report = summary_batches.rebuild(factory, settings=settings)
+    typer.echo(
+        f"refreshed {report.written} client summaries in {report.batches} "
+        f"batch{'' if report.batches == 1 else 'es'} "
+        f"(longest write lock {report.longest_hold * 1000:.0f} ms)"
+    )

@@ -11,18 +11,25 @@ from practice_dashboard.models.base import Base, UTCDateTime
 
 
 class ClientSummary(Base):
-    """Headline figures and flags of one client, kept current on every write to its records.
+    """Headline figures and flags of one client on one practice day (`as_of`), kept current on
+    every write to its records.
 
-    The caseload reads this table instead of recomputing every client's metrics per request.
-    It is derived data: `practice-dashboard refresh-summaries` rebuilds it from the records, and
-    a summary computed on an earlier practice day is recomputed before it is shown.
+    The caseload reads each client's row for today (its newest not after today) instead of
+    recomputing every client's metrics per request. In the last hour of the practice day the
+    refresher adds the next day's row beside today's (rolled over ahead of need), so midnight
+    changes no figure anyone waits for; a write refreshes every row the client has. Derived:
+    `practice-dashboard refresh-summaries` rebuilds it from the records.
     """
 
     __tablename__ = "client_summary"
     __table_args__ = (Index("ix_client_summary_as_of", "as_of"),)
 
     client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("client.id"), primary_key=True)
-    as_of: Mapped[date] = mapped_column(Date)
+    # The practice day these figures hold for: today's row, or tomorrow's rolled over ahead.
+    as_of: Mapped[date] = mapped_column(Date, primary_key=True)
+    # The day the client's next row takes over (None: none yet), so "the row for today" is a
+    # plain range test (`as_of <= today < valid_until`), not a search for the newest row.
+    valid_until: Mapped[date | None] = mapped_column(Date, default=None)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_attended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     next_session_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

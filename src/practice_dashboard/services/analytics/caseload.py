@@ -1,26 +1,29 @@
 """The caseload: every visible client with headline figures and flags, and practitioner load.
 
-A fixed number of queries whatever the caseload size: stale summaries are refreshed in bulk,
-then one page query, one count, and three aggregate queries for practitioner load.
+A fixed number of queries whatever the caseload size: one page query, one count, and three
+aggregate queries for practitioner load, each reading the client's summary for today
+(`summary.current_summary`). Summaries are rolled over ahead of midnight by the refresher, so
+a request normally finds none stale; the few it finds it brings up to date in bulk, within a
+budget, computing while it reads and writing in a short transaction of its own.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, nulls_last, select
 
 from practice_dashboard.config import Settings
-from practice_dashboard.db import DbSession, writing
+from practice_dashboard.db import DbSession
 from practice_dashboard.domain.flags import LEVEL_RANK, PractitionerLoadFacts, practitioner_load
 from practice_dashboard.models import Client, ClientSummary, SelfCheck, Session, Supervision, User
 from practice_dashboard.models.enums import Attendance, ClientStatus, Role
 from practice_dashboard.services import access, audit
-from practice_dashboard.services.analytics import summary
+from practice_dashboard.services.analytics import summary, summary_batches
 from practice_dashboard.services.audit import Actor
 
 
@@ -78,14 +81,13 @@ def caseload(
     if budget:
         stale = list(db.scalars(summary.stale_client_ids(today, visible, limit=budget, now=now)))
         if stale:
-            # A page view reads: the refresh gets a short write transaction of its own.
-            with writing(db):
-                summary.refresh(db, stale, settings=settings, now=now)
+            summary_batches.catch_up(db, stale, settings=settings, now=now)
 
     stmt = (
         select(Client, ClientSummary, User.full_name)
+        .select_from(Client)
         # Outer join: a client whose summary is not computed yet is still listed.
-        .outerjoin(ClientSummary, ClientSummary.client_id == Client.id)
+        .outerjoin(ClientSummary, summary.current_summary(today))
         .join(User, User.id == Client.practitioner_id)
         .where(Client.id.in_(visible))
     )
@@ -189,7 +191,7 @@ def _item_without_summary(client: Client, practitioner_name: str) -> dict[str, A
     }
 
 
-def recovery_direction_counts(db: DbSession, *, actor: Actor) -> dict[str, int]:
+def recovery_direction_counts(db: DbSession, *, actor: Actor, today: date) -> dict[str, int]:
     """Active visible clients per recovery-trend direction (no summary yet: insufficient data).
 
     One query. Counts every active, non-archived client the caller can see, whatever filters
@@ -198,7 +200,8 @@ def recovery_direction_counts(db: DbSession, *, actor: Actor) -> dict[str, int]:
     direction = func.coalesce(ClientSummary.recovery_direction, "insufficient_data")
     rows = db.execute(
         select(direction, func.count(Client.id))
-        .outerjoin(ClientSummary, ClientSummary.client_id == Client.id)
+        .select_from(Client)
+        .outerjoin(ClientSummary, summary.current_summary(today))
         .where(
             Client.id.in_(access.visible_client_ids(actor.user)),
             Client.archived_at.is_(None),
@@ -242,7 +245,10 @@ def practitioner_loads(
                 # Acknowledged alerts count too: quieting a flag does not lighten the load.
                 func.sum(case((ClientSummary.raised_rank >= LEVEL_RANK["alert"], 1), else_=0)),
             )
-            .outerjoin(ClientSummary, ClientSummary.client_id == Client.id)
+            .select_from(Client)
+            .outerjoin(
+                ClientSummary, summary.current_summary(summary.practice_today(settings, now))
+            )
             .where(active_client)
             .group_by(Client.practitioner_id)
         )

@@ -1,22 +1,27 @@
 """Client summaries: each client's headline figures and flags, kept current on every write.
 
-The caseload reads `client_summary` rows instead of recomputing every client's metrics. Two
-rules keep them true:
-- every unit of work that adds or changes a client's records refreshes that client's summary
-  before it commits (`install()` hooks the ORM session, so no service can forget);
-- a summary computed on an earlier practice day is refreshed before it is shown, because
-  "days since", "last 14 days" and stale-data figures move with the calendar.
-Writes that bypass the ORM (bulk loaders) call `refresh()` themselves.
+The caseload reads `client_summary` rows instead of recomputing every client's metrics. A row
+holds for one practice day (`as_of`), because "days since", "last 14 days" and stale-data
+figures move with the calendar. Three rules keep them true:
+- every unit of work that adds or changes a client's records refreshes every row that client
+  has (today's, and tomorrow's if it was rolled over already) before it commits (`install()`
+  hooks the ORM session, so no service can forget); writes that bypass the ORM (bulk loaders)
+  call `refresh()` themselves;
+- in the last part of the practice day the refresher computes each client's row for the next
+  day ahead of need, so at midnight the caseload simply reads it; that and every other batch
+  (`refresh-summaries`, a request's catch-up) is written in short transactions
+  (`summary_batches`).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import Select, delete, event, insert, or_, select
+from sqlalchemy import ColumnElement, Select, and_, delete, event, insert, or_, select
 from sqlalchemy.orm import Session as OrmSession
 
 from practice_dashboard.config import Settings
@@ -65,6 +70,27 @@ def practice_today(settings: Settings, now: datetime) -> date:
     return now.astimezone(settings.timezone).date()
 
 
+def day_start(day: date, tz: tzinfo) -> datetime:
+    """The first moment of a practice day (its local midnight), in UTC."""
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def moment_for(day: date, *, settings: Settings, now: datetime) -> datetime:
+    """The moment a summary for `day` is computed at: `now` for today, the day's first moment
+    for a day ahead (what a fresh computation at midnight would say)."""
+    return max(now, day_start(day, settings.timezone))
+
+
+def current_summary(today: date) -> ColumnElement[bool]:
+    """Join condition pairing each `Client` with its summary for `today`: the row whose days
+    include today (a row rolled over for tomorrow waits; yesterday's shows until replaced)."""
+    return and_(
+        ClientSummary.client_id == Client.id,
+        ClientSummary.as_of <= today,
+        or_(ClientSummary.valid_until.is_(None), ClientSummary.valid_until > today),
+    )
+
+
 def _headline(facts: ClientFacts, metrics: ClientMetrics, now: datetime) -> dict[str, Any]:
     attended = [s.starts_at for s in facts.sessions if s.attendance == Attendance.ATTENDED]
     upcoming = [
@@ -93,16 +119,85 @@ def _flag_tokens(views: list[dict[str, Any]]) -> str:
     return " " + " ".join(f"{v['code']}:{v['level']}" for v in views) + " "
 
 
+def compute_rows(
+    db: DbSession,
+    clients: list[Client],
+    id_filter: Any,
+    *,
+    days: Sequence[date],
+    settings: Settings,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Summary rows of `clients` for each of `days` (reads only)."""
+    moments = {day: moment_for(day, settings=settings, now=now) for day in days}
+    facts = load_facts(
+        db,
+        clients,
+        id_filter,
+        timezone=settings.timezone,
+        since=min(moments.values()) - FACTS_LOOKBACK,
+    )
+    acknowledgements = latest_acknowledgements(db, id_filter)
+    thresholds = settings.thresholds
+    rows = []
+    for day, at in moments.items():
+        since = at - FACTS_LOOKBACK
+        for client in clients:
+            client_facts = facts[client.id]
+            if since > min(moments.values()) - FACTS_LOOKBACK:
+                # The same observations a computation at `at` would read, no more: so a row
+                # computed ahead equals a fresh one.
+                client_facts = replace(
+                    client_facts,
+                    observations=tuple(
+                        o for o in client_facts.observations if o.observed_at >= since
+                    ),
+                )
+            metrics = compute_client_metrics(
+                client_facts,
+                start=at - HEADLINE_PERIOD,
+                end=at,
+                now=at,
+                thresholds=thresholds,
+                monitoring_restart_at=monitoring_restart(acknowledgements, client.id),
+            )
+            headline = _headline(client_facts, metrics, at)
+            views = flag_views(metrics.flags, client.id, acknowledgements)
+            speaking = active(views)
+            rows.append(
+                {
+                    "client_id": client.id,
+                    "as_of": day,
+                    "valid_until": None,
+                    "computed_at": now,
+                    "last_attended_at": headline["last_attended_at"],
+                    "next_session_at": headline["next_session_at"],
+                    "recovery_median_minutes": headline["recovery_median_minutes"],
+                    "recovery_direction": headline["recovery_direction"],
+                    "time_in_window": headline["time_in_window"],
+                    "flag_rank": _flag_rank(speaking),
+                    "raised_rank": _flag_rank(views),
+                    "flag_codes": _flag_tokens(speaking),
+                    "headline": _jsonable(headline),
+                    "flags": views,
+                }
+            )
+    return rows
+
+
 def refresh(
     db: DbSession, client_ids: Any, *, settings: Settings, now: datetime | None = None
 ) -> int:
-    """Recompute the summaries of `client_ids` (a list or a subquery): a fixed number of queries."""
+    """Recompute every summary row of `client_ids` (a list or a subquery) in the current write
+    transaction: today's, and any day ahead already rolled over. A fixed number of queries."""
     now = now or utcnow()
     # Lock the clients' rows first: concurrent writers to one client refresh its summary one
     # after the other, and each reads the facts only once the previous one has committed, so
     # the last summary written always includes every committed record (PostgreSQL; SQLite
     # already serialises writers with BEGIN IMMEDIATE). NO KEY UPDATE, because inserting a
     # record holds KEY SHARE on its client row, and FOR UPDATE would deadlock against that.
+    # The batch writer (`store`) takes the same lock, so a roll-over committed before this
+    # point is seen below and refreshed too.
     clients = list(
         db.scalars(
             select(Client)
@@ -115,46 +210,20 @@ def refresh(
         return 0
     ids = [c.id for c in clients]
     id_filter = client_ids if isinstance(client_ids, Select) else ids
-    facts = load_facts(
-        db, clients, id_filter, timezone=settings.timezone, since=now - FACTS_LOOKBACK
-    )
-    acknowledgements = latest_acknowledgements(db, id_filter)
-    thresholds = settings.thresholds
     today = practice_today(settings, now)
-    rows = []
-    for client in clients:
-        client_facts = facts[client.id]
-        metrics = compute_client_metrics(
-            client_facts,
-            start=now - HEADLINE_PERIOD,
-            end=now,
-            now=now,
-            thresholds=thresholds,
-            monitoring_restart_at=monitoring_restart(acknowledgements, client.id),
-        )
-        headline = _headline(client_facts, metrics, now)
-        views = flag_views(metrics.flags, client.id, acknowledgements)
-        speaking = active(views)
-        rows.append(
-            {
-                "client_id": client.id,
-                "as_of": today,
-                "computed_at": now,
-                "last_attended_at": headline["last_attended_at"],
-                "next_session_at": headline["next_session_at"],
-                "recovery_median_minutes": headline["recovery_median_minutes"],
-                "recovery_direction": headline["recovery_direction"],
-                "time_in_window": headline["time_in_window"],
-                "flag_rank": _flag_rank(speaking),
-                "raised_rank": _flag_rank(views),
-                "flag_codes": _flag_tokens(speaking),
-                "headline": _jsonable(headline),
-                "flags": views,
-            }
-        )
+    ahead = db.scalars(
+        select(ClientSummary.as_of)
+        .where(ClientSummary.client_id.in_(id_filter), ClientSummary.as_of > today)
+        .distinct()
+    )
+    days = [today, *sorted(ahead)]
+    rows = compute_rows(db, clients, id_filter, days=days, settings=settings, now=now)
+    until = dict(zip(days, [*days[1:], None], strict=True))
+    for row in rows:
+        row["valid_until"] = until[row["as_of"]]
     db.execute(delete(ClientSummary).where(ClientSummary.client_id.in_(id_filter)))
     db.execute(insert(ClientSummary), rows)
-    return len(rows)
+    return len(clients)
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
@@ -168,7 +237,7 @@ def stale_client_ids(
     limit: int | None = None,
     now: datetime | None = None,
 ) -> Select[Any]:
-    """Ids among `visible` clients whose summary is missing or from an earlier day.
+    """Ids among `visible` clients whose summary for today is missing or from an earlier day.
 
     With `now`, also those whose "next session" has begun since they were computed (the
     only headline figure that goes wrong within a day without a write).
@@ -179,21 +248,12 @@ def stale_client_ids(
         outdated.append(ClientSummary.next_session_at <= now)
     stmt = (
         select(Client.id)
-        .outerjoin(ClientSummary, ClientSummary.client_id == Client.id)
+        .select_from(Client)
+        .outerjoin(ClientSummary, current_summary(today))
         .where(Client.id.in_(visible), or_(*outdated))
         .order_by(ClientSummary.as_of.is_not(None), ClientSummary.as_of, Client.id)
     )
     return stmt if limit is None else stmt.limit(limit)
-
-
-def refresh_stale(
-    db: DbSession, *, settings: Settings, now: datetime | None = None, batch: int = 100
-) -> int:
-    """Refresh one batch of stale summaries (any caller's); the background refresher's step."""
-    now = now or utcnow()
-    stale = stale_client_ids(practice_today(settings, now), select(Client.id), limit=batch, now=now)
-    ids = list(db.scalars(stale))
-    return refresh(db, ids, settings=settings, now=now) if ids else 0
 
 
 def _collect_dirty(db: OrmSession, _flush_context: Any) -> None:
@@ -228,18 +288,10 @@ def install(factory: Any, settings: Settings) -> None:
 
 
 def refresh_all(db: DbSession, *, settings: Settings, batch: int = 200) -> int:
-    """Rebuild every summary (the CLI's refresh-summaries; run daily from cron if you like)."""
+    """Rebuild every summary in one write transaction (benchmark set-up after a bulk load; the
+    CLI's `refresh-summaries` uses `summary_batches.rebuild`, which never holds the lock long)."""
     ids = list(db.scalars(select(Client.id).order_by(Client.id)))
     done = 0
     for i in range(0, len(ids), batch):
         done += refresh(db, ids[i : i + batch], settings=settings)
     return done
-
-
-def summaries_of(db: DbSession, client_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, ClientSummary]:
-    return {
-        s.client_id: s
-        for s in db.scalars(
-            select(ClientSummary).where(ClientSummary.client_id.in_(list(client_ids)))
-        )
-    }

@@ -230,8 +230,8 @@ def caseload_page(
         limit=filters.per_page,
         offset=(filters.page - 1) * filters.per_page,
     )
-    directions = caseload_service.recovery_direction_counts(db, actor=actor)
     today = summary.practice_today(settings, now)
+    directions = caseload_service.recovery_direction_counts(db, actor=actor, today=today)
     practitioners = result["practitioners"]
     own = next((p for p in practitioners if p["practitioner_id"] == actor.user.id), None)
     total = result["total"]
