@@ -11,13 +11,16 @@ import math
 import random
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Connection, Engine, insert
 
+from practice_dashboard import migrate
 from practice_dashboard.config import Settings
+from practice_dashboard.db import create_db_engine
 from practice_dashboard.models import (
     Client,
     Episode,
@@ -213,37 +216,8 @@ def generate(
             client_id = long_client_id if n == clients else uuid7()
             pid = practitioners[-1] if n == clients else practitioners[n // 150]
             days = 5 * 365 if n == clients else 2 * 365
-            connection.execute(
-                insert(Client),
-                [
-                    {
-                        "id": client_id,
-                        "practitioner_id": pid,
-                        "display_name": f"Client {n:05d}",
-                        "status": "active",
-                        "intake_date": (now - timedelta(days=days)).date(),
-                        "session_cadence_days": 7,
-                        "version": 1,
-                        "created_at": now,
-                        "updated_at": now,
-                        "external_ref": None,
-                        "date_of_birth": None,
-                        "discharged_on": None,
-                        "goals": None,
-                        "archived_at": None,
-                    }
-                ],
-            )
-            rows = _client_rows(rng, client_id, pid, days, now)
-            for table, model in (
-                ("session", Session),
-                ("observation", Observation),
-                ("episode", Episode),
-                ("measure", Measure),
-            ):
-                for chunk in _chunks(rows[table]):
-                    connection.execute(insert(model), chunk)
-                total += len(rows[table])
+            _insert_client(connection, client_id, pid, f"Client {n:05d}", days, now)
+            total += _insert_rows(connection, _client_rows(rng, client_id, pid, days, now))
     return BenchPractice(
         supervisor_id, practitioners[0], long_client_id, practitioners[-1], clients + 1, total
     )
@@ -253,49 +227,102 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
+def _insert_client(
+    connection: Connection,
+    client_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+    name: str,
+    days: int,
+    now: datetime,
+) -> None:
+    """An active client whose intake was `days` ago, weekly sessions expected."""
+    connection.execute(
+        insert(Client),
+        [
+            {
+                "id": client_id,
+                "practitioner_id": practitioner_id,
+                "display_name": name,
+                "status": "active",
+                "intake_date": (now - timedelta(days=days)).date(),
+                "session_cadence_days": 7,
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+                "external_ref": None,
+                "date_of_birth": None,
+                "discharged_on": None,
+                "goals": None,
+                "archived_at": None,
+            }
+        ],
+    )
+
+
+def _insert_rows(connection: Connection, rows: dict[str, list[dict[str, Any]]]) -> int:
+    """A client's generated records (`_client_rows`), in chunks; how many were written."""
+    models = {
+        "session": Session,
+        "observation": Observation,
+        "episode": Episode,
+        "measure": Measure,
+    }
+    total = 0
+    for table, model in models.items():
+        for chunk in _chunks(rows.get(table, [])):
+            connection.execute(insert(model), chunk)
+        total += len(rows.get(table, []))
+    return total
+
+
 def dense_client(
     engine: Engine,
     *,
     practitioner_id: uuid.UUID,
     years: int = 20,
+    per_day: int = 1,
     seed: int = 20,
 ) -> uuid.UUID:
-    """One more client under `practitioner_id` with `years` of daily check-ins, an activation
-    episode every third day or so, weekly sessions and monthly PHQ-9s: the history that a page
-    showing the last 6 months should not have to read in full."""
+    """One more client under `practitioner_id` with `years` of `per_day` check-ins a day, an
+    activation episode every third day or so per pass, weekly sessions and monthly PHQ-9s: the
+    history that a page showing the last 6 months should not have to read in full."""
     rng = random.Random(seed)
     now = datetime.now(UTC).replace(microsecond=0)
     days = years * 365
     client_id = uuid7()
     with engine.begin() as connection:
-        connection.execute(
-            insert(Client),
-            [
-                {
-                    "id": client_id,
-                    "practitioner_id": practitioner_id,
-                    "display_name": f"Client dense {years} years",
-                    "status": "active",
-                    "intake_date": (now - timedelta(days=days)).date(),
-                    "session_cadence_days": 7,
-                    "version": 1,
-                    "created_at": now,
-                    "updated_at": now,
-                    "external_ref": None,
-                    "date_of_birth": None,
-                    "discharged_on": None,
-                    "goals": None,
-                    "archived_at": None,
-                }
-            ],
+        _insert_client(
+            connection, client_id, practitioner_id, f"Client dense {years} years", days, now
         )
-        rows = _client_rows(rng, client_id, practitioner_id, days, now)
-        for table, model in (
-            ("session", Session),
-            ("observation", Observation),
-            ("episode", Episode),
-            ("measure", Measure),
-        ):
-            for chunk in _chunks(rows[table]):
-                connection.execute(insert(model), chunk)
+        for n in range(per_day):
+            # Every pass adds a day's check-ins and episodes; one course of sessions and
+            # questionnaires is enough.
+            rows = _client_rows(rng, client_id, practitioner_id, days, now)
+            if n > 0:
+                rows = {k: v for k, v in rows.items() if k in ("observation", "episode")}
+            _insert_rows(connection, rows)
     return client_id
+
+
+@contextmanager
+def migrated_database(backend: str) -> Iterator[tuple[Settings, Engine]]:
+    """A scratch database on `backend` ("sqlite" or "postgresql"), migrated to head, with the
+    settings the benchmarks share: fast password hashing, and no background refresher (each
+    bench refreshes summaries when it means to). Dropped afterwards."""
+    from tests.databases import fresh_database  # the suite's scratch databases, one home
+
+    with fresh_database(backend) as url:
+        settings = Settings(
+            environment="test",
+            database_url=url,
+            secret_key="bench-" + "k" * 40,
+            argon2_memory_kib=19_456,
+            argon2_time_cost=2,
+            summary_refresh_interval_seconds=0,
+        )
+        engine = create_db_engine(settings)
+        try:
+            migrate.upgrade(engine)
+            yield settings, engine
+        finally:
+            engine.dispose()

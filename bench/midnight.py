@@ -43,12 +43,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import event, text
 
-from bench.generate import generate
+from bench.generate import generate, migrated_database
 from bench.run import percentile, postgres_reachable
-from practice_dashboard import migrate
 from practice_dashboard.app import create_app
-from practice_dashboard.config import Settings
-from practice_dashboard.db import create_db_engine, session_scope
+from practice_dashboard.db import session_scope
 from practice_dashboard.models import User
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.security import create_access_token
@@ -56,7 +54,6 @@ from practice_dashboard.services.accounts import login_session
 from practice_dashboard.services.analytics import summary_batches
 from practice_dashboard.services.analytics.refresher import SummaryRefresher
 from practice_dashboard.services.analytics.summary import day_start, practice_today
-from tests.databases import fresh_database
 
 TARGET_MS = 200.0
 HOLD_TARGET_MS = 100.0
@@ -210,18 +207,7 @@ def holds(batch: summary_batches.BatchReport) -> str:
 
 def run_backend(backend: str, clients: int, callers: int, views_per_phase: int) -> None:
     with ExitStack() as stack:
-        url = stack.enter_context(fresh_database(backend))
-        settings = Settings(
-            environment="test",
-            database_url=url,
-            secret_key="bench-" + "k" * 40,
-            argon2_memory_kib=19_456,
-            argon2_time_cost=2,
-            # The bench runs the refresher itself, on the fake clock.
-            summary_refresh_interval_seconds=0,
-        )
-        engine = create_db_engine(settings)
-        migrate.upgrade(engine)
+        settings, engine = stack.enter_context(migrated_database(backend))
         print(f"\n== {backend}: {clients} clients × 2 years + one 5-year client", flush=True)
         started = time.perf_counter()
         practice = generate(engine, settings, clients=clients)

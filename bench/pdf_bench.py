@@ -31,11 +31,9 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from bench.generate import BenchPractice, generate
-from practice_dashboard import migrate
+from bench.generate import BenchPractice, generate, migrated_database
 from practice_dashboard.app import create_app
-from practice_dashboard.config import Settings
-from practice_dashboard.db import create_db_engine, create_session_factory, session_scope
+from practice_dashboard.db import create_session_factory, session_scope
 from practice_dashboard.models import Client, User
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.services.accounts import login_session
@@ -45,7 +43,6 @@ from practice_dashboard.services.reports import chromium, pdf
 from practice_dashboard.services.reports import progress_summary as reports
 from practice_dashboard.services.reports.printing import summary_pdf
 from practice_dashboard.web.printing import print_renderer, summary_document
-from tests.databases import fresh_database
 
 TARGET_SECONDS = 1.0
 BLANK_PAGE = "<!doctype html><html><head><title>blank</title></head><body></body></html>"
@@ -151,17 +148,7 @@ def main() -> int:
         return 2
 
     with ExitStack() as stack:
-        url = stack.enter_context(fresh_database(args.db))
-        settings = Settings(
-            environment="test",
-            database_url=url,
-            secret_key="bench-" + "k" * 40,
-            argon2_memory_kib=19_456,
-            argon2_time_cost=2,
-            summary_refresh_interval_seconds=0,
-        )
-        engine = create_db_engine(settings)
-        migrate.upgrade(engine)
+        settings, engine = stack.enter_context(migrated_database(args.db))
         print(f"\n== {args.db}: 1 five-year client + {args.clients} two-year clients", flush=True)
         started = time.perf_counter()
         practice: BenchPractice = generate(engine, settings, clients=args.clients)

@@ -15,68 +15,27 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
-import random
 import statistics
 import time
-import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event, insert, text
+from sqlalchemy import Engine, event, text
 
-from bench.generate import _chunks, _client_rows, generate
-from practice_dashboard import migrate
+from bench.generate import dense_client, generate, migrated_database
 from practice_dashboard.app import create_app
-from practice_dashboard.config import Settings
-from practice_dashboard.db import create_db_engine, create_session_factory, session_scope
-from practice_dashboard.models import Client, Episode, Measure, Observation, Session, User
-from practice_dashboard.models.base import utcnow, uuid7
+from practice_dashboard.db import create_session_factory, session_scope
+from practice_dashboard.models import User
+from practice_dashboard.models.base import utcnow
 from practice_dashboard.security import create_access_token
 from practice_dashboard.services.accounts import login_session
 from practice_dashboard.services.analytics import metrics as metrics_service
 from practice_dashboard.web.routes import client_page
-from tests.databases import fresh_database
 
 DENSE_YEARS = 20
 DENSE_PER_DAY = 3
-
-
-def add_dense_client(engine: Engine, practitioner_id: uuid.UUID) -> uuid.UUID:
-    """A 20-year client with three check-ins a day (and the episodes, sessions and measures
-    that come with each pass of the generator)."""
-    rng = random.Random(20)
-    now = datetime.now(UTC).replace(microsecond=0)
-    days = DENSE_YEARS * 365
-    client_id = uuid7()
-    with engine.begin() as connection:
-        connection.execute(
-            insert(Client),
-            [
-                {
-                    "id": client_id,
-                    "practitioner_id": practitioner_id,
-                    "display_name": "Dense 20-year client",
-                    "status": "active",
-                    "intake_date": (now - timedelta(days=days)).date(),
-                    "session_cadence_days": 7,
-                    "version": 1,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            ],
-        )
-        for n in range(DENSE_PER_DAY):
-            rows = _client_rows(rng, client_id, practitioner_id, days, now)
-            tables = (("observation", Observation), ("episode", Episode))
-            if n == 0:  # one course of sessions and questionnaires
-                tables += (("session", Session), ("measure", Measure))
-            for table, model in tables:
-                for chunk in _chunks(rows[table]):
-                    connection.execute(insert(model), chunk)
-    return client_id
 
 
 class Statements:
@@ -141,19 +100,11 @@ def main() -> None:
     parser.add_argument("--statements", action="store_true", help="print what each request sends")
     args = parser.parse_args()
     with ExitStack() as stack:
-        url = stack.enter_context(fresh_database(args.db))
-        settings = Settings(
-            environment="test",
-            database_url=url,
-            secret_key="bench-" + "k" * 40,
-            argon2_memory_kib=19_456,
-            argon2_time_cost=2,
-            summary_refresh_interval_seconds=0,
-        )
-        engine = create_db_engine(settings)
-        migrate.upgrade(engine)
+        settings, engine = stack.enter_context(migrated_database(args.db))
         practice = generate(engine, settings, clients=args.clients)
-        dense = add_dense_client(engine, practice.long_owner_id)
+        dense = dense_client(
+            engine, practitioner_id=practice.long_owner_id, years=DENSE_YEARS, per_day=DENSE_PER_DAY
+        )
         if args.db == "postgresql":
             with engine.begin() as connection:
                 connection.execute(text("ANALYZE"))

@@ -21,17 +21,14 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, text, update
 
-from bench.generate import BenchPractice, generate
-from practice_dashboard import migrate
+from bench.generate import BenchPractice, generate, migrated_database
 from practice_dashboard.app import create_app
-from practice_dashboard.config import Settings
-from practice_dashboard.db import create_db_engine, create_session_factory, session_scope
+from practice_dashboard.db import create_session_factory, session_scope
 from practice_dashboard.models import ClientSummary, User
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.security import create_access_token
 from practice_dashboard.services.accounts import login_session
 from practice_dashboard.services.analytics import summary
-from tests.databases import fresh_database
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -79,17 +76,7 @@ def measure(
 
 def run_backend(backend: str, clients: int, repeat: int) -> list[dict[str, Any]]:
     with ExitStack() as stack:
-        url = stack.enter_context(fresh_database(backend))
-        settings = Settings(
-            environment="test",
-            database_url=url,
-            secret_key="bench-" + "k" * 40,
-            argon2_memory_kib=19_456,
-            argon2_time_cost=2,
-            summary_refresh_interval_seconds=0,
-        )
-        engine = create_db_engine(settings)
-        migrate.upgrade(engine)
+        settings, engine = stack.enter_context(migrated_database(backend))
         print(
             f"\n== {backend}: generating {clients} clients × 2 years + one 5-year client",
             flush=True,
