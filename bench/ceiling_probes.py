@@ -6,7 +6,6 @@ Loopback only: every URL here is a server this benchmark started on 127.0.0.1.
 
 from __future__ import annotations
 
-import os
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -15,20 +14,10 @@ from urllib.parse import urljoin, urlsplit
 
 from playwright.sync_api import Browser, Response, sync_playwright
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-# The browser tests' flags (tests/browser/conftest.py): headless, no sandbox in a container,
-# nothing that phones home.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+# The browser tests' Chromium and its flags (headless, no sandbox, nothing that phones home).
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+
 BROWSER_ENCODINGS = "gzip, br"
-START_TIMEOUT_S = 60.0
 
 
 # --- On the wire ---------------------------------------------------------------------------
