@@ -17,8 +17,10 @@ from practice_dashboard.cli.main import app
 from practice_dashboard.config import get_settings
 from practice_dashboard.db import create_db_engine, create_session_factory, session_scope
 from practice_dashboard.models import Supervision, User
+from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import Role
 from practice_dashboard.security import verify_password
+from practice_dashboard.services.analytics.summary import practice_today
 from practice_dashboard.services.reports import pdf
 from tests.builders import make_client, make_user, supervise
 from tests.databases import fresh_database
@@ -301,6 +303,11 @@ def test_refresh_summaries_writes_every_summary_in_short_batches(cli_env: str) -
     assert result.exit_code == 0, result.output
     assert result.output.startswith("refreshed 3 client summaries in 1 batch ")
     assert "longest write lock" in result.output
+    # Today's row for each client (in the last hour before the practice's midnight the
+    # rebuild also rolls each client over to tomorrow's row: summary_batches).
+    today = practice_today(settings, utcnow())
     with engine.connect() as connection:
-        assert connection.execute(text("SELECT count(*) FROM client_summary")).scalar() == 3
+        rows = connection.execute(text("SELECT client_id, as_of FROM client_summary")).all()
+    assert len({client_id for client_id, _ in rows}) == 3
+    assert sum(1 for _, as_of in rows if str(as_of) == today.isoformat()) == 3
     engine.dispose()
