@@ -71,6 +71,14 @@ class ProtocolError(Exception):
     """The browser answered a command with an error."""
 
 
+class SessionGone(ProtocolError):
+    """A command went to a tab's session that no longer exists (the tab was closed)."""
+
+
+#: DevTools' error code for a command sent to a session that no longer exists.
+_SESSION_NOT_FOUND: Final = -32001
+
+
 @dataclass(eq=False)
 class _Reply:
     done: threading.Event = field(default_factory=threading.Event)
@@ -223,7 +231,10 @@ class Browser:
             raise BrowserGone(f"{method}: the browser went away")
         if "error" in answer:
             error = answer["error"]
-            raise ProtocolError(f"{method}: {error.get('message')} ({error.get('code')})")
+            text = f"{method}: {error.get('message')} ({error.get('code')})"
+            if session and error.get("code") == _SESSION_NOT_FOUND:
+                raise SessionGone(text)
+            raise ProtocolError(text)
         result: dict[str, Any] = answer.get("result", {})
         return result
 
@@ -378,7 +389,12 @@ class Tab:
         self, method: str, params: dict[str, Any] | None = None, *, deadline: float
     ) -> dict[str, Any]:
         """A command to this tab's page."""
-        return self.browser.call(method, params, session=self.session, deadline=deadline)
+        try:
+            return self.browser.call(method, params, session=self.session, deadline=deadline)
+        except SessionGone:
+            # The detach event may not have arrived yet; the answer is proof enough.
+            self.gone = True
+            raise
 
     def _on_event(self, method: str, params: dict[str, Any]) -> None:
         if method in ("Inspector.detached", "Inspector.targetCrashed"):

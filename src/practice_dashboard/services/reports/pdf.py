@@ -357,20 +357,24 @@ def _wait_until(tab: Tab, expression: str, give_up: float, deadline: float) -> b
 
 def _print_page(browser: Browser, page: Path, deadline: float) -> bytes:
     """`page` (a file in its own folder) as PDF, in a fresh browser context closed after."""
-    url = page.as_uri()
-    folder = page.parent.as_uri() + "/"
     tab = _take_tab(browser, deadline)
     try:
-        tab.folder = folder
-        tab.open(url, deadline=deadline)
+        return _print_in(tab, page, deadline)
     except ProtocolError as error:
-        # A spare tab whose page went while it waited (its renderer ended): take a new one.
-        log.info("The spare PDF tab was gone (%s); opening another", error)
-        _close_tab(tab, deadline)
-        tab = _new_tab(browser, deadline)
-        tab.folder = folder
-        tab.open(url, deadline=deadline)
+        if not tab.gone:
+            raise
+        # A spare tab whose page went while it waited (closed, or its renderer ended), seen
+        # only once it was used: once more in a new tab.
+        log.info("The PDF tab was gone (%s); opening another", error)
+    return _print_in(_new_tab(browser, deadline), page, deadline)
+
+
+def _print_in(tab: Tab, page: Path, deadline: float) -> bytes:
+    """`page` printed in `tab`, which is closed after."""
+    url = page.as_uri()
     try:
+        tab.folder = page.parent.as_uri() + "/"
+        tab.open(url, deadline=deadline)
         charts = min(deadline, time.monotonic() + CHART_WAIT_SECONDS)
         ready = _READY_JS % json.dumps(url)
         if not _wait_until(tab, ready, charts, deadline):
