@@ -201,6 +201,10 @@ class InFlightLimit:
                     (b"content-length", str(len(body)).encode()),
                     (b"retry-after", str(retry_after).encode()),
                     (b"cache-control", b"no-store"),
+                    # The retry comes on a new connection, which another worker process
+                    # (one less busy: it is the one waiting to accept) may take: a kept-alive
+                    # connection would bind the caller to this overloaded worker.
+                    (b"connection", b"close"),
                 ],
             }
         )
