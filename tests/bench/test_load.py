@@ -6,7 +6,6 @@ import os
 from collections import Counter
 
 import pytest
-
 from bench.load import Step, machine_cpu_seconds, scaling, server_cpu_seconds
 
 
@@ -54,4 +53,5 @@ def test_cpu_readings_come_from_proc() -> None:
     busy, total = machine_cpu_seconds()
     assert 0 < busy <= total
     own = server_cpu_seconds(os.getpid())
-    assert own is not None and own > 0
+    assert own is not None
+    assert own > 0
