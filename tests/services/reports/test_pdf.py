@@ -136,7 +136,9 @@ class TestRestart:
         assert pdf_pages(data) == ["Survived"]
         assert pdf.browser_pid() not in (None, *pids)
 
-    def test_a_spare_tab_that_went_away_is_replaced(self) -> None:
+    @staticmethod
+    def closed_spare_tab() -> browser_module.Tab:
+        """After a first PDF, its spare tab, closed behind the PDF code's back."""
         pdf.html_to_pdf(page("First"), assets={})
         assert wait_until(lambda: pdf._spare is not None and pdf._spare[1].done())
         assert pdf._spare is not None
@@ -144,18 +146,16 @@ class TestRestart:
         spare.browser.call(
             "Target.closeTarget", {"targetId": spare.target}, deadline=time.monotonic() + 10
         )
+        return spare
+
+    def test_a_spare_tab_that_went_away_is_replaced(self) -> None:
+        self.closed_spare_tab()
         assert pdf_pages(pdf.html_to_pdf(page("Second"), assets={})) == ["Second"]
 
     def test_a_spare_tab_gone_before_its_detach_event_arrives_is_replaced(self) -> None:
         # The race behind a once-flaky run: the tab is closed, but the event saying so has
         # not been read when the PDF takes it; the first command's answer must be enough.
-        pdf.html_to_pdf(page("First"), assets={})
-        assert wait_until(lambda: pdf._spare is not None and pdf._spare[1].done())
-        assert pdf._spare is not None
-        spare = pdf._spare[1].result()
-        spare.browser.call(
-            "Target.closeTarget", {"targetId": spare.target}, deadline=time.monotonic() + 10
-        )
+        spare = self.closed_spare_tab()
         assert wait_until(lambda: spare.gone)
         spare.gone = False
         assert pdf_pages(pdf.html_to_pdf(page("Second"), assets={})) == ["Second"]
