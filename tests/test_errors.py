@@ -78,15 +78,19 @@ class TestAllowHeader:
         ("method", "path", "allow"),
         [
             # Three routes share the path, one method each.
-            ("PUT", f"/api/v1/clients/{uuid.uuid4()}", "DELETE, GET, PATCH"),
-            ("PUT", f"/api/v1/clients/{uuid.uuid4()}/checkin-link", "DELETE, GET, PATCH, POST"),
+            ("PUT", f"/api/v1/clients/{uuid.uuid4()}", "DELETE, GET, HEAD, PATCH"),
+            (
+                "PUT",
+                f"/api/v1/clients/{uuid.uuid4()}/checkin-link",
+                "DELETE, GET, HEAD, PATCH, POST",
+            ),
             ("GET", f"/api/v1/sessions/{uuid.uuid4()}", "DELETE, PATCH"),
-            ("DELETE", "/api/v1/clients", "GET, POST"),
+            ("DELETE", "/api/v1/clients", "GET, HEAD, POST"),
             ("PUT", "/openapi.json", "GET, HEAD"),
             # Pages keep the header on their HTML error page.
-            ("DELETE", "/login", "GET, POST"),
+            ("DELETE", "/login", "GET, HEAD, POST"),
             # A fixed path and a path parameter both match /clients/new.
-            ("PUT", "/clients/new", "GET, POST"),
+            ("PUT", "/clients/new", "GET, HEAD, POST"),
             ("PUT", "/static/css/app.css", "GET, HEAD"),
         ],
     )

@@ -6,11 +6,12 @@ import asyncio
 import time
 
 import httpx
+from fastapi.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
 from practice_dashboard.app import create_app
 from practice_dashboard.config import Settings
-from practice_dashboard.middleware import InFlightLimit
+from practice_dashboard.middleware import HEAD_AS_GET, HeadAsGet, InFlightLimit
 
 
 class SlowApp:
@@ -187,3 +188,52 @@ def test_the_hold_estimate_follows_the_work() -> None:
         return guarded.hold_seconds
 
     assert 0.04 < asyncio.run(scenario()) < 0.2
+
+
+class TestHeadAsGet:
+    """HEAD is answered wherever GET is: GET's status and headers, no body (RFC 9110)."""
+
+    @staticmethod
+    async def seen_and_answered(method: str, path: str) -> tuple[Scope, httpx.Response]:
+        seen: list[Scope] = []
+
+        async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+            seen.append(scope)
+            body = b"x" * 100
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-length", str(len(body)).encode())],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+
+        transport = httpx.ASGITransport(app=HeadAsGet(inner))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            response = await http.request(method, path)
+        return seen[0], response
+
+    def test_a_head_is_routed_as_its_get_without_the_body(self) -> None:
+        scope, response = asyncio.run(self.seen_and_answered("HEAD", "/clients"))
+        assert (scope["method"], scope[HEAD_AS_GET]) == ("GET", True)
+        assert (response.status_code, response.headers["content-length"]) == (200, "100")
+        assert response.content == b""
+
+    def test_other_methods_and_static_files_pass_untouched(self) -> None:
+        scope, response = asyncio.run(self.seen_and_answered("GET", "/clients"))
+        assert (scope["method"], HEAD_AS_GET in scope, len(response.content)) == ("GET", False, 100)
+        # Static files answer HEAD themselves (compression.PrecompressedStaticFiles).
+        scope, _ = asyncio.run(self.seen_and_answered("HEAD", "/static/css/app.css"))
+        assert (scope["method"], HEAD_AS_GET in scope) == ("HEAD", False)
+
+    def test_the_app_answers_head_like_get(self, settings: Settings) -> None:
+        with TestClient(create_app(settings)) as client:
+            for path, status in (("/login", 200), ("/healthz", 200), ("/api/v1/clients", 401)):
+                got, head = client.get(path), client.head(path)
+                assert (head.status_code, head.content) == (status, b""), path
+                assert got.status_code == status, path
+                assert head.headers["content-type"] == got.headers["content-type"], path
+            # A path with no GET: still refused, and the Allow header says what is served.
+            refused = client.head("/api/v1/auth/token")
+            assert (refused.status_code, refused.headers["allow"]) == (405, "POST")

@@ -21,7 +21,7 @@ from practice_dashboard.config import Settings, get_settings
 from practice_dashboard.db import create_db_engine, create_session_factory
 from practice_dashboard.dependencies import no_nul_characters
 from practice_dashboard.errors import install_error_handlers
-from practice_dashboard.middleware import BodySizeLimit, InFlightLimit
+from practice_dashboard.middleware import BodySizeLimit, HeadAsGet, InFlightLimit
 from practice_dashboard.security import install_log_redaction
 from practice_dashboard.services.analytics import summary
 from practice_dashboard.services.analytics.refresher import SummaryRefresher
@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", PrecompressedStaticFiles(directory=STATIC_DIR), name="static")
     # Innermost: compresses what the routes answer; the headers below are added around it.
     app.add_middleware(ResponseCompression)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     # Next: the client address and scheme everything else sees (audit trail, login

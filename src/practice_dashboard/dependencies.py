@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession, SessionFactory, finishing, start_reading
 from practice_dashboard.errors import AppError, Forbidden, NotFound, refuse_nul
+from practice_dashboard.middleware import request_method
 from practice_dashboard.models import User
 from practice_dashboard.security import redact_checkin_tokens
 from practice_dashboard.services import audit
@@ -66,7 +67,7 @@ def _record_refusal(db: DbSession, request: Request, exc: AppError) -> None:
         audit.Actor(user=user, ip=client_ip(request)),
         audit.DENIED,
         "request",
-        detail=f"{exc.status_code} {request.method} {path}",
+        detail=f"{exc.status_code} {request_method(request.scope)} {path}",
     )
 
 

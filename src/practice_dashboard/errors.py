@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 from starlette.staticfiles import StaticFiles
 
+from practice_dashboard.middleware import request_method
 from practice_dashboard.security import redact_checkin_tokens
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,8 @@ def allowed_methods(request: Request) -> str:
             methods |= {"GET", "HEAD"}
         else:
             methods |= set(route.methods or ())
+    if "GET" in methods:
+        methods.add("HEAD")  # served for every GET (middleware.HeadAsGet)
     return ", ".join(sorted(methods))
 
 
@@ -207,7 +210,7 @@ def install_error_handlers(app: FastAPI, *, html_renderer: HtmlErrorRenderer) ->
         # Logged with its traceback for the operators; the person sees a calm page, never a trace.
         log.error(
             "unhandled error on %s %s",
-            request.method,
+            request_method(request.scope),
             redact_checkin_tokens(request.url.path),
             exc_info=exc,
         )

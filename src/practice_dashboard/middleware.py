@@ -6,6 +6,7 @@ import asyncio
 import json
 import math
 import time
+from typing import Final
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -78,6 +79,43 @@ class _TooLarge(HTTPException):
 
     def __init__(self, max_bytes: int) -> None:
         super().__init__(413, f"Request body too large; the limit is {max_bytes} bytes")
+
+
+#: Set in the scope of a HEAD request that `HeadAsGet` routes as its GET.
+HEAD_AS_GET: Final = "practice_dashboard.head"
+
+
+def request_method(scope: Scope) -> str:
+    """The method the client sent (HEAD for a HEAD that `HeadAsGet` routes as GET)."""
+    return "HEAD" if scope.get(HEAD_AS_GET) else str(scope["method"])
+
+
+class HeadAsGet:
+    """HEAD is GET without the body (RFC 9110 §9.3.2), wherever GET is served.
+
+    Routes declare GET only, so a HEAD is routed as its GET (same checks, same headers,
+    Content-Length included) and the body is dropped here. Static files answer HEAD
+    themselves.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "HEAD"
+            or scope["path"].startswith("/static/")
+        ):
+            await self.app(scope, receive, send)
+            return
+
+        async def headless(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET", HEAD_AS_GET: True}, receive, headless)
 
 
 _BUSY_JSON = json.dumps({"detail": "The server is busy; try again in a moment"}).encode()

@@ -521,6 +521,17 @@ class TestRefusalsAreRecorded:
             ("denied", f"404 GET /clients/{practice.client.id}")
         ]
 
+    def test_a_head_request_is_recorded_as_head(
+        self, api: TestClient, practice: Practice, log: AuditLog, stranger: User
+    ) -> None:
+        # Routed as its GET (middleware.HeadAsGet), but the trail names what was sent.
+        log.reset()
+        response = api.head(f"{practice.c}/metrics", headers=practice.headers(stranger))
+        assert (response.status_code, response.content) == (404, b"")
+        assert [(e.action, e.detail) for e in log.new()] == [
+            ("denied", f"404 HEAD {practice.c}/metrics")
+        ]
+
     def test_wrong_password(self, api: TestClient, practice: Practice, log: AuditLog) -> None:
         response = api.post(
             "/api/v1/auth/token", data={"username": practice.owner.email, "password": "wrong"}
