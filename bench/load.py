@@ -13,21 +13,21 @@ metrics (`/api/v1/clients/{id}/metrics`, bearer token) from `c` concurrent calle
 its own connection (as each person's browser is) and sending its next request as soon as the
 last is answered, for `--seconds` at each of c = 1, 16, 64 and 128, in `--rounds` rounds that
 interleave the concurrencies (OK/s is the median round's; the other columns pool the rounds).
-Every request is a read that the server audits. A last step per server
-has one caller read the metrics while `--logins` callers (48 by default) post wrong passwords
-for made-up e-mails to `/api/v1/auth/token` as fast as they are answered: the signed-in
-caller's row, and the login answers by status.
+Every request is a read that the server audits. A last step per server has one caller read
+the metrics while `--logins` callers (48 by default) post wrong passwords for made-up e-mails
+to `/api/v1/auth/token` as fast as they are answered: the signed-in caller's row, and the
+login answers by status.
 
 Counted per row: answered requests and their rate, latency percentiles, server errors (5xx
 other than 503), 503s (the overload guard shedding load, with Retry-After), hangs (answers
 slower than 5 s, and requests that got no answer within `--timeout`) and connections closed
 without an answer (dropped); how late the callers' own event loop ran (caller lag: a latency
-near it is the load generator's, not the server's); and the server processes' CPU time per OK
-answer, from /proc (the same at 1 and 64 callers: concurrency costs the server nothing per
-page, so the rate can only equal one caller's once one caller keeps the worker busy). After
-the table, each concurrency's OK/s against one caller's, the median of the rounds' ratios.
-Loopback only; bounded by
-`--seconds` per step and `--timeout` per request; the scratch databases are removed.
+near it is the load generator's, not the server's); the server processes' CPU time per OK
+answer, from /proc (whether concurrency costs the server more per answer: once one caller
+keeps a worker busy, that is all that can lower the rate); and how busy the machine was, with
+the load generator's own share of a core. After the table, each concurrency's OK/s against
+one caller's, the median of the rounds' ratios. Loopback only; bounded by `--seconds` per
+step and `--timeout` per request; the scratch databases are removed.
 """
 
 from __future__ import annotations
