@@ -8,6 +8,7 @@ from itertools import count
 from typing import Any
 
 import pyotp
+from fastapi.testclient import TestClient
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
@@ -198,6 +199,16 @@ def login_cookies(db: DbSession, settings: Settings, user: User) -> tuple[dict[s
     token, login = login_session.start(db, settings, user=user, now=datetime.now(UTC), ip=None)
     db.flush()
     return {login_session.COOKIE_NAME: token}, login.csrf_token
+
+
+def sign_in(api: TestClient, db: DbSession, settings: Settings, user: User) -> str:
+    """Sign `api` in as `user` through a live browser login (committed, so the app sees it),
+    in place of whoever was signed in; its CSRF token, for forms."""
+    cookies, csrf = login_cookies(db, settings, user)
+    db.commit()
+    api.cookies.clear()
+    api.cookies.update(cookies)
+    return csrf
 
 
 #: Recovery minutes vary around a client's usual by these factors, in turn (a spread of about

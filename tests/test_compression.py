@@ -36,10 +36,10 @@ from practice_dashboard.web.templating import STATIC_DIR, asset_url, plotly_url
 from tests.builders import (
     NOW,
     auth_headers,
-    login_cookies,
     make_client,
     make_observation,
     make_user,
+    sign_in,
 )
 from tests.html import parse
 
@@ -84,13 +84,6 @@ def client(db: DbSession, owner: User) -> Client:
     return client
 
 
-def _login(api: TestClient, db: DbSession, settings: Settings, user: User) -> str:
-    cookies, csrf = login_cookies(db, settings, user)
-    db.commit()
-    api.cookies.update(cookies)
-    return csrf
-
-
 class TestAnswersOfTheApp:
     def test_a_page_is_gzipped(self, api: TestClient) -> None:
         page = assert_gzipped_copy(api, "/login", {})
@@ -100,7 +93,7 @@ class TestAnswersOfTheApp:
         self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client
     ) -> None:
         # Compared by its charts: some words on it follow the clock ("… days ago").
-        _login(api, db, settings, owner)
+        sign_in(api, db, settings, owner)
         url = f"/clients/{client.id}"
         zipped_headers, zipped = raw_get(api, url, GZIP)
         assert zipped_headers["content-encoding"] == "gzip"
@@ -125,7 +118,7 @@ class TestAnswersOfTheApp:
     def test_a_streamed_csv_export_is_gzipped_as_it_streams(
         self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client
     ) -> None:
-        _login(api, db, settings, owner)
+        sign_in(api, db, settings, owner)
         url = f"/clients/{client.id}/export.csv?kind=observations"
         zipped_headers, _ = raw_get(api, url, GZIP)
         assert zipped_headers["content-type"] == "text/csv; charset=utf-8"
@@ -278,7 +271,7 @@ class TestBreach:
     def test_each_page_carries_the_login_token_masked_afresh(
         self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client
     ) -> None:
-        raw = _login(api, db, settings, owner)
+        raw = sign_in(api, db, settings, owner)
         seen = []
         for _ in range(2):
             page = api.get(f"/clients/{client.id}/observations/new", headers=GZIP)
@@ -292,7 +285,7 @@ class TestBreach:
     def test_a_masked_token_from_the_page_is_accepted(
         self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client
     ) -> None:
-        _login(api, db, settings, owner)
+        sign_in(api, db, settings, owner)
         page = parse(api.get(f"/clients/{client.id}").text)
         token = page.find("form", action="/logout").find("input", name="csrf_token")
         assert (

@@ -32,13 +32,13 @@ from practice_dashboard.models.base import uuid7
 from practice_dashboard.models.enums import Attendance, HomeworkCompletion, Role, Source, Zone
 from practice_dashboard.web.charts import LocalClock, escape, script_json
 from tests.builders import (
-    login_cookies,
     make_client,
     make_episode,
     make_measure,
     make_observation,
     make_session,
     make_user,
+    sign_in,
     supervise,
 )
 from tests.conftest import QueryCounter
@@ -229,14 +229,6 @@ def bulk_history(db: DbSession, client: Client, *, days: int, episodes: int, ses
     db.flush()
 
 
-def login(api: TestClient, db: DbSession, settings: Settings, user: User) -> str:
-    cookies, csrf = login_cookies(db, settings, user)
-    db.commit()
-    api.cookies.clear()
-    api.cookies.update(cookies)
-    return csrf
-
-
 def local_x(settings: Settings, at: datetime) -> str:
     return at.astimezone(settings.timezone).strftime("%Y-%m-%d %H:%M")
 
@@ -251,7 +243,7 @@ class TestAccess:
         self, api: TestClient, db: DbSession, settings: Settings
     ) -> None:
         rich = make_rich_client(db, settings)
-        login(api, db, settings, rich.owner)
+        sign_in(api, db, settings, rich.owner)
         response = api.get(f"/clients/{rich.client.id}")
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/html")
@@ -270,7 +262,7 @@ class TestAccess:
         rich = make_rich_client(db, settings)
         supervisor = make_user(db, settings, Role.SUPERVISOR)
         supervise(db, supervisor, rich.owner)
-        csrf = login(api, db, settings, supervisor)
+        csrf = sign_in(api, db, settings, supervisor)
         response = api.get(f"/clients/{rich.client.id}")
         assert response.status_code == 200
         page = parse(response.text)
@@ -290,7 +282,7 @@ class TestAccess:
     def test_others_get_404(self, api: TestClient, db: DbSession, settings: Settings) -> None:
         rich = make_rich_client(db, settings)
         stranger = make_user(db, settings)
-        login(api, db, settings, stranger)
+        sign_in(api, db, settings, stranger)
         for path in (f"/clients/{rich.client.id}", f"/clients/{uuid.uuid4()}", "/clients/nope"):
             response = api.get(path)
             assert response.status_code == 404, path
@@ -300,7 +292,7 @@ class TestAccess:
     def test_admin_gets_404(self, api: TestClient, db: DbSession, settings: Settings) -> None:
         rich = make_rich_client(db, settings)
         admin = make_user(db, settings, Role.ADMIN)
-        login(api, db, settings, admin)
+        sign_in(api, db, settings, admin)
         assert api.get(f"/clients/{rich.client.id}").status_code == 404
 
     def test_anonymous_is_sent_to_login(
@@ -318,7 +310,7 @@ class TestContent:
         self, api: TestClient, db: DbSession, settings: Settings
     ) -> None:
         rich = make_rich_client(db, settings)
-        login(api, db, settings, rich.owner)
+        sign_in(api, db, settings, rich.owner)
         page = parse(api.get(f"/clients/{rich.client.id}").text)
         charts = charts_of(page)
         expected = {
@@ -347,7 +339,7 @@ class TestContent:
         self, api: TestClient, db: DbSession, settings: Settings
     ) -> None:
         rich = make_rich_client(db, settings)
-        login(api, db, settings, rich.owner)
+        sign_in(api, db, settings, rich.owner)
         figure = charts_of(parse(api.get(f"/clients/{rich.client.id}").text))["chart-recovery"]
         names = [t["name"] for t in figure["data"]]
         assert any(n.startswith("Rolling median of 5") for n in names)
@@ -363,7 +355,7 @@ class TestContent:
         self, api: TestClient, db: DbSession, settings: Settings
     ) -> None:
         rich = make_rich_client(db, settings)
-        login(api, db, settings, rich.owner)
+        sign_in(api, db, settings, rich.owner)
         charts = charts_of(parse(api.get(f"/clients/{rich.client.id}").text))
         x = local_x(settings, rich.annotation_at)
         for chart_id, figure in charts.items():
@@ -381,7 +373,7 @@ class TestContent:
     ) -> None:
         owner = make_user(db, settings)
         client = make_client(db, owner, intake_date=_now().date() - timedelta(days=3))
-        login(api, db, settings, owner)
+        sign_in(api, db, settings, owner)
         response = api.get(f"/clients/{client.id}")
         assert response.status_code == 200
         page = parse(response.text)
@@ -408,7 +400,7 @@ class TestContent:
     ) -> None:
         rich = make_rich_client(db, settings)
         rich.owner.zone_vocabulary = "polyvagal"
-        login(api, db, settings, rich.owner)
+        sign_in(api, db, settings, rich.owner)
         figure = charts_of(parse(api.get(f"/clients/{rich.client.id}").text))["chart-states"]
         names = {t["name"] for t in figure["data"]}
         assert {"ventral (observed)", "sympathetic (observed)", "dorsal (observed)"} <= names
@@ -417,7 +409,7 @@ class TestContent:
         self, api: TestClient, db: DbSession, settings: Settings
     ) -> None:
         rich = make_rich_client(db, settings)
-        login(api, db, settings, rich.owner)
+        sign_in(api, db, settings, rich.owner)
         start = (_now() - timedelta(days=20)).date().isoformat()
         page = parse(api.get(f"/clients/{rich.client.id}?start={start}").text)
         assert page.one("input", id="period-start").attrs["value"] == start
@@ -441,7 +433,7 @@ class TestContent:
         self, api: TestClient, db: DbSession, settings: Settings, query: str, message: str
     ) -> None:
         rich = make_rich_client(db, settings)
-        login(api, db, settings, rich.owner)
+        sign_in(api, db, settings, rich.owner)
         response = api.get(f"/clients/{rich.client.id}?{query}")
         assert response.status_code == 200
         alert = parse(response.text).one("p", role="alert").words()
@@ -471,7 +463,7 @@ class TestMeasureRemarks:
             total=None,
             severity=None,
         )
-        login(api, db, settings, owner)
+        sign_in(api, db, settings, owner)
         page = parse(api.get(f"/clients/{client.id}").text)
         figure = page.by_id("chart-measure-phq9").parent
         assert figure is not None
@@ -494,7 +486,7 @@ class TestEscaping:
         self, api: TestClient, db: DbSession, settings: Settings
     ) -> None:
         rich = make_rich_client(db, settings, display_name=SCRIPT, goals=SCRIPT)
-        login(api, db, settings, rich.owner)
+        sign_in(api, db, settings, rich.owner)
         response = api.get(f"/clients/{rich.client.id}")
         assert response.status_code == 200
         page = parse(response.text)
@@ -540,7 +532,7 @@ class TestAcknowledge:
         self, api: TestClient, db: DbSession, settings: Settings
     ) -> None:
         rich = make_rich_client(db, settings)
-        login(api, db, settings, rich.owner)
+        sign_in(api, db, settings, rich.owner)
         page = parse(api.get(f"/clients/{rich.client.id}").text)
         safety = _flag_article(page, "safety")
         chip = safety.one("span", class_="chip alert-level")
@@ -559,7 +551,7 @@ class TestAcknowledge:
         self, api: TestClient, db: DbSession, settings: Settings
     ) -> None:
         rich = make_rich_client(db, settings)
-        csrf = login(api, db, settings, rich.owner)
+        csrf = sign_in(api, db, settings, rich.owner)
         page = parse(api.get(f"/clients/{rich.client.id}").text)
         form = _flag_article(page, "safety").one("form")
         fingerprint = form.one("input", name="fingerprint").attrs["value"]
@@ -583,7 +575,7 @@ class TestAcknowledge:
         self, api: TestClient, db: DbSession, settings: Settings
     ) -> None:
         rich = make_rich_client(db, settings)
-        csrf = login(api, db, settings, rich.owner)
+        csrf = sign_in(api, db, settings, rich.owner)
         response = api.post(
             f"/clients/{rich.client.id}/flags/safety/acknowledge",
             data={"csrf_token": csrf, "note": "   "},
@@ -602,7 +594,7 @@ class TestAcknowledge:
         self, api: TestClient, db: DbSession, settings: Settings
     ) -> None:
         rich = make_rich_client(db, settings)
-        csrf = login(api, db, settings, rich.owner)
+        csrf = sign_in(api, db, settings, rich.owner)
         response = api.post(
             f"/clients/{rich.client.id}/flags/safety/acknowledge",
             data={
@@ -621,7 +613,7 @@ class TestAcknowledge:
         self, api: TestClient, db: DbSession, settings: Settings
     ) -> None:
         rich = make_rich_client(db, settings)
-        login(api, db, settings, rich.owner)
+        sign_in(api, db, settings, rich.owner)
         response = api.post(
             f"/clients/{rich.client.id}/flags/safety/acknowledge", data={"note": "called"}
         )
@@ -644,7 +636,7 @@ class TestCost:
                     client_id=client.id, at=_now() - timedelta(days=1), kind="other", label="x"
                 )
             )
-        login(api, db, settings, owner)
+        sign_in(api, db, settings, owner)
         assert api.get(f"/clients/{small.id}").status_code == 200  # warm-up (login touch)
         counts = []
         for client in (small, large):
@@ -661,7 +653,7 @@ class TestCost:
         days = 5 * 365
         client = make_client(db, owner, intake_date=(_now() - timedelta(days=days)).date())
         bulk_history(db, client, days=days, episodes=600, sessions=260)
-        login(api, db, settings, owner)
+        sign_in(api, db, settings, owner)
         path = f"/clients/{client.id}"
         if whole_course:
             path += f"?start={client.intake_date.isoformat()}"

@@ -23,21 +23,14 @@ from practice_dashboard.services.exchange.csv.spec import COLUMNS, CsvKind
 from tests.builders import (
     NOW,
     auth_headers,
-    login_cookies,
     make_client,
     make_observation,
     make_user,
+    sign_in,
     supervise,
 )
 from tests.conftest import QueryCounter
 from tests.html import parse
-
-
-def _login(api: TestClient, db: DbSession, settings: Settings, user: User) -> None:
-    cookies, _ = login_cookies(db, settings, user)
-    db.commit()
-    api.cookies.clear()
-    api.cookies.update(cookies)
 
 
 def _rows(body: bytes) -> list[list[str]]:
@@ -70,7 +63,7 @@ class TestClientDownloads:
     def test_the_client_page_links_every_download(
         self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client
     ) -> None:
-        _login(api, db, settings, owner)
+        sign_in(api, db, settings, owner)
         page = parse(api.get(f"/clients/{client.id}").text)
         links = {
             a.attrs["data-export"]: a.attrs["href"]
@@ -86,7 +79,7 @@ class TestClientDownloads:
     def test_csv_streams_the_same_rows_as_the_api_and_is_audited(
         self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client
     ) -> None:
-        _login(api, db, settings, owner)
+        sign_in(api, db, settings, owner)
         response = api.get(f"/clients/{client.id}/export.csv?kind=observations")
         assert response.status_code == 200
         assert response.headers["content-type"] == "text/csv; charset=utf-8"
@@ -107,7 +100,7 @@ class TestClientDownloads:
     def test_fhir_is_a_bundle_with_the_fhir_content_type_and_is_audited(
         self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client
     ) -> None:
-        _login(api, db, settings, owner)
+        sign_in(api, db, settings, owner)
         response = api.get(f"/clients/{client.id}/export.fhir.json")
         assert response.status_code == 200
         assert response.headers["content-type"] == "application/fhir+json"
@@ -123,7 +116,7 @@ class TestClientDownloads:
     ) -> None:
         boss = make_user(db, settings, Role.SUPERVISOR)
         supervise(db, boss, owner)
-        _login(api, db, settings, boss)
+        sign_in(api, db, settings, boss)
         page = parse(api.get(f"/clients/{client.id}").text)
         assert page.find_all(id="export-links") == []
         for url in (
@@ -137,7 +130,7 @@ class TestClientDownloads:
     def test_anyone_else_gets_404(
         self, api: TestClient, db: DbSession, settings: Settings, client: Client, role: Role
     ) -> None:
-        _login(api, db, settings, make_user(db, settings, role))
+        sign_in(api, db, settings, make_user(db, settings, role))
         for url in (
             f"/clients/{client.id}/export.csv",
             f"/clients/{client.id}/export.fhir.json",
@@ -157,7 +150,7 @@ class TestClientDownloads:
     def test_an_unknown_kind_names_the_field(
         self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client
     ) -> None:
-        _login(api, db, settings, owner)
+        sign_in(api, db, settings, owner)
         response = api.get(f"/clients/{client.id}/export.csv?kind=notes")
         assert response.status_code == 422
         assert "choose one of" in parse(response.text).one("main").words()
@@ -171,7 +164,7 @@ class TestCaseloadDownload:
         boss = make_user(db, settings, Role.SUPERVISOR)
         supervise(db, boss, owner)
         own = make_client(db, boss, display_name="Boss's own")
-        _login(api, db, settings, boss)
+        sign_in(api, db, settings, boss)
         response = api.get("/export.csv?kind=clients")
         assert response.status_code == 200
         assert response.headers["content-type"] == "text/csv; charset=utf-8"
@@ -186,7 +179,7 @@ class TestCaseloadDownload:
     def test_the_caseload_page_offers_it(
         self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client
     ) -> None:
-        _login(api, db, settings, owner)
+        sign_in(api, db, settings, owner)
         form = parse(api.get("/").text).by_id("caseload-export").one("form")
         assert (form.attrs["method"], form.attrs["action"]) == ("get", "/export.csv")
         options = [o.attrs["value"] for o in form.find_all("option")]
@@ -201,7 +194,7 @@ class TestCaseloadDownload:
         client: Client,
         queries: QueryCounter,
     ) -> None:
-        _login(api, db, settings, owner)
+        sign_in(api, db, settings, owner)
         # (The record kinds stream one keyset-paged query per client, by the export service's
         # design: short read transactions, bounded memory. Clients come in id batches.)
 

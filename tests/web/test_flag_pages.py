@@ -14,17 +14,9 @@ from practice_dashboard.db import DbSession
 from practice_dashboard.models import AuditEvent, Client, FlagAcknowledgement, User
 from practice_dashboard.models.enums import Role
 from practice_dashboard.security import csrf_token_matches
-from tests.builders import login_cookies, make_client, make_user, supervise
+from tests.builders import make_client, make_user, sign_in, supervise
 from tests.html import Node, parse
 from tests.web.test_caseload_page import calm_client, safety_client
-
-
-def _login(api: TestClient, db: DbSession, settings: Settings, user: User) -> str:
-    cookies, csrf = login_cookies(db, settings, user)
-    db.commit()
-    api.cookies.clear()
-    api.cookies.update(cookies)
-    return csrf
 
 
 def _page(api: TestClient, url: str) -> Node:
@@ -46,7 +38,7 @@ def _supervisor_view(
     api: TestClient, db: DbSession, settings: Settings, boss: User, client: Client
 ) -> tuple[Node, Node, str]:
     """(the flagged row on /supervision, the client page's flag panel, the alert-count cell)."""
-    _login(api, db, settings, boss)
+    sign_in(api, db, settings, boss)
     supervision = _page(api, "/supervision")
     row = supervision.by_id("flagged-table").find("tr", data_client=str(client.id))
     count = supervision.by_id("supervisee-table").find("tbody").find("tr").find_all("td")[3]
@@ -69,7 +61,7 @@ class TestUnacknowledgeFromThePage:
         assert panel.find("article", id="flag-safety") is not None
         assert count == "50% 1 of 2"
 
-        csrf = _login(api, db, settings, owner)
+        csrf = sign_in(api, db, settings, owner)
         _acknowledge(api, client, csrf, "Risk assessment done")
         page = _page(api, f"/clients/{client.id}")
         form = page.one("form", data_unack="safety")
@@ -88,7 +80,7 @@ class TestUnacknowledgeFromThePage:
         assert quiet.find_all("form") == []  # read-only for the supervisor
         assert count == "50% 1 of 2"
 
-        csrf = _login(api, db, settings, owner)
+        csrf = sign_in(api, db, settings, owner)
         response = api.post(form.attrs["action"], data={"csrf_token": csrf}, follow_redirects=False)
         assert response.status_code == 303
         assert response.headers["location"] == f"/clients/{client.id}?unacknowledged=safety"
@@ -114,8 +106,8 @@ class TestUnacknowledgeFromThePage:
         boss = make_user(db, settings, Role.SUPERVISOR)
         supervise(db, boss, owner)
         client = safety_client(db, owner, "Ada")
-        _acknowledge(api, client, _login(api, db, settings, owner), "Called")
-        csrf = _login(api, db, settings, boss)
+        _acknowledge(api, client, sign_in(api, db, settings, owner), "Called")
+        csrf = sign_in(api, db, settings, boss)
         response = api.post(
             f"/clients/{client.id}/flags/safety/unacknowledge", data={"csrf_token": csrf}
         )
@@ -128,7 +120,7 @@ class TestUnacknowledgeFromThePage:
     ) -> None:
         owner = make_user(db, settings)
         client = safety_client(db, owner, "Ada")
-        _acknowledge(api, client, _login(api, db, settings, owner), "Called")
+        _acknowledge(api, client, sign_in(api, db, settings, owner), "Called")
         response = api.post(f"/clients/{client.id}/flags/safety/unacknowledge", data={})
         assert response.status_code == 403
         db.expire_all()
@@ -139,7 +131,7 @@ class TestUnacknowledgeFromThePage:
     ) -> None:
         owner = make_user(db, settings)
         client = safety_client(db, owner, "Ada")
-        csrf = _login(api, db, settings, owner)
+        csrf = sign_in(api, db, settings, owner)
         response = api.post(
             f"/clients/{client.id}/flags/safety/unacknowledge", data={"csrf_token": csrf}
         )
@@ -157,8 +149,8 @@ class TestSupervisionOrder:
         supervise(db, boss, owner)
         alert = safety_client(db, owner, "Zed Alert")
         make_client(db, owner, display_name="Amy Watch")  # no data yet: stale_data, a watch
-        _acknowledge(api, alert, _login(api, db, settings, owner), "Plan made")
-        _login(api, db, settings, boss)
+        _acknowledge(api, alert, sign_in(api, db, settings, owner), "Plan made")
+        sign_in(api, db, settings, boss)
         table = _page(api, "/supervision").by_id("flagged-table")
         names = [a.attrs["title"] for a in table.find_all("a", cls="client-name")]
         # Worst raised flag first, acknowledged or not; the name would put Amy first.

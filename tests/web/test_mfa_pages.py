@@ -25,7 +25,7 @@ from practice_dashboard.models.enums import Role
 from practice_dashboard.services.accounts import mfa, pending_login
 from practice_dashboard.services.accounts.login_session import COOKIE_NAME
 from practice_dashboard.web.deps import require_any_login, require_login
-from tests.builders import PASSWORD, MfaSetup, login_cookies, make_mfa, make_user
+from tests.builders import PASSWORD, MfaSetup, login_cookies, make_mfa, make_user, sign_in
 from tests.conftest import QueryCounter, make_settings
 from tests.html import parse
 
@@ -229,19 +229,12 @@ class TestLoginWithSecondFactor:
         assert len(_logins(db, user)) == 1
 
 
-def _login(api: TestClient, db: DbSession, settings: Settings, user: User) -> str:
-    cookies, csrf = login_cookies(db, settings, user)
-    db.commit()
-    api.cookies.update(cookies)
-    return csrf
-
-
 class TestSetUp:
     def test_set_up_with_a_code_then_recovery_codes_shown_once(
         self, api: TestClient, db: DbSession, settings: Settings
     ) -> None:
         user = make_user(db, settings)
-        csrf = _login(api, db, settings, user)
+        csrf = sign_in(api, db, settings, user)
         page = parse(api.get("/account/mfa").text)
         qr = page.one("svg")
         assert qr.attrs["role"] == "img"
@@ -276,7 +269,7 @@ class TestSetUp:
         self, api: TestClient, db: DbSession, settings: Settings
     ) -> None:
         user = make_user(db, settings)
-        _login(api, db, settings, user)
+        sign_in(api, db, settings, user)
         secret = parse(api.get("/account/mfa").text).by_id("secret-key").words().replace(" ", "")
         response = api.post(
             "/account/mfa/confirm", data={"code": pyotp.TOTP(secret).now(), "csrf_token": "x"}
@@ -288,7 +281,7 @@ class TestSetUp:
         self, api: TestClient, db: DbSession, settings: Settings, enrolled: tuple[User, MfaSetup]
     ) -> None:
         user, setup = enrolled
-        csrf = _login(api, db, settings, user)
+        csrf = sign_in(api, db, settings, user)
         url = "/account/mfa/recovery-codes"
         refused = api.post(url, data={"code": setup.recovery_codes[0], "csrf_token": csrf})
         assert refused.status_code == 422
@@ -304,7 +297,7 @@ class TestSetUp:
     ) -> None:
         owner, setup = enrolled
         other = make_user(db, settings)
-        _login(api, db, settings, other)
+        sign_in(api, db, settings, other)
         page = parse(api.get("/account/mfa").text)
         assert page.by_id("secret-key").words().replace(" ", "") != setup.secret
         assert mfa.status(db, owner.id).recovery_codes_left == 10
@@ -325,7 +318,7 @@ class TestSetUp:
         assert response.headers["location"].startswith("/login")
 
     def test_settings_link_to_it(self, api: TestClient, db: DbSession, settings: Settings) -> None:
-        _login(api, db, settings, make_user(db, settings))
+        sign_in(api, db, settings, make_user(db, settings))
         assert parse(api.get("/settings").text).by_id("mfa-link").attrs["href"] == "/account/mfa"
 
 
@@ -359,7 +352,7 @@ class TestPracticeRequiresMfa:
         self, strict_api: TestClient, db: DbSession, settings: Settings
     ) -> None:
         user = make_user(db, settings)
-        csrf = _login(strict_api, db, settings, user)
+        csrf = sign_in(strict_api, db, settings, user)
         response = strict_api.post(
             "/settings",
             data={"zone_vocabulary": "polyvagal", "csrf_token": csrf},
@@ -373,7 +366,7 @@ class TestPracticeRequiresMfa:
         self, strict_api: TestClient, db: DbSession, settings: Settings
     ) -> None:
         user = make_user(db, settings)
-        csrf = _login(strict_api, db, settings, user)
+        csrf = sign_in(strict_api, db, settings, user)
         response = strict_api.post("/logout", data={"csrf_token": csrf}, follow_redirects=False)
         assert response.headers["location"] == "/login"
         assert all(login.ended_at for login in _logins(db, user))
@@ -382,7 +375,7 @@ class TestPracticeRequiresMfa:
         self, strict_api: TestClient, db: DbSession, settings: Settings
     ) -> None:
         user = make_user(db, settings)
-        csrf = _login(strict_api, db, settings, user)
+        csrf = sign_in(strict_api, db, settings, user)
         secret = parse(strict_api.get("/account/mfa").text).by_id("secret-key").words()
         code = pyotp.TOTP(secret.replace(" ", "")).now()
         assert (
@@ -414,7 +407,7 @@ class TestPracticeRequiresMfa:
         user, _ = enrolled
         counts = []
         for client in (api, strict_api):
-            _login(client, db, settings, user)
+            sign_in(client, db, settings, user)
             client.get("/settings")  # the login's first touch is written once
             queries.reset()
             assert client.get("/settings").status_code == 200
@@ -466,7 +459,7 @@ class TestAdminReset:
     ) -> None:
         user, _ = enrolled
         their_cookies, _ = login_cookies(db, settings, user)
-        csrf = _login(api, db, settings, admin)
+        csrf = sign_in(api, db, settings, admin)
         listed = parse(api.get("/admin/users").text)
         row = listed.by_id("accounts-table").find("tr", data_user=str(user.id))
         assert row.one("td", data_mfa="on").words() == "on"
@@ -499,7 +492,7 @@ class TestAdminReset:
         enrolled: tuple[User, MfaSetup],
     ) -> None:
         user, _ = enrolled
-        _login(api, db, settings, admin)
+        sign_in(api, db, settings, admin)
         response = api.post(f"/admin/users/{user.id}/mfa/reset", data={"csrf_token": "x"})
         assert response.status_code == 403
         assert mfa.is_enrolled(db, user.id)
@@ -509,7 +502,7 @@ class TestAdminReset:
     ) -> None:
         user, _ = enrolled
         other = make_user(db, settings, Role.SUPERVISOR)
-        csrf = _login(api, db, settings, other)
+        csrf = sign_in(api, db, settings, other)
         response = api.post(f"/admin/users/{user.id}/mfa/reset", data={"csrf_token": csrf})
         assert response.status_code == 403
         assert mfa.is_enrolled(db, user.id)
@@ -518,7 +511,7 @@ class TestAdminReset:
         self, api: TestClient, db: DbSession, settings: Settings, admin: User
     ) -> None:
         make_mfa(db, admin)
-        csrf = _login(api, db, settings, admin)
+        csrf = sign_in(api, db, settings, admin)
         assert not parse(api.get(f"/admin/users/{admin.id}").text).find_all(id="mfa-reset-form")
         response = api.post(f"/admin/users/{admin.id}/mfa/reset", data={"csrf_token": csrf})
         assert response.status_code == 422

@@ -20,12 +20,12 @@ from sqlalchemy import select
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.domain.periods import OUT_OF_RANGE
-from practice_dashboard.models import AuditEvent, User
+from practice_dashboard.models import AuditEvent
 from practice_dashboard.models.enums import Role
 from practice_dashboard.services import periods
 from practice_dashboard.services.reports import supervision_packet as packets
 from practice_dashboard.web.printing import PRINT_CHART_WIDTH, css_string
-from tests.builders import login_cookies, make_client, make_measure, make_user, supervise
+from tests.builders import make_client, make_measure, make_user, sign_in, supervise
 from tests.html import Node, parse
 from tests.services.reports.test_reports import (
     CHART_AXIS_TITLES,
@@ -47,13 +47,6 @@ SECTIONS = [
     "section-measures",
     "section-annotations",
 ]
-
-
-def login(api: TestClient, db: DbSession, settings: Settings, user: User) -> None:
-    cookies, _ = login_cookies(db, settings, user)
-    db.commit()
-    api.cookies.clear()
-    api.cookies.update(cookies)
 
 
 def exports(db: DbSession) -> list[AuditEvent]:
@@ -83,7 +76,7 @@ def chart_figures(page: Node) -> dict[str, dict[str, Any]]:
 class TestPrintView:
     def test_structure(self, api: TestClient, db: DbSession, settings: Settings) -> None:
         rc = make_report_client(db, settings)
-        login(api, db, settings, rc.owner)
+        sign_in(api, db, settings, rc.owner)
         period = summary_period(rc)
         response = api.get(f"/clients/{rc.client.id}/summary", params=period)
         assert response.status_code == 200, response.text[:500]
@@ -197,7 +190,7 @@ class TestPrintView:
     ) -> None:
         owner = make_user(db, settings)
         client = make_client(db, owner, display_name="New Client")
-        login(api, db, settings, owner)
+        sign_in(api, db, settings, owner)
         page = parse(api.get(f"/clients/{client.id}/summary").text)
         # an active client with no check-ins in 30 days: only the stale-data watch
         flags = page.one("section", id="section-flags").find_all("article")
@@ -222,7 +215,7 @@ class TestPrintView:
             make_measure(
                 db, client, administered_at=now - timedelta(days=days), items=items, total=None
             )
-        login(api, db, settings, owner)
+        sign_in(api, db, settings, owner)
         page = parse(api.get(f"/clients/{client.id}/summary").text)
         (phq9,) = page.one("table", id="measures-table").find_all("tr", data_measure="phq9")
         # 8 x 1 = 8, prorated to 9 (8 x 9 / 8): not a positive screen (< 10)
@@ -242,7 +235,7 @@ class TestPrintView:
         owner = make_user(db, settings)
         name = 'Zoë "</style><script>alert(1)</script>'
         client = make_client(db, owner, display_name=name)
-        login(api, db, settings, owner)
+        sign_in(api, db, settings, owner)
         page = parse(api.get(f"/clients/{client.id}/summary").text)
         (style,) = page.find_all("style")
         assert "<" not in style.text
@@ -263,7 +256,7 @@ class TestPrintView:
         assert response.status_code == 303
         assert response.headers["location"].startswith("/login?next=")
         for outsider in (make_user(db, settings), make_user(db, settings, Role.ADMIN)):
-            login(api, db, settings, outsider)
+            sign_in(api, db, settings, outsider)
             for target in (
                 path,
                 f"{path}.pdf",
@@ -273,7 +266,7 @@ class TestPrintView:
                 response = api.get(target)
                 assert response.status_code == 404, target
                 assert CLIENT_NAME not in response.text
-        login(api, db, settings, supervisor)
+        sign_in(api, db, settings, supervisor)
         assert api.get(path).status_code == 200  # supervision gives read access
         response = api.get(path, params={"start": "2026-13-01"})
         assert response.status_code == 422
@@ -285,7 +278,7 @@ class TestPrintView:
         self, api: TestClient, db: DbSession, settings: Settings, bad: str
     ) -> None:
         rc = make_report_client(db, settings)
-        login(api, db, settings, rc.owner)
+        sign_in(api, db, settings, rc.owner)
         # "0001-01-02" was a 500 (OverflowError going back six months from it).
         response = api.get(f"/clients/{rc.client.id}/summary", params={"end": bad})
         assert response.status_code == 422
@@ -307,7 +300,7 @@ class TestSummaryPdf:
         rc = make_report_client(db, settings)
         supervisor = make_user(db, settings, Role.SUPERVISOR, full_name="Supervising Sue")
         supervise(db, supervisor, rc.owner)
-        login(api, db, settings, supervisor)
+        sign_in(api, db, settings, supervisor)
         response = api.get(f"/clients/{rc.client.id}/summary.pdf", params=summary_period(rc))
         assert response.status_code == 200, response.text[:500]
         assert response.headers["content-type"] == "application/pdf"
@@ -353,7 +346,7 @@ class TestSummaryPdf:
 class TestPacket:
     def test_csv(self, api: TestClient, db: DbSession, settings: Settings) -> None:
         p = make_practice(db, settings)
-        login(api, db, settings, p.supervisor)
+        sign_in(api, db, settings, p.supervisor)
         response = api.get("/supervision/packet.csv", params={"supervisee": str(p.therapist.id)})
         assert response.status_code == 200
         assert response.headers["content-type"] == "text/csv; charset=utf-8"
@@ -375,7 +368,7 @@ class TestPacket:
     @pytest.mark.usefixtures("chromium")
     def test_pdf(self, api: TestClient, db: DbSession, settings: Settings) -> None:
         p = make_practice(db, settings)
-        login(api, db, settings, p.supervisor)
+        sign_in(api, db, settings, p.supervisor)
         response = api.get("/supervision/packet.pdf")
         assert response.status_code == 200, response.text[:500]
         assert response.headers["content-type"] == "application/pdf"
@@ -401,16 +394,16 @@ class TestPacket:
         db.commit()
         response = api.get("/supervision/packet.csv", follow_redirects=False)
         assert response.status_code == 303
-        login(api, db, settings, p.therapist)
+        sign_in(api, db, settings, p.therapist)
         assert api.get("/supervision/packet.csv").status_code == 403
         assert api.get("/supervision/packet.pdf").status_code == 403
-        login(api, db, settings, other_supervisor)
+        sign_in(api, db, settings, other_supervisor)
         response = api.get("/supervision/packet.csv", params={"supervisee": str(p.therapist.id)})
         assert response.status_code == 404
         # a supervisor with no supervisees gets an empty packet, not an error
         response = api.get("/supervision/packet.csv")
         assert response.status_code == 200
         assert len(response.content.decode("utf-8-sig").splitlines()) == 1
-        login(api, db, settings, p.supervisor)
+        sign_in(api, db, settings, p.supervisor)
         assert api.get("/supervision/packet.csv", params={"start": "nope"}).status_code == 422
         assert [e.entity for e in exports(db)] == ["supervision_packet"]

@@ -16,7 +16,7 @@ from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.models import AuditEvent, SelfCheck, User
 from practice_dashboard.models.enums import Role
-from tests.builders import login_cookies, make_user
+from tests.builders import make_user, sign_in
 from tests.conftest import QueryCounter
 from tests.html import Node, parse
 
@@ -25,14 +25,6 @@ from tests.html import Node, parse
 # left empty: not scored.
 ANSWERS = {**{f"item_{n}": "3" for n in range(1, 7)}, **{f"item_{n}": "1" for n in range(7, 13)}}
 ANSWERS["item_13"] = "4"
-
-
-def _login(api: TestClient, db: DbSession, settings: Settings, user: User) -> str:
-    cookies, csrf = login_cookies(db, settings, user)
-    db.commit()
-    api.cookies.clear()
-    api.cookies.update(cookies)
-    return csrf
 
 
 def _form(api: TestClient) -> tuple[Node, dict[str, str]]:
@@ -53,7 +45,7 @@ class TestTheForm:
     def test_every_item_with_its_published_wording_by_scale_and_the_source(
         self, api: TestClient, db: DbSession, settings: Settings
     ) -> None:
-        _login(api, db, settings, make_user(db, settings))
+        sign_in(api, db, settings, make_user(db, settings))
         page, hidden = _form(api)
         assert page.one("a", aria_current="page").words() == "Self-check"
         titles = [h.words() for h in page.find_all("h3", cls="scale-title")]
@@ -76,7 +68,7 @@ class TestTheForm:
     def test_an_admin_has_no_self_check(
         self, api: TestClient, db: DbSession, settings: Settings
     ) -> None:
-        _login(api, db, settings, make_user(db, settings, Role.ADMIN))
+        sign_in(api, db, settings, make_user(db, settings, Role.ADMIN))
         assert api.get("/self-check").status_code == 403
 
 
@@ -85,7 +77,7 @@ class TestSaving:
         self, api: TestClient, db: DbSession, settings: Settings
     ) -> None:
         user = make_user(db, settings)
-        _login(api, db, settings, user)
+        sign_in(api, db, settings, user)
         _page, hidden = _form(api)
         response = api.post("/self-check", data={**hidden, **ANSWERS}, follow_redirects=False)
         assert response.status_code == 303, response.text[:2000]
@@ -115,7 +107,7 @@ class TestSaving:
         self, api: TestClient, db: DbSession, settings: Settings
     ) -> None:
         user = make_user(db, settings)
-        _login(api, db, settings, user)
+        sign_in(api, db, settings, user)
         _page, hidden = _form(api)
         for _ in range(2):
             response = api.post("/self-check", data={**hidden, **ANSWERS}, follow_redirects=False)
@@ -126,7 +118,7 @@ class TestSaving:
         self, api: TestClient, db: DbSession, settings: Settings
     ) -> None:
         user = make_user(db, settings)
-        _login(api, db, settings, user)
+        sign_in(api, db, settings, user)
         _page, hidden = _form(api)
         # Client-related: 2 of 6 answered, fewer than the 3 a score needs.
         data = {**hidden, **ANSWERS, "item_14": "2", "item_15": "2"}
@@ -150,7 +142,7 @@ class TestSaving:
         self, api: TestClient, db: DbSession, settings: Settings
     ) -> None:
         user = make_user(db, settings)
-        _login(api, db, settings, user)
+        sign_in(api, db, settings, user)
         _page, hidden = _form(api)
         response = api.post("/self-check", data={**hidden, **ANSWERS, "item_3": "x"})
         assert response.status_code == 422
@@ -166,7 +158,7 @@ class TestSaving:
         self, api: TestClient, db: DbSession, settings: Settings
     ) -> None:
         user = make_user(db, settings)
-        _login(api, db, settings, user)
+        sign_in(api, db, settings, user)
         _page, hidden = _form(api)
         response = api.post("/self-check", data={"form_id": hidden["form_id"], **ANSWERS})
         assert response.status_code == 403
@@ -194,7 +186,7 @@ class TestHistory:
 
         add(user, 30)
         add(other, 1)
-        _login(api, db, settings, user)
+        sign_in(api, db, settings, user)
         queries.reset()
         assert api.get("/self-check").status_code == 200
         few = queries.count
