@@ -10,8 +10,9 @@ from fastapi.testclient import TestClient
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
+from tests.builders import sign_in
 from tests.html import Node, parse
-from tests.web.test_client_page import charts_of, login, make_rich_client
+from tests.web.test_client_page import charts_of, make_rich_client
 
 
 def figure_of(node: Node) -> Node:
@@ -38,7 +39,7 @@ def test_client_page_charts_are_described_by_their_summary(
     api: TestClient, db: DbSession, settings: Settings
 ) -> None:
     rich = make_rich_client(db, settings)
-    login(api, db, settings, rich.owner)
+    sign_in(api, db, settings, rich.owner)
     page = parse(api.get(f"/clients/{rich.client.id}").text)
     charts = charts_of(page)
     assert len(charts) >= 6
@@ -58,7 +59,7 @@ def test_print_view_charts_are_images_named_and_described_by_their_caption(
     api: TestClient, db: DbSession, settings: Settings
 ) -> None:
     rich = make_rich_client(db, settings)
-    login(api, db, settings, rich.owner)
+    sign_in(api, db, settings, rich.owner)
     page = parse(api.get(f"/clients/{rich.client.id}/summary").text)
     charts = charts_of(page)
     assert charts

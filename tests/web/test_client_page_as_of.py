@@ -17,9 +17,9 @@ from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.domain.periods import AS_OF_FUTURE, AS_OF_UNREADABLE
 from practice_dashboard.models import AuditEvent, Client, User
-from tests.builders import make_client, make_measure, make_recovery_course, make_user
+from tests.builders import make_client, make_measure, make_recovery_course, make_user, sign_in
 from tests.html import Node, parse
-from tests.web.test_client_page import charts_of, login
+from tests.web.test_client_page import charts_of
 
 CHANGE_DAYS_AGO = 49
 
@@ -80,7 +80,7 @@ class TestReplay:
     def test_today_has_both_flags_and_forms_to_acknowledge_them(
         self, api: TestClient, db: DbSession, settings: Settings, owner: User, slowing: Client
     ) -> None:
-        login(api, db, settings, owner)
+        sign_in(api, db, settings, owner)
         page = _page(api, slowing)
         assert _flags(page) >= {"deterioration", "safety"}
         assert page.find_all("form", cls="ack-form")
@@ -89,7 +89,7 @@ class TestReplay:
     def test_before_the_change_neither_flag_and_a_banner_says_so(
         self, api: TestClient, db: DbSession, settings: Settings, owner: User, slowing: Client
     ) -> None:
-        login(api, db, settings, owner)
+        sign_in(api, db, settings, owner)
         day = _day(settings, CHANGE_DAYS_AGO + 7)
         page = _page(api, slowing, as_of=day.isoformat())
         notice = page.by_id("as-of-notice").words()
@@ -106,7 +106,7 @@ class TestReplay:
     def test_weeks_after_the_change_the_alert_without_a_form(
         self, api: TestClient, db: DbSession, settings: Settings, owner: User, slowing: Client
     ) -> None:
-        login(api, db, settings, owner)
+        sign_in(api, db, settings, owner)
         day = _day(settings, CHANGE_DAYS_AGO - 21)
         page = _page(api, slowing, as_of=day.isoformat())
         # The PHQ-9 of 10 days ago was not there yet.
@@ -124,7 +124,7 @@ class TestReplay:
     def test_the_read_is_audited_as_a_replay(
         self, api: TestClient, db: DbSession, settings: Settings, owner: User, slowing: Client
     ) -> None:
-        login(api, db, settings, owner)
+        sign_in(api, db, settings, owner)
         day = _day(settings, 30)
         _page(api, slowing, as_of=day.isoformat())
         [event] = db.scalars(
@@ -151,7 +151,7 @@ class TestBadDay:
         value: str,
         message: str,
     ) -> None:
-        login(api, db, settings, owner)
+        sign_in(api, db, settings, owner)
         page = _page(api, slowing, as_of=value)
         assert page.by_id("as-of-problem").words() == (
             f"That day could not be shown (as_of: {message}). Showing today."
@@ -162,6 +162,6 @@ class TestBadDay:
     def test_another_practitioner_gets_404(
         self, api: TestClient, db: DbSession, settings: Settings, slowing: Client
     ) -> None:
-        login(api, db, settings, make_user(db, settings))
+        sign_in(api, db, settings, make_user(db, settings))
         day = _day(settings, 30).isoformat()
         assert api.get(f"/clients/{slowing.id}", params={"as_of": day}).status_code == 404

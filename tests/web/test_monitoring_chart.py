@@ -29,9 +29,10 @@ from tests.builders import (
     make_episode,
     make_recovery_course,
     make_user,
+    sign_in,
 )
 from tests.html import Node, parse
-from tests.web.test_client_page import charts_of, local_x, login
+from tests.web.test_client_page import charts_of, local_x
 
 CHART = "chart-monitoring"
 
@@ -95,7 +96,7 @@ class TestASignal:
     ) -> None:
         expected = _api_monitoring(api, settings, owner, slowing)["recovery"]
         assert expected["status"] == "signal"
-        login(api, db, settings, owner)
+        sign_in(api, db, settings, owner)
         figure = charts_of(_page(api, slowing))[CHART]
         line = _trace(figure, "Evidence, added up episode by episode")
         # Every point of the domain's chart is drawn (the default period covers the course).
@@ -132,7 +133,7 @@ class TestASignal:
         slowing: Client,
     ) -> None:
         expected = _api_monitoring(api, settings, owner, slowing)["recovery"]
-        login(api, db, settings, owner)
+        sign_in(api, db, settings, owner)
         page = _page(api, slowing)
         summary = page.by_id(f"{CHART}-summary").words()
         assert summary.startswith(
@@ -179,7 +180,7 @@ class TestASignal:
             )
         )
         db.commit()
-        login(api, db, settings, owner)
+        sign_in(api, db, settings, owner)
         page = _page(api, slowing)
         figure = charts_of(page)[CHART]
         [restart] = [s for s in figure["layout"]["shapes"] if s.get("name") == RESTARTED]
@@ -201,7 +202,7 @@ class TestASignal:
     def test_a_past_period_shows_the_lines_as_they_stood_then(
         self, api: TestClient, db: DbSession, settings: Settings, owner: User, slowing: Client
     ) -> None:
-        login(api, db, settings, owner)
+        sign_in(api, db, settings, owner)
         end = (_now() - timedelta(days=56)).astimezone(settings.timezone).date()
         page = _page(api, slowing, end=end.isoformat())
         figure = charts_of(page)[CHART]
@@ -224,7 +225,7 @@ class TestInsufficientData:
         for days in (15, 9, 3):
             make_episode(db, client, started_at=now - timedelta(days=days))
         db.commit()
-        login(api, db, settings, owner)
+        sign_in(api, db, settings, owner)
         page = _page(api, client)
         figure = charts_of(page)[CHART]
         summary = page.by_id(f"{CHART}-summary").words()
