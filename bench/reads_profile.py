@@ -96,7 +96,9 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--clients", type=int, default=150)
     parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument("--profile", choices=("page", "metrics", "dense-page"), default=None)
+    parser.add_argument(
+        "--profile", choices=("page", "metrics", "dense-page", "dense-metrics"), default=None
+    )
     parser.add_argument("--statements", action="store_true", help="print what each request sends")
     args = parser.parse_args()
     with ExitStack() as stack:
@@ -135,12 +137,13 @@ def main() -> None:
                 "page": "page 6 months, 5-year",
                 "metrics": "metrics API, 5-year",
                 "dense-page": "page 6 months, dense 20-year",
+                "dense-metrics": "metrics API, dense 20-year",
             }[args.profile]
             # The route runs in a worker thread: profile inside it, around the handler's work.
             profiler = cProfile.Profile()
             module, attr = (
                 (metrics_service, "client_metrics")
-                if args.profile == "metrics"
+                if args.profile.endswith("metrics")
                 else (client_page, "_render")
             )
             inner = getattr(module, attr)

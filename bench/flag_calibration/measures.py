@@ -178,6 +178,7 @@ def _levels_seen(facts: ClientFacts, thresholds: Thresholds) -> set[str]:
             end=now,
             now=now,
             thresholds=thresholds,
+            monitoring_points_from=now,  # flags only: no chart points
         )
         seen.update(f.level for f in metrics.flags if f.code == "deterioration")
     return seen

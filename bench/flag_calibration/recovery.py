@@ -121,7 +121,12 @@ def simulate_client(rng: np.random.Generator, sc: Scenario) -> ClientFacts:
 
 def _metrics(facts: ClientFacts, now: datetime, th: Thresholds):  # type: ignore[no-untyped-def]
     return compute_client_metrics(
-        facts, start=now - timedelta(days=28), end=now, now=now, thresholds=th
+        facts,
+        start=now - timedelta(days=28),
+        end=now,
+        now=now,
+        thresholds=th,
+        monitoring_points_from=now,  # flags only: no chart points
     )
 
 

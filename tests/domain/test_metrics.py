@@ -798,3 +798,38 @@ class TestLargeClient:
         m = metrics(client(episodes=episodes, observations=observations))
         assert m.recovery.median_minutes is not None
         assert 0.0 <= (m.capacity.time_in_window or 0.0) <= 1.0
+
+    def test_monitoring_points_from_trims_only_the_chart_points(self) -> None:
+        # A view keeps the points of the period it draws; flags, figures and each chart's
+        # statistic, crossings and status come from the whole course either way.
+        start = END - timedelta(days=5 * 365)
+        episodes = tuple(
+            EpisodeFact(
+                start + timedelta(hours=73 * i),
+                5,
+                None,
+                # Recovery slows in the last year: the charts cross, and the flag is raised.
+                start + timedelta(hours=73 * i, minutes=(10 + i % 50) * (4 if i > 480 else 1)),
+            )
+            for i in range(600)
+        )
+        facts = client(episodes=episodes)
+        period_start = END - timedelta(days=182)
+        whole = compute_client_metrics(
+            facts, start=END - timedelta(days=28), end=END, now=END, thresholds=Thresholds()
+        )
+        trimmed = compute_client_metrics(
+            facts,
+            start=END - timedelta(days=28),
+            end=END,
+            now=END,
+            thresholds=Thresholds(),
+            monitoring_points_from=period_start,
+        )
+        assert whole.monitoring.recovery.signal_at is not None
+        assert trimmed.flags == whole.flags
+        for name in ("recovery", "unrecovered", "recognition"):
+            a, b = getattr(whole.monitoring, name), getattr(trimmed.monitoring, name)
+            assert b.points == tuple(p for p in a.points if p.at >= period_start)
+            assert dataclasses.replace(b, points=a.points) == a
+        assert dataclasses.replace(trimmed, monitoring=whole.monitoring) == whole

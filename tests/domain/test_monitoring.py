@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from datetime import UTC, datetime
 from statistics import NormalDist
 
 import pytest
@@ -14,7 +15,9 @@ from practice_dashboard.domain.flags import Thresholds
 from practice_dashboard.domain.metrics import monitoring_settings
 from practice_dashboard.domain.monitoring import (
     EXACT_T_MAX_DF,
+    EpisodeSeries,
     EpisodeTimes,
+    MonitoringChart,
     _t_cdf,
     duration_chart,
     page_step,
@@ -235,3 +238,64 @@ def test_a_long_unrecovered_episode_never_lowers_the_statistic(
         "recovery", added, monitoring_from=start, restart_at=None, settings=SETTINGS
     )
     assert rec_after.statistic == rec_before.statistic
+
+
+@settings(max_examples=60, deadline=None)
+@given(values, st.integers(min_value=0, max_value=70))
+def test_points_from_trims_the_points_and_nothing_else(
+    minutes: list[float | None], first_kept: int
+) -> None:
+    # A view asks only for the points of its period; the statistic, the crossings, the usual
+    # and the status are the chart's over the whole course either way.
+    eps = _episodes(minutes)
+    keep = first_kept * 3.5 * DAY
+    end = (eps[-1].onset if eps else 0.0) + 30 * DAY
+    start, restart = 8 * DAY, 40 * DAY
+
+    def recovery(points_from: float | None) -> MonitoringChart:
+        return duration_chart(
+            "recovery",
+            eps,
+            monitoring_from=start,
+            restart_at=restart,
+            settings=SETTINGS,
+            points_from=points_from,
+        )
+
+    def unrecovered(points_from: float | None) -> MonitoringChart:
+        return unrecovered_chart(
+            eps,
+            as_of=end,
+            monitoring_from=start,
+            restart_at=restart,
+            settings=SETTINGS,
+            points_from=points_from,
+        )
+
+    for chart in (recovery, unrecovered):
+        whole, trimmed = chart(None), chart(keep)
+        assert trimmed.points == tuple(p for p in whole.points if p.at.timestamp() >= keep)
+        assert replace(trimmed, points=whole.points) == whole
+
+
+@settings(max_examples=40, deadline=None)
+@given(values)
+def test_columns_and_their_datetimes_give_the_same_chart(minutes: list[float | None]) -> None:
+    # What monitoring_charts passes (columns, with the facts' own onset datetimes) charts the
+    # same as one EpisodeTimes per episode.
+    eps = _episodes(minutes, start=1.7e9 + 0.25)
+    series = EpisodeSeries(
+        [e.onset for e in eps],
+        [e.minutes for e in eps],
+        [e.censored for e in eps],
+        [datetime.fromtimestamp(e.onset, UTC) for e in eps],
+    )
+    start, end = 1.7e9 + 8 * DAY, 1.7e9 + 400 * DAY
+    assert duration_chart(
+        "recovery", series, monitoring_from=start, restart_at=None, settings=SETTINGS
+    ) == duration_chart("recovery", eps, monitoring_from=start, restart_at=None, settings=SETTINGS)
+    assert unrecovered_chart(
+        series, as_of=end, monitoring_from=start, restart_at=None, settings=SETTINGS
+    ) == unrecovered_chart(
+        eps, as_of=end, monitoring_from=start, restart_at=None, settings=SETTINGS
+    )

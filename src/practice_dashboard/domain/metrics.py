@@ -63,7 +63,7 @@ from practice_dashboard.domain.instruments import (
     score_measure,
 )
 from practice_dashboard.domain.monitoring import (
-    EpisodeTimes,
+    EpisodeSeries,
     MonitoringChart,
     MonitoringSettings,
     duration_chart,
@@ -217,6 +217,10 @@ def _ts(value: datetime, name: str = "datetime") -> float:
     return value.timestamp()
 
 
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
 def _days(seconds: float) -> int:
     return math.floor(seconds / SECONDS_PER_DAY)
 
@@ -236,6 +240,7 @@ class MetricContext:
     as_of: float
     intake: float
     ep_t: FloatArray  # onset, sorted
+    ep_at: tuple[datetime, ...]  # the same onsets as UTC datetimes
     ep_recovery: FloatArray  # minutes; NaN = not back to baseline (censored) or invalid
     ep_censored: npt.NDArray[np.bool_]  # no baseline_at: not back to baseline, or unknown
     ep_recognition: FloatArray  # minutes; NaN = not recorded
@@ -278,6 +283,7 @@ class MetricContext:
         recovery[recovery < 0] = math.nan
         recognition[recognition < 0] = math.nan
         order = np.argsort(ep_t, kind="stable")
+        ep_at = tuple(_utc(eps[i].started_at) for i in order.tolist())
 
         obs = facts.observations
         obs_t = np.fromiter((_ts(o.observed_at) for o in obs), np.float64, len(obs))
@@ -306,6 +312,7 @@ class MetricContext:
             as_of=as_of,
             intake=intake,
             ep_t=ep_t[order],
+            ep_at=ep_at,
             ep_recovery=recovery[order],
             ep_censored=censored[order],
             ep_recognition=recognition[order],
@@ -804,9 +811,12 @@ def monitoring_settings(th: Thresholds) -> MonitoringSettings:
     )
 
 
-def monitoring_charts(ctx: MetricContext, *, restart_at: datetime | None) -> MonitoringCharts:
+def monitoring_charts(
+    ctx: MetricContext, *, restart_at: datetime | None, points_from: datetime | None = None
+) -> MonitoringCharts:
     """The charts up to the as-of time, from intake: a return or a recognition recorded
-    after the as-of time was not known then (the episode is still open, or unrecorded)."""
+    after the as-of time was not known then (the episode is still open, or unrecorded).
+    ``points_from``: the charts keep their points from then on (None: all of them)."""
     settings = monitoring_settings(ctx.thresholds)
     known = ctx.ep_slice(ctx.intake, ctx.as_of)
     onset = ctx.ep_t[known]
@@ -825,16 +835,18 @@ def monitoring_charts(ctx: MetricContext, *, restart_at: datetime | None) -> Mon
     if restart_at is not None:
         restarts.append(_ts(restart_at, "restart_at"))
     restart = max(restarts) if restarts else None
-    recovery_eps = [
-        EpisodeTimes(float(t), float(m), bool(c))
-        for t, m, c in zip(onset, recovery, censored, strict=True)
-    ]
-    recognition_eps = [
-        EpisodeTimes(float(t), float(m), False) for t, m in zip(onset, recognition, strict=True)
-    ]
+    onsets, at = onset.tolist(), ctx.ep_at[known]
+    recovery_eps = EpisodeSeries(onsets, recovery.tolist(), censored.tolist(), at)
+    recognition_eps = EpisodeSeries(onsets, recognition.tolist(), [False] * len(onsets), at)
+    keep = None if points_from is None else _ts(points_from, "points_from")
     return MonitoringCharts(
         recovery=duration_chart(
-            "recovery", recovery_eps, monitoring_from=start, restart_at=restart, settings=settings
+            "recovery",
+            recovery_eps,
+            monitoring_from=start,
+            restart_at=restart,
+            settings=settings,
+            points_from=keep,
         ),
         unrecovered=unrecovered_chart(
             recovery_eps,
@@ -842,6 +854,7 @@ def monitoring_charts(ctx: MetricContext, *, restart_at: datetime | None) -> Mon
             monitoring_from=start,
             restart_at=restart,
             settings=settings,
+            points_from=keep,
         ),
         recognition=duration_chart(
             "recognition",
@@ -849,6 +862,7 @@ def monitoring_charts(ctx: MetricContext, *, restart_at: datetime | None) -> Mon
             monitoring_from=start,
             restart_at=restart,
             settings=settings,
+            points_from=keep,
         ),
     )
 
@@ -1009,17 +1023,23 @@ def compute_client_metrics(
     now: datetime,
     thresholds: Thresholds,
     monitoring_restart_at: datetime | None = None,
+    monitoring_points_from: datetime | None = None,
 ) -> ClientMetrics:
     """All metrics and flags for one client (see the module docstring for time windows).
 
     ``monitoring_restart_at``: when ``deterioration`` was last acknowledged (the monitoring
     charts restart from zero then, or from a later care change note, DOMAIN.md §5.5).
+    ``monitoring_points_from``: the monitoring charts keep their points from then on (a view
+    that draws a period, or ``end`` for none: flags and figures need no points); None: every
+    point since monitoring began. Nothing else depends on it.
     """
     ctx = MetricContext.build(facts, start=start, end=end, now=now, thresholds=thresholds)
     recovery = RECOVERY.compute(ctx)
     engagement = engagement_detail(ctx)
     measures = MEASURES.compute(ctx)
-    charts = monitoring_charts(ctx, restart_at=monitoring_restart_at)
+    charts = monitoring_charts(
+        ctx, restart_at=monitoring_restart_at, points_from=monitoring_points_from
+    )
     signals = client_signals(ctx, engagement=engagement, measures=measures, charts=charts)
     return ClientMetrics(
         start=start,

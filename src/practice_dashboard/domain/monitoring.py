@@ -109,7 +109,7 @@ class MonitoringChart:
     allowance: float
     monitoring_from: datetime | None  # end of the baseline period; None: no data
     restarted_at: datetime | None  # the acknowledgement the chart restarted from
-    points: tuple[ChartPoint, ...]  # from ``monitoring_from`` on
+    points: tuple[ChartPoint, ...]  # from ``monitoring_from`` (or the ``points_from`` asked) on
     statistic: float  # now
     signal_at: datetime | None  # first crossing of the limit since the (re)start
     previous_signal_at: datetime | None  # the last crossing before the restart
@@ -128,6 +128,31 @@ class EpisodeTimes:
     onset: float
     minutes: float  # NaN = no value (not back to baseline, or not recorded)
     censored: bool  # recovery charts: True = not back to baseline
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeSeries:
+    """The same as a sequence of EpisodeTimes, column by column (onset order).
+
+    A long course has thousands of episodes and three charts read each one: columns spare an
+    object per episode, and ``at`` (the onsets as UTC datetimes, which the caller's facts
+    already hold) spares making a datetime per point of every chart.
+    """
+
+    onsets: Sequence[float]
+    minutes: Sequence[float]
+    censored: Sequence[bool]
+    at: Sequence[datetime] | None = None
+
+    @staticmethod
+    def of(episodes: Sequence[EpisodeTimes] | EpisodeSeries) -> EpisodeSeries:
+        if isinstance(episodes, EpisodeSeries):
+            return episodes
+        return EpisodeSeries(
+            [e.onset for e in episodes],
+            [e.minutes for e in episodes],
+            [e.censored for e in episodes],
+        )
 
 
 def page_step(statistic: float, score: float, allowance: float) -> float:
@@ -248,13 +273,18 @@ def _median_minutes(log_values: Sequence[float]) -> float | None:
 class _Run:
     """A CUSUM's running state: the statistic, its crossing, the restart and the points."""
 
-    def __init__(self, limit: float, restart_at: float | None) -> None:
+    def __init__(self, limit: float, restart_at: float | None, keep_from: float | None) -> None:
         self.limit = limit
         self.restart_at = restart_at
         self.statistic = 0.0
+        # Points are kept from `keep_from` on: a view draws a period, and flags read none.
+        self.keep_from = -math.inf if keep_from is None else keep_from
         self.points: list[ChartPoint] = []
-        self.signal_at: float | None = None
-        self.previous_signal: float | None = None
+        self.scored = False  # any monitored episode scored (kept as a point or not)
+        # Crossings as (epoch seconds, the crossing point's time): the chart reports the very
+        # datetime of its point, so a view can find the point by it.
+        self.signal: tuple[float, datetime] | None = None
+        self.previous_signal: tuple[float, datetime] | None = None
         self.restarted = False
 
     def reached(self, onset: float) -> bool:
@@ -263,30 +293,44 @@ class _Run:
             return False
         self.restarted = True
         self.statistic = 0.0
-        self.previous_signal, self.signal_at = self.signal_at, None
+        self.previous_signal, self.signal = self.signal, None
         return True
 
+    @property
+    def signal_at(self) -> float | None:
+        return None if self.signal is None else self.signal[0]
+
     def add(
-        self, onset: float, minutes: float | None, score: float | None, allowance: float
+        self,
+        onset: float,
+        at: datetime | None,
+        minutes: float | None,
+        score: float | None,
+        allowance: float,
     ) -> bool:
-        """One monitored episode; True when the statistic crosses the limit with it."""
+        """One monitored episode (``at``: its onset as a UTC datetime, if the caller has it);
+        True when the statistic crosses the limit with it."""
         crossed = False
         statistic = self.statistic
         if score is not None:
+            self.scored = True
             # page_step, inlined (a call per episode of a long course); same value, NaN included.
             statistic = statistic + score - allowance
             statistic = statistic if statistic > 0.0 else 0.0
             self.statistic = statistic
-            if statistic > self.limit and self.signal_at is None:
-                self.signal_at = onset
+            if statistic > self.limit and self.signal is None:
+                self.signal = (onset, _dt(onset) if at is None else at)
                 crossed = True
-        self.points.append(ChartPoint(_dt(onset), minutes, score, statistic))
+        if onset >= self.keep_from:
+            self.points.append(
+                ChartPoint(_dt(onset) if at is None else at, minutes, score, statistic)
+            )
         return crossed
 
     def finish(self) -> None:
         """A restart after the last episode still restarts the chart."""
         if self.restart_at is not None and not self.restarted:
-            self.previous_signal, self.signal_at, self.statistic = self.signal_at, None, 0.0
+            self.previous_signal, self.signal, self.statistic = self.signal, None, 0.0
             self.restarted = True
 
     def chart(
@@ -308,34 +352,41 @@ class _Run:
             restarted_at=_dt(self.restart_at) if self.restart_at is not None else None,
             points=tuple(self.points),
             statistic=self.statistic,
-            signal_at=_dt(self.signal_at) if self.signal_at is not None else None,
-            previous_signal_at=(
-                _dt(self.previous_signal) if self.previous_signal is not None else None
-            ),
+            signal_at=None if self.signal is None else self.signal[1],
+            previous_signal_at=None if self.previous_signal is None else self.previous_signal[1],
             reference_n=reference_n,
             reference_median_minutes=reference_median_minutes,
             reference_share=reference_share,
             serial_correlation=serial_correlation,
-            status=_status(self.points, self.signal_at),
+            status=(
+                "signal"
+                if self.signal is not None
+                else "in_control"
+                if self.scored
+                else "insufficient_data"
+            ),
         )
 
 
 def duration_chart(
     quantity: Literal["recovery", "recognition"],
-    episodes: Sequence[EpisodeTimes],
+    episodes: Sequence[EpisodeTimes] | EpisodeSeries,
     *,
     monitoring_from: float | None,
     restart_at: float | None,
     settings: MonitoringSettings,
+    points_from: float | None = None,
 ) -> MonitoringChart:
     """Self-starting CUSUM on log minutes of the episodes with a value (onset order).
 
     ``monitoring_from``: scores accumulate from then on (the end of the baseline); earlier
     episodes only teach the reference. ``restart_at``: the CUSUM restarts from zero then.
+    ``points_from``: the chart's points start there (None: from ``monitoring_from``); the
+    statistic, the crossings and the status are the same either way.
     """
     s = settings
     ref = _Reference()
-    run = _Run(s.limit, restart_at)
+    run = _Run(s.limit, restart_at, points_from)
     phi_now: float | None = None
     usual_at_signal: float | None = None
     # Per episode of a long course (thousands): the settings read once, the restart looked at
@@ -348,11 +399,12 @@ def duration_chart(
     fixed_phi = False
     divisor_of: tuple[float, float] | None = None
     log, sqrt = math.log, math.sqrt
-    for ep in episodes:
-        minutes = ep.minutes
+    series = EpisodeSeries.of(episodes)
+    moments = series.at
+    for i, minutes in enumerate(series.minutes):
         if not (minutes > 0):  # NaN, or a zero duration with no log
             continue
-        onset = ep.onset
+        onset = series.onsets[i]
         if restart_ahead and run.reached(onset):
             restart_ahead = False
         y = log(minutes)
@@ -367,7 +419,8 @@ def duration_chart(
             z = self_starting_score(y, ref.mean, ref.sd, ref.n)
             z = max(-winsor, min(winsor, z))
             score = z / divisor_of[1]
-        if onset >= watch_from and run.add(onset, minutes, score, allowance):
+        at = None if moments is None else moments[i]
+        if onset >= watch_from and run.add(onset, at, minutes, score, allowance):
             # "Their usual" is the reference the crossing was judged against; later slow
             # episodes still teach the reference but must not redefine it.
             usual_at_signal = _median_minutes(ref.values)
@@ -386,40 +439,46 @@ def duration_chart(
 
 
 def unrecovered_chart(
-    episodes: Sequence[EpisodeTimes],
+    episodes: Sequence[EpisodeTimes] | EpisodeSeries,
     *,
     as_of: float,
     monitoring_from: float | None,
     restart_at: float | None,
     settings: MonitoringSettings,
+    points_from: float | None = None,
 ) -> MonitoringChart:
     """Bernoulli CUSUM on "not back to baseline", per episode (onset order).
 
     An episode with no return counts once it is older than the 95th percentile of the
     client's earlier recovery times (``unrecovered_after_minutes`` with fewer than
-    ``min_reference`` of them): until then it may still be returning.
+    ``min_reference`` of them): until then it may still be returning. ``points_from``: as
+    for ``duration_chart``.
     """
     s = settings
     durations = _Reference()
-    run = _Run(s.unrecovered_limit, restart_at)
+    run = _Run(s.unrecovered_limit, restart_at, points_from)
     seen = unrecovered = 0
     p0: float | None = None
     scores: tuple[float, float, float] | None = None  # p0, and its two scores
-    for ep in episodes:
-        if run.reached(ep.onset):
+    series = EpisodeSeries.of(episodes)
+    moments = series.at
+    for i, (onset, minutes, censored) in enumerate(
+        zip(series.onsets, series.minutes, series.censored, strict=True)
+    ):
+        if run.reached(onset):
             p0 = None  # re-learned from everything before the restart
-        if ep.censored:
+        if censored:
             wait = (
                 math.exp(durations.percentile95())
                 if durations.n >= s.min_reference
                 else s.unrecovered_after_minutes
             )
-            if as_of - ep.onset < wait * 60:
+            if as_of - onset < wait * 60:
                 continue  # pending: it may still return
-        elif not (ep.minutes > 0):
+        elif not (minutes > 0):
             continue  # a return before onset: unknown, not evidence
-        x = 1 if ep.censored else 0
-        monitored = monitoring_from is not None and ep.onset >= monitoring_from
+        x = 1 if censored else 0
+        monitored = monitoring_from is not None and onset >= monitoring_from
         if p0 is None and monitored:
             # The usual share is fixed when monitoring (re)starts, so an episode added later
             # can only add evidence, never dilute it.
@@ -430,11 +489,12 @@ def unrecovered_chart(
             if scores is None or scores[0] != p0:  # p0 is fixed from the (re)start on
                 p1 = min(p0 + s.unrecovered_shift, 0.99)
                 scores = (p0, math.log(p1 / p0), math.log((1 - p1) / (1 - p0)))
-            run.add(ep.onset, None if x else ep.minutes, scores[1] if x else scores[2], 0.0)
+            at = None if moments is None else moments[i]
+            run.add(onset, at, None if x else minutes, scores[1] if x else scores[2], 0.0)
         seen += 1
         unrecovered += x
         if not x:
-            durations.add(math.log(ep.minutes))
+            durations.add(math.log(minutes))
     run.finish()
     return run.chart(
         "unrecovered",
@@ -443,11 +503,3 @@ def unrecovered_chart(
         reference_n=seen,
         reference_share=p0,
     )
-
-
-def _status(points: Sequence[ChartPoint], signal_at: float | None) -> ChartStatus:
-    if signal_at is not None:
-        return "signal"
-    if not any(p.score is not None for p in points):
-        return "insufficient_data"
-    return "in_control"

@@ -134,6 +134,7 @@ def load_client_view(
         now=now,
         thresholds=thresholds,
         monitoring_restart_at=restart if restart is not None and restart < end else None,
+        monitoring_points_from=start,  # the charts draw [start, end)
     )
     # Flags are always today's (what can be acknowledged now), whatever period is viewed.
     current = (
@@ -146,6 +147,7 @@ def load_client_view(
             now=now,
             thresholds=thresholds,
             monitoring_restart_at=restart,
+            monitoring_points_from=now,  # flags only
         )
     )
     flags = flag_views(_sorted_flags(current.flags), client.id, acknowledgements, as_of=as_of)

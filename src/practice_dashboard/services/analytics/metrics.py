@@ -120,6 +120,7 @@ def acknowledge_flag(
         now=now,
         thresholds=settings.thresholds,
         monitoring_restart_at=restart,
+        monitoring_points_from=now,  # the flag only
     )
     flag = next((f for f in metrics.flags if f.code == code), None)
     if flag is None:

@@ -160,6 +160,7 @@ def compute_rows(
                 now=at,
                 thresholds=thresholds,
                 monitoring_restart_at=monitoring_restart(acknowledgements, client.id),
+                monitoring_points_from=at,  # a summary keeps flags and figures, no points
             )
             headline = _headline(client_facts, metrics, at)
             views = flag_views(metrics.flags, client.id, acknowledgements)

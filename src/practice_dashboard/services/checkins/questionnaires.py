@@ -141,7 +141,12 @@ def own_progress(
         end = now - (k - 1) * PROGRESS_PERIOD
         start = end - PROGRESS_PERIOD
         metrics = compute_client_metrics(
-            facts, start=start, end=end, now=now, thresholds=settings.thresholds
+            facts,
+            start=start,
+            end=end,
+            now=now,
+            thresholds=settings.thresholds,
+            monitoring_points_from=end,  # figures only
         )
         periods.append(
             ProgressPeriod(

@@ -81,7 +81,12 @@ def _misreadings(sim: ClientSim, rows: Rows, moments: Sequence[datetime], th: Th
     misses = 0
     for now in moments:
         metrics = compute_client_metrics(
-            facts, start=now - timedelta(days=28), end=now, now=now, thresholds=th
+            facts,
+            start=now - timedelta(days=28),
+            end=now,
+            now=now,
+            thresholds=th,
+            monitoring_points_from=now,  # flags and figures only
         )
         fired = {(f.code, f.level) for f in metrics.flags}
         misses += len(story.flags - fired) + len(fired - story.flags - story.tolerated)

@@ -263,6 +263,7 @@ def client_figures(
         now=now,
         thresholds=th,
         monitoring_restart_at=restart if restart is not None and restart < period.end else None,
+        monitoring_points_from=period.end,  # figures and flags; the charts come from the view
     )
     lo, hi = _ts(period.start), _ts(period.end)
     return ClientFigures(
