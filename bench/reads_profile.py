@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.reads_profile --db sqlite --repeat 20
     .venv/bin/python -m bench.reads_profile --db postgresql --profile page   # cProfile, top 40
+    (--profile page | metrics | dense-page | dense-metrics: which request is profiled)
 
 A small generated practice (bench/generate.py, 150 clients) plus a dense 20-year client built
 here (three check-ins a day), so the 6-month page of a long, dense history can be compared with
