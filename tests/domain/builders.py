@@ -102,6 +102,7 @@ def metrics(
     end: datetime = END,
     now: datetime | None = None,
     thresholds: Thresholds | None = None,
+    monitoring_points_from: datetime | None = None,
 ) -> ClientMetrics:
     """Metrics over [end - 28 days, end) by default, with now = end."""
     return compute_client_metrics(
@@ -110,4 +111,5 @@ def metrics(
         end=end,
         now=now if now is not None else end,
         thresholds=thresholds if thresholds is not None else Thresholds(),
+        monitoring_points_from=monitoring_points_from,
     )

@@ -774,18 +774,29 @@ class TestFlagsFromFacts:
         assert all(f.code != "engagement_risk" for f in earlier.flags)
 
 
+def _five_years_of_episodes(slower_from: int | None = None) -> tuple[EpisodeFact, ...]:
+    """600 episodes, one every 73 hours up to END; from episode ``slower_from`` on, recovery
+    takes four times as long."""
+    start = END - timedelta(days=5 * 365)
+    return tuple(
+        EpisodeFact(
+            start + timedelta(hours=73 * i),
+            5,
+            None,
+            start
+            + timedelta(
+                hours=73 * i,
+                minutes=(10 + i % 50) * (4 if slower_from is not None and i >= slower_from else 1),
+            ),
+        )
+        for i in range(600)
+    )
+
+
 class TestLargeClient:
     def test_five_years_of_data_is_handled(self) -> None:
         start = END - timedelta(days=5 * 365)
-        episodes = tuple(
-            EpisodeFact(
-                start + timedelta(hours=73 * i),
-                5,
-                None,
-                start + timedelta(hours=73 * i, minutes=10 + i % 50),
-            )
-            for i in range(600)
-        )
+        episodes = _five_years_of_episodes()
         observations = tuple(
             ObservationFact(
                 start + timedelta(hours=24 * i + 3),
@@ -802,30 +813,11 @@ class TestLargeClient:
     def test_monitoring_points_from_trims_only_the_chart_points(self) -> None:
         # A view keeps the points of the period it draws; flags, figures and each chart's
         # statistic, crossings and status come from the whole course either way.
-        start = END - timedelta(days=5 * 365)
-        episodes = tuple(
-            EpisodeFact(
-                start + timedelta(hours=73 * i),
-                5,
-                None,
-                # Recovery slows in the last year: the charts cross, and the flag is raised.
-                start + timedelta(hours=73 * i, minutes=(10 + i % 50) * (4 if i > 480 else 1)),
-            )
-            for i in range(600)
-        )
-        facts = client(episodes=episodes)
+        # Recovery slows in the last year: the charts cross, and the flag is raised.
+        facts = client(episodes=_five_years_of_episodes(slower_from=481))
         period_start = END - timedelta(days=182)
-        whole = compute_client_metrics(
-            facts, start=END - timedelta(days=28), end=END, now=END, thresholds=Thresholds()
-        )
-        trimmed = compute_client_metrics(
-            facts,
-            start=END - timedelta(days=28),
-            end=END,
-            now=END,
-            thresholds=Thresholds(),
-            monitoring_points_from=period_start,
-        )
+        whole = metrics(facts)
+        trimmed = metrics(facts, monitoring_points_from=period_start)
         assert whole.monitoring.recovery.signal_at is not None
         assert trimmed.flags == whole.flags
         for name in ("recovery", "unrecovered", "recognition"):

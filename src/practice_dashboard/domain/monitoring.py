@@ -312,6 +312,8 @@ class _Run:
         True when the statistic crosses the limit with it."""
         crossed = False
         statistic = self.statistic
+        if at is None:
+            at = _dt(onset)
         if score is not None:
             self.scored = True
             # page_step, inlined (a call per episode of a long course); same value, NaN included.
@@ -319,12 +321,10 @@ class _Run:
             statistic = statistic if statistic > 0.0 else 0.0
             self.statistic = statistic
             if statistic > self.limit and self.signal is None:
-                self.signal = (onset, _dt(onset) if at is None else at)
+                self.signal = (onset, at)
                 crossed = True
         if onset >= self.keep_from:
-            self.points.append(
-                ChartPoint(_dt(onset) if at is None else at, minutes, score, statistic)
-            )
+            self.points.append(ChartPoint(at, minutes, score, statistic))
         return crossed
 
     def finish(self) -> None:
