@@ -192,7 +192,6 @@ def generate(
         row.update(
             password_hash=password_hash,
             is_active=True,
-            failed_login_count=0,
             version=1,
             created_at=now,
             updated_at=now,

@@ -151,7 +151,6 @@ def _prepare(url: str) -> tuple[Settings, Any]:
                 role="therapist",
                 password_hash="not-a-hash",
                 is_active=True,
-                failed_login_count=0,
                 version=1,
                 created_at=now,
                 updated_at=now,

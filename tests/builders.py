@@ -53,7 +53,6 @@ def make_user(
         "role": role,
         "password_hash": password_hash(settings),
         "is_active": True,
-        "failed_login_count": 0,
     }
     values.update(overrides)
     user = User(**values)
@@ -259,16 +258,19 @@ class MfaSetup:
         return pyotp.TOTP(self.secret).at(at or datetime.now(UTC), counter_offset=steps)
 
 
-def make_mfa(db: DbSession, user: User, **overrides: Any) -> MfaSetup:
-    """Two-factor authentication on for `user` (no code used yet), with recovery codes."""
+def make_mfa(db: DbSession, settings: Settings, user: User, **overrides: Any) -> MfaSetup:
+    """Two-factor authentication on for `user` (no code used yet), with recovery codes; the
+    key is stored sealed, as the app stores it."""
+    from practice_dashboard.security import seal_mfa_secret
     from practice_dashboard.services.accounts import mfa
 
+    secret = pyotp.random_base32()
     values: dict[str, Any] = {
-        "secret": pyotp.random_base32(),
+        "secret": seal_mfa_secret(settings, secret),
         "confirmed_at": datetime.now(UTC),
         "failed_count": 0,
     }
     values.update(overrides)
     db.add(MfaAuthenticator(user_id=user.id, **values))
     db.flush()
-    return MfaSetup(values["secret"], mfa.issue_recovery_codes(db, user_id=user.id))
+    return MfaSetup(secret, mfa.issue_recovery_codes(db, user_id=user.id))

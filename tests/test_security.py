@@ -1,24 +1,32 @@
-"""Password hashing, tokens and the login throttle (pure functions of settings and time)."""
+"""Password hashing, tokens, the login throttle and sealed authenticator keys (pure functions of
+settings and time)."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
+from pydantic import SecretStr
 
 from practice_dashboard.config import Settings
 from practice_dashboard.security import (
+    SEALED_PREFIX,
     TOKEN_ALGORITHM,
     TOKEN_AUDIENCE,
     AccessClaims,
+    UnsealError,
     create_access_token,
     csrf_token_matches,
     decode_access_token,
     hash_password,
     mask_csrf_token,
+    open_mfa_secret,
+    reseal_mfa_secret,
     retry_after_seconds,
+    seal_mfa_secret,
     verify_password,
 )
 
@@ -140,3 +148,57 @@ class TestCsrfMasking:
         flipped = masked[:middle] + ("A" if masked[middle] != "A" else "B") + masked[middle + 1 :]
         assert not csrf_token_matches(self.TOKEN, flipped)
         assert not csrf_token_matches("another-token", masked)
+
+
+def _fernet_key(byte: int) -> str:
+    return base64.urlsafe_b64encode(bytes([byte]) * 32).decode()
+
+
+class TestSealedAuthenticatorKeys:
+    """A database copy alone must not give away the keys that compute login codes."""
+
+    KEY = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # a base32 TOTP key (RFC 4648 alphabet)
+
+    def test_sealed_with_a_fresh_nonce_and_opened_again(self, cfg: Settings) -> None:
+        sealed = {seal_mfa_secret(cfg, self.KEY) for _ in range(3)}
+        assert len(sealed) == 3
+        for stored in sealed:
+            assert stored.startswith(SEALED_PREFIX)
+            assert self.KEY not in stored
+            assert len(stored) <= 255  # the column
+            assert open_mfa_secret(cfg, stored) == self.KEY
+
+    def test_a_key_stored_before_sealing_is_read_as_it_is(self, cfg: Settings) -> None:
+        assert open_mfa_secret(cfg, self.KEY) == self.KEY
+        assert open_mfa_secret(cfg, reseal_mfa_secret(cfg, self.KEY)) == self.KEY
+
+    def test_without_mfa_keys_a_new_secret_key_cannot_open_it(self, cfg: Settings) -> None:
+        stored = seal_mfa_secret(cfg, self.KEY)
+        other = cfg.model_copy(update={"secret_key": SecretStr("v" * 40)})
+        with pytest.raises(UnsealError, match="MFA_KEYS"):
+            open_mfa_secret(other, stored)
+
+    def test_rotation_adds_a_key_in_front_and_reseals(self, cfg: Settings) -> None:
+        before = seal_mfa_secret(cfg, self.KEY)  # sealed with the key derived from SECRET_KEY
+        first = cfg.model_copy(update={"mfa_keys": SecretStr(_fernet_key(1))})
+        # Setting MFA_KEYS keeps the derived key as the last to try: nothing is locked out.
+        assert open_mfa_secret(first, before) == self.KEY
+        moved = reseal_mfa_secret(first, before)
+        # Now SECRET_KEY can change: the configured key alone opens it.
+        rotated_secret = first.model_copy(update={"secret_key": SecretStr("w" * 40)})
+        assert open_mfa_secret(rotated_secret, moved) == self.KEY
+        # A newer key in front seals; the older one still opens until everything is resealed.
+        both = rotated_secret.model_copy(
+            update={"mfa_keys": SecretStr(f"{_fernet_key(2)}, {_fernet_key(1)}")}
+        )
+        assert open_mfa_secret(both, moved) == self.KEY
+        newest = reseal_mfa_secret(both, moved)
+        only_new = both.model_copy(update={"mfa_keys": SecretStr(_fernet_key(2))})
+        assert open_mfa_secret(only_new, newest) == self.KEY
+        with pytest.raises(UnsealError):
+            open_mfa_secret(only_new, moved)
+
+    @pytest.mark.parametrize("value", ["short", _fernet_key(1) + ",not-base64!", "A" * 43])
+    def test_mfa_keys_must_be_fernet_keys(self, value: str) -> None:
+        with pytest.raises(ValueError, match=r"mfa_keys[\s\S]*Fernet key"):
+            Settings(environment="test", secret_key="u" * 40, mfa_keys=value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
 import warnings
 from dataclasses import fields, replace
@@ -40,6 +42,10 @@ DEFAULT_CRISIS_TEXT = (
     "These pages are not watched in real time, so your practitioner may not see your answers "
     "straight away."
 )
+
+
+def _key_list(value: str) -> tuple[str, ...]:
+    return tuple(key.strip() for key in value.split(",") if key.strip())
 
 
 def default_database_url() -> str:
@@ -127,6 +133,12 @@ class Settings(BaseSettings):
     # None = on in production, off elsewhere. When on, an account without an authenticator is
     # sent to set one up after its password and can reach nothing else, and gets no API token.
     require_mfa: bool | None = None
+    # Authenticator keys are stored sealed (Fernet: AES-128-CBC + HMAC-SHA256), so a copy of
+    # the database alone does not give away anyone's second factor. Comma-separated Fernet
+    # keys, newest first: the first seals, every one opens (add a new key in front, run
+    # `practice-dashboard reseal-mfa`, then drop the old one). Unset: one key derived from
+    # SECRET_KEY, which then cannot be rotated without first setting this (see the README).
+    mfa_keys: SecretStr | None = None
     # Wrong second-factor codes per account: free attempts, then a doubling wait up to the
     # ceiling; and how long the step between the password and the code may take.
     mfa_code_free_attempts: int = Field(default=5, ge=1)
@@ -243,6 +255,28 @@ class Settings(BaseSettings):
                 f"db_pool_size + db_max_overflow ({connections})"
             )
         return self
+
+    @field_validator("mfa_keys")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            for key in _key_list(value.get_secret_value()):
+                try:
+                    raw = base64.urlsafe_b64decode(key.encode("ascii"))
+                except (ValueError, binascii.Error):
+                    raw = b""
+                if len(raw) != 32:
+                    raise ValueError(
+                        "each key must be a Fernet key: 32 random bytes in URL-safe base64 "
+                        '(python -c "import base64, os; '
+                        'print(base64.urlsafe_b64encode(os.urandom(32)).decode())")'
+                    )
+        return value
+
+    @property
+    def mfa_key_list(self) -> tuple[str, ...]:
+        """The configured MFA_KEYS, newest first (empty when unset)."""
+        return _key_list(self.mfa_keys.get_secret_value()) if self.mfa_keys is not None else ()
 
     @property
     def requests_in_flight(self) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import logging
 import re
 import secrets
@@ -12,13 +14,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import jwt
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from practice_dashboard.config import Settings
+
+if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
 
 TOKEN_ALGORITHM = "HS256"
 TOKEN_AUDIENCE = "practice-dashboard"
@@ -126,6 +131,61 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims | None:
         return AccessClaims(user_id=uuid.UUID(str(claims["sub"])), generation=generation)
     except ValueError:
         return None
+
+
+#: A sealed authenticator key starts with this; a base32 key (stored before sealing) cannot.
+SEALED_PREFIX: Final = "fernet:"
+
+
+class UnsealError(RuntimeError):
+    """A sealed authenticator key that none of the configured keys opens."""
+
+
+def _derived_mfa_key(secret_key: str) -> str:
+    # HMAC as the key-derivation step (HKDF's extract): a key for this one purpose.
+    digest = hmac.new(secret_key.encode(), b"practice-dashboard mfa seal v1", hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()).decode("ascii")
+
+
+@lru_cache(maxsize=8)
+def _crypter(keys: tuple[str, ...]) -> MultiFernet:
+    from cryptography.fernet import Fernet, MultiFernet  # loaded on first use, not at start
+
+    return MultiFernet([Fernet(key) for key in keys])
+
+
+def _mfa_crypter(settings: Settings) -> MultiFernet:
+    # The derived key comes last: keys sealed before MFA_KEYS was set still open, and
+    # reseal-mfa moves them to the first configured key.
+    derived = _derived_mfa_key(settings.secret_key.get_secret_value())
+    keys = tuple(dict.fromkeys((*settings.mfa_key_list, derived)))
+    return _crypter(keys)
+
+
+def seal_mfa_secret(settings: Settings, secret: str) -> str:
+    """The authenticator key as stored: sealed with the first MFA key."""
+    return SEALED_PREFIX + _mfa_crypter(settings).encrypt(secret.encode()).decode("ascii")
+
+
+def open_mfa_secret(settings: Settings, stored: str) -> str:
+    """The base32 key from its stored form (one stored before sealing is returned as is)."""
+    if not stored.startswith(SEALED_PREFIX):
+        return stored
+    from cryptography.fernet import InvalidToken
+
+    try:
+        token = stored.removeprefix(SEALED_PREFIX).encode("ascii")
+        return _mfa_crypter(settings).decrypt(token).decode()
+    except InvalidToken:
+        raise UnsealError(
+            "an authenticator key cannot be opened: the key that sealed it is not in "
+            "PRACTICE_DASHBOARD_MFA_KEYS (or SECRET_KEY changed while MFA_KEYS was unset)"
+        ) from None
+
+
+def reseal_mfa_secret(settings: Settings, stored: str) -> str:
+    """`stored` sealed again with the first MFA key (an unsealed one sealed for the first time)."""
+    return seal_mfa_secret(settings, open_mfa_secret(settings, stored))
 
 
 def backoff_seconds(failed_count: int, *, free_attempts: int, max_delay_seconds: int) -> int:

@@ -39,7 +39,7 @@ def _works(api: TestClient, response: Response) -> bool:
 @pytest.fixture
 def enrolled(db: DbSession, settings: Settings) -> tuple[User, MfaSetup]:
     user = make_user(db, settings, Role.COACH)
-    setup = make_mfa(db, user)
+    setup = make_mfa(db, settings, user)
     db.commit()
     return user, setup
 
@@ -199,7 +199,7 @@ class TestAdminReset:
         db.commit()
         assert self._reset(api, settings, caller, user.id).status_code == 403
         # Not even their own: a stolen token cannot strip the account's second factor.
-        make_mfa(db, caller)
+        make_mfa(db, settings, caller)
         db.commit()
         assert self._reset(api, settings, caller, caller.id).status_code == 403
         assert mfa.is_enrolled(db, user.id)
@@ -215,7 +215,7 @@ class TestAdminReset:
     def test_an_admin_cannot_reset_their_own(
         self, api: TestClient, db: DbSession, settings: Settings, admin: User
     ) -> None:
-        make_mfa(db, admin)
+        make_mfa(db, settings, admin)
         db.commit()
         response = self._reset(api, settings, admin, admin.id)
         assert response.status_code == 422

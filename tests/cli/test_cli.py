@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import stat
@@ -245,7 +246,7 @@ def test_reset_mfa(cli_env: str) -> None:
     factory = create_session_factory(engine)
     with session_scope(factory) as db:
         user = make_user(db, get_settings(), email="lost.phone@example.org")
-        make_mfa(db, user)
+        make_mfa(db, get_settings(), user)
     result = runner.invoke(app, ["reset-mfa", "--email", "Lost.Phone@example.org"])
     assert result.exit_code == 0, result.output
     assert "reset for lost.phone@example.org" in result.output
@@ -257,6 +258,42 @@ def test_reset_mfa(cli_env: str) -> None:
     result = runner.invoke(app, ["reset-mfa", "--email", "nobody@example.org"])
     assert result.exit_code == 1
     assert "no account with e-mail nobody@example.org" in result.output
+    engine.dispose()
+
+
+def test_reseal_mfa_moves_keys_to_a_new_mfa_key_and_refuses_keys_it_cannot_open(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from practice_dashboard.models import MfaAuthenticator
+    from practice_dashboard.security import open_mfa_secret
+    from tests.builders import make_mfa, make_user
+
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    engine = create_db_engine(get_settings())
+    factory = create_session_factory(engine)
+    with session_scope(factory) as db:
+        setup = make_mfa(db, get_settings(), make_user(db, get_settings()))
+    new_key = base64.urlsafe_b64encode(b"n" * 32).decode()
+    monkeypatch.setenv("PRACTICE_DASHBOARD_MFA_KEYS", new_key)
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["reseal-mfa"])
+    assert result.exit_code == 0, result.output
+    assert "1 authenticator key(s) sealed" in result.output
+    # The new key alone opens it now, whatever SECRET_KEY becomes.
+    monkeypatch.setenv("SECRET_KEY", "d" * 40)
+    get_settings.cache_clear()
+    with session_scope(factory) as db:
+        stored = db.scalars(select(MfaAuthenticator.secret)).one()
+    assert open_mfa_secret(get_settings(), stored) == setup.secret
+    # Without that key nothing opens it: an error, and nothing changes.
+    monkeypatch.delenv("PRACTICE_DASHBOARD_MFA_KEYS")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["reseal-mfa"])
+    assert result.exit_code == 1
+    assert "cannot be opened" in result.output
+    assert "nothing was changed" in result.output
+    with session_scope(factory) as db:
+        assert db.scalars(select(MfaAuthenticator.secret)).one() == stored
     engine.dispose()
 
 

@@ -10,7 +10,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from practice_dashboard import migrate
@@ -287,7 +287,7 @@ def test_login_failures_and_heartbeat_start_empty_and_accounts_survive(
             ),
             {"uid": uid, "t": True, "now": now},
         )
-    migrate.upgrade(empty_engine)
+    migrate.upgrade(empty_engine, "9523a37104c2")  # the old columns go in a later revision
     failure = (
         "INSERT INTO login_failure (id, key, failures, last_failed_at, created_at, updated_at) "
         "VALUES (:id, :key, 1, :now, :now, :now)"
@@ -445,3 +445,68 @@ def test_client_summaries_are_keyed_by_practice_day(empty_engine: Engine) -> Non
     with empty_engine.connect() as connection:
         left = connection.execute(text("SELECT as_of FROM client_summary")).scalars().all()
     assert [str(d) for d in left] == ["2026-12-05"]
+
+
+def test_plain_authenticator_keys_survive_sealing_and_block_a_downgrade_once_sealed(
+    empty_engine: Engine,
+) -> None:
+    """An account and its plain base32 authenticator key from before sealing survive the
+    upgrade (the unused login-failure columns go); the key still gives codes, `reseal_all`
+    seals it, and the downgrade then refuses rather than leave a key the old code cannot open."""
+    import pyotp
+    from sqlalchemy.orm import Session
+
+    from practice_dashboard.models import MfaAuthenticator
+    from practice_dashboard.security import SEALED_PREFIX, open_mfa_secret
+    from practice_dashboard.services.accounts import mfa
+
+    sealing = "31fea10bedc0"
+    before = ScriptDirectory.from_config(migrate.alembic_config()).get_revision(sealing)
+    assert isinstance(before.down_revision, str)
+    migrate.upgrade(empty_engine, before.down_revision)
+    now = datetime.now(UTC)
+    uid = _uuid_param(empty_engine, uuid.uuid4())
+    plain = pyotp.random_base32()
+    with empty_engine.begin() as connection:
+        connection.execute(
+            text(
+                'INSERT INTO "user" (id, email, full_name, role, password_hash, is_active, '
+                "failed_login_count, last_failed_login_at, zone_vocabulary, token_generation, "
+                "version, created_at, updated_at) VALUES (:uid, 's@example.org', 'S', "
+                "'therapist', 'x', :t, 2, :now, NULL, 1, 3, :now, :now)"
+            ),
+            {"uid": uid, "t": True, "now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO mfa_authenticator (id, user_id, secret, confirmed_at, failed_count, "
+                "created_at, updated_at) VALUES (:id, :uid, :secret, :now, 0, :now, :now)"
+            ),
+            {
+                "id": _uuid_param(empty_engine, uuid.uuid4()),
+                "uid": uid,
+                "secret": plain,
+                "now": now,
+            },
+        )
+    migrate.upgrade(empty_engine)
+    columns = {c["name"] for c in inspect(empty_engine).get_columns("user")}
+    assert {"failed_login_count", "last_failed_login_at"}.isdisjoint(columns)
+    settings = make_settings(empty_engine.url.render_as_string(hide_password=False))
+    with Session(empty_engine) as db:
+        assert db.execute(text('SELECT email, version FROM "user"')).one() == ("s@example.org", 3)
+        assert db.scalar(text("SELECT secret FROM mfa_authenticator")) == plain
+        assert mfa.reseal_all(db, settings) == 1
+        db.commit()
+        stored = db.scalars(select(MfaAuthenticator.secret)).one()
+    assert stored.startswith(SEALED_PREFIX)
+    assert plain not in stored
+    assert open_mfa_secret(settings, stored) == plain
+    with pytest.raises(RuntimeError, match="reset-mfa"):
+        migrate.downgrade(empty_engine, before.down_revision)
+    with empty_engine.begin() as connection:
+        connection.execute(text("DELETE FROM mfa_authenticator"))
+    migrate.downgrade(empty_engine, before.down_revision)
+    with empty_engine.connect() as connection:
+        row = connection.execute(text('SELECT email, failed_login_count FROM "user"')).one()
+    assert tuple(row) == ("s@example.org", 0)

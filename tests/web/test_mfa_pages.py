@@ -63,7 +63,7 @@ def _error(response: Response) -> str:
 @pytest.fixture
 def enrolled(db: DbSession, settings: Settings) -> tuple[User, MfaSetup]:
     user = make_user(db, settings, Role.THERAPIST)
-    setup = make_mfa(db, user)
+    setup = make_mfa(db, settings, user)
     db.commit()
     return user, setup
 
@@ -510,7 +510,7 @@ class TestAdminReset:
     def test_an_admin_cannot_reset_their_own(
         self, api: TestClient, db: DbSession, settings: Settings, admin: User
     ) -> None:
-        make_mfa(db, admin)
+        make_mfa(db, settings, admin)
         csrf = sign_in(api, db, settings, admin)
         assert not parse(api.get(f"/admin/users/{admin.id}").text).find_all(id="mfa-reset-form")
         response = api.post(f"/admin/users/{admin.id}/mfa/reset", data={"csrf_token": csrf})

@@ -1,4 +1,5 @@
-"""`practice-dashboard create-user` and `supervise`: accounts without the web admin pages."""
+"""`practice-dashboard create-user`, `supervise`, `reset-mfa`, `reseal-mfa`: accounts without
+the web admin pages."""
 
 from __future__ import annotations
 
@@ -75,3 +76,19 @@ def reset_mfa(
         user = find_user(db, email, active_only=False)
         mfa.reset(db, user=user, now=utcnow(), actor=None)
         typer.echo(f"two-factor authentication reset for {user.email}; its logins have ended")
+
+
+def reseal_mfa() -> None:
+    """Seal every authenticator key with the first of PRACTICE_DASHBOARD_MFA_KEYS: after adding
+    a new key in front (then the old one can go), or for keys stored before sealing."""
+    from practice_dashboard.config import get_settings
+    from practice_dashboard.security import UnsealError
+    from practice_dashboard.services.accounts import mfa
+
+    settings = get_settings()
+    try:
+        with unit_of_work(settings) as db:
+            count = mfa.reseal_all(db, settings)
+    except UnsealError as exc:
+        fail(f"{exc}; nothing was changed")
+    typer.echo(f"{count} authenticator key(s) sealed with the first MFA key")

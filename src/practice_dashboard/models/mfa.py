@@ -13,8 +13,9 @@ class MfaAuthenticator(IdMixin, TimestampMixin, Base):
     """An account's authenticator app (TOTP, RFC 6238): at most one per account.
 
     Unconfirmed (`confirmed_at` null) while the person is enrolling; the second factor is on
-    once a code from the app has been accepted. The base32 secret is stored as it is: the app
-    must be able to compute codes from it (see the README on what a database dump gives away).
+    once a code from the app has been accepted. The base32 secret is stored sealed with the
+    practice's MFA key (security.seal_mfa_secret), so a database copy alone cannot compute
+    codes; one stored before sealing (plain base32) still works until `reseal-mfa` seals it.
     Its own table, not columns on `user`, so a code check never bumps the account's `version`.
     """
 
@@ -22,7 +23,7 @@ class MfaAuthenticator(IdMixin, TimestampMixin, Base):
     __table_args__ = (CheckConstraint("failed_count >= 0", name="failed_count_range"),)
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id"), unique=True)
-    secret: Mapped[str] = mapped_column(String(64))
+    secret: Mapped[str] = mapped_column(String(255))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # The 30-second time step of the last accepted code: a code is never accepted twice.
     last_used_step: Mapped[int | None] = mapped_column(Integer, default=None)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -10,7 +9,6 @@ from practice_dashboard.models.base import (
     Base,
     IdMixin,
     TimestampMixin,
-    UTCDateTime,
     VersionedMixin,
 )
 from practice_dashboard.models.enums import Role, checked
@@ -27,8 +25,6 @@ class User(IdMixin, TimestampMixin, VersionedMixin, Base):
     role: Mapped[Role] = mapped_column(checked(Role, "role"))
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_login_count: Mapped[int] = mapped_column(Integer, default=0)
-    last_failed_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # Stamped into every API token; raising it (password change or reset, deactivation) makes
     # all older tokens fail at once. The server default gives existing rows a value.
     token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, unquote, urlparse
 
 import pyotp
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from practice_dashboard.config import Settings
@@ -15,6 +17,7 @@ from practice_dashboard.db import DbSession
 from practice_dashboard.errors import Forbidden, Invalid, TooManyRequests, Unauthorized
 from practice_dashboard.models import AuditEvent, MfaAuthenticator, MfaRecoveryCode, User
 from practice_dashboard.models.enums import Role
+from practice_dashboard.security import SEALED_PREFIX, UnsealError
 from practice_dashboard.services.accounts import login_session, mfa
 from practice_dashboard.services.audit import Actor
 from tests.builders import MfaSetup, make_mfa, make_user
@@ -28,8 +31,8 @@ def user(db: DbSession, settings: Settings) -> User:
 
 
 @pytest.fixture
-def setup(db: DbSession, user: User) -> MfaSetup:
-    return make_mfa(db, user)
+def setup(db: DbSession, settings: Settings, user: User) -> MfaSetup:
+    return make_mfa(db, settings, user)
 
 
 def _verify(db: DbSession, settings: Settings, user: User, code: str, now: datetime = T0) -> None:
@@ -136,7 +139,7 @@ class TestRecoveryCodes:
         self, db: DbSession, settings: Settings, user: User, setup: MfaSetup
     ) -> None:
         other = make_user(db, settings)
-        make_mfa(db, other)
+        make_mfa(db, settings, other)
         with pytest.raises(Unauthorized):
             _verify(db, settings, other, setup.recovery_codes[0])
 
@@ -195,6 +198,12 @@ class TestEnrolment:
         assert len(first.secret) >= 32  # 160 bits
         assert not mfa.is_enrolled(db, user.id)
 
+    def test_the_key_is_stored_sealed(self, db: DbSession, settings: Settings, user: User) -> None:
+        enrolment = mfa.start_enrolment(db, settings, user=user)
+        stored = db.scalars(select(MfaAuthenticator.secret)).one()
+        assert stored.startswith(SEALED_PREFIX)
+        assert enrolment.secret not in stored
+
     def test_two_tabs_starting_at_once_get_the_same_key(
         self, db: DbSession, settings: Settings, user: User, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -224,11 +233,11 @@ class TestEnrolment:
     ) -> None:
         enrolment = mfa.start_enrolment(db, settings, user=user)
         with pytest.raises(Invalid) as wrong:
-            mfa.confirm_enrolment(db, user=user, code="000000", now=T0, actor=Actor(user))
+            mfa.confirm_enrolment(db, settings, user=user, code="000000", now=T0, actor=Actor(user))
         assert wrong.value.problems[0]["loc"] == ["body", "code"]
         assert not mfa.is_enrolled(db, user.id)
         code = pyotp.TOTP(enrolment.secret).at(T0)
-        codes = mfa.confirm_enrolment(db, user=user, code=code, now=T0, actor=Actor(user))
+        codes = mfa.confirm_enrolment(db, settings, user=user, code=code, now=T0, actor=Actor(user))
         assert len(codes) == 10
         assert mfa.is_enrolled(db, user.id)
         assert mfa.status(db, user.id).enabled_at == T0
@@ -243,7 +252,9 @@ class TestEnrolment:
         with pytest.raises(Forbidden):
             mfa.start_enrolment(db, settings, user=user)
         with pytest.raises(Invalid):
-            mfa.confirm_enrolment(db, user=user, code=setup.code(T0), now=T0, actor=Actor(user))
+            mfa.confirm_enrolment(
+                db, settings, user=user, code=setup.code(T0), now=T0, actor=Actor(user)
+            )
 
 
 class TestReset:
@@ -282,3 +293,39 @@ class TestTokenRule:
         strict = settings.model_copy(update={"require_mfa": True})
         with pytest.raises(Forbidden, match="browser"):
             mfa.check_for_token(db, strict, user=user, otp=None, now=T0, actor=Actor(user))
+
+
+class TestReseal:
+    def test_plain_and_sealed_keys_move_to_the_first_mfa_key(
+        self, db: DbSession, settings: Settings, user: User, setup: MfaSetup
+    ) -> None:
+        plain = make_user(db, settings)
+        legacy = make_mfa(db, settings, plain)
+        found = _authenticator(db, plain)
+        found.secret = legacy.secret  # stored before sealing
+        db.flush()
+        # A plain key still logs in.
+        _verify(db, settings, plain, legacy.code(T0))
+        rotated = settings.model_copy(
+            update={"mfa_keys": SecretStr(base64.urlsafe_b64encode(b"k" * 32).decode())}
+        )
+        assert mfa.reseal_all(db, rotated) == 2
+        db.expire_all()
+        keys = db.scalars(select(MfaAuthenticator.secret)).all()
+        assert all(k.startswith(SEALED_PREFIX) for k in keys)
+        assert legacy.secret not in keys
+        assert setup.secret not in keys
+        # Only the new key is needed from now on, whatever SECRET_KEY becomes.
+        only_new = rotated.model_copy(update={"secret_key": SecretStr("z" * 40)})
+        _verify(db, only_new, user, setup.code(T0))
+        _verify(db, only_new, plain, legacy.code(T0, steps=1))
+
+    def test_a_key_nothing_opens_stops_it_before_any_change(
+        self, db: DbSession, settings: Settings, user: User, setup: MfaSetup
+    ) -> None:
+        before = db.scalars(select(MfaAuthenticator.secret)).all()
+        stranger = settings.model_copy(update={"secret_key": SecretStr("q" * 40)})
+        with pytest.raises(UnsealError):
+            mfa.reseal_all(db, stranger)
+        db.expire_all()
+        assert db.scalars(select(MfaAuthenticator.secret)).all() == before

@@ -36,7 +36,12 @@ from practice_dashboard.errors import (
     Unauthorized,
 )
 from practice_dashboard.models import MfaAuthenticator, MfaRecoveryCode, User
-from practice_dashboard.security import backoff_seconds
+from practice_dashboard.security import (
+    backoff_seconds,
+    open_mfa_secret,
+    reseal_mfa_secret,
+    seal_mfa_secret,
+)
 from practice_dashboard.services import audit
 from practice_dashboard.services.accounts import user as user_service
 from practice_dashboard.services.audit import Actor, AnyActor
@@ -153,7 +158,11 @@ def start_enrolment(db: DbSession, settings: Settings, *, user: User) -> Enrolme
     if found is not None and found.confirmed_at is not None:
         raise Forbidden("Two-factor authentication is already on for this account")
     if found is None:
-        found = MfaAuthenticator(user_id=user.id, secret=pyotp.random_base32(), failed_count=0)
+        found = MfaAuthenticator(
+            user_id=user.id,
+            secret=seal_mfa_secret(settings, pyotp.random_base32()),
+            failed_count=0,
+        )
         try:
             # The set-up page is a read: the new key gets a short write transaction of its own.
             with writing(db), db.begin_nested():
@@ -165,12 +174,13 @@ def start_enrolment(db: DbSession, settings: Settings, *, user: User) -> Enrolme
             found = _authenticator(db, user.id)
             if found is None or found.confirmed_at is not None:
                 raise Conflict("Two-factor set-up changed meanwhile; reload the page") from None
-    uri = _totp(found.secret).provisioning_uri(name=user.email, issuer_name=settings.practice_name)
-    return Enrolment(secret=found.secret, uri=uri)
+    secret = open_mfa_secret(settings, found.secret)
+    uri = _totp(secret).provisioning_uri(name=user.email, issuer_name=settings.practice_name)
+    return Enrolment(secret=secret, uri=uri)
 
 
 def confirm_enrolment(
-    db: DbSession, *, user: User, code: str, now: datetime, actor: AnyActor
+    db: DbSession, settings: Settings, *, user: User, code: str, now: datetime, actor: AnyActor
 ) -> list[str]:
     """Turn the second factor on with a first right code; returns the new recovery codes.
 
@@ -179,7 +189,7 @@ def confirm_enrolment(
     found = _authenticator(db, user.id)
     if found is None or found.confirmed_at is not None:
         raise Invalid([(("code",), "start the set-up again: there is no key waiting")])
-    step = _matching_step(found, code, now)
+    step = _matching_step(settings, found, code, now)
     if step is None:
         raise Invalid([(("code",), WRONG_CODE)])
     found.confirmed_at = now
@@ -229,7 +239,7 @@ def verify(
         )
     typed = code.strip().replace(" ", "")
     if _TOTP_CODE.fullmatch(typed):
-        accepted = _accept_totp(db, found, typed, now)
+        accepted = _accept_totp(db, settings, found, typed, now)
         action = PASSED
     else:
         accepted = allow_recovery and _spend_recovery_code(db, user.id, typed, now)
@@ -289,20 +299,38 @@ def reset(db: DbSession, *, user: User, now: datetime, actor: AnyActor | None) -
     audit.record(db, actor, RESET, "user", user.id)
 
 
-def _matching_step(found: MfaAuthenticator, code: str, now: datetime) -> int | None:
+def reseal_all(db: DbSession, settings: Settings) -> int:
+    """Seal every stored authenticator key with the first MFA key (keys stored before sealing
+    are sealed for the first time); returns how many. Raises UnsealError, changing nothing,
+    when a key cannot be opened with the configured keys."""
+    found = db.execute(select(MfaAuthenticator.id, MfaAuthenticator.secret)).all()
+    resealed = [(row.id, reseal_mfa_secret(settings, row.secret)) for row in found]
+    for row_id, sealed in resealed:
+        db.execute(
+            update(MfaAuthenticator).where(MfaAuthenticator.id == row_id).values(secret=sealed)
+        )
+    db.flush()
+    return len(resealed)
+
+
+def _matching_step(
+    settings: Settings, found: MfaAuthenticator, code: str, now: datetime
+) -> int | None:
     typed = code.strip().replace(" ", "")
     if not _TOTP_CODE.fullmatch(typed):
         return None
     try:
-        return _totp(found.secret).verify_and_get_timecode(
+        return _totp(open_mfa_secret(settings, found.secret)).verify_and_get_timecode(
             typed, for_time=now, valid_window=TOTP_VALID_WINDOW
         )
     except (OTPVerificationError, ValueError):
         return None
 
 
-def _accept_totp(db: DbSession, found: MfaAuthenticator, code: str, now: datetime) -> bool:
-    step = _matching_step(found, code, now)
+def _accept_totp(
+    db: DbSession, settings: Settings, found: MfaAuthenticator, code: str, now: datetime
+) -> bool:
+    step = _matching_step(settings, found, code, now)
     if step is None:
         return False
     # Only a step later than the last accepted one, claimed atomically: the same code sent

@@ -50,7 +50,6 @@ def create_user(
         role=data.role,
         password_hash=hash_password(settings, data.password),
         is_active=True,
-        failed_login_count=0,
     )
     db.add(user)
     db.flush()

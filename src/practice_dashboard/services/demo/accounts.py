@@ -113,7 +113,6 @@ def create_accounts(db: DbSession, settings: Settings, password: str) -> dict[st
             role=a.role,
             password_hash=password_hash,
             is_active=True,
-            failed_login_count=0,
         )
         for a in ACCOUNTS
     }

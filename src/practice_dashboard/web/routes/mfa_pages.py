@@ -172,7 +172,9 @@ def confirm_mfa(
     """Turn the second factor on with a first code from the app; shows the recovery codes once."""
     actor = Actor(login.user, client_ip(request))
     try:
-        codes = mfa.confirm_enrolment(db, user=login.user, code=code, now=utcnow(), actor=actor)
+        codes = mfa.confirm_enrolment(
+            db, settings, user=login.user, code=code, now=utcnow(), actor=actor
+        )
     except Invalid as exc:
         return _account_page(
             context, db, settings, login.user, errors={"code": exc.detail}, status_code=422
