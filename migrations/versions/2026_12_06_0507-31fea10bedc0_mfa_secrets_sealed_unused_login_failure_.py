@@ -1,8 +1,8 @@
 """mfa secrets sealed, unused login-failure columns dropped
 
 `mfa_authenticator.secret` widens to hold a sealed key ("fernet:" + a Fernet token, about 150
-characters); keys stored before stay plain base32 and still work until `practice-dashboard
-reseal-mfa` seals them (the migration has no access to the app's keys). `user.failed_login_count`
+characters); keys stored before stay plain base32 and still work until the `practice-dashboard
+migrate` command seals them after this upgrade (the migration has no access to the app's keys). `user.failed_login_count`
 and `last_failed_login_at` have not been read or written since login throttling moved to
 `login_failure` (9523a37104c2), and are dropped.
 

@@ -261,6 +261,35 @@ def test_reset_mfa(cli_env: str) -> None:
     engine.dispose()
 
 
+def test_migrate_seals_authenticator_keys_stored_in_plain_text(cli_env: str) -> None:
+    """Keys from before sealing are sealed at the next start (serve migrates first), so no
+    deployment keeps them in plain text for want of running reseal-mfa."""
+    import pyotp
+
+    from practice_dashboard.models import MfaAuthenticator
+    from practice_dashboard.security import SEALED_PREFIX, open_mfa_secret
+    from tests.builders import make_mfa, make_user
+
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    engine = create_db_engine(get_settings())
+    factory = create_session_factory(engine)
+    plain = pyotp.random_base32()
+    with session_scope(factory) as db:
+        sealed_already = make_mfa(db, get_settings(), make_user(db, get_settings()))
+        make_mfa(db, get_settings(), make_user(db, get_settings()), secret=plain)
+    result = runner.invoke(app, ["migrate"])
+    assert result.exit_code == 0, result.output
+    assert "1 authenticator key(s) stored in plain text are now sealed" in result.output
+    with session_scope(factory) as db:
+        stored = db.scalars(select(MfaAuthenticator.secret)).all()
+    assert all(s.startswith(SEALED_PREFIX) for s in stored)
+    assert {open_mfa_secret(get_settings(), s) for s in stored} == {plain, sealed_already.secret}
+    again = runner.invoke(app, ["migrate"])
+    assert again.exit_code == 0
+    assert "sealed" not in again.output
+    engine.dispose()
+
+
 def test_reseal_mfa_moves_keys_to_a_new_mfa_key_and_refuses_keys_it_cannot_open(
     cli_env: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from practice_dashboard.cli.common import open_database
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from practice_dashboard.config import Settings
 
 
 def serve(
@@ -45,18 +50,46 @@ def serve(
 
 
 def migrate(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
-    """Upgrade the database schema (to the newest revision by default)."""
+    """Upgrade the database schema (to the newest revision by default); at the newest, also
+    seal any authenticator key still stored in plain text (from before keys were sealed)."""
     from practice_dashboard import migrate as migrations
     from practice_dashboard.config import get_settings
     from practice_dashboard.db import create_db_engine
 
+    settings = get_settings()
     # A bare engine: the summary hooks need the tables this command creates.
-    engine = create_db_engine(get_settings())
+    engine = create_db_engine(settings)
     try:
         migrations.upgrade(engine, revision)
+        sealed = _seal_plain_mfa_keys(engine, settings) if revision == "head" else 0
     finally:
         engine.dispose()
     typer.echo(f"database at {revision}")
+    if sealed:
+        typer.echo(f"{sealed} authenticator key(s) stored in plain text are now sealed")
+
+
+def _seal_plain_mfa_keys(engine: Engine, settings: Settings) -> int:
+    """Seal authenticator keys still stored in plain text (from before keys were sealed).
+
+    Every start runs this: one query, and no import of the services, once all are sealed.
+    """
+    from sqlalchemy import text
+
+    from practice_dashboard.db import create_session_factory, session_scope
+    from practice_dashboard.security import SEALED_PREFIX
+
+    with engine.connect() as connection:
+        plain = connection.scalar(
+            text("SELECT count(*) FROM mfa_authenticator WHERE secret NOT LIKE :sealed"),
+            {"sealed": f"{SEALED_PREFIX}%"},
+        )
+    if not plain:
+        return 0
+    from practice_dashboard.services.accounts import mfa
+
+    with session_scope(create_session_factory(engine)) as db:
+        return mfa.reseal_all(db, settings, plain_only=True)
 
 
 def refresh_summaries() -> None:

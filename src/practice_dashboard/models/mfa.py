@@ -15,7 +15,7 @@ class MfaAuthenticator(IdMixin, TimestampMixin, Base):
     Unconfirmed (`confirmed_at` null) while the person is enrolling; the second factor is on
     once a code from the app has been accepted. The base32 secret is stored sealed with the
     practice's MFA key (security.seal_mfa_secret), so a database copy alone cannot compute
-    codes; one stored before sealing (plain base32) still works until `reseal-mfa` seals it.
+    codes; one stored before sealing (plain base32) still works until `migrate` seals it.
     Its own table, not columns on `user`, so a code check never bumps the account's `version`.
     """
 

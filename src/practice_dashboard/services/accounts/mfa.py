@@ -37,6 +37,7 @@ from practice_dashboard.errors import (
 )
 from practice_dashboard.models import MfaAuthenticator, MfaRecoveryCode, User
 from practice_dashboard.security import (
+    SEALED_PREFIX,
     backoff_seconds,
     open_mfa_secret,
     reseal_mfa_secret,
@@ -299,11 +300,14 @@ def reset(db: DbSession, *, user: User, now: datetime, actor: AnyActor | None) -
     audit.record(db, actor, RESET, "user", user.id)
 
 
-def reseal_all(db: DbSession, settings: Settings) -> int:
+def reseal_all(db: DbSession, settings: Settings, *, plain_only: bool = False) -> int:
     """Seal every stored authenticator key with the first MFA key (keys stored before sealing
-    are sealed for the first time); returns how many. Raises UnsealError, changing nothing,
-    when a key cannot be opened with the configured keys."""
-    found = db.execute(select(MfaAuthenticator.id, MfaAuthenticator.secret)).all()
+    are sealed for the first time), or with `plain_only` only those; returns how many. Raises
+    UnsealError, changing nothing, when a key cannot be opened with the configured keys."""
+    query = select(MfaAuthenticator.id, MfaAuthenticator.secret)
+    if plain_only:
+        query = query.where(MfaAuthenticator.secret.not_like(f"{SEALED_PREFIX}%"))
+    found = db.execute(query).all()
     resealed = [(row.id, reseal_mfa_secret(settings, row.secret)) for row in found]
     for row_id, sealed in resealed:
         db.execute(
