@@ -72,20 +72,10 @@ def migrate(revision: Annotated[str, typer.Argument(help="Target revision")] = "
 def _seal_plain_mfa_keys(engine: Engine, settings: Settings) -> int:
     """Seal authenticator keys still stored in plain text (from before keys were sealed).
 
-    Every start runs this: one query, and no import of the services, once all are sealed.
+    Every start runs this: one query once all are sealed. The services it imports are the
+    ones the app imports next anyway, so a start pays for no more than that query.
     """
-    from sqlalchemy import text
-
     from practice_dashboard.db import create_session_factory, session_scope
-    from practice_dashboard.security import SEALED_PREFIX
-
-    with engine.connect() as connection:
-        plain = connection.scalar(
-            text("SELECT count(*) FROM mfa_authenticator WHERE secret NOT LIKE :sealed"),
-            {"sealed": f"{SEALED_PREFIX}%"},
-        )
-    if not plain:
-        return 0
     from practice_dashboard.services.accounts import mfa
 
     with session_scope(create_session_factory(engine)) as db:
