@@ -14,6 +14,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from practice_dashboard.app import create_app
+from practice_dashboard.config import Settings
 from practice_dashboard.warmup import warm_up
 
 # Loaded only by the requests (or commands) that use them; see each import site.
@@ -75,6 +77,11 @@ def route_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 class TestWarmUp:
+    @pytest.fixture
+    def app(self, settings: Settings) -> FastAPI:
+        # A new app, as a worker has at its start (the suite's shared app is already warm).
+        return create_app(settings)
+
     def test_without_it_a_request_builds_the_routes_it_walks_past(
         self, app: FastAPI, route_builds: list[str]
     ) -> None:
