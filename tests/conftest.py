@@ -111,9 +111,14 @@ def app(
     """The run's app, set back to its start for this test: its settings and overrides, a
     middleware stack built afresh (no in-flight counts or hold estimates carried over), and
     this test's session factory, inside the test's transaction."""
-    app = assembled_app
+    return reset_app(assembled_app, settings, session_factory)
+
+
+def reset_app(
+    app: FastAPI, settings: Settings, session_factory: sessionmaker[OrmSession]
+) -> FastAPI:
     app.dependency_overrides.clear()
-    app.middleware_stack = None
+    app.middleware_stack = None  # Starlette builds it again at the next request
     app.state.settings = settings
     app.state.session_factory = session_factory
     return app

@@ -98,3 +98,10 @@ class TestWarmUp:
             assert client.get("/no-such-page").status_code == 404
             assert client.get("/healthz").status_code == 200
         assert route_builds == []
+
+
+def test_the_suites_shared_app_is_warm(app: FastAPI, route_builds: list[str]) -> None:
+    # tests/conftest.py builds the run's app's routes once, so no test pays for them.
+    with TestClient(app) as client:
+        assert client.get("/no-such-page").status_code == 404
+    assert route_builds == []
