@@ -19,7 +19,8 @@ from practice_dashboard.config import Settings
 from practice_dashboard.warmup import warm_up
 
 # Loaded only by the requests (or commands) that use them; see each import site.
-LAZY_PACKAGES = ("alembic", "psycopg")
+# PyJWT loads cryptography (security.sign_claims); a practitioner's pages need neither.
+LAZY_PACKAGES = ("alembic", "psycopg", "jwt", "cryptography")
 LAZY_MODULES = ("practice_dashboard.services.exchange.csv.importer",)
 
 

@@ -14,9 +14,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import jwt
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -96,6 +95,45 @@ class AccessClaims:
     generation: int
 
 
+def sign_claims(settings: Settings, claims: dict[str, Any]) -> str:
+    """`claims` signed with the app's secret key (a JWT, HS256).
+
+    PyJWT is imported here, on first use: it loads the cryptography package for key types
+    this app never uses (about 10 MiB and 40 ms), which a worker that serves only
+    practitioner pages never needs. Bearer tokens, check-in sessions and the step before a
+    second factor load it.
+    """
+    import jwt
+
+    return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=TOKEN_ALGORITHM)
+
+
+def verify_claims(
+    settings: Settings,
+    token: str,
+    *,
+    audience: str,
+    require: tuple[str, ...],
+    verify_exp: bool = True,
+) -> dict[str, Any] | None:
+    """The claims of `token` if it is signed with the app's key, HS256 only (never "none"),
+    for `audience`, with every claim in `require`, and unexpired unless `verify_exp` is False
+    (callers that check expiry at their own `now`); None for anything else."""
+    import jwt
+
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            settings.secret_key.get_secret_value(),
+            algorithms=[TOKEN_ALGORITHM],
+            audience=audience,
+            options={"require": list(require), "verify_exp": verify_exp},
+        )
+    except jwt.PyJWTError:
+        return None
+    return claims
+
+
 def create_access_token(
     settings: Settings, user_id: uuid.UUID, now: datetime, *, generation: int
 ) -> str:
@@ -108,20 +146,15 @@ def create_access_token(
         "typ": "access",
         "gen": generation,
     }
-    return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=TOKEN_ALGORITHM)
+    return sign_claims(settings, claims)
 
 
 def decode_access_token(settings: Settings, token: str) -> AccessClaims | None:
     """The claims of a valid, unexpired token; None for anything else."""
-    try:
-        claims = jwt.decode(
-            token,
-            settings.secret_key.get_secret_value(),
-            algorithms=[TOKEN_ALGORITHM],
-            audience=TOKEN_AUDIENCE,
-            options={"require": ["exp", "iat", "sub", "aud", "gen"]},
-        )
-    except jwt.PyJWTError:
+    claims = verify_claims(
+        settings, token, audience=TOKEN_AUDIENCE, require=("exp", "iat", "sub", "aud", "gen")
+    )
+    if claims is None:
         return None
     generation = claims.get("gen")
     # bool is an int in Python; a token is only ever minted with a plain int.
@@ -241,22 +274,21 @@ def create_checkin_session(
         "typ": "checkin",
         "csrf": csrf_token or secrets.token_urlsafe(24),
     }
-    return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=TOKEN_ALGORITHM)
+    return sign_claims(settings, claims)
 
 
 def decode_checkin_session(
     settings: Settings, value: str, now: datetime
 ) -> CheckinSessionClaims | None:
     """The claims of a valid, unexpired check-in session at `now`; None for anything else."""
-    try:
-        claims = jwt.decode(
-            value,
-            settings.secret_key.get_secret_value(),
-            algorithms=[TOKEN_ALGORITHM],
-            audience=CHECKIN_AUDIENCE,
-            options={"require": ["exp", "iat", "sub", "aud", "csrf"], "verify_exp": False},
-        )
-    except jwt.PyJWTError:
+    claims = verify_claims(
+        settings,
+        value,
+        audience=CHECKIN_AUDIENCE,
+        require=("exp", "iat", "sub", "aud", "csrf"),
+        verify_exp=False,
+    )
+    if claims is None:
         return None
     expires = claims.get("exp")
     csrf = claims.get("csrf")

@@ -14,10 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-import jwt
-
 from practice_dashboard.config import Settings
-from practice_dashboard.security import TOKEN_ALGORITHM, csrf_token_matches
+from practice_dashboard.security import csrf_token_matches, sign_claims, verify_claims
 
 COOKIE_NAME: Final = "pd_mfa_pending"
 AUDIENCE: Final = "practice-dashboard-mfa-pending"
@@ -46,25 +44,21 @@ def issue(
         "csrf": secrets.token_urlsafe(24),
         "next": next,
     }
-    return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=TOKEN_ALGORITHM)
+    return sign_claims(settings, claims)
 
 
 def read(settings: Settings, value: str | None, now: datetime) -> PendingLogin | None:
     """The pending login in `value` if it is genuine and unexpired at `now`; else None."""
     if not value:
         return None
-    try:
-        claims = jwt.decode(
-            value,
-            settings.secret_key.get_secret_value(),
-            algorithms=[TOKEN_ALGORITHM],
-            audience=AUDIENCE,
-            options={
-                "require": ["exp", "iat", "sub", "aud", "gen", "csrf", "next"],
-                "verify_exp": False,
-            },
-        )
-    except jwt.PyJWTError:
+    claims = verify_claims(
+        settings,
+        value,
+        audience=AUDIENCE,
+        require=("exp", "iat", "sub", "aud", "gen", "csrf", "next"),
+        verify_exp=False,
+    )
+    if claims is None:
         return None
     expires, generation = claims.get("exp"), claims.get("gen")
     csrf, target = claims.get("csrf"), claims.get("next")
