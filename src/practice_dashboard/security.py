@@ -99,9 +99,8 @@ def sign_claims(settings: Settings, claims: dict[str, Any]) -> str:
     """`claims` signed with the app's secret key (a JWT, HS256).
 
     PyJWT is imported here, on first use: it loads the cryptography package for key types
-    this app never uses (about 10 MiB and 40 ms), which a worker that serves only
-    practitioner pages never needs. Bearer tokens, check-in sessions and the step before a
-    second factor load it.
+    this app never uses, about 9 MiB and 30 ms that a worker serving only practitioner pages
+    never needs. Bearer tokens, check-in sessions and the step before a second factor load it.
     """
     import jwt
 
