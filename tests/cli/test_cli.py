@@ -235,6 +235,35 @@ class TestServe:
         assert "FORWARDED_ALLOW_IPS is ignored" in output
         assert "PRACTICE_DASHBOARD_FORWARDED_ALLOW_IPS" in output
 
+    def test_more_than_one_worker_serves_through_the_worker_pool(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from practice_dashboard.cli import worker_pool
+
+        seen: list[tuple[str, int, int]] = []
+
+        def serve_workers(host: str, port: int, workers: int) -> int:
+            seen.append((host, port, workers))
+            return 0
+
+        monkeypatch.setattr(worker_pool, "serve_workers", serve_workers)
+        result = runner.invoke(app, ["serve", "--no-migrate", "--workers", "3", "--port", "9"])
+        assert result.exit_code == 0, result.output
+        assert seen == [("127.0.0.1", 9, 3)]
+
+    @pytest.mark.parametrize(
+        ("args", "reason"),
+        [
+            (["--workers", "0"], "at least 1"),
+            (["--workers", "2", "--reload"], "--reload serves with one worker"),
+        ],
+    )
+    def test_impossible_worker_counts_are_refused(self, args: list[str], reason: str) -> None:
+        result = runner.invoke(app, ["serve", "--no-migrate", *args])
+        assert result.exit_code == 2
+        assert "--workers" in result.output
+        assert reason in result.output
+
 
 def test_reset_mfa(cli_env: str) -> None:
     from practice_dashboard.models import AuditEvent, MfaAuthenticator

@@ -24,8 +24,14 @@ def serve(
         bool, typer.Option("--migrate/--no-migrate", help="Upgrade the database before serving")
     ] = True,
 ) -> None:
-    """Serve the dashboard and the JSON API with uvicorn."""
+    """Serve the dashboard and the JSON API with uvicorn.
+
+    More than one worker: each listens on a socket of its own (`cli.worker_pool`), so the
+    kernel, not the first worker to wake, decides which one takes a connection.
+    """
     import uvicorn
+
+    from practice_dashboard.cli import worker_pool
 
     if "FORWARDED_ALLOW_IPS" in os.environ:
         # uvicorn's own variable, which earlier versions passed on: now ignored, and saying
@@ -35,18 +41,23 @@ def serve(
             "to the reverse proxy's address",
             err=True,
         )
+    if workers < 1:
+        raise typer.BadParameter("at least 1", param_hint="--workers")
+    if reload and workers > 1:
+        raise typer.BadParameter("--reload serves with one worker", param_hint="--workers")
     if migrate_first:
         migrate()
-    uvicorn.run(
-        "practice_dashboard.asgi:app",
-        host=host,
-        port=port,
-        workers=workers,
-        reload=reload,
-        # The app believes X-Forwarded-* only from PRACTICE_DASHBOARD_FORWARDED_ALLOW_IPS
-        # (create_app); uvicorn's own handling would trust its FORWARDED_ALLOW_IPS as well.
-        proxy_headers=False,
-    )
+    if workers == 1:
+        uvicorn.run(
+            worker_pool.APP, host=host, port=port, reload=reload, **worker_pool.SERVER_OPTIONS
+        )
+        return
+    try:
+        code = worker_pool.serve_workers(host, port, workers)
+    except worker_pool.PortInUseError as error:
+        typer.echo(f"error: {error.strerror}", err=True)
+        raise typer.Exit(worker_pool.STARTUP_FAILURE) from error
+    raise typer.Exit(code)
 
 
 def migrate(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:

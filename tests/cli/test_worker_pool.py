@@ -1,0 +1,215 @@
+"""`serve --workers N`: real servers, started as an operator would, watched through /proc.
+
+A connection's worker is found from the kernel's own tables: the server side of each
+connection is a socket inode in /proc/net/tcp, and the worker holding it has that inode
+among its open files. On SQLite whatever the run's engine: what is tested is the processes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from practice_dashboard.cli import worker_pool
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="SO_REUSEPORT spreading and /proc are Linux's"
+)
+
+CLI = Path(sys.executable).with_name("practice-dashboard")
+BURST = 16  # connections opened at once, as bench.ceilings' row 6 does
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _environment(database: Path, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{database}",
+        "SECRET_KEY": "worker-pool-test-" + "k" * 32,
+        "PRACTICE_DASHBOARD_ENVIRONMENT": "development",
+        **extra,
+    }
+
+
+class Server:
+    """A `practice-dashboard serve --workers 2` process and what it says on stderr."""
+
+    def __init__(self, process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+        self.process, self.port, self.log = process, port, log
+
+    def workers(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()]
+
+    def get(self, sock: socket.socket) -> bytes:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+        return sock.recv(4096)
+
+
+def _start(database: Path, log: Path, *args: str, **env: str) -> subprocess.Popen[bytes]:
+    with log.open("wb") as sink:
+        return subprocess.Popen(
+            [str(CLI), "serve", *args], env=_environment(database, **env), stderr=sink
+        )
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+            return sock.recv(64).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+def _until(condition: Callable[[], bool], what: str, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {seconds:.0f} s: {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    database = tmp_path / "pool.db"
+    migrate = subprocess.run(
+        [str(CLI), "migrate"], env=_environment(database), capture_output=True, check=False
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    return database
+
+
+@pytest.fixture
+def server(database: Path, tmp_path: Path) -> Iterator[Server]:
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    process = _start(database, log, "--workers", "2", "--port", str(port), "--no-migrate")
+    running = Server(process, port, log)
+    try:
+        _until(lambda: _answers(port) and len(running.workers()) == 2, "both workers serve")
+        yield running
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=60)
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        target = os.readlink(fd) if fd.is_symlink() else ""
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    return inodes
+
+
+def _holders(server: Server, clients: list[socket.socket]) -> Counter[int]:
+    """How many of `clients`' connections each worker holds the server side of."""
+    client_ports = {sock.getsockname()[1] for sock in clients}
+    server_sides = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].split(":")[1], 16)
+        remote_port = int(fields[2].split(":")[1], 16)
+        if local_port == server.port and remote_port in client_ports:
+            server_sides.add(fields[9])
+    by_worker = {pid: len(_socket_inodes(pid) & server_sides) for pid in server.workers()}
+    assert sum(by_worker.values()) == len(clients), by_worker
+    return Counter(by_worker)
+
+
+def test_a_burst_of_connections_spreads_over_the_workers(server: Server) -> None:
+    # uvicorn's shared socket gave all 16 to one worker; with a socket each, the kernel's hash
+    # leaves them all on one worker with odds of 2 in 2**16.
+    clients = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(BURST)]
+    try:
+        assert all(server.get(sock).startswith(b"HTTP/1.1 200") for sock in clients)
+        held = _holders(server, clients)
+        assert len(held) == 2
+        assert all(count > 0 for count in held.values()), held
+    finally:
+        for sock in clients:
+            sock.close()
+
+
+def test_a_worker_that_dies_is_replaced_and_no_connection_is_refused(server: Server) -> None:
+    killed, survivor = server.workers()
+    os.kill(killed, signal.SIGKILL)
+    # At once, before the replacement serves: connections hashed to the dead worker's socket
+    # wait on it, since the parent keeps it open, and the replacement answers them.
+    clients = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(BURST)]
+    try:
+        for sock in clients:
+            sock.settimeout(30)
+            assert server.get(sock).startswith(b"HTTP/1.1 200")
+    finally:
+        for sock in clients:
+            sock.close()
+    _until(lambda: len(server.workers()) == 2, "a second worker again")
+    workers = server.workers()
+    assert survivor in workers
+    assert killed not in workers
+    restart = r"worker [12] stopped \(exit code -9\); starting another on its socket"
+    assert re.search(restart, server.log.read_text())
+
+
+def test_sigterm_stops_every_worker_and_exits_cleanly(server: Server) -> None:
+    workers = server.workers()
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(timeout=60) == 0
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+    assert not _answers(server.port)
+
+
+def test_workers_stop_themselves_when_the_serving_process_is_killed(server: Server) -> None:
+    workers = server.workers()
+    server.process.kill()
+    server.process.wait(timeout=10)
+    _until(
+        lambda: not [pid for pid in workers if Path(f"/proc/{pid}").exists()],
+        "orphaned workers stop",
+        seconds=15,
+    )
+
+
+def test_a_worker_that_cannot_start_stops_the_server(database: Path, tmp_path: Path) -> None:
+    # Production with a short secret key: the app refuses to assemble, in every worker alike.
+    log = tmp_path / "serve.log"
+    args = ("--workers", "2", "--port", str(_free_port()), "--no-migrate")
+    process = _start(
+        database, log, *args, PRACTICE_DASHBOARD_ENVIRONMENT="production", SECRET_KEY="short"
+    )
+    process.wait(timeout=60)
+    assert process.returncode == worker_pool.STARTUP_FAILURE
+    assert "failed to start" in log.read_text()
+    assert "SECRET_KEY must be set" in log.read_text()
+
+
+def test_a_port_already_listened_on_is_refused(database: Path, tmp_path: Path) -> None:
+    # Even by a socket that allows sharing the port, as another pool's would.
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        log = tmp_path / "serve.log"
+        process = _start(database, log, "--workers", "2", "--port", str(port), "--no-migrate")
+        process.wait(timeout=60)
+    assert process.returncode == worker_pool.STARTUP_FAILURE
+    assert f"127.0.0.1:{port} is already in use" in log.read_text()
