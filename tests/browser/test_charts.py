@@ -57,6 +57,22 @@ def test_every_chart_kind_draws(live_app: LiveApp, page: Page, size: str) -> Non
         assert chart["points"] > 0, chart
         # Drawn within the screen: nothing to scroll sideways for on a phone.
         assert 0 < chart["width"] <= SIZES[size]["width"], chart
+    # Every tick label lies inside its chart: the axes' automargin keeps them in, which is
+    # why Plotly is not asked to measure each label to hide the ones past the edge.
+    past_the_edge = page.evaluate(
+        """() => Array.from(document.querySelectorAll("div.chart")).flatMap(gd => {
+               const box = gd.getBoundingClientRect();
+               return Array.from(gd.querySelectorAll("g[class$='tick'] text"))
+                   .map(label => [label, label.getBoundingClientRect()])
+                   .filter(([, b]) => b.width > 0 && (b.left < box.left - 0.5 ||
+                       b.right > box.right + 0.5 || b.top < box.top - 0.5 ||
+                       b.bottom > box.bottom + 0.5))
+                   .map(([label]) => gd.id + ": " + label.textContent);
+           })"""
+    )
+    labels = page.evaluate("document.querySelectorAll(\"div.chart g[class$='tick'] text\").length")
+    assert labels > 50
+    assert past_the_edge == []
     marks = page.evaluate("performance.getEntriesByName('charts-drawn', 'mark').length")
     assert marks == 1
     # The scripts came deferred and from this app's static files (cached for good).

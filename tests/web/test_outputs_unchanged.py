@@ -8,7 +8,9 @@ output is compared, by its SHA-256 over canonical JSON (floats by ``repr``: exac
 bit), with ``golden/client_outputs.json``, generated from the code before that work
 (commit e2f2cd9). The page entries were regenerated from e121b40 (whose outputs matched that
 file) when the page's view began to keep only its period's monitoring points: they compare
-the view's metrics with those points only, and every API entry kept its hash. To regenerate
+the view's metrics with those points only, and every API entry kept its hash. They were
+regenerated again when every chart axis gained ``ticklabeloverflow: "allow"`` (a drawing
+setting; with that key removed from the chart JSON, every page entry kept its hash). To regenerate
 after an intended change of output::
 
     GOLDEN_WRITE=1 TEST_DATABASE=sqlite .venv/bin/pytest -q tests/web/test_outputs_unchanged.py

@@ -396,10 +396,14 @@ def _markers(
 
 def _figure(traces: list[dict[str, Any]], layout: dict[str, Any]) -> Figure:
     # Every axis grows the margins to fit its tick labels and title, so nothing is clipped at
-    # the chart's edges whatever the screen width (a phone's narrow charts included).
+    # the chart's edges whatever the screen width (a phone's narrow charts included). Those
+    # margins keep every label inside the chart, so Plotly's default check for labels past
+    # its edge ("hide past div": a getBoundingClientRect, so a forced layout, per label) is
+    # skipped: it was 35-40 ms of a warm client page's ~250 ms of chart drawing in Chromium.
     for key, axis in layout.items():
         if key.startswith(("xaxis", "yaxis")) and isinstance(axis, dict):
             axis.setdefault("automargin", True)
+            axis.setdefault("ticklabeloverflow", "allow")
     return {"data": traces, "layout": layout, "config": {"displaylogo": False}}
 
 
