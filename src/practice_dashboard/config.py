@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     # trade the GIL, measured slower by bench.load), 2 on PostgreSQL (one waits on the
     # server while the other computes).
     max_requests_in_flight: int | None = Field(default=None, ge=1)
+    # `serve --workers N`: a worker whose event loop has not answered for this long (hung) is
+    # killed and replaced. Requests run on threads, so even a slow one leaves the loop free.
+    worker_timeout_seconds: float = Field(default=60.0, ge=1)
     request_queue_length: int = Field(default=128, ge=0)
     request_queue_seconds: float = Field(default=2.0, ge=0)
     # Browser logins: idle and absolute limits (capped at 30 minutes and 12 hours), and whether

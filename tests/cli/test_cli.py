@@ -240,16 +240,20 @@ class TestServe:
     ) -> None:
         from practice_dashboard.cli import worker_pool
 
-        seen: list[tuple[str, int, int]] = []
+        seen: list[tuple[str, int, int, float]] = []
 
-        def serve_workers(host: str, port: int, workers: int) -> int:
-            seen.append((host, port, workers))
+        def serve_workers(host: str, port: int, workers: int, *, timeout: float) -> int:
+            seen.append((host, port, workers, timeout))
             return 0
 
         monkeypatch.setattr(worker_pool, "serve_workers", serve_workers)
+        monkeypatch.setenv("PRACTICE_DASHBOARD_WORKER_TIMEOUT_SECONDS", "45")
+        monkeypatch.setenv("SECRET_KEY", "serve-test-" + "k" * 32)
+        get_settings.cache_clear()
         result = runner.invoke(app, ["serve", "--no-migrate", "--workers", "3", "--port", "9"])
+        get_settings.cache_clear()
         assert result.exit_code == 0, result.output
-        assert seen == [("127.0.0.1", 9, 3)]
+        assert seen == [("127.0.0.1", 9, 3, 45.0)]
 
     @pytest.mark.parametrize(
         ("args", "reason"),

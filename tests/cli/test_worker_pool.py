@@ -7,6 +7,7 @@ among its open files. On SQLite whatever the run's engine: what is tested is the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -16,6 +17,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -95,11 +97,10 @@ def database(tmp_path: Path) -> Path:
     return database
 
 
-@pytest.fixture
-def server(database: Path, tmp_path: Path) -> Iterator[Server]:
+@contextmanager
+def _serving(database: Path, log: Path, **env: str) -> Iterator[Server]:
     port = _free_port()
-    log = tmp_path / "serve.log"
-    process = _start(database, log, "--workers", "2", "--port", str(port), "--no-migrate")
+    process = _start(database, log, "--workers", "2", "--port", str(port), "--no-migrate", **env)
     running = Server(process, port, log)
     try:
         _until(lambda: _answers(port) and len(running.workers()) == 2, "both workers serve")
@@ -108,6 +109,12 @@ def server(database: Path, tmp_path: Path) -> Iterator[Server]:
         if process.poll() is None:
             process.terminate()
             process.wait(timeout=60)
+
+
+@pytest.fixture
+def server(database: Path, tmp_path: Path) -> Iterator[Server]:
+    with _serving(database, tmp_path / "serve.log") as running:
+        yield running
 
 
 def _socket_inodes(pid: int) -> set[str]:
@@ -188,17 +195,33 @@ def test_workers_stop_themselves_when_the_serving_process_is_killed(server: Serv
     )
 
 
+def test_a_hung_worker_is_killed_and_replaced(database: Path, tmp_path: Path) -> None:
+    log = tmp_path / "serve.log"
+    with _serving(database, log, PRACTICE_DASHBOARD_WORKER_TIMEOUT_SECONDS="3") as server:
+        hung, survivor = server.workers()
+        os.kill(hung, signal.SIGSTOP)  # its event loop stops beating
+        try:
+            _until(lambda: hung not in server.workers(), "the hung worker is killed", 20)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(hung, signal.SIGCONT)
+        _until(lambda: len(server.workers()) == 2, "a second worker again")
+        assert survivor in server.workers()
+        assert _answers(server.port)
+        assert re.search(r"worker [12] \(pid \d+\) has not answered for [3-9] s", log.read_text())
+        # The one left alone beat all along: never taken for hung.
+        assert log.read_text().count("has not answered") == 1
+
+
 def test_a_worker_that_cannot_start_stops_the_server(database: Path, tmp_path: Path) -> None:
-    # Production with a short secret key: the app refuses to assemble, in every worker alike.
+    # A database URL no driver can open: the app cannot assemble, in every worker alike.
     log = tmp_path / "serve.log"
     args = ("--workers", "2", "--port", str(_free_port()), "--no-migrate")
-    process = _start(
-        database, log, *args, PRACTICE_DASHBOARD_ENVIRONMENT="production", SECRET_KEY="short"
-    )
+    process = _start(database, log, *args, DATABASE_URL="nosuchdb://nowhere")
     process.wait(timeout=60)
     assert process.returncode == worker_pool.STARTUP_FAILURE
     assert "failed to start" in log.read_text()
-    assert "SECRET_KEY must be set" in log.read_text()
+    assert "Can't load plugin: sqlalchemy.dialects:nosuchdb" in log.read_text()
 
 
 def test_a_port_already_listened_on_is_refused(database: Path, tmp_path: Path) -> None:

@@ -47,13 +47,21 @@ def serve(
         raise typer.BadParameter("--reload serves with one worker", param_hint="--workers")
     if migrate_first:
         migrate()
-    if workers == 1:
+    if workers == 1 or not worker_pool.supported():
         uvicorn.run(
-            worker_pool.APP, host=host, port=port, reload=reload, **worker_pool.SERVER_OPTIONS
+            worker_pool.APP,
+            host=host,
+            port=port,
+            workers=workers,
+            reload=reload,
+            **worker_pool.SERVER_OPTIONS,
         )
         return
+    from practice_dashboard.config import get_settings
+
+    timeout = get_settings().worker_timeout_seconds
     try:
-        code = worker_pool.serve_workers(host, port, workers)
+        code = worker_pool.serve_workers(host, port, workers, timeout=timeout)
     except worker_pool.PortInUseError as error:
         typer.echo(f"error: {error.strerror}", err=True)
         raise typer.Exit(worker_pool.STARTUP_FAILURE) from error

@@ -7,13 +7,16 @@ Here every worker listens on its own socket bound with SO_REUSEPORT, and the ker
 new connections over the sockets by a hash of their addresses.
 
 The parent owns the sockets, so a worker that dies is replaced on the very same socket and the
-connections queued on it wait for the replacement instead of being refused. It stops every
-worker on SIGINT or SIGTERM; a worker that fails to start stops the whole server (exit code 3,
-uvicorn's), since its replacement would fail the same way.
+connections queued on it wait for the replacement instead of being refused. A worker's event
+loop sends a heartbeat down a pipe; one silent for `worker_timeout_seconds` (hung) is killed
+and replaced the same way. The parent stops every worker on SIGINT or SIGTERM; a worker that
+fails to start stops the whole server (exit code 3, uvicorn's), since its replacement would
+fail the same way.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -36,6 +39,9 @@ STOP_GRACE_SECONDS: Final = 30.0
 BACKLOG: Final = 2048  # uvicorn's default, per worker's socket
 # A worker checks this often that its parent is alive, and stops once it is not.
 ORPHAN_CHECK_SECONDS: Final = 1.0
+# Heartbeats per worker timeout: a few may be late on a busy machine before one counts as hung.
+BEATS_PER_TIMEOUT: Final = 6
+STARTED, BEAT = b"1", b"."  # what a worker writes to its parent: once, then every beat
 
 logger = logging.getLogger("uvicorn.error")
 
@@ -96,19 +102,32 @@ def listening_socket(host: str, port: int, backlog: int) -> socket.socket:
 
 
 class _WorkerServer(uvicorn.Server):
-    """A uvicorn server that tells its parent, through a pipe, once it serves."""
+    """A uvicorn server that tells its parent, through a pipe, once it serves, and then beats
+    from its event loop: a loop that stops beating is hung."""
 
-    def __init__(self, config: uvicorn.Config, ready_fd: int) -> None:
+    def __init__(self, config: uvicorn.Config, pipe: int, beat_seconds: float) -> None:
         super().__init__(config)
-        self._ready_fd = ready_fd
+        self._pipe = pipe
+        self._beat_seconds = beat_seconds
+        self._beating: asyncio.Task[None] | None = None
+
+    def _tell(self, message: bytes) -> None:
+        # A parent that has stopped reading is stopping this worker anyway; a full pipe (a
+        # parent that is not reading now) must not block the loop.
+        with contextlib.suppress(OSError):
+            os.write(self._pipe, message)
+
+    async def _beat(self) -> None:
+        while not self.should_exit:
+            await asyncio.sleep(self._beat_seconds)
+            self._tell(BEAT)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:
-            # A parent that has stopped reading is stopping this worker anyway.
-            with contextlib.suppress(OSError):
-                os.write(self._ready_fd, b"1")
-            os.close(self._ready_fd)
+            os.set_blocking(self._pipe, False)
+            self._tell(STARTED)
+            self._beating = asyncio.get_running_loop().create_task(self._beat())
 
 
 def _stop_when_orphaned(server: uvicorn.Server, parent: int) -> None:
@@ -121,7 +140,9 @@ def _stop_when_orphaned(server: uvicorn.Server, parent: int) -> None:
         time.sleep(ORPHAN_CHECK_SECONDS)
 
 
-def run_worker(host: str, port: int, listen_fd: int, ready_fd: int, parent: int) -> int:
+def run_worker(
+    host: str, port: int, listen_fd: int, pipe: int, beat_seconds: float, parent: int
+) -> int:
     """A worker process: serve the app on the socket it was handed until told to stop."""
     # Ctrl-C reaches the whole process group, and the parent answers it with a SIGTERM to each
     # worker. While serving, uvicorn's own handler shuts down gracefully either way; before
@@ -129,7 +150,7 @@ def run_worker(host: str, port: int, listen_fd: int, ready_fd: int, parent: int)
     # KeyboardInterrupt here would only print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     config = uvicorn.Config(APP, host=host, port=port, **SERVER_OPTIONS)
-    server = _WorkerServer(config, ready_fd)
+    server = _WorkerServer(config, pipe, beat_seconds)
     threading.Thread(
         target=_stop_when_orphaned, args=(server, parent), name="orphan-check", daemon=True
     ).start()
@@ -146,32 +167,35 @@ class _Slot:
     sock: socket.socket
     process: subprocess.Popen[bytes] | None = None
     exited: int | None = None  # a pidfd, readable once the process has exited
-    ready: int | None = None  # the read end of the pipe the worker writes to once it serves
+    pipe: int | None = None  # the read end of the pipe the worker tells STARTED and BEATs on
     started: bool = False
+    heard: float = 0.0  # when the worker last wrote (time.monotonic)
 
 
 class WorkerPool:
     """Start, watch, replace and stop the workers of one `serve`."""
 
-    def __init__(self, host: str, port: int, workers: int) -> None:
+    def __init__(self, host: str, port: int, workers: int, *, timeout: float) -> None:
         self.host, self.port, self.workers = host, port, workers
+        self.timeout = timeout
         self._slots: list[_Slot] = []
         self._wakeup_read, self._wakeup_write = os.pipe()
         self._stopping = False
 
     def _start(self, slot: _Slot) -> None:
-        ready_read, ready_write = os.pipe()
+        pipe_read, pipe_write = os.pipe()
         listen_fd = slot.sock.fileno()
+        beat = self.timeout / BEATS_PER_TIMEOUT
         # A fresh interpreter running only this module: it imports the app as a lone uvicorn
         # would, and nothing of the command line (a forked or spawned copy would carry it).
         command = [sys.executable, "-m", __name__, self.host, str(self.port)]
-        command += [str(listen_fd), str(ready_write), str(os.getpid())]
+        command += [str(listen_fd), str(pipe_write), repr(beat), str(os.getpid())]
         try:
-            slot.process = subprocess.Popen(command, pass_fds=(listen_fd, ready_write))
+            slot.process = subprocess.Popen(command, pass_fds=(listen_fd, pipe_write))
         finally:
-            os.close(ready_write)
+            os.close(pipe_write)
         slot.exited = os.pidfd_open(slot.process.pid)
-        slot.ready, slot.started = ready_read, False
+        slot.pipe, slot.started, slot.heard = pipe_read, False, time.monotonic()
 
     def _on_signal(self, *_: object) -> None:
         self._stopping = True
@@ -181,6 +205,8 @@ class WorkerPool:
         ensure_port_free(self.host, self.port)
         for number in range(1, self.workers + 1):
             sock = listening_socket(self.host, self.port, BACKLOG)
+            # Port 0: the kernel picked one for the first socket; the others join it there.
+            self.port = int(sock.getsockname()[1])
             self._slots.append(_Slot(number, sock))
         os.set_blocking(self._wakeup_write, False)
         previous_wakeup = signal.set_wakeup_fd(self._wakeup_write)
@@ -211,22 +237,20 @@ class WorkerPool:
     def _watch(self) -> int:
         while not self._stopping:
             exits = {slot.exited: slot for slot in self._slots if slot.exited is not None}
-            readies = {slot.ready: slot for slot in self._slots if slot.ready is not None}
+            pipes = {slot.pipe: slot for slot in self._slots if slot.pipe is not None}
             # A signal writes to the wake-up pipe, so it ends the wait at once.
-            readable, _, _ = select.select([*exits, *readies, self._wakeup_read], [], [])
+            readable, _, _ = select.select(
+                [*exits, *pipes, self._wakeup_read], [], [], self.timeout / BEATS_PER_TIMEOUT
+            )
             for fd in readable:
                 if fd == self._wakeup_read:
                     os.read(fd, 512)
-                elif fd in readies:
-                    slot = readies[fd]
-                    slot.started = os.read(fd, 1) == b"1"
-                    os.close(fd)
-                    slot.ready = None
+                elif fd in pipes:
+                    self._hear(pipes[fd])
                 elif not self._stopping:
                     slot = exits[fd]
-                    if not slot.started and slot.ready is not None:
-                        # It may have written to the pipe just before it exited.
-                        slot.started = os.read(slot.ready, 1) == b"1"
+                    if slot.pipe is not None:
+                        self._hear(slot)  # it may have written just before it exited
                     exit_code = self._reap(slot)
                     if not slot.started:
                         logger.error(
@@ -242,16 +266,44 @@ class WorkerPool:
                     )
                     self._start(slot)
                     break  # the fds just waited on have changed
+            self._kill_hung()
         return 0
+
+    def _hear(self, slot: _Slot) -> None:
+        """Read what a worker wrote: it has started, it beats, or (end of file) it is gone."""
+        assert slot.pipe is not None
+        message = os.read(slot.pipe, 512)
+        if not message:
+            os.close(slot.pipe)
+            slot.pipe = None
+            return
+        slot.started = slot.started or STARTED in message
+        slot.heard = time.monotonic()
+
+    def _kill_hung(self) -> None:
+        """Kill a started worker whose loop has not beaten for the timeout; its exit then
+        replaces it. (A worker still starting is not timed: a cold start may be slow.)"""
+        now = time.monotonic()
+        for slot in self._slots:
+            if slot.process is None or not slot.started or now - slot.heard < self.timeout:
+                continue
+            logger.error(
+                "worker %d (pid %d) has not answered for %.0f s; killing it",
+                slot.number,
+                slot.process.pid,
+                now - slot.heard,
+            )
+            slot.process.kill()
+            slot.heard = now  # once: its exit comes next
 
     def _reap(self, slot: _Slot) -> int:
         """Collect an exited worker and close what the parent held for it; its exit code."""
         assert slot.process is not None
         exit_code = slot.process.wait()
-        for fd in (slot.exited, slot.ready):
+        for fd in (slot.exited, slot.pipe):
             if fd is not None:
                 os.close(fd)
-        slot.process = slot.exited = slot.ready = None
+        slot.process = slot.exited = slot.pipe = None
         return exit_code
 
     def _stop_all(self) -> None:
@@ -270,15 +322,21 @@ class WorkerPool:
             self._reap(slot)
 
 
-def serve_workers(host: str, port: int, workers: int) -> int:
+def supported() -> bool:
+    """Whether this system has what the pool needs (Linux): elsewhere uvicorn's own workers
+    serve, sharing one socket."""
+    return hasattr(os, "pidfd_open") and hasattr(socket, "SO_REUSEPORT") and sys.platform == "linux"
+
+
+def serve_workers(host: str, port: int, workers: int, *, timeout: float) -> int:
     """Serve the app with `workers` processes; the exit code."""
     # Built for its side effect: uvicorn's logging, so the pool logs as the workers do.
     uvicorn.Config(APP, host=host, port=port, **SERVER_OPTIONS)
-    return WorkerPool(host, port, workers).run()
+    return WorkerPool(host, port, workers, timeout=timeout).run()
 
 
 if __name__ == "__main__":
-    # How WorkerPool starts a worker: host, port, listening fd, ready fd, parent pid.
-    host_arg, *numbers = sys.argv[1:]
-    port_number, listen, ready, parent_pid = (int(number) for number in numbers)
-    sys.exit(run_worker(host_arg, port_number, listen, ready, parent_pid))
+    # How WorkerPool starts a worker: host, port, listening fd, pipe fd, beat, parent pid.
+    host_arg, port_arg, listen_arg, pipe_arg, beat_arg, parent_arg = sys.argv[1:]
+    port_number, listen, pipe, parent_pid = map(int, (port_arg, listen_arg, pipe_arg, parent_arg))
+    sys.exit(run_worker(host_arg, port_number, listen, pipe, float(beat_arg), parent_pid))
