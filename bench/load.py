@@ -203,7 +203,7 @@ async def caller(http: httpx.AsyncClient, target: Target, until: float, step: St
 
 
 def server_cpu_seconds(pid: int) -> float | None:
-    """CPU time (user + system) of process `pid` and its children (uvicorn's workers), from
+    """CPU time (user + system) of process `pid` and its children (the workers), from
     /proc; None where there is no /proc."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
