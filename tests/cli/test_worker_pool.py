@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -244,6 +245,63 @@ def test_a_hung_worker_is_killed_and_replaced(database: Path, tmp_path: Path) ->
         assert re.search(r"worker [12] \(pid \d+\) has not answered for \d+ s", log.read_text())
         # The one left alone beat all along: never taken for hung.
         assert log.read_text().count("has not answered") == 1
+
+
+class _Caller(threading.Thread):
+    """Opens a connection and asks for a page, again and again, counting what fails."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(daemon=True)
+        self.port, self.answered, self.failed = port, 0, 0
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=30) as sock:
+                    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                    ok = sock.recv(64).startswith(b"HTTP/1.1 200")
+            except OSError:
+                ok = False
+            self.answered += ok
+            self.failed += not ok
+
+
+def test_sighup_replaces_every_worker_and_refuses_no_connection(server: Server) -> None:
+    old = set(server.workers())
+    caller = _Caller(server.port)
+    caller.start()
+    try:
+        server.process.send_signal(signal.SIGHUP)
+        _until(lambda: "every worker replaced" in server.log.read_text(), "the restart ends", 60)
+    finally:
+        caller.stopping.set()
+        caller.join(timeout=60)
+    new = set(server.workers())
+    assert len(new) == 2
+    assert not new & old
+    assert caller.failed == 0
+    assert caller.answered > 20
+    _a_burst_is_answered(server)
+    assert server.process.poll() is None
+
+
+def test_a_replacement_that_cannot_start_leaves_the_workers_serving(
+    database: Path, tmp_path: Path
+) -> None:
+    # A deploy that broke the code: new interpreters fail at start, the running ones are fine.
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    log = tmp_path / "serve.log"
+    with _serving(database, log, PYTHONPATH=str(hook)) as server:
+        before = set(server.workers())
+        (hook / "sitecustomize.py").write_text("raise SystemExit(1)\n")
+        server.process.send_signal(signal.SIGHUP)
+        _until(lambda: "failed to start" in log.read_text(), "the restart is given up", 60)
+        assert re.search(r"worker 1's replacement failed to start \(exit code 1\)", log.read_text())
+        assert set(server.workers()) == before
+        _a_burst_is_answered(server)
+        assert server.process.poll() is None
 
 
 def test_a_worker_that_cannot_start_stops_the_server(database: Path, tmp_path: Path) -> None:

@@ -9,9 +9,10 @@ new connections over the sockets by a hash of their addresses.
 The parent owns the sockets, so a worker that dies is replaced on the very same socket and the
 connections queued on it wait for the replacement instead of being refused. A worker's event
 loop sends a heartbeat down a pipe; one silent for `worker_timeout_seconds` (hung) is killed
-and replaced the same way. The parent stops every worker on SIGINT or SIGTERM; a worker that
-fails to start stops the whole server (exit code 3, uvicorn's), since its replacement would
-fail the same way.
+and replaced the same way. SIGHUP replaces every worker in turn, each new one started beside
+the old on its socket before the old one stops. The parent stops every worker on SIGINT or
+SIGTERM; a worker that fails to start stops the whole server (exit code 3, uvicorn's), since
+its replacement would fail the same way.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, TypedDict
 
 import uvicorn
@@ -36,6 +37,8 @@ APP: Final = "practice_dashboard.asgi:app"
 STARTUP_FAILURE: Final = 3  # uvicorn's exit code for a server that could not start
 # How long a stopping worker may take to finish its requests before it is killed.
 STOP_GRACE_SECONDS: Final = 30.0
+# How long a replacement started by SIGHUP may take to serve before the restart is given up.
+START_SECONDS: Final = 120.0
 BACKLOG: Final = 2048  # uvicorn's default, per worker's socket
 # A worker checks this often that its parent is alive, and stops once it is not.
 ORPHAN_CHECK_SECONDS: Final = 1.0
@@ -149,6 +152,8 @@ def run_worker(
     # (importing the app) and after (uvicorn raises the signal that stopped it again), a
     # KeyboardInterrupt here would only print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A hang-up is the parent's to act on (it replaces the workers in turn), not each worker's.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     config = uvicorn.Config(APP, host=host, port=port, **SERVER_OPTIONS)
     server = _WorkerServer(config, pipe, beat_seconds)
     threading.Thread(
@@ -160,16 +165,43 @@ def run_worker(
 
 
 @dataclass
+class _Worker:
+    """One worker process, as its parent sees it."""
+
+    process: subprocess.Popen[bytes]
+    exited: int  # a pidfd, readable once the process has exited
+    pipe: int | None  # the read end of the pipe it tells STARTED and BEATs on (None: closed)
+    started: bool = False
+    heard: float = field(default_factory=time.monotonic)  # when it last wrote
+
+    def hear(self) -> None:
+        """Read what it wrote: it has started, it beats, or (end of file) it is gone."""
+        assert self.pipe is not None
+        message = os.read(self.pipe, 512)
+        if not message:
+            os.close(self.pipe)
+            self.pipe = None
+            return
+        self.started = self.started or STARTED in message
+        self.heard = time.monotonic()
+
+    def reap(self) -> int:
+        """Collect the exited process and close what the parent held for it; its exit code."""
+        exit_code = self.process.wait()
+        os.close(self.exited)
+        if self.pipe is not None:
+            os.close(self.pipe)
+            self.pipe = None
+        return exit_code
+
+
+@dataclass
 class _Slot:
     """One worker's place: its socket outlives the processes that serve on it."""
 
     number: int
     sock: socket.socket
-    process: subprocess.Popen[bytes] | None = None
-    exited: int | None = None  # a pidfd, readable once the process has exited
-    pipe: int | None = None  # the read end of the pipe the worker tells STARTED and BEATs on
-    started: bool = False
-    heard: float = 0.0  # when the worker last wrote (time.monotonic)
+    worker: _Worker | None = None
 
 
 class WorkerPool:
@@ -181,8 +213,9 @@ class WorkerPool:
         self._slots: list[_Slot] = []
         self._wakeup_read, self._wakeup_write = os.pipe()
         self._stopping = False
+        self._restart_asked = False
 
-    def _start(self, slot: _Slot) -> None:
+    def _spawn(self, slot: _Slot) -> _Worker:
         pipe_read, pipe_write = os.pipe()
         listen_fd = slot.sock.fileno()
         beat = self.timeout / BEATS_PER_TIMEOUT
@@ -191,17 +224,20 @@ class WorkerPool:
         command = [sys.executable, "-m", __name__, self.host, str(self.port)]
         command += [str(listen_fd), str(pipe_write), repr(beat), str(os.getpid())]
         try:
-            slot.process = subprocess.Popen(command, pass_fds=(listen_fd, pipe_write))
+            process = subprocess.Popen(command, pass_fds=(listen_fd, pipe_write))
         finally:
             os.close(pipe_write)
-        slot.exited = os.pidfd_open(slot.process.pid)
-        slot.pipe, slot.started, slot.heard = pipe_read, False, time.monotonic()
+        return _Worker(process, os.pidfd_open(process.pid), pipe_read)
 
-    def _on_signal(self, *_: object) -> None:
+    def _on_stop(self, *_: object) -> None:
         self._stopping = True
 
+    def _on_hangup(self, *_: object) -> None:
+        self._restart_asked = True
+
     def run(self) -> int:
-        """Serve until SIGINT or SIGTERM; the exit code (0, or 3 if a worker failed to start)."""
+        """Serve until SIGINT or SIGTERM; the exit code (0, or 3 if a worker failed to start).
+        SIGHUP replaces the workers one at a time (new code, new settings)."""
         ensure_port_free(self.host, self.port)
         for number in range(1, self.workers + 1):
             sock = listening_socket(self.host, self.port, BACKLOG)
@@ -210,9 +246,12 @@ class WorkerPool:
             self._slots.append(_Slot(number, sock))
         os.set_blocking(self._wakeup_write, False)
         previous_wakeup = signal.set_wakeup_fd(self._wakeup_write)
-        previous = {
-            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
+        handlers = {
+            signal.SIGINT: self._on_stop,
+            signal.SIGTERM: self._on_stop,
+            signal.SIGHUP: self._on_hangup,
         }
+        previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
         try:
             logger.info(
                 "Serving on http://%s:%d with %d workers, each on a socket of its own (parent %d)",
@@ -222,10 +261,10 @@ class WorkerPool:
                 os.getpid(),
             )
             for slot in self._slots:
-                self._start(slot)
+                slot.worker = self._spawn(slot)
             return self._watch()
         finally:
-            self._stop_all()
+            self._stop([slot.worker for slot in self._slots if slot.worker is not None])
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             signal.set_wakeup_fd(previous_wakeup)
@@ -236,8 +275,9 @@ class WorkerPool:
 
     def _watch(self) -> int:
         while not self._stopping:
-            exits = {slot.exited: slot for slot in self._slots if slot.exited is not None}
-            pipes = {slot.pipe: slot for slot in self._slots if slot.pipe is not None}
+            workers = [(slot, slot.worker) for slot in self._slots if slot.worker is not None]
+            exits = {worker.exited: (slot, worker) for slot, worker in workers}
+            pipes = {worker.pipe: worker for _, worker in workers if worker.pipe is not None}
             # A signal writes to the wake-up pipe, so it ends the wait at once.
             readable, _, _ = select.select(
                 [*exits, *pipes, self._wakeup_read], [], [], self.timeout / BEATS_PER_TIMEOUT
@@ -246,13 +286,14 @@ class WorkerPool:
                 if fd == self._wakeup_read:
                     os.read(fd, 512)
                 elif fd in pipes:
-                    self._hear(pipes[fd])
+                    pipes[fd].hear()
                 elif not self._stopping:
-                    slot = exits[fd]
-                    if slot.pipe is not None:
-                        self._hear(slot)  # it may have written just before it exited
-                    exit_code = self._reap(slot)
-                    if not slot.started:
+                    slot, worker = exits[fd]
+                    if worker.pipe is not None:
+                        worker.hear()  # it may have written just before it exited
+                    exit_code = worker.reap()
+                    slot.worker = None
+                    if not worker.started:
                         logger.error(
                             "worker %d failed to start (exit code %s); stopping",
                             slot.number,
@@ -264,62 +305,88 @@ class WorkerPool:
                         slot.number,
                         exit_code,
                     )
-                    self._start(slot)
+                    slot.worker = self._spawn(slot)
                     break  # the fds just waited on have changed
             self._kill_hung()
+            if self._restart_asked and not self._stopping:
+                self._restart_asked = False
+                self._restart_all()
         return 0
-
-    def _hear(self, slot: _Slot) -> None:
-        """Read what a worker wrote: it has started, it beats, or (end of file) it is gone."""
-        assert slot.pipe is not None
-        message = os.read(slot.pipe, 512)
-        if not message:
-            os.close(slot.pipe)
-            slot.pipe = None
-            return
-        slot.started = slot.started or STARTED in message
-        slot.heard = time.monotonic()
 
     def _kill_hung(self) -> None:
         """Kill a started worker whose loop has not beaten for the timeout; its exit then
         replaces it. (A worker still starting is not timed: a cold start may be slow.)"""
         now = time.monotonic()
         for slot in self._slots:
-            if slot.process is None or not slot.started or now - slot.heard < self.timeout:
+            worker = slot.worker
+            if worker is None or not worker.started or now - worker.heard < self.timeout:
                 continue
             logger.error(
                 "worker %d (pid %d) has not answered for %.0f s; killing it",
                 slot.number,
-                slot.process.pid,
-                now - slot.heard,
+                worker.process.pid,
+                now - worker.heard,
             )
-            slot.process.kill()
-            slot.heard = now  # once: its exit comes next
+            worker.process.kill()
+            worker.heard = now  # once: its exit comes next
 
-    def _reap(self, slot: _Slot) -> int:
-        """Collect an exited worker and close what the parent held for it; its exit code."""
-        assert slot.process is not None
-        exit_code = slot.process.wait()
-        for fd in (slot.exited, slot.pipe):
-            if fd is not None:
-                os.close(fd)
-        slot.process = slot.exited = slot.pipe = None
-        return exit_code
+    def _restart_all(self) -> None:
+        """Replace each worker in turn: the new one serves on the slot's socket beside the old,
+        which is stopped only once the new one has started, so no connection is refused. A
+        replacement that cannot start leaves the old workers serving."""
+        logger.info("SIGHUP: replacing the workers one at a time")
+        for slot in self._slots:
+            old = slot.worker
+            new = self._spawn(slot)
+            if not self._started(new):
+                new.process.kill()
+                exit_code = new.reap()
+                if not self._stopping:
+                    logger.error(
+                        "worker %d's replacement failed to start (exit code %s); the running "
+                        "workers stay",
+                        slot.number,
+                        exit_code,
+                    )
+                return
+            slot.worker = new
+            if old is not None:
+                self._stop([old])
+        logger.info("SIGHUP: every worker replaced")
 
-    def _stop_all(self) -> None:
-        running = [slot for slot in self._slots if slot.process is not None]
-        for slot in running:
-            assert slot.process is not None
-            slot.process.terminate()  # SIGTERM: uvicorn finishes what it is answering
+    def _started(self, worker: _Worker) -> bool:
+        """Wait until `worker` serves (True), or exits, takes longer than START_SECONDS, or the
+        pool is told to stop (False)."""
+        deadline = time.monotonic() + START_SECONDS
+        while not self._stopping:
+            assert worker.pipe is not None
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            fds = [worker.pipe, worker.exited, self._wakeup_read]
+            readable, _, _ = select.select(fds, [], [], left)
+            if self._wakeup_read in readable:
+                os.read(self._wakeup_read, 512)
+            if worker.pipe in readable:
+                worker.hear()
+                if worker.started:
+                    return True
+            if worker.exited in readable or worker.pipe is None:
+                return False
+        return False
+
+    def _stop(self, workers: list[_Worker]) -> None:
+        """SIGTERM (uvicorn finishes what it is answering), then SIGKILL after the grace."""
+        for worker in workers:
+            worker.process.terminate()
         deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for slot in running:
-            assert slot.process is not None
+        for worker in workers:
             try:
-                slot.process.wait(max(0.0, deadline - time.monotonic()))
+                worker.process.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                logger.warning("worker %d did not stop in time; killing it", slot.number)
-                slot.process.kill()
-            self._reap(slot)
+                logger.warning("worker pid %d did not stop in time; killing it", worker.process.pid)
+                worker.process.kill()
+            worker.reap()
 
 
 def supported() -> bool:
