@@ -159,7 +159,11 @@ def run_worker(
     threading.Thread(
         target=_stop_when_orphaned, args=(server, parent), name="orphan-check", daemon=True
     ).start()
+    # Neither goes on to a process this worker starts (Chromium for PDFs): a pipe kept open
+    # there would hide this worker's end from its parent.
+    os.set_inheritable(pipe, False)
     with socket.socket(fileno=listen_fd) as sock:
+        sock.set_inheritable(False)
         server.run(sockets=[sock])
     return 0 if server.started else STARTUP_FAILURE
 
@@ -177,7 +181,10 @@ class _Worker:
     def hear(self) -> None:
         """Read what it wrote: it has started, it beats, or (end of file) it is gone."""
         assert self.pipe is not None
-        message = os.read(self.pipe, 512)
+        try:
+            message = os.read(self.pipe, 512)
+        except BlockingIOError:  # nothing yet (the pipe never blocks the parent)
+            return
         if not message:
             os.close(self.pipe)
             self.pipe = None
@@ -227,6 +234,7 @@ class WorkerPool:
             process = subprocess.Popen(command, pass_fds=(listen_fd, pipe_write))
         finally:
             os.close(pipe_write)
+        os.set_blocking(pipe_read, False)
         return _Worker(process, os.pidfd_open(process.pid), pipe_read)
 
     def _on_stop(self, *_: object) -> None:
