@@ -245,7 +245,8 @@ class WorkerPool:
 
     def run(self) -> int:
         """Serve until SIGINT or SIGTERM; the exit code (0, or 3 if a worker failed to start).
-        SIGHUP replaces the workers one at a time (new code, new settings)."""
+        SIGHUP replaces the workers one at a time (to take up new code installed in place; the
+        settings come from this process's environment, which a signal cannot change)."""
         ensure_port_free(self.host, self.port)
         for number in range(1, self.workers + 1):
             sock = listening_socket(self.host, self.port, BACKLOG)
