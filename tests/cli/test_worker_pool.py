@@ -118,6 +118,15 @@ def server(database: Path, tmp_path: Path) -> Iterator[Server]:
         yield running
 
 
+def _alive(pid: int) -> bool:
+    """Running: not gone, and not a zombie waiting for its parent to collect it."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
 def _socket_inodes(pid: int) -> set[str]:
     inodes = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
@@ -172,8 +181,10 @@ def test_a_burst_of_connections_spreads_over_the_workers(server: Server) -> None
 def test_a_worker_that_dies_is_replaced_and_no_connection_is_refused(server: Server) -> None:
     killed, survivor = server.workers()
     os.kill(killed, signal.SIGKILL)
-    # At once, before the replacement serves: connections hashed to the dead worker's socket
-    # wait on it, since the parent keeps it open, and the replacement answers them.
+    # Dead (a connection it had already accepted would die with it), not yet replaced: then
+    # connections hashed to its socket wait there, as the parent keeps it open, and the
+    # replacement answers them.
+    _until(lambda: not _alive(killed), "the killed worker is dead", 10)
     _a_burst_is_answered(server)
     _until(lambda: len(server.workers()) == 2, "a second worker again")
     workers = server.workers()
