@@ -104,7 +104,7 @@ def _serving(database: Path, log: Path, **env: str) -> Iterator[Server]:
     process = _start(database, log, "--workers", "2", "--port", str(port), "--no-migrate", **env)
     running = Server(process, port, log)
     try:
-        _until(lambda: _answers(port) and len(running.workers()) == 2, "both workers serve")
+        _until(lambda: _both_serve(running), "both workers serve")
         yield running
     finally:
         if process.poll() is None:
@@ -116,6 +116,24 @@ def _serving(database: Path, log: Path, **env: str) -> Iterator[Server]:
 def server(database: Path, tmp_path: Path) -> Iterator[Server]:
     with _serving(database, tmp_path / "serve.log") as running:
         yield running
+
+
+def _both_serve(server: Server) -> bool:
+    """Both workers have answered (so both have started): a burst of connections, each
+    answered, held by both. A worker still starting answers its share once it serves."""
+    if len(server.workers()) != 2 or not _answers(server.port):
+        return False
+    clients = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(BURST)]
+    try:
+        for sock in clients:
+            sock.settimeout(30)
+            if not server.get(sock).startswith(b"HTTP/1.1 200"):
+                return False
+        held = _holders(server, clients)
+        return len(held) == 2 and all(held.values())
+    finally:
+        for sock in clients:
+            sock.close()
 
 
 def _alive(pid: int) -> bool:
@@ -217,7 +235,7 @@ def test_ctrl_c_in_the_terminal_stops_every_worker_without_a_traceback(
         )
     running = Server(process, port, log)
     try:
-        _until(lambda: _answers(port) and len(running.workers()) == 2, "both workers serve")
+        _until(lambda: _both_serve(running), "both workers serve")
         workers = running.workers()
         os.killpg(process.pid, signal.SIGINT)
         assert process.wait(timeout=60) == 0
