@@ -2,7 +2,7 @@
 
 A connection's worker is found from the kernel's own tables: the server side of each
 connection is a socket inode in /proc/net/tcp, and the worker holding it has that inode
-among its open files. On SQLite whatever the run's engine: what is tested is the processes.
+among its open files. On SQLite, in the SQLite leg only: what is tested is the processes.
 """
 
 from __future__ import annotations
@@ -24,10 +24,18 @@ from pathlib import Path
 import pytest
 
 from practice_dashboard.cli import worker_pool
+from tests import databases as test_databases
 
-pytestmark = pytest.mark.skipif(
-    not sys.platform.startswith("linux"), reason="SO_REUSEPORT spreading and /proc are Linux's"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux"), reason="SO_REUSEPORT spreading and /proc are Linux's"
+    ),
+    # Processes and sockets, the same whatever the engine: once a run (a minute of servers).
+    pytest.mark.skipif(
+        test_databases.test_backend() != "sqlite",
+        reason="engine-independent: runs in the SQLite leg",
+    ),
+]
 
 CLI = Path(sys.executable).with_name("practice-dashboard")
 BURST = 16  # connections opened at once, as bench.ceilings' row 6 does
