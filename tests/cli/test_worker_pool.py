@@ -131,17 +131,11 @@ def _both_serve(server: Server) -> bool:
     answered, held by both. A worker still starting answers its share once it serves."""
     if len(server.workers()) != 2 or not _answers(server.port):
         return False
-    clients = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(BURST)]
-    try:
-        for sock in clients:
-            sock.settimeout(30)
-            if not server.get(sock).startswith(b"HTTP/1.1 200"):
-                return False
+    with _burst(server) as (answered, clients):
+        if answered != BURST:
+            return False
         held = _holders(server, clients)
         return len(held) == 2 and all(held.values())
-    finally:
-        for sock in clients:
-            sock.close()
 
 
 def _alive(pid: int) -> bool:
@@ -177,31 +171,36 @@ def _holders(server: Server, clients: list[socket.socket]) -> Counter[int]:
     return Counter(by_worker)
 
 
-def _a_burst_is_answered(server: Server) -> None:
-    """Every one of a burst of connections gets its 200, on whichever socket it lands: one
-    whose worker is (re)starting waits for it."""
+@contextmanager
+def _burst(server: Server) -> Iterator[tuple[int, list[socket.socket]]]:
+    """BURST connections opened at once, each asked for a page (on whichever socket it lands:
+    one whose worker is (re)starting waits for it): how many got their 200, and the
+    connections, open until the block ends."""
     clients = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(BURST)]
     try:
+        answered = 0
         for sock in clients:
             sock.settimeout(30)
-            assert server.get(sock).startswith(b"HTTP/1.1 200")
+            answered += server.get(sock).startswith(b"HTTP/1.1 200")
+        yield answered, clients
     finally:
         for sock in clients:
             sock.close()
+
+
+def _a_burst_is_answered(server: Server) -> None:
+    with _burst(server) as (answered, _):
+        assert answered == BURST
 
 
 def test_a_burst_of_connections_spreads_over_the_workers(server: Server) -> None:
     # uvicorn's shared socket gave all 16 to one worker; with a socket each, the kernel's hash
     # leaves them all on one worker with odds of 2 in 2**16.
-    clients = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(BURST)]
-    try:
-        assert all(server.get(sock).startswith(b"HTTP/1.1 200") for sock in clients)
+    with _burst(server) as (answered, clients):
+        assert answered == BURST
         held = _holders(server, clients)
-        assert len(held) == 2
-        assert all(count > 0 for count in held.values()), held
-    finally:
-        for sock in clients:
-            sock.close()
+    assert len(held) == 2
+    assert all(count > 0 for count in held.values()), held
 
 
 def test_a_worker_that_dies_is_replaced_and_no_connection_is_refused(server: Server) -> None:
