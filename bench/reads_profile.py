@@ -101,12 +101,21 @@ def main() -> None:
         "--profile", choices=("page", "metrics", "dense-page", "dense-metrics"), default=None
     )
     parser.add_argument("--statements", action="store_true", help="print what each request sends")
+    parser.add_argument(
+        "--dense-per-day",
+        type=int,
+        default=DENSE_PER_DAY,
+        help="the dense client's check-ins a day",
+    )
     args = parser.parse_args()
     with ExitStack() as stack:
         settings, engine = stack.enter_context(migrated_database(args.db))
         practice = generate(engine, settings, clients=args.clients)
         dense = dense_client(
-            engine, practitioner_id=practice.long_owner_id, years=DENSE_YEARS, per_day=DENSE_PER_DAY
+            engine,
+            practitioner_id=practice.long_owner_id,
+            years=DENSE_YEARS,
+            per_day=args.dense_per_day,
         )
         if args.db == "postgresql":
             with engine.begin() as connection:

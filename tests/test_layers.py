@@ -49,6 +49,8 @@ FORBIDDEN: Final[dict[str, tuple[str, ...]]] = {
     f"{ROOT}.compression": ENTRY_POINTS,
     # Shared by api and web, so it may import neither.
     f"{ROOT}.dependencies": ENTRY_POINTS,
+    # The route class every api and web router declares on.
+    f"{ROOT}.routing": (*ENTRY_POINTS, SERVICES, MODELS, DB),
     API: (WEB, CLI, APP),
     WEB: (API, CLI, APP),
     CLI: (WEB, API),

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import Path, Query, status
 
 from practice_dashboard.api.deps import CurrentActor, PagingDep
 from practice_dashboard.api.responses import AUTHENTICATED, CLIENT_READ, errors
@@ -11,6 +11,7 @@ from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.domain.flags import FlagCode, FlagLevel
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import ClientStatus, Source
+from practice_dashboard.routing import Router
 from practice_dashboard.schemas.metrics import (
     AcknowledgeFlag,
     AcknowledgementRead,
@@ -57,7 +58,7 @@ MetricsSource = Annotated[
     ),
 ]
 
-router = APIRouter(tags=["analytics"])
+router = Router(tags=["analytics"])
 
 
 @router.get("/clients/{client_id}/metrics", response_model=MetricsRead, responses=CLIENT_READ)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, status
+from fastapi import status
 
 from practice_dashboard.api.deps import CurrentActor, End, PagingDep, Start, VersionQuery, page_of
 from practice_dashboard.api.responses import (
@@ -12,11 +12,12 @@ from practice_dashboard.api.responses import (
     VERSIONED_WRITE,
 )
 from practice_dashboard.dependencies import DbDep
+from practice_dashboard.routing import Router
 from practice_dashboard.schemas.annotation import AnnotationCreate, AnnotationRead, AnnotationUpdate
 from practice_dashboard.schemas.common import Page
 from practice_dashboard.services.records import annotation as annotation_service
 
-router = APIRouter(tags=["annotations"])
+router = Router(tags=["annotations"])
 
 
 @router.get(

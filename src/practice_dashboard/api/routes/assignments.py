@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, status
+from fastapi import status
 
 from practice_dashboard.api.deps import CurrentActor, VersionQuery
 from practice_dashboard.api.responses import (
@@ -18,6 +18,7 @@ from practice_dashboard.db import DbSession
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.models import Assignment
 from practice_dashboard.models.base import utcnow
+from practice_dashboard.routing import Router
 from practice_dashboard.schemas.assignment import (
     AssignmentCreate,
     AssignmentRead,
@@ -28,7 +29,7 @@ from practice_dashboard.services.analytics.summary import practice_today
 from practice_dashboard.services.checkins import assignments as assignment_service
 from practice_dashboard.services.checkins.assignments import AssignmentView
 
-router = APIRouter(tags=["questionnaire assignments"])
+router = Router(tags=["questionnaire assignments"])
 
 
 def _read(view: AssignmentView) -> AssignmentRead:

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from practice_dashboard.api.deps import CurrentActor, End, PagingDep, Start, page_of
@@ -14,11 +14,12 @@ from practice_dashboard.api.responses import AUTHENTICATED
 from practice_dashboard.db import SessionFactory
 from practice_dashboard.dependencies import DbDep
 from practice_dashboard.models.base import utcnow
+from practice_dashboard.routing import Router
 from practice_dashboard.schemas.common import Page, Schema
 from practice_dashboard.services.reports import audit_log
 from practice_dashboard.services.reports.audit_log import AuditFilters
 
-router = APIRouter(prefix="/audit-events", tags=["audit"])
+router = Router(prefix="/audit-events", tags=["audit"])
 
 
 class AuditEventRead(Schema):

@@ -2,20 +2,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from practice_dashboard.api.deps import CurrentUser
 from practice_dashboard.api.responses import AUTHENTICATED, errors
 from practice_dashboard.dependencies import DbDep, SettingsDep, client_ip
 from practice_dashboard.models.base import utcnow
+from practice_dashboard.routing import Router
 from practice_dashboard.schemas.user import Token, UserRead
 from practice_dashboard.security import create_access_token
 from practice_dashboard.services.accounts import mfa
 from practice_dashboard.services.accounts import user as user_service
 from practice_dashboard.services.audit import Actor
 
-router = APIRouter(tags=["auth"])
+router = Router(tags=["auth"])
 
 
 OtpField = Annotated[

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request, status
+from fastapi import Request, status
 
 from practice_dashboard.api.deps import CurrentActor
 from practice_dashboard.api.responses import CLIENT_READ, CLIENT_WRITE, errors
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.models.base import utcnow
+from practice_dashboard.routing import Router
 from practice_dashboard.schemas.checkin import (
     CheckinLinkCreate,
     CheckinLinkCreated,
@@ -19,7 +20,7 @@ from practice_dashboard.schemas.checkin import (
 from practice_dashboard.services.checkins import links
 from practice_dashboard.services.checkins.links import LinkView
 
-router = APIRouter(
+router = Router(
     prefix="/clients/{client_id}/checkin-link", tags=["check-in links"], responses=CLIENT_READ
 )
 

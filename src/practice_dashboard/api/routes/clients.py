@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 
 from practice_dashboard.api.deps import CurrentActor, PagingDep, VersionQuery, page_of
 from practice_dashboard.api.responses import (
@@ -16,11 +16,12 @@ from practice_dashboard.api.responses import (
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import ClientStatus
+from practice_dashboard.routing import Router
 from practice_dashboard.schemas.client import ClientCreate, ClientRead, ClientUpdate
 from practice_dashboard.schemas.common import Page
 from practice_dashboard.services.records import client as client_service
 
-router = APIRouter(prefix="/clients", tags=["clients"], responses=AUTHENTICATED)
+router = Router(prefix="/clients", tags=["clients"], responses=AUTHENTICATED)
 
 
 @router.get("", response_model=Page[ClientRead])

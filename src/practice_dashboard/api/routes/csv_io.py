@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import tzinfo
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field
 
@@ -16,13 +16,14 @@ from practice_dashboard.api.responses import AUTHENTICATED, CLIENT_READ, Respons
 from practice_dashboard.db import SessionFactory
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.models.base import utcnow
+from practice_dashboard.routing import Router
 from practice_dashboard.schemas.common import Schema
 from practice_dashboard.services.analytics.summary import practice_today
 from practice_dashboard.services.exchange.csv import export as csv_export
 from practice_dashboard.services.exchange.csv.export import ExportPlan
 from practice_dashboard.services.exchange.csv.spec import CsvKind
 
-router = APIRouter(tags=["csv"])
+router = Router(tags=["csv"])
 
 KindQuery = Annotated[
     CsvKind,

@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 import uuid
 
-from fastapi import APIRouter
 from fastapi.responses import Response
 
 from practice_dashboard.api.deps import CurrentActor
 from practice_dashboard.api.responses import CLIENT_READ
 from practice_dashboard.dependencies import DbDep
 from practice_dashboard.models.base import utcnow
+from practice_dashboard.routing import Router
 from practice_dashboard.services.exchange import fhir as fhir_export
 
-router = APIRouter(tags=["exports"])
+router = Router(tags=["exports"])
 
 FHIR_JSON = "application/fhir+json"
 

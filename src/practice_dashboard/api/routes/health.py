@@ -2,14 +2,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from practice_dashboard.models.base import utcnow
+from practice_dashboard.routing import Router
 from practice_dashboard.services import readiness
 
-router = APIRouter(tags=["health"])
+router = Router(tags=["health"])
 
 
 class Liveness(BaseModel):

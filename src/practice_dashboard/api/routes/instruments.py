@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from practice_dashboard.api.deps import CurrentUser
 from practice_dashboard.api.responses import AUTHENTICATED
 from practice_dashboard.domain.instruments import INSTRUMENTS, Instrument
+from practice_dashboard.routing import Router
 
-router = APIRouter(tags=["measures"])
+router = Router(tags=["measures"])
 
 
 @router.get("/instruments", response_model=list[Instrument], responses=AUTHENTICATED)

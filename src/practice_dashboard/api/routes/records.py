@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import Depends, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
@@ -20,6 +20,7 @@ from practice_dashboard.api.responses import (
 )
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.models.enums import Attendance, Source, Zone
+from practice_dashboard.routing import Router
 from practice_dashboard.schemas.common import Page
 from practice_dashboard.schemas.episode import EpisodeCreate, EpisodeRead, EpisodeUpdate
 from practice_dashboard.schemas.measure import MeasureCreate, MeasureRead, MeasureUpdate
@@ -34,7 +35,7 @@ from practice_dashboard.services.records import measure as measure_service
 from practice_dashboard.services.records import observation as observation_service
 from practice_dashboard.services.records import session as session_service
 
-router = APIRouter(tags=["records"])
+router = Router(tags=["records"])
 
 
 # -- sessions -----------------------------------------------------------------------------------

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import Response
 
 from practice_dashboard.api.deps import CurrentActor
 from practice_dashboard.api.responses import errors
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.models.base import utcnow
+from practice_dashboard.routing import Router
 from practice_dashboard.services import periods
 from practice_dashboard.services.reports import pdf
 from practice_dashboard.services.reports import progress_summary as reports
@@ -23,7 +24,7 @@ from practice_dashboard.services.reports.printing import (
     vocabulary_of,
 )
 
-router = APIRouter(tags=["exports"])
+router = Router(tags=["exports"])
 
 
 def get_print_renderer(request: Request) -> PrintRenderer:

@@ -5,16 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from fastapi import APIRouter
-
 from practice_dashboard.api.deps import CurrentActor
 from practice_dashboard.api.responses import CLIENT_READ
 from practice_dashboard.dependencies import DbDep
 from practice_dashboard.models import RecordKind
+from practice_dashboard.routing import Router
 from practice_dashboard.schemas.revision import History, RevisionRead
 from practice_dashboard.services.records import revisions as revision_service
 
-router = APIRouter(tags=["history"])
+router = Router(tags=["history"])
 
 
 def _history_route(kind: RecordKind) -> Callable[[uuid.UUID, CurrentActor, DbDep], History]:

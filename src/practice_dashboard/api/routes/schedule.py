@@ -6,13 +6,14 @@ import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 from pydantic import BaseModel
 
 from practice_dashboard.api.deps import CurrentActor
 from practice_dashboard.api.responses import AUTHENTICATED, CLIENT_WRITE, VERSIONED_WRITE
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.errors import Invalid
+from practice_dashboard.routing import Router
 from practice_dashboard.schemas.common import UtcDatetime
 from practice_dashboard.schemas.session import (
     ScheduleEntry,
@@ -22,7 +23,7 @@ from practice_dashboard.schemas.session import (
 )
 from practice_dashboard.services.records import session as session_service
 
-router = APIRouter(tags=["schedule"])
+router = Router(tags=["schedule"])
 # One schedule request covers at most this long, so a single answer stays small.
 MAX_SCHEDULE_SPAN = timedelta(days=62)
 

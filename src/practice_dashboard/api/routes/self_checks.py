@@ -1,15 +1,16 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import status
 
 from practice_dashboard.api.deps import CurrentActor, PagingDep, page_of
 from practice_dashboard.api.responses import AUTHENTICATED, errors
 from practice_dashboard.dependencies import DbDep
+from practice_dashboard.routing import Router
 from practice_dashboard.schemas.common import Page
 from practice_dashboard.schemas.self_check import SelfCheckCreate, SelfCheckRead
 from practice_dashboard.services.records import self_check as self_check_service
 
-router = APIRouter(prefix="/me/self-checks", tags=["self-checks"])
+router = Router(prefix="/me/self-checks", tags=["self-checks"])
 
 
 @router.get("", response_model=Page[SelfCheckRead], responses=AUTHENTICATED)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, status
+from fastapi import status
 from sqlalchemy import select
 
 from practice_dashboard.api.deps import AdminUser, CurrentActor, PagingDep, page_of
@@ -10,6 +10,7 @@ from practice_dashboard.api.responses import ADMIN, errors
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.models import Supervision, User
 from practice_dashboard.models.base import utcnow
+from practice_dashboard.routing import Router
 from practice_dashboard.schemas.common import Page
 from practice_dashboard.schemas.user import (
     SupervisionCreate,
@@ -22,7 +23,7 @@ from practice_dashboard.services.accounts import mfa
 from practice_dashboard.services.accounts import user as user_service
 from practice_dashboard.services.common import page
 
-router = APIRouter(prefix="/users", tags=["users"], responses=ADMIN)
+router = Router(prefix="/users", tags=["users"], responses=ADMIN)
 
 
 @router.get("", response_model=Page[UserRead])

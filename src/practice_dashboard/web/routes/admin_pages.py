@@ -10,7 +10,7 @@ import uuid
 from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
@@ -21,6 +21,7 @@ from practice_dashboard.errors import Conflict, Invalid, NotFound
 from practice_dashboard.models import Supervision, User
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import Role
+from practice_dashboard.routing import Router
 from practice_dashboard.schemas.user import SupervisionCreate, UserCreate, UserUpdate
 from practice_dashboard.services.accounts import mfa
 from practice_dashboard.services.accounts import user as user_service
@@ -28,7 +29,7 @@ from practice_dashboard.web.deps import AdminLogin, CsrfLogin, PageContext, WebA
 from practice_dashboard.web.forms.registry import ACCOUNT_FIELDS, ACCOUNT_MESSAGES
 from practice_dashboard.web.templating import templates
 
-router = APIRouter(prefix="/admin")
+router = Router(prefix="/admin")
 
 ROLE_WORDS: Final[dict[str, str]] = {
     "therapist": "Therapist",

@@ -11,7 +11,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form
+from fastapi import Form
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -23,6 +23,7 @@ from practice_dashboard.domain.instruments import INSTRUMENTS
 from practice_dashboard.errors import Invalid, NotFound
 from practice_dashboard.models import Client
 from practice_dashboard.models.base import utcnow
+from practice_dashboard.routing import Router
 from practice_dashboard.schemas.assignment import AssignmentCreate
 from practice_dashboard.services import access
 from practice_dashboard.services.analytics.summary import practice_today
@@ -32,7 +33,7 @@ from practice_dashboard.web.deps import CsrfLogin, PageContext, WebActor
 from practice_dashboard.web.forms.fields import FieldSpec
 from practice_dashboard.web.forms.messages import messages_from_validation
 
-router = APIRouter()
+router = Router()
 
 #: Suggested rhythms, as the form offers them (any 1-365 days may be typed).
 RHYTHM_HINT = "e.g. 14 for every two weeks, 28 for every four weeks"

@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Final
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
 from practice_dashboard.db import SessionFactory
@@ -22,13 +22,14 @@ from practice_dashboard.domain.periods import OUT_OF_RANGE, plausible
 from practice_dashboard.errors import Invalid
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import Role
+from practice_dashboard.routing import Router
 from practice_dashboard.services.accounts import mfa
 from practice_dashboard.services.reports import audit_log
 from practice_dashboard.services.reports.audit_log import AuditFilters
 from practice_dashboard.web.deps import PageContext, WebActor
 from practice_dashboard.web.templating import templates
 
-router = APIRouter()
+router = Router()
 
 PAGE_SIZE: Final = 50
 MAX_PAGE: Final = 100_000

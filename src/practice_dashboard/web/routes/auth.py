@@ -5,12 +5,13 @@ from __future__ import annotations
 import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from practice_dashboard.dependencies import DbDep, SettingsDep, client_ip, no_nul_in_form
 from practice_dashboard.errors import TooManyRequests, Unauthorized
 from practice_dashboard.models.base import utcnow
+from practice_dashboard.routing import Router
 from practice_dashboard.services.accounts import login_session
 from practice_dashboard.services.accounts import user as user_service
 from practice_dashboard.services.accounts.login_session import COOKIE_NAME
@@ -28,7 +29,7 @@ from practice_dashboard.web.login_flow import (
 )
 from practice_dashboard.web.templating import templates
 
-router = APIRouter()
+router = Router()
 
 
 @router.get("/login", name="login")

@@ -8,7 +8,6 @@ from datetime import date
 from typing import Any, Final, get_args
 from urllib.parse import urlencode
 
-from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 
 from practice_dashboard.dependencies import DbDep, SettingsDep
@@ -16,6 +15,7 @@ from practice_dashboard.domain.flags import FlagCode, FlagLevel, flag_name, flag
 from practice_dashboard.domain.labels import STATUS_WORDS, TREND_ARROWS, TREND_WORDS
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import ClientStatus, Role
+from practice_dashboard.routing import Router
 from practice_dashboard.services.analytics import caseload as caseload_service
 from practice_dashboard.services.analytics import summary
 from practice_dashboard.services.analytics.caseload import CaseloadSort
@@ -23,7 +23,7 @@ from practice_dashboard.web.deps import PageContext, WebActor
 from practice_dashboard.web.sparkline import sparkline
 from practice_dashboard.web.templating import templates
 
-router = APIRouter()
+router = Router()
 
 PAGE_SIZES: Final = (25, 50, 100, 200)
 DEFAULT_PAGE_SIZE: Final = 50

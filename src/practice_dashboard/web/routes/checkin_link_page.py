@@ -6,13 +6,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.errors import Invalid, NotFound
 from practice_dashboard.models.base import utcnow
+from practice_dashboard.routing import Router
 from practice_dashboard.schemas.checkin import CheckinLinkCreate, CheckinLinkUpdate
 from practice_dashboard.services import access
 from practice_dashboard.services.checkins import links
@@ -21,7 +22,7 @@ from practice_dashboard.web.qr import qr_svg
 from practice_dashboard.web.routes.assignment_forms import questionnaire_section
 from practice_dashboard.web.templating import templates
 
-router = APIRouter()
+router = Router()
 
 STATE_WORDS = {
     "live": "working",

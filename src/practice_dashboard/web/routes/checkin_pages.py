@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
@@ -26,6 +26,7 @@ from practice_dashboard.dependencies import DbDep, SettingsDep, client_ip
 from practice_dashboard.errors import Conflict, Invalid, NotFound
 from practice_dashboard.models import CheckinLink, Episode
 from practice_dashboard.models.base import utcnow
+from practice_dashboard.routing import Router
 from practice_dashboard.schemas.checkin import (
     CheckinDaily,
     CheckinEpisodeClose,
@@ -50,7 +51,7 @@ from practice_dashboard.web.forms.parsing import local_input_values, parse_field
 from practice_dashboard.web.forms.state import FormState
 from practice_dashboard.web.templating import templates
 
-router = APIRouter(prefix=CHECKIN_PATH_PREFIX.rstrip("/"))
+router = Router(prefix=CHECKIN_PATH_PREFIX.rstrip("/"))
 
 SESSION_COOKIE: Final = "pd_checkin"
 CODE_CSRF_COOKIE: Final = "pd_checkin_code_csrf"

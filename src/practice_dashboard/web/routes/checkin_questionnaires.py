@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from practice_dashboard.config import Settings
@@ -19,6 +19,7 @@ from practice_dashboard.dependencies import DbDep, SettingsDep, client_ip
 from practice_dashboard.domain.instruments import INSTRUMENTS, Instrument
 from practice_dashboard.errors import Invalid, NotFound
 from practice_dashboard.models.base import utcnow
+from practice_dashboard.routing import Router
 from practice_dashboard.security import CHECKIN_PATH_PREFIX
 from practice_dashboard.services.checkins import questionnaires
 from practice_dashboard.web.forms.registry import measure_fields
@@ -39,7 +40,7 @@ from practice_dashboard.web.routes.log_forms.measure import (
 )
 from practice_dashboard.web.sparkline import sparkline
 
-router = APIRouter(prefix=CHECKIN_PATH_PREFIX.rstrip("/"))
+router = Router(prefix=CHECKIN_PATH_PREFIX.rstrip("/"))
 
 
 def _item_specs(instrument: Instrument) -> FormState:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 
 from practice_dashboard.dependencies import DbDep
@@ -18,6 +17,7 @@ from practice_dashboard.errors import Forbidden, Invalid
 from practice_dashboard.models import Client
 from practice_dashboard.models.base import utcnow, uuid7
 from practice_dashboard.models.enums import Role
+from practice_dashboard.routing import Router
 from practice_dashboard.schemas.client import ClientCreate, ClientUpdate
 from practice_dashboard.services import access
 from practice_dashboard.services.records import client as client_service
@@ -34,7 +34,7 @@ from practice_dashboard.web.forms.registry import client_fields, client_status_f
 from practice_dashboard.web.routes.log_forms.common import FORM_ID, RawForm, writable_client
 from practice_dashboard.web.templating import templates
 
-router = APIRouter()
+router = Router()
 
 
 def _client_url(client: Client) -> str:

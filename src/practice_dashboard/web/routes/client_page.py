@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Path, Query
+from fastapi import Form, Path, Query
 from fastapi.responses import RedirectResponse, Response
 
 from practice_dashboard.config import Settings
@@ -20,6 +20,7 @@ from practice_dashboard.domain.periods import PeriodError, as_of_moment, parse_d
 from practice_dashboard.domain.windows import Window
 from practice_dashboard.errors import Conflict, Invalid, NotFound
 from practice_dashboard.models.base import utcnow
+from practice_dashboard.routing import Router
 from practice_dashboard.services import access
 from practice_dashboard.services.analytics import metrics as metrics_service
 from practice_dashboard.services.analytics.client_view import ClientView, load_client_view
@@ -30,7 +31,7 @@ from practice_dashboard.web.routes.checkin_link_page import STATE_WORDS
 from practice_dashboard.web.routes.record_pages import saved_entry
 from practice_dashboard.web.templating import minutes, percent, templates
 
-router = APIRouter()
+router = Router()
 
 DateParam = Annotated[str | None, Query(max_length=40)]
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import tzinfo
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from practice_dashboard.db import SessionFactory
@@ -21,6 +21,7 @@ from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.domain.labels import RECORD_KIND_WORDS
 from practice_dashboard.errors import Invalid, NotFound
 from practice_dashboard.models.base import utcnow
+from practice_dashboard.routing import Router
 from practice_dashboard.services.analytics.summary import practice_today
 from practice_dashboard.services.exchange import fhir as fhir_export
 from practice_dashboard.services.exchange.csv import export as csv_export
@@ -29,7 +30,7 @@ from practice_dashboard.services.exchange.csv.spec import CsvKind
 from practice_dashboard.web.deps import WebActor
 from practice_dashboard.web.templating import templates
 
-router = APIRouter()
+router = Router()
 
 FHIR_JSON: Final = "application/fhir+json"
 #: What the download links offer, in the order of the CSV kinds, in the pages' words.

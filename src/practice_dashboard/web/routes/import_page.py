@@ -19,11 +19,12 @@ import zlib
 from typing import TYPE_CHECKING, Annotated, Any, Final
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import File, Form, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from practice_dashboard.config import Settings
 from practice_dashboard.dependencies import DbDep, SettingsDep
+from practice_dashboard.routing import Router
 from practice_dashboard.services.exchange.csv.spec import IMPORT_ORDER, CsvKind
 from practice_dashboard.web.deps import CsrfLogin, PageContext, WebActor, WebLogin
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from practice_dashboard.services.exchange.csv.importer import ImportReport
 from practice_dashboard.web.templating import templates
 
-router = APIRouter()
+router = Router()
 
 # Problems listed on the page (the count is always complete).
 PAGE_PROBLEMS: Final = 500

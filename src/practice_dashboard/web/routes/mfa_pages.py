@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from practice_dashboard.dependencies import DbDep, SettingsDep, client_ip
 from practice_dashboard.errors import Invalid, TooManyRequests, Unauthorized
 from practice_dashboard.models import User
 from practice_dashboard.models.base import utcnow
+from practice_dashboard.routing import Router
 from practice_dashboard.security import mask_csrf_token
 from practice_dashboard.services.accounts import mfa, pending_login
 from practice_dashboard.services.audit import Actor
@@ -30,7 +31,7 @@ from practice_dashboard.web.login_flow import safe_next, start_login
 from practice_dashboard.web.qr import qr_svg
 from practice_dashboard.web.templating import templates
 
-router = APIRouter()
+router = Router()
 # A TOTP code is 6 digits and a recovery code 19 characters with its dashes; room for spaces.
 CodeField = Annotated[str, Form(max_length=64)]
 CsrfField = Annotated[str, Form(max_length=100)]

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from datetime import tzinfo
 from typing import Any
 
-from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 
 from practice_dashboard.dependencies import DbDep
@@ -18,6 +17,7 @@ from practice_dashboard.domain.instruments import INSTRUMENTS, Instrument
 from practice_dashboard.errors import Conflict, Invalid, NotFound
 from practice_dashboard.models import RecordKind
 from practice_dashboard.models.enums import RecordStatus
+from practice_dashboard.routing import Router
 from practice_dashboard.services import access
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.records.record_list import EntryDetail, get_entry
@@ -55,7 +55,7 @@ from practice_dashboard.web.routes.record_pages import (
 )
 from practice_dashboard.web.templating import templates
 
-router = APIRouter()
+router = Router()
 _FORMS = {RecordKind(kind.removesuffix("s")): form for kind, form in LOG_FORMS.items()}
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
 
@@ -25,6 +25,7 @@ from practice_dashboard.errors import Conflict, Invalid, NotFound
 from practice_dashboard.models import RecordKind
 from practice_dashboard.models.base import STATUS_REASON_MAX
 from practice_dashboard.models.enums import RecordStatus
+from practice_dashboard.routing import Router
 from practice_dashboard.schemas.annotation import AnnotationUpdate
 from practice_dashboard.schemas.episode import EpisodeUpdate
 from practice_dashboard.schemas.measure import MeasureUpdate
@@ -52,7 +53,7 @@ from practice_dashboard.web.record_words import (
 from practice_dashboard.web.routes.log_forms.common import RawForm
 from practice_dashboard.web.templating import templates
 
-router = APIRouter()
+router = Router()
 PAGE_SIZE = 50
 UPDATES: dict[RecordKind, type[BaseModel]] = {
     RecordKind.SESSION: SessionUpdate,

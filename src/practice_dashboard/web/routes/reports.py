@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import HTMLResponse, Response
 
 from practice_dashboard.config import Settings
@@ -18,6 +18,7 @@ from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.domain.periods import ReportPeriod
 from practice_dashboard.errors import NotFound
 from practice_dashboard.models.base import utcnow
+from practice_dashboard.routing import Router
 from practice_dashboard.services.periods import parse_period
 from practice_dashboard.services.reports import pdf
 from practice_dashboard.services.reports import progress_summary as reports
@@ -33,7 +34,7 @@ from practice_dashboard.services.reports.supervision_packet import SupervisionPa
 from practice_dashboard.web.deps import PageContext, WebActor, WebLogin
 from practice_dashboard.web.printing import print_renderer, summary_document
 
-router = APIRouter()
+router = Router()
 
 DateParam = Annotated[
     str | None, Query(max_length=40, description="A date (2026-01-31) or ISO time")

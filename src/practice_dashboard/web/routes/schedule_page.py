@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -23,6 +23,7 @@ from practice_dashboard.errors import Invalid, NotFound
 from practice_dashboard.models import Client, Session
 from practice_dashboard.models.base import utcnow, uuid7
 from practice_dashboard.models.enums import Attendance, Modality, Role, SessionKind
+from practice_dashboard.routing import Router
 from practice_dashboard.schemas.session import SessionCompletion, SessionSeriesCreate, SessionUpdate
 from practice_dashboard.services import access
 from practice_dashboard.services.records import session as session_service
@@ -39,7 +40,7 @@ from practice_dashboard.web.forms.registry import booking_fields, session_fields
 from practice_dashboard.web.routes.log_forms.common import FORM_ID, RawForm, writable_client
 from practice_dashboard.web.templating import templates
 
-router = APIRouter()
+router = Router()
 
 # What each one-action button records, in the order shown, named by the one display word.
 COMPLETIONS: tuple[tuple[Attendance, str], ...] = tuple(

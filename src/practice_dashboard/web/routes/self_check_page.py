@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from fastapi.responses import RedirectResponse, Response
 
 from practice_dashboard.dependencies import DbDep
@@ -22,6 +22,7 @@ from practice_dashboard.errors import Conflict, Forbidden, Invalid
 from practice_dashboard.models import SelfCheck
 from practice_dashboard.models.base import utcnow, uuid7
 from practice_dashboard.models.enums import Role
+from practice_dashboard.routing import Router
 from practice_dashboard.schemas.self_check import SelfCheckCreate
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.records import self_check as self_check_service
@@ -37,7 +38,7 @@ from practice_dashboard.web.routes.log_forms.measure import (
 )
 from practice_dashboard.web.templating import templates
 
-router = APIRouter()
+router = Router()
 
 PAGE_PATH: Final = "/self-check"
 HISTORY_PAGE_SIZE: Final = 20

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form
+from fastapi import Form
 from fastapi.responses import RedirectResponse, Response
 
 from practice_dashboard.dependencies import DbDep
 from practice_dashboard.domain.labels import ZONE_WORDS
+from practice_dashboard.routing import Router
 from practice_dashboard.services import audit
 from practice_dashboard.web.deps import CsrfLogin, PageContext, WebActor, WebLogin
 from practice_dashboard.web.templating import templates
 
-router = APIRouter()
+router = Router()
 
 
 @router.get("/settings", name="settings")

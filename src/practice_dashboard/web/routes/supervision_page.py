@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from fastapi.responses import Response
 from sqlalchemy import select
 
@@ -13,6 +13,7 @@ from practice_dashboard.errors import Forbidden
 from practice_dashboard.models import Supervision
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import Role
+from practice_dashboard.routing import Router
 from practice_dashboard.services.analytics import caseload as caseload_service
 from practice_dashboard.services.analytics import summary
 from practice_dashboard.services.analytics.caseload import CaseloadSort
@@ -21,7 +22,7 @@ from practice_dashboard.web.deps import PageContext, WebActor
 from practice_dashboard.web.routes.caseload_page import client_row, home_path, page_globals
 from practice_dashboard.web.templating import templates
 
-router = APIRouter()
+router = Router()
 
 # Enough to see the whole picture; the rest are one click away in the filtered caseload.
 FLAGGED_LIMIT: Final = 100

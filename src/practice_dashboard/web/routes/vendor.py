@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
+from practice_dashboard.routing import Router
 from practice_dashboard.web.templating import templates
 
-router = APIRouter()
+router = Router()
 
 
 @router.get("/docs", name="api_docs")

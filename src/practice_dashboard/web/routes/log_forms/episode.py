@@ -7,11 +7,11 @@ from collections.abc import Callable, Mapping
 from datetime import tzinfo
 from typing import Any
 
-from fastapi import APIRouter
 from fastapi.responses import Response
 
 from practice_dashboard.dependencies import DbDep
 from practice_dashboard.models.base import utcnow
+from practice_dashboard.routing import Router
 from practice_dashboard.schemas.episode import EpisodeCreate
 from practice_dashboard.services.records import episode as episode_service
 from practice_dashboard.web.deps import CsrfLogin, PageContext, WebActor, WebLogin
@@ -44,7 +44,7 @@ from practice_dashboard.web.routes.log_forms.common import (
     writable_client,
 )
 
-router = APIRouter()
+router = Router()
 FORM = LOG_FORMS["episodes"]
 
 

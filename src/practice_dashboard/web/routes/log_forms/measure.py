@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import tzinfo
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import Response
 
 from practice_dashboard.dependencies import DbDep
@@ -20,6 +20,7 @@ from practice_dashboard.errors import NotFound
 from practice_dashboard.models import Client
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import Source
+from practice_dashboard.routing import Router
 from practice_dashboard.schemas.measure import MeasureCreate
 from practice_dashboard.services.records import measure as measure_service
 from practice_dashboard.web.deps import CsrfLogin, PageContext, WebActor, WebLogin
@@ -47,7 +48,7 @@ from practice_dashboard.web.routes.log_forms.common import (
     writable_client,
 )
 
-router = APIRouter()
+router = Router()
 FORM = LOG_FORMS["measures"]
 NOT_ANSWERED = "Not answered."
 

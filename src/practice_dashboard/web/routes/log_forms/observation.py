@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
 from fastapi.responses import Response
 
 from practice_dashboard.dependencies import DbDep
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import Source
+from practice_dashboard.routing import Router
 from practice_dashboard.schemas.observation import ObservationCreate
 from practice_dashboard.services.records import observation as observation_service
 from practice_dashboard.web.deps import CsrfLogin, PageContext, WebActor, WebLogin
@@ -33,7 +33,7 @@ from practice_dashboard.web.routes.log_forms.common import (
     writable_client,
 )
 
-router = APIRouter()
+router = Router()
 FORM = LOG_FORMS["observations"]
 
 

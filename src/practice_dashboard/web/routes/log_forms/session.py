@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
 
-from fastapi import APIRouter
 from fastapi.responses import Response
 
 from practice_dashboard.dependencies import DbDep
@@ -15,6 +14,7 @@ from practice_dashboard.errors import Invalid, NotFound
 from practice_dashboard.models import Client, Session, User
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import Attendance, Modality, Role, SessionKind
+from practice_dashboard.routing import Router
 from practice_dashboard.schemas.session import SessionCreate, SessionUpdate
 from practice_dashboard.services import access
 from practice_dashboard.services.audit import Actor
@@ -42,7 +42,7 @@ from practice_dashboard.web.routes.log_forms.common import (
     writable_client,
 )
 
-router = APIRouter()
+router = Router()
 FORM = LOG_FORMS["sessions"]
 
 
