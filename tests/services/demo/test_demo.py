@@ -6,7 +6,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,6 @@ class DemoDb:
     engine: Engine
     factory: sessionmaker[DbSession]
     report: str
-    seconds: float
 
 
 def _settings(path: Path, **overrides: Any) -> Settings:
@@ -93,11 +92,10 @@ def _fresh(path: Path, **overrides: Any) -> tuple[Settings, Engine, sessionmaker
 
 def _load(path: Path) -> DemoDb:
     settings, engine, factory = _fresh(path)
-    started = datetime.now(UTC)
+    # How long this takes is measured by `python -m bench.demo_load`, not asserted here.
     with session_scope(factory) as db:
         report = demo.load_demo(db, settings, today=TODAY)
-    seconds = (datetime.now(UTC) - started).total_seconds()
-    return DemoDb(settings, engine, factory, report, seconds)
+    return DemoDb(settings, engine, factory, report)
 
 
 @pytest.fixture(scope="module")
@@ -273,10 +271,6 @@ class TestLoad:
         assert demo.DEFAULT_DEMO_PASSWORD in loaded.report
         assert "POST /api/v1/auth/token" in loaded.report
         assert "/docs" in loaded.report
-
-    def test_loads_quickly(self, loaded: DemoDb) -> None:
-        # The brief is "under ~10 s on SQLite"; leave room for slow CI machines.
-        assert loaded.seconds < 20
 
 
 class TestRepeatable:
