@@ -14,40 +14,21 @@ fails there first.
 
 from __future__ import annotations
 
+import inspect
 import threading
 from typing import Any, Final
 
 from fastapi import APIRouter
 from fastapi._form_limits import _validate_form_limits
-from fastapi.datastructures import Default
-from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from fastapi.utils import generate_unique_id
 from starlette.routing import compile_path, get_name
 
-# The options FastAPI's own APIRoute takes (besides path, endpoint and methods), with its own
-# defaults: the inclusion reads each of them from the route as declared.
-_DECLARED: Final[dict[str, Any]] = {
-    "response_model": Default(None),
-    "status_code": None,
-    "summary": None,
-    "description": None,
-    "response_description": "Successful Response",
-    "deprecated": None,
-    "operation_id": None,
-    "response_model_include": None,
-    "response_model_exclude": None,
-    "response_model_by_alias": True,
-    "response_model_exclude_unset": False,
-    "response_model_exclude_defaults": False,
-    "response_model_exclude_none": False,
-    "include_in_schema": True,
-    "response_class": Default(JSONResponse),
-    "dependency_overrides_provider": None,
-    "openapi_extra": None,
-    "generate_unique_id_function": Default(generate_unique_id),
-    "strict_content_type": Default(True),
-    "max_body_size": None,
+# Every option FastAPI's own APIRoute takes, with its own default (read from its signature, so
+# the two never disagree): the inclusion reads each of them from the route as declared.
+_OPTIONS: Final[dict[str, Any]] = {
+    name: parameter.default
+    for name, parameter in inspect.signature(APIRoute.__init__).parameters.items()
+    if parameter.kind is inspect.Parameter.KEYWORD_ONLY
 }
 _ANALYSING: Final = threading.RLock()  # the analysis may read what it has not set yet
 
@@ -65,16 +46,16 @@ class DeferredRoute(APIRoute):
         self.__dict__["_deferred"] = options
         self.path, self.endpoint = path, endpoint
         self.path_regex, self.path_format, self.param_convertors = compile_path(path)
-        self.methods = {method.upper() for method in options.get("methods") or ["GET"]}
-        self.name = options.get("name") or get_name(endpoint)
-        for option, default in _DECLARED.items():
+        for option, default in _OPTIONS.items():
             setattr(self, option, options.get(option, default))
-        self.tags = list(options.get("tags") or [])
-        self.dependencies = list(options.get("dependencies") or [])
-        self.responses = dict(options.get("responses") or {})
-        self.callbacks = options.get("callbacks")
+        # As APIRoute normalises them.
+        self.methods = {method.upper() for method in self.methods or ["GET"]}
+        self.name = get_name(endpoint) if self.name is None else self.name
+        self.tags = list(self.tags or [])
+        self.dependencies = list(self.dependencies or [])
+        self.responses = dict(self.responses or {})
         self.stream_item_type = None
-        self.form_limits = _validate_form_limits(options.get("form_limits"))
+        self.form_limits = _validate_form_limits(self.form_limits)
 
     def __getattr__(self, attribute: str) -> Any:
         # Only for attributes not set yet: the analysis sets them all.
