@@ -330,6 +330,12 @@ class WorkerPool:
             worker = slot.worker
             if worker is None or not worker.started or now - worker.heard < self.timeout:
                 continue
+            if worker.pipe is not None:
+                # A beat written while the pool looked elsewhere (a SIGHUP restart waiting on
+                # another worker, or a replacement just made) is not silence.
+                worker.hear()
+                if now - worker.heard < self.timeout:
+                    continue
             logger.error(
                 "worker %d (pid %d) has not answered for %.0f s; killing it",
                 slot.number,
