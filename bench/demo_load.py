@@ -15,13 +15,13 @@ not in the test suite, where it would fail on a slow machine and prove nothing o
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from datetime import date
 
 from sqlalchemy import func, select
 
 from bench.checkin_load import SECRET_KEY, postgres_reachable, scratch_database
+from bench.startup import spread
 from practice_dashboard import migrate
 from practice_dashboard.config import Settings
 from practice_dashboard.db import create_db_engine, create_session_factory, session_scope
@@ -55,10 +55,6 @@ def load_once(engine_name: str) -> tuple[float, float, int]:
     return wall, cpu, records
 
 
-def spread(values: list[float]) -> str:
-    return f"{min(values):.2f} / {statistics.median(values):.2f} / {max(values):.2f}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
@@ -74,7 +70,7 @@ def main() -> None:
         runs = [load_once(engine_name) for _ in range(args.rounds)]
         walls, cpus = [r[0] for r in runs], [r[1] for r in runs]
         print(
-            f"| {engine_name} | {args.rounds} | {spread(walls)} | {spread(cpus)} | "
+            f"| {engine_name} | {args.rounds} | {spread(walls, '.2f')} | {spread(cpus, '.2f')} | "
             f"{runs[0][2]:,} |",
             flush=True,
         )
