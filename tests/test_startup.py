@@ -24,11 +24,11 @@ LAZY_PACKAGES = ("alembic", "psycopg", "jwt", "cryptography")
 LAZY_MODULES = ("practice_dashboard.services.exchange.csv.importer",)
 
 
-def _loaded_after(code: str, database: Path) -> list[str]:
-    """What of LAZY_PACKAGES and LAZY_MODULES is loaded after `code` ran in a fresh interpreter.
+def _last_line(code: str, database: Path) -> str:
+    """The last line `code` prints in a fresh interpreter that serves `database`.
 
-    On SQLite whatever the test run's engine: the question is what the app itself imports,
-    and a PostgreSQL engine loads psycopg for its own connections.
+    On SQLite whatever the test run's engine: the question is what the app itself does, and
+    a PostgreSQL engine loads psycopg for its own connections.
     """
     env = {
         **os.environ,
@@ -36,16 +36,21 @@ def _loaded_after(code: str, database: Path) -> list[str]:
         "SECRET_KEY": "startup-test-" + "k" * 32,
         "PRACTICE_DASHBOARD_ENVIRONMENT": "development",
     }
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def _loaded_after(code: str, database: Path) -> list[str]:
+    """What of LAZY_PACKAGES and LAZY_MODULES is loaded after `code` ran."""
     lazy = set(LAZY_PACKAGES) | set(LAZY_MODULES)
     probe = (
         f"{code}\nimport json, sys\n"
         f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {lazy!r}"
         f" | set(sys.modules) & {lazy!r})))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
-    )
-    loaded: list[str] = json.loads(result.stdout.strip().splitlines()[-1])
+    loaded: list[str] = json.loads(_last_line(probe, database))
     return loaded
 
 
@@ -99,6 +104,21 @@ class TestWarmUp:
             assert client.get("/no-such-page").status_code == 404
             assert client.get("/healthz").status_code == 200
         assert route_builds == []
+
+
+def test_the_served_app_freezes_what_it_built_once_warm(tmp_path: Path) -> None:
+    # The worker's modules, routes and app leave the collector's reach (warmup.py): a full
+    # collection then walks only what requests leave behind.
+    probe = (
+        "import gc, threading\n"
+        "before = gc.get_freeze_count()\n"
+        "import practice_dashboard.asgi\n"
+        "[t.join() for t in threading.enumerate() if t.name == 'warm-up']\n"
+        "print(before, gc.get_freeze_count())"
+    )
+    before, after = map(int, _last_line(probe, tmp_path / "app.db").split())
+    assert before == 0
+    assert after > 50_000
 
 
 def test_the_suites_shared_app_is_warm(app: FastAPI, route_builds: list[str]) -> None:
