@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import replace
 from datetime import UTC, datetime
+from itertools import pairwise
 from statistics import NormalDist
+from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from practice_dashboard.domain.flags import Thresholds
@@ -299,3 +302,56 @@ def test_columns_and_their_datetimes_give_the_same_chart(minutes: list[float | N
     ) == unrecovered_chart(
         eps, as_of=end, monitoring_from=start, restart_at=None, settings=SETTINGS
     )
+
+
+def _textbook_recovery_scores(minutes: list[float], settings: Any) -> list[float | None]:
+    """Each value's score, as DOMAIN.md §5.5 and the module's docstring say, the slow way:
+    mean and SD of all earlier log values by `statistics`, the lag-1 autocorrelation of the
+    first window of them (Kendall's bias correction), Hawkins' score, winsorised, divided by
+    the AR(1) inflation."""
+    logs = [math.log(m) for m in minutes]
+    scores: list[float | None] = []
+    for i, y in enumerate(logs):
+        earlier = logs[:i]
+        if len(earlier) < settings.min_reference:
+            scores.append(None)
+            continue
+        first = earlier[: settings.autocorrelation_window]
+        phi = 0.0
+        if len(first) >= 6:
+            m = statistics.fmean(first)
+            total = sum((x - m) ** 2 for x in first)
+            if total > 0:
+                r1 = sum((a - m) * (b - m) for a, b in pairwise(first)) / total
+                phi = min(max(r1 + (1 + 4 * r1) / len(first), 0.0), settings.max_autocorrelation)
+        z = self_starting_score(y, statistics.fmean(earlier), statistics.stdev(earlier), i)
+        z = max(-settings.winsor, min(settings.winsor, z))
+        scores.append(z / math.sqrt((1 + phi) / (1 - phi)))
+    return scores
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.floats(min_value=1.0, max_value=2_000.0), min_size=0, max_size=260),
+    st.sampled_from([6, 20, 40]),
+)
+@example([float(20 + (i * 37) % 200) for i in range(180)], 20)  # Wallace's form past 100
+def test_the_recovery_chart_scores_as_the_textbook_does(minutes: list[float], window: int) -> None:
+    # duration_chart writes the running mean, SD and score out by hand for speed (thousands of
+    # episodes a page); past EXACT_T_MAX_DF earlier values the score takes Wallace's form.
+    chart_settings = replace(SETTINGS, autocorrelation_window=window)
+    chart = duration_chart(
+        "recovery",
+        _episodes(minutes),
+        monitoring_from=0.0,
+        restart_at=None,
+        settings=chart_settings,
+    )
+    expected = _textbook_recovery_scores(minutes, chart_settings)
+    assert [p.score is None for p in chart.points] == [s is None for s in expected]
+    statistic = 0.0
+    for point, score in zip(chart.points, expected, strict=True):
+        if score is not None:
+            assert point.score == pytest.approx(score, rel=1e-9, abs=1e-9)
+            statistic = page_step(statistic, score, chart_settings.allowance)
+        assert point.statistic == pytest.approx(statistic, rel=1e-9, abs=1e-9)

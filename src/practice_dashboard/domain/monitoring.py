@@ -201,60 +201,25 @@ def self_starting_score(value: float, mean: float, sd: float, n: int) -> float:
     return _NORMAL.inv_cdf(p)
 
 
-class _Reference:
-    """Running mean, SD and lag-1 autocorrelation of the earlier values (Welford)."""
+def lag1_autocorrelation(values: Sequence[float], cap: float) -> float:
+    """Lag-1 autocorrelation of ``values``, bias-corrected (Kendall 1954), within [0, cap]."""
+    n = len(values)
+    if n < 6:
+        return 0.0
+    mean = sum(values) / n
+    total = sum((x - mean) ** 2 for x in values)
+    if total <= 0:
+        return 0.0
+    r1 = sum((values[i] - mean) * (values[i - 1] - mean) for i in range(1, n)) / total
+    return min(max(r1 + (1 + 4 * r1) / n, 0.0), cap)
 
-    def __init__(self) -> None:
-        self.values: list[float] = []
-        # The values in order, kept once a percentile is first asked for (insertion into a
-        # sorted list, not a sort per episode: a long course has thousands of episodes).
-        self._ordered: list[float] | None = None
-        self.n = 0
-        self.mean = 0.0
-        self._m2 = 0.0
-        self._phi: tuple[tuple[int, float], float] | None = None
 
-    def add(self, value: float) -> None:
-        self.values.append(value)
-        if self._ordered is not None:
-            bisect.insort(self._ordered, value)
-        self.n += 1
-        delta = value - self.mean
-        self.mean += delta / self.n
-        self._m2 += delta * (value - self.mean)
-
-    @property
-    def sd(self) -> float:
-        return math.sqrt(self._m2 / (self.n - 1)) if self.n > 1 else 0.0
-
-    def autocorrelation(self, cap: float, window: int) -> float:
-        """Lag-1 autocorrelation of the first ``window`` values, bias-corrected (Kendall 1954),
-        within [0, cap]. Only the early values: a later rise in the values (the very change to
-        be caught) would look like autocorrelation and weaken the scores that should reveal it.
-        """
-        if self._phi is not None and self._phi[0] == (min(self.n, window), cap):
-            return self._phi[1]
-        v = self.values[:window]
-        n = len(v)
-        if n < 6:
-            return 0.0
-        mean = sum(v) / n
-        total = sum((x - mean) ** 2 for x in v)
-        if total <= 0:
-            return 0.0
-        r1 = sum((v[i] - mean) * (v[i - 1] - mean) for i in range(1, n)) / total
-        phi = min(max(r1 + (1 + 4 * r1) / n, 0.0), cap)
-        self._phi = ((n, cap), phi)  # unchanged until the window fills further
-        return phi
-
-    def percentile95(self) -> float:
-        if self._ordered is None:
-            self._ordered = sorted(self.values)
-        ordered = self._ordered
-        pos = 0.95 * (len(ordered) - 1)
-        lo = math.floor(pos)
-        hi = min(lo + 1, len(ordered) - 1)
-        return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+def percentile95(ordered: Sequence[float]) -> float:
+    """The 95th percentile of values in ascending order (linear between order statistics)."""
+    pos = 0.95 * (len(ordered) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
 def _dt(seconds: float) -> datetime:
@@ -312,7 +277,8 @@ class _Run:
         True when the statistic crosses the limit with it."""
         crossed = False
         statistic = self.statistic
-        if at is None:
+        kept = onset >= self.keep_from
+        if at is None and kept:
             at = _dt(onset)
         if score is not None:
             self.scored = True
@@ -321,9 +287,10 @@ class _Run:
             statistic = statistic if statistic > 0.0 else 0.0
             self.statistic = statistic
             if statistic > self.limit and self.signal is None:
-                self.signal = (onset, at)
+                self.signal = (onset, _dt(onset) if at is None else at)
                 crossed = True
-        if onset >= self.keep_from:
+        if kept:
+            assert at is not None
             self.points.append(ChartPoint(at, minutes, score, statistic))
         return crossed
 
@@ -385,54 +352,69 @@ def duration_chart(
     statistic, the crossings and the status are the same either way.
     """
     s = settings
-    ref = _Reference()
     run = _Run(s.limit, restart_at, points_from)
     phi_now: float | None = None
     usual_at_signal: float | None = None
-    # Per episode of a long course (thousands): the settings read once, the restart looked at
-    # only while it is ahead, and the AR(1) divisor worked out once per phi (phi stops changing
-    # once the autocorrelation window is full). The arithmetic is the same, value for value.
+    # This loop runs per episode of a long course (thousands, three charts a page), so the
+    # reference's running mean and SD (Welford) and the self-starting score past
+    # EXACT_T_MAX_DF are written out here rather than called: the same operations in the same
+    # order, so the same values to the last bit (tests/web/test_outputs_unchanged.py), and
+    # tests/domain/test_monitoring.py checks them against the textbook. phi is estimated
+    # only while the autocorrelation window fills, its AR(1) divisor once per phi.
     min_reference, winsor, allowance = s.min_reference, s.winsor, s.allowance
     cap, window = s.max_autocorrelation, s.autocorrelation_window
     watch_from = math.inf if monitoring_from is None else monitoring_from
     restart_ahead = restart_at is not None
     fixed_phi = False
     divisor_of: tuple[float, float] | None = None
-    log, sqrt = math.log, math.sqrt
+    log, log1p, sqrt, copysign = math.log, math.log1p, math.sqrt, math.copysign
+    values: list[float] = []  # the reference: log minutes of the earlier episodes
+    n, mean, m2 = 0, 0.0, 0.0
     series = EpisodeSeries.of(episodes)
-    moments = series.at
+    onsets, moments = series.onsets, series.at
     for i, minutes in enumerate(series.minutes):
         if not (minutes > 0):  # NaN, or a zero duration with no log
             continue
-        onset = series.onsets[i]
+        onset = onsets[i]
         if restart_ahead and run.reached(onset):
             restart_ahead = False
         y = log(minutes)
         score: float | None = None
-        if ref.n >= min_reference:
+        if n >= min_reference:
             if not fixed_phi:
-                phi_now = ref.autocorrelation(cap, window)
-                fixed_phi = ref.n >= window
+                phi_now = lag1_autocorrelation(values[:window], cap)
+                fixed_phi = n >= window
             assert phi_now is not None
             if divisor_of is None or divisor_of[0] != phi_now:
                 divisor_of = (phi_now, sqrt((1 + phi_now) / (1 - phi_now)))
-            z = self_starting_score(y, ref.mean, ref.sd, ref.n)
-            z = max(-winsor, min(winsor, z))
+            sd = sqrt(m2 / (n - 1)) if n > 1 else 0.0
+            df = n - 1
+            if df > EXACT_T_MAX_DF and sd > 0:
+                t = (y - mean) / (sd * sqrt(1 + 1 / n))
+                z = copysign(sqrt((df - 0.5) * log1p(t * t / df)), t)
+            else:
+                z = self_starting_score(y, mean, sd, n)
+            z = z if z < winsor else winsor  # max(-winsor, min(winsor, z)), NaN included
+            z = z if z > -winsor else -winsor
             score = z / divisor_of[1]
         at = None if moments is None else moments[i]
         if onset >= watch_from and run.add(onset, at, minutes, score, allowance):
             # "Their usual" is the reference the crossing was judged against; later slow
             # episodes still teach the reference but must not redefine it.
-            usual_at_signal = _median_minutes(ref.values)
-        ref.add(y)
+            usual_at_signal = _median_minutes(values)
+        values.append(y)
+        n += 1
+        delta = y - mean
+        mean += delta / n
+        m2 += delta * (y - mean)
     run.finish()
     return run.chart(
         quantity,
         allowance=s.allowance,
         monitoring_from=monitoring_from,
-        reference_n=ref.n,
+        reference_n=n,
         reference_median_minutes=(
-            usual_at_signal if run.signal_at is not None else _median_minutes(ref.values)
+            usual_at_signal if run.signal_at is not None else _median_minutes(values)
         ),
         serial_correlation=phi_now,
     )
@@ -455,23 +437,27 @@ def unrecovered_chart(
     for ``duration_chart``.
     """
     s = settings
-    durations = _Reference()
+    # The earlier recovery times, log minutes in order: their 95th percentile is the wait.
+    durations: list[float] = []
     run = _Run(s.unrecovered_limit, restart_at, points_from)
     seen = unrecovered = 0
     p0: float | None = None
     scores: tuple[float, float, float] | None = None  # p0, and its two scores
+    restart_ahead = restart_at is not None
+    min_reference, after_minutes = s.min_reference, s.unrecovered_after_minutes
     series = EpisodeSeries.of(episodes)
     moments = series.at
     for i, (onset, minutes, censored) in enumerate(
         zip(series.onsets, series.minutes, series.censored, strict=True)
     ):
-        if run.reached(onset):
+        if restart_ahead and run.reached(onset):
+            restart_ahead = False
             p0 = None  # re-learned from everything before the restart
         if censored:
             wait = (
-                math.exp(durations.percentile95())
-                if durations.n >= s.min_reference
-                else s.unrecovered_after_minutes
+                math.exp(percentile95(durations))
+                if len(durations) >= min_reference
+                else after_minutes
             )
             if as_of - onset < wait * 60:
                 continue  # pending: it may still return
@@ -494,7 +480,8 @@ def unrecovered_chart(
         seen += 1
         unrecovered += x
         if not x:
-            durations.add(math.log(minutes))
+            # Kept in order as they come (an insertion, not a sort per censored episode).
+            bisect.insort(durations, math.log(minutes))
     run.finish()
     return run.chart(
         "unrecovered",
