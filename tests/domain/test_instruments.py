@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from practice_dashboard.domain.facts import MeasureFact
+from practice_dashboard.domain.facts import ClientFacts, ClientStatus, MeasureFact
 from practice_dashboard.domain.instruments import (
     CBI,
     GAD7,
@@ -28,6 +28,7 @@ from practice_dashboard.domain.instruments import (
     rci_components,
     reliable_change,
     score_measure,
+    score_of,
     validate_measure,
 )
 
@@ -396,3 +397,29 @@ class TestNames:
     def test_messages_use_the_short_name(self) -> None:
         problems = validate_measure("cbi", [0] * 18, None)
         assert [p.msg for p in problems] == ["CBI has 19 items, got 18"]
+
+
+class TestScoreOf:
+    def test_scores_each_measure_of_the_facts_once(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        # A page asks for each questionnaire's score for its figures, flags and charts.
+        import practice_dashboard.domain.instruments as instruments
+
+        calls: list[MeasureFact] = []
+
+        def counting(fact: MeasureFact) -> object:
+            calls.append(fact)
+            return score_measure(fact)
+
+        monkeypatch.setattr(instruments, "score_measure", counting)
+        first, second = phq(1, 2, 1, 0, 2, 1, 0, 1, 0), phq(3, 3, 2, 2, 3, 2, 2, 1, 1)
+        second = replace(second, administered_at=T0.replace(month=2))
+        facts = ClientFacts(ClientStatus.ACTIVE, T0.date(), measures=(first, second))
+        for _ in range(3):
+            assert score_of(facts, first) == score_measure(first)
+            assert score_of(facts, second).total == 19  # Kroenke et al. 2001: the item sum
+        assert calls == [first, second]
+        # Other facts (as of a moment, from one source) are scored afresh; never compared.
+        other = replace(facts, measures=(first,))
+        assert other.measure_scores == {}
+        assert score_of(other, first) == score_measure(first)
+        assert ClientFacts(ClientStatus.ACTIVE, T0.date(), measures=(first, second)) == facts

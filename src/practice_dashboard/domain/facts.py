@@ -11,7 +11,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:  # instruments score MeasureFacts: imported for the annotation only
+    from practice_dashboard.domain.instruments import MeasureScore
 
 #: How far ahead of the server's clock a record's time may be: a phone or laptop clock that
 #: runs a few minutes fast must not turn "just now" into a rejected future time.
@@ -156,6 +159,12 @@ class ClientFacts:
     assignments: tuple[AssignmentFact, ...] = field(default_factory=tuple)
     # The practice's time zone: where its calendar days begin (due dates, quiet days).
     timezone: tzinfo = UTC
+    # Each measure's score, worked out once however often it is asked for
+    # (domain/instruments.py ``score_of``): a long course has hundreds of questionnaires, and
+    # the figures, the flags and the charts each score them. Not a fact: never compared.
+    measure_scores: dict[MeasureFact, MeasureScore] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
 
 def known_at(at: datetime | None, moment: datetime) -> datetime | None:

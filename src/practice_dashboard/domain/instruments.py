@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final, Literal
 
-from practice_dashboard.domain.facts import MeasureFact
+from practice_dashboard.domain.facts import ClientFacts, MeasureFact
 
 Direction = Literal["lower_is_better", "higher_is_better"]
 Comparison = Literal["<", "<=", ">=", ">"]
@@ -712,6 +712,15 @@ def _score_entered_total(instrument: Instrument, total: float) -> MeasureScore:
         positive_screen=clinical.met(total) if clinical is not None else None,
         concern=concern.met(total) if concern is not None else None,
     )
+
+
+def score_of(facts: ClientFacts, measure: MeasureFact) -> MeasureScore:
+    """``score_measure`` of one of the client's measures, worked out once per set of facts (a
+    page asks for each several times: figures, flags, charts)."""
+    score = facts.measure_scores.get(measure)
+    if score is None:
+        score = facts.measure_scores[measure] = score_measure(measure)
+    return score
 
 
 def score_measure(

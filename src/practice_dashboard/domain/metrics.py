@@ -60,7 +60,7 @@ from practice_dashboard.domain.instruments import (
     Instrument,
     MeasureScore,
     ReliableChangeCategory,
-    score_measure,
+    score_of,
 )
 from practice_dashboard.domain.monitoring import (
     EpisodeSeries,
@@ -576,12 +576,12 @@ ENGAGEMENT: Final[MetricDefinition[EngagementMetrics]] = MetricDefinition(
 
 
 def _scored_measures(
-    measures: Sequence[MeasureFact], before: float
+    facts: ClientFacts, before: float
 ) -> dict[str, list[tuple[MeasureFact, MeasureScore]]]:
     by_code: dict[str, list[tuple[MeasureFact, MeasureScore]]] = {}
-    for m in sorted(measures, key=lambda m: _ts(m.administered_at)):
+    for m in sorted(facts.measures, key=lambda m: _ts(m.administered_at)):
         if m.instrument in INSTRUMENTS and _ts(m.administered_at) < before:
-            by_code.setdefault(m.instrument, []).append((m, score_measure(m)))
+            by_code.setdefault(m.instrument, []).append((m, score_of(facts, m)))
     return by_code
 
 
@@ -669,7 +669,7 @@ def _progress(
 
 def measure_progress(ctx: MetricContext) -> tuple[MeasureProgress, ...]:
     """Per instrument (per scale for the CBI): first vs latest valid administration."""
-    scored = _scored_measures(ctx.facts.measures, ctx.as_of)
+    scored = _scored_measures(ctx.facts, ctx.as_of)
     out: list[MeasureProgress] = []
     for code, instrument in INSTRUMENTS.items():
         rows = [(m, s) for m, s in scored.get(code, []) if s.valid]
@@ -897,7 +897,7 @@ def client_signals(
     item9_at: datetime | None = None
     for m in sorted(facts.measures, key=lambda m: _ts(m.administered_at), reverse=True):
         if m.instrument == "phq9" and _ts(m.administered_at) < ctx.now:
-            value = score_measure(m).safety_item_score
+            value = score_of(facts, m).safety_item_score
             if value is not None:
                 item9, item9_at = value, m.administered_at
                 break
@@ -905,7 +905,7 @@ def client_signals(
     cbi_at: datetime | None = None
     for m in sorted(facts.measures, key=lambda m: _ts(m.administered_at), reverse=True):
         if m.instrument == "cbi" and _ts(m.administered_at) < ctx.as_of:
-            score = score_measure(m)
+            score = score_of(facts, m)
             if score.valid:
                 cbi_personal = score.subscales.get("personal")
                 cbi_work = score.subscales.get("work_related")
@@ -1009,7 +1009,7 @@ def _latest_srs(ctx: MetricContext) -> tuple[float | None, datetime | None]:
     """The latest valid SRS total before the as-of time, and when it was given."""
     for m in sorted(ctx.facts.measures, key=lambda m: _ts(m.administered_at), reverse=True):
         if m.instrument == SRS.code and _ts(m.administered_at) < ctx.as_of:
-            score = score_measure(m)
+            score = score_of(ctx.facts, m)
             if score.valid and score.total is not None:
                 return score.total, m.administered_at
     return None, None

@@ -11,7 +11,7 @@ from practice_dashboard.domain.instruments import (
     INSTRUMENTS,
     Instrument,
     MeasureScore,
-    score_measure,
+    score_of,
 )
 from practice_dashboard.domain.labels import (
     RELIABLE_CHANGE_WORDS,
@@ -147,7 +147,7 @@ def measure_charts(frame: _Frame) -> list[Chart]:
     scored: dict[str, list[tuple[float, MeasureScore]]] = {}
     for m in sorted(view.facts.measures, key=lambda m: m.administered_at):
         if m.instrument in INSTRUMENTS:
-            score = score_measure(m)
+            score = score_of(view.facts, m)
             if score.valid:
                 scored.setdefault(m.instrument, []).append((_ts(m.administered_at), score))
     charts: list[Chart] = []
