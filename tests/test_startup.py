@@ -14,9 +14,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from practice_dashboard import warmup
 from practice_dashboard.app import create_app
 from practice_dashboard.config import Settings
-from practice_dashboard.warmup import warm_up
+from practice_dashboard.warmup import warm_up, warm_up_in_background
 
 # Loaded only by the requests (or commands) that use them; see each import site.
 # PyJWT loads cryptography (security.sign_claims); a practitioner's pages need neither.
@@ -107,18 +108,55 @@ class TestWarmUp:
 
 
 def test_the_served_app_freezes_what_it_built_once_warm(tmp_path: Path) -> None:
-    # The worker's modules, routes and app leave the collector's reach (warmup.py): a full
-    # collection then walks only what requests leave behind.
+    # Once it has answered, the worker's modules, routes and app leave the collector's reach
+    # (warmup.py): a full collection then walks only what requests leave behind.
     probe = (
         "import gc, threading\n"
         "before = gc.get_freeze_count()\n"
-        "import practice_dashboard.asgi\n"
-        "[t.join() for t in threading.enumerate() if t.name == 'warm-up']\n"
+        "from practice_dashboard.asgi import app\n"
+        "from fastapi.testclient import TestClient\n"
+        "with TestClient(app) as client:\n"
+        "    assert client.get('/healthz').status_code == 200\n"
+        "[t.join(60) for t in threading.enumerate() if t.name == 'warm-up']\n"
         "print(before, gc.get_freeze_count())"
     )
     before, after = map(int, _last_line(probe, tmp_path / "app.db").split())
     assert before == 0
     assert after > 50_000
+
+
+class TestWarmUpInBackground:
+    @pytest.fixture
+    def steps(self, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+        done: list[str] = []
+        monkeypatch.setattr(warmup, "warm_up", lambda _app: done.append("warm up"))
+        monkeypatch.setattr(warmup, "freeze_long_lived", lambda: done.append("freeze"))
+        return done
+
+    def test_waits_for_the_first_answer(
+        self, settings: Settings, steps: list[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Started at once, it shared the interpreter with the rest of the start and put off
+        # the first 200 (bench.startup).
+        monkeypatch.setattr(warmup, "WARM_UP_AFTER_SECONDS", 60.0)
+        app = create_app(settings)
+        thread = warm_up_in_background(app)
+        thread.join(0.3)
+        assert thread.is_alive()
+        assert steps == []
+        with TestClient(app) as client:
+            assert client.get("/healthz").status_code == 200
+        thread.join(10)
+        assert not thread.is_alive()
+        assert steps == ["warm up", "freeze"]
+
+    def test_with_no_request_warms_up_anyway(
+        self, settings: Settings, steps: list[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(warmup, "WARM_UP_AFTER_SECONDS", 0.05)
+        thread = warm_up_in_background(create_app(settings))
+        thread.join(10)
+        assert steps == ["warm up", "freeze"]
 
 
 def test_the_suites_shared_app_is_warm(app: FastAPI, route_builds: list[str]) -> None:
