@@ -382,6 +382,8 @@ def duration_chart(
         score: float | None = None
         if n >= min_reference:
             if not fixed_phi:
+                # The early values only: a later rise in them (the very change to be caught)
+                # would look like autocorrelation and weaken the scores that should reveal it.
                 phi_now = lag1_autocorrelation(values[:window], cap)
                 fixed_phi = n >= window
             assert phi_now is not None
