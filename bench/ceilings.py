@@ -79,8 +79,7 @@ from practice_dashboard.models import Client, User
 from practice_dashboard.security import create_access_token
 from practice_dashboard.services.accounts import login_session
 from practice_dashboard.services.analytics import summary
-from practice_dashboard.warmup import freeze_long_lived
-from practice_dashboard.warmup import warm_up as build_routes
+from practice_dashboard.warmup import settle
 from tests.databases import fresh_database
 
 ROWS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10")
@@ -363,9 +362,8 @@ def build(stack: ExitStack, engine_name: str, clients: int) -> Setup:
         f"dense 20-year client among them) in {time.perf_counter() - started:.0f} s",
         flush=True,
     )
-    # As a served worker is once warm (asgi.py): routes built, what it built frozen.
-    build_routes(app)
-    freeze_long_lived()
+    # As a served worker is once it has answered (warmup.py).
+    settle(app)
     client = practice.long_client_id
     setup = Setup(
         engine_name=engine_name,

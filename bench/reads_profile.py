@@ -33,7 +33,7 @@ from practice_dashboard.models.base import utcnow
 from practice_dashboard.security import create_access_token
 from practice_dashboard.services.accounts import login_session
 from practice_dashboard.services.analytics import metrics as metrics_service
-from practice_dashboard.warmup import freeze_long_lived, warm_up
+from practice_dashboard.warmup import settle
 from practice_dashboard.web.routes import client_page
 
 DENSE_YEARS = 20
@@ -134,9 +134,8 @@ def main() -> None:
         cookies = {login_session.COOKIE_NAME: token}
         bearer = create_access_token(settings, practice.long_owner_id, now, generation=0)
         headers = {"Authorization": f"Bearer {bearer}"}
-        # As a served worker is once warm (asgi.py): routes built, what it built frozen.
-        warm_up(app)
-        freeze_long_lived()
+        # As a served worker is once it has answered (warmup.py).
+        settle(app)
 
         calls: dict[str, Callable[[], Any]] = {}
         for label, cid in (("5-year", practice.long_client_id), ("dense 20-year", dense)):

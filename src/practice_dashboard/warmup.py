@@ -68,14 +68,20 @@ class AnsweredOnce:
             self.answered.set()
 
 
-def _warm_up_quietly(app: FastAPI, answered: threading.Event) -> None:
-    answered.wait(WARM_UP_AFTER_SECONDS)
+def settle(app: FastAPI) -> None:
+    """What a served worker does once it has answered: build every route, then freeze what
+    it built. The benchmarks call it on their in-process app, to measure it as served."""
     try:
         warm_up(app)
     except Exception:
         # Only an optimisation: a request builds whatever this could not.
         logger.exception("warm-up failed; requests will build the routes they need")
     freeze_long_lived()
+
+
+def _warm_up_quietly(app: FastAPI, answered: threading.Event) -> None:
+    answered.wait(WARM_UP_AFTER_SECONDS)
+    settle(app)
 
 
 def warm_up_in_background(app: FastAPI) -> threading.Thread:
