@@ -510,3 +510,53 @@ def test_plain_authenticator_keys_survive_sealing_and_block_a_downgrade_once_sea
     with empty_engine.connect() as connection:
         row = connection.execute(text('SELECT email, failed_login_count FROM "user"')).one()
     assert tuple(row) == ("s@example.org", 0)
+
+
+def test_observations_survive_the_source_index_and_it_serves_the_latest_per_source(
+    empty_engine: Engine,
+) -> None:
+    """Observations written before 2a233d689677 survive it, the index exists afterwards, and
+    the "latest of one source before a time" lookup of fact_loading is answered by it."""
+    migrate.upgrade(empty_engine, "31fea10bedc0")  # the head before the index
+    now = datetime.now(UTC)
+    ids = {name: _uuid_param(empty_engine, uuid.uuid4()) for name in ("uid", "cid", "oid")}
+    with empty_engine.begin() as connection:
+        for statement in (
+            'INSERT INTO "user" (id, email, full_name, role, password_hash, is_active, '
+            "zone_vocabulary, token_generation, version, created_at, updated_at) VALUES "
+            "(:uid, 'o@example.org', 'O', 'therapist', 'x', :t, 'plain', 0, 1, :now, :now)",
+            "INSERT INTO client (id, practitioner_id, display_name, status, intake_date, "
+            "session_cadence_days, version, created_at, updated_at) VALUES "
+            "(:cid, :uid, 'O', 'active', '2026-01-05', 7, 1, :now, :now)",
+            "INSERT INTO observation (id, client_id, observed_at, zone, activation, source, "
+            "status, version, created_at, updated_at) VALUES "
+            "(:oid, :cid, :now, 'within', 4, 'client', 'recorded', 1, :now, :now)",
+        ):
+            connection.execute(text(statement), {**ids, "t": True, "now": now})
+    migrate.upgrade(empty_engine)
+    indexes = {
+        i["name"]: i["column_names"] for i in inspect(empty_engine).get_indexes("observation")
+    }
+    assert indexes["ix_observation_client_source_observed_at"] == [
+        "client_id",
+        "source",
+        "observed_at",
+    ]
+    lookup = (
+        "SELECT observed_at FROM observation WHERE client_id = :cid AND status = 'recorded' "
+        "AND source = :source AND observed_at < :now ORDER BY observed_at DESC LIMIT 1"
+    )
+    with empty_engine.connect() as connection:
+        assert connection.execute(text("SELECT activation, source FROM observation")).one() == (
+            4,
+            "client",
+        )
+        if empty_engine.dialect.name == "sqlite":
+            plan = connection.execute(
+                text("EXPLAIN QUERY PLAN " + lookup), {**ids, "source": "practitioner", "now": now}
+            ).all()
+            assert "ix_observation_client_source_observed_at" in " ".join(map(str, plan))
+    migrate.downgrade(empty_engine, "31fea10bedc0")
+    assert "ix_observation_client_source_observed_at" not in {
+        i["name"] for i in inspect(empty_engine).get_indexes("observation")
+    }

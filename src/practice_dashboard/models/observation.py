@@ -30,6 +30,9 @@ class Observation(IdMixin, TimestampMixin, VersionedMixin, RecordStatusMixin, Ba
         _scale("safety"),
         _scale("body_connection"),
         Index("ix_observation_client_observed_at", "client_id", "observed_at"),
+        # "The latest check-in of each source before the view" (fact_loading): without the
+        # source, a source the client never used is looked for along their whole history.
+        Index("ix_observation_client_source_observed_at", "client_id", "source", "observed_at"),
     )
 
     client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("client.id"))
