@@ -17,9 +17,11 @@ Conventions
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Final, Literal
 
@@ -719,8 +721,24 @@ def score_of(facts: ClientFacts, measure: MeasureFact) -> MeasureScore:
     page asks for each several times: figures, flags, charts)."""
     score = facts.measure_scores.get(measure)
     if score is None:
-        score = facts.measure_scores[measure] = score_measure(measure)
+        score = facts.measure_scores[measure] = _score_answers(
+            measure.instrument, measure.items, measure.total
+        )
     return score
+
+
+#: Answers scored lately, whoever gave them: each page of a long course scores hundreds of
+#: questionnaires again. A score is a function of the instrument and the answers alone (never
+#: of who or when), and is frozen; the bound keeps a worker's memory flat.
+SCORED_ANSWERS_KEPT: Final = 4096
+_NO_TIME: Final = datetime(1970, 1, 1, tzinfo=UTC)  # scoring never reads the time
+
+
+@functools.lru_cache(maxsize=SCORED_ANSWERS_KEPT)
+def _score_answers(
+    instrument: str, items: tuple[int | None, ...] | None, total: float | None
+) -> MeasureScore:
+    return score_measure(MeasureFact(instrument, _NO_TIME, items, total))
 
 
 def score_measure(

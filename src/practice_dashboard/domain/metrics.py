@@ -44,6 +44,7 @@ from practice_dashboard.domain.facts import (
     MeasureFact,
     SessionFact,
     Zone,
+    minutes_between,
 )
 from practice_dashboard.domain.flags import (
     ClientSignals,
@@ -266,17 +267,22 @@ class MetricContext:
         intake = datetime.combine(facts.intake_date, time(0), tzinfo=UTC).timestamp()
 
         eps = facts.episodes
-        ep_t = np.fromiter((_ts(x.started_at) for x in eps), np.float64, len(eps))
-        recovery = np.fromiter(
-            (math.nan if (m := x.recovery_minutes) is None else m for x in eps),
-            np.float64,
-            len(eps),
-        )
-        recognition = np.fromiter(
-            (math.nan if (m := x.recognition_minutes) is None else m for x in eps),
-            np.float64,
-            len(eps),
-        )
+        # One pass over the episodes (thousands in a long course): what recovery_minutes and
+        # recognition_minutes give, without a property call each.
+        onsets: list[float] = []
+        recovered: list[float] = []
+        recognised: list[float] = []
+        nan = math.nan
+        for x in eps:
+            started = x.started_at
+            onsets.append(_ts(started))
+            m = minutes_between(started, x.baseline_at)
+            recovered.append(nan if m is None else m)
+            m = minutes_between(started, x.recognized_at)
+            recognised.append(nan if m is None else m)
+        ep_t = np.array(onsets, np.float64)
+        recovery = np.array(recovered, np.float64)
+        recognition = np.array(recognised, np.float64)
         censored = np.isnan(recovery)  # not back to baseline
         # A return before onset breaks the data rule started_at <= baseline_at: treat as
         # unknown rather than invent a duration.
@@ -294,12 +300,9 @@ class MetricContext:
         within = np.fromiter((o.zone == Zone.WITHIN for o in obs), np.bool_, len(obs))
         o_order = np.argsort(obs_t, kind="stable")
 
-        sessions = tuple(
-            sorted(
-                (x for x in facts.sessions if _ts(x.starts_at) < as_of),
-                key=lambda x: _ts(x.starts_at),
-            )
-        )
+        session_ts = [(_ts(x.starts_at), i) for i, x in enumerate(facts.sessions)]
+        session_ts.sort()  # by time, ties in their given order (as a stable sort by time)
+        sessions = tuple(facts.sessions[i] for t, i in session_ts if t < as_of)
         return MetricContext(
             facts=facts,
             thresholds=thresholds,
