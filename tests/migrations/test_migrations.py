@@ -515,8 +515,9 @@ def test_plain_authenticator_keys_survive_sealing_and_block_a_downgrade_once_sea
 def test_observations_survive_the_source_index_and_it_serves_the_latest_per_source(
     empty_engine: Engine,
 ) -> None:
-    """Observations written before 2a233d689677 survive it, the index exists afterwards, and
-    the "latest of one source before a time" lookup of fact_loading is answered by it."""
+    """Observations written before 2a233d689677 survive it, the index exists afterwards, SQLite
+    answers fact_loading's "latest of one source before a time" lookup through it, and the
+    downgrade drops it."""
     migrate.upgrade(empty_engine, "31fea10bedc0")  # the head before the index
     now = datetime.now(UTC)
     ids = {name: _uuid_param(empty_engine, uuid.uuid4()) for name in ("uid", "cid", "oid")}
