@@ -10,7 +10,7 @@ from practice_dashboard.domain.facts import EpisodeFact
 from practice_dashboard.domain.stats import rolling_median
 from practice_dashboard.web.charts.recovery import _recovered
 
-K = 5  # the chart's rolling window (web/charts/common.py ROLLING_K)
+K = 5  # the chart's rolling window (domain/windows.py ROLLING_K)
 
 
 def _course(seed: int) -> list[EpisodeFact]:

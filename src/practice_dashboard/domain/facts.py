@@ -159,6 +159,11 @@ class ClientFacts:
     assignments: tuple[AssignmentFact, ...] = field(default_factory=tuple)
     # The practice's time zone: where its calendar days begin (due dates, quiet days).
     timezone: tzinfo = UTC
+    # Set when the episodes were read only up to the end of the personal baseline period and
+    # from this time on (a view with a monitoring checkpoint taken at this cut, which stands in
+    # for the years between): the figures that look further back than the view are then not
+    # computable from these facts, and the monitoring charts need the checkpoint.
+    episodes_from: datetime | None = None
     # Each measure's score, worked out once however often it is asked for
     # (domain/instruments.py ``score_of``): a long course has hundreds of questionnaires, and
     # the figures, the flags and the charts each score them. Not a fact: never compared.

@@ -19,6 +19,7 @@ stay right across daylight-saving changes whatever tzinfo the datetimes carry):
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -64,11 +65,15 @@ from practice_dashboard.domain.instruments import (
     score_of,
 )
 from practice_dashboard.domain.monitoring import (
+    DurationState,
     EpisodeSeries,
     MonitoringChart,
     MonitoringSettings,
+    UnrecoveredState,
     duration_chart,
+    duration_state,
     unrecovered_chart,
+    unrecovered_state,
 )
 from practice_dashboard.domain.stats import (
     DAYS_PER_WEEK,
@@ -814,24 +819,60 @@ def monitoring_settings(th: Thresholds) -> MonitoringSettings:
     )
 
 
-def monitoring_charts(
-    ctx: MetricContext, *, restart_at: datetime | None, points_from: datetime | None = None
-) -> MonitoringCharts:
-    """The charts up to the as-of time, from intake: a return or a recognition recorded
-    after the as-of time was not known then (the episode is still open, or unrecorded).
-    ``points_from``: the charts keep their points from then on (None: all of them)."""
+@dataclass(frozen=True, slots=True)
+class MonitoringCheckpoint:
+    """The three monitoring charts after every episode with onset before ``cut`` (epoch
+    seconds), as of ``as_of``: a later view goes on from here with the episodes from ``cut``
+    on and comes to the same charts as from intake, so it need not read the years before.
+
+    It holds while the episodes before ``cut`` are unchanged (the caller's to know) and ``key``
+    (the chart settings, intake, the end of the baseline period and the restart) is the same.
+    It is only taken when nothing before ``cut`` can read differently later: no return or
+    recognition recorded after ``as_of``, no open episode still pending.
+    """
+
+    cut: float
+    as_of: float
+    key: tuple[object, ...]
+    recovery: DurationState
+    unrecovered: UnrecoveredState
+    recognition: DurationState
+
+
+class StaleCheckpoint(ValueError):
+    """A checkpoint taken under other settings, another baseline end or another restart, or
+    as of a later time than the view's."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Course:
+    """What the charts read: the episodes known by the as-of time, from intake."""
+
+    key: tuple[object, ...]
+    settings: MonitoringSettings
+    start: float  # monitoring from (the end of the baseline period)
+    restart: float | None
+    onsets: list[float]
+    recovery: EpisodeSeries
+    recognition: EpisodeSeries
+    resolved: FloatArray  # per episode, the latest recorded return or recognition (or onset)
+
+
+def _course(ctx: MetricContext, restart_at: datetime | None) -> _Course:
     settings = monitoring_settings(ctx.thresholds)
     known = ctx.ep_slice(ctx.intake, ctx.as_of)
     onset = ctx.ep_t[known]
     recovery = ctx.ep_recovery[known]
     recognition = ctx.ep_recognition[known]
+    returned = onset + np.where(np.isfinite(recovery), recovery, 0.0) * 60
+    noticed = onset + np.where(np.isfinite(recognition), recognition, 0.0) * 60
     returned_later = np.isfinite(recovery) & (onset + recovery * 60 > ctx.as_of)
     censored = ctx.ep_censored[known] | returned_later
     recovery = np.where(returned_later, math.nan, recovery)
     recognition = np.where(onset + recognition * 60 > ctx.as_of, math.nan, recognition)
     day_end, eighth = _baseline_bounds(ctx)
     # Monitoring starts after the baseline period; the 8th episode itself is baseline.
-    start = max(day_end, np.nextafter(eighth, math.inf))
+    start = float(max(day_end, np.nextafter(eighth, math.inf)))
     # The charts restart from the later of the standing acknowledgement and the latest care
     # change note known at the as-of time.
     restarts = [_ts(c) for c in ctx.facts.care_changes if _ts(c) < ctx.as_of]
@@ -839,35 +880,104 @@ def monitoring_charts(
         restarts.append(_ts(restart_at, "restart_at"))
     restart = max(restarts) if restarts else None
     onsets, at = onset.tolist(), ctx.ep_at[known]
-    recovery_eps = EpisodeSeries(onsets, recovery.tolist(), censored.tolist(), at)
-    recognition_eps = EpisodeSeries(onsets, recognition.tolist(), [False] * len(onsets), at)
+    return _Course(
+        key=(settings, ctx.intake, start, restart),
+        settings=settings,
+        start=start,
+        restart=restart,
+        onsets=onsets,
+        recovery=EpisodeSeries(onsets, recovery.tolist(), censored.tolist(), at),
+        recognition=EpisodeSeries(onsets, recognition.tolist(), [False] * len(onsets), at),
+        resolved=np.maximum(returned, noticed),
+    )
+
+
+def _from(series: EpisodeSeries, i: int, j: int | None = None) -> EpisodeSeries:
+    at = None if series.at is None else series.at[i:j]
+    return EpisodeSeries(series.onsets[i:j], series.minutes[i:j], series.censored[i:j], at)
+
+
+def monitoring_charts(
+    ctx: MetricContext,
+    *,
+    restart_at: datetime | None,
+    points_from: datetime | None = None,
+    resume: MonitoringCheckpoint | None = None,
+    checkpoint_at: datetime | None = None,
+) -> tuple[MonitoringCharts, MonitoringCheckpoint | None]:
+    """The charts up to the as-of time, from intake: a return or a recognition recorded
+    after the as-of time was not known then (the episode is still open, or unrecorded).
+    ``points_from``: the charts keep their points from then on (None: all of them).
+
+    ``resume``: go on from a checkpoint with the episodes from its cut (the facts need hold no
+    episode between the baseline period and the cut). ``checkpoint_at``: also take one at
+    that cut, from the same pass (None when it could not hold, see MonitoringCheckpoint).
+    Either needs ``points_from`` at or after the cut: no point is kept before it.
+    """
+    course = _course(ctx, restart_at)
     keep = None if points_from is None else _ts(points_from, "points_from")
-    return MonitoringCharts(
-        recovery=duration_chart(
-            "recovery",
-            recovery_eps,
-            monitoring_from=start,
-            restart_at=restart,
-            settings=settings,
-            points_from=keep,
-        ),
-        unrecovered=unrecovered_chart(
-            recovery_eps,
-            as_of=ctx.as_of,
-            monitoring_from=start,
-            restart_at=restart,
-            settings=settings,
-            points_from=keep,
+    states = {"monitoring_from": course.start, "restart_at": course.restart}
+    common: dict[str, Any] = {**states, "settings": course.settings, "points_from": keep}
+    recovery, recognition, as_of = course.recovery, course.recognition, ctx.as_of
+    if resume is not None:
+        if resume.key != course.key or as_of < resume.as_of:
+            raise StaleCheckpoint("the monitoring checkpoint does not hold for this view")
+        if keep is None or keep < resume.cut:
+            raise ValueError("a resumed chart keeps no point before its checkpoint's cut")
+        i = bisect.bisect_left(course.onsets, resume.cut)
+        charts = MonitoringCharts(
+            recovery=duration_chart(
+                "recovery", _from(recovery, i), resume=resume.recovery, **common
+            ),
+            unrecovered=unrecovered_chart(
+                _from(recovery, i), as_of=as_of, resume=resume.unrecovered, **common
+            ),
+            recognition=duration_chart(
+                "recognition", _from(recognition, i), resume=resume.recognition, **common
+            ),
+        )
+        return charts, None
+    cut = None if checkpoint_at is None else _ts(checkpoint_at, "checkpoint_at")
+    if cut is None or keep is None or keep < cut or cut > as_of:
+        charts = MonitoringCharts(
+            recovery=duration_chart("recovery", recovery, **common),
+            unrecovered=unrecovered_chart(recovery, as_of=as_of, **common),
+            recognition=duration_chart("recognition", recognition, **common),
+        )
+        return charts, None
+    # One pass, split at the cut: the states there, then on from them (the same charts).
+    i = bisect.bisect_left(course.onsets, cut)
+    settings = course.settings
+    before, after = _from(recovery, 0, i), _from(recovery, i)
+    recovery_state = duration_state(before, settings=settings, **states)
+    recognition_state = duration_state(_from(recognition, 0, i), settings=settings, **states)
+    unrecovered_before = unrecovered_state(before, as_of=as_of, settings=settings, **states)
+    charts = MonitoringCharts(
+        recovery=duration_chart("recovery", after, resume=recovery_state, **common),
+        unrecovered=(
+            # An episode before the cut still pending: the chart reads it whole, and no
+            # checkpoint is taken (a later view may count it).
+            unrecovered_chart(recovery, as_of=as_of, **common)
+            if unrecovered_before.pending
+            else unrecovered_chart(after, as_of=as_of, resume=unrecovered_before, **common)
         ),
         recognition=duration_chart(
-            "recognition",
-            recognition_eps,
-            monitoring_from=start,
-            restart_at=restart,
-            settings=settings,
-            points_from=keep,
+            "recognition", _from(recognition, i), resume=recognition_state, **common
         ),
     )
+    # Nothing before the cut may read differently later: no return or recognition recorded
+    # after the as-of time, no episode pending.
+    if unrecovered_before.pending or (i and float(course.resolved[:i].max()) > as_of):
+        return charts, None
+    checkpoint = MonitoringCheckpoint(
+        cut=cut,
+        as_of=as_of,
+        key=course.key,
+        recovery=recovery_state,
+        unrecovered=unrecovered_before,
+        recognition=recognition_state,
+    )
+    return charts, checkpoint
 
 
 METRICS: Final[tuple[MetricDefinition[Any], ...]] = (
@@ -1027,6 +1137,7 @@ def compute_client_metrics(
     thresholds: Thresholds,
     monitoring_restart_at: datetime | None = None,
     monitoring_points_from: datetime | None = None,
+    monitoring_resume: MonitoringCheckpoint | None = None,
 ) -> ClientMetrics:
     """All metrics and flags for one client (see the module docstring for time windows).
 
@@ -1034,17 +1145,54 @@ def compute_client_metrics(
     charts restart from zero then, or from a later care change note, DOMAIN.md §5.5).
     ``monitoring_points_from``: the monitoring charts keep their points from then on (a view
     that draws a period, or ``end`` for none: flags and figures need no points); None: every
-    point since monitoring began. Nothing else depends on it.
+    point since monitoring began. Nothing else depends on it. ``monitoring_resume``: the
+    charts go on from this checkpoint (``monitoring_charts``); facts read from its cut
+    (``facts.episodes_from``) need it, and it must hold (else ``StaleCheckpoint``).
     """
+    return client_metrics_and_checkpoint(
+        facts,
+        start=start,
+        end=end,
+        now=now,
+        thresholds=thresholds,
+        monitoring_restart_at=monitoring_restart_at,
+        monitoring_points_from=monitoring_points_from,
+        monitoring_resume=monitoring_resume,
+    )[0]
+
+
+def client_metrics_and_checkpoint(
+    facts: ClientFacts,
+    *,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    thresholds: Thresholds,
+    monitoring_restart_at: datetime | None = None,
+    monitoring_points_from: datetime | None = None,
+    monitoring_resume: MonitoringCheckpoint | None = None,
+    checkpoint_at: datetime | None = None,
+) -> tuple[ClientMetrics, MonitoringCheckpoint | None]:
+    """``compute_client_metrics``, and the monitoring checkpoint at ``checkpoint_at`` taken
+    from the same pass (``monitoring_charts``; None when none is asked for or it could not
+    hold)."""
+    if facts.episodes_from is not None and (
+        monitoring_resume is None or monitoring_resume.cut != _ts(facts.episodes_from)
+    ):
+        raise ValueError("facts without the episodes before their cut need its checkpoint")
     ctx = MetricContext.build(facts, start=start, end=end, now=now, thresholds=thresholds)
     recovery = RECOVERY.compute(ctx)
     engagement = engagement_detail(ctx)
     measures = MEASURES.compute(ctx)
-    charts = monitoring_charts(
-        ctx, restart_at=monitoring_restart_at, points_from=monitoring_points_from
+    charts, checkpoint = monitoring_charts(
+        ctx,
+        restart_at=monitoring_restart_at,
+        points_from=monitoring_points_from,
+        resume=monitoring_resume,
+        checkpoint_at=checkpoint_at,
     )
     signals = client_signals(ctx, engagement=engagement, measures=measures, charts=charts)
-    return ClientMetrics(
+    metrics = ClientMetrics(
         start=start,
         end=end,
         episodes_per_week=EPISODES_PER_WEEK.compute(ctx),
@@ -1057,6 +1205,7 @@ def compute_client_metrics(
         monitoring=charts,
         flags=evaluate_client_flags(signals, thresholds),
     )
+    return metrics, checkpoint
 
 
 def trailing_window(end: datetime, days: int) -> tuple[datetime, datetime]:

@@ -235,22 +235,73 @@ def _median_minutes(log_values: Sequence[float]) -> float | None:
     return math.exp(middle)
 
 
+@dataclass(frozen=True, slots=True)
+class CusumState:
+    """A CUSUM after some episodes: its statistic, crossings and restart (times UTC)."""
+
+    statistic: float = 0.0
+    scored: bool = False
+    signal: tuple[float, datetime] | None = None  # (epoch seconds, the point's time)
+    previous_signal: tuple[float, datetime] | None = None
+    restarted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DurationState:
+    """A recovery or recognition chart after some episodes: all it needs to go on with later
+    ones and come to the same chart as from the start (``duration_chart``'s ``resume``)."""
+
+    cusum: CusumState
+    values: tuple[float, ...]  # the reference: log minutes of the episodes so far, in order
+    n: int
+    mean: float
+    m2: float  # Welford's sum of squared deviations
+    phi: float | None  # the AR(1) allowance in force
+    fixed_phi: bool  # the autocorrelation window has filled
+    usual_at_signal: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class UnrecoveredState:
+    """The unrecovered chart after some episodes (``unrecovered_chart``'s ``resume``)."""
+
+    cusum: CusumState
+    durations: tuple[float, ...]  # log recovery minutes so far, ascending
+    seen: int
+    unrecovered: int
+    p0: float | None
+    pending: int  # episodes left out as maybe still returning: a later as-of may count them
+
+
 class _Run:
     """A CUSUM's running state: the statistic, its crossing, the restart and the points."""
 
-    def __init__(self, limit: float, restart_at: float | None, keep_from: float | None) -> None:
+    def __init__(
+        self,
+        limit: float,
+        restart_at: float | None,
+        keep_from: float | None,
+        resume: CusumState | None = None,
+    ) -> None:
         self.limit = limit
         self.restart_at = restart_at
-        self.statistic = 0.0
         # Points are kept from `keep_from` on: a view draws a period, and flags read none.
         self.keep_from = -math.inf if keep_from is None else keep_from
         self.points: list[ChartPoint] = []
-        self.scored = False  # any monitored episode scored (kept as a point or not)
+        state = CusumState() if resume is None else resume
+        self.statistic = state.statistic
+        self.scored = state.scored  # any monitored episode scored (kept as a point or not)
         # Crossings as (epoch seconds, the crossing point's time): the chart reports the very
         # datetime of its point, so a view can find the point by it.
-        self.signal: tuple[float, datetime] | None = None
-        self.previous_signal: tuple[float, datetime] | None = None
-        self.restarted = False
+        self.signal = state.signal
+        self.previous_signal = state.previous_signal
+        self.restarted = state.restarted
+
+    def state(self) -> CusumState:
+        """Where the CUSUM stands (its points aside), to go on from later."""
+        return CusumState(
+            self.statistic, self.scored, self.signal, self.previous_signal, self.restarted
+        )
 
     def reached(self, onset: float) -> bool:
         """Restart from zero at the first episode on or after ``restart_at`` (True then)."""
@@ -343,18 +394,54 @@ def duration_chart(
     restart_at: float | None,
     settings: MonitoringSettings,
     points_from: float | None = None,
+    resume: DurationState | None = None,
 ) -> MonitoringChart:
     """Self-starting CUSUM on log minutes of the episodes with a value (onset order).
 
     ``monitoring_from``: scores accumulate from then on (the end of the baseline); earlier
     episodes only teach the reference. ``restart_at``: the CUSUM restarts from zero then.
     ``points_from``: the chart's points start there (None: from ``monitoring_from``); the
-    statistic, the crossings and the status are the same either way.
+    statistic, the crossings and the status are the same either way. ``resume``: the chart
+    after the earlier episodes (``duration_state`` of them, with the same settings, baseline
+    end and restart); ``episodes`` are then the later ones only.
     """
     s = settings
-    run = _Run(s.limit, restart_at, points_from)
-    phi_now: float | None = None
-    usual_at_signal: float | None = None
+    run = _Run(s.limit, restart_at, points_from, None if resume is None else resume.cusum)
+    state = _feed_durations(run, episodes, monitoring_from, s, resume)
+    run.finish()
+    return run.chart(
+        quantity,
+        allowance=s.allowance,
+        monitoring_from=monitoring_from,
+        reference_n=state.n,
+        reference_median_minutes=(
+            state.usual_at_signal if run.signal_at is not None else _median_minutes(state.values)
+        ),
+        serial_correlation=state.phi,
+    )
+
+
+def duration_state(
+    episodes: Sequence[EpisodeTimes] | EpisodeSeries,
+    *,
+    monitoring_from: float | None,
+    restart_at: float | None,
+    settings: MonitoringSettings,
+) -> DurationState:
+    """Where ``duration_chart`` stands after ``episodes``, to resume from with later ones."""
+    return _feed_durations(
+        _Run(settings.limit, restart_at, math.inf), episodes, monitoring_from, settings, None
+    )
+
+
+def _feed_durations(
+    run: _Run,
+    episodes: Sequence[EpisodeTimes] | EpisodeSeries,
+    monitoring_from: float | None,
+    s: MonitoringSettings,
+    resume: DurationState | None,
+) -> DurationState:
+    """The recovery or recognition chart's loop over ``episodes``, from ``resume`` on."""
     # This loop runs per episode of a long course (thousands, three charts a page), so the
     # reference's running mean and SD (Welford) and the self-starting score past
     # EXACT_T_MAX_DF are written out here rather than called: the same operations in the same
@@ -364,12 +451,19 @@ def duration_chart(
     min_reference, winsor, allowance = s.min_reference, s.winsor, s.allowance
     cap, window = s.max_autocorrelation, s.autocorrelation_window
     watch_from = math.inf if monitoring_from is None else monitoring_from
-    restart_ahead = restart_at is not None
-    fixed_phi = False
+    restart_ahead = run.restart_at is not None and not run.restarted
     divisor_of: tuple[float, float] | None = None
     log, log1p, sqrt, copysign = math.log, math.log1p, math.sqrt, math.copysign
-    values: list[float] = []  # the reference: log minutes of the earlier episodes
-    n, mean, m2 = 0, 0.0, 0.0
+    if resume is None:
+        values: list[float] = []  # the reference: log minutes of the earlier episodes
+        n, mean, m2 = 0, 0.0, 0.0
+        phi_now: float | None = None
+        fixed_phi = False
+        usual_at_signal: float | None = None
+    else:
+        values = list(resume.values)
+        n, mean, m2 = resume.n, resume.mean, resume.m2
+        phi_now, fixed_phi, usual_at_signal = resume.phi, resume.fixed_phi, resume.usual_at_signal
     series = EpisodeSeries.of(episodes)
     onsets, moments = series.onsets, series.at
     for i, minutes in enumerate(series.minutes):
@@ -409,16 +503,8 @@ def duration_chart(
         delta = y - mean
         mean += delta / n
         m2 += delta * (y - mean)
-    run.finish()
-    return run.chart(
-        quantity,
-        allowance=s.allowance,
-        monitoring_from=monitoring_from,
-        reference_n=n,
-        reference_median_minutes=(
-            usual_at_signal if run.signal_at is not None else _median_minutes(values)
-        ),
-        serial_correlation=phi_now,
+    return DurationState(
+        run.state(), tuple(values), n, mean, m2, phi_now, fixed_phi, usual_at_signal
     )
 
 
@@ -430,22 +516,71 @@ def unrecovered_chart(
     restart_at: float | None,
     settings: MonitoringSettings,
     points_from: float | None = None,
+    resume: UnrecoveredState | None = None,
 ) -> MonitoringChart:
     """Bernoulli CUSUM on "not back to baseline", per episode (onset order).
 
     An episode with no return counts once it is older than the 95th percentile of the
     client's earlier recovery times (``unrecovered_after_minutes`` with fewer than
-    ``min_reference`` of them): until then it may still be returning. ``points_from``: as
-    for ``duration_chart``.
+    ``min_reference`` of them): until then it may still be returning. ``points_from`` and
+    ``resume`` (an ``unrecovered_state`` with no pending episode, taken as of this
+    ``as_of`` or earlier): as for ``duration_chart``.
     """
     s = settings
-    # The earlier recovery times, log minutes in order: their 95th percentile is the wait.
-    durations: list[float] = []
-    run = _Run(s.unrecovered_limit, restart_at, points_from)
-    seen = unrecovered = 0
-    p0: float | None = None
+    if resume is not None and resume.pending:
+        raise ValueError("a state with pending episodes depends on its as-of time")
+    run = _Run(
+        s.unrecovered_limit, restart_at, points_from, None if resume is None else resume.cusum
+    )
+    state = _feed_unrecovered(run, episodes, as_of, monitoring_from, s, resume)
+    run.finish()
+    return run.chart(
+        "unrecovered",
+        allowance=0.0,
+        monitoring_from=monitoring_from,
+        reference_n=state.seen,
+        reference_share=state.p0,
+    )
+
+
+def unrecovered_state(
+    episodes: Sequence[EpisodeTimes] | EpisodeSeries,
+    *,
+    as_of: float,
+    monitoring_from: float | None,
+    restart_at: float | None,
+    settings: MonitoringSettings,
+) -> UnrecoveredState:
+    """Where ``unrecovered_chart`` stands after ``episodes`` as of ``as_of``, to resume from."""
+    return _feed_unrecovered(
+        _Run(settings.unrecovered_limit, restart_at, math.inf),
+        episodes,
+        as_of,
+        monitoring_from,
+        settings,
+        None,
+    )
+
+
+def _feed_unrecovered(
+    run: _Run,
+    episodes: Sequence[EpisodeTimes] | EpisodeSeries,
+    as_of: float,
+    monitoring_from: float | None,
+    s: MonitoringSettings,
+    resume: UnrecoveredState | None,
+) -> UnrecoveredState:
+    """The unrecovered chart's loop over ``episodes``, from ``resume`` on."""
+    if resume is None:
+        # The earlier recovery times, log minutes in order: their 95th percentile is the wait.
+        durations: list[float] = []
+        seen = unrecovered = pending = 0
+        p0: float | None = None
+    else:
+        durations = list(resume.durations)
+        seen, unrecovered, pending, p0 = resume.seen, resume.unrecovered, 0, resume.p0
     scores: tuple[float, float, float] | None = None  # p0, and its two scores
-    restart_ahead = restart_at is not None
+    restart_ahead = run.restart_at is not None and not run.restarted
     min_reference, after_minutes = s.min_reference, s.unrecovered_after_minutes
     series = EpisodeSeries.of(episodes)
     moments = series.at
@@ -462,6 +597,7 @@ def unrecovered_chart(
                 else after_minutes
             )
             if as_of - onset < wait * 60:
+                pending += 1
                 continue  # pending: it may still return
         elif not (minutes > 0):
             continue  # a return before onset: unknown, not evidence
@@ -484,11 +620,4 @@ def unrecovered_chart(
         if not x:
             # Kept in order as they come (an insertion, not a sort per censored episode).
             bisect.insort(durations, math.log(minutes))
-    run.finish()
-    return run.chart(
-        "unrecovered",
-        allowance=0.0,
-        monitoring_from=monitoring_from,
-        reference_n=seen,
-        reference_share=p0,
-    )
+    return UnrecoveredState(run.state(), tuple(durations), seen, unrecovered, p0, pending)

@@ -30,6 +30,9 @@ from practice_dashboard.domain.stats import (
 Comparison = Literal["better", "worse", "within_normal_range", "insufficient_data"]
 #: The caseload's sparkline: weekly median recovery over the last 12 weeks.
 SPARKLINE_WEEKS: Final = 12
+#: The recovery chart's rolling median is of this many recovered episodes, so a view of a
+#: period also reads the last ROLLING_K - 1 recovered episodes before it.
+ROLLING_K: Final = 5
 
 
 def _mean(values: list[float]) -> float | None:

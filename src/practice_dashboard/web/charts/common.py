@@ -59,7 +59,6 @@ GREY: Final = "#6b7780"
 
 #: Most points drawn per series; longer series are downsampled with LTTB.
 MAX_POINTS: Final = 500
-ROLLING_K: Final = 5
 _WEEK: Final = 7 * SECONDS_PER_DAY
 _BLOCK_DAYS: Final = 28
 _TEXT_LIMIT: Final = 120

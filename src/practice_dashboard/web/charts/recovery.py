@@ -12,7 +12,7 @@ from practice_dashboard.domain.labels import TREND_WORDS
 from practice_dashboard.domain.stats import (
     rolling_median,
 )
-from practice_dashboard.domain.windows import fitted_line
+from practice_dashboard.domain.windows import ROLLING_K, fitted_line
 from practice_dashboard.web.charts.common import (
     _DAY,
     _WEEK,
@@ -20,7 +20,6 @@ from practice_dashboard.web.charts.common import (
     BLACK,
     BLUE,
     GREEN,
-    ROLLING_K,
     SKY,
     Chart,
     _figure,
