@@ -22,6 +22,7 @@ from practice_dashboard.app import create_app
 from practice_dashboard.config import Settings
 from practice_dashboard.db import create_db_engine
 from practice_dashboard.services.analytics import summary
+from practice_dashboard.services.analytics.monitoring_memo import CHECKPOINTS
 from practice_dashboard.warmup import warm_up
 from tests.databases import fresh_database, test_backend
 
@@ -86,6 +87,15 @@ def session_factory(connection: Connection, settings: Settings) -> sessionmaker[
     )
     summary.install(factory, settings)
     return factory
+
+
+@pytest.fixture(autouse=True)
+def _no_monitoring_checkpoints_kept() -> Iterator[None]:
+    """Each test starts as a fresh worker would: no client's monitoring checkpoint kept
+    (services/analytics/monitoring_memo.py); the tests' clients never meet again anyway."""
+    CHECKPOINTS.clear()
+    yield
+    CHECKPOINTS.clear()
 
 
 @pytest.fixture

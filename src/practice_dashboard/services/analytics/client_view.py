@@ -1,8 +1,14 @@
 """Everything the client page shows, loaded in a fixed number of queries.
 
-One query each for: the client (scoped), the four record kinds (``load_facts``), the latest
-flag acknowledgements, the people named on the page, the period's annotations and the
-period's episode details (trigger, strategies). The count never grows with the data.
+One query each for: the client (scoped), where the page needs the client's episodes
+(``episode_bounds``), the record kinds (``load_facts``), the latest flag acknowledgements, the
+people named on the page, the period's annotations and the period's episode details (trigger,
+strategies). The count never grows with the data.
+
+Today's page of a client this worker has shown before goes on from a monitoring checkpoint
+(``monitoring_memo``): it reads the personal baseline's episodes and those from the cut, not
+the years between, and shows exactly what the whole course would
+(tests/services/analytics/test_monitoring_memo.py).
 """
 
 from __future__ import annotations
@@ -24,7 +30,13 @@ from practice_dashboard.domain.facts import (
     minutes_between,
 )
 from practice_dashboard.domain.flags import Flag, flag_sort_key
-from practice_dashboard.domain.metrics import ClientMetrics, compute_client_metrics
+from practice_dashboard.domain.metrics import (
+    ClientMetrics,
+    MonitoringCheckpoint,
+    StaleCheckpoint,
+    client_metrics_and_checkpoint,
+    compute_client_metrics,
+)
 from practice_dashboard.domain.periods import DEFAULT_REPORT_PERIOD
 from practice_dashboard.models import Annotation, Client, Episode, User
 from practice_dashboard.services import access, audit
@@ -33,8 +45,14 @@ from practice_dashboard.services.analytics.acknowledgements import (
     latest_acknowledgements,
     monitoring_restart,
 )
-from practice_dashboard.services.analytics.fact_loading import Reach, load_facts
+from practice_dashboard.services.analytics.fact_loading import (
+    EpisodeBounds,
+    Reach,
+    episode_bounds,
+    load_facts,
+)
 from practice_dashboard.services.analytics.metrics import DEFAULT_PERIOD
+from practice_dashboard.services.analytics.monitoring_memo import CHECKPOINTS, CUT_MARGIN, Kept
 from practice_dashboard.services.audit import Actor
 
 #: The charts' default period (the headline figures use the API's 28 days).
@@ -115,27 +133,60 @@ def load_client_view(
     if end < now:
         windows.append((now - DEFAULT_PERIOD, now, now))
     reach = Reach(windows=tuple(windows), charts=(start, end))
-    facts = load_facts(
-        db,
-        [client],
-        [client.id],
-        timezone=settings.timezone,
-        reach=reach,
-        thresholds=thresholds,
-    )[client.id]
-    if as_of is not None:
-        facts = facts_as_of(facts, as_of)
+    bounds = episode_bounds(db, client, reach, thresholds)
+    # Today's page of a client this worker has shown goes on from their monitoring checkpoint
+    # (monitoring_memo), reading only the baseline period's episodes and those from its cut.
+    today = as_of is None and end >= now
+    kept = CHECKPOINTS.get(client.id, bounds.records_stamp) if today else None
+    cut = None
+    if kept is not None:
+        at = datetime.fromtimestamp(kept.checkpoint.cut, UTC)
+        cut = at if bounds.head_until < at <= bounds.needed_from else None
+
+    def facts_from(cut: datetime | None) -> ClientFacts:
+        facts = load_facts(
+            db,
+            [client],
+            [client.id],
+            timezone=settings.timezone,
+            reach=reach,
+            thresholds=thresholds,
+            bounds=bounds,
+            episodes_from=cut,
+        )[client.id]
+        return facts if as_of is None else facts_as_of(facts, as_of)
+
+    facts = facts_from(cut)
     acknowledgements = latest_acknowledgements(db, [client.id], as_of=as_of)
     restart = monitoring_restart(acknowledgements, client.id, as_of=as_of)
-    metrics = compute_client_metrics(
-        facts,
-        start=end - DEFAULT_PERIOD,
-        end=end,
-        now=now,
-        thresholds=thresholds,
-        monitoring_restart_at=restart if restart is not None and restart < end else None,
-        monitoring_points_from=start,  # the charts draw [start, end)
-    )
+    restart_at = restart if restart is not None and restart < end else None
+
+    def page_metrics(
+        facts: ClientFacts, checkpoint_at: datetime | None = None
+    ) -> tuple[ClientMetrics, MonitoringCheckpoint | None]:
+        return client_metrics_and_checkpoint(
+            facts,
+            start=end - DEFAULT_PERIOD,
+            end=end,
+            now=now,
+            thresholds=thresholds,
+            monitoring_restart_at=restart_at,
+            monitoring_points_from=start,  # the charts draw [start, end)
+            monitoring_resume=None if cut is None or kept is None else kept.checkpoint,
+            checkpoint_at=checkpoint_at,
+        )
+
+    # Read whole today: take a checkpoint for the next views, from the same pass.
+    new_cut = _new_cut(bounds) if today and cut is None else None
+    try:
+        metrics, checkpoint = page_metrics(facts, new_cut)
+    except StaleCheckpoint:  # a new acknowledgement, care change or setting: read it all
+        CHECKPOINTS.drop(client.id)
+        cut, new_cut = None, _new_cut(bounds)
+        facts = facts_from(None)
+        metrics, checkpoint = page_metrics(facts, new_cut)
+    if checkpoint is not None and bounds.records_stamp is not None:
+        CHECKPOINTS.put(client.id, Kept(bounds.records_stamp, checkpoint))
     # Flags are always today's (what can be acknowledged now), whatever period is viewed.
     current = (
         metrics
@@ -216,3 +267,16 @@ def load_client_view(
         episodes=episodes,
         annotations=annotations,
     )
+
+
+def _new_cut(bounds: EpisodeBounds) -> datetime | None:
+    """Where today's view cuts a checkpoint for the next ones: a whole day a little before what
+    it needs; None when the course is too young to leave anything out, or has no stamp."""
+    if bounds.records_stamp is None:
+        return None
+    try:
+        cut = (bounds.needed_from - CUT_MARGIN).astimezone(UTC)
+    except OverflowError:  # records stored at the calendar's edge: nothing to cut there
+        return None
+    cut = datetime(cut.year, cut.month, cut.day, tzinfo=UTC)  # never later than asked
+    return cut if cut > bounds.head_until else None

@@ -42,11 +42,13 @@ from practice_dashboard.domain.facts import (
     Zone,
 )
 from practice_dashboard.domain.flags import Thresholds
+from practice_dashboard.domain.windows import ROLLING_K
 from practice_dashboard.models import (
     Annotation,
     AnnotationKind,
     Assignment,
     Client,
+    ClientSummary,
     Episode,
     Measure,
     Observation,
@@ -125,10 +127,12 @@ class Reach:
     """What one view computes, so observations are read only where a figure or chart looks.
 
     ``windows``: the ``(start, end, now)`` of each ``compute_client_metrics`` call the view
-    makes; ``charts``: the charts' period ``[start, end)``, if it draws any. Episodes,
-    sessions, measures, care changes and assignments are always read whole: the monitoring
-    charts (a self-starting CUSUM over every episode since the baseline), engagement and the
-    measures' first-versus-latest comparisons look at the whole course of care.
+    makes; ``charts``: the charts' period ``[start, end)``, if it draws any. Sessions,
+    measures, care changes and assignments are always read whole: engagement and the
+    measures' first-versus-latest comparisons look at the whole course of care. So are the
+    episodes, for the monitoring charts (a self-starting CUSUM over every episode since the
+    baseline), unless a monitoring checkpoint stands in for the years before the view
+    (``episode_bounds``, ``load_facts``'s ``episodes_from``).
     """
 
     windows: tuple[tuple[datetime, datetime, datetime], ...]
@@ -184,7 +188,7 @@ def _baseline_reach(episodes: Sequence[EpisodeFact], intake: datetime, th: Thres
 def _observations_from(
     db: DbSession,
     client_id: uuid.UUID,
-    episodes: Sequence[EpisodeFact],
+    client_episode: datetime | None,
     since: datetime,
     th: Thresholds,
 ) -> datetime:
@@ -194,10 +198,7 @@ def _observations_from(
     observation or an episode they reported). Each such row is the last before a gap, so
     reading down to it adds no more than that window's rows."""
     lower = since
-    client_last = max(
-        (e.started_at for e in episodes if e.source == Source.CLIENT and e.started_at < since),
-        default=None,
-    )
+    client_last = client_episode  # their own last episode before `since`, if any
     # Per source, the latest row before `since`: walked back along the (client, time) index
     # from `since`, it stops at the first row that counts, whatever the length of the history.
     sources = tuple(Source)
@@ -227,6 +228,123 @@ def _observations_from(
     return lower
 
 
+def _own_last_episode(episodes: Sequence[EpisodeFact], since: datetime) -> datetime | None:
+    return max(
+        (e.started_at for e in episodes if e.source == Source.CLIENT and e.started_at < since),
+        default=None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeBounds:
+    """Where one client's view needs their episodes (``episode_bounds``): up to ``head_until``
+    and from ``needed_from`` on. The years between matter only to the monitoring charts, which
+    can go on from a checkpoint taken in them (``load_facts``'s ``episodes_from``)."""
+
+    baseline_reach: datetime  # the latest the personal baseline period can reach
+    head_until: datetime  # the baseline period's episodes, and the first episode of all
+    needed_from: datetime  # the view's windows and every look-back before them
+    client_episode: datetime | None  # the client's own last episode before the view
+    # When the client's summary rows were last computed: every write to the client's records
+    # refreshes them (services/analytics/summary.py), so it changes whenever an episode does.
+    records_stamp: datetime | None
+
+
+def episode_bounds(db: DbSession, client: Client, reach: Reach, th: Thresholds) -> EpisodeBounds:
+    """One statement of index seeks, whatever the length of the history.
+
+    Besides the view's windows (``Reach.since``), its figures look back to: the latest episode
+    before them (days since last data), the client's own last check-in before them and the
+    check-in window up to it (check-in activity, as ``_observations_from``), and the
+    ``ROLLING_K - 1`` recovered episodes before the recovery chart (its rolling median). The
+    personal baseline reads from intake to its 8th episode (of all, or of one source), and
+    the weekly rate from the first episode of all.
+    """
+    since = reach.since(th)
+    intake = datetime.combine(client.intake_date, time(0), tzinfo=UTC)
+    day = timedelta(days=1)
+
+    def episodes(*where: Any) -> Any:
+        return select(Episode.started_at).where(
+            Episode.client_id == client.id, Episode.counted(), *where
+        )
+
+    def nth_since_intake(*where: Any) -> Any:
+        return (
+            episodes(Episode.started_at >= intake, *where)
+            .order_by(Episode.started_at)
+            .offset(th.baseline_episodes - 1)
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    def latest(query: Any, column: Any, skip: int = 0) -> Any:
+        return query.order_by(column.desc()).offset(skip).limit(1).scalar_subquery()
+
+    chart_reach = since
+    if reach.charts is not None:
+        start, end = reach.charts
+        chart_reach = min(start, end - timedelta(weeks=th.trend_weeks))
+    columns = (
+        nth_since_intake(),
+        nth_since_intake(Episode.source == Source.CLIENT),
+        nth_since_intake(Episode.source == Source.PRACTITIONER),
+        select(func.min(Episode.started_at))
+        .where(Episode.client_id == client.id, Episode.counted())
+        .scalar_subquery(),
+        latest(episodes(Episode.started_at < since), Episode.started_at),
+        latest(
+            episodes(Episode.source == Source.CLIENT, Episode.started_at < since),
+            Episode.started_at,
+        ),
+        latest(
+            select(Observation.observed_at).where(
+                Observation.client_id == client.id,
+                Observation.counted(),
+                Observation.source == Source.CLIENT,
+                Observation.observed_at < since,
+            ),
+            Observation.observed_at,
+        ),
+        latest(
+            episodes(
+                Episode.baseline_at.is_not(None),
+                Episode.baseline_at >= Episode.started_at,
+                Episode.started_at < chart_reach,
+            ),
+            Episode.started_at,
+            skip=ROLLING_K - 2,
+        ),
+        select(func.max(ClientSummary.computed_at))
+        .where(ClientSummary.client_id == client.id)
+        .scalar_subquery(),
+    )
+    row = [
+        None if value is None else _aware_time(value)
+        for value in db.connection().execute(select(*columns)).one()
+    ]
+    *eighths, first, last, own_episode, own_observation, look_back, stamp = row
+    baseline_reach = max([intake + th.baseline_days * day] + [e for e in eighths if e])
+    needed = [since] + [t for t in (last, look_back) if t is not None]
+    if reach.charts is not None and look_back is None and first is not None:
+        # Fewer recovered episodes before the recovery chart than its rolling median reads:
+        # it reads them all, wherever they lie.
+        needed.append(first)
+    own = [t for t in (own_episode, own_observation) if t is not None]
+    if own:
+        try:
+            needed.append(max(own) - (th.checkins_usual_window_days + 1) * day)
+        except OverflowError:  # a check-in stored at the calendar's edge: read from it
+            needed.append(max(own).replace(year=1, month=1, day=1, hour=0, minute=0))
+    return EpisodeBounds(
+        baseline_reach=baseline_reach,
+        head_until=baseline_reach if first is None else max(baseline_reach, first),
+        needed_from=min(needed),
+        client_episode=own_episode,
+        records_stamp=stamp,
+    )
+
+
 def load_facts(
     db: DbSession,
     clients: Iterable[Client],
@@ -236,6 +354,8 @@ def load_facts(
     since: datetime | None = None,
     reach: Reach | None = None,
     thresholds: Thresholds | None = None,
+    bounds: EpisodeBounds | None = None,
+    episodes_from: datetime | None = None,
 ) -> dict[uuid.UUID, ClientFacts]:
     """Facts for `clients`; `client_ids` is the same set as a list or a subquery of ids.
 
@@ -248,7 +368,10 @@ def load_facts(
     With `reach` (one client; needs `thresholds`), observations are read only where the view
     looks (`Reach.since`), during the personal baseline period, and back to the client's last
     observations before that: every figure, flag and chart of the view comes out exactly as
-    from the whole history.
+    from the whole history. With its ``bounds`` too (``episode_bounds``), episodes are read in
+    two parts, up to ``bounds.head_until`` and after it; with ``episodes_from`` as well (a
+    monitoring checkpoint's cut, between the two bounds), the second part starts there, and
+    the facts say so (``ClientFacts.episodes_from``): the charts then need that checkpoint.
     """
     # Entered-in-error records are filtered here, once: every figure, chart, flag, summary
     # and packet is computed from these facts, so such a record leaves all of them at once.
@@ -256,6 +379,12 @@ def load_facts(
     single = len(clients) == 1 and isinstance(client_ids, list | tuple) and len(client_ids) == 1
     if reach is not None and (not single or thresholds is None or since is not None):
         raise ValueError("a reach is for one client's view, with the practice's thresholds")
+    if bounds is not None and reach is None:
+        raise ValueError("episode bounds are for one client's view, with its reach")
+    if episodes_from is not None and (
+        bounds is None or not bounds.head_until < episodes_from <= bounds.needed_from
+    ):
+        raise ValueError("episodes can start from a cut between the view's bounds only")
     keys: dict[Any, uuid.UUID] = (
         {0: clients[0].id} if single else {str(c.id): c.id for c in clients}
     )
@@ -278,8 +407,21 @@ def load_facts(
         at(Episode.baseline_at),
         _text(Episode.source),
     ).where(_in(Episode.client_id, client_ids), Episode.counted())
-    for cid, started, peak, recognized, baseline, source in rows(
-        episode_rows.order_by(Episode.client_id, Episode.started_at, Episode.id)
+    episode_parts = [episode_rows]
+    if bounds is not None:
+        # Two statements whatever the history; the parts don't overlap.
+        episode_parts = [
+            episode_rows.where(Episode.started_at <= bounds.head_until),
+            episode_rows.where(
+                Episode.started_at > bounds.head_until
+                if episodes_from is None
+                else Episode.started_at >= episodes_from
+            ),
+        ]
+    for cid, started, peak, recognized, baseline, source in (
+        row
+        for part in episode_parts
+        for row in rows(part.order_by(Episode.client_id, Episode.started_at, Episode.id))
     ):
         episodes[cid].append(
             EpisodeFact(
@@ -309,8 +451,13 @@ def load_facts(
     if reach is not None and thresholds is not None:
         client = clients[0]
         intake = datetime.combine(client.intake_date, time(0), tzinfo=UTC)
-        lower = _observations_from(db, client.id, episodes[0], reach.since(thresholds), thresholds)
-        baseline = _baseline_reach(episodes[0], intake, thresholds)
+        since_view = reach.since(thresholds)
+        if bounds is None:
+            own = _own_last_episode(episodes[0], since_view)
+            baseline = _baseline_reach(episodes[0], intake, thresholds)
+        else:
+            own, baseline = bounds.client_episode, bounds.baseline_reach
+        lower = _observations_from(db, client.id, own, since_view, thresholds)
         # Two statements whatever the history, so the count never depends on the data.
         parts = [
             observation_rows.where(Observation.observed_at <= baseline),
@@ -443,6 +590,7 @@ def load_facts(
             care_changes=tuple(care_changes[key]),
             assignments=tuple(assignments[key]),
             timezone=timezone,
+            episodes_from=episodes_from,
         )
         for key, client_id in keys.items()
     }
