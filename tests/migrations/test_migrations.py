@@ -561,3 +561,44 @@ def test_observations_survive_the_source_index_and_it_serves_the_latest_per_sour
     assert "ix_observation_client_source_observed_at" not in {
         i["name"] for i in inspect(empty_engine).get_indexes("observation")
     }
+
+
+def test_episodes_survive_the_source_index_and_it_serves_the_clients_own_latest(
+    empty_engine: Engine,
+) -> None:
+    """Episodes written before 95d43773cc63 survive it, SQLite answers episode_bounds' "the
+    client's own last episode before a time" through the new index, and the downgrade drops
+    it."""
+    migrate.upgrade(empty_engine, "2a233d689677")  # the head before the index
+    now = datetime.now(UTC)
+    ids = {name: _uuid_param(empty_engine, uuid.uuid4()) for name in ("uid", "cid", "eid")}
+    with empty_engine.begin() as connection:
+        for statement in (
+            'INSERT INTO "user" (id, email, full_name, role, password_hash, is_active, '
+            "zone_vocabulary, token_generation, version, created_at, updated_at) VALUES "
+            "(:uid, 'e@example.org', 'E', 'therapist', 'x', :t, 'plain', 0, 1, :now, :now)",
+            "INSERT INTO client (id, practitioner_id, display_name, status, intake_date, "
+            "session_cadence_days, version, created_at, updated_at) VALUES "
+            "(:cid, :uid, 'E', 'active', '2026-01-05', 7, 1, :now, :now)",
+            "INSERT INTO episode (id, client_id, started_at, peak_intensity, strategies, "
+            "source, status, version, created_at, updated_at) VALUES "
+            "(:eid, :cid, :now, 6, '[]', 'practitioner', 'recorded', 1, :now, :now)",
+        ):
+            connection.execute(text(statement), {**ids, "t": True, "now": now})
+    migrate.upgrade(empty_engine)
+    indexes = {i["name"]: i["column_names"] for i in inspect(empty_engine).get_indexes("episode")}
+    assert indexes["ix_episode_client_source_started_at"] == ["client_id", "source", "started_at"]
+    lookup = (
+        "SELECT started_at FROM episode WHERE client_id = :cid AND status = 'recorded' "
+        "AND source = 'client' AND started_at < :now ORDER BY started_at DESC LIMIT 1"
+    )
+    with empty_engine.connect() as connection:
+        row = connection.execute(text("SELECT peak_intensity, source FROM episode")).one()
+        assert tuple(row) == (6, "practitioner")
+        if empty_engine.dialect.name == "sqlite":
+            plan = connection.execute(text("EXPLAIN QUERY PLAN " + lookup), {**ids, "now": now})
+            assert "ix_episode_client_source_started_at" in " ".join(map(str, plan.all()))
+    migrate.downgrade(empty_engine, "2a233d689677")
+    assert "ix_episode_client_source_started_at" not in {
+        i["name"] for i in inspect(empty_engine).get_indexes("episode")
+    }

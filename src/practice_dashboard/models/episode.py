@@ -34,6 +34,10 @@ class Episode(IdMixin, TimestampMixin, VersionedMixin, RecordStatusMixin, Base):
             "baseline_at IS NULL OR baseline_at >= started_at", name="baseline_after_start"
         ),
         Index("ix_episode_client_started_at", "client_id", "started_at"),
+        # A view's look-backs by source (fact_loading.episode_bounds: the client's own last
+        # episode before it): without the source, a source never used is looked for along
+        # the whole history.
+        Index("ix_episode_client_source_started_at", "client_id", "source", "started_at"),
     )
 
     client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("client.id"))

@@ -241,7 +241,7 @@ class EpisodeBounds:
     and from ``needed_from`` on. The years between matter only to the monitoring charts, which
     can go on from a checkpoint taken in them (``load_facts``'s ``episodes_from``)."""
 
-    baseline_reach: datetime  # the latest the personal baseline period can reach
+    baseline_reach: datetime  # the latest the personal baseline period (all sources) reaches
     head_until: datetime  # the baseline period's episodes, and the first episode of all
     needed_from: datetime  # the view's windows and every look-back before them
     client_episode: datetime | None  # the client's own last episode before the view
@@ -257,8 +257,8 @@ def episode_bounds(db: DbSession, client: Client, reach: Reach, th: Thresholds) 
     before them (days since last data), the client's own last check-in before them and the
     check-in window up to it (check-in activity, as ``_observations_from``), and the
     ``ROLLING_K - 1`` recovered episodes before the recovery chart (its rolling median). The
-    personal baseline reads from intake to its 8th episode (of all, or of one source), and
-    the weekly rate from the first episode of all.
+    personal baseline reads from intake to its 8th episode (of all sources: the page shows
+    them all), and the weekly rate from the first episode of all.
     """
     since = reach.since(th)
     intake = datetime.combine(client.intake_date, time(0), tzinfo=UTC)
@@ -287,8 +287,6 @@ def episode_bounds(db: DbSession, client: Client, reach: Reach, th: Thresholds) 
         chart_reach = min(start, end - timedelta(weeks=th.trend_weeks))
     columns = (
         nth_since_intake(),
-        nth_since_intake(Episode.source == Source.CLIENT),
-        nth_since_intake(Episode.source == Source.PRACTITIONER),
         select(func.min(Episode.started_at))
         .where(Episode.client_id == client.id, Episode.counted())
         .scalar_subquery(),
@@ -323,8 +321,10 @@ def episode_bounds(db: DbSession, client: Client, reach: Reach, th: Thresholds) 
         None if value is None else _aware_time(value)
         for value in db.connection().execute(select(*columns)).one()
     ]
-    *eighths, first, last, own_episode, own_observation, look_back, stamp = row
-    baseline_reach = max([intake + th.baseline_days * day] + [e for e in eighths if e])
+    eighth, first, last, own_episode, own_observation, look_back, stamp = row
+    baseline_reach = intake + th.baseline_days * day
+    if eighth is not None:
+        baseline_reach = max(baseline_reach, eighth)
     needed = [since] + [t for t in (last, look_back) if t is not None]
     if reach.charts is not None and look_back is None and first is not None:
         # Fewer recovered episodes before the recovery chart than its rolling median reads:
