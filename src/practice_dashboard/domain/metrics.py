@@ -893,6 +893,8 @@ def _course(ctx: MetricContext, restart_at: datetime | None) -> _Course:
 
 
 def _from(series: EpisodeSeries, i: int, j: int | None = None) -> EpisodeSeries:
+    if i == 0 and j is None:
+        return series  # the whole course: no copy (thousands of episodes on a long course)
     at = None if series.at is None else series.at[i:j]
     return EpisodeSeries(series.onsets[i:j], series.minutes[i:j], series.censored[i:j], at)
 
@@ -919,65 +921,46 @@ def monitoring_charts(
     states = {"monitoring_from": course.start, "restart_at": course.restart}
     common: dict[str, Any] = {**states, "settings": course.settings, "points_from": keep}
     recovery, recognition, as_of = course.recovery, course.recognition, ctx.as_of
+    # The charts go on from their states at a cut (a checkpoint's, or one taken now in the
+    # same pass: the same charts), or run from intake.
+    i, taken = 0, None
+    begun: tuple[DurationState, UnrecoveredState, DurationState] | None = None
+    cut = None if checkpoint_at is None else _ts(checkpoint_at, "checkpoint_at")
     if resume is not None:
         if resume.key != course.key or as_of < resume.as_of:
             raise StaleCheckpoint("the monitoring checkpoint does not hold for this view")
         if keep is None or keep < resume.cut:
             raise ValueError("a resumed chart keeps no point before its checkpoint's cut")
         i = bisect.bisect_left(course.onsets, resume.cut)
-        charts = MonitoringCharts(
-            recovery=duration_chart(
-                "recovery", _from(recovery, i), resume=resume.recovery, **common
-            ),
-            unrecovered=unrecovered_chart(
-                _from(recovery, i), as_of=as_of, resume=resume.unrecovered, **common
-            ),
-            recognition=duration_chart(
-                "recognition", _from(recognition, i), resume=resume.recognition, **common
-            ),
+        begun = (resume.recovery, resume.unrecovered, resume.recognition)
+    elif cut is not None and keep is not None and cut <= keep and cut <= as_of:
+        i = bisect.bisect_left(course.onsets, cut)
+        settings = course.settings
+        begun = (
+            duration_state(_from(recovery, 0, i), settings=settings, **states),
+            unrecovered_state(_from(recovery, 0, i), as_of=as_of, settings=settings, **states),
+            duration_state(_from(recognition, 0, i), settings=settings, **states),
         )
-        return charts, None
-    cut = None if checkpoint_at is None else _ts(checkpoint_at, "checkpoint_at")
-    if cut is None or keep is None or keep < cut or cut > as_of:
-        charts = MonitoringCharts(
-            recovery=duration_chart("recovery", recovery, **common),
-            unrecovered=unrecovered_chart(recovery, as_of=as_of, **common),
-            recognition=duration_chart("recognition", recognition, **common),
-        )
-        return charts, None
-    # One pass, split at the cut: the states there, then on from them (the same charts).
-    i = bisect.bisect_left(course.onsets, cut)
-    settings = course.settings
-    before, after = _from(recovery, 0, i), _from(recovery, i)
-    recovery_state = duration_state(before, settings=settings, **states)
-    recognition_state = duration_state(_from(recognition, 0, i), settings=settings, **states)
-    unrecovered_before = unrecovered_state(before, as_of=as_of, settings=settings, **states)
+        # Nothing before the cut may read differently later: no return or recognition
+        # recorded after the as-of time, no episode still pending (the unrecovered chart
+        # then reads them all).
+        if not begun[1].pending and not (i and float(course.resolved[:i].max()) > as_of):
+            taken = MonitoringCheckpoint(cut, as_of, course.key, *begun)
+    recovery_from, unrecovered_from, recognition_from = begun or (None, None, None)
+    pending = unrecovered_from is not None and unrecovered_from.pending
     charts = MonitoringCharts(
-        recovery=duration_chart("recovery", after, resume=recovery_state, **common),
-        unrecovered=(
-            # An episode before the cut still pending: the chart reads it whole, and no
-            # checkpoint is taken (a later view may count it).
-            unrecovered_chart(recovery, as_of=as_of, **common)
-            if unrecovered_before.pending
-            else unrecovered_chart(after, as_of=as_of, resume=unrecovered_before, **common)
+        recovery=duration_chart("recovery", _from(recovery, i), resume=recovery_from, **common),
+        unrecovered=unrecovered_chart(
+            recovery if pending else _from(recovery, i),
+            as_of=as_of,
+            resume=None if pending else unrecovered_from,
+            **common,
         ),
         recognition=duration_chart(
-            "recognition", _from(recognition, i), resume=recognition_state, **common
+            "recognition", _from(recognition, i), resume=recognition_from, **common
         ),
     )
-    # Nothing before the cut may read differently later: no return or recognition recorded
-    # after the as-of time, no episode pending.
-    if unrecovered_before.pending or (i and float(course.resolved[:i].max()) > as_of):
-        return charts, None
-    checkpoint = MonitoringCheckpoint(
-        cut=cut,
-        as_of=as_of,
-        key=course.key,
-        recovery=recovery_state,
-        unrecovered=unrecovered_before,
-        recognition=recognition_state,
-    )
-    return charts, checkpoint
+    return charts, taken
 
 
 METRICS: Final[tuple[MetricDefinition[Any], ...]] = (
