@@ -512,15 +512,44 @@ def test_plain_authenticator_keys_survive_sealing_and_block_a_downgrade_once_sea
     assert tuple(row) == ("s@example.org", 0)
 
 
-def test_observations_survive_the_source_index_and_it_serves_the_latest_per_source(
-    empty_engine: Engine,
+_RECORD_ROWS = {
+    "observation": (
+        "INSERT INTO observation (id, client_id, observed_at, zone, activation, source, "
+        "status, version, created_at, updated_at) VALUES "
+        "(:rid, :cid, :now, 'within', 4, 'client', 'recorded', 1, :now, :now)",
+        "SELECT activation, source FROM observation",
+        (4, "client"),
+    ),
+    "episode": (
+        "INSERT INTO episode (id, client_id, started_at, peak_intensity, strategies, "
+        "source, status, version, created_at, updated_at) VALUES "
+        "(:rid, :cid, :now, 6, '[]', 'practitioner', 'recorded', 1, :now, :now)",
+        "SELECT peak_intensity, source FROM episode",
+        (6, "practitioner"),
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("revision", "table", "time_column"),
+    [
+        ("2a233d689677", "observation", "observed_at"),
+        ("95d43773cc63", "episode", "started_at"),
+    ],
+)
+def test_records_survive_the_source_index_and_it_serves_the_latest_of_a_source(
+    empty_engine: Engine, revision: str, table: str, time_column: str
 ) -> None:
-    """Observations written before 2a233d689677 survive it, the index exists afterwards, SQLite
-    answers fact_loading's "latest of one source before a time" lookup through it, and the
-    downgrade drops it."""
-    migrate.upgrade(empty_engine, "31fea10bedc0")  # the head before the index
+    """Records written at the head before an index by client, source and time survive it,
+    SQLite answers fact_loading's "the latest of one source before a time" through it (for
+    a source the client never used), and the downgrade drops it."""
+    before = ScriptDirectory.from_config(migrate.alembic_config()).get_revision(revision)
+    assert isinstance(before.down_revision, str)
+    migrate.upgrade(empty_engine, before.down_revision)
+    index = f"ix_{table}_client_source_{time_column}"
+    insert_row, select_row, expected = _RECORD_ROWS[table]
     now = datetime.now(UTC)
-    ids = {name: _uuid_param(empty_engine, uuid.uuid4()) for name in ("uid", "cid", "oid")}
+    ids = {name: _uuid_param(empty_engine, uuid.uuid4()) for name in ("uid", "cid", "rid")}
     with empty_engine.begin() as connection:
         for statement in (
             'INSERT INTO "user" (id, email, full_name, role, password_hash, is_active, '
@@ -529,76 +558,21 @@ def test_observations_survive_the_source_index_and_it_serves_the_latest_per_sour
             "INSERT INTO client (id, practitioner_id, display_name, status, intake_date, "
             "session_cadence_days, version, created_at, updated_at) VALUES "
             "(:cid, :uid, 'O', 'active', '2026-01-05', 7, 1, :now, :now)",
-            "INSERT INTO observation (id, client_id, observed_at, zone, activation, source, "
-            "status, version, created_at, updated_at) VALUES "
-            "(:oid, :cid, :now, 'within', 4, 'client', 'recorded', 1, :now, :now)",
+            insert_row,
         ):
             connection.execute(text(statement), {**ids, "t": True, "now": now})
     migrate.upgrade(empty_engine)
-    indexes = {
-        i["name"]: i["column_names"] for i in inspect(empty_engine).get_indexes("observation")
-    }
-    assert indexes["ix_observation_client_source_observed_at"] == [
-        "client_id",
-        "source",
-        "observed_at",
-    ]
+    indexes = {i["name"]: i["column_names"] for i in inspect(empty_engine).get_indexes(table)}
+    assert indexes[index] == ["client_id", "source", time_column]
+    unused = "practitioner" if expected[1] == "client" else "client"
     lookup = (
-        "SELECT observed_at FROM observation WHERE client_id = :cid AND status = 'recorded' "
-        "AND source = :source AND observed_at < :now ORDER BY observed_at DESC LIMIT 1"
+        f"SELECT {time_column} FROM {table} WHERE client_id = :cid AND status = 'recorded' "
+        f"AND source = '{unused}' AND {time_column} < :now ORDER BY {time_column} DESC LIMIT 1"
     )
     with empty_engine.connect() as connection:
-        assert connection.execute(text("SELECT activation, source FROM observation")).one() == (
-            4,
-            "client",
-        )
-        if empty_engine.dialect.name == "sqlite":
-            plan = connection.execute(
-                text("EXPLAIN QUERY PLAN " + lookup), {**ids, "source": "practitioner", "now": now}
-            ).all()
-            assert "ix_observation_client_source_observed_at" in " ".join(map(str, plan))
-    migrate.downgrade(empty_engine, "31fea10bedc0")
-    assert "ix_observation_client_source_observed_at" not in {
-        i["name"] for i in inspect(empty_engine).get_indexes("observation")
-    }
-
-
-def test_episodes_survive_the_source_index_and_it_serves_the_clients_own_latest(
-    empty_engine: Engine,
-) -> None:
-    """Episodes written before 95d43773cc63 survive it, SQLite answers episode_bounds' "the
-    client's own last episode before a time" through the new index, and the downgrade drops
-    it."""
-    migrate.upgrade(empty_engine, "2a233d689677")  # the head before the index
-    now = datetime.now(UTC)
-    ids = {name: _uuid_param(empty_engine, uuid.uuid4()) for name in ("uid", "cid", "eid")}
-    with empty_engine.begin() as connection:
-        for statement in (
-            'INSERT INTO "user" (id, email, full_name, role, password_hash, is_active, '
-            "zone_vocabulary, token_generation, version, created_at, updated_at) VALUES "
-            "(:uid, 'e@example.org', 'E', 'therapist', 'x', :t, 'plain', 0, 1, :now, :now)",
-            "INSERT INTO client (id, practitioner_id, display_name, status, intake_date, "
-            "session_cadence_days, version, created_at, updated_at) VALUES "
-            "(:cid, :uid, 'E', 'active', '2026-01-05', 7, 1, :now, :now)",
-            "INSERT INTO episode (id, client_id, started_at, peak_intensity, strategies, "
-            "source, status, version, created_at, updated_at) VALUES "
-            "(:eid, :cid, :now, 6, '[]', 'practitioner', 'recorded', 1, :now, :now)",
-        ):
-            connection.execute(text(statement), {**ids, "t": True, "now": now})
-    migrate.upgrade(empty_engine)
-    indexes = {i["name"]: i["column_names"] for i in inspect(empty_engine).get_indexes("episode")}
-    assert indexes["ix_episode_client_source_started_at"] == ["client_id", "source", "started_at"]
-    lookup = (
-        "SELECT started_at FROM episode WHERE client_id = :cid AND status = 'recorded' "
-        "AND source = 'client' AND started_at < :now ORDER BY started_at DESC LIMIT 1"
-    )
-    with empty_engine.connect() as connection:
-        row = connection.execute(text("SELECT peak_intensity, source FROM episode")).one()
-        assert tuple(row) == (6, "practitioner")
+        assert tuple(connection.execute(text(select_row)).one()) == expected
         if empty_engine.dialect.name == "sqlite":
             plan = connection.execute(text("EXPLAIN QUERY PLAN " + lookup), {**ids, "now": now})
-            assert "ix_episode_client_source_started_at" in " ".join(map(str, plan.all()))
-    migrate.downgrade(empty_engine, "2a233d689677")
-    assert "ix_episode_client_source_started_at" not in {
-        i["name"] for i in inspect(empty_engine).get_indexes("episode")
-    }
+            assert index in " ".join(map(str, plan.all()))
+    migrate.downgrade(empty_engine, before.down_revision)
+    assert index not in {i["name"] for i in inspect(empty_engine).get_indexes(table)}
