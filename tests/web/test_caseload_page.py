@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
 
@@ -416,6 +416,26 @@ class TestStale:
         assert row_of(doc, old).find(cls="as-of").words() == f"figures from {yesterday:%d %b}"
         assert len(doc.find_all(cls="as-of")) == 1
 
+    def test_a_client_without_a_summary_is_listed_without_figures(
+        self, lazy_app: FastAPI, db: DbSession, settings: Settings
+    ) -> None:
+        owner = make_user(db, settings)
+        bare = calm_client(db, owner, display_name="Not Computed")
+        calm_client(db, owner, display_name="Computed")
+        db.commit()
+        # Derived rows only (the summary is rebuilt from the record): none for this client.
+        db.execute(delete(ClientSummary).where(ClientSummary.client_id == bare.id))
+        db.commit()
+        with TestClient(lazy_app) as api:
+            doc = page(api, db, settings, owner, "/")
+        assert sorted(names(doc)) == ["Computed", "Not Computed"]
+        row = row_of(doc, bare)
+        assert row.find(cls="as-of").words() == "figures not computed yet"
+        assert row.find(cls="recovery-median").words() == "—"
+        assert row.find(cls="direction").words() == "not enough data"
+        assert row.find(cls="flags-cell").words() == "none"
+        assert row.find(cls="status").words() == "Active"
+
 
 class TestSparkline:
     def test_weekly_medians_with_gaps(self) -> None:
@@ -454,6 +474,19 @@ class TestSparkline:
         assert "latest is from 7 weeks ago" in spark.label
         assert not sparkline([None] * 12).has_data
         assert sparkline(None).label == "Weekly recovery has not been computed yet"
+
+    def test_drawn_once_per_series(self) -> None:
+        """The same weekly series, as a list or a tuple, is drawn once and shared; changing
+        the caller's list afterwards changes nothing that was drawn."""
+        weeks: list[float | None] = [12.0, None, 30.5, 18.0]
+        first = sparkline(weeks)
+        assert sparkline(tuple(weeks)) is first
+        weeks[0] = 99.0
+        # Drawn from 12.0, not 99.0: its dot sits below the top (the 30.5 week is the top).
+        assert first.dots == ((3.0, 16.3),)
+        assert "first 12 min" in first.label
+        assert sparkline(weeks) is not first
+        assert "first 99 min" in sparkline(weeks).label
 
 
 class TestQueryCount:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from practice_dashboard.web.templating import minutes
 
 WIDTH = 120
 HEIGHT = 28
 PAD = 3.0
+#: Sparklines kept drawn: one a client, each day's series until the summary moves on.
+SPARKLINES_KEPT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +43,15 @@ def _fmt(value: float) -> str:
 def sparkline(
     values: Sequence[float | None] | None, *, width: int = WIDTH, height: int = HEIGHT
 ) -> Sparkline:
-    """A sparkline of weekly median recovery minutes (oldest first); None = no data that week."""
+    """A sparkline of weekly median recovery minutes (oldest first); None = no data that week.
+
+    A caseload shows the same series on every visit until the client's summary changes, so
+    each is drawn once (the Sparkline is frozen, safe to share)."""
+    return _drawn(None if values is None else tuple(values), width, height)
+
+
+@lru_cache(maxsize=SPARKLINES_KEPT)
+def _drawn(values: tuple[float | None, ...] | None, width: int, height: int) -> Sparkline:
     if values is None:
         return Sparkline(width, height, (), (), None, "Weekly recovery has not been computed yet")
     known = [v for v in values if v is not None]

@@ -6,8 +6,9 @@ import hashlib
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
+import jinja2
 from fastapi.templating import Jinja2Templates
 
 from practice_dashboard.domain.flags import flag_name
@@ -22,7 +23,35 @@ STATIC_DIR = PROJECT_ROOT / "static"
 PLOTLY_ASSET = "vendor/plotly/plotly-basic.min.js"
 PLOTLY_JS = STATIC_DIR / PLOTLY_ASSET
 
-templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+#: What `getattr` finds on a plain dict: its methods and dunders, never its keys.
+_DICT_ATTRIBUTES: Final = frozenset(dir(dict))
+
+
+class PageEnvironment(jinja2.Environment):
+    """Jinja2's environment, with `row.name` on a plain dict looked up as the key at once.
+
+    Pages hand templates dicts, and Jinja2 tries the attribute first: on a dict that raises
+    and catches an AttributeError before the key is found: 0.50 µs against 0.07 µs a lookup,
+    thousands of lookups on a long caseload. A plain dict has no attributes but its type's, so
+    going to the key first for any other name gives exactly what Jinja2 would have given.
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
+# As Jinja2Templates(directory=...) would build it, but of the class above.
+templates = Jinja2Templates(
+    env=PageEnvironment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=jinja2.select_autoescape(),
+    )
+)
 
 
 @lru_cache(maxsize=256)

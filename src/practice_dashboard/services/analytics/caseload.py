@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, nulls_last, select
+from sqlalchemy import Row, Select, and_, case, func, nulls_last, select
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
@@ -54,6 +54,26 @@ _SORT_COLUMNS: dict[CaseloadSort, Any] = {
 }
 
 
+# What a caseload row shows, read as columns: the page lists up to 200 clients, and nothing
+# here needs them as Client and ClientSummary entities (an identity-map entry and instance
+# state each, for rows only read).
+_ROW_COLUMNS = (
+    Client.id,
+    Client.display_name,
+    Client.status,
+    Client.practitioner_id,
+    User.full_name,
+    ClientSummary.as_of,
+    ClientSummary.last_attended_at,
+    ClientSummary.next_session_at,
+    ClientSummary.recovery_median_minutes,
+    ClientSummary.recovery_direction,
+    ClientSummary.time_in_window,
+    ClientSummary.headline,
+    ClientSummary.flags,
+)
+
+
 def caseload(
     db: DbSession,
     *,
@@ -84,7 +104,7 @@ def caseload(
             summary_batches.catch_up(db, stale, settings=settings, now=now)
 
     stmt = (
-        select(Client, ClientSummary, User.full_name)
+        select(*_ROW_COLUMNS)
         .select_from(Client)
         # Outer join: a client whose summary is not computed yet is still listed.
         .outerjoin(ClientSummary, summary.current_summary(today))
@@ -129,7 +149,7 @@ def caseload(
         "list",
         "caseload",
         detail=f"{len(rows)} of {total}",
-        client_ids=[client.id for client, _summary, _name in rows],
+        client_ids=[row.id for row in rows],
     )
     not_current = db.scalar(
         select(func.count()).select_from(
@@ -138,7 +158,7 @@ def caseload(
     )
     return {
         "stale": int(not_current or 0),
-        "items": [_item(client, row_summary, name) for client, row_summary, name in rows],
+        "items": [_item(row) for row in rows],
         "total": total,
         "limit": limit,
         "offset": offset,
@@ -146,39 +166,39 @@ def caseload(
     }
 
 
-def _item(client: Client, s: ClientSummary | None, practitioner_name: str) -> dict[str, Any]:
-    if s is None:
-        return _item_without_summary(client, practitioner_name)
-    headline = s.headline
+def _item(row: Row[Any]) -> dict[str, Any]:
+    if row.as_of is None:  # no summary computed yet (the outer join found none)
+        return _item_without_summary(row)
+    headline = row.headline
     return {
-        "client_id": client.id,
-        "display_name": client.display_name,
-        "status": client.status,
-        "practitioner_id": client.practitioner_id,
-        "practitioner_name": practitioner_name,
-        "last_attended_at": s.last_attended_at,
-        "next_session_at": s.next_session_at,
+        "client_id": row.id,
+        "display_name": row.display_name,
+        "status": row.status,
+        "practitioner_id": row.practitioner_id,
+        "practitioner_name": row.full_name,
+        "last_attended_at": row.last_attended_at,
+        "next_session_at": row.next_session_at,
         "recovery": {
-            "median_minutes": s.recovery_median_minutes,
-            "direction": s.recovery_direction,
+            "median_minutes": row.recovery_median_minutes,
+            "direction": row.recovery_direction,
         },
-        "time_in_window": s.time_in_window,
+        "time_in_window": row.time_in_window,
         "episodes_per_week": headline.get("episodes_per_week"),
         "capacity_direction": headline.get("capacity_direction", "insufficient_data"),
         # Summaries computed before the sparkline existed lack it until their next refresh.
         "weekly_recovery": headline.get("weekly_recovery"),
-        "flags": s.flags,
-        "as_of": s.as_of,
+        "flags": row.flags,
+        "as_of": row.as_of,
     }
 
 
-def _item_without_summary(client: Client, practitioner_name: str) -> dict[str, Any]:
+def _item_without_summary(row: Row[Any]) -> dict[str, Any]:
     return {
-        "client_id": client.id,
-        "display_name": client.display_name,
-        "status": client.status,
-        "practitioner_id": client.practitioner_id,
-        "practitioner_name": practitioner_name,
+        "client_id": row.id,
+        "display_name": row.display_name,
+        "status": row.status,
+        "practitioner_id": row.practitioner_id,
+        "practitioner_name": row.full_name,
         "last_attended_at": None,
         "next_session_at": None,
         "recovery": {"median_minutes": None, "direction": "insufficient_data"},
