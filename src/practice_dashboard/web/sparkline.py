@@ -15,7 +15,7 @@ from practice_dashboard.web.templating import minutes
 WIDTH = 120
 HEIGHT = 28
 PAD = 3.0
-#: Sparklines kept drawn: one a client, each day's series until the summary moves on.
+#: Sparklines kept drawn, one a client (about 1.2 KB each: 5 MB at most per worker).
 SPARKLINES_KEPT = 4096
 
 
