@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import uvicorn
+from starlette.types import Receive, Scope, Send
 
 from practice_dashboard.cli import worker_pool
 from tests import databases as test_databases
@@ -363,3 +365,44 @@ def test_a_port_already_listened_on_is_refused(database: Path, tmp_path: Path) -
         process.wait(timeout=60)
     assert process.returncode == worker_pool.STARTUP_FAILURE
     assert f"127.0.0.1:{port} is already in use" in log.read_text()
+
+
+async def _ok_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """The least an app can answer: 200 to any request."""
+    assert scope["type"] == "http"
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def test_a_stopping_worker_answers_a_request_already_on_its_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A connection the worker accepted just before it was told to stop, whose request arrives
+    a moment later, is answered: not closed unanswered (as uvicorn closes every connection
+    without a request in progress the moment it shuts down), which a client sees as a reset
+    page, and which would lose a form's POST."""
+    # A longer wait than the worker's own, so a busy test machine cannot make the request late.
+    monkeypatch.setattr(worker_pool, "REQUESTS_ON_THEIR_WAY_SECONDS", 2.0)
+    sock = worker_pool.listening_socket("127.0.0.1", 0, 16)
+    port = sock.getsockname()[1]
+    read_end, write_end = os.pipe()
+    config = uvicorn.Config(_ok_app, lifespan="off", log_level="warning")
+    server = worker_pool._WorkerServer(config, write_end, beat_seconds=60.0)
+    serving = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    serving.start()
+    try:
+        _until(lambda: server.started, "the worker serves", 10)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+            _until(lambda: bool(server.server_state.connections), "the connection is accepted", 5)
+            server.should_exit = True  # as its SIGTERM handler does
+            time.sleep(0.2)  # the worker's loop has noticed (it looks every 0.1 s)
+            client.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert client.recv(64).startswith(b"HTTP/1.1 200")
+        serving.join(timeout=10)
+        assert not serving.is_alive()
+    finally:
+        server.should_exit = True
+        serving.join(timeout=10)
+        sock.close()
+        os.close(read_end)
+        os.close(write_end)

@@ -10,9 +10,10 @@ The parent owns the sockets, so a worker that dies is replaced on the very same 
 connections queued on it wait for the replacement instead of being refused. A worker's event
 loop sends a heartbeat down a pipe; one silent for `worker_timeout_seconds` (hung) is killed
 and replaced the same way. SIGHUP replaces every worker in turn, each new one started beside
-the old on its socket before the old one stops. The parent stops every worker on SIGINT or
-SIGTERM; a worker that fails to start stops the whole server (exit code 3, uvicorn's), since
-its replacement would fail the same way.
+the old on its socket before the old one stops; a stopping worker answers the requests of the
+connections it has already accepted, even one still on its way (`_WorkerServer.shutdown`).
+The parent stops every worker on SIGINT or SIGTERM; a worker that fails to start stops the
+whole server (exit code 3, uvicorn's), since its replacement would fail the same way.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ STOP_GRACE_SECONDS: Final = 30.0
 # How long a replacement started by SIGHUP may take to serve before the restart is given up.
 START_SECONDS: Final = 120.0
 BACKLOG: Final = 2048  # uvicorn's default, per worker's socket
+# How long a stopping worker, no longer accepting, waits for the requests of connections it has
+# just accepted before it closes those still without one.
+REQUESTS_ON_THEIR_WAY_SECONDS: Final = 0.5
 # A worker checks this often that its parent is alive, and stops once it is not.
 ORPHAN_CHECK_SECONDS: Final = 1.0
 # Heartbeats per worker timeout: a few may be late on a busy machine before one counts as hung.
@@ -131,6 +135,18 @@ class _WorkerServer(uvicorn.Server):
             os.set_blocking(self._pipe, False)
             self._tell(STARTED)
             self._beating = asyncio.get_running_loop().create_task(self._beat())
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn stops accepting and at once closes every connection without a request in
+        # progress, including one it accepted a moment ago whose request is still on its way:
+        # that client gets a closed connection, not an answer (a reset page, a lost POST).
+        # Stop accepting first (the socket stays open in the parent and the other workers,
+        # so new connections wait there), and give such requests a moment to arrive: those
+        # that do are answered, the connection then closed.
+        for server in self.servers:
+            server.close()
+        await asyncio.sleep(REQUESTS_ON_THEIR_WAY_SECONDS)
+        await super().shutdown(sockets)
 
 
 def _stop_when_orphaned(server: uvicorn.Server, parent: int) -> None:
