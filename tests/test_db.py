@@ -99,11 +99,14 @@ def test_a_read_works_while_another_connection_holds_the_write_lock(
     settings, engine, api = served
     owner, client = _owner_and_client(settings, engine)
     read_at: list[float] = []
+    read = threading.Event()
     original = access.get_visible_client
 
     def timed(*args: Any, **kwargs: Any) -> Client:
+        found = original(*args, **kwargs)
         read_at.append(time.perf_counter())
-        return original(*args, **kwargs)
+        read.set()
+        return found
 
     monkeypatch.setattr(access, "get_visible_client", timed)
     writer = sqlite3.connect(
@@ -113,15 +116,18 @@ def test_a_read_works_while_another_connection_holds_the_write_lock(
     released_at: list[float] = []
 
     def release() -> None:
+        # The lock is held until the read has finished, however slow the machine: a read
+        # that waited for the lock can only finish after this (30 s later), and fails below.
+        read.wait(timeout=30)
         released_at.append(time.perf_counter())
         writer.execute("COMMIT")
 
-    timer = threading.Timer(1.0, release)
-    timer.start()
+    releaser = threading.Thread(target=release)
+    releaser.start()
     try:
         response = api.get(f"/api/v1/clients/{client.id}", headers=auth_headers(settings, owner))
     finally:
-        timer.join()
+        releaser.join()
         writer.close()
     assert response.status_code == 200
     # The read ran while the lock was held; only its audit row waited for the lock.
