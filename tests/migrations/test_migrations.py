@@ -576,3 +576,68 @@ def test_records_survive_the_source_index_and_it_serves_the_latest_of_a_source(
             assert index in " ".join(map(str, plan.all()))
     migrate.downgrade(empty_engine, before.down_revision)
     assert index not in {i["name"] for i in inspect(empty_engine).get_indexes(table)}
+
+
+def test_episodes_survive_the_open_episode_index_and_it_finds_the_open_one(
+    empty_engine: Engine,
+) -> None:
+    """Episodes written before 808b7fec10c8 survive it; the partial index holds the open
+    episodes alone and answers `open_episode`'s lookup (SQLite's plan uses it); the
+    downgrade drops it."""
+    before = ScriptDirectory.from_config(migrate.alembic_config()).get_revision("808b7fec10c8")
+    assert isinstance(before.down_revision, str)
+    migrate.upgrade(empty_engine, before.down_revision)
+    now = datetime.now(UTC)
+    ids = {n: _uuid_param(empty_engine, uuid.uuid4()) for n in ("uid", "cid", "open", "shut")}
+    episode = (
+        "INSERT INTO episode (id, client_id, started_at, baseline_at, peak_intensity, "
+        "strategies, source, status, version, created_at, updated_at) VALUES "
+        "(:rid, :cid, :start, :back, 6, '[]', 'client', 'recorded', 1, :now, :now)"
+    )
+    with empty_engine.begin() as connection:
+        connection.execute(
+            text(
+                'INSERT INTO "user" (id, email, full_name, role, password_hash, is_active, '
+                "zone_vocabulary, token_generation, version, created_at, updated_at) VALUES "
+                "(:uid, 'o@example.org', 'O', 'therapist', 'x', :t, 'plain', 0, 1, :now, :now)"
+            ),
+            {**ids, "t": True, "now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO client (id, practitioner_id, display_name, status, intake_date, "
+                "session_cadence_days, version, created_at, updated_at) VALUES "
+                "(:cid, :uid, 'O', 'active', '2026-01-05', 7, 1, :now, :now)"
+            ),
+            {**ids, "now": now},
+        )
+        for rid, back in (("shut", now), ("open", None)):
+            connection.execute(
+                text(episode), {**ids, "rid": ids[rid], "start": now, "back": back, "now": now}
+            )
+    migrate.upgrade(empty_engine)
+    [index] = [
+        i
+        for i in inspect(empty_engine).get_indexes("episode")
+        if i["name"] == "ix_episode_client_open"
+    ]
+    assert index["column_names"] == ["client_id", "source", "started_at"]
+    lookup = (
+        "SELECT id FROM episode WHERE client_id = :cid AND source = 'client' "
+        "AND baseline_at IS NULL AND status = 'recorded' ORDER BY started_at DESC, id DESC LIMIT 1"
+    )
+    with empty_engine.connect() as connection:
+        assert connection.scalar(text("SELECT count(*) FROM episode")) == 2
+        assert connection.scalar(text(lookup), ids) == ids["open"]
+        if empty_engine.dialect.name == "sqlite":
+            plan = connection.execute(text("EXPLAIN QUERY PLAN " + lookup), ids)
+            assert "ix_episode_client_open" in " ".join(map(str, plan.all()))
+        else:
+            definition = connection.scalar(
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_episode_client_open'")
+            )
+            assert "WHERE (baseline_at IS NULL)" in definition
+    migrate.downgrade(empty_engine, before.down_revision)
+    assert "ix_episode_client_open" not in {
+        i["name"] for i in inspect(empty_engine).get_indexes("episode")
+    }

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from practice_dashboard.domain.facts import minutes_between
@@ -38,6 +38,17 @@ class Episode(IdMixin, TimestampMixin, VersionedMixin, RecordStatusMixin, Base):
         # episode before it): without the source, a source never used is looked for along
         # the whole history.
         Index("ix_episode_client_source_started_at", "client_id", "source", "started_at"),
+        # The client's own episode still open (checkins/entries.py `open_episode`, on every
+        # check-in): only open episodes are in it, so finding none is one seek, not a walk
+        # back through every episode they have closed.
+        Index(
+            "ix_episode_client_open",
+            "client_id",
+            "source",
+            "started_at",
+            sqlite_where=text("baseline_at IS NULL"),
+            postgresql_where=text("baseline_at IS NULL"),
+        ),
     )
 
     client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("client.id"))
