@@ -27,6 +27,7 @@ from practice_dashboard.domain.flags import Thresholds
 from practice_dashboard.domain.metrics import (
     METRICS,
     MetricContext,
+    client_metrics_and_checkpoint,
     compute_client_metrics,
 )
 from tests.domain.builders import END, at, client, ep, measure, metrics, obs, sess
@@ -825,3 +826,33 @@ class TestLargeClient:
             assert b.points == tuple(p for p in a.points if p.at >= period_start)
             assert dataclasses.replace(b, points=a.points) == a
         assert dataclasses.replace(trimmed, monitoring=whole.monitoring) == whole
+
+
+def test_facts_read_from_a_cut_are_refused_without_that_cut_s_checkpoint() -> None:
+    """Facts whose episodes start at a monitoring checkpoint's cut (``episodes_from``) lack
+    the course before it: without that checkpoint, or with one cut elsewhere, they are
+    refused rather than charted as if the course began there."""
+    course = client(episodes=tuple(ep(-day, 30 + day % 7) for day in range(200, 0, -3)))
+    cut = at(-60)
+    window = {"start": END - timedelta(days=28), "end": END, "now": END}
+    _, checkpoint = client_metrics_and_checkpoint(
+        course,
+        **window,
+        thresholds=Thresholds(),
+        monitoring_points_from=window["start"],  # a view's: a checkpoint lies before its points
+        checkpoint_at=cut,
+    )
+    assert checkpoint is not None
+    assert checkpoint.cut == cut.timestamp()
+    partial = dataclasses.replace(
+        course,
+        episodes=tuple(e for e in course.episodes if e.started_at >= cut),
+        episodes_from=cut,
+    )
+    with pytest.raises(ValueError, match="need its checkpoint"):
+        metrics(partial)
+    elsewhere = dataclasses.replace(partial, episodes_from=at(-59))
+    with pytest.raises(ValueError, match="need its checkpoint"):
+        client_metrics_and_checkpoint(
+            elsewhere, **window, thresholds=Thresholds(), monitoring_resume=checkpoint
+        )

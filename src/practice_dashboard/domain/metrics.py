@@ -1120,7 +1120,6 @@ def compute_client_metrics(
     thresholds: Thresholds,
     monitoring_restart_at: datetime | None = None,
     monitoring_points_from: datetime | None = None,
-    monitoring_resume: MonitoringCheckpoint | None = None,
 ) -> ClientMetrics:
     """All metrics and flags for one client (see the module docstring for time windows).
 
@@ -1128,9 +1127,8 @@ def compute_client_metrics(
     charts restart from zero then, or from a later care change note, DOMAIN.md §5.5).
     ``monitoring_points_from``: the monitoring charts keep their points from then on (a view
     that draws a period, or ``end`` for none: flags and figures need no points); None: every
-    point since monitoring began. Nothing else depends on it. ``monitoring_resume``: the
-    charts go on from this checkpoint (``monitoring_charts``); facts read from its cut
-    (``facts.episodes_from``) need it, and it must hold (else ``StaleCheckpoint``).
+    point since monitoring began. Nothing else depends on it. Facts read from a monitoring
+    checkpoint's cut go through ``client_metrics_and_checkpoint``, which takes it.
     """
     return client_metrics_and_checkpoint(
         facts,
@@ -1140,7 +1138,6 @@ def compute_client_metrics(
         thresholds=thresholds,
         monitoring_restart_at=monitoring_restart_at,
         monitoring_points_from=monitoring_points_from,
-        monitoring_resume=monitoring_resume,
     )[0]
 
 
@@ -1158,7 +1155,8 @@ def client_metrics_and_checkpoint(
 ) -> tuple[ClientMetrics, MonitoringCheckpoint | None]:
     """``compute_client_metrics``, and the monitoring checkpoint at ``checkpoint_at`` taken
     from the same pass (``monitoring_charts``; None when none is asked for or it could not
-    hold)."""
+    hold). ``monitoring_resume``: the charts go on from this checkpoint; facts read from its
+    cut (``facts.episodes_from``) need it, and it must hold (else ``StaleCheckpoint``)."""
     if facts.episodes_from is not None and (
         monitoring_resume is None or monitoring_resume.cut != _ts(facts.episodes_from)
     ):
