@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from practice_dashboard.domain.facts import ClientFacts, ClientStatus, MeasureFact, Source
+from practice_dashboard.domain.facts import MeasureFact, Source
 from practice_dashboard.domain.instruments import (
     CBI,
     GAD7,
@@ -400,7 +400,7 @@ class TestNames:
 
 
 class TestScoreOf:
-    def test_scores_each_measure_of_the_facts_once(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_scores_each_measure_once(self, monkeypatch: pytest.MonkeyPatch) -> None:
         # A page asks for each questionnaire's score for its figures, flags and charts.
         import practice_dashboard.domain.instruments as instruments
 
@@ -414,16 +414,10 @@ class TestScoreOf:
         instruments._score_answers.cache_clear()
         first, second = phq(1, 2, 1, 0, 2, 1, 0, 1, 0), phq(3, 3, 2, 2, 3, 2, 2, 1, 1)
         second = replace(second, administered_at=T0.replace(month=2))
-        facts = ClientFacts(ClientStatus.ACTIVE, T0.date(), measures=(first, second))
         for _ in range(3):
-            assert score_of(facts, first) == score_measure(first)
-            assert score_of(facts, second).total == 19  # Kroenke et al. 2001: the item sum
+            assert score_of(first) == score_measure(first)
+            assert score_of(second).total == 19  # Kroenke et al. 2001: the item sum
         assert calls == [("phq9", first.items), ("phq9", second.items)]
-        # Other facts (as of a moment, from one source) start with an empty memo.
-        other = replace(facts, measures=(first,))
-        assert other.measure_scores == {}
-        assert score_of(other, first) == score_measure(first)
-        assert ClientFacts(ClientStatus.ACTIVE, T0.date(), measures=(first, second)) == facts
 
     def test_the_same_answers_are_scored_once_whoever_gave_them_and_when(
         self, monkeypatch: pytest.MonkeyPatch
@@ -442,12 +436,10 @@ class TestScoreOf:
         instruments._score_answers.cache_clear()
         answers = phq(2, 2, 1, 1, 2, 1, 1, 0, 1)
         later = replace(answers, administered_at=T0.replace(month=5), source=Source.PRACTITIONER)
-        one = ClientFacts(ClientStatus.ACTIVE, T0.date(), measures=(answers,))
-        another = ClientFacts(ClientStatus.ACTIVE, T0.date(), measures=(later,))
-        assert score_of(one, answers) == score_of(another, later) == score_measure(answers)
+        assert score_of(answers) == score_of(later) == score_measure(answers)
         assert len(calls) == 1
         # An unanswered safety item and a different answer are different keys.
         changed = phq(2, 2, 1, 1, 2, 1, 1, 0, None)
-        assert score_of(one, changed).safety_item_score is None
+        assert score_of(changed).safety_item_score is None
         assert len(calls) == 2
         assert instruments._score_answers.cache_info().maxsize == instruments.SCORED_ANSWERS_KEPT

@@ -11,10 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final
-
-if TYPE_CHECKING:  # instruments score MeasureFacts: imported for the annotation only
-    from practice_dashboard.domain.instruments import MeasureScore
+from typing import Final
 
 #: How far ahead of the server's clock a record's time may be: a phone or laptop clock that
 #: runs a few minutes fast must not turn "just now" into a rejected future time.
@@ -164,12 +161,6 @@ class ClientFacts:
     # for the years between): the figures that look further back than the view are then not
     # computable from these facts, and the monitoring charts need the checkpoint.
     episodes_from: datetime | None = None
-    # Each measure's score, worked out once however often it is asked for
-    # (domain/instruments.py ``score_of``): a long course has hundreds of questionnaires, and
-    # the figures, the flags and the charts each score them. Not a fact: never compared.
-    measure_scores: dict[MeasureFact, MeasureScore] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
 
 
 def known_at(at: datetime | None, moment: datetime) -> datetime | None:

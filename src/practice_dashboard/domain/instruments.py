@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Final, Literal
 
-from practice_dashboard.domain.facts import ClientFacts, MeasureFact
+from practice_dashboard.domain.facts import MeasureFact
 
 Direction = Literal["lower_is_better", "higher_is_better"]
 Comparison = Literal["<", "<=", ">=", ">"]
@@ -716,15 +716,10 @@ def _score_entered_total(instrument: Instrument, total: float) -> MeasureScore:
     )
 
 
-def score_of(facts: ClientFacts, measure: MeasureFact) -> MeasureScore:
-    """``score_measure`` of one of the client's measures, worked out once per set of facts (a
-    page asks for each several times: figures, flags, charts)."""
-    score = facts.measure_scores.get(measure)
-    if score is None:
-        score = facts.measure_scores[measure] = _score_answers(
-            measure.instrument, measure.items, measure.total
-        )
-    return score
+def score_of(measure: MeasureFact) -> MeasureScore:
+    """``score_measure`` of a client's measure, worked out once for the same answers (a page
+    asks for each several times: figures, flags, charts; the next page asks again)."""
+    return _score_answers(measure.instrument, measure.items, measure.total)
 
 
 #: Answers scored lately, whoever gave them: each page of a long course scores hundreds of

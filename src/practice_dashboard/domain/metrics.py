@@ -589,7 +589,7 @@ def _scored_measures(
     by_code: dict[str, list[tuple[MeasureFact, MeasureScore]]] = {}
     for m in sorted(facts.measures, key=lambda m: _ts(m.administered_at)):
         if m.instrument in INSTRUMENTS and _ts(m.administered_at) < before:
-            by_code.setdefault(m.instrument, []).append((m, score_of(facts, m)))
+            by_code.setdefault(m.instrument, []).append((m, score_of(m)))
     return by_code
 
 
@@ -993,7 +993,7 @@ def client_signals(
     item9_at: datetime | None = None
     for m in sorted(facts.measures, key=lambda m: _ts(m.administered_at), reverse=True):
         if m.instrument == "phq9" and _ts(m.administered_at) < ctx.now:
-            value = score_of(facts, m).safety_item_score
+            value = score_of(m).safety_item_score
             if value is not None:
                 item9, item9_at = value, m.administered_at
                 break
@@ -1001,7 +1001,7 @@ def client_signals(
     cbi_at: datetime | None = None
     for m in sorted(facts.measures, key=lambda m: _ts(m.administered_at), reverse=True):
         if m.instrument == "cbi" and _ts(m.administered_at) < ctx.as_of:
-            score = score_of(facts, m)
+            score = score_of(m)
             if score.valid:
                 cbi_personal = score.subscales.get("personal")
                 cbi_work = score.subscales.get("work_related")
@@ -1105,7 +1105,7 @@ def _latest_srs(ctx: MetricContext) -> tuple[float | None, datetime | None]:
     """The latest valid SRS total before the as-of time, and when it was given."""
     for m in sorted(ctx.facts.measures, key=lambda m: _ts(m.administered_at), reverse=True):
         if m.instrument == SRS.code and _ts(m.administered_at) < ctx.as_of:
-            score = score_of(ctx.facts, m)
+            score = score_of(m)
             if score.valid and score.total is not None:
                 return score.total, m.administered_at
     return None, None

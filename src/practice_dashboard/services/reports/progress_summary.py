@@ -167,7 +167,7 @@ def _measure_rows(
     in_period: dict[str, int] = {}
     for m in facts.measures:
         if lo <= _ts(m.administered_at) < hi and m.instrument in INSTRUMENTS:
-            if score_of(facts, m).valid:
+            if score_of(m).valid:
                 in_period[m.instrument] = in_period.get(m.instrument, 0) + 1
     rows = []
     for p in metrics.measures:

@@ -147,7 +147,7 @@ def measure_charts(frame: _Frame) -> list[Chart]:
     scored: dict[str, list[tuple[float, MeasureScore]]] = {}
     for m in sorted(view.facts.measures, key=lambda m: m.administered_at):
         if m.instrument in INSTRUMENTS:
-            score = score_of(view.facts, m)
+            score = score_of(m)
             if score.valid:
                 scored.setdefault(m.instrument, []).append((_ts(m.administered_at), score))
     charts: list[Chart] = []
