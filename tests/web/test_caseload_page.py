@@ -23,6 +23,9 @@ from practice_dashboard.domain.facts import ClientFacts, EpisodeFact
 from practice_dashboard.domain.windows import weekly_recovery
 from practice_dashboard.models import Client, ClientSummary, User
 from practice_dashboard.models.enums import Attendance, ClientStatus, Role, Zone
+from practice_dashboard.services.analytics.caseload import caseload_rows
+from practice_dashboard.services.audit import Actor
+from practice_dashboard.web.routes.caseload_page import drawn_row
 from practice_dashboard.web.sparkline import sparkline
 from tests.builders import (
     login_cookies,
@@ -435,6 +438,87 @@ class TestStale:
         assert row.find(cls="direction").words() == "not enough data"
         assert row.find(cls="flags-cell").words() == "none"
         assert row.find(cls="status").words() == "Active"
+
+
+class TestRowsDrawnOnce:
+    """web/routes/caseload_page.py `drawn_row`: a row is drawn again only when something it
+    shows has changed."""
+
+    def rows_now(self, db: DbSession, settings: Settings, owner: User) -> dict[str, Any]:
+        result = caseload_rows(db, actor=Actor(owner), settings=settings, now=datetime.now(UTC))
+        return {row.display_name: row for row in result["rows"]}
+
+    def test_an_unchanged_row_is_drawn_once_and_a_changed_one_again(
+        self, db: DbSession, settings: Settings
+    ) -> None:
+        owner = make_user(db, settings)
+        client = safety_client(db, owner, "Kept Drawn")
+        db.commit()
+        today = datetime.now(settings.timezone).date()
+        tz = settings.timezone
+        first = drawn_row(self.rows_now(db, settings, owner)["Kept Drawn"], today, tz, False)
+        assert 'data-flag="safety"' in first
+        # The same content read again (new row objects): the same drawing, not a new one.
+        again = self.rows_now(db, settings, owner)["Kept Drawn"]
+        assert drawn_row(again, today, tz, False) is first
+        # Its figures change (a summary column, then its flags' JSON): drawn again.
+        db.execute(
+            update(ClientSummary)
+            .where(ClientSummary.client_id == client.id)
+            .values(time_in_window=0.25)
+        )
+        db.commit()
+        changed = drawn_row(self.rows_now(db, settings, owner)["Kept Drawn"], today, tz, False)
+        assert changed is not first
+        assert ">25%<" in changed
+        db.execute(
+            update(ClientSummary).where(ClientSummary.client_id == client.id).values(flags=[])
+        )
+        db.commit()
+        calmed = drawn_row(self.rows_now(db, settings, owner)["Kept Drawn"], today, tz, False)
+        assert 'data-flag="safety"' not in calmed
+        assert '<span class="muted">none</span>' in calmed
+        # The client renamed: drawn again with the new name.
+        db.execute(update(Client).where(Client.id == client.id).values(display_name="New Name"))
+        db.commit()
+        renamed = drawn_row(self.rows_now(db, settings, owner)["New Name"], today, tz, False)
+        assert 'title="New Name"' in renamed
+
+    def test_the_day_and_the_practitioner_column_are_part_of_what_is_drawn(
+        self, db: DbSession, settings: Settings
+    ) -> None:
+        owner = make_user(db, settings, full_name="Dr Owner")
+        calm_client(db, owner, display_name="Same Row")
+        db.commit()
+        row = self.rows_now(db, settings, owner)["Same Row"]
+        today = datetime.now(settings.timezone).date()
+        tz = settings.timezone
+        current = drawn_row(row, today, tz, False)
+        assert "as-of" not in current
+        assert "client-practitioner" not in current
+        # The same figures seen on a later day are marked as an earlier day's.
+        later = drawn_row(row, today + timedelta(days=1), tz, False)
+        assert f"figures from {today:%d %b}" in later
+        with_column = drawn_row(row, today, tz, True)
+        assert '<td class="practitioner-col">Dr Owner</td>' in with_column
+
+    def test_the_page_shows_a_change_made_after_it_was_viewed(
+        self, api: TestClient, db: DbSession, settings: Settings
+    ) -> None:
+        owner = make_user(db, settings)
+        client = calm_client(db, owner, display_name="Before Change")
+        before = page(api, db, settings, owner, "/")
+        assert names(before) == ["Before Change"]
+        db.execute(update(Client).where(Client.id == client.id).values(display_name="After"))
+        db.execute(
+            update(ClientSummary)
+            .where(ClientSummary.client_id == client.id)
+            .values(recovery_median_minutes=42.0)
+        )
+        db.commit()
+        after = page(api, db, settings, owner, "/")
+        assert names(after) == ["After"]
+        assert row_of(after, client).find(cls="recovery-median").words() == "42 min"
 
 
 class TestSparkline:

@@ -9,13 +9,15 @@ budget, computing while it reads and writing in a short transaction of its own.
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, ParamSpec
 
-from sqlalchemy import Row, Select, and_, case, func, nulls_last, select
+from sqlalchemy import Row, Select, Text, and_, case, cast, func, nulls_last, select
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
@@ -25,6 +27,8 @@ from practice_dashboard.models.enums import Attendance, ClientStatus, Role
 from practice_dashboard.services import access, audit
 from practice_dashboard.services.analytics import summary, summary_batches
 from practice_dashboard.services.audit import Actor
+
+P = ParamSpec("P")
 
 
 class CaseloadSort(StrEnum):
@@ -56,7 +60,9 @@ _SORT_COLUMNS: dict[CaseloadSort, Any] = {
 
 # What a caseload row shows, read as columns: the page lists up to 200 clients, and nothing
 # here needs them as Client and ClientSummary entities (an identity-map entry and instance
-# state each, for rows only read).
+# state each, for rows only read). The summary's JSON comes as its text, decoded by `item`:
+# so a row is plain hashable values, and the caseload page, which keeps what it drew for a
+# row that has not changed, decodes only the rows it draws anew.
 _ROW_COLUMNS = (
     Client.id,
     Client.display_name,
@@ -69,12 +75,12 @@ _ROW_COLUMNS = (
     ClientSummary.recovery_median_minutes,
     ClientSummary.recovery_direction,
     ClientSummary.time_in_window,
-    ClientSummary.headline,
-    ClientSummary.flags,
+    cast(ClientSummary.headline, Text).label("headline"),
+    cast(ClientSummary.flags, Text).label("flags"),
 )
 
 
-def caseload(
+def caseload_rows(
     db: DbSession,
     *,
     actor: Actor,
@@ -92,6 +98,8 @@ def caseload(
     limit: int = 50,
     offset: int = 0,
 ) -> dict[str, Any]:
+    """One page of the visible clients as rows of `_ROW_COLUMNS` (`item` lists one), with the
+    total, the count of summaries not current, and practitioner load."""
     visible = access.visible_client_ids(actor.user).where(Client.archived_at.is_(None))
     today = summary.practice_today(settings, now)
     # Summaries from an earlier day (or showing a "next session" that has begun since) are
@@ -158,7 +166,7 @@ def caseload(
     )
     return {
         "stale": int(not_current or 0),
-        "items": [_item(row) for row in rows],
+        "rows": rows,
         "total": total,
         "limit": limit,
         "offset": offset,
@@ -166,10 +174,25 @@ def caseload(
     }
 
 
-def _item(row: Row[Any]) -> dict[str, Any]:
+def _with_items(
+    listing: Callable[P, dict[str, Any]],
+) -> Callable[P, dict[str, Any]]:
+    def with_items(*args: P.args, **kwargs: P.kwargs) -> dict[str, Any]:
+        result = listing(*args, **kwargs)
+        return {**result, "items": [item(row) for row in result.pop("rows")]}
+
+    return with_items
+
+
+#: `caseload_rows` with each row as its `item`: what the API and supervision list.
+caseload = _with_items(caseload_rows)
+
+
+def item(row: Row[Any]) -> dict[str, Any]:
+    """A row of `caseload_rows` as the caseload lists it."""
     if row.as_of is None:  # no summary computed yet (the outer join found none)
         return _item_without_summary(row)
-    headline = row.headline
+    headline = json.loads(row.headline)
     return {
         "client_id": row.id,
         "display_name": row.display_name,
@@ -187,7 +210,7 @@ def _item(row: Row[Any]) -> dict[str, Any]:
         "capacity_direction": headline.get("capacity_direction", "insufficient_data"),
         # Summaries computed before the sparkline existed lack it until their next refresh.
         "weekly_recovery": headline.get("weekly_recovery"),
-        "flags": row.flags,
+        "flags": json.loads(row.flags),
         "as_of": row.as_of,
     }
 
