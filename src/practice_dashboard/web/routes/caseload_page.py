@@ -170,9 +170,10 @@ def client_row(item: dict[str, Any], today: date) -> dict[str, Any]:
     }
 
 
-#: Caseload rows kept drawn, across pages and callers: one per row content, so about one per
-#: client. Each holds its columns and its HTML, about 4 KB: 8 MB at most.
-ROWS_KEPT: Final = 2048
+#: Caseload rows kept drawn, across pages and callers: one per row content and view, so
+#: about one per client a worker shows. Each holds its columns and its HTML, about 6.5 KB
+#: (tracemalloc): 7 MB at most.
+ROWS_KEPT: Final = 1024
 
 
 @lru_cache(maxsize=ROWS_KEPT)
