@@ -592,3 +592,31 @@ class TestQueryCount:
             counts.append(queries.count)
             assert len(rows(parse(response.text))) == (3 if n == 3 else 40)
         assert counts[0] == counts[1], queries.statements
+
+    def test_out_of_date_summaries_are_counted_only_when_some_were_found(
+        self, api: TestClient, db: DbSession, settings: Settings, queries: QueryCounter
+    ) -> None:
+        """services/analytics/caseload.py: with none out of date when the page looked, none can
+        be by the time it would count them (the same `now`; writes only bring summaries up to
+        date), so the count is not sent."""
+        owner = make_user(db, settings)
+        client = calm_client(db, owner)
+        cookies, _ = login_cookies(db, settings, owner)
+        db.commit()
+        api.cookies.update(cookies)
+
+        def out_of_date_reads() -> list[str]:
+            queries.reset()
+            assert api.get("/").status_code == 200
+            return [s for s in queries.statements if "client_summary.next_session_at <=" in s]
+
+        assert len(out_of_date_reads()) == 1  # the look for them, which found none
+        db.execute(
+            update(ClientSummary)
+            .where(ClientSummary.client_id == client.id)
+            .values(as_of=datetime.now(settings.timezone).date() - timedelta(days=1))
+        )
+        db.commit()
+        # Found (and brought up to date): counted after, for the notice.
+        assert len(out_of_date_reads()) >= 2
+        assert len(out_of_date_reads()) == 1

@@ -106,6 +106,7 @@ def caseload_rows(
     # recomputed here up to a budget; the background refresher (or the nightly CLI) does the
     # rest, and those rows show their `as_of` date.
     budget = settings.summary_refresh_budget
+    stale: list[uuid.UUID] = []
     if budget:
         stale = list(db.scalars(summary.stale_client_ids(today, visible, limit=budget, now=now)))
         if stale:
@@ -159,10 +160,16 @@ def caseload_rows(
         detail=f"{len(rows)} of {total}",
         client_ids=[row.id for row in rows],
     )
-    not_current = db.scalar(
-        select(func.count()).select_from(
-            summary.stale_client_ids(today, visible, now=now).order_by(None).subquery()
+    # None out of date when this request looked (the usual case): none is now either, for the
+    # same `now`, since a write only ever brings a summary up to date. Else count what is left.
+    not_current = (
+        db.scalar(
+            select(func.count()).select_from(
+                summary.stale_client_ids(today, visible, now=now).order_by(None).subquery()
+            )
         )
+        if stale or not budget
+        else 0
     )
     return {
         "stale": int(not_current or 0),
