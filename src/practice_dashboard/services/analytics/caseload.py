@@ -268,79 +268,65 @@ def recovery_direction_counts(db: DbSession, *, actor: Actor, today: date) -> di
 def practitioner_loads(
     db: DbSession, *, actor: Actor, settings: Settings, now: datetime
 ) -> list[dict[str, Any]]:
-    """Load of the caller (if they own clients) and of every supervisee: four queries."""
+    """Load of the caller (if they own clients) and of every supervisee: one query, a row per
+    person with their figures as correlated subqueries (each an indexed look at one
+    practitioner's clients, sessions or self-checks)."""
     user = actor.user
     if user.role == Role.ADMIN:
         return []
     supervisees = select(Supervision.supervisee_id).where(Supervision.supervisor_id == user.id)
-    people = list(
-        db.scalars(
-            select(User)
-            .where((User.id == user.id) | User.id.in_(supervisees))
-            .order_by(User.id != user.id, func.lower(User.full_name), User.id)
-        )
-    )
-    ids = [p.id for p in people]
     active_client = and_(
+        Client.practitioner_id == User.id,
         Client.status == ClientStatus.ACTIVE,
         Client.archived_at.is_(None),
-        Client.practitioner_id.in_(ids),
     )
-    counts = {
-        pid: (int(n), int(alerts or 0))
-        for pid, n, alerts in db.execute(
-            select(
-                Client.practitioner_id,
-                func.count(Client.id),
-                # Acknowledged alerts count too: quieting a flag does not lighten the load.
-                func.sum(case((ClientSummary.raised_rank >= LEVEL_RANK["alert"], 1), else_=0)),
-            )
-            .select_from(Client)
-            .outerjoin(
-                ClientSummary, summary.current_summary(summary.practice_today(settings, now))
-            )
-            .where(active_client)
-            .group_by(Client.practitioner_id)
+    caseload_size = select(func.count(Client.id)).where(active_client).scalar_subquery()
+    # Acknowledged alerts count too: quieting a flag does not lighten the load.
+    with_alert = (
+        select(func.count(Client.id))
+        .join(ClientSummary, summary.current_summary(summary.practice_today(settings, now)))
+        .where(active_client, ClientSummary.raised_rank >= LEVEL_RANK["alert"])
+        .scalar_subquery()
+    )
+    attended = (
+        select(func.count(Session.id))
+        .where(
+            Session.practitioner_id == User.id,
+            Session.attendance == Attendance.ATTENDED,
+            Session.archived_at.is_(None),
+            Session.counted(),
+            Session.starts_at >= now - timedelta(days=7),
+            Session.starts_at <= now,
         )
-    }
-    sessions = dict(
-        db.execute(
-            select(Session.practitioner_id, func.count(Session.id))
-            .where(
-                Session.practitioner_id.in_(ids),
-                Session.attendance == Attendance.ATTENDED,
-                Session.archived_at.is_(None),
-                Session.counted(),
-                Session.starts_at >= now - timedelta(days=7),
-                Session.starts_at <= now,
-            )
-            .group_by(Session.practitioner_id)
-        ).all()
+        .scalar_subquery()
     )
-    latest_check = (
-        select(SelfCheck.practitioner_id, func.max(SelfCheck.administered_at).label("at"))
-        .where(SelfCheck.practitioner_id.in_(ids), SelfCheck.instrument == "cbi")
-        .group_by(SelfCheck.practitioner_id)
-        .subquery()
+    latest_cbi = (
+        select(SelfCheck.subscales)
+        .where(SelfCheck.practitioner_id == User.id, SelfCheck.instrument == "cbi")
+        .order_by(SelfCheck.administered_at.desc(), SelfCheck.id.desc())
+        .limit(1)
+        .scalar_subquery()
     )
-    cbi = {
-        pid: (subscales or {}).get("work_related")
-        for pid, subscales in db.execute(
-            select(SelfCheck.practitioner_id, SelfCheck.subscales).join(
-                latest_check,
-                (SelfCheck.practitioner_id == latest_check.c.practitioner_id)
-                & (SelfCheck.administered_at == latest_check.c.at),
-            )
+    people = db.execute(
+        select(
+            User.id,
+            User.full_name,
+            User.role,
+            caseload_size,
+            with_alert,
+            attended,
+            latest_cbi,
         )
-    }
+        .where((User.id == user.id) | User.id.in_(supervisees))
+        .order_by(User.id != user.id, func.lower(User.full_name), User.id)
+    ).all()
     loads = []
-    for person in people:
-        caseload_size, with_alert = counts.get(person.id, (0, 0))
+    for person_id, full_name, role, size, alerts, sessions, cbi in people:
         facts = PractitionerLoadFacts(
-            active_caseload=caseload_size,
-            attended_sessions_last_7_days=int(sessions.get(person.id, 0)),
-            active_clients_with_alert=with_alert,
-            latest_self_check_cbi_work_related=cbi.get(person.id),
+            active_caseload=int(size),
+            attended_sessions_last_7_days=int(sessions),
+            active_clients_with_alert=int(alerts),
+            latest_self_check_cbi_work_related=(cbi or {}).get("work_related"),
         )
         flag = practitioner_load(facts, settings.thresholds)
         flag_view = None
@@ -348,9 +334,9 @@ def practitioner_loads(
             flag_view = asdict(flag) | {"acknowledgement": None}
         loads.append(
             {
-                "practitioner_id": person.id,
-                "full_name": person.full_name,
-                "role": person.role.value,
+                "practitioner_id": person_id,
+                "full_name": full_name,
+                "role": role.value,
                 **asdict(facts),
                 "flag": flag_view,
             }
