@@ -689,6 +689,26 @@ class TestChartHelpers:
         expected = [datetime.fromtimestamp(t, tz).strftime("%Y-%m-%d %H:%M") for t in stamps]
         assert LocalClock(tz).xs(stamps) == expected
 
+    @pytest.mark.parametrize(
+        "zone", ["Europe/London", "Australia/Adelaide", "America/St_Johns", "Pacific/Kiritimati"]
+    )
+    def test_one_time_is_written_as_many_are(self, zone: str) -> None:
+        """web/charts/common.py `LocalClock.x` (no numpy) against `xs` (numpy): the same text
+        for every time, across daylight saving, minute edges, before 1970 and the ends of the
+        calendar."""
+        clock = LocalClock(ZoneInfo(zone))
+        start = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+        stamps = [start + 997.3 * i for i in range(0, 40_000)]  # a year, odd steps
+        stamps += [start + 60 * k + d for k in range(500) for d in (-1e-6, 0.0, 1e-6, 59.999999)]
+        stamps += [-1.5, -86_400.25, -2_000_000_000.0, 0.0]
+        stamps += [datetime(1, 1, 1, 0, 30, tzinfo=UTC).timestamp()]  # year 1: numpy's way
+        stamps += [datetime(2, 1, 1, 0, 1, tzinfo=UTC).timestamp()]
+        stamps += [datetime(9999, 12, 29, 23, 59, tzinfo=UTC).timestamp()]
+        stamps += [datetime(9999, 12, 31, 23, 0, tzinfo=UTC).timestamp()]
+        assert [clock.x(t) for t in stamps] == [
+            LocalClock(ZoneInfo(zone)).xs([t])[0] for t in stamps
+        ]
+
     def test_free_text_is_shortened_then_escaped(self) -> None:
         assert escape("<b>hi</b>") == "&lt;b&gt;hi&lt;/b&gt;"
         assert escape("x" * 300, 10) == "x" * 9 + "…"
