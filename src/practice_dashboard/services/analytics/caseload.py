@@ -1,10 +1,11 @@
 """The caseload: every visible client with headline figures and flags, and practitioner load.
 
-A fixed number of queries whatever the caseload size: one page query, one count, and three
-aggregate queries for practitioner load, each reading the client's summary for today
-(`summary.current_summary`). Summaries are rolled over ahead of midnight by the refresher, so
-a request normally finds none stale; the few it finds it brings up to date in bulk, within a
-budget, computing while it reads and writing in a short transaction of its own.
+A fixed number of queries whatever the caseload size: a look for summaries out of date, one
+page query, one count, and one query for practitioner load, each reading the client's summary
+for today (`summary.current_summary`). Summaries are rolled over ahead of midnight by the
+refresher, so a request normally finds none out of date; the few it finds it brings up to date
+in bulk, within a budget, computing while it reads and writing in a short transaction of its
+own, and then counts those left for the page's notice.
 """
 
 from __future__ import annotations
