@@ -46,6 +46,15 @@ def _by_name(loads: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {load["full_name"]: load for load in loads}
 
 
+def _figures(load: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        load["active_caseload"],
+        load["attended_sessions_last_7_days"],
+        load["active_clients_with_alert"],
+        load["latest_self_check_cbi_work_related"],
+    )
+
+
 class TestPractitionerLoads:
     def test_each_persons_figures(
         self, db: DbSession, settings: Settings, queries: QueryCounter
@@ -99,35 +108,10 @@ class TestPractitionerLoads:
         by_name = _by_name(loads)
         assert by_name["Ann"]["practitioner_id"] == ann.id
         assert by_name["Ann"]["role"] == "therapist"
-        assert {
-            k: by_name["Ann"][k]
-            for k in (
-                "active_caseload",
-                "attended_sessions_last_7_days",
-                "active_clients_with_alert",
-                "latest_self_check_cbi_work_related",
-            )
-        } == {
-            "active_caseload": 3,
-            "attended_sessions_last_7_days": 2,
-            "active_clients_with_alert": 1,
-            "latest_self_check_cbi_work_related": 55.0,
-        }
+        # active caseload, sessions attended in 7 days, active clients with an alert, latest CBI
+        assert _figures(by_name["Ann"]) == (3, 2, 1, 55.0)
         assert by_name["Ann"]["flag"]["signals"] == ("alerts", "cbi_work")
-        assert {
-            k: by_name["bob"][k]
-            for k in (
-                "active_caseload",
-                "attended_sessions_last_7_days",
-                "active_clients_with_alert",
-                "latest_self_check_cbi_work_related",
-            )
-        } == {
-            "active_caseload": 0,
-            "attended_sessions_last_7_days": 0,
-            "active_clients_with_alert": 0,
-            "latest_self_check_cbi_work_related": None,
-        }
+        assert _figures(by_name["bob"]) == (0, 0, 0, None)
         assert by_name["bob"]["flag"] is None
         assert by_name["Zed Boss"]["role"] == "supervisor"
 
