@@ -397,13 +397,20 @@ class TestStale:
         app.state.session_factory = session_factory
         return app
 
+    def two_clients(
+        self, db: DbSession, settings: Settings, changed: str, other: str
+    ) -> tuple[User, Client]:
+        """A practitioner with two calm clients, committed; returns the one to change."""
+        owner = make_user(db, settings)
+        client = calm_client(db, owner, display_name=changed)
+        calm_client(db, owner, display_name=other)
+        db.commit()
+        return owner, client
+
     def test_figures_from_an_earlier_day_say_so(
         self, lazy_app: FastAPI, db: DbSession, settings: Settings
     ) -> None:
-        owner = make_user(db, settings)
-        old = calm_client(db, owner, display_name="Yesterday's")
-        calm_client(db, owner, display_name="Today's")
-        db.commit()
+        owner, old = self.two_clients(db, settings, "Yesterday's", "Today's")
         yesterday = datetime.now(settings.timezone).date() - timedelta(days=1)
         db.execute(
             update(ClientSummary).where(ClientSummary.client_id == old.id).values(as_of=yesterday)
@@ -422,10 +429,7 @@ class TestStale:
     def test_a_client_without_a_summary_is_listed_without_figures(
         self, lazy_app: FastAPI, db: DbSession, settings: Settings
     ) -> None:
-        owner = make_user(db, settings)
-        bare = calm_client(db, owner, display_name="Not Computed")
-        calm_client(db, owner, display_name="Computed")
-        db.commit()
+        owner, bare = self.two_clients(db, settings, "Not Computed", "Computed")
         # Derived rows only (the summary is rebuilt from the record): none for this client.
         db.execute(delete(ClientSummary).where(ClientSummary.client_id == bare.id))
         db.commit()
