@@ -363,6 +363,37 @@ class TestPanels:
         }
         assert "Active clients you can see (2)" in directions.words()
 
+    def test_directions_count_every_active_client_whatever_the_filters(
+        self, api: TestClient, db: DbSession, settings: Settings
+    ) -> None:
+        """services/analytics/caseload.py `_tally`: the total follows the filters; the
+        recovery directions count every active, unarchived client the caller can see."""
+        owner = make_user(db, settings)
+        safety_client(db, owner, "One")
+        improving_client(db, owner, "Two")
+        improving_client(db, owner, "Gone")
+        calm_client(db, owner, display_name="Three", status=ClientStatus.PAUSED)
+        improving_client(db, make_user(db, settings), "Someone else's")
+        db.execute(
+            update(Client).where(Client.display_name == "Gone").values(archived_at=_now())
+        )
+        doc = page(api, db, settings, owner, "/?search=tw")
+        assert names(doc) == ["Two"]
+        assert "1–1 of 1 client matching the filters" in doc.by_id("main").words()
+        directions = doc.by_id("directions")
+        counts = {
+            d.attrs["data-direction"]: d.words()
+            for d in directions.find_all("dd")
+            if "data-direction" in d.attrs
+        }
+        assert counts == {
+            "improving": "1",
+            "no_clear_trend": "0",
+            "worsening": "0",
+            "insufficient_data": "1",
+        }
+        assert "Active clients you can see (2)" in directions.words()
+
     def test_calm_load_says_so(self, api: TestClient, db: DbSession, settings: Settings) -> None:
         owner = make_user(db, settings)
         calm_client(db, owner)
@@ -597,30 +628,31 @@ class TestQueryCount:
             assert len(rows(parse(response.text))) == (3 if n == 3 else 40)
         assert counts[0] == counts[1], queries.statements
 
-    def test_out_of_date_summaries_are_counted_only_when_some_were_found(
+    def test_out_of_date_summaries_are_looked_up_only_when_the_tally_finds_some(
         self, api: TestClient, db: DbSession, settings: Settings, queries: QueryCounter
     ) -> None:
-        """services/analytics/caseload.py: with none out of date when the page looked, none can
-        be by the time it would count them (the same `now`; writes only bring summaries up to
-        date), so the count is not sent."""
+        """services/analytics/caseload.py: one tally counts the out-of-date summaries with the
+        total and the recovery directions; only when it finds some are they looked up (and
+        brought up to date), and then tallied again for the notice."""
         owner = make_user(db, settings)
         client = calm_client(db, owner)
         cookies, _ = login_cookies(db, settings, owner)
         db.commit()
         api.cookies.update(cookies)
 
-        def out_of_date_reads() -> list[str]:
+        def out_of_date_reads() -> tuple[int, int]:
             queries.reset()
             assert api.get("/").status_code == 200
-            return [s for s in queries.statements if "client_summary.next_session_at <=" in s]
+            reads = [s for s in queries.statements if "client_summary.next_session_at <=" in s]
+            return len(reads), sum("count(" in s for s in reads)
 
-        assert len(out_of_date_reads()) == 1  # the look for them, which found none
+        assert out_of_date_reads() == (1, 1)  # the tally, which found none
         db.execute(
             update(ClientSummary)
             .where(ClientSummary.client_id == client.id)
             .values(as_of=datetime.now(settings.timezone).date() - timedelta(days=1))
         )
         db.commit()
-        # Found (and brought up to date): counted after, for the notice.
-        assert len(out_of_date_reads()) >= 2
-        assert len(out_of_date_reads()) == 1
+        # Found: looked up and brought up to date, then tallied again for the notice.
+        assert out_of_date_reads() == (3, 2)
+        assert out_of_date_reads() == (1, 1)

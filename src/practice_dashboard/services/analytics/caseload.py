@@ -1,11 +1,12 @@
 """The caseload: every visible client with headline figures and flags, and practitioner load.
 
-A fixed number of queries whatever the caseload size: a look for summaries out of date, one
-page query, one count, and one query for practitioner load, each reading the client's summary
-for today (`summary.current_summary`). Summaries are rolled over ahead of midnight by the
-refresher, so a request normally finds none out of date; the few it finds it brings up to date
-in bulk, within a budget, computing while it reads and writing in a short transaction of its
-own, and then counts those left for the page's notice.
+A fixed number of queries whatever the caseload size: one tally (summaries out of date, the
+total the filters keep, and for the page the active clients per recovery direction), one page
+query, and one query for practitioner load, each reading the client's summary for today
+(`summary.current_summary`). Summaries are rolled over ahead of midnight by the refresher, so
+a request normally finds none out of date; the few the tally finds it looks up and brings up to
+date in bulk, within a budget, computing while it reads and writing in a short transaction of
+its own, and then tallies again for the page's notice.
 """
 
 from __future__ import annotations
@@ -16,13 +17,25 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Any, ParamSpec
+from typing import Any, ParamSpec, get_args
 
-from sqlalchemy import Row, Select, Text, and_, case, cast, func, nulls_last, select
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Text,
+    and_,
+    case,
+    cast,
+    func,
+    nulls_last,
+    select,
+)
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.domain.flags import LEVEL_RANK, PractitionerLoadFacts, practitioner_load
+from practice_dashboard.domain.stats import TrendDirection
 from practice_dashboard.models import Client, ClientSummary, SelfCheck, Session, Supervision, User
 from practice_dashboard.models.enums import Attendance, ClientStatus, Role
 from practice_dashboard.services import access, audit
@@ -94,25 +107,33 @@ def caseload_rows(
     search: str | None = None,
     practitioner_ids: Select[Any] | None = None,
     flagged_only: bool = False,
+    directions: bool = False,
     sort: CaseloadSort = CaseloadSort.FLAGS,
     descending: bool | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> dict[str, Any]:
     """One page of the visible clients as rows of `_ROW_COLUMNS` (`item` lists one), with the
-    total, the count of summaries not current, and practitioner load."""
+    total, the count of summaries not current, and practitioner load; with `directions`, also
+    the active clients per recovery direction, whatever the filters (the page's overview)."""
     visible = access.visible_client_ids(actor.user).where(Client.archived_at.is_(None))
     today = summary.practice_today(settings, now)
-    # Summaries from an earlier day (or showing a "next session" that has begun since) are
-    # recomputed here up to a budget; the background refresher (or the nightly CLI) does the
-    # rest, and those rows show their `as_of` date.
-    budget = settings.summary_refresh_budget
-    stale: list[uuid.UUID] = []
-    if budget:
-        stale = list(db.scalars(summary.stale_client_ids(today, visible, limit=budget, now=now)))
-        if stale:
-            summary_batches.catch_up(db, stale, settings=settings, now=now)
-
+    kept: list[ColumnElement[bool]] = []
+    if status is not None:
+        kept.append(Client.status == status)
+    if practitioner_id is not None:
+        kept.append(Client.practitioner_id == practitioner_id)
+    if practitioner_ids is not None:
+        kept.append(Client.practitioner_id.in_(practitioner_ids))
+    if flagged_only:
+        # Every raised flag, acknowledged ones too: acknowledging never hides a client from
+        # supervision (the flag/level filters and the sort still read the speaking flags).
+        kept.append(ClientSummary.raised_rank > 0)
+    if flag or level:
+        kept.append(ClientSummary.flag_codes.like(f"% {flag or '%'}:{level or '%'} %"))
+    if search:
+        escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        kept.append(func.lower(Client.display_name).like(f"%{escaped}%", escape="\\"))
     stmt = (
         select(*_ROW_COLUMNS)
         .select_from(Client)
@@ -121,22 +142,19 @@ def caseload_rows(
         .join(User, User.id == Client.practitioner_id)
         .where(Client.id.in_(visible))
     )
-    if status is not None:
-        stmt = stmt.where(Client.status == status)
-    if practitioner_id is not None:
-        stmt = stmt.where(Client.practitioner_id == practitioner_id)
-    if practitioner_ids is not None:
-        stmt = stmt.where(Client.practitioner_id.in_(practitioner_ids))
-    if flagged_only:
-        # Every raised flag, acknowledged ones too: acknowledging never hides a client from
-        # supervision (the flag/level filters and the sort still read the speaking flags).
-        stmt = stmt.where(ClientSummary.raised_rank > 0)
-    if flag or level:
-        stmt = stmt.where(ClientSummary.flag_codes.like(f"% {flag or '%'}:{level or '%'} %"))
-    if search:
-        escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(func.lower(Client.display_name).like(f"%{escaped}%", escape="\\"))
-    total = db.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    counted = _tally(stmt, today, now, kept, directions=directions)
+    tally = db.execute(counted).one()
+    # Summaries from an earlier day (or showing a "next session" that has begun since) are
+    # recomputed here up to a budget; the background refresher (or the nightly CLI) does the
+    # rest, and those rows show their `as_of` date. Normally none is out of date, and the
+    # tally was the only look for them.
+    budget = settings.summary_refresh_budget
+    if tally.stale and budget:
+        stale = list(db.scalars(summary.stale_client_ids(today, visible, limit=budget, now=now)))
+        if stale:
+            summary_batches.catch_up(db, stale, settings=settings, now=now)
+            tally = db.execute(counted).one()
+    total = tally.total
     # Flags sort worst first by default; everything else ascending.
     desc = descending if descending is not None else sort == CaseloadSort.FLAGS
     column = _SORT_COLUMNS[sort]
@@ -144,7 +162,8 @@ def caseload_rows(
     # acknowledged alert never sinks below a watch (or off the end of a long list).
     raised_first = (ClientSummary.raised_rank.desc(),) if flagged_only else ()
     rows = db.execute(
-        stmt.order_by(
+        stmt.where(*kept)
+        .order_by(
             *raised_first,
             nulls_last(column.desc() if desc else column.asc()),
             func.lower(Client.display_name),
@@ -161,25 +180,46 @@ def caseload_rows(
         detail=f"{len(rows)} of {total}",
         client_ids=[row.id for row in rows],
     )
-    # None out of date when this request looked (the usual case): none is now either, for the
-    # same `now`, since a write only ever brings a summary up to date. Else count what is left.
-    not_current = (
-        db.scalar(
-            select(func.count()).select_from(
-                summary.stale_client_ids(today, visible, now=now).order_by(None).subquery()
-            )
-        )
-        if stale or not budget
-        else 0
+    by_direction = (
+        {"directions": {d: tally._mapping[d] for d in get_args(TrendDirection)}}
+        if directions
+        else {}
     )
     return {
-        "stale": int(not_current or 0),
+        "stale": tally.stale,
         "rows": rows,
         "total": total,
         "limit": limit,
         "offset": offset,
         "practitioners": practitioner_loads(db, actor=actor, settings=settings, now=now),
+        **by_direction,
     }
+
+
+def _tally(
+    listed: Select[*tuple[Any, ...]],
+    today: date,
+    now: datetime,
+    kept: list[ColumnElement[bool]],
+    *,
+    directions: bool,
+) -> Select[*tuple[int, ...]]:
+    """One statement over the visible clients `listed` reads: how many have a summary out of
+    date, how many the filters `kept` keep, and (with `directions`) the active clients per
+    recovery direction, a client with no summary yet counted as insufficient data."""
+
+    def number(*where: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.count(case((and_(*where), 1))) if where else func.count()
+
+    counts = [
+        number(summary.out_of_date(today, now)).label("stale"),
+        number(*kept).label("total"),
+    ]
+    if directions:
+        active = Client.status == ClientStatus.ACTIVE
+        direction = func.coalesce(ClientSummary.recovery_direction, "insufficient_data")
+        counts += [number(active, direction == d).label(d) for d in get_args(TrendDirection)]
+    return listed.with_only_columns(*counts)
 
 
 def _with_items(
@@ -240,30 +280,6 @@ def _item_without_summary(row: Row[Any]) -> dict[str, Any]:
         "flags": [],
         "as_of": None,
     }
-
-
-def recovery_direction_counts(db: DbSession, *, actor: Actor, today: date) -> dict[str, int]:
-    """Active visible clients per recovery-trend direction (no summary yet: insufficient data).
-
-    One query. Counts every active, non-archived client the caller can see, whatever filters
-    the caseload page has applied.
-    """
-    direction = func.coalesce(ClientSummary.recovery_direction, "insufficient_data")
-    rows = db.execute(
-        select(direction, func.count(Client.id))
-        .select_from(Client)
-        .outerjoin(ClientSummary, summary.current_summary(today))
-        .where(
-            Client.id.in_(access.visible_client_ids(actor.user)),
-            Client.archived_at.is_(None),
-            Client.status == ClientStatus.ACTIVE,
-        )
-        .group_by(direction)
-    ).all()
-    counts = dict.fromkeys(("improving", "no_clear_trend", "worsening", "insufficient_data"), 0)
-    for name, n in rows:
-        counts[str(name)] = counts.get(str(name), 0) + int(n)
-    return counts
 
 
 def practitioner_loads(

@@ -231,6 +231,16 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
 
 
+def out_of_date(today: date, now: datetime | None = None) -> ColumnElement[bool]:
+    """A client's summary (outer-joined by `current_summary`) is missing or from an earlier
+    day; with `now`, also one whose "next session" has begun since it was computed (the only
+    headline figure that goes wrong within a day without a write)."""
+    outdated = [ClientSummary.client_id.is_(None), ClientSummary.as_of < today]
+    if now is not None:
+        outdated.append(ClientSummary.next_session_at <= now)
+    return or_(*outdated)
+
+
 def stale_client_ids(
     today: date,
     visible: Select[Any],
@@ -238,20 +248,13 @@ def stale_client_ids(
     limit: int | None = None,
     now: datetime | None = None,
 ) -> Select[Any]:
-    """Ids among `visible` clients whose summary for today is missing or from an earlier day.
-
-    With `now`, also those whose "next session" has begun since they were computed (the
-    only headline figure that goes wrong within a day without a write).
-    Missing summaries come first (they cannot be shown at all), then the oldest.
-    """
-    outdated = [ClientSummary.client_id.is_(None), ClientSummary.as_of < today]
-    if now is not None:
-        outdated.append(ClientSummary.next_session_at <= now)
+    """Ids among `visible` clients whose summary is `out_of_date`, missing ones first (they
+    cannot be shown at all), then the oldest."""
     stmt = (
         select(Client.id)
         .select_from(Client)
         .outerjoin(ClientSummary, current_summary(today))
-        .where(Client.id.in_(visible), or_(*outdated))
+        .where(Client.id.in_(visible), out_of_date(today, now))
         .order_by(ClientSummary.as_of.is_not(None), ClientSummary.as_of, Client.id)
     )
     return stmt if limit is None else stmt.limit(limit)

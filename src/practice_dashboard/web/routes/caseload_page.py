@@ -251,13 +251,14 @@ def caseload_page(
         status=ClientStatus(filters.status) if filters.status else None,
         practitioner_id=filters.practitioner,
         search=filters.search or None,
+        directions=True,
         sort=filters.sort,
         descending=filters.descending,
         limit=filters.per_page,
         offset=(filters.page - 1) * filters.per_page,
     )
     today = summary.practice_today(settings, now)
-    directions = caseload_service.recovery_direction_counts(db, actor=actor, today=today)
+    directions = result["directions"]
     practitioners = result["practitioners"]
     own = next((p for p in practitioners if p["practitioner_id"] == actor.user.id), None)
     total = result["total"]
