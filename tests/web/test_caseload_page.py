@@ -374,9 +374,7 @@ class TestPanels:
         improving_client(db, owner, "Gone")
         calm_client(db, owner, display_name="Three", status=ClientStatus.PAUSED)
         improving_client(db, make_user(db, settings), "Someone else's")
-        db.execute(
-            update(Client).where(Client.display_name == "Gone").values(archived_at=_now())
-        )
+        db.execute(update(Client).where(Client.display_name == "Gone").values(archived_at=_now()))
         doc = page(api, db, settings, owner, "/?search=tw")
         assert names(doc) == ["Two"]
         assert "1–1 of 1 client matching the filters" in doc.by_id("main").words()
