@@ -20,11 +20,13 @@ from sqlalchemy import (
     DateTime,
     String,
     Uuid,
+    bindparam,
     func,
     literal,
     select,
     type_coerce,
 )
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.type_api import TypeEngine
 
 from practice_dashboard.db import DbSession
@@ -70,6 +72,49 @@ def _key(column: Any, single: bool) -> Any:
     if single:
         return literal(0)
     return type_coerce(column, Uuid(as_uuid=False))
+
+
+#: The client of a one-client read, bound when it runs.
+_CLIENT: Final = "client_id"
+
+# A one-client view sends the same statements every time with other values, so each is built
+# once per shape and run with its values bound: building a SELECT and its cache key cost more
+# than SQLite takes to run it. Statements are immutable once built; threads share them.
+_BUILT: dict[tuple[Any, ...], Any] = {}
+
+
+def _built(dialect: str, shape: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    """The statement of this `shape` for one client, built by `build` the first time."""
+    key = (dialect, *shape)
+    built = _BUILT.get(key)
+    if built is None:
+        built = _BUILT[key] = build()
+    return built
+
+
+@dataclass(frozen=True, slots=True)
+class _Reads:
+    """Whose rows a load reads: one client (statements kept per shape, the client bound), or
+    many (a list or a subquery of ids, written into statements built for this load)."""
+
+    single: bool
+    client_ids: Any
+    dialect: str
+
+    def whose(self, column: Any) -> ColumnElement[bool]:
+        if self.single:
+            result: ColumnElement[bool] = column == bindparam(_CLIENT)
+            return result
+        return _in(column, self.client_ids)
+
+    def key(self, column: Any) -> Any:
+        return _key(column, self.single)
+
+    def statement(self, name: str, build: Callable[..., Any], *shape: Any) -> Any:
+        """`build(*shape)`: kept under `name` and `shape` for one client."""
+        if not self.single:
+            return build(*shape)
+        return _built(self.dialect, (name, *shape), lambda: build(*shape))
 
 
 # --------------------------------------------------------------------------------------------
@@ -202,20 +247,27 @@ def _observations_from(
     # Per source, the latest row before `since`: walked back along the (client, time) index
     # from `since`, it stops at the first row that counts, whatever the length of the history.
     sources = tuple(Source)
-    latest_of = (
-        select(Observation.observed_at)
-        .where(
-            Observation.client_id == client_id,
-            Observation.counted(),
-            Observation.source == source,
-            Observation.observed_at < since,
+
+    def latest_of() -> Any:
+        return select(
+            *(
+                select(Observation.observed_at)
+                .where(
+                    Observation.client_id == bindparam(_CLIENT),
+                    Observation.counted(),
+                    Observation.source == source,
+                    Observation.observed_at < bindparam("since"),
+                )
+                .order_by(Observation.observed_at.desc())
+                .limit(1)
+                .scalar_subquery()
+                for source in sources
+            )
         )
-        .order_by(Observation.observed_at.desc())
-        .limit(1)
-        .scalar_subquery()
-        for source in sources
-    )
-    row = db.connection().execute(select(*latest_of)).one()
+
+    connection = db.connection()
+    statement = _built(connection.dialect.name, ("latest observation by source",), latest_of)
+    row = connection.execute(statement, {_CLIENT: client_id, "since": since}).one()
     for source, latest in zip(sources, row, strict=True):
         if latest is None:
             continue
@@ -264,62 +316,65 @@ def episode_bounds(db: DbSession, client: Client, reach: Reach, th: Thresholds) 
     intake = datetime.combine(client.intake_date, time(0), tzinfo=UTC)
     day = timedelta(days=1)
 
+    client_id: BindParameter[Any] = bindparam(_CLIENT)
+    since_: BindParameter[Any] = bindparam("since")
+
     def episodes(*where: Any) -> Any:
         return select(Episode.started_at).where(
-            Episode.client_id == client.id, Episode.counted(), *where
-        )
-
-    def nth_since_intake(*where: Any) -> Any:
-        return (
-            episodes(Episode.started_at >= intake, *where)
-            .order_by(Episode.started_at)
-            .offset(th.baseline_episodes - 1)
-            .limit(1)
-            .scalar_subquery()
+            Episode.client_id == client_id, Episode.counted(), *where
         )
 
     def latest(query: Any, column: Any, skip: int = 0) -> Any:
         return query.order_by(column.desc()).offset(skip).limit(1).scalar_subquery()
 
+    def bounds() -> Any:
+        return select(
+            episodes(Episode.started_at >= bindparam("intake"))
+            .order_by(Episode.started_at)
+            .offset(th.baseline_episodes - 1)
+            .limit(1)
+            .scalar_subquery(),
+            select(func.min(Episode.started_at))
+            .where(Episode.client_id == client_id, Episode.counted())
+            .scalar_subquery(),
+            latest(episodes(Episode.started_at < since_), Episode.started_at),
+            latest(
+                episodes(Episode.source == Source.CLIENT, Episode.started_at < since_),
+                Episode.started_at,
+            ),
+            latest(
+                select(Observation.observed_at).where(
+                    Observation.client_id == client_id,
+                    Observation.counted(),
+                    Observation.source == Source.CLIENT,
+                    Observation.observed_at < since_,
+                ),
+                Observation.observed_at,
+            ),
+            latest(
+                episodes(
+                    Episode.baseline_at.is_not(None),
+                    Episode.baseline_at >= Episode.started_at,
+                    Episode.started_at < bindparam("chart_reach"),
+                ),
+                Episode.started_at,
+                skip=ROLLING_K - 2,
+            ),
+            select(func.max(ClientSummary.computed_at))
+            .where(ClientSummary.client_id == client_id)
+            .scalar_subquery(),
+        )
+
     chart_reach = since
     if reach.charts is not None:
         start, end = reach.charts
         chart_reach = min(start, end - timedelta(weeks=th.trend_weeks))
-    columns = (
-        nth_since_intake(),
-        select(func.min(Episode.started_at))
-        .where(Episode.client_id == client.id, Episode.counted())
-        .scalar_subquery(),
-        latest(episodes(Episode.started_at < since), Episode.started_at),
-        latest(
-            episodes(Episode.source == Source.CLIENT, Episode.started_at < since),
-            Episode.started_at,
-        ),
-        latest(
-            select(Observation.observed_at).where(
-                Observation.client_id == client.id,
-                Observation.counted(),
-                Observation.source == Source.CLIENT,
-                Observation.observed_at < since,
-            ),
-            Observation.observed_at,
-        ),
-        latest(
-            episodes(
-                Episode.baseline_at.is_not(None),
-                Episode.baseline_at >= Episode.started_at,
-                Episode.started_at < chart_reach,
-            ),
-            Episode.started_at,
-            skip=ROLLING_K - 2,
-        ),
-        select(func.max(ClientSummary.computed_at))
-        .where(ClientSummary.client_id == client.id)
-        .scalar_subquery(),
-    )
+    connection = db.connection()
+    statement = _built(connection.dialect.name, ("bounds", th.baseline_episodes), bounds)
+    values = {_CLIENT: client.id, "intake": intake, "since": since, "chart_reach": chart_reach}
     row = [
         None if value is None else _aware_time(value)
-        for value in db.connection().execute(select(*columns)).one()
+        for value in connection.execute(statement, values).one()
     ]
     eighth, first, last, own_episode, own_observation, look_back, stamp = row
     baseline_reach = intake + th.baseline_days * day
@@ -393,35 +448,46 @@ def load_facts(
     columns = _Columns.of(db)
     at, aware = columns.at, columns.time
     connection = db.connection()
+    reads = _Reads(single, client_ids, connection.dialect.name)
+    whose = reads.whose
+    # Every value a statement compares with is bound when it runs (those it lacks are ignored).
+    values: dict[str, Any] = {_CLIENT: client_ids[0] if single else None, "since": since}
 
     def rows(statement: Any) -> Sequence[Any]:
         # All at once: one fetchall of the driver, not a fetch per row.
-        return connection.execute(statement).all()
+        return connection.execute(statement, values).all()
+
+    def episode_rows(part: str) -> Any:
+        started = Episode.started_at
+        where = {
+            "all": (),
+            "head": (started <= bindparam("head_until"),),
+            "after_head": (started > bindparam("head_until"),),
+            "from_checkpoint": (started >= bindparam("episodes_from"),),
+        }[part]
+        return (
+            select(
+                reads.key(Episode.client_id),
+                at(Episode.started_at),
+                Episode.peak_intensity,
+                at(Episode.recognized_at),
+                at(Episode.baseline_at),
+                _text(Episode.source),
+            )
+            .where(whose(Episode.client_id), Episode.counted(), *where)
+            .order_by(Episode.client_id, Episode.started_at, Episode.id)
+        )
 
     episodes: dict[Any, list[EpisodeFact]] = defaultdict(list)
-    episode_rows = select(
-        _key(Episode.client_id, single),
-        at(Episode.started_at),
-        Episode.peak_intensity,
-        at(Episode.recognized_at),
-        at(Episode.baseline_at),
-        _text(Episode.source),
-    ).where(_in(Episode.client_id, client_ids), Episode.counted())
-    episode_parts = [episode_rows]
+    episode_parts = ["all"]
     if bounds is not None:
         # Two statements whatever the history; the parts don't overlap.
-        episode_parts = [
-            episode_rows.where(Episode.started_at <= bounds.head_until),
-            episode_rows.where(
-                Episode.started_at > bounds.head_until
-                if episodes_from is None
-                else Episode.started_at >= episodes_from
-            ),
-        ]
+        episode_parts = ["head", "after_head" if episodes_from is None else "from_checkpoint"]
+        values.update(head_until=bounds.head_until, episodes_from=episodes_from)
     for cid, started, peak, recognized, baseline, source in (
         row
         for part in episode_parts
-        for row in rows(part.order_by(Episode.client_id, Episode.started_at, Episode.id))
+        for row in rows(reads.statement("episodes", episode_rows, part))
     ):
         episodes[cid].append(
             EpisodeFact(
@@ -433,21 +499,33 @@ def load_facts(
             )
         )
 
+    def observation_rows(part: str) -> Any:
+        observed = Observation.observed_at
+        where = {
+            "all": (),
+            "since": (observed >= bindparam("since"),),
+            "baseline": (observed <= bindparam("baseline"),),
+            "from_lower": (observed >= bindparam("lower"),),
+            "after_baseline": (observed > bindparam("baseline"),),
+        }[part]
+        return (
+            select(
+                reads.key(Observation.client_id),
+                at(Observation.observed_at),
+                _text(Observation.zone),
+                Observation.activation,
+                Observation.capacity,
+                Observation.safety,
+                Observation.body_connection,
+                _text(Observation.source),
+            )
+            .where(whose(Observation.client_id), Observation.counted(), *where)
+            .order_by(Observation.client_id, Observation.observed_at, Observation.id)
+        )
+
     observations: dict[Any, list[ObservationFact]] = defaultdict(list)
-    observation_rows = select(
-        _key(Observation.client_id, single),
-        at(Observation.observed_at),
-        _text(Observation.zone),
-        Observation.activation,
-        Observation.capacity,
-        Observation.safety,
-        Observation.body_connection,
-        _text(Observation.source),
-    ).where(_in(Observation.client_id, client_ids), Observation.counted())
-    if since is not None:
-        observation_rows = observation_rows.where(Observation.observed_at >= since)
     # Each part is one index range (client, time), read in time order; the parts don't overlap.
-    parts = [observation_rows]
+    parts = ["all" if since is None else "since"]
     if reach is not None and thresholds is not None:
         client = clients[0]
         intake = datetime.combine(client.intake_date, time(0), tzinfo=UTC)
@@ -459,17 +537,11 @@ def load_facts(
             own, baseline = bounds.client_episode, bounds.baseline_reach
         lower = _observations_from(db, client.id, own, since_view, thresholds)
         # Two statements whatever the history, so the count never depends on the data.
-        parts = [
-            observation_rows.where(Observation.observed_at <= baseline),
-            observation_rows.where(
-                Observation.observed_at >= lower
-                if baseline < lower
-                else Observation.observed_at > baseline
-            ),
-        ]
+        parts = ["baseline", "from_lower" if baseline < lower else "after_baseline"]
+        values.update(baseline=baseline, lower=lower)
     for part in parts:
         for cid, observed, zone, activation, capacity, safety, body, source in rows(
-            part.order_by(Observation.client_id, Observation.observed_at, Observation.id)
+            reads.statement("observations", observation_rows, part)
         ):
             observations[cid].append(
                 ObservationFact(
@@ -485,20 +557,25 @@ def load_facts(
 
     sessions: dict[Any, list[SessionFact]] = defaultdict(list)
     for cid, starts, attendance, engagement, assigned, completed in rows(
-        select(
-            _key(Session.client_id, single),
-            at(Session.starts_at),
-            _text(Session.attendance),
-            Session.engagement,
-            Session.homework_assigned,
-            _text(Session.homework_completed),
+        reads.statement(
+            "sessions",
+            lambda: (
+                select(
+                    reads.key(Session.client_id),
+                    at(Session.starts_at),
+                    _text(Session.attendance),
+                    Session.engagement,
+                    Session.homework_assigned,
+                    _text(Session.homework_completed),
+                )
+                .where(
+                    whose(Session.client_id),
+                    Session.archived_at.is_(None),
+                    Session.counted(),
+                )
+                .order_by(Session.client_id, Session.starts_at, Session.id)
+            ),
         )
-        .where(
-            _in(Session.client_id, client_ids),
-            Session.archived_at.is_(None),
-            Session.counted(),
-        )
-        .order_by(Session.client_id, Session.starts_at, Session.id)
     ):
         sessions[cid].append(
             SessionFact(
@@ -512,16 +589,21 @@ def load_facts(
 
     measures: dict[Any, list[MeasureFact]] = defaultdict(list)
     for cid, instrument, administered, items, total, source in rows(
-        select(
-            _key(Measure.client_id, single),
-            Measure.instrument,
-            at(Measure.administered_at),
-            Measure.items,
-            Measure.total,
-            _text(Measure.source),
+        reads.statement(
+            "measures",
+            lambda: (
+                select(
+                    reads.key(Measure.client_id),
+                    Measure.instrument,
+                    at(Measure.administered_at),
+                    Measure.items,
+                    Measure.total,
+                    _text(Measure.source),
+                )
+                .where(whose(Measure.client_id), Measure.counted())
+                .order_by(Measure.client_id, Measure.administered_at, Measure.id)
+            ),
         )
-        .where(_in(Measure.client_id, client_ids), Measure.counted())
-        .order_by(Measure.client_id, Measure.administered_at, Measure.id)
     ):
         measures[cid].append(
             MeasureFact(
@@ -536,29 +618,40 @@ def load_facts(
 
     care_changes: dict[Any, list[datetime]] = defaultdict(list)
     for cid, noted in rows(
-        select(_key(Annotation.client_id, single), at(Annotation.at))
-        .where(
-            _in(Annotation.client_id, client_ids),
-            Annotation.kind == AnnotationKind.CARE_CHANGE,
-            Annotation.archived_at.is_(None),
-            Annotation.counted(),
+        reads.statement(
+            "care_changes",
+            lambda: (
+                select(reads.key(Annotation.client_id), at(Annotation.at))
+                .where(
+                    whose(Annotation.client_id),
+                    Annotation.kind == AnnotationKind.CARE_CHANGE,
+                    Annotation.archived_at.is_(None),
+                    Annotation.counted(),
+                )
+                .order_by(Annotation.client_id, Annotation.at)
+            ),
         )
-        .order_by(Annotation.client_id, Annotation.at)
     ):
         care_changes[cid].append(aware(noted))
 
     # Live questionnaire assignments: one query for every client at once.
     assignments: dict[Any, list[AssignmentFact]] = defaultdict(list)
     for cid, instrument, every_days, starts_on, ends_on in db.execute(
-        select(
-            _key(Assignment.client_id, single),
-            Assignment.instrument,
-            Assignment.every_days,
-            Assignment.starts_on,
-            Assignment.ends_on,
-        )
-        .where(_in(Assignment.client_id, client_ids), Assignment.archived_at.is_(None))
-        .order_by(Assignment.client_id, Assignment.starts_on, Assignment.id)
+        reads.statement(
+            "assignments",
+            lambda: (
+                select(
+                    reads.key(Assignment.client_id),
+                    Assignment.instrument,
+                    Assignment.every_days,
+                    Assignment.starts_on,
+                    Assignment.ends_on,
+                )
+                .where(whose(Assignment.client_id), Assignment.archived_at.is_(None))
+                .order_by(Assignment.client_id, Assignment.starts_on, Assignment.id)
+            ),
+        ),
+        values,
     ):
         assignments[cid].append(AssignmentFact(instrument, every_days, starts_on, ends_on))
 
