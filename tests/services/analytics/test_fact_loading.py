@@ -6,17 +6,25 @@ from datetime import UTC, datetime, time, timedelta
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
-from practice_dashboard.domain.facts import facts_as_of, facts_from_source
+from practice_dashboard.domain.facts import ClientFacts, facts_as_of, facts_from_source
 from practice_dashboard.domain.metrics import compute_client_metrics
 from practice_dashboard.models import AnnotationKind, Assignment, Client
 from practice_dashboard.models.enums import Source, Zone
-from practice_dashboard.services.analytics.fact_loading import Reach, _sqlite_time, load_facts
+from practice_dashboard.services.analytics import fact_loading
+from practice_dashboard.services.analytics.fact_loading import (
+    Reach,
+    _sqlite_time,
+    episode_bounds,
+    load_facts,
+)
 from tests.builders import (
     NOW,
     make_annotation,
     make_client,
     make_episode,
+    make_measure,
     make_observation,
+    make_session,
     make_user,
 )
 
@@ -162,6 +170,51 @@ def test_reads_bounded_by_the_view_give_the_whole_history_figures(
             expected = compute_client_metrics(full, start=start, end=end, now=now, thresholds=th)
             got = compute_client_metrics(part, start=start, end=end, now=now, thresholds=th)
             assert repr(got) == repr(expected), (window, source)
+
+
+def test_kept_statements_read_each_client_their_own_records(
+    db: DbSession, settings: Settings
+) -> None:
+    """A one-client view's statements are built once per shape and kept (`_built`): loading
+    one client after another reuses them, with each load's own client and bounds bound, and
+    gives what a many-client load (statements built afresh) gives for that client."""
+    owner = make_user(db, settings)
+    first = _quiet_then_back_course(db, settings)
+    second = make_client(db, owner)
+    make_observation(db, second, observed_at=NOW - timedelta(days=2), zone=Zone.HYPER)
+    make_episode(db, second, started_at=NOW - timedelta(days=40))
+    make_session(db, second, starts_at=NOW - timedelta(days=6))
+    make_measure(db, second, administered_at=NOW - timedelta(days=1))
+    db.flush()
+    th = settings.thresholds
+    reach = Reach(windows=((NOW - timedelta(days=28), NOW, NOW),))
+    together = load_facts(db, [first, second], [first.id, second.id], timezone=settings.timezone)
+
+    def alone(client: Client) -> ClientFacts:
+        bounds = episode_bounds(db, client, reach, th)
+        return load_facts(
+            db,
+            [client],
+            [client.id],
+            timezone=settings.timezone,
+            reach=reach,
+            thresholds=th,
+            bounds=bounds,
+        )[client.id]
+
+    def read_whole(facts: ClientFacts) -> tuple[object, ...]:
+        # What a bounded read reads whole (it leaves out observations the window never needs).
+        return (facts.sessions, facts.measures, facts.care_changes, facts.assignments)
+
+    alone(first)
+    kept = dict(fact_loading._BUILT)
+    for client in (second, first, second):
+        facts = alone(client)
+        assert read_whole(facts) == read_whole(together[client.id])
+        assert facts.episodes == together[client.id].episodes
+        assert set(facts.observations) <= set(together[client.id].observations)
+    assert fact_loading._BUILT == kept  # the same statements, not one built per client
+    assert all(fact_loading._BUILT[key] is kept[key] for key in kept)
 
 
 def test_sqlite_times_read_as_the_orm_reads_them() -> None:
