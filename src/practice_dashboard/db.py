@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -256,3 +256,25 @@ def separate_transaction(db: Session) -> Iterator[Session]:
         raise
     finally:
         side.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Statements kept once built
+# --------------------------------------------------------------------------------------------
+
+S = TypeVar("S")
+_KEPT: dict[tuple[Any, ...], Any] = {}
+
+
+def kept_statement(shape: tuple[Any, ...], build: Callable[[], S]) -> S:
+    """The statement of this `shape`, built by `build` the first time and kept.
+
+    A page that sends the same statements on every view, with other values, builds each once
+    and binds its values when it runs (`bindparam`): building a SELECT and its cache key costs
+    more than SQLite takes to run it. `shape` names everything the statement's text depends
+    on (the dialect too, where `build` reads it). Built statements are immutable: threads
+    share them."""
+    kept = _KEPT.get(shape)
+    if kept is None:
+        kept = _KEPT[shape] = build()
+    return kept

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
+from practice_dashboard import db as db_module
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.domain.facts import ClientFacts, facts_as_of, facts_from_source
 from practice_dashboard.domain.metrics import compute_client_metrics
 from practice_dashboard.models import AnnotationKind, Assignment, Client
 from practice_dashboard.models.enums import Source, Zone
-from practice_dashboard.services.analytics import fact_loading
 from practice_dashboard.services.analytics.fact_loading import (
     Reach,
     _sqlite_time,
@@ -175,9 +175,10 @@ def test_reads_bounded_by_the_view_give_the_whole_history_figures(
 def test_kept_statements_read_each_client_their_own_records(
     db: DbSession, settings: Settings
 ) -> None:
-    """A one-client view's statements are built once per shape and kept (`_built`): loading
-    one client after another reuses them, with each load's own client and bounds bound, and
-    gives what a many-client load (statements built afresh) gives for that client."""
+    """A one-client view's statements are built once per shape and kept
+    (`db.kept_statement`): loading one client after another reuses them, with each load's own
+    client and bounds bound, and gives what a many-client load (statements built afresh)
+    gives for that client."""
     owner = make_user(db, settings)
     first = _quiet_then_back_course(db, settings)
     second = make_client(db, owner)
@@ -207,14 +208,14 @@ def test_kept_statements_read_each_client_their_own_records(
         return (facts.sessions, facts.measures, facts.care_changes, facts.assignments)
 
     alone(first)
-    kept = dict(fact_loading._BUILT)
+    kept = dict(db_module._KEPT)
     for client in (second, first, second):
         facts = alone(client)
         assert read_whole(facts) == read_whole(together[client.id])
         assert facts.episodes == together[client.id].episodes
         assert set(facts.observations) <= set(together[client.id].observations)
-    assert fact_loading._BUILT == kept  # the same statements, not one built per client
-    assert all(fact_loading._BUILT[key] is kept[key] for key in kept)
+    assert db_module._KEPT == kept  # the same statements, not one built per client
+    assert all(db_module._KEPT[key] is kept[key] for key in kept)
 
 
 def test_sqlite_times_read_as_the_orm_reads_them() -> None:

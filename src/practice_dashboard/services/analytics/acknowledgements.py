@@ -8,9 +8,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, select
 
-from practice_dashboard.db import DbSession
+from practice_dashboard.db import DbSession, kept_statement
 from practice_dashboard.domain.flags import Flag, is_acknowledged
 from practice_dashboard.models import FlagAcknowledgement
 
@@ -22,27 +22,41 @@ def latest_acknowledgements(
 
     With ``as_of``, the newest made by then (whether it still stood then: :func:`standing`).
     """
-    made: list[ColumnElement[bool]] = [FlagAcknowledgement.client_id.in_(client_ids)]
-    if as_of is not None:
-        made.append(FlagAcknowledgement.at <= as_of)
-    newest = (
-        select(
-            FlagAcknowledgement.client_id.label("client_id"),
-            FlagAcknowledgement.code.label("code"),
-            func.max(FlagAcknowledgement.at).label("at"),
+    # A list of ids is bound when the statement runs (one statement kept per shape); a
+    # subquery of ids is written into one built for this call.
+    listed = isinstance(client_ids, list | tuple)
+
+    def newest_of_each() -> Select[FlagAcknowledgement]:
+        made: list[ColumnElement[bool]] = [
+            FlagAcknowledgement.client_id.in_(
+                bindparam("client_ids", expanding=True) if listed else client_ids
+            )
+        ]
+        if as_of is not None:
+            made.append(FlagAcknowledgement.at <= bindparam("as_of"))
+        newest = (
+            select(
+                FlagAcknowledgement.client_id.label("client_id"),
+                FlagAcknowledgement.code.label("code"),
+                func.max(FlagAcknowledgement.at).label("at"),
+            )
+            .where(*made)
+            .group_by(FlagAcknowledgement.client_id, FlagAcknowledgement.code)
+            .subquery()
         )
-        .where(*made)
-        .group_by(FlagAcknowledgement.client_id, FlagAcknowledgement.code)
-        .subquery()
-    )
-    rows = db.scalars(
-        select(FlagAcknowledgement).join(
+        return select(FlagAcknowledgement).join(
             newest,
             (FlagAcknowledgement.client_id == newest.c.client_id)
             & (FlagAcknowledgement.code == newest.c.code)
             & (FlagAcknowledgement.at == newest.c.at),
         )
+
+    statement = (
+        kept_statement(("latest acknowledgements", as_of is None), newest_of_each)
+        if listed
+        else newest_of_each()
     )
+    rows = db.scalars(statement, {"client_ids": list(client_ids) if listed else (), "as_of": as_of})
     return {(a.client_id, a.code): a for a in rows}
 
 

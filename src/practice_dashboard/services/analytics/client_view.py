@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from practice_dashboard.config import Settings
-from practice_dashboard.db import DbSession
+from practice_dashboard.db import DbSession, kept_statement
 from practice_dashboard.domain.facts import (
     ClientFacts,
     Source,
@@ -204,23 +204,39 @@ def load_client_view(
     flags = flag_views(_sorted_flags(current.flags), client.id, acknowledgements, as_of=as_of)
 
     user_ids = {client.practitioner_id} | {a.acknowledged_by_id for a in acknowledgements.values()}
+    # The view's three reads are kept once built (`kept_statement`), their values bound.
+    values = {"client_id": client.id, "start": start, "end": end, "people": list(user_ids)}
     people = {
         str(uid): name
-        for uid, name in db.execute(select(User.id, User.full_name).where(User.id.in_(user_ids)))
+        for uid, name in db.execute(
+            kept_statement(
+                ("client view: people",),
+                lambda: select(User.id, User.full_name).where(
+                    User.id.in_(bindparam("people", expanding=True))
+                ),
+            ),
+            values,
+        )
     }
 
     annotations = tuple(
         AnnotationMark(at, kind.value, label, notes)
         for at, kind, label, notes in db.execute(
-            select(Annotation.at, Annotation.kind, Annotation.label, Annotation.notes)
-            .where(
-                Annotation.client_id == client.id,
-                Annotation.archived_at.is_(None),
-                Annotation.counted(),
-                Annotation.at >= start,
-                Annotation.at < end,
-            )
-            .order_by(Annotation.at, Annotation.id)
+            kept_statement(
+                ("client view: annotations",),
+                lambda: (
+                    select(Annotation.at, Annotation.kind, Annotation.label, Annotation.notes)
+                    .where(
+                        Annotation.client_id == bindparam("client_id"),
+                        Annotation.archived_at.is_(None),
+                        Annotation.counted(),
+                        Annotation.at >= bindparam("start"),
+                        Annotation.at < bindparam("end"),
+                    )
+                    .order_by(Annotation.at, Annotation.id)
+                ),
+            ),
+            values,
         )
     )
     episodes = tuple(
@@ -233,21 +249,27 @@ def load_client_view(
             source == Source.CLIENT,
         )
         for started, peak, baseline, trigger, strategies, source in db.execute(
-            select(
-                Episode.started_at,
-                Episode.peak_intensity,
-                Episode.baseline_at,
-                Episode.trigger,
-                Episode.strategies,
-                Episode.source,
-            )
-            .where(
-                Episode.client_id == client.id,
-                Episode.counted(),
-                Episode.started_at >= start,
-                Episode.started_at < end,
-            )
-            .order_by(Episode.started_at, Episode.id)
+            kept_statement(
+                ("client view: episodes",),
+                lambda: (
+                    select(
+                        Episode.started_at,
+                        Episode.peak_intensity,
+                        Episode.baseline_at,
+                        Episode.trigger,
+                        Episode.strategies,
+                        Episode.source,
+                    )
+                    .where(
+                        Episode.client_id == bindparam("client_id"),
+                        Episode.counted(),
+                        Episode.started_at >= bindparam("start"),
+                        Episode.started_at < bindparam("end"),
+                    )
+                    .order_by(Episode.started_at, Episode.id)
+                ),
+            ),
+            values,
         )
     )
     # Plain words an admin may read in the audit log (services/reports/audit_log.py).

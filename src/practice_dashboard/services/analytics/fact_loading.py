@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.type_api import TypeEngine
 
-from practice_dashboard.db import DbSession
+from practice_dashboard.db import DbSession, kept_statement
 from practice_dashboard.domain.facts import (
     AssignmentFact,
     Attendance,
@@ -77,20 +77,6 @@ def _key(column: Any, single: bool) -> Any:
 #: The client of a one-client read, bound when it runs.
 _CLIENT: Final = "client_id"
 
-# A one-client view sends the same statements every time with other values, so each is built
-# once per shape and run with its values bound: building a SELECT and its cache key cost more
-# than SQLite takes to run it. Statements are immutable once built; threads share them.
-_BUILT: dict[tuple[Any, ...], Any] = {}
-
-
-def _built(dialect: str, shape: tuple[Any, ...], build: Callable[[], Any]) -> Any:
-    """The statement of this `shape` for one client, built by `build` the first time."""
-    key = (dialect, *shape)
-    built = _BUILT.get(key)
-    if built is None:
-        built = _BUILT[key] = build()
-    return built
-
 
 @dataclass(frozen=True, slots=True)
 class _Reads:
@@ -114,7 +100,7 @@ class _Reads:
         """`build(*shape)`: kept under `name` and `shape` for one client."""
         if not self.single:
             return build(*shape)
-        return _built(self.dialect, (name, *shape), lambda: build(*shape))
+        return kept_statement((self.dialect, name, *shape), lambda: build(*shape))
 
 
 # --------------------------------------------------------------------------------------------
@@ -266,7 +252,7 @@ def _observations_from(
         )
 
     connection = db.connection()
-    statement = _built(connection.dialect.name, ("latest observation by source",), latest_of)
+    statement = kept_statement((connection.dialect.name, "latest observation by source"), latest_of)
     row = connection.execute(statement, {_CLIENT: client_id, "since": since}).one()
     for source, latest in zip(sources, row, strict=True):
         if latest is None:
@@ -370,7 +356,9 @@ def episode_bounds(db: DbSession, client: Client, reach: Reach, th: Thresholds) 
         start, end = reach.charts
         chart_reach = min(start, end - timedelta(weeks=th.trend_weeks))
     connection = db.connection()
-    statement = _built(connection.dialect.name, ("bounds", th.baseline_episodes), bounds)
+    statement = kept_statement(
+        (connection.dialect.name, "episode bounds", th.baseline_episodes), bounds
+    )
     values = {_CLIENT: client.id, "intake": intake, "since": since, "chart_reach": chart_reach}
     row = [
         None if value is None else _aware_time(value)

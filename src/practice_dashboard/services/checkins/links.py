@@ -15,11 +15,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, select, update
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from practice_dashboard.config import Settings
-from practice_dashboard.db import DbSession, defer_write, is_reading
+from practice_dashboard.db import DbSession, defer_write, is_reading, kept_statement
 from practice_dashboard.errors import Invalid, NotFound
 from practice_dashboard.models import CheckinLink, Client
 from practice_dashboard.models.enums import ClientStatus
@@ -88,16 +88,20 @@ def _lock_client(db: DbSession, client: Client) -> None:
 def _current(db: DbSession, client_id: uuid.UUID) -> CheckinLink | None:
     """The unrevoked link, or else the latest one (one query: the unrevoked one sorts first;
     there is at most one, by the partial unique index)."""
-    return db.scalars(
-        select(CheckinLink)
-        .where(CheckinLink.client_id == client_id)
-        .order_by(
-            case((CheckinLink.revoked_at.is_(None), 0), else_=1),
-            CheckinLink.created_at.desc(),
-            CheckinLink.id.desc(),
-        )
-        .limit(1)
-    ).one_or_none()
+    statement = kept_statement(
+        ("current checkin link",),
+        lambda: (
+            select(CheckinLink)
+            .where(CheckinLink.client_id == bindparam("client_id"))
+            .order_by(
+                case((CheckinLink.revoked_at.is_(None), 0), else_=1),
+                CheckinLink.created_at.desc(),
+                CheckinLink.id.desc(),
+            )
+            .limit(1)
+        ),
+    )
+    return db.scalars(statement, {"client_id": client_id}).one_or_none()
 
 
 def find_link(
