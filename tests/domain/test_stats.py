@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from practice_dashboard.domain.stats import (
     mann_kendall,
@@ -44,6 +46,40 @@ class TestDescriptive:
         assert percentile([7.0], 90) == 7.0
         with pytest.raises(ValueError, match=r"0\.\.100"):
             percentile([1.0], 101)
+
+    @settings(max_examples=600, deadline=None)
+    @given(
+        values=st.lists(
+            st.one_of(
+                st.integers(-20, 20).map(float),  # ratings and ties, as the charts have
+                st.floats(-1e12, 1e12, allow_nan=False),
+                st.sampled_from([0.0, -0.0, math.inf, -math.inf, math.nan, 5e-324]),
+            ),
+            max_size=40,
+        ),
+        q=st.one_of(st.floats(0, 100), st.sampled_from([0.0, 10.0, 50.0, 90.0, 100.0])),
+        as_array=st.booleans(),
+    )
+    def test_median_and_percentile_are_numpys_to_the_last_bit(
+        self, values: list[float], q: float, as_array: bool
+    ) -> None:
+        """The plain-Python path for short series gives exactly what numpy.median and
+        numpy.percentile (method "linear", the reference) give, signed zeros, ties and the
+        values numpy is left to (NaN, infinities) included."""
+        given_values = np.array(values, dtype=np.float64) if as_array else values
+        if not values:
+            assert median(given_values) is None
+            assert percentile(given_values, q) is None
+            return
+        with np.errstate(all="ignore"):  # inf - inf in numpy's interpolation: NaN, quietly
+            expected = (float(np.median(values)), float(np.percentile(values, q)))
+            got = (median(given_values), percentile(given_values, q))
+        assert [repr(v) for v in got] == [repr(v) for v in expected]
+
+    def test_long_series_stay_with_numpy(self) -> None:
+        values = [float(v % 97) for v in range(2000)]
+        assert median(values) == float(np.median(values))
+        assert percentile(values, 90) == float(np.percentile(values, 90))
 
     def test_sample_sd(self) -> None:
         # 30..70 step 10: squared deviations 400+100+0+100+400 = 1000; 1000 / 4 = 250
