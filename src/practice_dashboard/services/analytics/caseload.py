@@ -151,9 +151,9 @@ def caseload_rows(
     budget = settings.summary_refresh_budget
     if tally.stale and budget:
         stale = list(db.scalars(summary.stale_client_ids(today, visible, limit=budget, now=now)))
-        if stale:
+        if stale:  # (none: another request brought them up to date meanwhile)
             summary_batches.catch_up(db, stale, settings=settings, now=now)
-            tally = db.execute(counted).one()
+        tally = db.execute(counted).one()
     total = tally.total
     # Flags sort worst first by default; everything else ascending.
     desc = descending if descending is not None else sort == CaseloadSort.FLAGS
