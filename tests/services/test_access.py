@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
+from practice_dashboard.errors import NotFound
 from practice_dashboard.models import Assignment, Client, User
 from practice_dashboard.models.enums import Attendance, Role
 from practice_dashboard.services import access
@@ -134,6 +135,37 @@ class TestScopingFunction:
         assert visible(practice.users["other_practitioner"]) == set()
         assert visible(practice.users["unrelated_supervisor"]) == set()
         assert visible(practice.users["admin"]) == set()
+
+    def test_one_client_is_found_for_each_caller_who_may_see_it(
+        self, db: DbSession, settings: Settings, practice: Practice
+    ) -> None:
+        """`get_visible_client` runs one kept statement for every caller and client (both
+        bound): each caller in turn, twice over, finds exactly what the scoping allows."""
+        other_client = make_client(db, practice.users["other_practitioner"])
+        archived = make_client(db, practice.users["owner"], archived_at=NOW)
+        db.flush()
+        may_see = {
+            "owner": {practice.client.id, archived.id},
+            "other_practitioner": {other_client.id},
+            "supervisor": {practice.client.id, archived.id},
+            "unrelated_supervisor": {other_client.id},
+            "admin": set(),
+        }
+        for _ in range(2):
+            for caller, expected in may_see.items():
+                found = set()
+                for client_id in (practice.client.id, other_client.id, archived.id):
+                    try:
+                        found.add(
+                            access.get_visible_client(db, practice.users[caller], client_id).id
+                        )
+                    except NotFound:
+                        pass
+                assert found == expected, caller
+        practice.users["owner"].is_active = False
+        db.flush()
+        with pytest.raises(NotFound):
+            access.get_visible_client(db, practice.users["owner"], practice.client.id)
 
     def test_deactivated_practitioner_sees_nothing(self, db: DbSession, practice: Practice) -> None:
         owner = practice.users["owner"]

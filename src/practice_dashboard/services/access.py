@@ -10,9 +10,9 @@ from __future__ import annotations
 import uuid
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, false, select
+from sqlalchemy import ColumnElement, Select, bindparam, false, select
 
-from practice_dashboard.db import DbSession
+from practice_dashboard.db import DbSession, kept_statement
 from practice_dashboard.errors import Forbidden, NotFound
 from practice_dashboard.models import Client, Supervision, User
 from practice_dashboard.models.enums import Role
@@ -20,11 +20,24 @@ from practice_dashboard.models.enums import Role
 R = TypeVar("R")
 
 
-def _visible_condition(user: User) -> ColumnElement[bool]:
-    if user.role == Role.ADMIN or not user.is_active:
+def _sees_none(user: User) -> bool:
+    return user.role == Role.ADMIN or not user.is_active
+
+
+def _visible_to(viewer: Any, *, sees_none: bool) -> ColumnElement[bool]:
+    """Clients of `viewer` (a user id, or a bound parameter standing for one) or of their
+    supervisees; none for an admin or an inactive account."""
+    if sees_none:
         return false()
-    supervisees = select(Supervision.supervisee_id).where(Supervision.supervisor_id == user.id)
-    return (Client.practitioner_id == user.id) | Client.practitioner_id.in_(supervisees)
+    supervisees = select(Supervision.supervisee_id).where(Supervision.supervisor_id == viewer)
+    condition: ColumnElement[bool] = (Client.practitioner_id == viewer) | (
+        Client.practitioner_id.in_(supervisees)
+    )
+    return condition
+
+
+def _visible_condition(user: User) -> ColumnElement[bool]:
+    return _visible_to(user.id, sees_none=_sees_none(user))
 
 
 def visible_clients(user: User, *, include_archived: bool = False) -> Select[Client]:
@@ -49,9 +62,16 @@ def get_visible_client(
     db: DbSession, user: User, client_id: uuid.UUID, *, for_write: bool = False
 ) -> Client:
     """The client, or NotFound when the caller may not see it (never reveal that it exists)."""
-    client = db.scalars(
-        visible_clients(user, include_archived=True).where(Client.id == client_id)
-    ).one_or_none()
+    # The same statement for every caller and client (kept once built): both are bound.
+    sees_none = _sees_none(user)
+    statement = kept_statement(
+        ("visible client", sees_none),
+        lambda: select(Client).where(
+            _visible_to(bindparam("viewer_id"), sees_none=sees_none),
+            Client.id == bindparam("client_id"),
+        ),
+    )
+    client = db.scalars(statement, {"viewer_id": user.id, "client_id": client_id}).one_or_none()
     if client is None:
         raise NotFound("Client not found")
     if for_write:

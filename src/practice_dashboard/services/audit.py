@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import event, func, select
+from sqlalchemy import Select, event, func, select
 from sqlalchemy.orm import Session
 
-from practice_dashboard.db import DbSession, defer_write
+from practice_dashboard.db import DbSession, defer_write, kept_statement
 from practice_dashboard.models import AuditEvent, User
 from practice_dashboard.models.base import utcnow, uuid7
 
@@ -217,13 +217,19 @@ def event_hash(event: ChainedFields) -> str:
     return hashlib.sha256(encoded.encode()).hexdigest()
 
 
+def _chain_lock() -> Select[None]:
+    return select(func.pg_advisory_xact_lock(CHAIN_LOCK_KEY))
+
+
+def _chain_head() -> Select[int, str]:
+    return select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+
+
 def _lock_chain_head(db: Session) -> tuple[int, str]:
     """The last (seq, hash), read under the lock that serialises appends."""
     if db.get_bind().dialect.name == "postgresql":
-        db.execute(select(func.pg_advisory_xact_lock(CHAIN_LOCK_KEY)))
-    head = db.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-    ).first()
+        db.execute(kept_statement(("audit chain lock",), _chain_lock))
+    head = db.execute(kept_statement(("audit chain head",), _chain_head)).first()
     return (head[0], head[1]) if head else (0, GENESIS_HASH)
 
 

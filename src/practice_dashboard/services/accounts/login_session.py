@@ -7,11 +7,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from practice_dashboard.config import Settings
-from practice_dashboard.db import DbSession, defer_write
+from practice_dashboard.db import DbSession, defer_write, kept_statement
 from practice_dashboard.models import LoginSession, User
 from practice_dashboard.security import csrf_token_matches
 
@@ -50,11 +50,18 @@ def start(
 
 def resolve(db: DbSession, settings: Settings, *, token: str, now: datetime) -> ActiveLogin | None:
     """The live login for this cookie token, or None (unknown, ended, idle too long, expired)."""
-    row = db.execute(
-        select(LoginSession, User)
-        .join(User, User.id == LoginSession.user_id)
-        .where(LoginSession.token_hash == _hash(token), LoginSession.ended_at.is_(None))
-    ).one_or_none()
+    # Every page looks its login up: the statement is kept once built, the hash bound.
+    statement = kept_statement(
+        ("login by token",),
+        lambda: (
+            select(LoginSession, User)
+            .join(User, User.id == LoginSession.user_id)
+            .where(
+                LoginSession.token_hash == bindparam("token_hash"), LoginSession.ended_at.is_(None)
+            )
+        ),
+    )
+    row = db.execute(statement, {"token_hash": _hash(token)}).one_or_none()
     if row is None:
         return None
     login, user = row
