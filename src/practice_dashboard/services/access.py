@@ -8,7 +8,7 @@ admins manage accounts and see no clinical data (minimum necessary). Outside sco
 from __future__ import annotations
 
 import uuid
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import ColumnElement, Select, bindparam, false, select
 
@@ -20,7 +20,8 @@ from practice_dashboard.models.enums import Role
 R = TypeVar("R")
 
 
-def _sees_none(user: User) -> bool:
+def sees_no_clients(user: User) -> bool:
+    """Admins (minimum necessary) and inactive accounts see no client at all."""
     return user.role == Role.ADMIN or not user.is_active
 
 
@@ -37,7 +38,7 @@ def _visible_to(viewer: Any, *, sees_none: bool) -> ColumnElement[bool]:
 
 
 def _visible_condition(user: User) -> ColumnElement[bool]:
-    return _visible_to(user.id, sees_none=_sees_none(user))
+    return _visible_to(user.id, sees_none=sees_no_clients(user))
 
 
 def visible_clients(user: User, *, include_archived: bool = False) -> Select[Client]:
@@ -48,9 +49,18 @@ def visible_clients(user: User, *, include_archived: bool = False) -> Select[Cli
     return stmt
 
 
-def visible_client_ids(user: User) -> Select[uuid.UUID]:
-    """The ids of every client `user` may read (archived ones included), for subqueries."""
-    return select(Client.id).where(_visible_condition(user))
+#: The bound parameter through which a kept statement (`db.kept_statement`) names its caller.
+VIEWER: Final = "viewer_id"
+
+
+def visible_client_ids(user: User, *, bound: bool = False) -> Select[uuid.UUID]:
+    """The ids of every client `user` may read (archived ones included), for subqueries.
+
+    With `bound`, the caller is the parameter `VIEWER`, bound when the statement runs
+    (``{VIEWER: user.id}``): one statement for every caller whose role sees clients, to keep
+    once built. Missing, the statement fails rather than read anyone's clients."""
+    viewer: Any = bindparam(VIEWER) if bound else user.id
+    return select(Client.id).where(_visible_to(viewer, sees_none=sees_no_clients(user)))
 
 
 def can_write(user: User, client: Client) -> bool:
@@ -63,15 +73,15 @@ def get_visible_client(
 ) -> Client:
     """The client, or NotFound when the caller may not see it (never reveal that it exists)."""
     # The same statement for every caller and client (kept once built): both are bound.
-    sees_none = _sees_none(user)
+    sees_none = sees_no_clients(user)
     statement = kept_statement(
         ("visible client", sees_none),
         lambda: select(Client).where(
-            _visible_to(bindparam("viewer_id"), sees_none=sees_none),
+            _visible_to(bindparam(VIEWER), sees_none=sees_none),
             Client.id == bindparam("client_id"),
         ),
     )
-    client = db.scalars(statement, {"viewer_id": user.id, "client_id": client_id}).one_or_none()
+    client = db.scalars(statement, {VIEWER: user.id, "client_id": client_id}).one_or_none()
     if client is None:
         raise NotFound("Client not found")
     if for_write:

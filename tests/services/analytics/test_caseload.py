@@ -1,4 +1,5 @@
-"""services/analytics/caseload.py `practitioner_loads`: each person's figures, read in one query.
+"""services/analytics/caseload.py: `practitioner_loads`, each person's figures read in one
+query; `caseload_rows` through its kept statements.
 
 The figures are counts over the fixture below; the flag's rules are domain/flags.py
 `practitioner_load` (its own tests cite DOMAIN.md §6.2), so here only what is read is checked.
@@ -15,7 +16,11 @@ from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.models import Client, ClientSummary, SelfCheck, User
 from practice_dashboard.models.enums import Attendance, ClientStatus, Role
-from practice_dashboard.services.analytics.caseload import practitioner_loads
+from practice_dashboard.services.analytics.caseload import (
+    CaseloadSort,
+    caseload_rows,
+    practitioner_loads,
+)
 from practice_dashboard.services.audit import Actor
 from tests.builders import make_client, make_measure, make_session, make_user, supervise
 from tests.conftest import QueryCounter
@@ -129,3 +134,41 @@ class TestPractitionerLoads:
             for p in practitioner_loads(db, actor=Actor(ann), settings=settings, now=now)
         ] == ["Ann"]
         assert practitioner_loads(db, actor=Actor(admin), settings=settings, now=now) == []
+
+
+class TestKeptStatements:
+    """`caseload_rows` keeps its statements per shape (`db.kept_statement`), the caller, the
+    day and each filter's value bound: callers and values in turn through the same ones."""
+
+    def test_each_caller_and_each_value_in_turn(self, db: DbSession, settings: Settings) -> None:
+        ann = make_user(db, settings, full_name="Ann")
+        ben = make_user(db, settings, full_name="Ben")
+        boss = make_user(db, settings, role=Role.SUPERVISOR, full_name="Boss")
+        admin = make_user(db, settings, role=Role.ADMIN)
+        supervise(db, boss, ann)
+        for owner, names in ((ann, ("Alma", "Arlo")), (ben, ("Bea", "Alba"))):
+            for name in names:
+                make_client(db, owner, display_name=name)
+        make_client(db, ann, display_name="Aida", status=ClientStatus.PAUSED)
+        db.commit()
+        now = datetime.now(UTC)
+
+        def listed(user: User, **filters: Any) -> list[str]:
+            result = caseload_rows(
+                db, actor=Actor(user), settings=settings, now=now, sort=CaseloadSort.NAME, **filters
+            )
+            assert result["total"] == (3 if "offset" in filters else len(result["rows"]))
+            return [row.display_name for row in result["rows"]]
+
+        for _ in range(2):  # the second round runs what the first kept
+            assert listed(ann) == ["Aida", "Alma", "Arlo"]
+            assert listed(ben) == ["Alba", "Bea"]
+            assert listed(boss) == ["Aida", "Alma", "Arlo"]
+            assert listed(admin) == []
+            assert listed(ann, search="al") == ["Alma"]
+            assert listed(ben, search="al") == ["Alba"]
+            assert listed(ann, search="ar") == ["Arlo"]
+            assert listed(ann, status=ClientStatus.PAUSED) == ["Aida"]
+            assert listed(ann, status=ClientStatus.ACTIVE) == ["Alma", "Arlo"]
+            assert listed(boss, practitioner_id=ann.id, limit=1, offset=1) == ["Alma"]
+            assert listed(boss, practitioner_id=ben.id) == []

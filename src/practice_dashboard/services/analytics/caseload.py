@@ -14,26 +14,29 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, ParamSpec, get_args
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Row,
     Select,
     Text,
     and_,
+    bindparam,
     case,
     cast,
     func,
     nulls_last,
     select,
 )
+from sqlalchemy.sql.elements import BindParameter
 
 from practice_dashboard.config import Settings
-from practice_dashboard.db import DbSession
+from practice_dashboard.db import DbSession, kept_statement
 from practice_dashboard.domain.flags import LEVEL_RANK, PractitionerLoadFacts, practitioner_load
 from practice_dashboard.domain.stats import TrendDirection
 from practice_dashboard.models import Client, ClientSummary, SelfCheck, Session, Supervision, User
@@ -116,62 +119,100 @@ def caseload_rows(
     """One page of the visible clients as rows of `_ROW_COLUMNS` (`item` lists one), with the
     total, the count of summaries not current, and practitioner load; with `directions`, also
     the active clients per recovery direction, whatever the filters (the page's overview)."""
-    visible = access.visible_client_ids(actor.user).where(Client.archived_at.is_(None))
+    user = actor.user
     today = summary.practice_today(settings, now)
-    kept: list[ColumnElement[bool]] = []
-    if status is not None:
-        kept.append(Client.status == status)
-    if practitioner_id is not None:
-        kept.append(Client.practitioner_id == practitioner_id)
-    if practitioner_ids is not None:
-        kept.append(Client.practitioner_id.in_(practitioner_ids))
-    if flagged_only:
-        # Every raised flag, acknowledged ones too: acknowledging never hides a client from
-        # supervision (the flag/level filters and the sort still read the speaking flags).
-        kept.append(ClientSummary.raised_rank > 0)
-    if flag or level:
-        kept.append(ClientSummary.flag_codes.like(f"% {flag or '%'}:{level or '%'} %"))
-    if search:
-        escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        kept.append(func.lower(Client.display_name).like(f"%{escaped}%", escape="\\"))
-    stmt = (
-        select(*_ROW_COLUMNS)
-        .select_from(Client)
-        # Outer join: a client whose summary is not computed yet is still listed.
-        .outerjoin(ClientSummary, summary.current_summary(today))
-        .join(User, User.id == Client.practitioner_id)
-        .where(Client.id.in_(visible))
+    # Flags sort worst first by default; everything else ascending.
+    desc = descending if descending is not None else sort == CaseloadSort.FLAGS
+    escaped = (search or "").lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    values = {
+        access.VIEWER: user.id,
+        "today": today,
+        "now": now,
+        "status": status,
+        "practitioner_id": practitioner_id,
+        "flag_pattern": f"% {flag or '%'}:{level or '%'} %",
+        "search_pattern": f"%{escaped}%",
+        "limit": limit,
+        "offset": offset,
+    }
+
+    def statements() -> _Statements:
+        visible = access.visible_client_ids(user, bound=True).where(Client.archived_at.is_(None))
+        today_: BindParameter[date] = bindparam("today")
+        now_: BindParameter[datetime] = bindparam("now")
+        kept: list[ColumnElement[bool]] = []
+        if status is not None:
+            kept.append(Client.status == bindparam("status"))
+        if practitioner_id is not None:
+            kept.append(Client.practitioner_id == bindparam("practitioner_id"))
+        if practitioner_ids is not None:
+            kept.append(Client.practitioner_id.in_(practitioner_ids))
+        if flagged_only:
+            # Every raised flag, acknowledged ones too: acknowledging never hides a client
+            # from supervision (the flag/level filters and the sort still read the speaking
+            # flags).
+            kept.append(ClientSummary.raised_rank > 0)
+        if flag or level:
+            kept.append(ClientSummary.flag_codes.like(bindparam("flag_pattern")))
+        if search:
+            kept.append(
+                func.lower(Client.display_name).like(bindparam("search_pattern"), escape="\\")
+            )
+        listed = (
+            select(*_ROW_COLUMNS)
+            .select_from(Client)
+            # Outer join: a client whose summary is not computed yet is still listed.
+            .outerjoin(ClientSummary, summary.current_summary(today_))
+            .join(User, User.id == Client.practitioner_id)
+            .where(Client.id.in_(visible))
+        )
+        column = _SORT_COLUMNS[sort]
+        # Supervision's list: the gravest raised flag first, acknowledged or not, so an
+        # acknowledged alert never sinks below a watch (or off the end of a long list).
+        raised_first = (ClientSummary.raised_rank.desc(),) if flagged_only else ()
+        page = (
+            listed.where(*kept)
+            .order_by(
+                *raised_first,
+                nulls_last(column.desc() if desc else column.asc()),
+                func.lower(Client.display_name),
+                Client.id,
+            )
+            .limit(bindparam("limit", type_=Integer))
+            .offset(bindparam("offset", type_=Integer))
+        )
+        tally = _tally(listed, today_, now_, kept, directions=directions)
+        return _Statements(visible, tally, page)
+
+    # Kept once built per shape (`db.kept_statement`): the caller, the day and every filter's
+    # value are bound. A subquery of practitioners (supervision's) is written in: built anew.
+    shape = (
+        "caseload",
+        access.sees_no_clients(user),
+        status is not None,
+        practitioner_id is not None,
+        flagged_only,
+        bool(flag or level),
+        bool(search),
+        directions,
+        sort,
+        desc,
     )
-    counted = _tally(stmt, today, now, kept, directions=directions)
-    tally = db.execute(counted).one()
+    built = statements() if practitioner_ids is not None else kept_statement(shape, statements)
+    tally = db.execute(built.tally, values).one()
     # Summaries from an earlier day (or showing a "next session" that has begun since) are
     # recomputed here up to a budget; the background refresher (or the nightly CLI) does the
     # rest, and those rows show their `as_of` date. Normally none is out of date, and the
     # tally was the only look for them.
     budget = settings.summary_refresh_budget
     if tally.stale and budget:
-        stale = list(db.scalars(summary.stale_client_ids(today, visible, limit=budget, now=now)))
+        out_of_date = summary.stale_client_ids(today, built.visible, limit=budget, now=now)
+        stale = list(db.scalars(out_of_date, values))
         if stale:  # (none: another request brought them up to date meanwhile)
             summary_batches.catch_up(db, stale, settings=settings, now=now)
-        tally = db.execute(counted).one()
+        tally = db.execute(built.tally, values).one()
     total = tally.total
-    # Flags sort worst first by default; everything else ascending.
-    desc = descending if descending is not None else sort == CaseloadSort.FLAGS
-    column = _SORT_COLUMNS[sort]
-    # Supervision's list: the gravest raised flag first, acknowledged or not, so an
-    # acknowledged alert never sinks below a watch (or off the end of a long list).
-    raised_first = (ClientSummary.raised_rank.desc(),) if flagged_only else ()
-    rows = db.execute(
-        stmt.where(*kept)
-        .order_by(
-            *raised_first,
-            nulls_last(column.desc() if desc else column.asc()),
-            func.lower(Client.display_name),
-            Client.id,
-        )
-        .limit(limit)
-        .offset(offset)
-    ).all()
+    rows = db.execute(built.page, values).all()
     audit.record(
         db,
         actor,
@@ -196,10 +237,19 @@ def caseload_rows(
     }
 
 
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    """One caseload view's statements: the visible clients, the tally, the page of rows."""
+
+    visible: Select[*tuple[Any, ...]]
+    tally: Select[*tuple[Any, ...]]
+    page: Select[*tuple[Any, ...]]
+
+
 def _tally(
     listed: Select[*tuple[Any, ...]],
-    today: date,
-    now: datetime,
+    today: ColumnElement[date],
+    now: ColumnElement[datetime],
     kept: list[ColumnElement[bool]],
     *,
     directions: bool,
@@ -291,51 +341,16 @@ def practitioner_loads(
     user = actor.user
     if user.role == Role.ADMIN:
         return []
-    supervisees = select(Supervision.supervisee_id).where(Supervision.supervisor_id == user.id)
-    active_client = and_(
-        Client.practitioner_id == User.id,
-        Client.status == ClientStatus.ACTIVE,
-        Client.archived_at.is_(None),
-    )
-    caseload_size = select(func.count(Client.id)).where(active_client).scalar_subquery()
-    # Acknowledged alerts count too: quieting a flag does not lighten the load.
-    with_alert = (
-        select(func.count(Client.id))
-        .join(ClientSummary, summary.current_summary(summary.practice_today(settings, now)))
-        .where(active_client, ClientSummary.raised_rank >= LEVEL_RANK["alert"])
-        .scalar_subquery()
-    )
-    attended = (
-        select(func.count(Session.id))
-        .where(
-            Session.practitioner_id == User.id,
-            Session.attendance == Attendance.ATTENDED,
-            Session.archived_at.is_(None),
-            Session.counted(),
-            Session.starts_at >= now - timedelta(days=7),
-            Session.starts_at <= now,
-        )
-        .scalar_subquery()
-    )
-    latest_cbi = (
-        select(SelfCheck.subscales)
-        .where(SelfCheck.practitioner_id == User.id, SelfCheck.instrument == "cbi")
-        .order_by(SelfCheck.administered_at.desc(), SelfCheck.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
+    # Kept once built (`db.kept_statement`): the caller, the day and the week are bound.
+    statement = kept_statement(("practitioner loads",), _practitioner_loads)
     people = db.execute(
-        select(
-            User.id,
-            User.full_name,
-            User.role,
-            caseload_size,
-            with_alert,
-            attended,
-            latest_cbi,
-        )
-        .where((User.id == user.id) | User.id.in_(supervisees))
-        .order_by(User.id != user.id, func.lower(User.full_name), User.id)
+        statement,
+        {
+            access.VIEWER: user.id,
+            "today": summary.practice_today(settings, now),
+            "week_ago": now - timedelta(days=7),
+            "now": now,
+        },
     ).all()
     loads = []
     for person_id, full_name, role, size, alerts, sessions, cbi in people:
@@ -359,3 +374,53 @@ def practitioner_loads(
             }
         )
     return loads
+
+
+def _practitioner_loads() -> Select[*tuple[Any, ...]]:
+    viewer: BindParameter[uuid.UUID] = bindparam(access.VIEWER)
+    supervisees = select(Supervision.supervisee_id).where(Supervision.supervisor_id == viewer)
+    active_client = and_(
+        Client.practitioner_id == User.id,
+        Client.status == ClientStatus.ACTIVE,
+        Client.archived_at.is_(None),
+    )
+    caseload_size = select(func.count(Client.id)).where(active_client).scalar_subquery()
+    # Acknowledged alerts count too: quieting a flag does not lighten the load.
+    with_alert = (
+        select(func.count(Client.id))
+        .join(ClientSummary, summary.current_summary(bindparam("today")))
+        .where(active_client, ClientSummary.raised_rank >= LEVEL_RANK["alert"])
+        .scalar_subquery()
+    )
+    attended = (
+        select(func.count(Session.id))
+        .where(
+            Session.practitioner_id == User.id,
+            Session.attendance == Attendance.ATTENDED,
+            Session.archived_at.is_(None),
+            Session.counted(),
+            Session.starts_at >= bindparam("week_ago"),
+            Session.starts_at <= bindparam("now"),
+        )
+        .scalar_subquery()
+    )
+    latest_cbi = (
+        select(SelfCheck.subscales)
+        .where(SelfCheck.practitioner_id == User.id, SelfCheck.instrument == "cbi")
+        .order_by(SelfCheck.administered_at.desc(), SelfCheck.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            User.id,
+            User.full_name,
+            User.role,
+            caseload_size,
+            with_alert,
+            attended,
+            latest_cbi,
+        )
+        .where((User.id == viewer) | User.id.in_(supervisees))
+        .order_by(User.id != viewer, func.lower(User.full_name), User.id)
+    )

@@ -81,9 +81,10 @@ def moment_for(day: date, *, settings: Settings, now: datetime) -> datetime:
     return max(now, day_start(day, settings.timezone))
 
 
-def current_summary(today: date) -> ColumnElement[bool]:
-    """Join condition pairing each `Client` with its summary for `today`: the row whose days
-    include today (a row rolled over for tomorrow waits; yesterday's shows until replaced)."""
+def current_summary(today: date | ColumnElement[date]) -> ColumnElement[bool]:
+    """Join condition pairing each `Client` with its summary for `today` (a date, or a bound
+    parameter standing for one): the row whose days include today (a row rolled over for
+    tomorrow waits; yesterday's shows until replaced)."""
     return and_(
         ClientSummary.client_id == Client.id,
         ClientSummary.as_of <= today,
@@ -231,7 +232,9 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
 
 
-def out_of_date(today: date, now: datetime | None = None) -> ColumnElement[bool]:
+def out_of_date(
+    today: date | ColumnElement[date], now: datetime | ColumnElement[datetime] | None = None
+) -> ColumnElement[bool]:
     """A client's summary (outer-joined by `current_summary`) is missing or from an earlier
     day; with `now`, also one whose "next session" has begun since it was computed (the only
     headline figure that goes wrong within a day without a write)."""
