@@ -103,6 +103,24 @@ def safety_client(db: DbSession, owner: User, name: str) -> Client:
     return client
 
 
+def _one_improving_one_without_data_of_two(doc: Node) -> None:
+    """The recovery directions panel counts one improving and one without enough data, of
+    two active clients."""
+    directions = doc.by_id("directions")
+    counts = {
+        d.attrs["data-direction"]: d.words()
+        for d in directions.find_all("dd")
+        if "data-direction" in d.attrs
+    }
+    assert counts == {
+        "improving": "1",
+        "no_clear_trend": "0",
+        "worsening": "0",
+        "insufficient_data": "1",
+    }
+    assert "Active clients you can see (2)" in directions.words()
+
+
 def rows(doc: Node) -> list[Node]:
     return doc.by_id("caseload-table").find("tbody").find_all("tr")
 
@@ -349,19 +367,7 @@ class TestPanels:
         assert flag.find("p").words().startswith("Check-in suggested")
         assert "1 of 2 active clients (50%) have an alert" in flag.find("ul").words()
 
-        directions = doc.by_id("directions")
-        counts = {
-            d.attrs["data-direction"]: d.words()
-            for d in directions.find_all("dd")
-            if "data-direction" in d.attrs
-        }
-        assert counts == {
-            "improving": "1",
-            "no_clear_trend": "0",
-            "worsening": "0",
-            "insufficient_data": "1",
-        }
-        assert "Active clients you can see (2)" in directions.words()
+        _one_improving_one_without_data_of_two(doc)
 
     def test_directions_count_every_active_client_whatever_the_filters(
         self, api: TestClient, db: DbSession, settings: Settings
@@ -378,19 +384,7 @@ class TestPanels:
         doc = page(api, db, settings, owner, "/?search=tw")
         assert names(doc) == ["Two"]
         assert "1–1 of 1 client matching the filters" in doc.by_id("main").words()
-        directions = doc.by_id("directions")
-        counts = {
-            d.attrs["data-direction"]: d.words()
-            for d in directions.find_all("dd")
-            if "data-direction" in d.attrs
-        }
-        assert counts == {
-            "improving": "1",
-            "no_clear_trend": "0",
-            "worsening": "0",
-            "insufficient_data": "1",
-        }
-        assert "Active clients you can see (2)" in directions.words()
+        _one_improving_one_without_data_of_two(doc)
 
     def test_calm_load_says_so(self, api: TestClient, db: DbSession, settings: Settings) -> None:
         owner = make_user(db, settings)
