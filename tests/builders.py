@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from itertools import count
 from typing import Any
 
@@ -33,6 +33,15 @@ NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 # One real argon2id hash (of PASSWORD), computed once: hashing per user would slow every test.
 PASSWORD = "correct horse battery"
 _hash_cache: dict[str, str] = {}
+
+
+def earlier_today(tz: tzinfo, before: timedelta, *, fraction: float = 0.5) -> datetime:
+    """`before` ago, or, in the first moments of the practice's day (`tz`) when that would be
+    yesterday, `fraction` of the way from its midnight to now: a time that has passed and is
+    still today, whatever the hour the suite runs at."""
+    now = datetime.now(UTC)
+    midnight = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz).astimezone(UTC)
+    return max(now - before, midnight + (now - midnight) * fraction)
 
 
 def password_hash(settings: Settings) -> str:

@@ -22,6 +22,7 @@ from practice_dashboard.models.enums import Attendance, ClientStatus, Role, Zone
 from practice_dashboard.services.analytics import summary
 from tests.builders import (
     auth_headers,
+    earlier_today,
     make_client,
     make_episode,
     make_measure,
@@ -489,7 +490,10 @@ class TestStaleSummaries:
     ) -> None:
         owner = make_user(db, settings)
         client = make_client(db, owner, display_name="Soon")
-        started = _at(0) - timedelta(minutes=1)
+        # Begun a minute ago, the summary written two minutes before that, both today (just
+        # after midnight: at 3/5 and 1/5 of the way from midnight to now).
+        started = earlier_today(settings.timezone, timedelta(minutes=1), fraction=0.6)
+        written = earlier_today(settings.timezone, timedelta(minutes=3), fraction=0.2)
         make_session(
             db, client, starts_at=started, attendance=Attendance.SCHEDULED, engagement=None
         )
@@ -499,7 +503,7 @@ class TestStaleSummaries:
         db.commit()
         # The summary as written a few minutes ago, earlier the same day, when the first
         # session was still ahead.
-        summary.refresh(db, [client.id], settings=settings, now=started - timedelta(minutes=2))
+        summary.refresh(db, [client.id], settings=settings, now=written)
         db.commit()
         stored = db.scalars(
             select(ClientSummary)

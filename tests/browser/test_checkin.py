@@ -23,7 +23,9 @@ CODE = "2468"
 
 
 def _link(http: httpx.Client, name: str) -> tuple[dict[str, Any], str]:
-    client = http.post("/api/v1/clients", json={"display_name": name}).json()
+    # In care for a week: a check-in from before today's midnight is within the course.
+    intake = (datetime.now(UTC) - timedelta(days=7)).date().isoformat()
+    client = http.post("/api/v1/clients", json={"display_name": name, "intake_date": intake}).json()
     created = http.post(f"/api/v1/clients/{client['id']}/checkin-link", json={"code": CODE})
     assert created.status_code == 201, created.text
     return client, created.json()["url"]

@@ -84,7 +84,9 @@ def test_add_a_client_book_a_series_mark_one_attended_and_add_notes(
     page.click("main form button[type=submit]")
     expect(page).to_have_url(client_url)
 
-    page.goto(f"{live_app.url}/schedule")
+    # The first booking's week (just after Monday's midnight, an hour ago is last week).
+    monday = first.date() - timedelta(days=first.weekday())
+    page.goto(f"{live_app.url}/schedule?week={monday.isoformat()}")
     row = page.locator("li.booking", has=page.locator(f"a:has-text('{name}')"))
     expect(row.locator(".status-attendance")).to_have_text("attended")
     expect(row.locator("button")).to_have_count(0)

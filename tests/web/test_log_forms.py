@@ -38,7 +38,14 @@ from practice_dashboard.web.forms import parse_local_datetime
 from practice_dashboard.web.forms.parsing import FieldProblem
 from practice_dashboard.web.routes.log_forms import common as log_forms
 from practice_dashboard.web.templating import templates
-from tests.builders import login_cookies, make_client, make_session, make_user, supervise
+from tests.builders import (
+    earlier_today,
+    login_cookies,
+    make_client,
+    make_session,
+    make_user,
+    supervise,
+)
 from tests.html import Node, parse
 
 SCRIPT = "<script>alert(1)</script>"
@@ -270,10 +277,10 @@ class TestFormsAsDrawn:
         assert values["kind"] == SessionKind.COACHING
 
     def test_observation_defaults_and_zone_words(
-        self, api: TestClient, db: DbSession, practice: Practice
+        self, api: TestClient, db: DbSession, settings: Settings, practice: Practice
     ) -> None:
         today = make_session(
-            db, practice.client, starts_at=datetime.now(UTC) - timedelta(minutes=20)
+            db, practice.client, starts_at=earlier_today(settings.timezone, timedelta(minutes=20))
         )
         make_session(db, practice.client, starts_at=datetime.now(UTC) - timedelta(days=3))
         db.commit()

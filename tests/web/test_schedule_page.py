@@ -75,6 +75,12 @@ def monday_of(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
+def week_of(booked: Session) -> str:
+    """The schedule week holding `booked` (just after Monday's midnight, a booking from
+    minutes ago is last week's)."""
+    return f"/schedule?week={monday_of(booked.starts_at.astimezone(LONDON).date())}"
+
+
 class TestBook:
     def test_a_series_at_the_clients_rhythm_lands_on_the_schedule(
         self, api: TestClient, db: DbSession, client: Client
@@ -172,11 +178,11 @@ class TestWeekPage:
     def test_supervisor_sees_bookings_without_buttons(
         self, api: TestClient, db: DbSession, settings: Settings, owner: User, client: Client
     ) -> None:
-        booking(db, client, utcnow() - timedelta(minutes=30))
+        booked = booking(db, client, utcnow() - timedelta(minutes=30))
         boss = make_user(db, settings, Role.SUPERVISOR)
         supervise(db, boss, owner)
         log_in(api, db, settings, boss)
-        page = parse(api.get("/schedule").text)
+        page = parse(api.get(week_of(booked)).text)
         assert len(page.find_all("li", cls="booking")) == 1
         actions = {f.attrs.get("action") for f in page.find_all("form")}
         assert actions == {"/logout"}
@@ -220,7 +226,7 @@ class TestComplete:
     ) -> None:
         booked = booking(db, client, utcnow() - timedelta(minutes=40))
         db.commit()
-        page = parse(api.get("/schedule").text)
+        page = parse(api.get(week_of(booked)).text)
         row = page.one("li", data_session=str(booked.id))
         buttons = [b.words() for b in row.find_all("button")]
         assert buttons == ["Attended", "No-show", "Late cancel", "Cancelled"]
