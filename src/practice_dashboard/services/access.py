@@ -25,14 +25,19 @@ def sees_no_clients(user: User) -> bool:
     return user.role == Role.ADMIN or not user.is_active
 
 
+def supervisee_ids(supervisor: Any) -> Select[uuid.UUID]:
+    """The ids of the people `supervisor` (a user id, or a bound parameter standing for one)
+    supervises, for subqueries."""
+    return select(Supervision.supervisee_id).where(Supervision.supervisor_id == supervisor)
+
+
 def _visible_to(viewer: Any, *, sees_none: bool) -> ColumnElement[bool]:
     """Clients of `viewer` (a user id, or a bound parameter standing for one) or of their
     supervisees; none for an admin or an inactive account."""
     if sees_none:
         return false()
-    supervisees = select(Supervision.supervisee_id).where(Supervision.supervisor_id == viewer)
     condition: ColumnElement[bool] = (Client.practitioner_id == viewer) | (
-        Client.practitioner_id.in_(supervisees)
+        Client.practitioner_id.in_(supervisee_ids(viewer))
     )
     return condition
 

@@ -172,3 +172,5 @@ class TestKeptStatements:
             assert listed(ann, status=ClientStatus.ACTIVE) == ["Alma", "Arlo"]
             assert listed(boss, practitioner_id=ann.id, limit=1, offset=1) == ["Alma"]
             assert listed(boss, practitioner_id=ben.id) == []
+            assert listed(boss, supervisees_only=True) == ["Aida", "Alma", "Arlo"]
+            assert listed(ann, supervisees_only=True) == []  # supervises no one

@@ -39,7 +39,7 @@ from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession, kept_statement
 from practice_dashboard.domain.flags import LEVEL_RANK, PractitionerLoadFacts, practitioner_load
 from practice_dashboard.domain.stats import TrendDirection
-from practice_dashboard.models import Client, ClientSummary, SelfCheck, Session, Supervision, User
+from practice_dashboard.models import Client, ClientSummary, SelfCheck, Session, User
 from practice_dashboard.models.enums import Attendance, ClientStatus, Role
 from practice_dashboard.services import access, audit
 from practice_dashboard.services.analytics import summary, summary_batches
@@ -108,7 +108,7 @@ def caseload_rows(
     status: ClientStatus | None = None,
     practitioner_id: uuid.UUID | None = None,
     search: str | None = None,
-    practitioner_ids: Select[Any] | None = None,
+    supervisees_only: bool = False,
     flagged_only: bool = False,
     directions: bool = False,
     sort: CaseloadSort = CaseloadSort.FLAGS,
@@ -118,7 +118,8 @@ def caseload_rows(
 ) -> dict[str, Any]:
     """One page of the visible clients as rows of `_ROW_COLUMNS` (`item` lists one), with the
     total, the count of summaries not current, and practitioner load; with `directions`, also
-    the active clients per recovery direction, whatever the filters (the page's overview)."""
+    the active clients per recovery direction, whatever the filters (the page's overview).
+    `supervisees_only`: only the clients of the people the caller supervises."""
     user = actor.user
     today = summary.practice_today(settings, now)
     # Flags sort worst first by default; everything else ascending.
@@ -145,8 +146,9 @@ def caseload_rows(
             kept.append(Client.status == bindparam("status"))
         if practitioner_id is not None:
             kept.append(Client.practitioner_id == bindparam("practitioner_id"))
-        if practitioner_ids is not None:
-            kept.append(Client.practitioner_id.in_(practitioner_ids))
+        if supervisees_only:
+            viewer: BindParameter[uuid.UUID] = bindparam(access.VIEWER)
+            kept.append(Client.practitioner_id.in_(access.supervisee_ids(viewer)))
         if flagged_only:
             # Every raised flag, acknowledged ones too: acknowledging never hides a client
             # from supervision (the flag/level filters and the sort still read the speaking
@@ -185,12 +187,13 @@ def caseload_rows(
         return _Statements(visible, tally, page)
 
     # Kept once built per shape (`db.kept_statement`): the caller, the day and every filter's
-    # value are bound. A subquery of practitioners (supervision's) is written in: built anew.
+    # value are bound.
     shape = (
         "caseload",
         access.sees_no_clients(user),
         status is not None,
         practitioner_id is not None,
+        supervisees_only,
         flagged_only,
         bool(flag or level),
         bool(search),
@@ -198,7 +201,7 @@ def caseload_rows(
         sort,
         desc,
     )
-    built = statements() if practitioner_ids is not None else kept_statement(shape, statements)
+    built = kept_statement(shape, statements)
     tally = db.execute(built.tally, values).one()
     # Summaries from an earlier day (or showing a "next session" that has begun since) are
     # recomputed here up to a budget; the background refresher (or the nightly CLI) does the
@@ -378,7 +381,6 @@ def practitioner_loads(
 
 def _practitioner_loads() -> Select[*tuple[Any, ...]]:
     viewer: BindParameter[uuid.UUID] = bindparam(access.VIEWER)
-    supervisees = select(Supervision.supervisee_id).where(Supervision.supervisor_id == viewer)
     active_client = and_(
         Client.practitioner_id == User.id,
         Client.status == ClientStatus.ACTIVE,
@@ -421,6 +423,6 @@ def _practitioner_loads() -> Select[*tuple[Any, ...]]:
             attended,
             latest_cbi,
         )
-        .where((User.id == viewer) | User.id.in_(supervisees))
+        .where((User.id == viewer) | User.id.in_(access.supervisee_ids(viewer)))
         .order_by(User.id != viewer, func.lower(User.full_name), User.id)
     )

@@ -6,11 +6,9 @@ from typing import Annotated, Final
 
 from fastapi import Depends
 from fastapi.responses import Response
-from sqlalchemy import select
 
 from practice_dashboard.dependencies import DbDep, SettingsDep
 from practice_dashboard.errors import Forbidden
-from practice_dashboard.models import Supervision
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.models.enums import Role
 from practice_dashboard.routing import Router
@@ -43,15 +41,12 @@ def supervision_page(
 ) -> Response:
     """Supervisees' load and flagged clients; client pages open read-only from here."""
     now = utcnow()
-    supervisees = select(Supervision.supervisee_id).where(
-        Supervision.supervisor_id == actor.user.id
-    )
     result = caseload_service.caseload(
         db,
         actor=actor,
         settings=settings,
         now=now,
-        practitioner_ids=supervisees,
+        supervisees_only=True,
         flagged_only=True,
         sort=CaseloadSort.FLAGS,
         descending=True,
