@@ -252,7 +252,7 @@ def _observations_from(
         )
 
     connection = db.connection()
-    statement = kept_statement((connection.dialect.name, "latest observation by source"), latest_of)
+    statement = kept_statement(("latest observation by source",), latest_of)
     row = connection.execute(statement, {_CLIENT: client_id, "since": since}).one()
     for source, latest in zip(sources, row, strict=True):
         if latest is None:
@@ -356,9 +356,7 @@ def episode_bounds(db: DbSession, client: Client, reach: Reach, th: Thresholds) 
         start, end = reach.charts
         chart_reach = min(start, end - timedelta(weeks=th.trend_weeks))
     connection = db.connection()
-    statement = kept_statement(
-        (connection.dialect.name, "episode bounds", th.baseline_episodes), bounds
-    )
+    statement = kept_statement(("episode bounds", th.baseline_episodes), bounds)
     values = {_CLIENT: client.id, "intake": intake, "since": since, "chart_reach": chart_reach}
     row = [
         None if value is None else _aware_time(value)
