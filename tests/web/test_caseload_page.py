@@ -103,16 +103,16 @@ def safety_client(db: DbSession, owner: User, name: str) -> Client:
     return client
 
 
+def _figures(panel: Node, attr: str) -> dict[str, str]:
+    """A panel's figures: the words of each <dd> that names its figure in `attr`."""
+    return {dd.attrs[attr]: dd.words() for dd in panel.find_all("dd") if attr in dd.attrs}
+
+
 def _one_improving_one_without_data_of_two(doc: Node) -> None:
     """The recovery directions panel counts one improving and one without enough data, of
     two active clients."""
     directions = doc.by_id("directions")
-    counts = {
-        d.attrs["data-direction"]: d.words()
-        for d in directions.find_all("dd")
-        if "data-direction" in d.attrs
-    }
-    assert counts == {
+    assert _figures(directions, "data-direction") == {
         "improving": "1",
         "no_clear_trend": "0",
         "worsening": "0",
@@ -351,12 +351,7 @@ class TestPanels:
         calm_client(db, owner, display_name="Three", status=ClientStatus.PAUSED)
         doc = page(api, db, settings, owner, "/")
         load = doc.by_id("own-load")
-        figures = {
-            dd.attrs["data-figure"]: dd.words()
-            for dd in load.find_all("dd")
-            if "data-figure" in dd.attrs
-        }
-        assert figures == {
+        assert _figures(load, "data-figure") == {
             "active_caseload": "2",
             "attended_sessions_last_7_days": "1",
             "alert_share": "50%",
