@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from practice_dashboard.config import Settings
+from practice_dashboard.domain.flags import Thresholds
 
 
 class TestSecretKey:
@@ -106,6 +107,21 @@ class TestFlagThresholdOverrides:
         )
         assert settings.thresholds.srs_concern.operator == "<"
         assert settings.thresholds.deterioration_confirmations == 1
+
+    def test_built_once_per_configuration(self) -> None:
+        # Pages read the thresholds on every view; they are built once for each configuration.
+        def settings(**overrides: object) -> Settings:
+            return Settings(environment="test", secret_key="s" * 40, **overrides)
+
+        one = settings(flag_thresholds={"deterioration_confirmations": 1})
+        same = settings(flag_thresholds={"deterioration_confirmations": 1})
+        defaults = settings()
+        assert one.thresholds is same.thresholds
+        assert defaults.thresholds is not one.thresholds
+        assert defaults.thresholds == Thresholds()
+        same.flag_thresholds = {"deterioration_confirmations": 3}
+        assert same.thresholds.deterioration_confirmations == 3
+        assert one.thresholds.deterioration_confirmations == 1
 
     @pytest.mark.parametrize(
         ("overrides", "message"),

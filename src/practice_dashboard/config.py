@@ -291,13 +291,9 @@ class Settings(BaseSettings):
     @property
     def thresholds(self) -> Thresholds:
         """The practice's thresholds: DESIGN.md defaults with the configured overrides."""
-        defaults = Thresholds()
-        overrides = {
-            name: type(getattr(defaults, name))(value)
-            for name, value in self.flag_thresholds.items()
-        }
-        conventions = tuple(sorted(self.rci_conventions.items()))
-        return replace(defaults, rci_conventions=conventions, **overrides)
+        return _thresholds(
+            tuple(self.flag_thresholds.items()), tuple(sorted(self.rci_conventions.items()))
+        )
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -313,6 +309,17 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=16)
+def _thresholds(
+    overrides: tuple[tuple[str, float | str], ...], conventions: tuple[tuple[str, str], ...]
+) -> Thresholds:
+    # Built once per configuration (Thresholds is frozen): pages ask for it on every view,
+    # and building it validates every field.
+    defaults = Thresholds()
+    typed = {name: type(getattr(defaults, name))(value) for name, value in overrides}
+    return replace(defaults, rci_conventions=conventions, **typed)
 
 
 @lru_cache

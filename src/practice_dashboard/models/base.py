@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, DateTime, Dialect, Integer, MetaData, String, Uuid, func
@@ -70,6 +72,32 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+#: Ids read as text (SQLite), each parsed once while it stays among the most recently read.
+_uuid_from_hex: Callable[[str], uuid.UUID] = lru_cache(maxsize=4096)(uuid.UUID)
+
+
+class InternedUuid(Uuid[uuid.UUID]):
+    """Uuid for ids a view reads in bulk and again on the next view (a caseload's clients and
+    their practitioners), as `type_coerce(column, InternedUuid())`: where ids come as text,
+    parsing one costs more than looking it up. The same SQL; a UUID is immutable, so sharing
+    one between rows is safe. Drivers with a UUID type of their own are left to it."""
+
+    cache_ok = True
+
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> Callable[[Any], uuid.UUID | None] | None:
+        if dialect.supports_native_uuid and self.native_uuid:
+            native: Callable[[Any], uuid.UUID | None] | None
+            native = super().result_processor(dialect, coltype)  # type: ignore[no-untyped-call]
+            return native
+
+        def process(value: str | None) -> uuid.UUID | None:
+            return None if value is None else _uuid_from_hex(value)
+
+        return process
 
 
 class Base(DeclarativeBase):

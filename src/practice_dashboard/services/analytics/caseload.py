@@ -32,6 +32,7 @@ from sqlalchemy import (
     func,
     nulls_last,
     select,
+    type_coerce,
 )
 from sqlalchemy.sql.elements import BindParameter
 
@@ -40,6 +41,7 @@ from practice_dashboard.db import DbSession, kept_statement
 from practice_dashboard.domain.flags import LEVEL_RANK, PractitionerLoadFacts, practitioner_load
 from practice_dashboard.domain.stats import TrendDirection
 from practice_dashboard.models import Client, ClientSummary, SelfCheck, Session, User
+from practice_dashboard.models.base import InternedUuid
 from practice_dashboard.models.enums import Attendance, ClientStatus, Role
 from practice_dashboard.services import access, audit
 from practice_dashboard.services.analytics import summary, summary_batches
@@ -81,10 +83,10 @@ _SORT_COLUMNS: dict[CaseloadSort, Any] = {
 # so a row is plain hashable values, and the caseload page, which keeps what it drew for a
 # row that has not changed, decodes only the rows it draws anew.
 _ROW_COLUMNS = (
-    Client.id,
+    type_coerce(Client.id, InternedUuid()).label("id"),
     Client.display_name,
     Client.status,
-    Client.practitioner_id,
+    type_coerce(Client.practitioner_id, InternedUuid()).label("practitioner_id"),
     User.full_name,
     ClientSummary.as_of,
     ClientSummary.last_attended_at,

@@ -274,7 +274,11 @@ def caseload_page(
             "nav": "caseload",
             "home": home_path(),
             "filters": filters,
-            "rows": [drawn_row(row, today, context["tz"], show_practitioner) for row in rows],
+            # One piece of markup: each row is markup already, and escaping (copying) a row at
+            # a time was a tenth of drawing the page.
+            "rows": Markup(
+                "".join(drawn_row(row, today, context["tz"], show_practitioner) for row in rows)
+            ),
             "total": total,
             "first": first + 1,
             "last": first + len(rows),
