@@ -136,6 +136,29 @@ class TestRestart:
         assert pdf_pages(data) == ["Survived"]
         assert pdf.browser_pid() not in (None, *pids)
 
+    def test_a_spare_tab_that_does_not_answer_is_replaced_without_waiting(self) -> None:
+        # A spare tab whose page went without a word may never answer: it has a few seconds,
+        # not the PDF's whole deadline, before another tab prints the page.
+        pdf.html_to_pdf(page("First"), assets={})
+        assert wait_until(lambda: pdf._spare is not None and pdf._spare[1].done())
+        assert pdf._spare is not None
+        spare = pdf._spare[1].result()
+        asked: list[str] = []
+
+        def silent(method: str, params: object = None, *, deadline: float) -> dict[str, Any]:
+            asked.append(method)
+            time.sleep(max(0.0, deadline - time.monotonic()))
+            raise TimeoutError(f"{method}: no answer from the browser in time")
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(pdf, "SPARE_ANSWER_SECONDS", 0.5)
+            patch.setattr(spare, "call", silent)
+            started = time.monotonic()
+            assert pdf_pages(pdf.html_to_pdf(page("Second"), assets={})) == ["Second"]
+            waited = time.monotonic() - started
+        assert asked == ["Runtime.evaluate"]
+        assert waited < pdf.CHART_WAIT_SECONDS
+
     @staticmethod
     def closed_spare_tab() -> browser_module.Tab:
         """After a first PDF, its spare tab, closed behind the PDF code's back."""

@@ -66,6 +66,9 @@ PRINT_OPTIONS: Final[Mapping[str, Any]] = {
 }
 #: Seconds a spare tab may take to open in the background.
 SPARE_SECONDS: Final = 30.0
+#: Seconds a spare tab has to answer when it is taken: one whose page went while it waited
+#: is replaced at once, not waited on until the PDF's deadline (a once-seen 60 s stall).
+SPARE_ANSWER_SECONDS: Final = 5.0
 #: Seconds without a PDF after which the browser is stopped, giving back its memory (~230 MB
 #: with its spare tab); the next PDF starts it again (~0.5-1 s more for that one PDF).
 IDLE_SECONDS: Final = 900.0
@@ -304,10 +307,24 @@ def _take_tab(browser: Browser, deadline: float) -> Tab:
         except Exception as error:
             log.info("The spare PDF tab could not be opened (%s); opening another", error)
         else:
-            if not tab.gone and tab.browser.alive:
+            if not tab.gone and tab.browser.alive and _answers(tab, deadline):
                 return tab
             _close_tab(tab, deadline)
     return _new_tab(browser, deadline)
+
+
+def _answers(tab: Tab, deadline: float) -> bool:
+    """Whether a spare tab's page still answers, within SPARE_ANSWER_SECONDS."""
+    try:
+        tab.call(
+            "Runtime.evaluate",
+            {"expression": "1", "returnByValue": True},
+            deadline=min(deadline, time.monotonic() + SPARE_ANSWER_SECONDS),
+        )
+    except (TimeoutError, ProtocolError) as error:
+        log.info("The spare PDF tab did not answer (%s); opening another", error)
+        return False
+    return True
 
 
 def _close_orphan(future: Future[Tab]) -> None:
