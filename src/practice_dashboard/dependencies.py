@@ -24,7 +24,7 @@ READ_METHODS = frozenset({"GET", "HEAD"})
 _CALLER = "audit_caller"
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -46,14 +46,14 @@ def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_actor(user: CurrentUser, request: Request) -> Actor:
+async def get_actor(user: CurrentUser, request: Request) -> Actor:
     return Actor(user=user, ip=client_ip(request))
 
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]
 
 
-def require_admin(user: CurrentUser) -> User:
+async def require_admin(user: CurrentUser) -> User:
     if user.role != Role.ADMIN:
         raise Forbidden("Only an admin can manage accounts")
     return user
@@ -68,7 +68,7 @@ class Paging:
     offset: int
 
 
-def get_paging(
+async def get_paging(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Rows per page")] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip")] = 0,
 ) -> Paging:

@@ -49,7 +49,7 @@ class MfaEnrolmentRequired(AppError):
     default_detail = "Set up two-factor authentication to continue"
 
 
-def require_any_login(login: OptionalLogin) -> ActiveLogin:
+async def require_any_login(login: OptionalLogin) -> ActiveLogin:
     """A live login, whether or not it still has to set up its second factor."""
     if login is None:
         raise LoginRequired()
@@ -71,7 +71,7 @@ def require_login(login: EnrolmentLogin, db: DbDep, settings: SettingsDep) -> Ac
 WebLogin = Annotated[ActiveLogin, Depends(require_login)]
 
 
-def web_actor(login: WebLogin, request: Request) -> Actor:
+async def web_actor(login: WebLogin, request: Request) -> Actor:
     return Actor(user=login.user, ip=client_ip(request))
 
 
@@ -107,7 +107,7 @@ async def verify_enrolment_csrf(request: Request, login: EnrolmentLogin) -> Acti
 EnrolmentCsrfLogin = Annotated[ActiveLogin, Depends(verify_enrolment_csrf)]
 
 
-def require_admin_page(login: WebLogin) -> ActiveLogin:
+async def require_admin_page(login: WebLogin) -> ActiveLogin:
     if login.user.role != Role.ADMIN:
         raise Forbidden("Only an admin can manage accounts")
     return login
@@ -116,7 +116,9 @@ def require_admin_page(login: WebLogin) -> ActiveLogin:
 AdminLogin = Annotated[ActiveLogin, Depends(require_admin_page)]
 
 
-def page_context(request: Request, settings: SettingsDep, login: OptionalLogin) -> dict[str, Any]:
+async def page_context(
+    request: Request, settings: SettingsDep, login: OptionalLogin
+) -> dict[str, Any]:
     """What the layout needs on every page: who is here, their CSRF token, words and zone."""
     user = login.user if login else None
     vocabulary = (user.zone_vocabulary if user else None) or settings.zone_vocabulary

@@ -39,7 +39,7 @@ class AuditEventRead(Schema):
 Word = Annotated[str | None, Query(max_length=40, description="Exact match")]
 
 
-def get_filters(
+async def get_filters(
     start: Start = None,
     end: End = None,
     actor_id: Annotated[uuid.UUID | None, Query(description="Who acted")] = None,

@@ -27,7 +27,7 @@ from practice_dashboard.services.reports.printing import (
 router = Router(tags=["exports"])
 
 
-def get_print_renderer(request: Request) -> PrintRenderer:
+async def get_print_renderer(request: Request) -> PrintRenderer:
     """The print view, handed in by create_app (the API never imports the web layer)."""
     renderer: PrintRenderer = request.app.state.print_renderer
     return renderer

@@ -49,7 +49,7 @@ ITEM_SPECS: Final[tuple[FieldSpec, ...]] = tuple(
 _CUTOFF: Final = CBI.clinical_cutoff
 
 
-def require_practitioner(actor: WebActor) -> Actor:
+async def require_practitioner(actor: WebActor) -> Actor:
     if actor.user.role == Role.ADMIN:
         raise Forbidden("Self-checks are for practitioners; admin accounts have none")
     return actor

@@ -26,7 +26,7 @@ router = Router()
 FLAGGED_LIMIT: Final = 100
 
 
-def require_supervisor(actor: WebActor) -> Actor:
+async def require_supervisor(actor: WebActor) -> Actor:
     if actor.user.role != Role.SUPERVISOR:
         raise Forbidden("The supervision page is for supervisor accounts")
     return actor
