@@ -41,13 +41,20 @@ from practice_dashboard.models import (
     User,
 )
 from practice_dashboard.models.annotation import AnnotationKind
-from practice_dashboard.models.enums import Attendance, ClientStatus, HomeworkCompletion, Role, Zone
+from practice_dashboard.models.enums import (
+    Attendance,
+    ClientStatus,
+    HomeworkCompletion,
+    Role,
+    Source,
+    Zone,
+)
 from practice_dashboard.services import periods
 from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.reports import pdf
 from practice_dashboard.services.reports import progress_summary as reports
 from practice_dashboard.services.reports import supervision_packet as packets
-from tests.builders import auth_headers, make_client, make_user, supervise
+from tests.builders import auth_headers, make_client, make_episode, make_user, supervise
 from tests.databases import fresh_database
 
 #: Axis titles drawn by Plotly inside the charts: in the PDF's text only if they were drawn.
@@ -324,6 +331,30 @@ class TestSummaryFigures:
         assert [a.label for a in summary.annotations] == ["Started a new job"]
         # reading is not an export: nothing audited until one is delivered
         assert exports(db) == []
+
+    def test_the_charts_episodes_are_the_client_page_s_self_reports_included(
+        self, db: DbSession, settings: Settings
+    ) -> None:
+        # The print view draws the client page's charts: an episode the client reported
+        # through their check-in link is drawn open there too (charts/episodes.py).
+        rc = make_report_client(db, settings)
+        now = _now()
+        reported = make_episode(
+            db, rc.client, started_at=now - timedelta(days=2), source=Source.CLIENT
+        )
+        period = periods.parse_period(rc.intake.isoformat(), None, now=now, tz=settings.timezone)
+        summary = reports.progress_summary(
+            db,
+            client_id=rc.client.id,
+            actor=Actor(rc.owner),
+            settings=settings,
+            period=period,
+            now=now,
+        )
+        episodes = summary.view.episodes
+        assert episodes is not None
+        assert len(episodes) == 33
+        assert [e.started_at for e in episodes if e.self_reported] == [reported.started_at]
 
     def test_without_early_records_there_is_no_baseline_and_it_says_so(
         self, db: DbSession, settings: Settings

@@ -204,8 +204,7 @@ def load_client_view(
     flags = flag_views(_sorted_flags(current.flags), client.id, acknowledgements, as_of=as_of)
 
     user_ids = {client.practitioner_id} | {a.acknowledged_by_id for a in acknowledgements.values()}
-    # The view's three reads are kept once built (`kept_statement`), their values bound.
-    values = {"client_id": client.id, "start": start, "end": end, "people": list(user_ids)}
+    # The view's reads are kept once built (`kept_statement`), their values bound.
     people = {
         str(uid): name
         for uid, name in db.execute(
@@ -215,10 +214,42 @@ def load_client_view(
                     User.id.in_(bindparam("people", expanding=True))
                 ),
             ),
-            values,
+            {"people": list(user_ids)},
         )
     }
 
+    annotations, episodes = period_marks(db, client.id, start, end, as_of=as_of)
+    # Plain words an admin may read in the audit log (services/reports/audit_log.py).
+    detail = "page" if as_of is None else f"page as_of {as_of.astimezone(UTC):%Y-%m-%d %H:%M} utc"
+    audit.record(db, actor, "read", "client", client.id, client_id=client.id, detail=detail)
+    return ClientView(
+        client=client,
+        practitioner_name=people.get(str(client.practitioner_id), "—"),
+        can_write=access.can_write(actor.user, client),
+        start=start,
+        end=end,
+        as_of=as_of,
+        facts=facts,
+        metrics=metrics,
+        flags=flags,
+        people=people,
+        episodes=episodes,
+        annotations=annotations,
+    )
+
+
+def period_marks(
+    db: DbSession,
+    client_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    *,
+    as_of: datetime | None = None,
+) -> tuple[tuple[AnnotationMark, ...], tuple[EpisodeDetail, ...]]:
+    """The care changes and episodes of [start, end) as the client's charts show them (on
+    the page and in print): two reads, kept once built. With `as_of`, an episode's baseline
+    is the one recorded by then."""
+    values = {"client_id": client_id, "start": start, "end": end}
     annotations = tuple(
         AnnotationMark(at, kind.value, label, notes)
         for at, kind, label, notes in db.execute(
@@ -272,23 +303,7 @@ def load_client_view(
             values,
         )
     )
-    # Plain words an admin may read in the audit log (services/reports/audit_log.py).
-    detail = "page" if as_of is None else f"page as_of {as_of.astimezone(UTC):%Y-%m-%d %H:%M} utc"
-    audit.record(db, actor, "read", "client", client.id, client_id=client.id, detail=detail)
-    return ClientView(
-        client=client,
-        practitioner_name=people.get(str(client.practitioner_id), "—"),
-        can_write=access.can_write(actor.user, client),
-        start=start,
-        end=end,
-        as_of=as_of,
-        facts=facts,
-        metrics=metrics,
-        flags=flags,
-        people=people,
-        episodes=episodes,
-        annotations=annotations,
-    )
+    return annotations, episodes
 
 
 def _new_cut(bounds: EpisodeBounds) -> datetime | None:

@@ -49,7 +49,7 @@ from practice_dashboard.domain.metrics import (
 )
 from practice_dashboard.domain.periods import ReportPeriod
 from practice_dashboard.domain.windows import ChangeRow, baseline_period, change_rows
-from practice_dashboard.models import Annotation, Client, Episode, User
+from practice_dashboard.models import Client, User
 from practice_dashboard.services import access, audit
 from practice_dashboard.services.analytics.acknowledgements import (
     flag_views,
@@ -59,7 +59,7 @@ from practice_dashboard.services.analytics.acknowledgements import (
 from practice_dashboard.services.analytics.client_view import (
     AnnotationMark,
     ClientView,
-    EpisodeDetail,
+    period_marks,
 )
 from practice_dashboard.services.analytics.fact_loading import load_facts
 from practice_dashboard.services.analytics.metrics import DEFAULT_PERIOD
@@ -325,39 +325,8 @@ def progress_summary(
         acknowledgements=acknowledgements,
         people=people,
     )
-    annotations = tuple(
-        AnnotationMark(at, kind.value, label, notes)
-        for at, kind, label, notes in db.execute(
-            select(Annotation.at, Annotation.kind, Annotation.label, Annotation.notes)
-            .where(
-                Annotation.client_id == client.id,
-                Annotation.archived_at.is_(None),
-                Annotation.counted(),
-                Annotation.at >= period.start,
-                Annotation.at < period.end,
-            )
-            .order_by(Annotation.at, Annotation.id)
-        )
-    )
-    episodes = tuple(
-        EpisodeDetail(started, peak, baseline, trigger, tuple(strategies or ()))
-        for started, peak, baseline, trigger, strategies in db.execute(
-            select(
-                Episode.started_at,
-                Episode.peak_intensity,
-                Episode.baseline_at,
-                Episode.trigger,
-                Episode.strategies,
-            )
-            .where(
-                Episode.client_id == client.id,
-                Episode.counted(),
-                Episode.started_at >= period.start,
-                Episode.started_at < period.end,
-            )
-            .order_by(Episode.started_at, Episode.id)
-        )
-    )
+    # The period's marks and episodes as the client page reads them (self-reports drawn open).
+    annotations, episodes = period_marks(db, client.id, period.start, period.end)
     # The charts are the client page's; their sentences speak of the last 28 days of the
     # period, whose metrics the figures already hold (as the client page does).
     view = ClientView(
