@@ -228,6 +228,21 @@ def make_report_client(
     return ReportClient(owner, client, client.intake_date)
 
 
+def whole_course_summary(
+    db: DbSession, settings: Settings, rc: ReportClient
+) -> reports.ProgressSummary:
+    """The owner's summary of the report client from intake to now."""
+    now = _now()
+    return reports.progress_summary(
+        db,
+        client_id=rc.client.id,
+        actor=Actor(rc.owner),
+        settings=settings,
+        period=periods.parse_period(rc.intake.isoformat(), None, now=now, tz=settings.timezone),
+        now=now,
+    )
+
+
 def summary_period(rc: ReportClient) -> dict[str, str]:
     return {"start": rc.intake.isoformat(), "end": _now().date().isoformat()}
 
@@ -289,16 +304,7 @@ class TestSummaryFigures:
         self, db: DbSession, settings: Settings
     ) -> None:
         rc = make_report_client(db, settings)
-        now = _now()
-        period = periods.parse_period(rc.intake.isoformat(), None, now=now, tz=settings.timezone)
-        summary = reports.progress_summary(
-            db,
-            client_id=rc.client.id,
-            actor=Actor(rc.owner),
-            settings=settings,
-            period=period,
-            now=now,
-        )
+        summary = whole_course_summary(db, settings, rc)
         f = summary.figures
         assert f.baseline_period is not None
         recovery = f.row("recovery")
@@ -338,19 +344,10 @@ class TestSummaryFigures:
         # The print view draws the client page's charts: an episode the client reported
         # through their check-in link is drawn open there too (charts/episodes.py).
         rc = make_report_client(db, settings)
-        now = _now()
         reported = make_episode(
-            db, rc.client, started_at=now - timedelta(days=2), source=Source.CLIENT
+            db, rc.client, started_at=_now() - timedelta(days=2), source=Source.CLIENT
         )
-        period = periods.parse_period(rc.intake.isoformat(), None, now=now, tz=settings.timezone)
-        summary = reports.progress_summary(
-            db,
-            client_id=rc.client.id,
-            actor=Actor(rc.owner),
-            settings=settings,
-            period=period,
-            now=now,
-        )
+        summary = whole_course_summary(db, settings, rc)
         episodes = summary.view.episodes
         assert episodes is not None
         assert len(episodes) == 33
