@@ -6,20 +6,21 @@
 # required; elsewhere it runs when the server answers and says plainly when it is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+say() { echo "==> $* (at ${SECONDS} s)"; }  # each step's start, to see where CI's time goes
 bash scripts/bootstrap.sh
 PY=.venv/bin/python
 # axe-core for the browser tests' accessibility checks, pinned in package-lock.json; the tests
 # load it from node_modules into the page (never a CDN).
 if command -v npm >/dev/null 2>&1; then
-  echo "==> npm ci (axe-core)"
+  say "npm ci (axe-core)"
   npm ci --no-audit --no-fund --silent
 fi
 export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
 
-echo "==> ruff (lint and format)"
+say "ruff (lint and format)"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-echo "==> mypy (strict)"
+say "mypy (strict)"
 .venv/bin/mypy
 
 declare -a legs=()
@@ -46,44 +47,55 @@ if postgres_up; then
   # arguments, both legs run what the arguments select.
   logs=$(mktemp -d)
   declare -a names=() pids=()
-  run_leg() {  # name, database, pytest arguments...
-    local name=$1 database=$2
-    shift 2
-    TEST_DATABASE=$database $PY -m pytest -p no:cacheprovider "$@" > "$logs/$name.log" 2>&1 &
+  run_leg() {  # name, database, whether engine-independent tests run elsewhere, pytest arguments...
+    local name=$1 database=$2 elsewhere=$3
+    shift 3
+    (
+      started=$SECONDS
+      rc=0
+      TEST_DATABASE=$database TEST_ENGINE_INDEPENDENT_ELSEWHERE=$elsewhere \
+        $PY -m pytest -p no:cacheprovider "$@" > "$logs/$name.log" 2>&1 || rc=$?
+      echo "$(( SECONDS - started )) s" > "$logs/$name.seconds"
+      exit $rc
+    ) &
     names+=("$name"); pids+=($!)
   }
+  # The PostgreSQL leg runs what the SQLite leg runs, less the tests that cannot reach a
+  # database (analytics, templates, the PDF browser, imports): they run once, in the SQLite
+  # leg (tests/conftest.py says which).
   if [ $# -eq 0 ]; then
-    echo "==> pytest on SQLite and on PostgreSQL, and the browser tests (PostgreSQL), side by side"
-    run_leg browser postgresql tests/browser tests/bench
-    run_leg sqlite sqlite --ignore=tests/browser --ignore=tests/bench
-    run_leg postgresql postgresql --ignore=tests/browser --ignore=tests/bench
+    say "pytest on SQLite and on PostgreSQL, and the browser tests (PostgreSQL), side by side"
+    run_leg browser postgresql 0 tests/browser tests/bench
+    run_leg sqlite sqlite 0 --ignore=tests/browser --ignore=tests/bench
+    run_leg postgresql postgresql 1 --ignore=tests/browser --ignore=tests/bench
   else
-    echo "==> pytest on SQLite and on PostgreSQL, side by side"
-    run_leg sqlite sqlite "$@"
-    run_leg postgresql postgresql "$@"
+    say "pytest on SQLite and on PostgreSQL, side by side"
+    run_leg sqlite sqlite 0 "$@"
+    run_leg postgresql postgresql 1 "$@"
   fi
   failed=0
   for i in "${!pids[@]}"; do
     rc=0
     wait "${pids[$i]}" || rc=$?
     [ $rc = 0 ] || failed=1
-    legs+=("${names[$i]}: $([ $rc = 0 ] && echo passed || echo "FAILED (exit $rc)")")
+    outcome=$([ $rc = 0 ] && echo passed || echo "FAILED (exit $rc)")
+    legs+=("${names[$i]}: $outcome in $(cat "$logs/${names[$i]}.seconds" 2>/dev/null || echo "?")")
   done
   for name in "${names[@]}"; do
     echo "==> pytest: $name"; cat "$logs/$name.log"
   done
   rm -rf "$logs"
-  echo "==> summary"
+  say "summary"
   printf '   %s\n' "${legs[@]}"
   exit $failed
 elif [ "${CI:-}" = "true" ]; then
   echo "error: CI=true needs the PostgreSQL leg, but no server answered at $TEST_POSTGRES_URL" >&2
   exit 1
 else
-  echo "==> pytest on SQLite"
+  say "pytest on SQLite"
   TEST_DATABASE=sqlite $PY -m pytest -p no:cacheprovider "$@"
   echo "!! SKIPPED the PostgreSQL leg: no server at $TEST_POSTGRES_URL (set TEST_POSTGRES_URL to run it)"
   legs+=("sqlite: passed" "postgresql: SKIPPED (no server)")
 fi
-echo "==> summary"
+say "summary"
 printf '   %s\n' "${legs[@]}"

@@ -1,13 +1,19 @@
 """One migrated database per test run; each test inside a transaction that is rolled back.
 
 The backend is chosen by TEST_DATABASE (sqlite | postgresql); the test command runs the whole
-suite once per backend.
+suite once per backend. A test that cannot reach a database (no ``database_url`` among its
+fixtures, nothing from ``tests.databases`` in its module or its fixtures' modules: analytics,
+templates, the PDF browser, imports) does the same on either engine, so the test command runs
+it once: with TEST_ENGINE_INDEPENDENT_ELSEWHERE=1 (the PostgreSQL leg, whose SQLite twin runs
+the same selection) such tests are left out, as are tests marked ``engine_independent``.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -24,6 +30,7 @@ from practice_dashboard.db import create_db_engine
 from practice_dashboard.services.analytics import summary
 from practice_dashboard.services.analytics.monitoring_memo import CHECKPOINTS
 from practice_dashboard.warmup import warm_up
+from tests import databases
 from tests.databases import fresh_database, test_backend
 
 
@@ -44,6 +51,67 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
 
 def pytest_report_header() -> str:
     return f"database backend: {test_backend()}"
+
+
+# What a module holds when it reaches a database other than through `database_url`.
+_ENGINE_AWARE = {id(databases)} | {
+    id(value)
+    for value in vars(databases).values()
+    if getattr(value, "__module__", None) == databases.__name__
+}
+
+
+def _reaches_the_engine(module: ModuleType | None) -> bool:
+    return module is not None and any(id(value) in _ENGINE_AWARE for value in vars(module).values())
+
+
+def _calls_reach_the_engine(function: Any, seen: set[int]) -> bool:
+    """Whether `function`, or a test helper it names, names something from tests.databases."""
+    if id(function) in seen or not hasattr(function, "__code__"):
+        return False
+    seen.add(id(function))
+    codes, names = [function.__code__], set()
+    while codes:
+        code = codes.pop()
+        names.update(code.co_names)
+        codes.extend(c for c in code.co_consts if hasattr(c, "co_names"))
+    for name in names:
+        value = function.__globals__.get(name)
+        if id(value) in _ENGINE_AWARE:
+            return True
+        helper = (getattr(value, "__module__", None) or "").startswith("tests.")
+        if helper and _calls_reach_the_engine(value, seen):
+            return True
+    return False
+
+
+def engine_independent(item: pytest.Item) -> bool:
+    """True when `item` does the same whatever TEST_DATABASE says (see the module's doc)."""
+    if item.get_closest_marker("engine_independent"):
+        return True
+    if "database_url" in getattr(item, "fixturenames", ()):
+        return False
+    module = getattr(item, "module", None)
+    if _reaches_the_engine(module):
+        return False
+    # Fixtures from elsewhere (this module's reach the engine through `database_url` alone):
+    # whether their code names something from tests.databases.
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = [d for ds in info.name2fixturedefs.values() for d in ds] if info else []
+    seen: set[int] = set()
+    return not any(
+        _calls_reach_the_engine(d.func, seen)
+        for d in definitions
+        if d.func.__module__ not in (__name__, getattr(module, "__name__", None))
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("TEST_ENGINE_INDEPENDENT_ELSEWHERE") != "1":
+        return
+    elsewhere = {id(item) for item in items if engine_independent(item)}
+    config.hook.pytest_deselected(items=[item for item in items if id(item) in elsewhere])
+    items[:] = [item for item in items if id(item) not in elsewhere]
 
 
 @pytest.fixture(scope="session")
