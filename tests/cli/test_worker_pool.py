@@ -26,17 +26,13 @@ import uvicorn
 from starlette.types import Receive, Scope, Send
 
 from practice_dashboard.cli import worker_pool
-from tests import databases as test_databases
 
 pytestmark = [
     pytest.mark.skipif(
         not sys.platform.startswith("linux"), reason="SO_REUSEPORT spreading and /proc are Linux's"
     ),
     # Processes and sockets, the same whatever the engine: once a run (a minute of servers).
-    pytest.mark.skipif(
-        test_databases.test_backend() != "sqlite",
-        reason="engine-independent: runs in the SQLite leg",
-    ),
+    pytest.mark.engine_independent,
 ]
 
 CLI = Path(sys.executable).with_name("practice-dashboard")
