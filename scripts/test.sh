@@ -63,11 +63,14 @@ if postgres_up; then
   # The PostgreSQL leg runs what the SQLite leg runs, less the tests that cannot reach a
   # database (analytics, templates, the PDF browser, imports): they run once, in the SQLite
   # leg (tests/conftest.py says which).
+  # The worker-pool tests (real servers, a minute of CPU, the same on either engine) run with
+  # the browser tests, which had that minute to spare: the SQLite leg finished last without it.
   if [ $# -eq 0 ]; then
     say "pytest on SQLite and on PostgreSQL, and the browser tests (PostgreSQL), side by side"
-    run_leg browser postgresql 0 tests/browser tests/bench
-    run_leg sqlite sqlite 0 --ignore=tests/browser --ignore=tests/bench
-    run_leg postgresql postgresql 1 --ignore=tests/browser --ignore=tests/bench
+    pool=tests/cli/test_worker_pool.py
+    run_leg browser postgresql 0 tests/browser tests/bench $pool
+    run_leg sqlite sqlite 0 --ignore=tests/browser --ignore=tests/bench --ignore=$pool
+    run_leg postgresql postgresql 1 --ignore=tests/browser --ignore=tests/bench --ignore=$pool
   else
     say "pytest on SQLite and on PostgreSQL, side by side"
     run_leg sqlite sqlite 0 "$@"
