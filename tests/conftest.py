@@ -2,10 +2,11 @@
 
 The backend is chosen by TEST_DATABASE (sqlite | postgresql); the test command runs the whole
 suite once per backend. A test that cannot reach a database (no ``database_url`` among its
-fixtures, nothing from ``tests.databases`` in its module or its fixtures' modules: analytics,
-templates, the PDF browser, imports) does the same on either engine, so the test command runs
-it once: with TEST_ENGINE_INDEPENDENT_ELSEWHERE=1 (the PostgreSQL leg, whose SQLite twin runs
-the same selection) such tests are left out, as are tests marked ``engine_independent``.
+fixtures; nothing from ``tests.databases`` in its module, nor named by the code of its
+fixtures from other modules or the test helpers that code names: analytics, templates, the PDF
+browser, imports) does the same on either engine, so the test command runs it once: with
+TEST_ENGINE_INDEPENDENT_ELSEWHERE=1 (the PostgreSQL leg, whose SQLite twin runs the same
+selection) such tests are left out, as are tests marked ``engine_independent``.
 """
 
 from __future__ import annotations
