@@ -42,9 +42,13 @@ if postgres_up; then
   # kept whole and printed when all are done. With no arguments the browser tests run once, in
   # a process of their own on PostgreSQL (the production engine): they test what a person
   # does in the pages, which the engine underneath does not change, while every API and page
-  # test runs on both engines. The benchmark's smoke run (tests/bench: it starts servers and
-  # Chromium, and itself covers both engines' code paths) joins that third process. With
-  # arguments, both legs run what the arguments select.
+  # test runs on both engines. Two more join that third process: the benchmark's smoke run
+  # (tests/bench: it starts servers and Chromium, and itself covers both engines' code paths)
+  # and the worker-pool tests (real servers, a minute of CPU, the same on either engine; the
+  # SQLite leg finished last while it ran them). With arguments, both legs run what the
+  # arguments select. Either way the PostgreSQL leg leaves out the tests that cannot reach a
+  # database (analytics, templates, the PDF browser, imports): the SQLite leg runs them
+  # (tests/conftest.py says which).
   logs=$(mktemp -d)
   declare -a names=() pids=()
   run_leg() {  # name, database, whether engine-independent tests run elsewhere, pytest arguments...
@@ -60,11 +64,6 @@ if postgres_up; then
     ) &
     names+=("$name"); pids+=($!)
   }
-  # The PostgreSQL leg runs what the SQLite leg runs, less the tests that cannot reach a
-  # database (analytics, templates, the PDF browser, imports): they run once, in the SQLite
-  # leg (tests/conftest.py says which).
-  # The worker-pool tests (real servers, a minute of CPU, the same on either engine) run with
-  # the browser tests, which had that minute to spare: the SQLite leg finished last without it.
   if [ $# -eq 0 ]; then
     say "pytest on SQLite and on PostgreSQL, and the browser tests (PostgreSQL), side by side"
     pool=tests/cli/test_worker_pool.py
