@@ -32,7 +32,7 @@ from practice_dashboard.services.analytics import summary
 from practice_dashboard.services.analytics.monitoring_memo import CHECKPOINTS
 from practice_dashboard.warmup import warm_up
 from tests import databases
-from tests.databases import fresh_database, test_backend
+from tests.databases import migrated_database, test_backend
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:
@@ -117,7 +117,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
-    with fresh_database() as url:
+    with migrated_database() as url:
         yield url
 
 

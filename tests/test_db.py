@@ -12,7 +12,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from practice_dashboard import migrate
 from practice_dashboard.app import create_app
 from practice_dashboard.config import Settings
 from practice_dashboard.db import (
@@ -30,7 +29,7 @@ from practice_dashboard.services import access
 from tests import databases
 from tests.builders import auth_headers, make_client, make_user
 from tests.conftest import make_settings
-from tests.databases import fresh_database
+from tests.databases import migrated_database
 
 sqlite_only = pytest.mark.skipif(databases.test_backend() != "sqlite", reason="SQLite's write lock")
 
@@ -38,10 +37,9 @@ sqlite_only = pytest.mark.skipif(databases.test_backend() != "sqlite", reason="S
 @pytest.fixture
 def served() -> Iterator[tuple[Settings, Engine, TestClient]]:
     """The real app on its own committed database (no test transaction around it)."""
-    with fresh_database() as url:
+    with migrated_database() as url:
         settings = make_settings(url, sqlite_busy_timeout_ms=3_000)
         engine = create_db_engine(settings)
-        migrate.upgrade(engine)
         app = create_app(settings)
         with TestClient(app) as api:
             yield settings, engine, api

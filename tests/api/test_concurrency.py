@@ -14,7 +14,6 @@ import pytest
 import uvicorn
 from sqlalchemy import func, select
 
-from practice_dashboard import migrate
 from practice_dashboard.app import create_app
 from practice_dashboard.config import Settings
 from practice_dashboard.db import create_db_engine, create_session_factory, session_scope
@@ -22,7 +21,7 @@ from practice_dashboard.models import AuditEvent, Client, Observation
 from practice_dashboard.models.enums import Role
 from tests.builders import auth_headers, make_client, make_user
 from tests.conftest import make_settings
-from tests.databases import fresh_database
+from tests.databases import migrated_database
 
 THREADS = 8
 WRITES_PER_THREAD = 25
@@ -37,11 +36,8 @@ def _free_port() -> int:
 @pytest.fixture
 def live_server() -> Iterator[tuple[str, Settings]]:
     """The real app on a real database (committed data), served by uvicorn on loopback."""
-    with fresh_database() as url:
+    with migrated_database() as url:
         settings = make_settings(url)
-        engine = create_db_engine(settings)
-        migrate.upgrade(engine)
-        engine.dispose()
         app = create_app(settings)
         port = _free_port()
         server = uvicorn.Server(

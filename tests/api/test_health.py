@@ -11,22 +11,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session as OrmSession
 
-from practice_dashboard import migrate
 from practice_dashboard.app import create_app
 from practice_dashboard.db import create_db_engine
 from practice_dashboard.models import Heartbeat
 from tests.conftest import make_settings
-from tests.databases import fresh_database
+from tests.databases import migrated_database
 
 
 @pytest.fixture
 def own_database() -> Iterator[str]:
     """A migrated database of its own: the shared test connection holds SQLite's write lock
     for the whole test, and /readyz writes on the app's own engine."""
-    with fresh_database() as url:
-        engine = create_db_engine(make_settings(url))
-        migrate.upgrade(engine)
-        engine.dispose()
+    with migrated_database() as url:
         yield url
 
 

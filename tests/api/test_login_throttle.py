@@ -21,7 +21,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
 
-from practice_dashboard import migrate
 from practice_dashboard.app import create_app
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession, create_db_engine, create_session_factory, session_scope
@@ -30,7 +29,7 @@ from practice_dashboard.models.enums import Role
 from practice_dashboard.services.accounts import login_throttle
 from tests.builders import PASSWORD, make_user
 from tests.conftest import make_settings
-from tests.databases import fresh_database
+from tests.databases import migrated_database
 
 TOKEN = "/api/v1/auth/token"
 BAD_LOGIN = {"detail": "Incorrect e-mail or password"}
@@ -307,10 +306,9 @@ class TestABurstOfGuesses:
 
     @pytest.fixture
     def served(self) -> Iterator[tuple[FastAPI, str]]:
-        with fresh_database() as url:
+        with migrated_database() as url:
             settings = make_settings(url)
             engine = create_db_engine(settings)
-            migrate.upgrade(engine)
             with session_scope(create_session_factory(engine)) as db:
                 email = make_user(db, settings).email
             engine.dispose()

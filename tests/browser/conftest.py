@@ -23,14 +23,13 @@ import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
-from practice_dashboard import migrate
 from practice_dashboard.app import create_app
 from practice_dashboard.config import Settings
 from practice_dashboard.db import create_db_engine, create_session_factory, session_scope
 from practice_dashboard.services import demo
 from practice_dashboard.services.analytics import summary
 from tests.conftest import make_settings
-from tests.databases import fresh_database
+from tests.databases import migrated_database
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -73,10 +72,9 @@ class LiveApp:
 @pytest.fixture(scope="session")
 def live_app() -> Iterator[LiveApp]:
     """The demo practice on a fresh database, served on loopback for the whole session."""
-    with fresh_database() as url:
+    with migrated_database() as url:
         settings = make_settings(url)
         engine = create_db_engine(settings)
-        migrate.upgrade(engine)
         factory = create_session_factory(engine)
         summary.install(factory, settings)
         with session_scope(factory) as db:

@@ -17,7 +17,7 @@ from practice_dashboard.config import get_settings
 from practice_dashboard.db import create_db_engine, create_session_factory, session_scope
 from tests.builders import make_client, make_user
 from tests.conftest import make_settings
-from tests.databases import fresh_database
+from tests.databases import fresh_database, migrated_database
 
 runner = CliRunner()
 UseDatabase = Callable[[str], None]
@@ -42,10 +42,9 @@ def use_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[UseDatabase]:
 @pytest.fixture
 def practice(use_database: UseDatabase) -> Iterator[str]:
     """A migrated database with a therapist and two clients; yields its URL."""
-    with fresh_database() as url:
+    with migrated_database() as url:
         settings = make_settings(url)
         engine = create_db_engine(settings)
-        migrate.upgrade(engine)
         with session_scope(create_session_factory(engine)) as db:
             therapist = make_user(db, settings, email="t@example.org")
             make_client(db, therapist)

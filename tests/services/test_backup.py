@@ -30,7 +30,7 @@ from practice_dashboard.services.records import observation
 from tests import databases
 from tests.builders import make_client, make_user
 from tests.conftest import make_settings
-from tests.databases import fresh_database
+from tests.databases import fresh_database, migrated_database
 
 sqlite_only = pytest.mark.skipif(
     databases.test_backend() != "sqlite", reason="a SQLite backup format"
@@ -43,10 +43,9 @@ postgres_only = pytest.mark.skipif(
 @pytest.fixture
 def source() -> Iterator[Settings]:
     """A migrated database with one therapist and one client (the app's own database)."""
-    with fresh_database() as url:
+    with migrated_database() as url:
         settings = make_settings(url)
         engine = create_db_engine(settings)
-        migrate.upgrade(engine)
         with session_scope(create_session_factory(engine)) as db:
             make_client(db, make_user(db, settings, email="t@example.org"))
         engine.dispose()

@@ -24,7 +24,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from practice_dashboard import migrate
 from practice_dashboard.cli.main import app as cli_app
 from practice_dashboard.config import Settings, get_settings
 from practice_dashboard.db import DbSession, create_db_engine, create_session_factory, session_scope
@@ -55,7 +54,7 @@ from practice_dashboard.services.reports import pdf
 from practice_dashboard.services.reports import progress_summary as reports
 from practice_dashboard.services.reports import supervision_packet as packets
 from tests.builders import auth_headers, make_client, make_episode, make_user, supervise
-from tests.databases import fresh_database
+from tests.databases import migrated_database
 
 #: Axis titles drawn by Plotly inside the charts: in the PDF's text only if they were drawn.
 CHART_AXIS_TITLES = {
@@ -638,18 +637,14 @@ runner = CliRunner()
 @pytest.fixture
 def cli_db(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     """A fresh, migrated database the CLI reaches through its environment."""
-    with fresh_database() as url:
+    with migrated_database() as url:
         monkeypatch.setenv("DATABASE_URL", url)
         monkeypatch.setenv("SECRET_KEY", "c" * 40)
         monkeypatch.setenv("PRACTICE_DASHBOARD_ENVIRONMENT", "test")
         monkeypatch.setenv("PRACTICE_DASHBOARD_ARGON2_MEMORY_KIB", "19456")
         monkeypatch.setenv("PRACTICE_DASHBOARD_ARGON2_TIME_COST", "2")
         get_settings.cache_clear()
-        settings = get_settings()
-        engine = create_db_engine(settings)
-        migrate.upgrade(engine)
-        engine.dispose()
-        yield settings
+        yield get_settings()
         get_settings.cache_clear()
 
 
