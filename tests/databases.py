@@ -79,7 +79,8 @@ def migrated_database(backend: str | None = None) -> Iterator[str]:
     For tests whose setup, not their subject, is a migrated database (tests of migrating
     itself start from `fresh_database`). Each is a copy of one database this process migrated
     once: a file copy on SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL. Migrating each
-    from empty was about a tenth of the SQLite leg's CPU (py-spy, 2026-12-07).
+    from empty had taken 101 of the SQLite leg's 581 busy CPU seconds, most of it in setup
+    (py-spy over the whole leg, 2026-12-07).
     """
     backend = backend or test_backend()
     template = _template(backend)
