@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from itertools import count
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyotp
 from fastapi.testclient import TestClient
 
-from practice_dashboard.config import Settings
+from practice_dashboard.config import Settings, get_settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.models import (
     Annotation,
@@ -27,6 +29,9 @@ from practice_dashboard.models import (
 )
 from practice_dashboard.models.enums import Attendance, Role, Zone
 from practice_dashboard.security import create_access_token
+
+if TYPE_CHECKING:
+    import pytest
 
 _serial = count(1)
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -283,3 +288,22 @@ def make_mfa(db: DbSession, settings: Settings, user: User, **overrides: Any) ->
     db.add(MfaAuthenticator(user_id=user.id, **values))
     db.flush()
     return MfaSetup(secret, mfa.issue_recovery_codes(db, user_id=user.id))
+
+
+@contextmanager
+def cli_environment(monkeypatch: pytest.MonkeyPatch, url: str, **extra: str) -> Iterator[None]:
+    """While the block runs, the CLI reaches `url` through its environment, with a test secret
+    key, the suite's cheapest accepted password hashing and any `extra` variables; its
+    settings are read afresh at the start and again at the end."""
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("SECRET_KEY", "c" * 40)
+    monkeypatch.setenv("PRACTICE_DASHBOARD_ENVIRONMENT", "test")
+    monkeypatch.setenv("PRACTICE_DASHBOARD_ARGON2_MEMORY_KIB", "19456")
+    monkeypatch.setenv("PRACTICE_DASHBOARD_ARGON2_TIME_COST", "2")
+    for name, value in extra.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        get_settings.cache_clear()

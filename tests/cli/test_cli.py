@@ -23,36 +23,24 @@ from practice_dashboard.models.enums import Role
 from practice_dashboard.security import verify_password
 from practice_dashboard.services.analytics.summary import practice_today
 from practice_dashboard.services.reports import pdf
-from tests.builders import make_client, make_user, supervise
+from tests.builders import cli_environment, make_client, make_user, supervise
 from tests.databases import fresh_database, migrated_database
 
 runner = CliRunner()
 
 
-def _environment(monkeypatch: pytest.MonkeyPatch, url: str) -> Iterator[str]:
-    """The CLI reaches `url` through its environment for as long as the test runs."""
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("SECRET_KEY", "c" * 40)
-    monkeypatch.setenv("PRACTICE_DASHBOARD_ENVIRONMENT", "test")
-    monkeypatch.setenv("PRACTICE_DASHBOARD_ARGON2_MEMORY_KIB", "19456")
-    monkeypatch.setenv("PRACTICE_DASHBOARD_ARGON2_TIME_COST", "2")
-    get_settings.cache_clear()
-    yield url
-    get_settings.cache_clear()
-
-
 @pytest.fixture
 def cli_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """An empty database."""
-    with fresh_database() as url:
-        yield from _environment(monkeypatch, url)
+    with fresh_database() as url, cli_environment(monkeypatch, url):
+        yield url
 
 
 @pytest.fixture
 def migrated_cli_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A database at the newest revision, for tests about what comes after `migrate`."""
-    with migrated_database() as url:
-        yield from _environment(monkeypatch, url)
+    with migrated_database() as url, cli_environment(monkeypatch, url):
+        yield url
 
 
 def _users(url: str) -> list[User]:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import sessionmaker
 from typer.testing import CliRunner
 
 from practice_dashboard.cli.main import app as cli_app
-from practice_dashboard.config import Settings, get_settings
+from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.models import AuditEvent, Client, Observation, User
 from practice_dashboard.models.base import utcnow, uuid7
@@ -31,6 +31,7 @@ from practice_dashboard.services.exchange.csv.spec import COLUMNS, CsvKind
 from tests.builders import (
     NOW,
     auth_headers,
+    cli_environment,
     make_client,
     make_episode,
     make_measure,
@@ -408,16 +409,9 @@ class TestStreaming:
 
 @pytest.fixture
 def cli_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    with fresh_database() as url:
-        monkeypatch.setenv("DATABASE_URL", url)
-        monkeypatch.setenv("SECRET_KEY", "c" * 40)
-        monkeypatch.setenv("PRACTICE_DASHBOARD_ENVIRONMENT", "test")
-        monkeypatch.setenv("PRACTICE_DASHBOARD_ARGON2_MEMORY_KIB", "19456")
-        monkeypatch.setenv("PRACTICE_DASHBOARD_ARGON2_TIME_COST", "2")
-        monkeypatch.setenv("PRACTICE_DASHBOARD_PASSWORD", "a long enough password")
-        get_settings.cache_clear()
+    password = {"PRACTICE_DASHBOARD_PASSWORD": "a long enough password"}
+    with fresh_database() as url, cli_environment(monkeypatch, url, **password):
         yield url
-        get_settings.cache_clear()
 
 
 def test_cli_export_refuses_unknown_users_and_clients(cli_database: str, tmp_path: Path) -> None:

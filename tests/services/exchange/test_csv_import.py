@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from practice_dashboard.cli.main import app as cli_app
-from practice_dashboard.config import Settings, get_settings
+from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.models import (
     Annotation,
@@ -50,6 +50,7 @@ from practice_dashboard.services.exchange.csv.spec import COLUMNS, IMPORT_ORDER,
 from tests.builders import (
     NOW,
     auth_headers,
+    cli_environment,
     make_client,
     make_user,
     supervise,
@@ -752,20 +753,13 @@ class TestLargeFiles:
 @pytest.fixture
 def empty_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A second, empty database that the CLI uses (through the environment)."""
-    with fresh_database() as url:
-        monkeypatch.setenv("DATABASE_URL", url)
-        monkeypatch.setenv("SECRET_KEY", "c" * 40)
-        monkeypatch.setenv("PRACTICE_DASHBOARD_ENVIRONMENT", "test")
-        monkeypatch.setenv("PRACTICE_DASHBOARD_ARGON2_MEMORY_KIB", "19456")
-        monkeypatch.setenv("PRACTICE_DASHBOARD_ARGON2_TIME_COST", "2")
-        monkeypatch.setenv("PRACTICE_DASHBOARD_PASSWORD", "a long enough password")
-        get_settings.cache_clear()
+    password = {"PRACTICE_DASHBOARD_PASSWORD": "a long enough password"}
+    with fresh_database() as url, cli_environment(monkeypatch, url, **password):
         runner = CliRunner()
         assert runner.invoke(cli_app, ["migrate"]).exit_code == 0
         create = ["create-user", "--email", "new@example.org", "--role", "therapist"]
         assert runner.invoke(cli_app, [*create, "--full-name", "New"]).exit_code == 0
         yield url
-        get_settings.cache_clear()
 
 
 def _record(api: TestClient, headers: dict[str, str], path: str, body: object) -> Any:

@@ -52,6 +52,7 @@ from practice_dashboard.services.records.measure import scored_fields
 from tests.builders import (
     NOW,
     auth_headers,
+    cli_environment,
     make_client,
     make_episode,
     make_measure,
@@ -872,13 +873,8 @@ runner = CliRunner()
 
 @pytest.fixture
 def cli_db(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    with fresh_database() as url:
-        monkeypatch.setenv("DATABASE_URL", url)
-        monkeypatch.setenv("SECRET_KEY", "f" * 40)
-        monkeypatch.setenv("PRACTICE_DASHBOARD_ENVIRONMENT", "test")
-        get_settings.cache_clear()
+    with fresh_database() as url, cli_environment(monkeypatch, url):
         yield url
-        get_settings.cache_clear()
 
 
 def test_cli_export(cli_db: str, tmp_path: Path) -> None:

@@ -53,7 +53,14 @@ from practice_dashboard.services.audit import Actor
 from practice_dashboard.services.reports import pdf
 from practice_dashboard.services.reports import progress_summary as reports
 from practice_dashboard.services.reports import supervision_packet as packets
-from tests.builders import auth_headers, make_client, make_episode, make_user, supervise
+from tests.builders import (
+    auth_headers,
+    cli_environment,
+    make_client,
+    make_episode,
+    make_user,
+    supervise,
+)
 from tests.databases import migrated_database
 
 #: Axis titles drawn by Plotly inside the charts: in the PDF's text only if they were drawn.
@@ -637,15 +644,8 @@ runner = CliRunner()
 @pytest.fixture
 def cli_db(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     """A fresh, migrated database the CLI reaches through its environment."""
-    with migrated_database() as url:
-        monkeypatch.setenv("DATABASE_URL", url)
-        monkeypatch.setenv("SECRET_KEY", "c" * 40)
-        monkeypatch.setenv("PRACTICE_DASHBOARD_ENVIRONMENT", "test")
-        monkeypatch.setenv("PRACTICE_DASHBOARD_ARGON2_MEMORY_KIB", "19456")
-        monkeypatch.setenv("PRACTICE_DASHBOARD_ARGON2_TIME_COST", "2")
-        get_settings.cache_clear()
+    with migrated_database() as url, cli_environment(monkeypatch, url):
         yield get_settings()
-        get_settings.cache_clear()
 
 
 def _seed(settings: Settings) -> tuple[str, str, str]:
