@@ -24,7 +24,6 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
 
-from practice_dashboard import migrate
 from practice_dashboard.app import create_app
 from practice_dashboard.config import Settings
 from practice_dashboard.db import create_db_engine
@@ -128,8 +127,7 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture(scope="session")
 def engine(settings: Settings) -> Iterator[Engine]:
-    engine = create_db_engine(settings)
-    migrate.upgrade(engine)
+    engine = create_db_engine(settings)  # database_url is a copy already at head
     yield engine
     engine.dispose()
 
