@@ -75,6 +75,9 @@
       }
       drawn.push(window.Plotly.newPlot(target, figure.data, figure.layout, config).then(function () {
         target.dataset.rendered = "1";
+        // Its legend (HTML, under it) comes with it: entries that toggle a drawn chart.
+        var legend = document.getElementById(target.id + "-legend");
+        if (legend) legend.hidden = false;
       }));
     });
     if (!drawn.length) return Promise.resolve();
@@ -85,6 +88,26 @@
       if (window.performance && performance.mark) performance.mark("charts-drawn");
     });
   }
+  // A legend entry (partials/chart_legend.html) hides or shows the traces and shapes it names,
+  // as Plotly's own legend did: aria-pressed says whether they are shown.
+  function numbers(text) {
+    return (text || "").split(" ").filter(Boolean).map(Number);
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target instanceof Element && event.target.closest("button.legend-entry");
+    if (!button) return;
+    var list = button.closest("[data-legend-for]");
+    var chart = list && document.getElementById(list.dataset.legendFor);
+    if (!chart || chart.dataset.rendered !== "1" || !window.Plotly) return;
+    var shown = button.getAttribute("aria-pressed") !== "true";
+    button.setAttribute("aria-pressed", shown ? "true" : "false");
+    var traces = numbers(button.dataset.traces);
+    if (traces.length) window.Plotly.restyle(chart, { visible: shown ? true : "legendonly" }, traces);
+    var shapes = {};
+    numbers(button.dataset.shapes).forEach(function (i) { shapes["shapes[" + i + "].visible"] = shown; });
+    if (Object.keys(shapes).length) window.Plotly.relayout(chart, shapes);
+  });
+
   // A table wider than the screen scrolls inside its wrapper; keyboard users scroll it too
   // once it can take focus (WCAG 2.1.1). Only wrappers that do scroll become tab stops.
   function scrollableTables() {

@@ -70,6 +70,17 @@ def test_every_chart_kind_draws(live_app: LiveApp, page: Page, size: str) -> Non
                    .map(([label]) => gd.id + ": " + label.textContent);
            })"""
     )
+    # Every chart is drawn once: its margins already fit its axes' labels, so Plotly's automatic
+    # margins never grow them (a second drawing of the whole chart). Read from Plotly's own
+    # layout: the margins asked for, and the plot area's offsets it drew with.
+    grown = page.evaluate(
+        """() => Array.from(document.querySelectorAll("div.chart")).flatMap(gd => {
+               const asked = gd._fullLayout.margin, used = gd._fullLayout._size;
+               return ["l", "r", "t", "b"].filter(side => used[side] > asked[side] + 0.5)
+                   .map(side => `${gd.id}: ${side} ${asked[side]} -> ${used[side]}`);
+           })"""
+    )
+    assert grown == []
     labels = page.evaluate("document.querySelectorAll(\"div.chart g[class$='tick'] text\").length")
     assert labels > 50
     assert past_the_edge == []
@@ -95,3 +106,54 @@ def test_every_chart_kind_draws(live_app: LiveApp, page: Page, size: str) -> Non
     )
     assert fetched == 1, "plotly.js fetched once: the preload served the script"
     shot(page, f"charts-{size}")
+
+
+def test_each_legend_names_what_plotly_would_and_hides_and_shows_it(
+    live_app: LiveApp, page: Page
+) -> None:
+    page.set_viewport_size(SIZES["desktop"])
+    log_in(page, live_app, OWNER)
+    page.locator("a.client-name", has_text=CLIENT).first.click()
+    expect(page.locator("html[data-charts-drawn='1']")).to_have_count(1, timeout=15_000)
+    # The legends are HTML, shown with their charts; Plotly draws none of its own.
+    expect(page.locator("ul.chart-legend:visible")).not_to_have_count(0)
+    assert page.locator("ul.chart-legend[hidden]").count() == 0
+    assert page.locator("div.chart g.legend").count() == 0
+    # Each chart drawn again with Plotly's own legend back on: the same entries, in order.
+    compared = page.evaluate(
+        """async () => {
+            const out = {};
+            for (const gd of document.querySelectorAll("div.chart")) {
+                const list = document.getElementById(gd.id + "-legend");
+                const html = list ? Array.from(list.querySelectorAll("li"),
+                                               li => li.textContent.trim()) : [];
+                await Plotly.relayout(gd, {showlegend: null});
+                const plotly = Array.from(gd.querySelectorAll("g.legend .legendtext"),
+                                          t => t.textContent);
+                await Plotly.relayout(gd, {showlegend: false});
+                out[gd.id] = [html, plotly];
+            }
+            return out;
+        }"""
+    )
+    assert list(compared) == CHART_IDS
+    for chart_id, (html_entries, plotly_entries) in compared.items():
+        assert html_entries == plotly_entries, chart_id
+    assert sum(1 for html_entries, _ in compared.values() if html_entries) >= 5
+    # An entry hides what it names and shows it again: a trace, then a shape.
+    for kind in ("traces", "shapes"):
+        button = page.locator(f"button.legend-entry:not([data-{kind}=''])").first
+        chart_id = button.evaluate("b => b.closest('[data-legend-for]').dataset.legendFor")
+        index = int(button.get_attribute(f"data-{kind}").split()[0])
+        visible = (
+            f"gd => gd.data[{index}].visible"
+            if kind == "traces"
+            else f"gd => gd.layout.shapes[{index}].visible"
+        )
+        chart = page.locator(f"#{chart_id}")
+        button.click()
+        expect(button).to_have_attribute("aria-pressed", "false")
+        assert chart.evaluate(visible) in ("legendonly", False)
+        button.press("Enter")  # a button: the keyboard works it too
+        expect(button).to_have_attribute("aria-pressed", "true")
+        assert chart.evaluate(visible) is True

@@ -291,8 +291,7 @@ def test_the_self_check_by_a_practitioner(live_app: LiveApp, page: Page, width: 
 _CLIPPED = """charts => charts.flatMap(chart => {
     const box = chart.querySelector('.main-svg').getBoundingClientRect();
     const labels = chart.querySelectorAll(
-        'g.annotation, g.xtick text, g.ytick text, g.y2tick text, .g-ytitle, .g-y2title, '
-        + 'g.legend .legendtext');
+        'g.annotation, g.xtick text, g.ytick text, g.y2tick text, .g-ytitle, .g-y2title');
     return Array.from(labels).filter(el => {
         const r = el.getBoundingClientRect();
         if (r.width === 0 && r.height === 0) return false;
@@ -317,7 +316,7 @@ def test_no_chart_label_or_note_is_clipped(
             json={"at": at.isoformat(), "kind": "life_event", "label": label},
         )
         assert response.status_code == 201, response.text
-    # A check-in with a capacity rating of 0: the capacity chart's legend and its bottom edge.
+    # A check-in with a capacity rating of 0: the capacity chart's bottom edge.
     response = therapist_api.post(
         f"/api/v1/clients/{client['id']}/observations",
         json={

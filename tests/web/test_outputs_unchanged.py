@@ -10,8 +10,11 @@ bit), with ``golden/client_outputs.json``, generated from the code before that w
 file) when the page's view began to keep only its period's monitoring points: they compare
 the view's metrics with those points only, and every API entry kept its hash. They were
 regenerated again when every chart axis gained ``ticklabeloverflow: "allow"`` (a drawing
-setting; with that key removed from the chart JSON, every page entry kept its hash). To regenerate
-after an intended change of output::
+setting; with that key removed from the chart JSON, every page entry kept its hash), and again
+when the legend moved out of Plotly into HTML under each chart (the figures' layouts lost
+``legend`` and gained ``showlegend: false`` and margins that fit the axes' labels; with those
+three keys removed, every page entry kept its hash) and each chart's legend entries joined its
+output. To regenerate after an intended change of output::
 
     GOLDEN_WRITE=1 TEST_DATABASE=sqlite .venv/bin/pytest -q tests/web/test_outputs_unchanged.py
 
@@ -117,7 +120,14 @@ def _page(
         "episodes": view.episodes,
         "annotations": view.annotations,
         "charts": [
-            {"id": c.id, "title": c.title, "summary": c.summary, "notes": c.notes, "json": c.json}
+            {
+                "id": c.id,
+                "title": c.title,
+                "summary": c.summary,
+                "notes": c.notes,
+                "json": c.json,
+                "legend": c.legend,
+            }
             for c in ctx["charts"]
         ],
     }

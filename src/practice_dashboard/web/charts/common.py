@@ -43,6 +43,7 @@ from practice_dashboard.domain.stats import (
     Trend,
 )
 from practice_dashboard.services.analytics.client_view import ClientView
+from practice_dashboard.web.charts.legend import LegendEntry, legend_entries
 
 Figure = dict[str, Any]
 
@@ -57,6 +58,8 @@ VERMILLION: Final = "#D55E00"
 PURPLE: Final = "#CC79A7"
 GREY: Final = "#6b7780"
 
+#: A chart's margins (px), wide enough for its axes' labels at any width from a phone's up.
+MARGIN: Final = {"l": 56, "r": 56, "t": 44, "b": 60}
 #: Most points drawn per series; longer series are downsampled with LTTB.
 MAX_POINTS: Final = 500
 _WEEK: Final = 7 * SECONDS_PER_DAY
@@ -106,6 +109,10 @@ class Chart:
     @property
     def json(self) -> str:
         return script_json(self.figure)
+
+    @property
+    def legend(self) -> tuple[LegendEntry, ...]:
+        return legend_entries(self.figure)
 
 
 def script_json(value: Any) -> str:
@@ -308,7 +315,9 @@ class _Frame:
             )
         layout: dict[str, Any] = {
             "height": 340,
-            "margin": {"l": 56, "r": 56, "t": 44, "b": 40},
+            # The margins the axes' labels need (automargin would grow them, then Plotly draws
+            # the chart a second time): two-line date ticks, tilted on a phone, take 59 px.
+            "margin": dict(MARGIN),
             "font": {
                 "family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
                 "size": 13,
@@ -318,16 +327,8 @@ class _Frame:
             "plot_bgcolor": "#ffffff",
             "hovermode": "closest",
             "hoverlabel": {"align": "left"},
-            # Under the plot, below two-line date ticks; Plotly grows the margin to fit it.
-            # A smaller type, so the longest entry ("Time in window, per 28 days (%, right
-            # axis)") fits a phone's chart.
-            "legend": {
-                "orientation": "h",
-                "x": 0,
-                "y": -0.3,
-                "yanchor": "top",
-                "font": {"size": 11},
-            },
+            # The legend is HTML under the chart (``legend``), not Plotly's.
+            "showlegend": False,
             "xaxis": {
                 "type": "date",
                 "range": [self.clock.x(self.start), self.clock.x(self.end)],

@@ -11,6 +11,7 @@ from practice_dashboard.web.charts.common import (
     _WHEN,
     ATTENDANCE_STYLE,
     BLUE,
+    MARGIN,
     PURPLE,
     Chart,
     _figure,
@@ -106,6 +107,8 @@ def engagement_chart(frame: _Frame, now: float) -> Chart:
             "zeroline": False,
         },
         height=380,
+        # The attendance strip's "sessions" and the right axis's title take a little more.
+        margin=MARGIN | {"l": 72, "r": 60},
     )
     e = view.metrics.engagement
     attended, due = attendance_counts(view.facts.sessions, min(frame.end, now), th)

@@ -287,10 +287,8 @@ def monitoring_chart(frame: _Frame, now: float) -> Chart:
         chart = by_quantity[quantity]
         _panel(frame, n, chart, words, traces, layout, notes)
         states.append(_state(frame, chart, words))
-    # Only the bottom panel carries the dates; all three share the axis. The legend sits
-    # under them (the shared layout's place for it assumes one short panel).
+    # Only the bottom panel carries the dates; all three share the axis.
     layout["xaxis"]["anchor"] = "y3"
-    layout["legend"]["y"] = -0.12
     recovery = charts.recovery
     if all(c.status == "insufficient_data" for c in by_quantity.values()):
         states = [_not_yet(frame, recovery, now)]
