@@ -17,9 +17,7 @@ from fastapi.testclient import TestClient
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.web.charts.legend import LegendEntry, legend_entries
-from tests.builders import sign_in
-from tests.html import parse
-from tests.web.test_client_page import charts_of, make_rich_client
+from tests.web.test_client_page import rich_client_page
 
 
 def _line(name: str, **extra: Any) -> dict[str, Any]:
@@ -149,10 +147,7 @@ def test_swatches_draw_the_entry_s_own_mark() -> None:
 def test_the_client_page_draws_each_legend_in_html_and_plotly_draws_none(
     api: TestClient, db: DbSession, settings: Settings
 ) -> None:
-    rich = make_rich_client(db, settings)
-    sign_in(api, db, settings, rich.owner)
-    page = parse(api.get(f"/clients/{rich.client.id}").text)
-    charts = charts_of(page)
+    page, charts = rich_client_page(api, db, settings)
     with_legend = 0
     for chart_id, figure in charts.items():
         assert figure["layout"]["showlegend"] is False, chart_id
@@ -185,10 +180,7 @@ def test_the_client_page_draws_each_legend_in_html_and_plotly_draws_none(
 def test_the_print_view_lists_the_same_entries_without_buttons(
     api: TestClient, db: DbSession, settings: Settings
 ) -> None:
-    rich = make_rich_client(db, settings)
-    sign_in(api, db, settings, rich.owner)
-    page = parse(api.get(f"/clients/{rich.client.id}/summary").text)
-    charts = charts_of(page)
+    page, charts = rich_client_page(api, db, settings, "/summary")
     lists = {n.attrs["data-legend-for"]: n for n in page.find_all("ul", cls="chart-legend")}
     assert lists
     for chart_id, figure in charts.items():

@@ -10,9 +10,8 @@ from fastapi.testclient import TestClient
 
 from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
-from tests.builders import sign_in
-from tests.html import Node, parse
-from tests.web.test_client_page import charts_of, make_rich_client
+from tests.html import Node
+from tests.web.test_client_page import rich_client_page
 
 
 def figure_of(node: Node) -> Node:
@@ -38,10 +37,7 @@ def assert_described(page: Node, chart_id: str) -> str:
 def test_client_page_charts_are_described_by_their_summary(
     api: TestClient, db: DbSession, settings: Settings
 ) -> None:
-    rich = make_rich_client(db, settings)
-    sign_in(api, db, settings, rich.owner)
-    page = parse(api.get(f"/clients/{rich.client.id}").text)
-    charts = charts_of(page)
+    page, charts = rich_client_page(api, db, settings)
     assert len(charts) >= 6
     for chart_id in charts:
         chart = page.by_id(chart_id)
@@ -58,10 +54,7 @@ def test_client_page_charts_are_described_by_their_summary(
 def test_print_view_charts_are_images_named_and_described_by_their_caption(
     api: TestClient, db: DbSession, settings: Settings
 ) -> None:
-    rich = make_rich_client(db, settings)
-    sign_in(api, db, settings, rich.owner)
-    page = parse(api.get(f"/clients/{rich.client.id}/summary").text)
-    charts = charts_of(page)
+    page, charts = rich_client_page(api, db, settings, "/summary")
     assert charts
     for chart_id in charts:
         chart = page.by_id(chart_id)

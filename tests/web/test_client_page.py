@@ -61,6 +61,17 @@ def charts_of(page: Node) -> dict[str, dict[str, Any]]:
     return out
 
 
+def rich_client_page(
+    api: TestClient, db: DbSession, settings: Settings, view: str = ""
+) -> tuple[Node, dict[str, dict[str, Any]]]:
+    """A rich client's page (or ``view``: "/summary", the print view) as their practitioner
+    sees it, and its charts."""
+    rich = make_rich_client(db, settings)
+    sign_in(api, db, settings, rich.owner)
+    page = parse(api.get(f"/clients/{rich.client.id}{view}").text)
+    return page, charts_of(page)
+
+
 # --------------------------------------------------------------------------------------------
 # Data
 # --------------------------------------------------------------------------------------------
