@@ -14,7 +14,10 @@ setting; with that key removed from the chart JSON, every page entry kept its ha
 when the legend moved out of Plotly into HTML under each chart (the figures' layouts lost
 ``legend`` and gained ``showlegend: false`` and margins that fit the axes' labels; with those
 three keys removed, every page entry kept its hash) and each chart's legend entries joined its
-output. To regenerate after an intended change of output::
+output, and again when a chart without a right-hand axis narrowed its right margin and a
+long note in the middle of an empty chart took two lines (with ``margin`` removed and that
+``<br>`` a space again, every entry kept its hash). To regenerate after an intended change of
+output::
 
     GOLDEN_WRITE=1 TEST_DATABASE=sqlite .venv/bin/pytest -q tests/web/test_outputs_unchanged.py
 

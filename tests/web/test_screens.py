@@ -9,6 +9,7 @@ default six months gets charts from the intake day. The browser tests check the 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
@@ -17,6 +18,7 @@ from practice_dashboard.config import Settings
 from practice_dashboard.db import DbSession
 from practice_dashboard.models import Annotation, User
 from practice_dashboard.models.enums import Role
+from practice_dashboard.web.charts.common import _note
 from practice_dashboard.web.routes.client_page import resolve_page_period
 from tests.builders import login_cookies, make_client, make_observation, make_user, supervise
 from tests.html import Node, parse
@@ -100,6 +102,13 @@ class TestChartEdges:
             assert all(layout[k]["automargin"] is True for k in axes), chart_id
             # The margins keep labels in, so Plotly need not measure each label to hide it.
             assert all(layout[k]["ticklabeloverflow"] == "allow" for k in axes), chart_id
+            # Wide enough from the start for the labels (tests/browser/test_charts.py checks
+            # Plotly never grows them): a right-hand axis's labels and title on the right, or
+            # only the last date tick's half.
+            right_axis = any(layout[k].get("side") == "right" for k in axes)
+            right = layout["margin"]["r"]
+            assert right >= 56 if right_axis else right == 36, chart_id
+            assert layout["margin"]["b"] == 60, chart_id
             anchors = {
                 a["text"]: a["xanchor"] for a in layout["annotations"] if a.get("xref") == "x"
             }
@@ -151,3 +160,17 @@ class TestPeriodFromIntake:
         assert page.by_id("period-start").attrs["value"] == intake.isoformat()
         for figure in charts_of(page).values():
             assert figure["layout"]["xaxis"]["range"][0].startswith(intake.isoformat())
+
+
+def test_a_long_note_in_the_middle_of_an_empty_chart_takes_two_lines() -> None:
+    # At 390 px the recovery chart's note ran past the chart's edge on one line
+    # (tests/browser/test_pages.py, test_no_chart_label_or_note_is_clipped).
+    layout: dict[str, Any] = {"annotations": []}
+    _note(layout, "No episode in this period returned to baseline", centre=True)
+    _note(layout, "No check-ins in this period", centre=True)
+    _note(layout, "showing 500 of 1,234 points (LTTB downsampling)")
+    assert [a["text"] for a in layout["annotations"]] == [
+        "No episode in this period<br>returned to baseline",
+        "No check-ins in this period",
+        "showing 500 of 1,234 points (LTTB downsampling)",  # in a corner, not in the middle
+    ]

@@ -58,8 +58,14 @@ VERMILLION: Final = "#D55E00"
 PURPLE: Final = "#CC79A7"
 GREY: Final = "#6b7780"
 
-#: A chart's margins (px), wide enough for its axes' labels at any width from a phone's up.
+#: A chart's margins (px), wide enough for its axes' labels at any width from a phone's up;
+#: the right one for a right-hand axis.
 MARGIN: Final = {"l": 56, "r": 56, "t": 44, "b": 60}
+# The right margin of a chart without a right-hand axis: room for the last date tick's half
+# (29 px on a phone, measured; more for a wider font).
+_NO_RIGHT_AXIS: Final = 36
+# Characters of a note in the middle of a chart that fit on one line of a phone's chart.
+_NOTE_LINE: Final = 30
 #: Most points drawn per series; longer series are downsampled with LTTB.
 MAX_POINTS: Final = 500
 _WEEK: Final = 7 * SECONDS_PER_DAY
@@ -340,11 +346,24 @@ class _Frame:
             "annotations": labels,
         }
         layout.update(extra)
+        if not any(
+            key.startswith("yaxis") and isinstance(axis, dict) and axis.get("side") == "right"
+            for key, axis in layout.items()
+        ):
+            layout["margin"]["r"] = _NO_RIGHT_AXIS
         return layout
 
 
 def _note(layout: dict[str, Any], text: str, *, centre: bool = False) -> None:
-    """A line of text drawn on the chart (downsampling, or why it is empty)."""
+    """A line of text drawn on the chart (downsampling, or why it is empty). A long note in
+    the middle of an empty chart takes two lines, so it fits a phone's narrow chart."""
+    markup = plotly_text(text)
+    if centre and len(text) > _NOTE_LINE:
+        middle = len(markup) // 2
+        spaces = [i for i, c in enumerate(markup) if c == " "]
+        if spaces:
+            cut = min(spaces, key=lambda i: abs(i - middle))
+            markup = f"{markup[:cut]}<br>{markup[cut + 1 :]}"
     layout["annotations"].append(
         {
             "xref": "paper",
@@ -354,7 +373,7 @@ def _note(layout: dict[str, Any], text: str, *, centre: bool = False) -> None:
             "xanchor": "center" if centre else "right",
             "yanchor": "middle" if centre else "top",
             "showarrow": False,
-            "text": plotly_text(text),
+            "text": markup,
             "font": {"size": 13 if centre else 11, "color": GREY},
             "bgcolor": "rgba(255,255,255,0.85)",
         }
