@@ -2,7 +2,7 @@
 
 Plotly lays its legend out by measuring every entry's text in the page (a forced layout per
 entry), then grows the chart's bottom margin to fit it and draws the whole chart a second time
-(README, row 8: without both, the client page's charts were drawn 8-19 % sooner). An HTML list
+(docs/performance.md, row 8: without both, the charts were drawn 8-19 % sooner). An HTML list
 costs the browser little to lay out, reads as text without the chart's SVG, wraps at any
 width, and its entries are buttons that show and hide what they name (static/js/app.js).
 
