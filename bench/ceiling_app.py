@@ -8,8 +8,12 @@ issued for it (text and DBAPI parameters, captured with a `before_cursor_execute
 and the product page's size in bytes. Each request checks out a pooled DBAPI connection of an
 engine made by the product's own `create_db_engine` (same driver, same connection set-up),
 runs every statement with `cursor.execute` + `fetchall`, and renders the rows as table cells,
-repeated or cut to come near the product page's size and padded with a comment to it exactly.
+repeated or cut to come near the product page's size and padded with a comment to it exactly
+(`/page/{name}`), or as JSON arrays padded to the product response's size (`/json/{name}`).
 No sign-in, no audit, no ORM: what is left is what any page of that size must cost.
+
+`bench.ceilings` also mounts this app in its own process, on the product's engine, to time
+these pages through the same in-process client as the product's (the floors of rows 1 and 2).
 
 It is served by the product's own `practice-dashboard serve` (one worker, `--no-migrate`):
 `practice_dashboard.asgi` is replaced by this app before the command runs, so uvicorn gets
@@ -19,6 +23,7 @@ whatever settings the product gives it today.
 from __future__ import annotations
 
 import argparse
+import json
 import pickle
 import sys
 import types
@@ -78,15 +83,12 @@ def fetch(connection: Any, statements: list[tuple[str, Any]]) -> list[tuple[Any,
     return rows
 
 
-class SizedPage:
-    """Renders fetched rows to `size` bytes: the first `keep` rows (cycled when the page
-    needs more rows than the SQL returned), then a padding comment."""
+class Sized:
+    """Renders fetched rows to `size` bytes: the first `keep` rows (cycled when the output
+    needs more rows than the SQL returned), then padding. Subclasses say how rows are written."""
 
     def __init__(self, name: str, size: int, sample: list[tuple[Any, ...]]) -> None:
-        import jinja2
-
         self.name = name
-        self.template = jinja2.Environment(autoescape=True).from_string(TEMPLATE)
         self.keep = 0
         self.pad = ""
         empty = len(self._render([], "").encode())
@@ -104,14 +106,36 @@ class SizedPage:
         return [fetched[i % len(fetched)] for i in range(self.keep)]
 
     def _render(self, rows: list[tuple[Any, ...]], pad: str) -> str:
-        return self.template.render(name=self.name, rows=rows, pad=pad)
+        raise NotImplementedError
 
     def render(self, fetched: list[tuple[Any, ...]]) -> bytes:
         return self._render(self._rows(fetched), self.pad).encode()
 
 
-def build_app(plan: Plan) -> Any:
-    """A Starlette app: /healthz, /blank and /page/{name} for each planned page."""
+class SizedPage(Sized):
+    """An HTML table rendered by Jinja2, padded with a comment."""
+
+    def __init__(self, name: str, size: int, sample: list[tuple[Any, ...]]) -> None:
+        import jinja2
+
+        self.template = jinja2.Environment(autoescape=True).from_string(TEMPLATE)
+        super().__init__(name, size, sample)
+
+    def _render(self, rows: list[tuple[Any, ...]], pad: str) -> str:
+        return self.template.render(name=self.name, rows=rows, pad=pad)
+
+
+class SizedJson(Sized):
+    """The rows as JSON arrays (a value JSON has no type for, a time say, as its text), the
+    way an API hands back what it read, padded to the product response's size."""
+
+    def _render(self, rows: list[tuple[Any, ...]], pad: str) -> str:
+        return json.dumps({"name": self.name, "rows": rows, "pad": pad}, default=str)
+
+
+def build_app(plan: Plan, engine: Any = None) -> Any:
+    """A Starlette app: /healthz, /blank, and /page/{name} and /json/{name} for each planned
+    page, reading through `engine` (default: one made from the environment's settings)."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
@@ -120,8 +144,10 @@ def build_app(plan: Plan) -> Any:
     from practice_dashboard.config import Settings
     from practice_dashboard.db import create_db_engine
 
-    engine = create_db_engine(Settings())  # the server's environment: the product's database
-    pages: dict[str, tuple[PagePlan, SizedPage]] = {}
+    if engine is None:  # served: the server's environment names the product's database
+        engine = create_db_engine(Settings())
+    pages: dict[str, tuple[PagePlan, Sized]] = {}
+    jsons: dict[str, tuple[PagePlan, Sized]] = {}
     for name, planned_page in plan.pages.items():
         connection = engine.raw_connection()
         try:
@@ -129,6 +155,7 @@ def build_app(plan: Plan) -> Any:
         finally:
             connection.close()
         pages[name] = (planned_page, SizedPage(name, planned_page.size, sample))
+        jsons[name] = (planned_page, SizedJson(name, planned_page.size, sample))
 
     def healthz(_request: Request) -> Response:
         return Response(b"ok", media_type="text/plain")
@@ -136,17 +163,22 @@ def build_app(plan: Plan) -> Any:
     def blank(_request: Request) -> Response:
         return Response(BLANK, media_type="text/html; charset=utf-8")
 
-    def page(request: Request) -> Response:
-        found = pages.get(request.path_params["name"])
+    def sized(found: tuple[PagePlan, Sized] | None, media_type: str) -> Response:
         if found is None:
             return Response(b"no such page", status_code=404)
-        planned, sized = found
+        planned, renderer = found
         connection = engine.raw_connection()
         try:
             rows = fetch(connection, planned.statements)
         finally:
             connection.close()  # back to the pool
-        return Response(sized.render(rows), media_type="text/html; charset=utf-8")
+        return Response(renderer.render(rows), media_type=media_type)
+
+    def page(request: Request) -> Response:
+        return sized(pages.get(request.path_params["name"]), "text/html; charset=utf-8")
+
+    def as_json(request: Request) -> Response:
+        return sized(jsons.get(request.path_params["name"]), "application/json")
 
     # Plain `def` endpoints run in the thread pool, as the product's routes do.
     return Starlette(
@@ -154,6 +186,7 @@ def build_app(plan: Plan) -> Any:
             Route("/healthz", healthz),
             Route("/blank", blank),
             Route("/page/{name}", page),
+            Route("/json/{name}", as_json),
         ]
     )
 

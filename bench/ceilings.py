@@ -19,6 +19,11 @@ judges the median.
     sign-in lookup, the audit chain (its lock, read and insert) and transaction control are
     left out (the output lists what was kept and what was left out).
  2  metrics API ÷ raw SQL, the same way.
+    Their floors, timed the same way beside the same raw SQL, through the same kind of
+    in-process client: 1f the DB+template page of row 3 (below), 2f the same rows as JSON of
+    the metrics response's size (both bench/ceiling_app.py, mounted in this process on the
+    product's engine), 1e an empty response. No sign-in, audit, ORM or logic: a product
+    figure under its floor's ratio cannot be had in this stack, whatever the product does.
  3  client page RPS, 8 callers, closed loop, `practice-dashboard serve` with 1 worker ÷ the
     same raw SQL rendered by Jinja2 to a page of the same byte size (bench/ceiling_app.py),
     served by the same command with the same uvicorn settings.
@@ -65,7 +70,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, func, select, text
 
 from bench import ceiling_probes as probes
-from bench.ceiling_app import PagePlan, Plan, write_plan
+from bench.ceiling_app import PagePlan, Plan, build_app, write_plan
 from bench.checkin_load import SECRET_KEY, postgres_reachable, server_env, start_server
 from bench.generate import dense_client, generate
 from bench.load import Target, run_step, stop
@@ -83,6 +88,10 @@ from practice_dashboard.warmup import settle
 from tests.databases import fresh_database
 
 ROWS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10")
+SUB_ROWS = "abcdef"  # 8a-8d, 10a-10b, and the floors 1e, 1f, 2f
+# Rows that need neither the served product nor the served DB+template app (timed in this
+# process, or, 10a and 10b, on servers of their own).
+NO_SHARED_SERVER = frozenset({"1", "1e", "1f", "2", "2f", "5", "10a", "10b"})
 ROOT = Path(__file__).resolve().parents[1]
 IDENTITY = {"Accept-Encoding": "identity"}
 # Tables the sign-in check and the audit chain read: not the page's data.
@@ -106,7 +115,7 @@ class Figure:
     target: str
     on: str
     op: str  # "<=" or ">="
-    limit: float
+    limit: float | None  # None: a floor, shown beside the row it bounds, judged by nothing
     percent: bool = False  # ratio shown as a percentage
     product: list[float] = field(default_factory=list)
     ceiling: list[float] = field(default_factory=list)
@@ -116,8 +125,8 @@ class Figure:
 
     def verdict(self) -> str:
         values = self.ratios() if self.on == "ratio" else self.product
-        if not values:
-            return "—"
+        if not values or self.limit is None:
+            return "—" if not values else "floor"
         median = statistics.median(values)
         ok = median <= self.limit if self.op == "<=" else median >= self.limit
         return "met" if ok else "not met"
@@ -164,8 +173,14 @@ def figures_for(engine_name: str, practice_clients: int) -> dict[str, Figure]:
     rows = [
         Figure("1", "client page (6 months), server p50 ÷ raw SQL", "ms", "raw SQL",
                "≤ 3×", "ratio", "<=", 3.0),
+        Figure("1f", "floor of 1: DB+template page of the same size, in-process ÷ raw SQL",
+               "ms", "raw SQL", "(1: ≤ 3×)", "ratio", "<=", None),
+        Figure("1e", "floor of 1 and 2: an empty response, in-process ÷ the page's raw SQL",
+               "ms", "raw SQL", "(1: ≤ 3×)", "ratio", "<=", None),
         Figure("2", "metrics API, server p50 ÷ raw SQL", "ms", "raw SQL", "≤ 2.5×", "ratio",
                "<=", 2.5),
+        Figure("2f", "floor of 2: the same rows as JSON of the same size, in-process ÷ raw SQL",
+               "ms", "raw SQL", "(2: ≤ 2.5×)", "ratio", "<=", None),
         Figure("3", "client page RPS, 8 callers, 1 worker ÷ DB+template page", "req/s",
                "DB+template", "≥ 40%", "ratio", ">=", 0.40, percent=True),
         Figure("4", f"caseload page ({practice_clients} clients) RPS, 8 callers ÷ DB+template",
@@ -305,6 +320,7 @@ class Setup:
     notes: list[str] = field(default_factory=list)
     trouble: Counter[str] = field(default_factory=Counter)
     plan: Plan = field(default_factory=Plan)
+    floor: TestClient | None = None  # bench/ceiling_app.py in this process: rows 1f, 1e, 2f
 
     @property
     def engine(self) -> Engine:
@@ -324,6 +340,14 @@ class Setup:
     def server_ms(self, path: str, **headers: str) -> float:
         started = time.perf_counter()
         self.get(path, **headers)
+        return (time.perf_counter() - started) * 1000
+
+    def floor_ms(self, path: str) -> float:
+        assert self.floor is not None
+        started = time.perf_counter()
+        response = self.floor.get(path, headers=IDENTITY)
+        if response.status_code != 200:
+            raise RuntimeError(f"floor {path} answered {response.status_code}")
         return (time.perf_counter() - started) * 1000
 
 
@@ -381,6 +405,7 @@ def build(stack: ExitStack, engine_name: str, clients: int) -> Setup:
         clients=caseload_size(app.state.engine, practice.long_owner_id),
     )
     plan_pages(setup)
+    setup.floor = stack.enter_context(TestClient(build_app(setup.plan, engine=app.state.engine)))
     return setup
 
 
@@ -506,8 +531,20 @@ def one_round(
             lambda: setup.server_ms(setup.client_page),
             lambda: raw_replay_ms(setup.engine, raw["client"].statements),
         ),
+        "1f": (
+            lambda: setup.floor_ms("/page/client"),
+            lambda: raw_replay_ms(setup.engine, raw["client"].statements),
+        ),
+        "1e": (
+            lambda: setup.floor_ms("/blank"),
+            lambda: raw_replay_ms(setup.engine, raw["client"].statements),
+        ),
         "2": (
             lambda: setup.server_ms(setup.metrics, Authorization=bearer),
+            lambda: raw_replay_ms(setup.engine, raw["metrics"].statements),
+        ),
+        "2f": (
+            lambda: setup.floor_ms("/json/metrics"),
             lambda: raw_replay_ms(setup.engine, raw["metrics"].statements),
         ),
         "5": (
@@ -600,7 +637,7 @@ def one_round(
 def selected(figures: dict[str, Figure], only: set[str] | None) -> dict[str, Figure]:
     if not only:
         return figures
-    return {k: f for k, f in figures.items() if k in only or k.rstrip("abcd") in only}
+    return {k: f for k, f in figures.items() if k in only or k.rstrip(SUB_ROWS) in only}
 
 
 def run_engine(engine_name: str, args: argparse.Namespace, cli: Path) -> list[str]:
@@ -617,7 +654,7 @@ def run_engine(engine_name: str, args: argparse.Namespace, cli: Path) -> list[st
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
         }
         ports = Ports()
-        servers = {r for r in figures if r not in ("1", "2", "5", "10a", "10b")}
+        servers = set(figures) - NO_SHARED_SERVER
         if servers:
             ports.product = stack.enter_context(product_server(cli, env, tmp / "product.log", 1))
             ports.ceiling = free_port()
@@ -702,7 +739,7 @@ def main(argv: list[str] | None = None) -> None:
     args.rounds = args.rounds or (1 if args.quick else 5)
     args.requests = args.requests or (3 if args.quick else 10)
     args.seconds = args.seconds or (1.0 if args.quick else 3.0)
-    if args.only and (unknown := {r.rstrip("abcd") for r in args.only} - set(ROWS)):
+    if args.only and (unknown := {r.rstrip(SUB_ROWS) for r in args.only} - set(ROWS)):
         parser.error(f"no such rows: {', '.join(sorted(unknown))}")
     cli = Path(sys.executable).parent / "practice-dashboard"
     if not cli.exists():

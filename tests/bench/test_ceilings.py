@@ -3,14 +3,16 @@ page, and a smoke run of the whole table (numbers present, no timing asserted)."
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from bench.ceiling_app import SizedPage
+from bench.ceiling_app import SizedJson, SizedPage
 from bench.ceiling_probes import CHROMIUM
 from bench.ceilings import page_reads
 
@@ -59,6 +61,18 @@ class TestSizedPage:
         assert b"<b>" not in page.render([("<b>",)])
 
 
+class TestSizedJson:
+    @pytest.mark.parametrize("size", [400, 5_000, 68_000])
+    def test_renders_json_of_exactly_the_product_response_size(self, size: int) -> None:
+        rows = [(n, datetime(2026, 6, n % 28 + 1, tzinfo=UTC), "within", 4.5) for n in range(50)]
+        body = SizedJson("metrics", size, rows).render(rows)
+        assert len(body) == size
+        decoded = json.loads(body)
+        # Rows as arrays, a time as its text, cycled to fill the response.
+        assert decoded["rows"][0] == [0, "2026-06-01 00:00:00+00:00", "within", 4.5]
+        assert len(decoded["rows"]) > (50 if size > 10_000 else 0)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"no Chromium at {CHROMIUM}")
 def test_quick_run_prints_every_row_with_numbers() -> None:
@@ -78,13 +92,14 @@ def test_quick_run_prints_every_row_with_numbers() -> None:
         if line.startswith("| ") and len(cells := [c.strip() for c in line.split("|")]) > 6
     }
     expected = ["1", "2", "3", "4", "5", "7", "8a", "8b", "8c", "8d", "9", "10a", "10b"]
+    floors = ["1f", "1e", "2f"]
     if engine == "postgresql":
         expected.append("6")
-    for row in expected:
+    for row in expected + floors:
         assert row in rows, f"row {row} missing:\n{run.stdout}"
         _label, product, ceiling, ratio, _target, verdict = rows[row][:6]
         assert NUMBER.search(product), (row, product)
-        assert verdict in ("met", "not met"), (row, verdict)
+        assert verdict in (("floor",) if row in floors else ("met", "not met")), (row, verdict)
         if row != "7":  # the wire has a target, no ceiling
             assert NUMBER.search(ceiling), (row, ceiling)
             assert NUMBER.search(ratio), (row, ratio)
