@@ -33,6 +33,7 @@ from practice_dashboard.models.base import utcnow
 from practice_dashboard.security import create_access_token
 from practice_dashboard.services.accounts import login_session
 from practice_dashboard.services.analytics import metrics as metrics_service
+from practice_dashboard.services.analytics import summary
 from practice_dashboard.warmup import settle
 from practice_dashboard.web.routes import client_page
 
@@ -118,6 +119,10 @@ def main() -> None:
             years=DENSE_YEARS,
             per_day=args.dense_per_day,
         )
+        # As the app's writes leave them: a page goes on from a monitoring checkpoint only
+        # for a client whose summary stamps their records (client_view.py).
+        with session_scope(create_session_factory(engine)) as db:
+            summary.refresh_all(db, settings=settings)
         if args.db == "postgresql":
             with engine.begin() as connection:
                 connection.execute(text("ANALYZE"))
