@@ -68,8 +68,8 @@ class TestSizedJson:
         body = SizedJson("metrics", size, rows).render(rows)
         assert len(body) == size
         decoded = json.loads(body)
-        # Rows as arrays, a time as its text, cycled to fill the response.
-        assert decoded["rows"][0] == [0, "2026-06-01 00:00:00+00:00", "within", 4.5]
+        # Rows as arrays, a time as ISO 8601 text (as the API writes it), cycled to fill.
+        assert decoded["rows"][0] == [0, "2026-06-01T00:00:00Z", "within", 4.5]
         assert len(decoded["rows"]) > (50 if size > 10_000 else 0)
 
 
