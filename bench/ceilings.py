@@ -20,9 +20,11 @@ judges the median.
     left out (the output lists what was kept and what was left out).
  2  metrics API ÷ raw SQL, the same way.
     Their floors, timed the same way beside the same raw SQL, through the same kind of
-    in-process client: 1f the DB+template page of row 3 (below), 2f the same rows as JSON of
-    the metrics response's size (both bench/ceiling_app.py, mounted in this process on the
-    product's engine), 1e an empty response. No sign-in, audit, ORM or logic: a product
+    in-process client: 1f the DB+template page of row 3 (below), 1j the page's rows as JSON
+    of the page's size (a page whose bytes are one data blob, as most of the product page's
+    are its charts' data: the cheapest form of it), 2f the same for the metrics response
+    (all bench/ceiling_app.py, mounted in this process on the product's engine), 1e an empty
+    response. No sign-in, audit, ORM or logic: a product
     figure under its floor's ratio cannot be had in this stack, whatever the product does.
  3  client page RPS, 8 callers, closed loop, `practice-dashboard serve` with 1 worker ÷ the
     same raw SQL rendered by Jinja2 to a page of the same byte size (bench/ceiling_app.py),
@@ -88,10 +90,10 @@ from practice_dashboard.warmup import settle
 from tests.databases import fresh_database
 
 ROWS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10")
-SUB_ROWS = "abcdef"  # 8a-8d, 10a-10b, and the floors 1e, 1f, 2f
+SUB_ROWS = "abcdefj"  # 8a-8d, 10a-10b, and the floors 1e, 1f, 1j, 2f
 # Rows that need neither the served product nor the served DB+template app (timed in this
 # process, or, 10a and 10b, on servers of their own).
-NO_SHARED_SERVER = frozenset({"1", "1e", "1f", "2", "2f", "5", "10a", "10b"})
+NO_SHARED_SERVER = frozenset({"1", "1e", "1f", "1j", "2", "2f", "5", "10a", "10b"})
 ROOT = Path(__file__).resolve().parents[1]
 IDENTITY = {"Accept-Encoding": "identity"}
 # Tables the sign-in check and the audit chain read: not the page's data.
@@ -175,6 +177,8 @@ def figures_for(engine_name: str, practice_clients: int) -> dict[str, Figure]:
                "≤ 3×", "ratio", "<=", 3.0),
         Figure("1f", "floor of 1: DB+template page of the same size, in-process ÷ raw SQL",
                "ms", "raw SQL", "(1: ≤ 3×)", "ratio", "<=", None),
+        Figure("1j", "floor of 1: the page's rows as JSON of the page's size, in-process ÷ "
+               "raw SQL", "ms", "raw SQL", "(1: ≤ 3×)", "ratio", "<=", None),
         Figure("1e", "floor of 1 and 2: an empty response, in-process ÷ the page's raw SQL",
                "ms", "raw SQL", "(1: ≤ 3×; 2: ≤ 2.5×)", "ratio", "<=", None),
         Figure("2", "metrics API, server p50 ÷ raw SQL", "ms", "raw SQL", "≤ 2.5×", "ratio",
@@ -320,7 +324,7 @@ class Setup:
     notes: list[str] = field(default_factory=list)
     trouble: Counter[str] = field(default_factory=Counter)
     plan: Plan = field(default_factory=Plan)
-    floor: TestClient | None = None  # bench/ceiling_app.py in this process: rows 1f, 1e, 2f
+    floor: TestClient | None = None  # bench/ceiling_app.py in this process: the floors
 
     @property
     def engine(self) -> Engine:
@@ -533,6 +537,10 @@ def one_round(
         ),
         "1f": (
             lambda: setup.floor_ms("/page/client"),
+            lambda: raw_replay_ms(setup.engine, raw["client"].statements),
+        ),
+        "1j": (
+            lambda: setup.floor_ms("/json/client"),
             lambda: raw_replay_ms(setup.engine, raw["client"].statements),
         ),
         "1e": (
