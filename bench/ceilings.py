@@ -23,9 +23,9 @@ judges the median.
     in-process client: 1f the DB+template page of row 3 (below), 1j the page's rows as JSON
     of the page's size (a page whose bytes are one data blob, as most of the product page's
     are its charts' data: the cheapest form of it), 2f the same for the metrics response
-    (all bench/ceiling_app.py, mounted in this process on the product's engine), 1e an empty
-    response. No sign-in, audit, ORM or logic: a product
-    figure under its floor's ratio cannot be had in this stack, whatever the product does.
+    (all bench/ceiling_app.py, mounted in this process on the product's engine, the JSON
+    written by Pydantic as the API's is), 1e an empty response. No sign-in, audit, ORM or
+    logic: a product figure under its floor's ratio cannot be had in this stack.
  3  client page RPS, 8 callers, closed loop, `practice-dashboard serve` with 1 worker ÷ the
     same raw SQL rendered by Jinja2 to a page of the same byte size (bench/ceiling_app.py),
     served by the same command with the same uvicorn settings.
