@@ -350,7 +350,8 @@ class _Frame:
             key.startswith("yaxis") and isinstance(axis, dict) and axis.get("side") == "right"
             for key, axis in layout.items()
         ):
-            layout["margin"]["r"] = _NO_RIGHT_AXIS
+            # A new dict: a chart may have passed a shared one (``MARGIN | {...}``).
+            layout["margin"] = {**layout["margin"], "r": _NO_RIGHT_AXIS}
         return layout
 
 
