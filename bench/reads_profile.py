@@ -3,6 +3,11 @@
     .venv/bin/python -m bench.reads_profile --db sqlite --repeat 20
     .venv/bin/python -m bench.reads_profile --db postgresql --profile page   # cProfile, top 40
     (--profile page | metrics | dense-page | dense-metrics: which request is profiled)
+    py-spy record -o page.json --format speedscope -- \
+        .venv/bin/python -m bench.reads_profile --profile page --sampler --repeat 300
+    (--sampler: the request repeated without cProfile, whose cost per call inflates many small
+    calls, for a sampling profiler outside the process; it sees every thread, the event loop's
+    too)
 
 A small generated practice (bench/generate.py, 150 clients) plus a dense 20-year client built
 here (three check-ins a day), so the 6-month page of a long, dense history can be compared with
@@ -102,6 +107,11 @@ def main() -> None:
     parser.add_argument(
         "--profile", choices=("page", "metrics", "dense-page", "dense-metrics"), default=None
     )
+    parser.add_argument(
+        "--sampler",
+        action="store_true",
+        help="with --profile: repeat the request without cProfile, for an outside sampler",
+    )
     parser.add_argument("--statements", action="store_true", help="print what each request sends")
     parser.add_argument(
         "--dense-per-day",
@@ -157,6 +167,10 @@ def main() -> None:
                 "dense-page": "page 6 months, dense 20-year",
                 "dense-metrics": "metrics API, dense 20-year",
             }[args.profile]
+            if args.sampler:
+                for _ in range(args.repeat):
+                    calls[name]()
+                return
             # The route runs in a worker thread: profile inside it, around the handler's work.
             profiler = cProfile.Profile()
             module, attr = (
