@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 
 from practice_dashboard.app import create_app
 from practice_dashboard.config import Settings
@@ -131,6 +131,29 @@ def test_a_read_works_while_another_connection_holds_the_write_lock(
     # The read ran while the lock was held; only its audit row waited for the lock.
     assert read_at[0] < released_at[0]
     assert _audit_rows(engine) == 1
+
+
+def test_a_reads_queued_writes_take_a_transaction_of_their_own_only_on_sqlite(
+    served: tuple[Settings, Engine, TestClient],
+) -> None:
+    settings, engine, api = served
+    owner, client = _owner_and_client(settings, engine)
+    app_engine: Engine = api.app.state.engine  # type: ignore[attr-defined]
+    commits: list[object] = []
+
+    def committed(connection: object) -> None:
+        commits.append(connection)
+
+    event.listen(app_engine, "commit", committed)
+    try:
+        response = api.get(f"/api/v1/clients/{client.id}", headers=auth_headers(settings, owner))
+    finally:
+        event.remove(app_engine, "commit", committed)
+    assert response.status_code == 200
+    assert _audit_rows(engine) == 1
+    # SQLite: the read's deferred transaction, then a short one that takes the write lock for
+    # the audit row. PostgreSQL locks no more than the row: it is written in the read's own.
+    assert len(commits) == (2 if databases.test_backend() == "sqlite" else 1)
 
 
 def test_a_write_inside_a_read_is_refused(engine: Engine, settings: Settings) -> None:

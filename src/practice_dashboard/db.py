@@ -6,8 +6,9 @@ roll back when it raises. Services only ever `flush()`, so a failed batch writes
 A unit of work is either *reading* (a GET page or API call) or *writing*. A reading one runs in
 a deferred SQLite transaction, so it never holds the write lock while it works; the small writes
 a read still causes (its audit rows, a login's "last seen" touch) are queued with
-`defer_write()` and written last, in one short write transaction after the read. A writing unit
-of work runs the same queue just before it commits. Flushing or executing a write while reading
+`defer_write()` and written last: on SQLite in one short write transaction after the read, on
+PostgreSQL (no database-wide lock) in the read's own transaction before it commits. A writing
+unit of work runs the same queue just before it commits. Flushing or executing a write while reading
 raises `WriteWhileReading`: such a write would take SQLite's lock in the middle of the read.
 """
 
@@ -183,13 +184,23 @@ def writing(db: Session) -> Iterator[Session]:
         _set_reading(db, reading=True)
 
 
+def _one_writer(db: Session) -> bool:
+    """Whether `db`'s database takes one write lock for the whole database (SQLite)."""
+    return db.get_bind().dialect.name == "sqlite"
+
+
 def end_unit_of_work(db: Session, *, keep_changes: bool) -> None:
     """Commit (`keep_changes`) or roll back, then make the queued writes that remain.
 
     After a rollback only the durable queued writes remain. A reading unit of work has kept
-    its whole queue: it is written now, in one short write transaction.
+    its whole queue: it is written now, on SQLite in one short write transaction after the
+    read's, elsewhere in the read's own transaction.
     """
     if keep_changes:
+        if is_reading(db) and db.info.get(_QUEUED) and not _one_writer(db):
+            # No database-wide write lock to keep clear of: the queue is written in the read's
+            # own transaction (before_commit), one commit and one connection instead of two.
+            _set_reading(db, reading=False)
         db.commit()
     else:
         db.rollback()
