@@ -6,6 +6,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -32,6 +33,9 @@ from tests.conftest import make_settings
 from tests.databases import migrated_database
 
 sqlite_only = pytest.mark.skipif(databases.test_backend() != "sqlite", reason="SQLite's write lock")
+postgresql_only = pytest.mark.skipif(
+    databases.test_backend() != "postgresql", reason="PostgreSQL's session time zone"
+)
 
 
 @pytest.fixture
@@ -191,6 +195,21 @@ def test_queued_writes_run_after_the_read_and_only_durable_ones_after_a_rollback
         defer_write(db, note("refusal"), durable=True)
         end_unit_of_work(db, keep_changes=False)
     assert ran == [("kept", False), ("refusal", False)]
+
+
+@postgresql_only
+def test_postgresql_sessions_are_in_utc_and_hand_back_utc_itself(settings: Settings) -> None:
+    engine = create_db_engine(settings)
+    try:
+        with engine.connect() as connection:
+            zone = connection.exec_driver_sql("SHOW TIME ZONE").scalar()
+            at = connection.exec_driver_sql("SELECT timestamptz '2026-03-29 01:30+02'").scalar()
+    finally:
+        engine.dispose()
+    assert zone == "UTC"
+    # The same instant, with `datetime.UTC` itself: turning it to UTC costs nothing (db.py).
+    assert at == datetime(2026, 3, 28, 23, 30, tzinfo=UTC)
+    assert at.tzinfo is UTC
 
 
 def test_pool_sizes_come_from_settings(database_url: str) -> None:
