@@ -8,8 +8,9 @@ a deferred SQLite transaction, so it never holds the write lock while it works; 
 a read still causes (its audit rows, a login's "last seen" touch) are queued with
 `defer_write()` and written last: on SQLite in one short write transaction after the read, on
 PostgreSQL (no database-wide lock) in the read's own transaction before it commits. A writing
-unit of work runs the same queue just before it commits. Flushing or executing a write while reading
-raises `WriteWhileReading`: such a write would take SQLite's lock in the middle of the read.
+unit of work runs the same queue just before it commits. Flushing or executing a write while
+reading raises `WriteWhileReading`: such a write would take SQLite's lock in the middle of the
+read.
 """
 
 from __future__ import annotations
