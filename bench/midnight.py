@@ -262,7 +262,8 @@ def run_backend(backend: str, clients: int, callers: int, views_per_phase: int) 
         )
         # As a served worker is once it has answered (warmup.py): its routes built and what it
         # built frozen, out of the full collections' walk. Without it every full collection
-        # walked the whole app again (200,000 objects, frozen 0), as no served worker does.
+        # walked the whole app again (about 240,000 objects, none frozen), as no served
+        # worker does.
         settle(app)
 
         def count(n: int) -> Callable[[int], bool]:
