@@ -19,6 +19,16 @@ Then the thread hands what the worker has built so far (modules, routes, the app
 walked them all again: a full collection falls due every few pages of a long client history,
 and cost about 10 ms a page on average there (``gc.callbacks``, the dense 20-year client of
 ``bench.ceilings``). Frozen, a full collection walks only what requests leave behind.
+
+While the worker starts, the collector is paused (``pause_collector``), from before the app's
+modules load until that freeze. Nearly everything a start allocates lives as long as the
+worker, so the collector's ~300 young and ~30 older collections over it found next to no
+garbage, yet cost about 0.17 s of a 1.2 s start (``serve`` to its first 200, A/B of 8 starts
+each, SQLite, on 2026-12-07). The warm-up's full collection then takes whatever garbage the
+start did leave, before it freezes the rest, and the collector resumes.
+
+This module imports nothing heavy at its top: the entry points call ``pause_collector``
+before anything else is loaded.
 """
 
 from __future__ import annotations
@@ -26,20 +36,42 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from fastapi import FastAPI
-from fastapi.routing import iter_route_contexts
-from starlette.types import ASGIApp, Receive, Scope, Send
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
 
 #: With no request by then, the worker warms up anyway.
 WARM_UP_AFTER_SECONDS: Final = 5.0
 
+# Whether pause_collector turned the collector off (and so resume_collector turns it back on).
+_paused = False
+
+
+def pause_collector() -> None:
+    """Pause the garbage collector while a worker starts; the warm-up resumes it. A no-op
+    when the collector is already off (paused here, or by whoever runs the process)."""
+    global _paused
+    if gc.isenabled():
+        gc.disable()
+        _paused = True
+
+
+def resume_collector() -> None:
+    """Turn the collector back on if pause_collector turned it off."""
+    global _paused
+    if _paused:
+        _paused = False
+        gc.enable()
+
 
 def warm_up(app: FastAPI) -> None:
     """Build every route's handler now (walking the routes as routing would)."""
+    from fastapi.routing import iter_route_contexts
+
     for _ in iter_route_contexts(app.routes):
         pass
 
@@ -81,7 +113,11 @@ def settle(app: FastAPI) -> None:
 
 def _warm_up_quietly(app: FastAPI, answered: threading.Event) -> None:
     answered.wait(WARM_UP_AFTER_SECONDS)
-    settle(app)
+    try:
+        settle(app)
+    finally:
+        # After the freeze: its full collection has taken the start's garbage.
+        resume_collector()
 
 
 def warm_up_in_background(app: FastAPI) -> threading.Thread:

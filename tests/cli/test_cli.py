@@ -235,6 +235,27 @@ class TestServe:
         assert "FORWARDED_ALLOW_IPS is ignored" in output
         assert "PRACTICE_DASHBOARD_FORWARDED_ALLOW_IPS" in output
 
+    @pytest.mark.parametrize(
+        ("args", "paused"), [([], True), (["--reload"], False)], ids=["serves", "reloader"]
+    )
+    def test_a_process_that_serves_starts_with_the_collector_paused(
+        self, monkeypatch: pytest.MonkeyPatch, args: list[str], paused: bool
+    ) -> None:
+        # Until its first answer (warmup.py). A reloader only watches files and starts a
+        # process that serves, so its own collector runs.
+        import gc
+
+        import uvicorn
+
+        enabled: list[bool] = []
+        monkeypatch.setattr(uvicorn, "run", lambda *_a, **_k: enabled.append(gc.isenabled()))
+        assert gc.isenabled()
+        result = runner.invoke(app, ["serve", "--no-migrate", *args])
+        assert result.exit_code == 0, result.output
+        assert enabled == [not paused]
+        # This server stopped before it answered: resumed on the way out.
+        assert gc.isenabled()
+
     def test_more_than_one_worker_serves_through_the_worker_pool(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:

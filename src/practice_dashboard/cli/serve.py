@@ -31,6 +31,7 @@ def serve(
     """
     import uvicorn
 
+    from practice_dashboard import warmup
     from practice_dashboard.cli import worker_pool
 
     if "FORWARDED_ALLOW_IPS" in os.environ:
@@ -45,27 +46,34 @@ def serve(
         raise typer.BadParameter("at least 1", param_hint="--workers")
     if reload and workers > 1:
         raise typer.BadParameter("--reload serves with one worker", param_hint="--workers")
-    if migrate_first:
-        migrate()
-    if workers == 1 or not worker_pool.supported():
-        uvicorn.run(
-            worker_pool.APP,
-            host=host,
-            port=port,
-            workers=workers,
-            reload=reload,
-            **worker_pool.SERVER_OPTIONS,
-        )
-        return
-    from practice_dashboard.config import get_settings
-
-    timeout = get_settings().worker_timeout_seconds
+    if workers == 1 and not reload:
+        # This process loads the app and serves it: its start, from the migration check's
+        # imports on, runs with the collector paused until it has answered (warmup.py).
+        warmup.pause_collector()
     try:
-        code = worker_pool.serve_workers(host, port, workers, timeout=timeout)
-    except worker_pool.PortInUseError as error:
-        typer.echo(f"error: {error.strerror}", err=True)
-        raise typer.Exit(worker_pool.STARTUP_FAILURE) from error
-    raise typer.Exit(code)
+        if migrate_first:
+            migrate()
+        if workers == 1 or not worker_pool.supported():
+            uvicorn.run(
+                worker_pool.APP,
+                host=host,
+                port=port,
+                workers=workers,
+                reload=reload,
+                **worker_pool.SERVER_OPTIONS,
+            )
+            return
+        from practice_dashboard.config import get_settings
+
+        timeout = get_settings().worker_timeout_seconds
+        try:
+            code = worker_pool.serve_workers(host, port, workers, timeout=timeout)
+        except worker_pool.PortInUseError as error:
+            typer.echo(f"error: {error.strerror}", err=True)
+            raise typer.Exit(worker_pool.STARTUP_FAILURE) from error
+        raise typer.Exit(code)
+    finally:
+        warmup.resume_collector()  # if the server stopped before it answered
 
 
 def migrate(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
