@@ -42,6 +42,7 @@ from practice_dashboard.services.periods import parse_period
 from practice_dashboard.services.reports import chromium, pdf
 from practice_dashboard.services.reports import progress_summary as reports
 from practice_dashboard.services.reports.printing import summary_pdf
+from practice_dashboard.warmup import settle
 from practice_dashboard.web.printing import print_renderer, summary_document
 
 TARGET_SECONDS = 1.0
@@ -157,6 +158,8 @@ def main() -> int:
 
         app = create_app(settings)
         api = stack.enter_context(TestClient(app))
+        # As a served worker is once it has answered (warmup.py).
+        settle(app)
         factory = create_session_factory(app.state.engine)
         now = utcnow()
         with session_scope(factory) as db:

@@ -29,6 +29,7 @@ from practice_dashboard.models.base import utcnow
 from practice_dashboard.security import create_access_token
 from practice_dashboard.services.accounts import login_session
 from practice_dashboard.services.analytics import summary
+from practice_dashboard.warmup import settle
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -102,6 +103,8 @@ def run_backend(backend: str, clients: int, repeat: int) -> list[dict[str, Any]]
         app = create_app(settings)
         counter = StatementCounter(app.state.engine)
         api = stack.enter_context(TestClient(app))
+        # As a served worker is once it has answered (warmup.py).
+        settle(app)
         now = utcnow()
 
         def headers(user_id: Any) -> dict[str, str]:
