@@ -23,10 +23,10 @@ and cost about 10 ms a page on average there (``gc.callbacks``, the dense 20-yea
 While the worker starts, the collector is paused (``pause_collector``), from before the app's
 modules load until that freeze. Nearly everything a start allocates lives as long as the
 worker, so the collector's ~300 young and ~30 older collections over it found about 1,200
-unreachable objects among some 215,000, yet cost about a fifth of the start: ``serve`` to its first 200 took 1.27 s with it
-and 1.01 s paused (medians of 10 starts each, the two alternating, SQLite, on 2026-12-07). The
-warm-up's full collection then takes whatever garbage the start did leave, before it freezes
-the rest, and the collector resumes.
+unreachable objects among some 215,000, yet cost about a fifth of the start: ``serve`` to its
+first 200 took 1.27 s with it and 1.01 s paused (medians of 10 starts each, the two
+alternating, SQLite, on 2026-12-07). The warm-up's full collection then takes whatever garbage
+the start did leave, before it freezes the rest, and the collector resumes.
 
 This module imports nothing heavy at its top: the entry points call ``pause_collector``
 before anything else is loaded.

@@ -236,17 +236,28 @@ class TestServe:
         assert "PRACTICE_DASHBOARD_FORWARDED_ALLOW_IPS" in output
 
     @pytest.mark.parametrize(
-        ("args", "paused"), [([], True), (["--reload"], False)], ids=["serves", "reloader"]
+        ("args", "stand_in", "paused"),
+        [([], False, True), (["--reload"], False, False), ([], True, False)],
+        ids=["serves", "reloader", "app-stood-in-for"],
     )
     def test_a_process_that_serves_starts_with_the_collector_paused(
-        self, monkeypatch: pytest.MonkeyPatch, args: list[str], paused: bool
+        self, monkeypatch: pytest.MonkeyPatch, args: list[str], stand_in: bool, paused: bool
     ) -> None:
-        # Until its first answer (warmup.py). A reloader only watches files and starts a
-        # process that serves, so its own collector runs.
+        # Until its first answer: loading the app starts the warm-up that resumes it
+        # (warmup.py). A reloader only watches files and starts a process that serves, so its
+        # own collector runs; so does a process whose app module something stands in for (as
+        # bench/ceiling_app.py does), which would never resume it.
         import gc
+        import sys
+        import types
 
         import uvicorn
 
+        if stand_in:
+            stand_in_module = types.ModuleType("practice_dashboard.asgi")
+            monkeypatch.setitem(sys.modules, "practice_dashboard.asgi", stand_in_module)
+        else:
+            monkeypatch.delitem(sys.modules, "practice_dashboard.asgi", raising=False)
         enabled: list[bool] = []
         monkeypatch.setattr(uvicorn, "run", lambda *_a, **_k: enabled.append(gc.isenabled()))
         assert gc.isenabled()

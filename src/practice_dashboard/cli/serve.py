@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -46,9 +47,10 @@ def serve(
         raise typer.BadParameter("at least 1", param_hint="--workers")
     if reload and workers > 1:
         raise typer.BadParameter("--reload serves with one worker", param_hint="--workers")
-    if workers == 1 and not reload:
+    if workers == 1 and not reload and worker_pool.APP.partition(":")[0] not in sys.modules:
         # This process loads the app and serves it: its start, from the migration check's
-        # imports on, runs with the collector paused until it has answered (warmup.py).
+        # imports on, runs with the collector paused. Loading the app starts the warm-up that
+        # resumes it (warmup.py), so not when something else stands in for the app's module.
         warmup.pause_collector()
     try:
         if migrate_first:
