@@ -123,7 +123,8 @@ def _warm_up_quietly(app: FastAPI, answered: threading.Event) -> None:
 
 def warm_up_in_background(app: FastAPI) -> threading.Thread:
     """Warm `app` up on a daemon thread (it never holds up a shutdown) once it has answered
-    its first request, or after WARM_UP_AFTER_SECONDS. Call before the app serves."""
+    its first request, or after WARM_UP_AFTER_SECONDS, then resume a paused collector. Call
+    before the app serves."""
     answered = threading.Event()
     app.add_middleware(AnsweredOnce, answered=answered)
     thread = threading.Thread(
