@@ -126,7 +126,7 @@ def _visit(browser: Browser, url: str, cookie: tuple[str, str] | None, charts: b
                 raise RuntimeError(f"{url} answered {response and response.status}")
             times.append(float(page.evaluate(DCL_MS)))
             if charts:
-                page.wait_for_function("window.__chartsDrawnAt !== null", timeout=60_000)
+                page.wait_for_function("() => window.__chartsDrawnAt !== null", timeout=60_000)
                 times.append(float(page.evaluate("window.__chartsDrawnAt")))
 
         note(page.goto(url, wait_until="load"))

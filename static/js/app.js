@@ -60,28 +60,69 @@
   // run by loadPlotly first (the client page). When every chart of the page is drawn, the
   // page says so once: <html data-charts-drawn="1"> and the performance mark "charts-drawn",
   // which the browser tests and benchmarks wait for.
+  function drawOne(node, target) {
+    var figure = JSON.parse(node.textContent);
+    var config = Object.assign({ responsive: true }, figure.config || {}, PLOTLY_CONFIG);
+    // The element keeps the figure's height (a tall figure would otherwise spill over the
+    // caption under it, whose place was laid out before the chart was drawn).
+    if (figure.layout && figure.layout.height) {
+      target.style.minHeight = figure.layout.height + "px";
+    }
+    return window.Plotly.newPlot(target, figure.data, figure.layout, config).then(function () {
+      target.dataset.rendered = "1";
+      // Its legend (HTML, under it) comes with it: entries that toggle a drawn chart.
+      var legend = document.getElementById(target.id + "-legend");
+      if (legend) legend.hidden = false;
+    });
+  }
+  // The charts are drawn in one go, those on the screen first and shown (a frame) before the
+  // rest; a hidden page (a tab in the background) has no screen and draws in page order. A
+  // click or a key pressed meanwhile is answered between two charts rather than after all of
+  // them (a few hundred ms on a slow machine): bench/chart_input.py. A browser that cannot tell
+  // (no isInputPending) gets a turn every 50 ms instead.
+  var TURN_MS = 50;
+  function nextTask() {
+    return new Promise(function (resolve) { window.setTimeout(resolve, 0); });
+  }
+  function inputWaits(since) {
+    var scheduling = navigator.scheduling;
+    if (scheduling && scheduling.isInputPending) return scheduling.isInputPending();
+    return performance.now() - since > TURN_MS;
+  }
+  function drawInTurn(charts) {
+    var done = [];
+    var next = 0;
+    function turn() {
+      var since = performance.now();
+      while (next < charts.length) {
+        // At least one chart a turn: the drawing always gets on.
+        done.push(drawOne(charts[next].node, charts[next].target));
+        next += 1;
+        if (next < charts.length && inputWaits(since)) return nextTask().then(turn);
+      }
+      return Promise.all(done);
+    }
+    return turn();
+  }
   function drawCharts() {
     if (!window.Plotly) return Promise.resolve();
-    var drawn = [];
+    var charts = [];
     document.querySelectorAll("script[type='application/json'][data-chart]").forEach(function (node) {
       var target = document.getElementById(node.dataset.chart);
-      if (!target) return;
-      var figure = JSON.parse(node.textContent);
-      var config = Object.assign({ responsive: true }, figure.config || {}, PLOTLY_CONFIG);
-      // The element keeps the figure's height (a tall figure would otherwise spill over the
-      // caption under it, whose place was laid out before the chart was drawn).
-      if (figure.layout && figure.layout.height) {
-        target.style.minHeight = figure.layout.height + "px";
-      }
-      drawn.push(window.Plotly.newPlot(target, figure.data, figure.layout, config).then(function () {
-        target.dataset.rendered = "1";
-        // Its legend (HTML, under it) comes with it: entries that toggle a drawn chart.
-        var legend = document.getElementById(target.id + "-legend");
-        if (legend) legend.hidden = false;
-      }));
+      if (target) charts.push({ node: node, target: target });
     });
-    if (!drawn.length) return Promise.resolve();
-    return Promise.all(drawn).then(function () {
+    if (!charts.length) return Promise.resolve();
+    var onScreen = function (c) {
+      var box = c.target.getBoundingClientRect();
+      return !document.hidden && box.bottom > 0 && box.top < window.innerHeight;
+    };
+    var seen = charts.filter(onScreen);
+    var rest = charts.filter(function (c) { return seen.indexOf(c) < 0; });
+    var drawn = drawInTurn(seen);
+    if (rest.length) {
+      drawn = drawn.then(seen.length ? nextTask : null).then(function () { return drawInTurn(rest); });
+    }
+    return drawn.then(function () {
       var root = document.documentElement;
       if (root.dataset.chartsDrawn === "1") return;
       root.dataset.chartsDrawn = "1";

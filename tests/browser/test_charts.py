@@ -157,3 +157,74 @@ def test_each_legend_names_what_plotly_would_and_hides_and_shows_it(
         button.press("Enter")  # a button: the keyboard works it too
         expect(button).to_have_attribute("aria-pressed", "true")
         assert chart.evaluate(visible) is True
+
+
+# Notes each chart Plotly is asked to draw, in order, and (from the first one on) a task queued
+# behind it: where "task" falls says whether the drawing gave the page a turn between charts.
+# isInputPending is stood in for: "waiting" says a click or a key is waiting to be answered.
+ORDER_WATCH = """
+(() => {
+  window.__drawn = [];
+  Object.defineProperty(Scheduling.prototype, "isInputPending", {
+    configurable: true, value: () => window.__inputWaiting === true,
+  });
+  let plotly;
+  Object.defineProperty(window, "Plotly", {
+    configurable: true,
+    get: () => plotly,
+    set: (value) => {
+      const newPlot = value.newPlot;
+      value.newPlot = function (gd, ...rest) {
+        if (!window.__drawn.length) window.setTimeout(() => window.__drawn.push("task"), 0);
+        window.__drawn.push(gd.id);
+        return newPlot.call(this, gd, ...rest);
+      };
+      plotly = value;
+    },
+  });
+})();
+"""
+
+
+def _drawing_order(page: Page, live_app: LiveApp, fragment: str, input_waiting: bool) -> list[str]:
+    page.set_viewport_size(SIZES["desktop"])
+    log_in(page, live_app, OWNER)
+    page.locator("a.client-name", has_text=CLIENT).first.click()
+    expect(page.locator("h1")).to_have_attribute("title", CLIENT)
+    page.add_init_script(ORDER_WATCH + f"window.__inputWaiting = {str(input_waiting).lower()};")
+    url = page.url.split("#")[0] + fragment
+    page.goto("about:blank")  # a new document (a fragment alone would only scroll)
+    page.goto(url)
+    expect(page.locator("html[data-charts-drawn='1']")).to_have_count(1, timeout=15_000)
+    expect(page.locator("div.chart[data-rendered='1']")).to_have_count(len(CHART_IDS))
+    page.wait_for_function("() => window.__drawn.includes('task')")
+    order: list[str] = page.evaluate("window.__drawn")
+    return order
+
+
+@pytest.mark.parametrize("input_waiting", [False, True], ids=["no-input", "input-waiting"])
+def test_charts_give_a_waiting_click_a_turn_between_them(
+    live_app: LiveApp, page: Page, input_waiting: bool
+) -> None:
+    # Opened at the top of the page, no chart is on the screen: all are drawn in page order.
+    order = _drawing_order(page, live_app, "", input_waiting)
+    assert [i for i in order if i != "task"] == CHART_IDS
+    if input_waiting:
+        # A click waiting is answered after the chart being drawn, not after all of them.
+        assert order[:3] == [CHART_IDS[0], "task", CHART_IDS[1]]
+    else:
+        # Nothing waiting: the charts are drawn in one go, with no frame between them to pay for.
+        assert order[-1] == "task"
+    assert page.evaluate("performance.getEntriesByName('charts-drawn', 'mark').length") == 1
+
+
+def test_charts_on_the_screen_are_drawn_first(live_app: LiveApp, page: Page) -> None:
+    # Opened at a chart further down (a link to it, or a reload that keeps the scroll), the
+    # charts on the screen are drawn first and shown (the task queued behind the first runs
+    # before the rest are drawn); then the rest, in page order.
+    order = _drawing_order(page, live_app, "#chart-states", False)
+    shown = order.index("task")
+    on_screen, rest = order[:shown], order[shown + 1 :]
+    assert on_screen[0] == "chart-states"
+    assert on_screen == [i for i in CHART_IDS if i in on_screen]
+    assert rest == [i for i in CHART_IDS if i not in on_screen]
