@@ -84,6 +84,14 @@
   function nextTask() {
     return new Promise(function (resolve) { window.setTimeout(resolve, 0); });
   }
+  // A task after the next frame: what was drawn before it is on the screen. (A hidden page
+  // gets no frames: just the next task.)
+  function afterFrame() {
+    if (!window.requestAnimationFrame || document.hidden) return nextTask();
+    return new Promise(function (resolve) {
+      window.requestAnimationFrame(function () { window.setTimeout(resolve, 0); });
+    });
+  }
   function inputWaits(since) {
     var scheduling = navigator.scheduling;
     if (scheduling && scheduling.isInputPending) return scheduling.isInputPending();
@@ -120,7 +128,7 @@
     var rest = charts.filter(function (c) { return seen.indexOf(c) < 0; });
     var drawn = drawInTurn(seen);
     if (rest.length) {
-      drawn = drawn.then(seen.length ? nextTask : null).then(function () { return drawInTurn(rest); });
+      drawn = drawn.then(seen.length ? afterFrame : null).then(function () { return drawInTurn(rest); });
     }
     return drawn.then(function () {
       var root = document.documentElement;
@@ -191,12 +199,9 @@
 
   window.PracticeDashboard = { drawCharts: drawCharts, plotlyConfig: PLOTLY_CONFIG };
   // The charts are drawn in a task of their own after the next frame: the page's words and
-  // figures paint first, and DOMContentLoaded does not wait for the drawing. (A hidden page
-  // gets no frames, so it draws at once.)
+  // figures paint first, and DOMContentLoaded does not wait for the drawing.
   function drawSoon() {
-    var draw = function () { window.setTimeout(drawCharts, 0); };
-    if (window.requestAnimationFrame && !document.hidden) window.requestAnimationFrame(draw);
-    else draw();
+    afterFrame().then(drawCharts);
   }
   function ready() {
     scrollableTables();
