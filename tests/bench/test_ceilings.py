@@ -6,10 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from bench.ceiling_app import SizedJson, SizedPage
@@ -17,8 +14,8 @@ from bench.ceiling_probes import CHROMIUM
 from bench.ceilings import page_reads
 
 from tests import databases
+from tests.bench.quick import run_bench, table_rows
 
-ROOT = Path(__file__).resolve().parents[2]
 NUMBER = re.compile(r"\d+(\.\d+)?")
 
 
@@ -77,30 +74,18 @@ class TestSizedJson:
 @pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"no Chromium at {CHROMIUM}")
 def test_quick_run_prints_every_row_with_numbers() -> None:
     engine = databases.test_backend()
-    run = subprocess.run(
-        [sys.executable, "-m", "bench.ceilings", "--quick", "--db", engine, "--clients", "3"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    rows = {
-        cells[1]: cells[2:]
-        for line in run.stdout.splitlines()
-        if line.startswith("| ") and len(cells := [c.strip() for c in line.split("|")]) > 6
-    }
+    output = run_bench("bench.ceilings", "--quick", "--db", engine, "--clients", "3", timeout=600)
+    rows = table_rows(output, 6)
     expected = ["1", "2", "3", "4", "5", "7", "8a", "8b", "8c", "8d", "9", "10a", "10b"]
     floors = ["1f", "1j", "1e", "2f"]
     if engine == "postgresql":
         expected.append("6")
     for row in expected + floors:
-        assert row in rows, f"row {row} missing:\n{run.stdout}"
+        assert row in rows, f"row {row} missing:\n{output}"
         _label, product, ceiling, ratio, _target, verdict = rows[row][:6]
         assert NUMBER.search(product), (row, product)
         assert verdict in (("floor",) if row in floors else ("met", "not met")), (row, verdict)
         if row != "7":  # the wire has a target, no ceiling
             assert NUMBER.search(ceiling), (row, ceiling)
             assert NUMBER.search(ratio), (row, ratio)
-    assert "raw SQL ceiling =" in run.stdout
+    assert "raw SQL ceiling =" in output
