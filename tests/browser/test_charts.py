@@ -186,43 +186,41 @@ ORDER_WATCH = """
 """
 
 
-def _drawing_order(page: Page, live_app: LiveApp, fragment: str, input_waiting: bool) -> list[str]:
-    page.set_viewport_size(SIZES["desktop"])
-    log_in(page, live_app, OWNER)
-    page.locator("a.client-name", has_text=CLIENT).first.click()
-    expect(page.locator("h1")).to_have_attribute("title", CLIENT)
-    page.add_init_script(ORDER_WATCH + f"window.__inputWaiting = {str(input_waiting).lower()};")
-    url = page.url.split("#")[0] + fragment
+def _drawing_order(page: Page, url: str, input_waiting: bool) -> list[str]:
+    # Init scripts run in the order added: the last value set is the one the page sees.
+    page.add_init_script(f"window.__inputWaiting = {str(input_waiting).lower()};")
     page.goto("about:blank")  # a new document (a fragment alone would only scroll)
     page.goto(url)
     expect(page.locator("html[data-charts-drawn='1']")).to_have_count(1, timeout=15_000)
     expect(page.locator("div.chart[data-rendered='1']")).to_have_count(len(CHART_IDS))
     page.wait_for_function("() => window.__drawn.includes('task')")
+    assert page.evaluate("performance.getEntriesByName('charts-drawn', 'mark').length") == 1
     order: list[str] = page.evaluate("window.__drawn")
     return order
 
 
-@pytest.mark.parametrize("input_waiting", [False, True], ids=["no-input", "input-waiting"])
-def test_charts_give_a_waiting_click_a_turn_between_them(
-    live_app: LiveApp, page: Page, input_waiting: bool
-) -> None:
-    # Opened at the top of the page, no chart is on the screen: all are drawn in page order.
-    order = _drawing_order(page, live_app, "", input_waiting)
+def test_charts_are_drawn_in_turn_those_on_the_screen_first(live_app: LiveApp, page: Page) -> None:
+    page.set_viewport_size(SIZES["desktop"])
+    log_in(page, live_app, OWNER)
+    page.locator("a.client-name", has_text=CLIENT).first.click()
+    expect(page.locator("h1")).to_have_attribute("title", CLIENT)
+    url = page.url.split("#")[0]
+    page.add_init_script(ORDER_WATCH)
+
+    # Opened at the top of the page, no chart is on the screen: all are drawn in page order,
+    # in one go when nothing waits (no frame between them to pay for)...
+    order = _drawing_order(page, url, input_waiting=False)
     assert [i for i in order if i != "task"] == CHART_IDS
-    if input_waiting:
-        # A click waiting is answered after the chart being drawn, not after all of them.
-        assert order[:3] == [CHART_IDS[0], "task", CHART_IDS[1]]
-    else:
-        # Nothing waiting: the charts are drawn in one go, with no frame between them to pay for.
-        assert order[-1] == "task"
-    assert page.evaluate("performance.getEntriesByName('charts-drawn', 'mark').length") == 1
+    assert order[-1] == "task"
+    # ...and with a click waiting, it is answered after the chart being drawn, not after all.
+    order = _drawing_order(page, url, input_waiting=True)
+    assert [i for i in order if i != "task"] == CHART_IDS
+    assert order[:3] == [CHART_IDS[0], "task", CHART_IDS[1]]
 
-
-def test_charts_on_the_screen_are_drawn_first(live_app: LiveApp, page: Page) -> None:
     # Opened at a chart further down (a link to it, or a reload that keeps the scroll), the
     # charts on the screen are drawn first and shown (the task queued behind the first runs
     # before the rest are drawn); then the rest, in page order.
-    order = _drawing_order(page, live_app, "#chart-states", False)
+    order = _drawing_order(page, url + "#chart-states", input_waiting=False)
     shown = order.index("task")
     on_screen, rest = order[:shown], order[shown + 1 :]
     assert on_screen[0] == "chart-states"
