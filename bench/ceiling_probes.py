@@ -95,6 +95,9 @@ CHARTS_DRAWN_WATCH = """
   });
 })();
 """
+# A function, not an expression: Playwright polls an expression with `eval`, which the pages'
+# Content-Security-Policy (script-src 'self') refuses.
+CHARTS_DRAWN = "() => window.__chartsDrawnAt !== null"
 DCL_MS = "performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd"
 
 
@@ -126,7 +129,7 @@ def _visit(browser: Browser, url: str, cookie: tuple[str, str] | None, charts: b
                 raise RuntimeError(f"{url} answered {response and response.status}")
             times.append(float(page.evaluate(DCL_MS)))
             if charts:
-                page.wait_for_function("() => window.__chartsDrawnAt !== null", timeout=60_000)
+                page.wait_for_function(CHARTS_DRAWN, timeout=60_000)
                 times.append(float(page.evaluate("window.__chartsDrawnAt")))
 
         note(page.goto(url, wait_until="load"))

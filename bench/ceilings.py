@@ -73,7 +73,12 @@ from sqlalchemy import Engine, event, func, select, text
 
 from bench import ceiling_probes as probes
 from bench.ceiling_app import PagePlan, Plan, build_app, write_plan
-from bench.checkin_load import SECRET_KEY, postgres_reachable, server_env, start_server
+from bench.checkin_load import (
+    SECRET_KEY,
+    measured_server_env,
+    postgres_reachable,
+    start_server,
+)
 from bench.generate import dense_client, generate
 from bench.load import Target, run_step, stop
 from bench.startup import CEILING_SERVER, answers, free_port
@@ -656,7 +661,7 @@ def run_engine(engine_name: str, args: argparse.Namespace, cli: Path) -> list[st
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ceilings-")))
         plan_path = tmp / "plan.pickle"
         write_plan(setup.plan, plan_path)
-        env = {**server_env(setup.url), "PRACTICE_DASHBOARD_SUMMARY_REFRESH_INTERVAL_SECONDS": "0"}
+        env = measured_server_env(setup.url)
         ceiling_env = {
             **env,
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),

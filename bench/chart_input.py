@@ -31,9 +31,9 @@ from tempfile import TemporaryDirectory
 
 from playwright.async_api import Browser, Page, async_playwright
 
-from bench.ceiling_probes import CHARTS_DRAWN_WATCH
-from bench.ceilings import ROOT, build, product_server
-from bench.checkin_load import server_env
+from bench.ceiling_probes import CHARTS_DRAWN, CHARTS_DRAWN_WATCH
+from bench.ceilings import build, product_server
+from bench.checkin_load import measured_server_env
 from practice_dashboard.services.accounts import login_session
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 
@@ -59,7 +59,7 @@ class Visit:
 
 
 async def _drawn(page: Page) -> float:
-    await page.wait_for_function("() => window.__chartsDrawnAt !== null", timeout=60_000)
+    await page.wait_for_function(CHARTS_DRAWN, timeout=60_000)
     return float(await page.evaluate("window.__chartsDrawnAt"))
 
 
@@ -127,8 +127,8 @@ def main(argv: list[str] | None = None) -> None:
     with ExitStack() as stack:
         setup = build(stack, "sqlite", args.clients)
         logs = Path(stack.enter_context(TemporaryDirectory(prefix="chart-input-")))
-        env = {**server_env(setup.url), "PRACTICE_DASHBOARD_SUMMARY_REFRESH_INTERVAL_SECONDS": "0"}
-        cli = ROOT / ".venv" / "bin" / "practice-dashboard"
+        env = measured_server_env(setup.url)
+        cli = Path(sys.executable).parent / "practice-dashboard"
         port = stack.enter_context(product_server(cli, env, logs / "product.log", 1))
         url = f"http://127.0.0.1:{port}{setup.client_page}"
         visits = asyncio.run(_rounds(url, setup.cookie, args.rounds))

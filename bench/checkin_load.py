@@ -168,6 +168,12 @@ def server_env(database_url: str) -> dict[str, str]:
     }
 
 
+def measured_server_env(database_url: str) -> dict[str, str]:
+    """`server_env` for a server whose reads are measured: no summary refresh in the
+    background (the benchmark refreshes them first), so none runs beside what is timed."""
+    return {**server_env(database_url), "PRACTICE_DASHBOARD_SUMMARY_REFRESH_INTERVAL_SECONDS": "0"}
+
+
 def prepare(database_url: str, clients: int, cli: Path) -> list[Link]:
     """Migrate; one practitioner and `clients` clients, each with a live link and code."""
     env = server_env(database_url)

@@ -49,7 +49,13 @@ from pathlib import Path
 
 import httpx
 
-from bench.checkin_load import postgres_reachable, scratch_database, server_env, start_server
+from bench.checkin_load import (
+    measured_server_env,
+    postgres_reachable,
+    scratch_database,
+    server_env,
+    start_server,
+)
 from bench.generate import generate
 from bench.run import percentile
 from bench.startup import free_port
@@ -402,7 +408,7 @@ def run_engine(
         for workers in workers_list:
             port = free_port()
             log = Path(tmp) / f"server-{workers}.log"
-            env = {**server_env(url), "PRACTICE_DASHBOARD_SUMMARY_REFRESH_INTERVAL_SECONDS": "0"}
+            env = measured_server_env(url)
             server = start_server(cli, env, port, log, workers=workers)
             try:
                 for target in targets:

@@ -122,9 +122,9 @@
     if (!charts.length) return Promise.resolve();
     var onScreen = function (c) {
       var box = c.target.getBoundingClientRect();
-      return !document.hidden && box.bottom > 0 && box.top < window.innerHeight;
+      return box.bottom > 0 && box.top < window.innerHeight;
     };
-    var seen = charts.filter(onScreen);
+    var seen = document.hidden ? [] : charts.filter(onScreen);
     var rest = charts.filter(function (c) { return seen.indexOf(c) < 0; });
     var drawn = drawInTurn(seen);
     if (rest.length) {
