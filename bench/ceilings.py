@@ -26,6 +26,10 @@ judges the median.
     (all bench/ceiling_app.py, mounted in this process on the product's engine, the JSON
     written by Pydantic as the API's is), 1e an empty response. No sign-in, audit, ORM or
     logic: a product figure under its floor's ratio cannot be had in this stack.
+    1s and 2s are 1j and 2f asked for as the product's own reads are, through the product's
+    app: signed in (cookie and page context; bearer token), the client found through
+    `access`, the read audited, one transaction (bench/signed_in_floor.py). What any read
+    of a client's data costs in this product before it computes or draws anything.
  3  client page RPS, 8 callers, closed loop, `practice-dashboard serve` with 1 worker ÷ the
     same raw SQL rendered by Jinja2 to a page of the same byte size (bench/ceiling_app.py),
     served by the same command with the same uvicorn settings.
@@ -81,6 +85,7 @@ from bench.checkin_load import (
 )
 from bench.generate import dense_client, generate
 from bench.load import Target, run_step, stop
+from bench.signed_in_floor import signed_in_floors
 from bench.startup import CEILING_SERVER, answers, free_port
 from bench.startup import started as started_server
 from practice_dashboard import migrate
@@ -95,10 +100,10 @@ from practice_dashboard.warmup import settle
 from tests.databases import fresh_database
 
 ROWS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10")
-SUB_ROWS = "abcdefj"  # 8a-8d, 10a-10b, and the floors 1e, 1f, 1j, 2f
+SUB_ROWS = "abcdefjs"  # 8a-8d, 10a-10b, and the floors 1e, 1f, 1j, 1s, 2f, 2s
 # Rows that need neither the served product nor the served DB+template app (timed in this
 # process, or, 10a and 10b, on servers of their own).
-NO_SHARED_SERVER = frozenset({"1", "1e", "1f", "1j", "2", "2f", "5", "10a", "10b"})
+NO_SHARED_SERVER = frozenset({"1", "1e", "1f", "1j", "1s", "2", "2f", "2s", "5", "10a", "10b"})
 ROOT = Path(__file__).resolve().parents[1]
 IDENTITY = {"Accept-Encoding": "identity"}
 # Tables the sign-in check and the audit chain read: not the page's data.
@@ -184,12 +189,16 @@ def figures_for(engine_name: str, practice_clients: int) -> dict[str, Figure]:
                "ms", "raw SQL", "(1: ≤ 3×)", "ratio", "<=", None),
         Figure("1j", "floor of 1: the page's rows as JSON of the page's size, in-process ÷ "
                "raw SQL", "ms", "raw SQL", "(1: ≤ 3×)", "ratio", "<=", None),
+        Figure("1s", "floor of 1: 1j signed in, scoped and audited through the product's app "
+               "÷ raw SQL", "ms", "raw SQL", "(1: ≤ 3×)", "ratio", "<=", None),
         Figure("1e", "floor of 1 and 2: an empty response, in-process ÷ the page's raw SQL",
                "ms", "raw SQL", "(1: ≤ 3×; 2: ≤ 2.5×)", "ratio", "<=", None),
         Figure("2", "metrics API, server p50 ÷ raw SQL", "ms", "raw SQL", "≤ 2.5×", "ratio",
                "<=", 2.5),
         Figure("2f", "floor of 2: the same rows as JSON of the same size, in-process ÷ raw SQL",
                "ms", "raw SQL", "(2: ≤ 2.5×)", "ratio", "<=", None),
+        Figure("2s", "floor of 2: 2f signed in (bearer), scoped and audited through the "
+               "product's app ÷ raw SQL", "ms", "raw SQL", "(2: ≤ 2.5×)", "ratio", "<=", None),
         Figure("3", "client page RPS, 8 callers, 1 worker ÷ DB+template page", "req/s",
                "DB+template", "≥ 40%", "ratio", ">=", 0.40, percent=True),
         Figure("4", f"caseload page ({practice_clients} clients) RPS, 8 callers ÷ DB+template",
@@ -330,6 +339,11 @@ class Setup:
     trouble: Counter[str] = field(default_factory=Counter)
     plan: Plan = field(default_factory=Plan)
     floor: TestClient | None = None  # bench/ceiling_app.py in this process: the floors
+    client_id: uuid.UUID | None = None
+
+    def signed_in_floor(self, kind: str) -> str:
+        """Floors 1s and 2s: routes mounted in the product's app (bench/signed_in_floor.py)."""
+        return f"/bench-floor/{kind}/{self.client_id}"
 
     @property
     def engine(self) -> Engine:
@@ -412,9 +426,11 @@ def build(stack: ExitStack, engine_name: str, clients: int) -> Setup:
         caseload="/?per_page=200",
         pdf=f"/clients/{client}/summary.pdf",
         clients=caseload_size(app.state.engine, practice.long_owner_id),
+        client_id=client,
     )
     plan_pages(setup)
     setup.floor = stack.enter_context(TestClient(build_app(setup.plan, engine=app.state.engine)))
+    app.include_router(signed_in_floors(setup.plan))
     return setup
 
 
@@ -548,6 +564,10 @@ def one_round(
             lambda: setup.floor_ms("/json/client"),
             lambda: raw_replay_ms(setup.engine, raw["client"].statements),
         ),
+        "1s": (
+            lambda: setup.server_ms(setup.signed_in_floor("page")),
+            lambda: raw_replay_ms(setup.engine, raw["client"].statements),
+        ),
         "1e": (
             lambda: setup.floor_ms("/blank"),
             lambda: raw_replay_ms(setup.engine, raw["client"].statements),
@@ -558,6 +578,10 @@ def one_round(
         ),
         "2f": (
             lambda: setup.floor_ms("/json/metrics"),
+            lambda: raw_replay_ms(setup.engine, raw["metrics"].statements),
+        ),
+        "2s": (
+            lambda: setup.server_ms(setup.signed_in_floor("metrics"), Authorization=bearer),
             lambda: raw_replay_ms(setup.engine, raw["metrics"].statements),
         ),
         "5": (

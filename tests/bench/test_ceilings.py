@@ -77,7 +77,7 @@ def test_quick_run_prints_every_row_with_numbers() -> None:
     output = run_bench("bench.ceilings", "--quick", "--db", engine, "--clients", "3", timeout=600)
     rows = table_rows(output, 6)
     expected = ["1", "2", "3", "4", "5", "7", "8a", "8b", "8c", "8d", "9", "10a", "10b"]
-    floors = ["1f", "1j", "1e", "2f"]
+    floors = ["1f", "1j", "1s", "1e", "2f", "2s"]
     if engine == "postgresql":
         expected.append("6")
     for row in expected + floors:
