@@ -9,13 +9,13 @@ names, and the served DB+template ceiling should load none of the product's web 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from fastapi import APIRouter
 from starlette.responses import Response
 
 from bench.ceiling_app import PagePlan, Plan, Sized, SizedJson, fetch
 from practice_dashboard.api.deps import CurrentActor
+from practice_dashboard.db import DbSession
 from practice_dashboard.dependencies import DbDep
 from practice_dashboard.services import access, audit
 from practice_dashboard.services.audit import Actor
@@ -34,7 +34,7 @@ def signed_in_floors(plan: Plan) -> APIRouter:
     request's rows size the writer, as ceiling_app's sample does."""
     writers: dict[str, Sized] = {}
 
-    def read(db: Any, actor: Actor, client_id: uuid.UUID, name: str, entity: str) -> Response:
+    def read(db: DbSession, actor: Actor, client_id: uuid.UUID, name: str, entity: str) -> Response:
         client = access.get_visible_client(db, actor.user, client_id)
         planned: PagePlan = plan.pages[name]
         rows = fetch(db.connection().connection, planned.statements)
