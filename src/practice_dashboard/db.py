@@ -172,8 +172,9 @@ def _set_reading(db: Session, *, reading: bool) -> None:
 def defer_write(db: Session, write: QueuedWrite, *, durable: bool = False) -> None:
     """Run `write(db)` at the end of the unit of work, in its write transaction.
 
-    A writing unit of work runs it just before it commits; a reading one in a short write
-    transaction after the read. `durable` writes (denials, failed logins) are made even when
+    A writing unit of work runs it just before it commits; a reading one at the end of the
+    read (`end_unit_of_work`: on SQLite in a short write transaction after it, elsewhere in
+    the read's own transaction). `durable` writes (denials, failed logins) are made even when
     the unit of work is rolled back, in a transaction of their own.
     """
     db.info.setdefault(_QUEUED, []).append((write, durable))

@@ -1,8 +1,9 @@
 """Audit trail: every read of a client's record, every write and every refusal; hash-chained.
 
 Rows are queued on the unit of work (`db.defer_write`) and written last: a write request's in
-its own transaction just before the commit, a read request's in a short write transaction after
-the read. Refusals are written even though the request's work is rolled back.
+its own transaction just before the commit, a read request's at the end of the read (on SQLite
+in a short write transaction after it, elsewhere in the read's own transaction before it
+commits). Refusals are written even though the request's work is rolled back.
 
 The chain: each row has `seq` (1, 2, ...), `prev_hash` (the previous row's `hash`, or
 GENESIS_HASH) and `hash`, a SHA-256 over a canonical JSON encoding of its fields and
