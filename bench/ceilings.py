@@ -86,7 +86,7 @@ from bench.checkin_load import (
 from bench.generate import dense_client, generate
 from bench.load import Target, run_step, stop
 from bench.signed_in_floor import signed_in_floors
-from bench.startup import CEILING_SERVER, answers, free_port
+from bench.startup import CEILING_SERVER, answers, free_port, installed_cli
 from bench.startup import started as started_server
 from practice_dashboard import migrate
 from practice_dashboard.app import create_app
@@ -779,9 +779,7 @@ def main(argv: list[str] | None = None) -> None:
     args.seconds = args.seconds or (0.5 if args.quick else 3.0)
     if args.only and (unknown := {r.rstrip(SUB_ROWS) for r in args.only} - set(ROWS)):
         parser.error(f"no such rows: {', '.join(sorted(unknown))}")
-    cli = Path(sys.executable).parent / "practice-dashboard"
-    if not cli.exists():
-        sys.exit("practice-dashboard is not installed (run scripts/bootstrap.sh)")
+    cli = installed_cli()
     engines = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     if "postgresql" in engines and (why := postgres_reachable()) is not None:
         if args.require_postgres or args.db == "postgresql":

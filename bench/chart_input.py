@@ -34,6 +34,7 @@ from playwright.async_api import Browser, Page, async_playwright
 from bench.ceiling_probes import CHARTS_DRAWN, CHARTS_DRAWN_WATCH
 from bench.ceilings import build, product_server
 from bench.checkin_load import measured_server_env
+from bench.startup import installed_cli
 from practice_dashboard.services.accounts import login_session
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
         setup = build(stack, "sqlite", args.clients)
         logs = Path(stack.enter_context(TemporaryDirectory(prefix="chart-input-")))
         env = measured_server_env(setup.url)
-        cli = Path(sys.executable).parent / "practice-dashboard"
+        cli = installed_cli()
         port = stack.enter_context(product_server(cli, env, logs / "product.log", 1))
         url = f"http://127.0.0.1:{port}{setup.client_page}"
         visits = asyncio.run(_rounds(url, setup.cookie, args.rounds))

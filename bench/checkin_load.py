@@ -26,7 +26,6 @@ import os
 import random
 import re
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -43,7 +42,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from bench.run import percentile
-from bench.startup import answers, free_port
+from bench.startup import answers, free_port, installed_cli
 from practice_dashboard.cli.common import unit_of_work
 from practice_dashboard.config import Settings
 from practice_dashboard.db import create_db_engine, create_session_factory
@@ -476,7 +475,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.clients < 1 or args.rounds < 1:
         parser.error("--clients and --rounds must be at least 1")
-    cli = Path(sys.executable).parent / "practice-dashboard"
+    cli = installed_cli()
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
     print(f"check-in load, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores")
     for engine_name in engines:

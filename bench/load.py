@@ -36,10 +36,8 @@ import argparse
 import asyncio
 import contextlib
 import os
-import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -58,7 +56,7 @@ from bench.checkin_load import (
 )
 from bench.generate import generate
 from bench.run import percentile
-from bench.startup import free_port
+from bench.startup import free_port, installed_cli
 from practice_dashboard.cli.common import unit_of_work
 from practice_dashboard.config import Settings
 from practice_dashboard.db import create_db_engine
@@ -477,12 +475,7 @@ def main() -> None:
         help="Wrong-login callers beside one metrics caller (0: skip that step)",
     )
     args = parser.parse_args()
-    cli = Path(sys.executable).parent / "practice-dashboard"
-    if not cli.exists():
-        found = shutil.which("practice-dashboard")
-        if found is None:
-            sys.exit("practice-dashboard is not installed (run scripts/bootstrap.sh)")
-        cli = Path(found)
+    cli = installed_cli()
     engines = ("sqlite", "postgresql") if args.engine == "both" else (args.engine,)
     lines: list[str] = []
     ratios: list[str] = []

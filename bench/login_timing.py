@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from bench.checkin_load import postgres_reachable, scratch_database, server_env, start_server
-from bench.startup import free_port
+from bench.startup import free_port, installed_cli
 from practice_dashboard.cli.common import unit_of_work
 from practice_dashboard.config import Settings
 from practice_dashboard.models.enums import Role
@@ -118,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--guesses", type=int, default=100)
     args = parser.parse_args(argv)
-    cli = Path(sys.executable).with_name("practice-dashboard")
+    cli = installed_cli()
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
     for engine_name in engines:
         if engine_name == "postgresql" and (why := postgres_reachable()):

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import compileall
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -87,6 +88,18 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def installed_cli() -> Path:
+    """The `practice-dashboard` command the benchmarks start: the one installed beside this
+    interpreter (the project's .venv), else the one on PATH; exits when there is none."""
+    beside = Path(sys.executable).parent / "practice-dashboard"
+    if beside.exists():
+        return beside
+    found = shutil.which("practice-dashboard")
+    if found is None:
+        sys.exit("practice-dashboard is not installed (run scripts/bootstrap.sh)")
+    return Path(found)
 
 
 def rss_mib(pid: int) -> float:
@@ -237,7 +250,7 @@ def main() -> None:
     args = parser.parse_args()
     from bench.checkin_load import postgres_reachable
 
-    cli = Path(sys.executable).parent / "practice-dashboard"
+    cli = installed_cli()
     # What the Docker image does at build time; a no-op when the bytecode is already there.
     compileall.compile_dir(ROOT / "src", quiet=1)
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
