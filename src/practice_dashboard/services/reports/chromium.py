@@ -6,7 +6,9 @@ local process can drive this browser, and no dependency beyond the standard libr
 
 Many threads may call :meth:`Browser.call` at once: each call gets its own id, one reader
 thread hands every reply to the call that waits for it and every event to the handler of its
-session (a page's flattened DevTools session).
+session (a page's flattened DevTools session). When a session ends (its page closed or its
+renderer gone), the calls still waiting on it fail at once: Chromium drops a command that
+reached the session as it ended, and its caller would otherwise wait out its deadline.
 
 The browser and its helper processes run in a session of their own, so they can be stopped
 together; the browser is always reaped (no zombie) by whoever stops it.
@@ -77,10 +79,14 @@ class SessionGone(ProtocolError):
 
 #: DevTools' error code for a command sent to a session that no longer exists.
 _SESSION_NOT_FOUND: Final = -32001
+#: Events that say a page's session has ended: the page's own, then the browser's (handed to
+#: the page's handler too).
+_ENDED: Final = ("Inspector.detached", "Inspector.targetCrashed", "Target.detachedFromTarget")
 
 
 @dataclass(eq=False)
 class _Reply:
+    session: str | None
     done: threading.Event = field(default_factory=threading.Event)
     message: dict[str, Any] | None = None
 
@@ -211,7 +217,7 @@ class Browser:
     ) -> dict[str, Any]:
         """Send a command and wait for its result until `deadline` (time.monotonic())."""
         ident = self._new_id()
-        reply = _Reply()
+        reply = _Reply(session)
         with self._state_lock:
             if self._gone:
                 raise BrowserGone("the browser's pipe is closed")
@@ -278,6 +284,10 @@ class Browser:
                 reply.done.set()
             return
         session = message.get("sessionId")
+        if session is None and message.get("method") == "Target.detachedFromTarget":
+            # Sent to the browser's own session after the page's last events: end its calls.
+            session = message.get("params", {}).get("sessionId")
+            self._end_session(session)
         with self._state_lock:
             handler = self._handlers.get(session) if session else None
         if handler is not None:
@@ -287,6 +297,19 @@ class Browser:
                 pass  # the reader sees the broken pipe next
             except Exception:
                 log.exception("DevTools event handler failed")
+
+    def _end_session(self, session: str | None) -> None:
+        """Fail the calls still waiting on `session`, which has ended (reader thread only,
+        so no reply of theirs can be set meanwhile)."""
+        if not session:
+            return
+        ended = {"code": _SESSION_NOT_FOUND, "message": "the page's session ended"}
+        with self._state_lock:
+            waiting = [r for r in self._replies.values() if r.session == session]
+        for reply in waiting:
+            if not reply.done.is_set():  # else answered before the session ended
+                reply.message = {"error": ended}
+                reply.done.set()
 
     def _drain_stderr(self, fd: int) -> None:
         with os.fdopen(fd, "rb") as stream:
@@ -397,7 +420,7 @@ class Tab:
             raise
 
     def _on_event(self, method: str, params: dict[str, Any]) -> None:
-        if method in ("Inspector.detached", "Inspector.targetCrashed"):
+        if method in _ENDED:
             self.gone = True  # closed, or its renderer ended: no command reaches it now
             return
         if method != "Fetch.requestPaused":
