@@ -121,6 +121,9 @@ def test_a_client_checks_in_from_their_phone(
         log_in(practitioner, live_app, THERAPIST)
         practitioner.goto(f"{live_app.url}/clients/{client['id']}")
         for chart_id in ("chart-episodes", "chart-states"):
+            # The charts are drawn after the page's load event (app.js, after its first frame).
+            drawn = practitioner.locator(f"#{chart_id}[data-rendered='1']")
+            expect(drawn).to_have_count(1, timeout=15_000)
             symbols = practitioner.evaluate(
                 """id => document.getElementById(id).data
                     .filter(t => t.mode === "markers")
