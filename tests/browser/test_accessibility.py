@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.accessibility import Violation, blocking_violations, require_axe
+from tests.browser.accessibility import Violation, axe_context, blocking_violations
 from tests.browser.conftest import LiveApp, shot
 from tests.browser.test_dashboard import ADMIN, SUPERVISOR, THERAPIST, log_in
 
@@ -32,13 +32,30 @@ MAX_PAGES = 60
 
 @pytest.fixture(params=list(WIDTHS), ids=list(WIDTHS))
 def axe_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
-    """A page at one width that may load axe-core (the app's CSP forbids injected scripts)."""
-    require_axe()
-    width = WIDTHS[request.param]
-    context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
+    """A page at one width that carries axe-core."""
+    context = axe_context(browser, {"width": WIDTHS[request.param], "height": 900})
     page = context.new_page()
     yield page
     context.close()
+
+
+def test_axe_is_in_every_page_and_finds_what_blocks(live_app: LiveApp, browser: Browser) -> None:
+    """The checks below would pass vacuously if axe were missing or saw nothing: here a page
+    of the app, loaded a second time, is given an unlabelled button and an image with no text."""
+    context = axe_context(browser, {"width": WIDTHS["phone"], "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(f"{live_app.url}/login")
+        page.reload()
+        assert blocking_violations(page, "/login") == []
+        page.evaluate(
+            """() => document.querySelector("main").insertAdjacentHTML("beforeend",
+                   '<button id="bare"></button><img id="bare-image" src="/static/none.png">')"""
+        )
+        found = {(v.rule, v.targets) for v in blocking_violations(page, "/login, spoiled")}
+    finally:
+        context.close()
+    assert found == {("button-name", ("#bare",)), ("image-alt", ("#bare-image",))}
 
 
 def shape(path: str) -> str:

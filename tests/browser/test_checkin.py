@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from practice_dashboard.web.charts.common import SELF_REPORT_NOTE
-from tests.browser.accessibility import Violation, blocking_violations, require_axe
+from tests.browser.accessibility import Violation, axe_context, blocking_violations
 from tests.browser.conftest import LiveApp, shot
 from tests.browser.test_dashboard import THERAPIST, log_in
 from tests.browser.test_pages import therapist_api  # noqa: F401 - a fixture
@@ -165,9 +165,8 @@ def test_check_in_pages_pass_axe_at_390(
     browser: Browser,
     therapist_api: httpx.Client,  # noqa: F811 - the fixture imported above
 ) -> None:
-    require_axe()
     _, url = _link(therapist_api, "Axe client")
-    context = browser.new_context(viewport=PHONE, bypass_csp=True)
+    context = axe_context(browser, PHONE)
     page = context.new_page()
     problems: list[Violation] = []
     try:

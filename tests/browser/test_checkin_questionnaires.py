@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from practice_dashboard.models.base import utcnow
 from practice_dashboard.services.analytics.summary import practice_today
-from tests.browser.accessibility import Violation, blocking_violations, require_axe
+from tests.browser.accessibility import Violation, axe_context, blocking_violations
 from tests.browser.conftest import LiveApp, shot
 from tests.browser.test_checkin import (
     CODE,
@@ -109,9 +109,8 @@ def test_questionnaire_pages_pass_axe_at_390(
     browser: Browser,
     therapist_api: httpx.Client,  # noqa: F811 - the fixture imported above
 ) -> None:
-    require_axe()
     client, url = _client_with_questionnaires(therapist_api, live_app, "Axe questionnaires")
-    context = browser.new_context(viewport=PHONE, bypass_csp=True)
+    context = axe_context(browser, PHONE)
     page = context.new_page()
     problems: list[Violation] = []
     try:
@@ -132,7 +131,7 @@ def test_questionnaire_pages_pass_axe_at_390(
         problems += blocking_violations(page, "answered, with the crisis text")
     finally:
         context.close()
-    practitioner = browser.new_context(viewport=PHONE, bypass_csp=True)
+    practitioner = axe_context(browser, PHONE)
     page = practitioner.new_page()
     try:
         log_in(page, live_app, THERAPIST)

@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from practice_dashboard.db import create_db_engine, create_session_factory, session_scope
 from practice_dashboard.models.enums import Role
-from tests.browser.accessibility import blocking_violations, require_axe
+from tests.browser.accessibility import axe_context, blocking_violations
 from tests.browser.conftest import LiveApp, shot
 from tests.builders import PASSWORD, make_user
 
@@ -90,9 +90,7 @@ def test_set_up_then_log_in_with_a_code(live_app: LiveApp, page: Page, width: in
 def test_the_set_up_and_code_pages_pass_axe(
     live_app: LiveApp, browser: Browser, width: int
 ) -> None:
-    require_axe()
-    # axe is injected into the page, which the app's CSP forbids: this context bypasses it.
-    context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
+    context = axe_context(browser, {"width": width, "height": 900})
     try:
         _check_with_axe(live_app, context.new_page())
     finally:
