@@ -52,7 +52,7 @@ def axe_context(browser: Browser, viewport: ViewportSize) -> BrowserContext:
     axe is a script the page did not ask for, which the app's CSP forbids, so this context
     bypasses the CSP. Given as an init script, Chromium compiles it once for the context's
     pages: added to each page after it loaded, axe took 0.10-0.19 s a page, half of each
-    page's check, and the six tests of test_accessibility.py went from 89 s to 61 s (2026-12-08).
+    page's check, and the six crawls of test_accessibility.py took 89 s then, 61 s now (2026-12-08).
     """
     context = browser.new_context(viewport=viewport, bypass_csp=True)
     context.add_init_script(path=str(require_axe()))
