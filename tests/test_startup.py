@@ -23,7 +23,8 @@ from practice_dashboard.warmup import warm_up, warm_up_in_background
 
 # Loaded only by the requests (or commands) that use them; see each import site.
 # PyJWT loads cryptography (security.sign_claims); a practitioner's pages need neither.
-LAZY_PACKAGES = ("alembic", "psycopg", "jwt", "cryptography")
+# segno draws QR codes (web.qr): a check-in link's page and MFA enrolment only.
+LAZY_PACKAGES = ("alembic", "psycopg", "jwt", "cryptography", "segno")
 LAZY_MODULES = ("practice_dashboard.services.exchange.csv.importer",)
 
 

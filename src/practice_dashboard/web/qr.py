@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import io
 
-import segno
 from markupsafe import Markup
 
 
 def qr_svg(text: str, *, label: str) -> Markup:
     """`text` as an accessible inline SVG QR code (error correction M, 4 px modules)."""
+    # Loaded here: only a check-in link's page and MFA enrolment draw one, and loaded with the
+    # app segno cost every worker about 1 MiB and a few milliseconds of its start.
+    import segno
+
     code = segno.make(text, error="m", micro=False)
     out = io.BytesIO()
     code.save(out, kind="svg", scale=4, border=4, xmldecl=False, svgns=True, svgclass="qr")
