@@ -71,6 +71,19 @@ class TestImports:
         assert _loaded_after(migrate, database) == ["alembic"]
         assert _loaded_after(migrate, database) == []
 
+    def test_building_every_route_leaves_pydantic_v1_unloaded(self, tmp_path: Path) -> None:
+        # app.py marks it absent; FastAPI would otherwise load it as it builds every route
+        # (what the warm-up does).
+        code = (
+            "import sys\n"
+            "from fastapi.routing import iter_route_contexts\n"
+            "from practice_dashboard.app import create_app\n"
+            "app = create_app()\n"
+            "built = sum(1 for _ in iter_route_contexts(app.routes))\n"
+            "print(built > 100, 'pydantic.v1' in sys.modules, sys.modules.get('pydantic.v1'))"
+        )
+        assert _last_line(code, tmp_path / "app.db") == "True True None"
+
 
 @pytest.fixture
 def route_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
