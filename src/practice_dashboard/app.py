@@ -35,11 +35,11 @@ from practice_dashboard.web.security import SecurityHeaders
 from practice_dashboard.web.templating import STATIC_DIR
 
 # FastAPI imports pydantic.v1, a whole second copy of pydantic, only to refuse v1 models: as it
-# builds each route, and in `jsonable_encoder` for an object it has no encoder for. Where that
-# import fails (pydantic.v1 cannot load on Python 3.14) it takes every model for a v2 one. This
-# app has none of v1 and nothing it depends on imports pydantic.v1, so marked absent it costs
-# a worker nothing instead of about 1.7 MiB and 27 ms of its warm-up; anything that did import
-# it would fail at once with an ImportError, never quietly.
+# builds each route, and in `jsonable_encoder` for an object it has no encoder for. Its checks
+# catch an ImportError and then take every model for a v2 one. This app has no v1 models and
+# nothing it depends on imports pydantic.v1, so marked absent it costs a worker nothing instead
+# of about 1 MiB and 27 ms of its warm-up; anything that did import it would fail at once with
+# an ImportError, never quietly.
 sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]
 
 
